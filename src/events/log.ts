@@ -1,0 +1,143 @@
+/**
+ * The `EventLog` port: an append-only log per environment, of commits.
+ *
+ * Two adapters implement it and pass the same contract suite
+ * (`test/contract/event-log.contract.ts`): `EmbeddedEventLog` (single
+ * process, on disk, the default) and `JetStreamEventLog` (NATS JetStream).
+ */
+import { InvalidCommit, InvalidNameError } from "./errors.js";
+import { isSortableId, parseRunId, type EventId, type RunId } from "./ids.js";
+import { encodeCommit } from "./codec.js";
+import { envSubject, runSubject, type LogRef } from "./subjects.js";
+import type { Commit, Event } from "./types.js";
+import { RUN_EVENT_TYPES } from "./types.js";
+
+export interface AppendOptions {
+  /**
+   * Fencing: the sequence the log must end at for the append to be stored
+   * (0 for an empty log). When another writer appended first, the append
+   * fails with `WrongExpectedSequence` and nothing is stored. Absent: no check.
+   */
+  readonly expectedLastSeq?: number;
+}
+
+export interface Appended {
+  /** The sequence the commit is stored at. */
+  readonly seq: number;
+  /**
+   * True when a commit with the same id was already stored (a retried
+   * append): nothing new was written and `seq` is the original's.
+   */
+  readonly duplicate: boolean;
+}
+
+export interface ReadOptions {
+  /** First sequence to read, inclusive. Default 1. */
+  readonly from?: number;
+  /** Last sequence to read, inclusive. Default: the last one when the read starts. */
+  readonly to?: number;
+  /** Only the commits of this run. */
+  readonly runId?: RunId;
+}
+
+export interface SubscribeOptions {
+  /** First sequence to deliver, inclusive. Default 1. */
+  readonly from?: number;
+  /** Only the commits of this run. */
+  readonly runId?: RunId;
+}
+
+/** A live, ordered feed of commits. Iterate it; `close()` ends the iteration. */
+export interface Subscription extends AsyncIterable<Commit> {
+  close(): Promise<void>;
+}
+
+/**
+ * An append-only log of commits per environment.
+ *
+ * Sequences start at 1 and increase by one per commit, with no gaps. A
+ * commit holds the events of one decision and is stored atomically: a read
+ * returns all of its events or none.
+ */
+export interface EventLog {
+  readonly kind: "embedded" | "jetstream";
+  /** Creates the environment's log; does nothing if it exists. */
+  createEnv(ref: LogRef): Promise<void>;
+  /** Deletes the environment's log and everything in it. Idempotent. */
+  deleteEnv(ref: LogRef): Promise<void>;
+  hasEnv(ref: LogRef): Promise<boolean>;
+  /**
+   * Appends the events of one decision as one commit.
+   * @throws WrongExpectedSequence when fencing fails (nothing stored),
+   *   InvalidCommit for an empty, mixed-run or oversized commit,
+   *   LogNotFound when the environment has no log.
+   */
+  append(ref: LogRef, events: readonly Event[], options?: AppendOptions): Promise<Appended>;
+  /** Reads commits in sequence order. @throws LogNotFound, CorruptEvent */
+  read(ref: LogRef, options?: ReadOptions): AsyncIterable<Commit>;
+  /** Delivers the commits from `from` on, in order, then each new one as it is appended. */
+  subscribe(ref: LogRef, options?: SubscribeOptions): Subscription;
+  /** The sequence of the last commit, 0 when empty. @throws LogNotFound */
+  lastSeq(ref: LogRef): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * The largest encoded commit accepted, in bytes: under NATS's default
+ * `max_payload` of 1 MiB, with room for headers. Both adapters enforce it,
+ * so a commit that fits one fits the other. Large values go to the blob store.
+ */
+export const MAX_COMMIT_BYTES = 1_000_000;
+
+/** A commit checked and encoded, ready for an adapter to store. */
+export interface PreparedCommit {
+  readonly id: EventId;
+  readonly subject: string;
+  readonly runId?: RunId;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Checks the rules every commit obeys, whatever the adapter, and encodes it.
+ * @throws InvalidCommit, InvalidNameError
+ */
+export const prepareCommit = (ref: LogRef, events: readonly Event[], maxBytes = MAX_COMMIT_BYTES): PreparedCommit => {
+  const first = events[0];
+  if (!first) throw new InvalidCommit("a commit needs at least one event");
+  const runId = first.runId;
+  for (const e of events) {
+    if (!isSortableId(e.id)) throw new InvalidCommit(`event id ${JSON.stringify(e.id)} is not a sortable id`);
+    if (e.runId !== runId) {
+      throw new InvalidCommit(
+        `all events of a commit must belong to the same run (or all to the environment); got ${String(runId)} and ${String(e.runId)}`,
+      );
+    }
+    if (RUN_EVENT_TYPES.has(e.type) !== (e.runId !== undefined)) {
+      throw new InvalidCommit(`${e.type} ${e.runId === undefined ? "needs" : "must not carry"} a runId`);
+    }
+  }
+  if (runId !== undefined) {
+    const r = parseRunId(runId);
+    if (r._tag === "Left") throw new InvalidNameError(r.left);
+  }
+  const bytes = encodeCommit(events);
+  if (bytes.length > maxBytes) {
+    throw new InvalidCommit(
+      `commit of ${bytes.length} bytes exceeds the limit of ${maxBytes}: store large values in the blob store and log their reference`,
+    );
+  }
+  return {
+    id: first.id,
+    subject: runId === undefined ? envSubject(ref) : runSubject(ref, runId),
+    ...(runId === undefined ? {} : { runId }),
+    bytes,
+  };
+};
+
+/** Builds a {@link Commit} from what an adapter read back. */
+export const commitOf = (seq: number, subject: string, events: readonly Event[]): Commit => {
+  const first = events[0]!;
+  return first.runId === undefined
+    ? { seq, id: first.id, subject, events }
+    : { seq, id: first.id, subject, runId: first.runId, events };
+};

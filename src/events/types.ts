@@ -1,0 +1,453 @@
+/**
+ * The event catalogue: every fact Tributary records, as one union
+ * discriminated on `type`.
+ *
+ * Events are facts in the past tense and never change once shipped. A change
+ * of shape adds a new schema version `v` and an upcaster in `upcast.ts`; the
+ * types here are always the *current* versions, which is all that code past
+ * the decoder ever sees.
+ *
+ * Run events carry the id of their run (and travel on the run's subject, so
+ * that one run's history is a filtered read); environment events (manifests,
+ * agents, the environment's own lifecycle) carry none.
+ *
+ * Times are milliseconds since the Unix epoch (UTC). Ids and times come in
+ * with the command that produced the event: nothing here reads a clock.
+ */
+import type {
+  AgentId,
+  AssetId,
+  EnvName,
+  EventId,
+  ExecutionId,
+  ProjectName,
+  RunId,
+  StepId,
+} from "./ids.js";
+
+// ---------------------------------------------------------------------------
+// Values carried by events
+
+/**
+ * An argument or result value: JSON values plus `Date`, `Uint8Array` and
+ * `bigint`, nested to any depth. (`-0` reads back as `0`, as in JSON.)
+ */
+export type Value =
+  | null
+  | boolean
+  | number
+  | string
+  | bigint
+  | Date
+  | Uint8Array
+  | readonly Value[]
+  | { readonly [key: string]: Value };
+
+/** A target: a workflow or task `target` defined in `repository`. */
+export interface TargetRef {
+  readonly repository: string;
+  readonly target: string;
+}
+
+export type TargetKind = "workflow" | "task";
+
+/** Bytes kept outside the log, addressed by content. */
+export interface BlobRef {
+  /** Key in the blob store (`sha256:<hex>`). */
+  readonly key: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** Lower-case hex sha256 of the bytes. */
+  readonly sha256: string;
+}
+
+/** A result small enough to travel in the log, or a reference to its blob. */
+export type ResultValue =
+  | { readonly kind: "inline"; readonly value: Value }
+  | { readonly kind: "blob"; readonly blob: BlobRef };
+
+/** An error thrown by task code, as data. */
+export interface ErrorInfo {
+  /** The error's class name, e.g. `RangeError`. */
+  readonly type: string;
+  readonly message: string;
+  readonly stack?: string;
+  /** Whether the retry policy may retry it (`false` for terminal errors). */
+  readonly retryable: boolean;
+}
+
+/** Retry policy, as data. Delays in milliseconds. */
+export interface RetryPolicy {
+  /** Retries after the first attempt (0 = no retry). */
+  readonly limit: number;
+  readonly delayMs: number;
+  /** Each retry waits `factor` times longer than the previous one. */
+  readonly factor: number;
+  readonly maxDelayMs: number;
+  /** Error types that retry; absent means every retryable error. */
+  readonly retryOn?: readonly string[];
+}
+
+/** Caching of a step's result across runs (see the cache projection). */
+export interface CacheOptions {
+  /** Maximum age of a reusable result, in milliseconds; absent = forever. */
+  readonly maxAgeMs?: number;
+  /** Namespace / version folded into the key: bump it to invalidate. */
+  readonly namespace?: string;
+}
+
+/** The options a step was scheduled with. All optional. */
+export interface StepOptions {
+  readonly retries?: RetryPolicy;
+  readonly timeoutMs?: number;
+  /** Tags an agent must have: every key, with one of the listed values. */
+  readonly requires?: { readonly [tag: string]: readonly string[] };
+  readonly delayMs?: number;
+  readonly cache?: CacheOptions;
+  readonly memo?: boolean;
+  readonly defer?: boolean;
+}
+
+/** Points at one execution of one step of one run. */
+export interface ExecutionRef {
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly executionId: ExecutionId;
+}
+
+/** One file of an asset. */
+export interface AssetEntry {
+  /** Relative path inside the asset, `/`-separated, never `..`. */
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly blobKey: string;
+}
+
+/** A parameter of a target, as the agent reported it. */
+export interface ParameterManifest {
+  readonly name: string;
+  readonly annotation?: string;
+  readonly default?: string;
+}
+
+/** A target as an agent reported it in its manifest. */
+export interface TargetManifest {
+  readonly name: string;
+  readonly kind: TargetKind;
+  readonly parameters: readonly ParameterManifest[];
+  readonly options: StepOptions;
+}
+
+// ---------------------------------------------------------------------------
+// The envelope every event shares
+
+interface Base<T extends string, D> {
+  /** Unique, sortable id; also the message id that deduplicates a retried append. */
+  readonly id: EventId;
+  readonly type: T;
+  /** Schema version of `data`. */
+  readonly v: number;
+  /** When the fact happened, ms since the epoch. */
+  readonly at: number;
+  readonly data: Readonly<D>;
+}
+/** An event that belongs to a run. */
+export interface RunEventOf<T extends string, D> extends Base<T, D> {
+  readonly runId: RunId;
+}
+/** An event about the environment as a whole. */
+export interface EnvEventOf<T extends string, D> extends Base<T, D> {
+  readonly runId?: undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Runs, steps and executions
+
+/**
+ * A workflow was submitted: a new run. Comes in the same commit as the
+ * root step's `StepScheduled` and its first `ExecutionCreated`.
+ */
+export type RunSubmitted = RunEventOf<
+  "RunSubmitted",
+  {
+    target: TargetRef;
+    arguments: readonly Value[];
+    rootStepId: StepId;
+    /** A repeated submission with the same key returns this run. */
+    idempotencyKey?: string;
+    /** Set when a task spawned this run by calling a workflow. */
+    parent?: ExecutionRef;
+  }
+>;
+
+/** The run was cancelled, with everything still pending under it. */
+export type RunCancelled = RunEventOf<"RunCancelled", { reason: string }>;
+
+/** A step was scheduled: a target to execute with these arguments. */
+export type StepScheduled = RunEventOf<
+  "StepScheduled",
+  {
+    stepId: StepId;
+    target: TargetRef;
+    kind: TargetKind;
+    arguments: readonly Value[];
+    options: StepOptions;
+    /** Present when the step's result may be cached / reused from a cache. */
+    cacheKey?: string;
+    /** Present when the step is memoised within its run. */
+    memoKey?: string;
+    /** The execution whose code called this step; absent for a run's root. */
+    parentExecutionId?: ExecutionId;
+  }
+>;
+
+/** Why an execution exists. */
+export type ExecutionReason = "first" | "retry" | "rerun";
+
+/** A step got a new execution (its first, a retry, or a manual re-run). */
+export type ExecutionCreated = RunEventOf<
+  "ExecutionCreated",
+  {
+    executionId: ExecutionId;
+    stepId: StepId;
+    /** 1 for the first execution of the step, then 2, 3, ... */
+    attempt: number;
+    reason: ExecutionReason;
+    /** Not to be assigned before this time (backoff, `delay`), ms since epoch. */
+    notBefore?: number;
+  }
+>;
+
+/** The scheduler handed the execution to an agent. */
+export type ExecutionAssigned = RunEventOf<
+  "ExecutionAssigned",
+  { executionId: ExecutionId; stepId: StepId; agentId: AgentId }
+>;
+
+/** The agent reported that the task code started. */
+export type ExecutionStarted = RunEventOf<"ExecutionStarted", { executionId: ExecutionId; stepId: StepId }>;
+
+/** The task code returned a value. */
+export type ExecutionSucceeded = RunEventOf<
+  "ExecutionSucceeded",
+  { executionId: ExecutionId; stepId: StepId; result: ResultValue }
+>;
+
+/**
+ * The task code threw. Version 2; version 1 carried only `message` and
+ * `retryable` and is upcast with `type: "Error"`.
+ */
+export type ExecutionFailed = RunEventOf<
+  "ExecutionFailed",
+  { executionId: ExecutionId; stepId: StepId; error: ErrorInfo }
+>;
+
+/** The execution was cancelled (its run was cancelled, or it alone). */
+export type ExecutionCancelled = RunEventOf<
+  "ExecutionCancelled",
+  { executionId: ExecutionId; stepId: StepId; reason: string }
+>;
+
+/** The execution ran longer than its step's `timeoutMs`. */
+export type ExecutionTimedOut = RunEventOf<
+  "ExecutionTimedOut",
+  { executionId: ExecutionId; stepId: StepId; timeoutMs: number }
+>;
+
+/** The agent running the execution was lost (missed heartbeats, disconnected). */
+export type ExecutionAbandoned = RunEventOf<
+  "ExecutionAbandoned",
+  { executionId: ExecutionId; stepId: StepId; agentId: AgentId; reason: string }
+>;
+
+/** Where a reused result came from. */
+export interface ResultSource {
+  readonly env: EnvName;
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly executionId: ExecutionId;
+  /** Sequence of the commit that recorded the result in `env`'s log. */
+  readonly seq: number;
+}
+
+/** The step was not executed: a cached result was reused. */
+export type StepResultReused = RunEventOf<
+  "StepResultReused",
+  { stepId: StepId; cacheKey: string; source: ResultSource; result: ResultValue }
+>;
+
+/** The step was not executed: it waits for an identical pending step instead. */
+export type StepDeferred = RunEventOf<"StepDeferred", { stepId: StepId; to: ExecutionRef }>;
+
+/** An execution persisted files as an asset. */
+export type AssetPersisted = RunEventOf<
+  "AssetPersisted",
+  {
+    assetId: AssetId;
+    executionId: ExecutionId;
+    stepId: StepId;
+    name?: string;
+    metadata?: { readonly [key: string]: Value };
+    entries: readonly AssetEntry[];
+  }
+>;
+
+/** An execution restored an asset into its working directory. */
+export type AssetRestored = RunEventOf<
+  "AssetRestored",
+  {
+    assetId: AssetId;
+    executionId: ExecutionId;
+    stepId: StepId;
+    /** The environment the asset was persisted in, when not this one. */
+    fromEnv?: EnvName;
+    /** Target directory, relative to the execution's working directory. */
+    to?: string;
+  }
+>;
+
+// ---------------------------------------------------------------------------
+// The environment
+
+/** An agent reported the targets of one repository it hosts. */
+export type ManifestRegistered = EnvEventOf<
+  "ManifestRegistered",
+  { repository: string; agentId: AgentId; targets: readonly TargetManifest[] }
+>;
+
+/** An agent connected and may be given executions. */
+export type AgentConnected = EnvEventOf<
+  "AgentConnected",
+  {
+    agentId: AgentId;
+    tags: { readonly [tag: string]: readonly string[] };
+    repositories: readonly string[];
+    /** How many executions it runs at once. */
+    concurrency: number;
+  }
+>;
+
+/** An agent went away: closed its connection, or missed its heartbeats. */
+export type AgentDisconnected = EnvEventOf<"AgentDisconnected", { agentId: AgentId; reason: string }>;
+
+/** The environment was created; the first event of its log. */
+export type EnvironmentCreated = EnvEventOf<
+  "EnvironmentCreated",
+  { project: ProjectName; env: EnvName; base?: EnvName }
+>;
+
+/**
+ * The environment was branched from `parent` as of the parent's log
+ * sequence `at`: its inherited view is the parent's log replayed up to `at`.
+ */
+export type EnvironmentBranched = EnvEventOf<
+  "EnvironmentBranched",
+  { project: ProjectName; env: EnvName; parent: EnvName; at: number }
+>;
+
+/** The environment's base changed (`null`: it has none any more). */
+export type EnvironmentRebased = EnvEventOf<"EnvironmentRebased", { base: EnvName | null }>;
+
+/** The environment was archived: it refuses new runs. */
+export type EnvironmentArchived = EnvEventOf<"EnvironmentArchived", { reason?: string }>;
+
+// ---------------------------------------------------------------------------
+
+export type RunEvent =
+  | RunSubmitted
+  | RunCancelled
+  | StepScheduled
+  | ExecutionCreated
+  | ExecutionAssigned
+  | ExecutionStarted
+  | ExecutionSucceeded
+  | ExecutionFailed
+  | ExecutionCancelled
+  | ExecutionTimedOut
+  | ExecutionAbandoned
+  | StepResultReused
+  | StepDeferred
+  | AssetPersisted
+  | AssetRestored;
+
+export type EnvEvent =
+  | ManifestRegistered
+  | AgentConnected
+  | AgentDisconnected
+  | EnvironmentCreated
+  | EnvironmentBranched
+  | EnvironmentRebased
+  | EnvironmentArchived;
+
+/** Every fact Tributary records. */
+export type Event = RunEvent | EnvEvent;
+export type EventType = Event["type"];
+export type EventOf<T extends EventType> = Extract<Event, { type: T }>;
+
+/** The current schema version of each event type. */
+export const CURRENT_VERSION = {
+  RunSubmitted: 1,
+  RunCancelled: 1,
+  StepScheduled: 1,
+  ExecutionCreated: 1,
+  ExecutionAssigned: 1,
+  ExecutionStarted: 1,
+  ExecutionSucceeded: 1,
+  ExecutionFailed: 2,
+  ExecutionCancelled: 1,
+  ExecutionTimedOut: 1,
+  ExecutionAbandoned: 1,
+  StepResultReused: 1,
+  StepDeferred: 1,
+  AssetPersisted: 1,
+  AssetRestored: 1,
+  ManifestRegistered: 1,
+  AgentConnected: 1,
+  AgentDisconnected: 1,
+  EnvironmentCreated: 1,
+  EnvironmentBranched: 1,
+  EnvironmentRebased: 1,
+  EnvironmentArchived: 1,
+} as const satisfies Record<EventType, number>;
+
+export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];
+
+/** Types whose events belong to a run (carry `runId`). */
+export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
+  "RunSubmitted",
+  "RunCancelled",
+  "StepScheduled",
+  "ExecutionCreated",
+  "ExecutionAssigned",
+  "ExecutionStarted",
+  "ExecutionSucceeded",
+  "ExecutionFailed",
+  "ExecutionCancelled",
+  "ExecutionTimedOut",
+  "ExecutionAbandoned",
+  "StepResultReused",
+  "StepDeferred",
+  "AssetPersisted",
+  "AssetRestored",
+]);
+
+export const isRunEvent = (e: Event): e is RunEvent => RUN_EVENT_TYPES.has(e.type);
+
+/**
+ * A commit: the events one decision produced, stored as one message at one
+ * sequence number of the environment's log. All events of a commit belong to
+ * the same run, or all to the environment. An event is addressed by
+ * (`seq`, index in `events`).
+ */
+export interface Commit {
+  /** Position in the environment's log, from 1, strictly increasing. */
+  readonly seq: number;
+  /** The commit's id: the id of its first event (the message id). */
+  readonly id: EventId;
+  /** The subject the commit was stored under. */
+  readonly subject: string;
+  /** The run the events belong to; absent for environment events. */
+  readonly runId?: RunId;
+  readonly events: readonly Event[];
+}
