@@ -42,3 +42,5 @@ export { describeLog, envSubject, logRef, runSubject, streamName, streamSubjects
 export type { AppendOptions, Appended, EventLog, ReadOptions, SubscribeOptions, Subscription } from "./log.js";
 export { MAX_COMMIT_BYTES } from "./log.js";
 export { EmbeddedEventLog, type EmbeddedEventLogOptions } from "./log-embedded.js";
+export { JetStreamEventLog, type JetStreamEventLogOptions } from "./log-jetstream.js";
+export { lmdbFileProblem } from "./lmdb-file.js";

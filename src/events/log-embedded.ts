@@ -19,6 +19,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { decodeCommit } from "./codec.js";
+import { lmdbFileProblem } from "./lmdb-file.js";
 import { LogClosed, LogNotFound, LogUnavailable, WrongExpectedSequence } from "./errors.js";
 import type { RunId } from "./ids.js";
 import {
@@ -89,11 +90,13 @@ export class EmbeddedEventLog implements EventLog {
   }
 
   async *read(ref: LogRef, options: ReadOptions = {}): AsyncIterable<Commit> {
+    if (options.runId !== undefined) runSubject(ref, options.runId); // refuses an invalid id
     const h = await this.handle(ref);
     yield* h.range(options.from ?? 1, options.to ?? h.committed, options.runId);
   }
 
   subscribe(ref: LogRef, options: SubscribeOptions = {}): Subscription {
+    if (options.runId !== undefined) runSubject(ref, options.runId); // refuses an invalid id at once
     return new EmbeddedSubscription(() => this.handle(ref), options.from ?? 1, options.runId);
   }
 
@@ -129,6 +132,12 @@ class EnvLog {
     private readonly ref: LogRef,
     path: string,
   ) {
+    const problem = lmdbFileProblem(path);
+    if (problem) {
+      throw new LogUnavailable(
+        `the log of ${describeLog(ref)} is damaged: ${problem}. It was not opened, and nothing was changed; restore ${path} from a backup`,
+      );
+    }
     try {
       this.root = open({ path, maxDbs: 4, compression: false });
       this.commits = this.root.openDB<Uint8Array, number>({ name: "commits", encoding: "binary" });

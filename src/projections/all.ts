@@ -1,0 +1,29 @@
+/** The projection lists, in the order they are applied. */
+import { assetsProjection } from "./assets.js";
+import { cacheProjection } from "./cache.js";
+import {
+  agentsProjection,
+  environmentProjection,
+  idempotencyProjection,
+  manifestsProjection,
+} from "./environment.js";
+import type { AnyProjection } from "./projection.js";
+import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
+
+/** What one run's history feeds (`steps` before `cache`: the cache reads step documents). */
+export const RUN_PROJECTIONS: readonly AnyProjection[] = [
+  runsProjection,
+  stepsProjection,
+  executionsProjection,
+  assetsProjection,
+];
+
+/** Every projection of an environment. */
+export const PROJECTIONS: readonly AnyProjection[] = [
+  ...RUN_PROJECTIONS,
+  cacheProjection,
+  agentsProjection,
+  manifestsProjection,
+  environmentProjection,
+  idempotencyProjection,
+];

@@ -1,0 +1,133 @@
+/**
+ * Environment-level projections: agents, manifests, the environment itself,
+ * and the idempotency index of run submissions. Pure.
+ */
+import type { AgentId, EnvName, ProjectName, RunId, TargetManifest } from "../events/index.js";
+import type { Projection } from "./projection.js";
+
+export interface AgentDoc {
+  readonly agentId: AgentId;
+  readonly status: "connected" | "disconnected";
+  readonly tags: { readonly [tag: string]: readonly string[] };
+  readonly repositories: readonly string[];
+  readonly concurrency: number;
+  readonly connectedAt: number;
+  readonly disconnectedAt?: number;
+  readonly reason?: string;
+}
+
+export const agentsProjection: Projection<AgentDoc> = {
+  name: "agents",
+  version: 1,
+  keysOf: (e) => (e.type === "AgentConnected" || e.type === "AgentDisconnected" ? [e.data.agentId] : []),
+  evolve(doc, e) {
+    if (e.type === "AgentConnected") {
+      const d = e.data;
+      return {
+        agentId: d.agentId,
+        status: "connected",
+        tags: d.tags,
+        repositories: d.repositories,
+        concurrency: d.concurrency,
+        connectedAt: e.at,
+      };
+    }
+    if (e.type === "AgentDisconnected" && doc) {
+      return { ...doc, status: "disconnected", disconnectedAt: e.at, reason: e.data.reason };
+    }
+    return doc;
+  },
+};
+
+export interface ManifestDoc {
+  readonly repository: string;
+  readonly agentId: AgentId;
+  readonly targets: readonly TargetManifest[];
+  readonly registeredAt: number;
+  readonly seq: number;
+}
+
+/** The latest manifest of each repository. */
+export const manifestsProjection: Projection<ManifestDoc> = {
+  name: "manifests",
+  version: 1,
+  keysOf: (e) => (e.type === "ManifestRegistered" ? [e.data.repository] : []),
+  evolve: (doc, e, _key, ctx) =>
+    e.type === "ManifestRegistered"
+      ? {
+          repository: e.data.repository,
+          agentId: e.data.agentId,
+          targets: e.data.targets,
+          registeredAt: e.at,
+          seq: ctx.seq,
+        }
+      : doc,
+};
+
+export interface EnvironmentDoc {
+  readonly project: ProjectName;
+  readonly env: EnvName;
+  readonly createdAt: number;
+  /** Live inheritance: cache look-ups that miss fall through to the base. */
+  readonly base?: EnvName;
+  /** Frozen inheritance: the parent's log up to `at`. */
+  readonly branchedFrom?: { readonly parent: EnvName; readonly at: number };
+  readonly archived: boolean;
+  readonly archivedAt?: number;
+}
+
+export const ENVIRONMENT_KEY = "environment";
+
+export const environmentProjection: Projection<EnvironmentDoc> = {
+  name: "environment",
+  version: 1,
+  keysOf: (e) =>
+    e.type === "EnvironmentCreated" ||
+    e.type === "EnvironmentBranched" ||
+    e.type === "EnvironmentRebased" ||
+    e.type === "EnvironmentArchived"
+      ? [ENVIRONMENT_KEY]
+      : [],
+  evolve(doc, e) {
+    switch (e.type) {
+      case "EnvironmentCreated":
+        return {
+          project: e.data.project,
+          env: e.data.env,
+          createdAt: e.at,
+          ...(e.data.base === undefined ? {} : { base: e.data.base }),
+          archived: false,
+        };
+      case "EnvironmentBranched":
+        return {
+          project: e.data.project,
+          env: e.data.env,
+          createdAt: doc?.createdAt ?? e.at,
+          branchedFrom: { parent: e.data.parent, at: e.data.at },
+          archived: false,
+        };
+      case "EnvironmentRebased": {
+        if (!doc) return doc;
+        const { base: _b, ...rest } = doc;
+        return e.data.base === null ? rest : { ...rest, base: e.data.base };
+      }
+      case "EnvironmentArchived":
+        return doc ? { ...doc, archived: true, archivedAt: e.at } : doc;
+      default:
+        return doc;
+    }
+  },
+};
+
+export interface IdempotencyDoc {
+  readonly runId: RunId;
+  readonly seq: number;
+}
+
+/** Idempotency key → the run its first submission created. */
+export const idempotencyProjection: Projection<IdempotencyDoc> = {
+  name: "idempotency",
+  version: 1,
+  keysOf: (e) => (e.type === "RunSubmitted" && e.data.idempotencyKey !== undefined ? [e.data.idempotencyKey] : []),
+  evolve: (doc, e, _key, ctx) => doc ?? (e.type === "RunSubmitted" ? { runId: e.runId, seq: ctx.seq } : doc),
+};

@@ -1,0 +1,72 @@
+/**
+ * Read models over any {@link DocSource} (the LMDB store, or an in-memory
+ * fold for time travel): what the CLI, the API and the scheduler ask.
+ */
+import type { AssetId, ExecutionId, RunId } from "../events/index.js";
+import type { AssetDoc } from "./assets.js";
+import type { CacheDoc } from "./cache.js";
+import type { AgentDoc, EnvironmentDoc, IdempotencyDoc, ManifestDoc } from "./environment.js";
+import { ENVIRONMENT_KEY } from "./environment.js";
+import type { DocSource } from "./projection.js";
+import type { ExecutionDoc, RunDoc, StepDoc } from "./runs.js";
+
+/** A run with all its steps, every execution of each, and its assets. */
+export interface RunView {
+  readonly run: RunDoc;
+  /** In the order they were scheduled. */
+  readonly steps: readonly StepDoc[];
+  readonly executions: Readonly<Record<ExecutionId, ExecutionDoc>>;
+  readonly assets: Readonly<Record<AssetId, AssetDoc>>;
+}
+
+export const getRun = (src: DocSource, runId: RunId): RunDoc | undefined => src.get<RunDoc>("runs", runId);
+
+/** Runs, newest first (run ids sort by creation time). */
+export const listRuns = (src: DocSource, limit = 50): RunDoc[] =>
+  [...src.range<RunDoc>("runs", { reverse: true, limit })].map(([, d]) => d);
+
+export const stepsOfRun = (src: DocSource, runId: RunId): StepDoc[] =>
+  [...src.range<StepDoc>("steps", { prefix: `${runId}/` })]
+    .map(([, d]) => d)
+    .sort((a, b) => a.scheduledSeq - b.scheduledSeq || a.scheduledAt - b.scheduledAt || cmp(a.stepId, b.stepId));
+
+export const getExecution = (src: DocSource, id: ExecutionId): ExecutionDoc | undefined =>
+  src.get<ExecutionDoc>("executions", id);
+
+export const getRunView = (src: DocSource, runId: RunId): RunView | undefined => {
+  const run = getRun(src, runId);
+  if (!run) return undefined;
+  const steps = stepsOfRun(src, runId);
+  const executions: Record<string, ExecutionDoc> = {};
+  const assets: Record<string, AssetDoc> = {};
+  for (const s of steps) {
+    for (const id of s.executions) {
+      const x = getExecution(src, id);
+      if (!x) continue;
+      executions[id] = x;
+      for (const a of [...x.assetsPersisted, ...x.assetsRestored]) {
+        const doc = src.get<AssetDoc>("assets", a);
+        if (doc) assets[a] = doc;
+      }
+    }
+  }
+  return { run, steps, executions, assets };
+};
+
+export const getCacheEntry = (src: DocSource, cacheKey: string): CacheDoc | undefined =>
+  src.get<CacheDoc>("cache", cacheKey);
+
+export const getAsset = (src: DocSource, assetId: AssetId): AssetDoc | undefined => src.get<AssetDoc>("assets", assetId);
+
+export const listAgents = (src: DocSource): AgentDoc[] => [...src.range<AgentDoc>("agents")].map(([, d]) => d);
+
+export const listManifests = (src: DocSource): ManifestDoc[] =>
+  [...src.range<ManifestDoc>("manifests")].map(([, d]) => d);
+
+export const getEnvironment = (src: DocSource): EnvironmentDoc | undefined =>
+  src.get<EnvironmentDoc>("environment", ENVIRONMENT_KEY);
+
+export const runForIdempotencyKey = (src: DocSource, key: string): RunId | undefined =>
+  src.get<IdempotencyDoc>("idempotency", key)?.runId;
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,386 @@
+/**
+ * The run projections: runs, steps and executions (every attempt). Pure.
+ *
+ * - `runs`, keyed by run id: the run, its status (from its root step), counts.
+ * - `steps`, keyed `<runId>/<stepId>` (so one run's steps are a prefix scan):
+ *   the step, its executions in order, and the outcome of the latest one.
+ * - `executions`, keyed by execution id: one attempt, its agent, timings,
+ *   result or error, and the assets it persisted and restored.
+ */
+import type {
+  AgentId,
+  AssetId,
+  ErrorInfo,
+  Event,
+  ExecutionId,
+  ExecutionReason,
+  ExecutionRef,
+  ResultSource,
+  ResultValue,
+  RunId,
+  StepId,
+  StepOptions,
+  TargetKind,
+  TargetRef,
+  Value,
+} from "../events/index.js";
+import { unreachable, type Projection } from "./projection.js";
+
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+export interface RunDoc {
+  readonly runId: RunId;
+  readonly target: TargetRef;
+  readonly arguments: readonly Value[];
+  readonly rootStepId: StepId;
+  readonly idempotencyKey?: string;
+  readonly parent?: ExecutionRef;
+  readonly status: RunStatus;
+  /** The root step's error when the run failed. */
+  readonly error?: ErrorInfo;
+  readonly cancelReason?: string;
+  readonly submittedAt: number;
+  readonly submittedSeq: number;
+  readonly finishedAt?: number;
+  readonly updatedAt: number;
+  /** Sequence of the last commit that touched the run. */
+  readonly lastSeq: number;
+  readonly steps: number;
+  readonly executions: number;
+  /** Executions created and not yet finished. */
+  readonly pending: number;
+}
+
+export type StepStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "reused" | "deferred";
+
+export interface StepDoc {
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly target: TargetRef;
+  readonly kind: TargetKind;
+  readonly arguments: readonly Value[];
+  readonly options: StepOptions;
+  readonly cacheKey?: string;
+  readonly memoKey?: string;
+  readonly parentExecutionId?: ExecutionId;
+  readonly scheduledAt: number;
+  readonly scheduledSeq: number;
+  readonly status: StepStatus;
+  /** Execution ids in the order they were created; the last is the latest. */
+  readonly executions: readonly ExecutionId[];
+  readonly result?: ResultValue;
+  /** The execution that produced `result`. */
+  readonly resultExecutionId?: ExecutionId;
+  readonly error?: ErrorInfo;
+  readonly reusedFrom?: ResultSource;
+  readonly deferredTo?: ExecutionRef;
+  readonly finishedAt?: number;
+}
+
+export type ExecutionStatus =
+  | "queued"
+  | "assigned"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "timed_out"
+  | "abandoned";
+
+export interface ExecutionDoc {
+  readonly executionId: ExecutionId;
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly attempt: number;
+  readonly reason: ExecutionReason;
+  readonly notBefore?: number;
+  readonly createdAt: number;
+  readonly createdSeq: number;
+  readonly status: ExecutionStatus;
+  readonly agentId?: AgentId;
+  readonly assignedAt?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly result?: ResultValue;
+  readonly error?: ErrorInfo;
+  readonly assetsPersisted: readonly AssetId[];
+  readonly assetsRestored: readonly AssetId[];
+}
+
+export const stepKey = (runId: string, stepId: string): string => `${runId}/${stepId}`;
+
+/** Error values recorded for outcomes that are not thrown errors. */
+export const timeoutError = (timeoutMs: number): ErrorInfo => ({
+  type: "TimeoutError",
+  message: `timed out after ${timeoutMs} ms`,
+  retryable: true,
+});
+export const abandonedError = (reason: string): ErrorInfo => ({
+  type: "AbandonedError",
+  message: `abandoned: ${reason}`,
+  retryable: true,
+});
+export const cancelledError = (reason: string): ErrorInfo => ({
+  type: "CancelledError",
+  message: `cancelled: ${reason}`,
+  retryable: false,
+});
+
+/** Is `status` final for an execution? */
+export const isFinished = (status: ExecutionStatus): boolean =>
+  status !== "queued" && status !== "assigned" && status !== "running";
+
+// ---------------------------------------------------------------------------
+
+export const runsProjection: Projection<RunDoc> = {
+  name: "runs",
+  version: 1,
+  keysOf: (e) => (e.runId === undefined ? [] : [e.runId]),
+  evolve(doc, e, _key, ctx) {
+    if (e.type === "RunSubmitted") {
+      const d = e.data;
+      return {
+        runId: e.runId,
+        target: d.target,
+        arguments: d.arguments,
+        rootStepId: d.rootStepId,
+        ...(d.idempotencyKey === undefined ? {} : { idempotencyKey: d.idempotencyKey }),
+        ...(d.parent === undefined ? {} : { parent: d.parent }),
+        status: "running",
+        submittedAt: e.at,
+        submittedSeq: ctx.seq,
+        updatedAt: e.at,
+        lastSeq: ctx.seq,
+        steps: 0,
+        executions: 0,
+        pending: 0,
+      };
+    }
+    if (!doc) return doc; // a run event before its run: ignored, as the orchestrator never writes one
+    const base = { ...doc, updatedAt: e.at, lastSeq: ctx.seq };
+    const root = "stepId" in e.data && e.data.stepId === doc.rootStepId;
+    /** An outcome of a step: it ends the run when the step is the root. */
+    const outcome = (status: RunStatus, error: ErrorInfo | undefined, execution = true): RunDoc => {
+      const counted = execution ? { ...base, pending: Math.max(0, doc.pending - 1) } : base;
+      if (!root || doc.status === "cancelled") return counted;
+      const { error: _old, ...rest } = counted;
+      return { ...rest, status, finishedAt: e.at, ...(error ? { error } : {}) };
+    };
+    switch (e.type) {
+      case "RunCancelled":
+        return { ...base, status: "cancelled", cancelReason: e.data.reason, finishedAt: doc.finishedAt ?? e.at };
+      case "StepScheduled":
+        return { ...base, steps: doc.steps + 1 };
+      case "ExecutionCreated": {
+        const next = { ...base, executions: doc.executions + 1, pending: doc.pending + 1 };
+        if (!root || doc.status === "cancelled") return next;
+        const { error: _e, finishedAt: _f, ...rest } = next;
+        return { ...rest, status: "running" };
+      }
+      case "ExecutionSucceeded":
+        return outcome("succeeded", undefined);
+      case "ExecutionFailed":
+        return outcome("failed", e.data.error);
+      case "ExecutionTimedOut":
+        return outcome("failed", timeoutError(e.data.timeoutMs));
+      case "ExecutionAbandoned":
+        return outcome("failed", abandonedError(e.data.reason));
+      case "ExecutionCancelled":
+        return outcome("cancelled", undefined);
+      case "StepResultReused":
+        return outcome("succeeded", undefined, false);
+      case "ExecutionAssigned":
+      case "ExecutionStarted":
+      case "StepDeferred":
+      case "AssetPersisted":
+      case "AssetRestored":
+        return base;
+      case "ManifestRegistered":
+      case "AgentConnected":
+      case "AgentDisconnected":
+      case "EnvironmentCreated":
+      case "EnvironmentBranched":
+      case "EnvironmentRebased":
+      case "EnvironmentArchived":
+        return doc;
+      default:
+        return unreachable(e);
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------
+
+/** The step an execution event belongs to, for `keysOf`. */
+const stepOf = (e: Event): string[] => {
+  switch (e.type) {
+    case "StepScheduled":
+    case "ExecutionCreated":
+    case "ExecutionAssigned":
+    case "ExecutionStarted":
+    case "ExecutionSucceeded":
+    case "ExecutionFailed":
+    case "ExecutionCancelled":
+    case "ExecutionTimedOut":
+    case "ExecutionAbandoned":
+    case "StepResultReused":
+    case "StepDeferred":
+      return [stepKey(e.runId, e.data.stepId)];
+    case "RunSubmitted":
+    case "RunCancelled":
+    case "AssetPersisted":
+    case "AssetRestored":
+    case "ManifestRegistered":
+    case "AgentConnected":
+    case "AgentDisconnected":
+    case "EnvironmentCreated":
+    case "EnvironmentBranched":
+    case "EnvironmentRebased":
+    case "EnvironmentArchived":
+      return [];
+    default:
+      return unreachable(e);
+  }
+};
+
+export const stepsProjection: Projection<StepDoc> = {
+  name: "steps",
+  version: 1,
+  keysOf: stepOf,
+  evolve(doc, e, _key, ctx) {
+    if (e.type === "StepScheduled") {
+      const d = e.data;
+      return {
+        runId: e.runId,
+        stepId: d.stepId,
+        target: d.target,
+        kind: d.kind,
+        arguments: d.arguments,
+        options: d.options,
+        ...(d.cacheKey === undefined ? {} : { cacheKey: d.cacheKey }),
+        ...(d.memoKey === undefined ? {} : { memoKey: d.memoKey }),
+        ...(d.parentExecutionId === undefined ? {} : { parentExecutionId: d.parentExecutionId }),
+        scheduledAt: e.at,
+        scheduledSeq: ctx.seq,
+        status: "pending",
+        executions: [],
+      };
+    }
+    if (!doc) return doc;
+    /** Only the latest execution decides the step's outcome. */
+    const latest = (id: ExecutionId) => doc.executions[doc.executions.length - 1] === id;
+    const outcome = (status: StepStatus, fields: Partial<StepDoc>): StepDoc => {
+      const { result: _r, resultExecutionId: _x, error: _e, finishedAt: _f, ...rest } = doc;
+      return { ...rest, status, finishedAt: e.at, ...fields };
+    };
+    switch (e.type) {
+      case "ExecutionCreated": {
+        const { error: _e, finishedAt: _f, ...rest } = doc;
+        // A rerun keeps the previous result visible until the new one lands.
+        return { ...rest, status: "pending", executions: [...doc.executions, e.data.executionId] };
+      }
+      case "ExecutionAssigned":
+        return doc;
+      case "ExecutionStarted":
+        return latest(e.data.executionId) ? { ...doc, status: "running" } : doc;
+      case "ExecutionSucceeded":
+        return latest(e.data.executionId)
+          ? outcome("succeeded", { result: e.data.result, resultExecutionId: e.data.executionId })
+          : doc;
+      case "ExecutionFailed":
+        return latest(e.data.executionId) ? outcome("failed", { error: e.data.error }) : doc;
+      case "ExecutionTimedOut":
+        return latest(e.data.executionId) ? outcome("failed", { error: timeoutError(e.data.timeoutMs) }) : doc;
+      case "ExecutionAbandoned":
+        return latest(e.data.executionId) ? outcome("failed", { error: abandonedError(e.data.reason) }) : doc;
+      case "ExecutionCancelled":
+        return latest(e.data.executionId) ? outcome("cancelled", { error: cancelledError(e.data.reason) }) : doc;
+      case "StepResultReused":
+        return outcome("reused", { result: e.data.result, reusedFrom: e.data.source });
+      case "StepDeferred":
+        return { ...doc, status: "deferred", deferredTo: e.data.to };
+      default:
+        return doc;
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------
+
+const executionOf = (e: Event): string[] => {
+  switch (e.type) {
+    case "ExecutionCreated":
+    case "ExecutionAssigned":
+    case "ExecutionStarted":
+    case "ExecutionSucceeded":
+    case "ExecutionFailed":
+    case "ExecutionCancelled":
+    case "ExecutionTimedOut":
+    case "ExecutionAbandoned":
+    case "AssetPersisted":
+    case "AssetRestored":
+      return [e.data.executionId];
+    case "RunSubmitted":
+    case "RunCancelled":
+    case "StepScheduled":
+    case "StepResultReused":
+    case "StepDeferred":
+    case "ManifestRegistered":
+    case "AgentConnected":
+    case "AgentDisconnected":
+    case "EnvironmentCreated":
+    case "EnvironmentBranched":
+    case "EnvironmentRebased":
+    case "EnvironmentArchived":
+      return [];
+    default:
+      return unreachable(e);
+  }
+};
+
+export const executionsProjection: Projection<ExecutionDoc> = {
+  name: "executions",
+  version: 1,
+  keysOf: executionOf,
+  evolve(doc, e, _key, ctx) {
+    if (e.type === "ExecutionCreated") {
+      const d = e.data;
+      return {
+        executionId: d.executionId,
+        runId: e.runId,
+        stepId: d.stepId,
+        attempt: d.attempt,
+        reason: d.reason,
+        ...(d.notBefore === undefined ? {} : { notBefore: d.notBefore }),
+        createdAt: e.at,
+        createdSeq: ctx.seq,
+        status: "queued",
+        assetsPersisted: [],
+        assetsRestored: [],
+      };
+    }
+    if (!doc) return doc;
+    switch (e.type) {
+      case "ExecutionAssigned":
+        return { ...doc, status: "assigned", agentId: e.data.agentId, assignedAt: e.at };
+      case "ExecutionStarted":
+        return { ...doc, status: "running", startedAt: e.at };
+      case "ExecutionSucceeded":
+        return { ...doc, status: "succeeded", finishedAt: e.at, result: e.data.result };
+      case "ExecutionFailed":
+        return { ...doc, status: "failed", finishedAt: e.at, error: e.data.error };
+      case "ExecutionTimedOut":
+        return { ...doc, status: "timed_out", finishedAt: e.at, error: timeoutError(e.data.timeoutMs) };
+      case "ExecutionAbandoned":
+        return { ...doc, status: "abandoned", finishedAt: e.at, error: abandonedError(e.data.reason) };
+      case "ExecutionCancelled":
+        return { ...doc, status: "cancelled", finishedAt: e.at, error: cancelledError(e.data.reason) };
+      case "AssetPersisted":
+        return { ...doc, assetsPersisted: [...doc.assetsPersisted, e.data.assetId] };
+      case "AssetRestored":
+        return { ...doc, assetsRestored: [...doc.assetsRestored, e.data.assetId] };
+      default:
+        return doc;
+    }
+  },
+};
