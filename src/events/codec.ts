@@ -40,9 +40,12 @@ export const packValue = (value: unknown): Uint8Array => packr.pack(value);
 /** Decodes bytes made by {@link packValue}. Throws on malformed input. */
 export const unpackValue = (bytes: Uint8Array): unknown => packr.unpack(bytes);
 
-/** Frames the events of one commit. */
-export const encodeCommit = (events: readonly Event[]): Uint8Array => {
-  const payload = packr.pack(events);
+/**
+ * Wraps a msgpack payload in the commit frame (magic, format, crc32).
+ * {@link encodeCommit} uses it; tests use it to build commits of old event
+ * versions by hand.
+ */
+export const frame = (payload: Uint8Array): Uint8Array => {
   const out = new Uint8Array(HEADER + payload.length);
   out[0] = MAGIC;
   out[1] = FORMAT;
@@ -50,6 +53,9 @@ export const encodeCommit = (events: readonly Event[]): Uint8Array => {
   out.set(payload, HEADER);
   return out;
 };
+
+/** Frames the events of one commit. */
+export const encodeCommit = (events: readonly Event[]): Uint8Array => frame(packr.pack(events));
 
 /**
  * Decodes a framed commit: checks the frame and checksum, decodes, validates

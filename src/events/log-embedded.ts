@@ -76,7 +76,7 @@ export class EmbeddedEventLog implements EventLog {
     const key = describeLog(ref);
     const h = this.envs.get(key);
     this.envs.delete(key);
-    if (h) await (await h).close();
+    if (h) await (await h).close({ deleted: true });
     await rm(this.pathOf(ref), { recursive: true, force: true });
   }
 
@@ -127,9 +127,11 @@ class EnvLog {
   private readonly waiters = new Set<() => void>();
   private broken: Error | undefined;
   private closing = false;
+  /** Closed because the environment was deleted: subscriptions end with LogNotFound. */
+  deleted = false;
 
   constructor(
-    private readonly ref: LogRef,
+    readonly ref: LogRef,
     path: string,
   ) {
     const problem = lmdbFileProblem(path);
@@ -230,9 +232,10 @@ class EnvLog {
     for (const w of ws) w();
   }
 
-  async close(): Promise<void> {
+  async close(options: { deleted?: boolean } = {}): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.deleted = options.deleted === true;
     this.wake();
     await this.root.committed;
     await this.root.close();
@@ -267,6 +270,7 @@ class EmbeddedSubscription implements Subscription {
       });
       this.wakeUp = undefined;
     }
+    if (h.deleted && !this.stopped) throw new LogNotFound(describeLog(h.ref));
   }
 
   async close(): Promise<void> {

@@ -70,12 +70,20 @@ export interface EventLog {
    * Appends the events of one decision as one commit.
    * @throws WrongExpectedSequence when fencing fails (nothing stored),
    *   InvalidCommit for an empty, mixed-run or oversized commit,
-   *   LogNotFound when the environment has no log.
+   *   LogNotFound when the environment has no log,
+   *   LogUnavailable when the outcome is unknown (a timeout, a lost
+   *   connection): the commit may have been stored; retry with the same
+   *   events, and the retry is deduplicated.
    */
   append(ref: LogRef, events: readonly Event[], options?: AppendOptions): Promise<Appended>;
   /** Reads commits in sequence order. @throws LogNotFound, CorruptEvent */
   read(ref: LogRef, options?: ReadOptions): AsyncIterable<Commit>;
-  /** Delivers the commits from `from` on, in order, then each new one as it is appended. */
+  /**
+   * Delivers the commits from `from` on, in order, then each new one as it is
+   * appended. The iteration ends when the subscription or the log is closed,
+   * and fails with `LogNotFound` when the environment is deleted.
+   * @throws InvalidNameError at once for an invalid `runId`.
+   */
   subscribe(ref: LogRef, options?: SubscribeOptions): Subscription;
   /** The sequence of the last commit, 0 when empty. @throws LogNotFound */
   lastSeq(ref: LogRef): Promise<number>;

@@ -68,7 +68,9 @@ export const union =
   (tag: string, cases: Readonly<Record<string, Check>>): Check =>
   (v, p) => {
     if (!isObj(v)) return `${p} must be an object`;
-    const c = cases[v[tag] as string];
+    // Own keys only: a tag such as "constructor" or "__proto__" must not reach Object.prototype.
+    const t = v[tag];
+    const c = typeof t === "string" && Object.hasOwn(cases, t) ? cases[t] : undefined;
     return c ? c(v, p) : `${p}.${tag} must be one of ${Object.keys(cases).join(", ")}`;
   };
 

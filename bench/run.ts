@@ -1,0 +1,48 @@
+/**
+ * `npm run bench`: prints throughput figures. Not a test: nothing here
+ * asserts a speed. Options: `--events N` (default 100000), `--awaited N`
+ * (events appended one by one, default 10000), `--adapter embedded|jetstream`
+ * (default both).
+ */
+import { cpus, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { runLogBench, type Row } from "./log.js";
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "100000" },
+    awaited: { type: "string", default: "10000" },
+    adapter: { type: "string", multiple: true },
+  },
+});
+
+const adapters = (values.adapter ?? ["embedded", "jetstream"]) as ("embedded" | "jetstream")[];
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+);
+
+const rows: Row[] = await runLogBench({
+  events: Number(values.events),
+  awaitedEvents: Number(values.awaited),
+  adapters,
+});
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+console.log("");
+console.log(
+  ["adapter".padEnd(10), "measure".padEnd(52), "events".padStart(9), "commits".padStart(8), "events/s".padStart(10), "commits/s".padStart(10)].join(" "),
+);
+for (const r of rows) {
+  console.log(
+    [
+      r.adapter.padEnd(10),
+      r.what.padEnd(52),
+      fmt(r.events).padStart(9),
+      fmt(r.commits).padStart(8),
+      fmt(r.events / r.seconds).padStart(10),
+      fmt(r.commits / r.seconds).padStart(10),
+    ].join(" "),
+  );
+}
+const mem = process.memoryUsage();
+console.log(`\nbench process memory: rss ${fmt(mem.rss / 2 ** 20)} MiB, heap used ${fmt(mem.heapUsed / 2 ** 20)} MiB`);

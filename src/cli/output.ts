@@ -1,0 +1,140 @@
+/**
+ * Human-readable renderings of runs and histories, for the CLI and the demo.
+ * Pure: strings in, strings out.
+ */
+import type { Commit, Event, ResultValue, Value } from "../events/index.js";
+import type { ExecutionDoc, RunView, StepDoc } from "../projections/index.js";
+
+const time = (ms: number | undefined): string => (ms === undefined ? "-" : new Date(ms).toISOString().slice(11, 23));
+
+const duration = (from: number | undefined, to: number | undefined): string =>
+  from === undefined || to === undefined ? "" : `${to - from} ms`;
+
+/** A short, one-line rendering of a value. */
+export const showValue = (v: Value | undefined, max = 60): string => {
+  const s = JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === "bigint" ? `${x}n` : x instanceof Uint8Array ? `<${x.length} bytes>` : x,
+  );
+  const out = s === undefined ? "undefined" : s;
+  return out.length > max ? `${out.slice(0, max - 1)}…` : out;
+};
+
+export const showResult = (r: ResultValue | undefined): string =>
+  r === undefined ? "" : r.kind === "inline" ? showValue(r.value) : `<blob ${r.blob.size} bytes ${r.blob.key.slice(0, 19)}…>`;
+
+const target = (s: { target: { repository: string; target: string } }) => `${s.target.repository}:${s.target.target}`;
+
+/**
+ * The tree of a run's steps (children under the execution that called them),
+ * each with its status, attempts, duration, agent and result or error.
+ */
+export const renderRunTree = (view: RunView): string => {
+  const { run } = view;
+  const lines: string[] = [];
+  lines.push(
+    `run ${run.runId}  ${target(run)}  ${run.status.toUpperCase()}` +
+      `  ${duration(run.submittedAt, run.finishedAt)}  (${run.steps} steps, ${run.executions} executions, last seq ${run.lastSeq})`,
+  );
+  const children = new Map<string, StepDoc[]>();
+  for (const s of view.steps) {
+    const parent = s.parentExecutionId ?? "";
+    children.set(parent, [...(children.get(parent) ?? []), s]);
+  }
+  const walk = (step: StepDoc, indent: string, last: boolean) => {
+    const execs = step.executions.map((id) => view.executions[id]).filter((x): x is ExecutionDoc => x !== undefined);
+    const latest = execs[execs.length - 1];
+    const outcome =
+      step.status === "succeeded" || step.status === "reused"
+        ? `→ ${showResult(step.result)}`
+        : step.error
+          ? `✗ ${step.error.type}: ${step.error.message}`
+          : "";
+    lines.push(
+      `${indent}${last ? "└─" : "├─"} ${step.stepId} ${target(step)}(${step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
+        `  ${step.status}  attempts ${execs.length}` +
+        (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
+        (latest?.agentId ? `  on ${latest.agentId}` : "") +
+        (step.reusedFrom ? `  from ${step.reusedFrom.env}/${step.reusedFrom.runId}` : "") +
+        (outcome ? `  ${outcome}` : ""),
+    );
+    const inner = indent + (last ? "   " : "│  ");
+    if (execs.length > 1) {
+      for (const x of execs) {
+        lines.push(
+          `${inner}· attempt ${x.attempt} (${x.reason}) ${x.status}` +
+            (x.error ? `: ${x.error.type}: ${x.error.message}` : "") +
+            (x.agentId ? `  on ${x.agentId}` : ""),
+        );
+      }
+    }
+    const kids = execs.flatMap((x) => children.get(x.executionId) ?? []);
+    kids.forEach((k, i) => walk(k, inner, i === kids.length - 1));
+  };
+  const roots = children.get("") ?? [];
+  roots.forEach((s, i) => walk(s, "", i === roots.length - 1));
+  return lines.join("\n");
+};
+
+/** What an event is about, in a few words, for a history line. */
+export const describeEvent = (e: Event): string => {
+  switch (e.type) {
+    case "RunSubmitted":
+      return `${e.data.target.repository}:${e.data.target.target} args ${showValue(e.data.arguments, 40)}`;
+    case "RunCancelled":
+      return e.data.reason;
+    case "StepScheduled":
+      return `step ${e.data.stepId} ${e.data.target.repository}:${e.data.target.target}` +
+        (e.data.parentExecutionId ? ` called by ${e.data.parentExecutionId}` : "");
+    case "ExecutionCreated":
+      return `step ${e.data.stepId} exec ${e.data.executionId} attempt ${e.data.attempt} (${e.data.reason})` +
+        (e.data.notBefore ? ` not before ${time(e.data.notBefore)}` : "");
+    case "ExecutionAssigned":
+      return `exec ${e.data.executionId} → agent ${e.data.agentId}`;
+    case "ExecutionStarted":
+      return `exec ${e.data.executionId}`;
+    case "ExecutionSucceeded":
+      return `exec ${e.data.executionId} → ${showResult(e.data.result)}`;
+    case "ExecutionFailed":
+      return `exec ${e.data.executionId} ✗ ${e.data.error.type}: ${e.data.error.message}` +
+        (e.data.error.retryable ? "" : " (terminal)");
+    case "ExecutionCancelled":
+      return `exec ${e.data.executionId}: ${e.data.reason}`;
+    case "ExecutionTimedOut":
+      return `exec ${e.data.executionId} after ${e.data.timeoutMs} ms`;
+    case "ExecutionAbandoned":
+      return `exec ${e.data.executionId} by agent ${e.data.agentId}: ${e.data.reason}`;
+    case "StepResultReused":
+      return `step ${e.data.stepId} from ${e.data.source.env}/${e.data.source.runId}/${e.data.source.executionId} @${e.data.source.seq}`;
+    case "StepDeferred":
+      return `step ${e.data.stepId} → ${e.data.to.runId}/${e.data.to.executionId}`;
+    case "AssetPersisted":
+      return `asset ${e.data.assetId} (${e.data.entries.length} entries) by ${e.data.executionId}`;
+    case "AssetRestored":
+      return `asset ${e.data.assetId} by ${e.data.executionId}`;
+    case "ManifestRegistered":
+      return `${e.data.repository}: ${e.data.targets.map((t) => t.name).join(", ")}`;
+    case "AgentConnected":
+      return `agent ${e.data.agentId} (${e.data.repositories.join(", ")})`;
+    case "AgentDisconnected":
+      return `agent ${e.data.agentId}: ${e.data.reason}`;
+    case "EnvironmentCreated":
+      return `${e.data.project}/${e.data.env}` + (e.data.base ? ` base ${e.data.base}` : "");
+    case "EnvironmentBranched":
+      return `${e.data.project}/${e.data.env} from ${e.data.parent} @${e.data.at}`;
+    case "EnvironmentRebased":
+      return `base ${e.data.base ?? "(none)"}`;
+    case "EnvironmentArchived":
+      return e.data.reason ?? "";
+  }
+};
+
+/** Every event of the commits, one line each: `seq.index  time  type  what`. */
+export const renderHistory = (commits: Iterable<Commit>): string => {
+  const lines = [`${"seq".padStart(8)}  ${"time".padEnd(12)}  ${"event".padEnd(19)}  detail`];
+  for (const c of commits) {
+    c.events.forEach((e, i) => {
+      lines.push(`${`${c.seq}.${i}`.padStart(8)}  ${time(e.at)}  ${e.type.padEnd(19)}  ${describeEvent(e)}`);
+    });
+  }
+  return lines.join("\n");
+};

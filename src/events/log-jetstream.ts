@@ -1,0 +1,405 @@
+/**
+ * The JetStream `EventLog`: one NATS JetStream stream per environment.
+ *
+ * A commit is one message on `trib.<project>.<env>.run.<runId>` (or
+ * `….env`), so its stream sequence is the commit's sequence and one run's
+ * history is a subject-filtered read. Appends carry the commit id as the
+ * message id (a retried publish within the stream's duplicate window returns
+ * the original sequence) and, when fencing, the expected last sequence.
+ * Reads and subscriptions use ordered consumers, which the client recreates
+ * from the last delivered sequence after a gap or a reconnect.
+ *
+ * Every `@nats-io` error is translated here into the faults of `errors.ts`;
+ * no vendor type crosses this file's exported API.
+ */
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JetStreamPublishOptions,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { decodeCommit } from "./codec.js";
+import {
+  CorruptEvent,
+  InvalidCommit,
+  InvalidNameError,
+  LogClosed,
+  LogNotFound,
+  LogUnavailable,
+  WrongExpectedSequence,
+} from "./errors.js";
+import type { RunId } from "./ids.js";
+import {
+  MAX_COMMIT_BYTES,
+  commitOf,
+  prepareCommit,
+  type AppendOptions,
+  type Appended,
+  type EventLog,
+  type ReadOptions,
+  type SubscribeOptions,
+  type Subscription,
+} from "./log.js";
+import { describeLog, runSubject, streamName, streamSubjects, type LogRef } from "./subjects.js";
+import type { Commit, Event } from "./types.js";
+
+export interface JetStreamEventLogOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: string | readonly string[];
+  /** Connection name shown by the server's monitoring. Default `tributary`. */
+  readonly name?: string;
+  /**
+   * How long a retried append is recognised as a duplicate, in ms, for
+   * streams this log creates. Default 2 minutes (the JetStream default).
+   */
+  readonly duplicateWindowMs?: number;
+  /** Timeout of each JetStream request (append ack, stream info), in ms. Default 5 s. */
+  readonly timeoutMs?: number;
+}
+
+/** Room left under the server's `max_payload` for the message-id and expected-sequence headers. */
+const HEADER_ROOM = 1024;
+/** Messages requested per pull: large enough for ~100k commits/s, small enough to bound memory. */
+const PULL_BATCH = 1000;
+const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+/** How long `close()` lets pending work drain before closing outright. */
+const DRAIN_TIMEOUT_MS = 2_000;
+
+/**
+ * An {@link EventLog} on NATS JetStream (nats-server 2.9 or later).
+ *
+ * Durability is the server's: an acknowledged append survives a server
+ * process crash (not a power loss on a single node; use replicated streams
+ * for that). Deduplication of retried appends holds within the stream's
+ * duplicate window (default 2 minutes); a retry later than that is stored
+ * again, so retry promptly or fence with `expectedLastSeq`.
+ *
+ * @example
+ * const log = await JetStreamEventLog.connect({ servers: "nats://127.0.0.1:4222" });
+ * const ref = logRef("shop", "production");
+ * await log.createEnv(ref);
+ * const { seq } = await log.append(ref, events, { expectedLastSeq: 0 });
+ * await log.close();
+ */
+export class JetStreamEventLog implements EventLog {
+  readonly kind = "jetstream" as const;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #maxCommitBytes: number;
+  readonly #duplicateWindowMs: number;
+  #closing: Promise<void> | undefined;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, duplicateWindowMs: number) {
+    this.#nc = nc;
+    this.#jsm = jsm;
+    this.#js = jsm.jetstream();
+    this.#duplicateWindowMs = duplicateWindowMs;
+    // A commit must fit one message; a server may allow less than the port's limit.
+    this.#maxCommitBytes = Math.min(MAX_COMMIT_BYTES, (nc.info?.max_payload ?? MAX_COMMIT_BYTES) - HEADER_ROOM);
+  }
+
+  /**
+   * Connects to NATS and checks that JetStream is enabled.
+   * @throws LogUnavailable when no server can be reached or JetStream is off.
+   */
+  static async connect(options: JetStreamEventLogOptions): Promise<JetStreamEventLog> {
+    const servers = typeof options.servers === "string" ? options.servers : [...options.servers];
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers,
+        name: options.name ?? "tributary",
+        // A server process outlives NATS restarts: keep reconnecting, and let
+        // each request time out meanwhile.
+        maxReconnectAttempts: -1,
+      });
+    } catch (cause) {
+      throw new LogUnavailable(`cannot connect to NATS at ${String(servers)}: ${messageOf(cause)}`, { cause });
+    }
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: options.timeoutMs ?? 5_000 });
+      return new JetStreamEventLog(nc, jsm, options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
+    } catch (cause) {
+      await nc.close().catch(() => undefined);
+      throw new LogUnavailable(`JetStream is not available at ${String(servers)}: ${messageOf(cause)}`, { cause });
+    }
+  }
+
+  async createEnv(ref: LogRef): Promise<void> {
+    this.#checkOpen();
+    const name = streamName(ref);
+    try {
+      if (await this.#streamExists(name)) return;
+      await this.#jsm.streams.add({
+        name,
+        subjects: [streamSubjects(ref)],
+        storage: StorageType.File,
+        allow_direct: true,
+        duplicate_window: nanos(this.#duplicateWindowMs),
+        num_replicas: 1,
+      });
+    } catch (cause) {
+      // Another process created it between our check and our add.
+      if (cause instanceof JetStreamApiError && cause.code === STREAM_NAME_IN_USE) return;
+      throw this.#translate(cause, ref, "create the log of");
+    }
+  }
+
+  async deleteEnv(ref: LogRef): Promise<void> {
+    this.#checkOpen();
+    try {
+      await this.#jsm.streams.delete(streamName(ref));
+    } catch (cause) {
+      if (isStreamNotFound(cause)) return;
+      throw this.#translate(cause, ref, "delete the log of");
+    }
+  }
+
+  async hasEnv(ref: LogRef): Promise<boolean> {
+    this.#checkOpen();
+    try {
+      return await this.#streamExists(streamName(ref));
+    } catch (cause) {
+      throw this.#translate(cause, ref, "look up the log of");
+    }
+  }
+
+  /**
+   * Appends one commit. The message is handed to the connection before the
+   * first `await`, so appends started one after the other without awaiting
+   * are stored in call order.
+   */
+  async append(ref: LogRef, events: readonly Event[], options: AppendOptions = {}): Promise<Appended> {
+    this.#checkOpen();
+    const prepared = prepareCommit(ref, events, this.#maxCommitBytes);
+    const expected = options.expectedLastSeq;
+    const publish: Partial<JetStreamPublishOptions> =
+      expected === undefined ? { msgID: prepared.id } : { msgID: prepared.id, expect: { lastSequence: expected } };
+    try {
+      const pa = await this.#js.publish(prepared.subject, prepared.bytes, publish);
+      return { seq: pa.seq, duplicate: pa.duplicate };
+    } catch (cause) {
+      throw this.#translate(cause, ref, "append to", expected);
+    }
+  }
+
+  async *read(ref: LogRef, options: ReadOptions = {}): AsyncIterable<Commit> {
+    this.#checkOpen();
+    if (options.runId !== undefined) runSubject(ref, options.runId); // refuses an invalid id, even on an empty range
+    const from = Math.max(1, options.from ?? 1);
+    const to = options.to ?? (await this.lastSeq(ref));
+    if (to < from) {
+      // Still report a missing log when the caller gave the bounds.
+      if (options.to !== undefined) await this.lastSeq(ref);
+      return;
+    }
+    const consumer = await this.#orderedConsumer(ref, from, options.runId);
+    let messages: ConsumerMessages | undefined;
+    try {
+      const pending = (await consumer.info(true)).num_pending;
+      if (pending === 0) return;
+      messages = await this.#consume(ref, consumer, Math.min(pending, PULL_BATCH));
+      for await (const m of messages) {
+        if (m.seq > to) return;
+        yield this.#commitOf(m);
+        // `pending` counts the matching messages stored after this one.
+        if (m.seq >= to || m.info.pending === 0) return;
+      }
+      // The feed only ends by itself when the connection closed under us: a
+      // read that stops short must not look complete.
+      if (this.#closing) throw new LogClosed();
+      throw new LogUnavailable(`the read of ${describeLog(ref)} ended before sequence ${to}: the connection closed`);
+    } catch (cause) {
+      throw this.#translate(cause, ref, "read the log of");
+    } finally {
+      messages?.stop();
+      void consumer.delete().catch(() => undefined);
+    }
+  }
+
+  subscribe(ref: LogRef, options: SubscribeOptions = {}): Subscription {
+    if (options.runId !== undefined) runSubject(ref, options.runId); // refuses an invalid id at once
+    return new JetStreamSubscription(
+      () => this.#orderedConsumer(ref, Math.max(1, options.from ?? 1), options.runId),
+      (consumer) => this.#consume(ref, consumer, PULL_BATCH),
+      (m) => this.#commitOf(m),
+      (cause) => this.#translate(cause, ref, "subscribe to the log of"),
+    );
+  }
+
+  async lastSeq(ref: LogRef): Promise<number> {
+    this.#checkOpen();
+    try {
+      return (await this.#jsm.streams.info(streamName(ref))).state.last_seq;
+    } catch (cause) {
+      throw this.#translate(cause, ref, "read the last sequence of");
+    }
+  }
+
+  /** Drains the connection (pending appends are flushed) and closes it. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#nc.isClosed()) return;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), DRAIN_TIMEOUT_MS)));
+      try {
+        // drain() waits for a server round trip: it would wait forever while
+        // the server is down and the client keeps reconnecting.
+        const drained = await Promise.race([this.#nc.drain().then(() => "drained" as const), timedOut]);
+        if (drained === "timeout") await this.#nc.close();
+      } catch {
+        await this.#nc.close().catch(() => undefined);
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing || this.#nc.isClosed()) throw new LogClosed();
+  }
+
+  async #streamExists(name: string): Promise<boolean> {
+    try {
+      await this.#jsm.streams.info(name);
+      return true;
+    } catch (cause) {
+      if (isStreamNotFound(cause)) return false;
+      throw cause;
+    }
+  }
+
+  /** An ordered consumer from `from`, on one run's subject or the whole stream. */
+  async #orderedConsumer(ref: LogRef, from: number, runId: RunId | undefined): Promise<Consumer> {
+    this.#checkOpen();
+    const filter = runId === undefined ? streamSubjects(ref) : runSubject(ref, runId);
+    try {
+      return await this.#js.consumers.get(streamName(ref), {
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: from,
+      });
+    } catch (cause) {
+      throw this.#translate(cause, ref, "read the log of");
+    }
+  }
+
+  /**
+   * Starts pulling. The iterator asks for more only as it is consumed, so a
+   * slow reader holds at most about `batch` messages in memory.
+   */
+  async #consume(ref: LogRef, consumer: Consumer, batch: number): Promise<ConsumerMessages> {
+    const messages = await consumer.consume({ max_messages: batch });
+    // The ordered consumer retries forever when its consumer disappears,
+    // which outlives a server restart but would also wait silently on a
+    // deleted log: end the feed with LogNotFound when the stream is gone.
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (s.type !== "stream_not_found" && s.type !== "consumer_deleted") continue;
+        if (s.type === "consumer_deleted" && (await this.#streamExists(streamName(ref)).catch(() => true))) continue;
+        messages.stop(new LogNotFound(describeLog(ref)));
+        return;
+      }
+    })().catch(() => undefined);
+    return messages;
+  }
+
+  #commitOf(m: JsMsg): Commit {
+    return commitOf(m.seq, m.subject, decodeCommit(m.data, m.seq));
+  }
+
+  /** Turns whatever a NATS call threw into one of the log's faults. */
+  #translate(cause: unknown, ref: LogRef, doing: string, expected?: number): Error {
+    if (isOwnFault(cause)) return cause;
+    const log = describeLog(ref);
+    if (cause instanceof JetStreamApiError) {
+      if (cause.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        const actual = /(\d+)\s*$/.exec(cause.message)?.[1];
+        return new WrongExpectedSequence(log, expected ?? -1, actual === undefined ? undefined : Number(actual));
+      }
+      if (cause.code === JetStreamApiCodes.StreamNotFound) return new LogNotFound(log);
+    }
+    // A publish that no stream captures has no responder: the stream is missing.
+    if (doing === "append to" && hasNoResponders(cause)) return new LogNotFound(log);
+    if (this.#closing || this.#nc.isClosed()) return new LogClosed();
+    return new LogUnavailable(`cannot ${doing} ${log}: ${messageOf(cause)}`, { cause });
+  }
+}
+
+/** JetStream API error: a stream with this name exists with another configuration. */
+const STREAM_NAME_IN_USE = 10058;
+
+const isStreamNotFound = (e: unknown): boolean =>
+  e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound;
+
+const hasNoResponders = (e: unknown): boolean => {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    if (c.name === "NoRespondersError" || /no responders/i.test(c.message)) return true;
+  }
+  return false;
+};
+
+const isOwnFault = (e: unknown): e is Error =>
+  e instanceof CorruptEvent ||
+  e instanceof WrongExpectedSequence ||
+  e instanceof InvalidNameError ||
+  e instanceof InvalidCommit ||
+  e instanceof LogNotFound ||
+  e instanceof LogUnavailable ||
+  e instanceof LogClosed;
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * A live feed from an ordered consumer. The consumer is created on the first
+ * iteration and deleted when the iteration ends.
+ */
+class JetStreamSubscription implements Subscription {
+  #closed = false;
+  #messages: ConsumerMessages | undefined;
+
+  constructor(
+    private readonly open: () => Promise<Consumer>,
+    private readonly consume: (consumer: Consumer) => Promise<ConsumerMessages>,
+    private readonly toCommit: (m: JsMsg) => Commit,
+    private readonly translate: (cause: unknown) => Error,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Commit> {
+    if (this.#closed) return;
+    const consumer = await this.open();
+    try {
+      if (this.#closed) return;
+      const messages = await this.consume(consumer);
+      this.#messages = messages;
+      if (this.#closed) return;
+      for await (const m of messages) {
+        if (this.#closed) return;
+        yield this.toCommit(m);
+      }
+    } catch (cause) {
+      if (this.#closed) return;
+      throw this.translate(cause);
+    } finally {
+      this.#messages?.stop();
+      void consumer.delete().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    // Ends a `for await` that is waiting for the next message.
+    this.#messages?.stop();
+  }
+}

@@ -1,0 +1,39 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { EmbeddedEventLog, LogUnavailable, logRef } from "../../src/events/index.js";
+import { agentConnected } from "../support/events.js";
+import { eventLogContract } from "../contract/event-log.contract.js";
+
+eventLogContract("embedded", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "trib-log-"));
+  return {
+    log: new EmbeddedEventLog({ dir }),
+    reopen: async () => new EmbeddedEventLog({ dir }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describe("embedded log on disk", () => {
+  it("a damaged log file is refused with a clear error and left untouched", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "trib-log-"));
+    try {
+      const ref = logRef("p", "e");
+      const log = new EmbeddedEventLog({ dir });
+      await log.createEnv(ref);
+      await log.append(ref, [agentConnected("a1")]);
+      await log.close();
+      const file = join(dir, "p", "e", "data.mdb");
+      const garbage = Buffer.alloc(16384, 0x5a);
+      await writeFile(file, garbage);
+      const again = new EmbeddedEventLog({ dir });
+      await expect(again.lastSeq(ref)).rejects.toThrow(LogUnavailable);
+      await expect(again.lastSeq(ref)).rejects.toThrow(/is damaged: .* not an LMDB file.* restore .* from a backup/);
+      expect(Buffer.compare(await readFile(file), garbage)).toBe(0);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
