@@ -15,7 +15,7 @@
  * in-transaction check of the last sequence and fails loudly.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { decodeCommit } from "./codec.js";
@@ -32,7 +32,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "./log.js";
-import { describeLog, envSubject, runSubject, type LogRef } from "./subjects.js";
+import { describeLog, envSubject, logRef, runSubject, type LogRef } from "./subjects.js";
 import type { Commit, Event } from "./types.js";
 
 export interface EmbeddedEventLogOptions {
@@ -82,6 +82,22 @@ export class EmbeddedEventLog implements EventLog {
 
   async hasEnv(ref: LogRef): Promise<boolean> {
     return this.envs.has(describeLog(ref)) || existsSync(join(this.pathOf(ref), "data.mdb"));
+  }
+
+  async listEnvs(project?: string): Promise<LogRef[]> {
+    const out: LogRef[] = [];
+    const projects = project === undefined ? await dirs(this.options.dir) : [project];
+    for (const p of projects) {
+      for (const e of await dirs(join(this.options.dir, p))) {
+        if (!existsSync(join(this.options.dir, p, e, "data.mdb"))) continue;
+        try {
+          out.push(logRef(p, e));
+        } catch {
+          // not a directory of ours
+        }
+      }
+    }
+    return out.sort((a, b) => describeLog(a).localeCompare(describeLog(b)));
   }
 
   async append(ref: LogRef, events: readonly Event[], options: AppendOptions = {}): Promise<Appended> {
@@ -278,3 +294,12 @@ class EmbeddedSubscription implements Subscription {
     this.wakeUp?.();
   }
 }
+
+/** Names of the sub-directories of `dir` (none if it does not exist). */
+const dirs = async (dir: string): Promise<string[]> => {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return [];
+  }
+};

@@ -49,7 +49,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "./log.js";
-import { describeLog, runSubject, streamName, streamSubjects, type LogRef } from "./subjects.js";
+import { describeLog, logRef, runSubject, streamName, streamSubjects, type LogRef } from "./subjects.js";
 import type { Commit, Event } from "./types.js";
 
 export interface JetStreamEventLogOptions {
@@ -163,6 +163,25 @@ export class JetStreamEventLog implements EventLog {
       if (isStreamNotFound(cause)) return;
       throw this.#translate(cause, ref, "delete the log of");
     }
+  }
+
+  async listEnvs(project?: string): Promise<LogRef[]> {
+    this.#checkOpen();
+    const out: LogRef[] = [];
+    try {
+      for await (const name of this.#jsm.streams.names()) {
+        const m = /^TRIB_([^_]+)_([^_]+)$/.exec(name);
+        if (!m || (project !== undefined && m[1] !== project)) continue;
+        try {
+          out.push(logRef(m[1]!, m[2]!));
+        } catch {
+          // a stream of someone else's that happens to match
+        }
+      }
+    } catch (cause) {
+      throw new LogUnavailable(`cannot list the streams: ${messageOf(cause)}`, { cause });
+    }
+    return out.sort((a, b) => describeLog(a).localeCompare(describeLog(b)));
   }
 
   async hasEnv(ref: LogRef): Promise<boolean> {

@@ -66,6 +66,8 @@ export interface EventLog {
   /** Deletes the environment's log and everything in it. Idempotent. */
   deleteEnv(ref: LogRef): Promise<void>;
   hasEnv(ref: LogRef): Promise<boolean>;
+  /** The environments that have a log, of one project or of all. */
+  listEnvs(project?: string): Promise<LogRef[]>;
   /**
    * Appends the events of one decision as one commit.
    * @throws WrongExpectedSequence when fencing fails (nothing stored),

@@ -178,6 +178,8 @@ export type RunSubmitted = RunEventOf<
     idempotencyKey?: string;
     /** Set when a task spawned this run by calling a workflow. */
     parent?: ExecutionRef;
+    /** Identifies the call that made this run, for an idempotent retried call: `<executionId>/<n>`. */
+    callId?: string;
   }
 >;
 
@@ -199,6 +201,8 @@ export type StepScheduled = RunEventOf<
     memoKey?: string;
     /** The execution whose code called this step; absent for a run's root. */
     parentExecutionId?: ExecutionId;
+    /** Identifies the call that made this step, for an idempotent retried call: `<executionId>/<n>`. */
+    callId?: string;
   }
 >;
 

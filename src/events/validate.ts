@@ -102,6 +102,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     rootStepId: str,
     idempotencyKey: opt(str),
     parent: opt(execRef),
+    callId: opt(str),
   }),
   RunCancelled: obj({ reason: str }),
   StepScheduled: obj({
@@ -113,6 +114,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     cacheKey: opt(str),
     memoKey: opt(str),
     parentExecutionId: opt(str),
+    callId: opt(str),
   }),
   ExecutionCreated: obj({ ...exec, attempt: int, reason: lit("first", "retry", "rerun"), notBefore: opt(nat) }),
   ExecutionAssigned: obj({ ...exec, agentId: str }),

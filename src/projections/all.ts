@@ -3,6 +3,7 @@ import { assetsProjection } from "./assets.js";
 import { cacheProjection } from "./cache.js";
 import {
   agentsProjection,
+  callsProjection,
   environmentProjection,
   idempotencyProjection,
   manifestsProjection,
@@ -26,4 +27,5 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   manifestsProjection,
   environmentProjection,
   idempotencyProjection,
+  callsProjection,
 ];

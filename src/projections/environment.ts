@@ -131,3 +131,27 @@ export const idempotencyProjection: Projection<IdempotencyDoc> = {
   keysOf: (e) => (e.type === "RunSubmitted" && e.data.idempotencyKey !== undefined ? [e.data.idempotencyKey] : []),
   evolve: (doc, e, _key, ctx) => doc ?? (e.type === "RunSubmitted" ? { runId: e.runId, seq: ctx.seq } : doc),
 };
+
+export interface CallDoc {
+  readonly runId: RunId;
+  readonly stepId: string;
+}
+
+/**
+ * Call id (`<executionId>/<n>`) → the step (or, for a workflow call, the new
+ * run's root step) it made: a call re-sent by an agent after a reconnect
+ * finds the step it already made instead of making another.
+ */
+export const callsProjection: Projection<CallDoc> = {
+  name: "calls",
+  version: 1,
+  keysOf: (e) =>
+    (e.type === "StepScheduled" || e.type === "RunSubmitted") && e.data.callId !== undefined ? [e.data.callId] : [],
+  evolve: (doc, e) =>
+    doc ??
+    (e.type === "StepScheduled"
+      ? { runId: e.runId, stepId: e.data.stepId }
+      : e.type === "RunSubmitted"
+        ? { runId: e.runId, stepId: e.data.rootStepId }
+        : doc),
+};

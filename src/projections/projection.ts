@@ -61,13 +61,43 @@ export interface Projection<D = unknown> {
 export type AnyProjection = Projection<any>;
 
 /**
- * Documents changed in a batch, in front of a backing reader. Reads see the
- * batch's own writes. `undefined` marks a deletion.
+ * Documents changed in a batch, in front of a backing store. Reads (and
+ * ranges, when the backing store has them) see the batch's own writes.
+ * `undefined` marks a deletion.
  */
-export class Overlay implements DocReader {
+export class Overlay implements DocSource {
   readonly changes = new Map<string, Map<string, unknown>>();
 
-  constructor(private readonly backing: DocReader) {}
+  constructor(private readonly backing: DocReader & Partial<DocSource>) {}
+
+  /** The backing range merged with this overlay's changes, in key order. */
+  *range<D>(projection: string, options: RangeOptions = {}): Iterable<readonly [string, D]> {
+    const { prefix, reverse = false, limit } = options;
+    const mine = this.changes.get(projection);
+    // At most `mine.size` entries below can be replaced or deleted here.
+    const want = limit === undefined ? {} : { limit: limit + (mine?.size ?? 0) };
+    const below = this.backing.range?.<D>(projection, { ...(prefix === undefined ? {} : { prefix }), reverse, ...want }) ?? [];
+    if (!mine || mine.size === 0) {
+      let n = 0;
+      for (const entry of below) {
+        if (limit !== undefined && n++ >= limit) return;
+        yield entry;
+      }
+      return;
+    }
+    const keys = new Set<string>();
+    for (const [k] of below) keys.add(k);
+    for (const k of mine.keys()) if (prefix === undefined || k.startsWith(prefix)) keys.add(k);
+    const sorted = [...keys].sort();
+    if (reverse) sorted.reverse();
+    let n = 0;
+    for (const k of sorted) {
+      const doc = this.get<D>(projection, k);
+      if (doc === undefined) continue;
+      if (limit !== undefined && n++ >= limit) return;
+      yield [k, doc];
+    }
+  }
 
   get<D>(projection: string, key: string): D | undefined {
     const t = this.changes.get(projection);

@@ -5,7 +5,7 @@
 import type { AssetId, ExecutionId, RunId } from "../events/index.js";
 import type { AssetDoc } from "./assets.js";
 import type { CacheDoc } from "./cache.js";
-import type { AgentDoc, EnvironmentDoc, IdempotencyDoc, ManifestDoc } from "./environment.js";
+import type { AgentDoc, CallDoc, EnvironmentDoc, IdempotencyDoc, ManifestDoc } from "./environment.js";
 import { ENVIRONMENT_KEY } from "./environment.js";
 import type { DocSource } from "./projection.js";
 import type { ExecutionDoc, RunDoc, StepDoc } from "./runs.js";
@@ -70,3 +70,5 @@ export const runForIdempotencyKey = (src: DocSource, key: string): RunId | undef
   src.get<IdempotencyDoc>("idempotency", key)?.runId;
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export const stepForCall = (src: DocSource, callId: string): CallDoc | undefined => src.get<CallDoc>("calls", callId);

@@ -101,6 +101,18 @@ export function eventLogContract(name: string, makeLog: () => Promise<LogFixture
     });
 
     describe("appending and reading", () => {
+      it("listEnvs names the environments of a project that have a log", async () => {
+        const p = project();
+        await env(p, "production");
+        await env(p, "dev-joe");
+        await env(project(), "production");
+        const listed = (await log.listEnvs(p)).map((r) => `${r.project}/${r.env}`);
+        expect(listed).toEqual([`${p}/dev-joe`, `${p}/production`]);
+        expect((await log.listEnvs()).map((r) => `${r.project}/${r.env}`)).toEqual(expect.arrayContaining(listed));
+        await log.deleteEnv(logRef(p, "dev-joe"));
+        expect((await log.listEnvs(p)).map((r) => r.env)).toEqual(["production"]);
+      });
+
       it("an empty log has last sequence 0 and reads nothing", async () => {
         const ref = await env();
         expect(await log.lastSeq(ref)).toBe(0);

@@ -1,0 +1,91 @@
+/** `tributary runs ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP` */
+import { parseArgs } from "node:util";
+import type { Commit, Event } from "../../events/index.js";
+import { fromJson, toJson } from "../../orchestrator/json.js";
+import type { TaskLogLine } from "../../orchestrator/task-logs.js";
+import type { RunDoc, RunView } from "../../projections/index.js";
+import { api, CliError, envPath, request } from "../client.js";
+import { COMMON, targetOf } from "../options.js";
+import { renderHistory, renderRunTree, showValue } from "../output.js";
+
+const USAGE = "usage: tributary runs ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP";
+
+export const run = async (argv: string[]): Promise<number> => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...COMMON, follow: { type: "boolean", default: false }, limit: { type: "string" } },
+  });
+  const t = targetOf(values);
+  const [sub, runId, stepId] = positionals;
+  const out = (v: unknown, text: () => string) => console.log(values.json ? toJson(v) : text());
+  switch (sub) {
+    case "ls": {
+      const runs = await api<RunDoc[]>(t.server, "GET", envPath(t, `/runs?limit=${Number(values.limit ?? 50)}`));
+      out(runs, () =>
+        [
+          `${"run".padEnd(26)}  ${"status".padEnd(9)}  ${"submitted".padEnd(24)}  steps  target`,
+          ...runs.map(
+            (r) =>
+              `${r.runId.padEnd(26)}  ${r.status.padEnd(9)}  ${new Date(r.submittedAt).toISOString().padEnd(24)}  ${String(r.steps).padStart(5)}  ${r.target.repository}:${r.target.target}`,
+          ),
+        ].join("\n"),
+      );
+      return 0;
+    }
+    case "show": {
+      if (!runId) break;
+      const view = await api<RunView>(t.server, "GET", envPath(t, `/runs/${runId}`));
+      out(view, () => renderRunTree(view));
+      return 0;
+    }
+    case "history": {
+      if (!runId) break;
+      const rows = await api<(Event & { seq: number; index: number })[]>(t.server, "GET", envPath(t, `/runs/${runId}/history`));
+      const commits: Commit[] = [];
+      for (const r of rows) {
+        const { seq, index: _i, ...event } = r;
+        const last = commits[commits.length - 1];
+        if (last?.seq === seq) (last.events as Event[]).push(event as Event);
+        else commits.push({ seq, id: event.id, subject: "", events: [event as Event] });
+      }
+      out(rows, () => renderHistory(commits));
+      return 0;
+    }
+    case "logs": {
+      if (!runId) break;
+      const show = (l: TaskLogLine) =>
+        values.json
+          ? toJson(l)
+          : `${new Date(l.at).toISOString().slice(11, 23)}  step ${l.stepId.padEnd(4)} ${l.level.padEnd(5)} ${l.message}` +
+            (l.fields ? `  ${showValue(l.fields, 200)}` : "");
+      if (!values.follow) {
+        for (const l of await api<TaskLogLine[]>(t.server, "GET", envPath(t, `/runs/${runId}/logs`))) console.log(show(l));
+        return 0;
+      }
+      const res = await request(t.server, "GET", envPath(t, `/runs/${runId}/logs?follow=true`));
+      if (!res.ok || !res.body) throw new CliError(`cannot follow the logs of ${runId}: HTTP ${res.status}`, res.status >= 500 ? 2 : 1);
+      let rest = "";
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        rest += Buffer.from(chunk).toString("utf8");
+        const lines = rest.split("\n");
+        rest = lines.pop() ?? "";
+        for (const l of lines) if (l) console.log(show(fromJson(l) as TaskLogLine));
+      }
+      return 0;
+    }
+    case "cancel": {
+      if (!runId) break;
+      const r = await api(t.server, "POST", envPath(t, `/runs/${runId}/cancel`));
+      out(r, () => `cancelled run ${runId}`);
+      return 0;
+    }
+    case "rerun": {
+      if (!runId || !stepId) break;
+      const r = await api<{ executionId: string }>(t.server, "POST", envPath(t, `/runs/${runId}/steps/${stepId}/rerun`));
+      out(r, () => `re-running step ${stepId} of run ${runId}: execution ${r.executionId}`);
+      return 0;
+    }
+  }
+  throw new CliError(USAGE, 1);
+};

@@ -1,0 +1,30 @@
+/** `tributary server`: runs the server until SIGINT / SIGTERM. */
+import { parseArgs } from "node:util";
+import { TributaryServer } from "../../orchestrator/server.js";
+
+export const run = async (argv: string[]): Promise<number> => {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: "string" },
+      nats: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      "heartbeat-ms": { type: "string" },
+    },
+  });
+  const server = await TributaryServer.start({
+    dataDir: values.data ?? process.env.TRIBUTARY_DATA ?? ".tributary",
+    ...(values.nats ? { nats: values.nats } : {}),
+    port: values.port === undefined ? 7777 : Number(values.port),
+    ...(values.host ? { host: values.host } : {}),
+    ...(values["heartbeat-ms"] ? { heartbeatMs: Number(values["heartbeat-ms"]) } : {}),
+  });
+  console.log(`tributary server listening on ${server.url} (log: ${server.log.kind}, data: ${server.dataDir})`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await server.close();
+  return 0;
+};

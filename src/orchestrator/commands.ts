@@ -1,0 +1,76 @@
+/**
+ * Commands: what the orchestrator is asked to do, in the imperative. Ids and
+ * the time come in with the command (made at the edge), so that `decide` is
+ * pure and a decision replays identically.
+ */
+import type { ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../events/index.js";
+
+/** A call made by running task code, as the agent reported it. */
+export interface Call {
+  /** The calling execution. */
+  readonly executionId: string;
+  /** `<executionId>/<n>`: the same call re-sent is recognised. */
+  readonly callId: string;
+}
+
+export type Command =
+  | {
+      readonly type: "CreateEnvironment";
+      readonly project: string;
+      readonly env: string;
+      readonly base?: string;
+    }
+  | {
+      readonly type: "SubmitRun";
+      /** Id for the new run (used only if a run is created). */
+      readonly runId: string;
+      readonly target: TargetRef;
+      readonly arguments: readonly Value[];
+      readonly options?: StepOptions;
+      readonly idempotencyKey?: string;
+      /** Set when task code called a workflow: the new run is linked to it. */
+      readonly call?: Call & { readonly runId: string; readonly stepId: string };
+    }
+  | {
+      /** Task code called a task: schedule a step in the caller's run. */
+      readonly type: "ScheduleStep";
+      readonly runId: string;
+      readonly call: Call;
+      readonly target: TargetRef;
+      readonly kind: TargetKind;
+      readonly arguments: readonly Value[];
+      readonly options: StepOptions;
+    }
+  | { readonly type: "AssignExecution"; readonly runId: string; readonly executionId: string; readonly agentId: string }
+  | { readonly type: "RecordStarted"; readonly runId: string; readonly executionId: string; readonly agentId: string }
+  | {
+      readonly type: "RecordResult";
+      readonly runId: string;
+      readonly executionId: string;
+      readonly agentId: string;
+      readonly outcome: { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly error: ErrorInfo };
+    }
+  | { readonly type: "TimeOutExecution"; readonly runId: string; readonly executionId: string }
+  | {
+      readonly type: "AbandonExecution";
+      readonly runId: string;
+      readonly executionId: string;
+      readonly agentId: string;
+      readonly reason: string;
+    }
+  | { readonly type: "CancelRun"; readonly runId: string; readonly reason: string }
+  | { readonly type: "CancelStep"; readonly runId: string; readonly stepId: string; readonly reason: string }
+  | { readonly type: "RerunStep"; readonly runId: string; readonly stepId: string }
+  | {
+      readonly type: "ConnectAgent";
+      readonly agentId: string;
+      readonly tags: { readonly [tag: string]: readonly string[] };
+      readonly concurrency: number;
+      readonly manifests: readonly {
+        readonly repository: string;
+        readonly targets: readonly import("../events/index.js").TargetManifest[];
+      }[];
+    }
+  | { readonly type: "DisconnectAgent"; readonly agentId: string; readonly reason: string };
+
+export type CommandType = Command["type"];

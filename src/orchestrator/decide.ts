@@ -1,0 +1,329 @@
+/**
+ * The decider: `decide(command, model, ctx)` → the events that carry the
+ * command out, or a rejection. Pure: the model is a read-only view of the
+ * projections, and ids and the time come in through `ctx`.
+ *
+ * Decisions are idempotent: a command whose effect is already in the model
+ * (a re-sent result, a re-sent call, a known idempotency key) decides no
+ * events.
+ */
+import * as E from "fp-ts/lib/Either.js";
+import {
+  describeInvalidName,
+  parseRunId,
+  type AgentId,
+  type ErrorInfo,
+  type Event,
+  type EventId,
+  type ExecutionId,
+  type RunId,
+  type StepId,
+  type StepOptions,
+  type TargetKind,
+  type TargetManifest,
+  type TargetRef,
+} from "../events/index.js";
+import {
+  abandonedError,
+  isFinished,
+  timeoutError,
+  type ExecutionDoc,
+  type StepDoc,
+} from "../projections/index.js";
+import type { Command } from "./commands.js";
+import type { Model } from "./model.js";
+import type { Rejection } from "./rejections.js";
+import { ABANDON_RETRIES, delayFor, shouldRetry } from "./retry-policy.js";
+
+/** What a decision may use besides the model: the time and fresh event ids. */
+export interface DecideContext {
+  /** Now, ms since the epoch. */
+  readonly now: number;
+  readonly id: () => EventId;
+}
+
+export type Decision = E.Either<Rejection, readonly Event[]>;
+
+/** The id of attempt `attempt` of step `stepId` of run `runId`. */
+export const executionIdOf = (runId: string, stepId: string, attempt: number): ExecutionId =>
+  `${runId}-${stepId}-${attempt}` as ExecutionId;
+
+const none: Decision = E.right([]);
+
+export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => {
+  const run = <T extends Event["type"]>(type: T, runId: string, data: Extract<Event, { type: T }>["data"]): Event =>
+    ({ id: ctx.id(), type, v: type === "ExecutionFailed" ? 2 : 1, at: ctx.now, runId, data }) as unknown as Event;
+  const env = <T extends Event["type"]>(type: T, data: Extract<Event, { type: T }>["data"]): Event =>
+    ({ id: ctx.id(), type, v: 1, at: ctx.now, data }) as unknown as Event;
+
+  /** The first execution of a new step, delayed by the step's `delayMs`. */
+  const firstExecution = (runId: string, stepId: string, options: StepOptions): Event =>
+    run("ExecutionCreated", runId, {
+      executionId: executionIdOf(runId, stepId, 1),
+      stepId: stepId as StepId,
+      attempt: 1,
+      reason: "first",
+      ...(options.delayMs ? { notBefore: ctx.now + options.delayMs } : {}),
+    });
+
+  /** The events that end an execution with `error`, and its retry if the policy allows one. */
+  const failure = (x: ExecutionDoc, step: StepDoc, ended: Event, error: ErrorInfo, forceRetry = false): Event[] => {
+    const cancelled = m.run(x.runId)?.status === "cancelled";
+    if (cancelled || !(forceRetry || shouldRetry(step.options.retries, x.attempt, error))) return [ended];
+    const attempt = step.executions.length + 1;
+    const delay = step.options.retries ? delayFor(step.options.retries, x.attempt) : 0;
+    return [
+      ended,
+      run("ExecutionCreated", x.runId, {
+        executionId: executionIdOf(x.runId, x.stepId, attempt),
+        stepId: x.stepId,
+        attempt,
+        reason: "retry",
+        ...(delay > 0 ? { notBefore: ctx.now + delay } : {}),
+      }),
+    ];
+  };
+
+  /** Active executions of a step and of every step called from them, recursively. */
+  const activeUnder = (runId: string, steps: readonly StepDoc[], roots: readonly StepDoc[]): ExecutionDoc[] => {
+    const out: ExecutionDoc[] = [];
+    const seen = new Set<string>();
+    const todo = [...roots];
+    while (todo.length) {
+      const s = todo.pop()!;
+      if (seen.has(s.stepId)) continue;
+      seen.add(s.stepId);
+      for (const id of s.executions) {
+        const x = m.execution(id);
+        if (x && !isFinished(x.status)) out.push(x);
+        for (const c of steps) if (c.parentExecutionId === id) todo.push(c);
+      }
+    }
+    return out.filter((x) => x.runId === runId);
+  };
+
+  switch (cmd.type) {
+    case "CreateEnvironment": {
+      if (m.environment()) return E.left({ _tag: "EnvironmentExists", env: cmd.env });
+      return E.right([
+        env("EnvironmentCreated", {
+          project: cmd.project as never,
+          env: cmd.env as never,
+          ...(cmd.base === undefined ? {} : { base: cmd.base as never }),
+        }),
+      ]);
+    }
+
+    case "SubmitRun": {
+      if (m.environment()?.archived) return E.left({ _tag: "EnvironmentArchived", env: m.environment()!.env });
+      if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) return none;
+      if (cmd.call && m.call(cmd.call.callId)) return none;
+      const id = parseRunId(cmd.runId);
+      if (id._tag === "Left") return E.left({ _tag: "InvalidName", message: describeInvalidName(id.left) });
+      const found = findTarget(m, cmd.target);
+      if (E.isLeft(found)) return found;
+      const options = mergeOptions(found.right.options, cmd.options);
+      const rootStepId = "1" as StepId;
+      return E.right([
+        run("RunSubmitted", cmd.runId, {
+          target: cmd.target,
+          arguments: cmd.arguments,
+          rootStepId,
+          ...(cmd.idempotencyKey === undefined ? {} : { idempotencyKey: cmd.idempotencyKey }),
+          ...(cmd.call
+            ? {
+                parent: {
+                  runId: cmd.call.runId as RunId,
+                  stepId: cmd.call.stepId as StepId,
+                  executionId: cmd.call.executionId as ExecutionId,
+                },
+                callId: cmd.call.callId,
+              }
+            : {}),
+        }),
+        run("StepScheduled", cmd.runId, {
+          stepId: rootStepId,
+          target: cmd.target,
+          kind: found.right.kind,
+          arguments: cmd.arguments,
+          options,
+        }),
+        firstExecution(cmd.runId, rootStepId, options),
+      ]);
+    }
+
+    case "ScheduleStep": {
+      const r = m.run(cmd.runId);
+      if (!r) return E.left({ _tag: "UnknownRun", runId: cmd.runId });
+      if (m.call(cmd.call.callId)) return none;
+      const caller = m.execution(cmd.call.executionId);
+      if (!caller || caller.runId !== cmd.runId) return E.left({ _tag: "UnknownExecution", executionId: cmd.call.executionId });
+      if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
+      const found = findTarget(m, cmd.target);
+      if (E.isLeft(found)) return found;
+      const options = mergeOptions(found.right.options, cmd.options);
+      const stepId = String(r.steps + 1) as StepId;
+      return E.right([
+        run("StepScheduled", cmd.runId, {
+          stepId,
+          target: cmd.target,
+          kind: cmd.kind,
+          arguments: cmd.arguments,
+          options,
+          parentExecutionId: cmd.call.executionId as ExecutionId,
+          callId: cmd.call.callId,
+        }),
+        firstExecution(cmd.runId, stepId, options),
+      ]);
+    }
+
+    case "AssignExecution": {
+      const x = m.execution(cmd.executionId);
+      if (!x || x.status !== "queued") return none;
+      return E.right([
+        run("ExecutionAssigned", x.runId, { executionId: x.executionId, stepId: x.stepId, agentId: cmd.agentId as AgentId }),
+      ]);
+    }
+
+    case "RecordStarted": {
+      const x = m.execution(cmd.executionId);
+      if (!x) return E.left({ _tag: "UnknownExecution", executionId: cmd.executionId });
+      if (x.status !== "assigned") return none;
+      if (x.agentId !== cmd.agentId) return E.left({ _tag: "NotAssigned", executionId: x.executionId, agentId: cmd.agentId });
+      return E.right([run("ExecutionStarted", x.runId, { executionId: x.executionId, stepId: x.stepId })]);
+    }
+
+    case "RecordResult": {
+      const x = m.execution(cmd.executionId);
+      if (!x) return E.left({ _tag: "UnknownExecution", executionId: cmd.executionId });
+      // A result re-sent after a reconnect, or arriving after a timeout: recorded once only.
+      if (isFinished(x.status)) return none;
+      if (x.agentId !== cmd.agentId) return E.left({ _tag: "NotAssigned", executionId: x.executionId, agentId: cmd.agentId });
+      const step = m.step(x.runId, x.stepId)!;
+      const ref = { executionId: x.executionId, stepId: x.stepId };
+      if (cmd.outcome.ok) {
+        return E.right([run("ExecutionSucceeded", x.runId, { ...ref, result: { kind: "inline", value: cmd.outcome.value } })]);
+      }
+      const error = cmd.outcome.error;
+      return E.right(failure(x, step, run("ExecutionFailed", x.runId, { ...ref, error }), error));
+    }
+
+    case "TimeOutExecution": {
+      const x = m.execution(cmd.executionId);
+      if (!x || isFinished(x.status)) return none;
+      const step = m.step(x.runId, x.stepId)!;
+      const timeoutMs = step.options.timeoutMs ?? 0;
+      const ended = run("ExecutionTimedOut", x.runId, { executionId: x.executionId, stepId: x.stepId, timeoutMs });
+      return E.right(failure(x, step, ended, timeoutError(timeoutMs)));
+    }
+
+    case "AbandonExecution": {
+      const x = m.execution(cmd.executionId);
+      if (!x || isFinished(x.status)) return none;
+      const step = m.step(x.runId, x.stepId)!;
+      const abandoned = step.executions.filter((id) => m.execution(id)?.status === "abandoned").length;
+      const ended = run("ExecutionAbandoned", x.runId, {
+        executionId: x.executionId,
+        stepId: x.stepId,
+        agentId: cmd.agentId as AgentId,
+        reason: cmd.reason,
+      });
+      return E.right(failure(x, step, ended, abandonedError(cmd.reason), abandoned < ABANDON_RETRIES));
+    }
+
+    case "CancelRun": {
+      const r = m.run(cmd.runId);
+      if (!r) return E.left({ _tag: "UnknownRun", runId: cmd.runId });
+      if (r.status === "cancelled") return none;
+      const steps = m.stepsOfRun(cmd.runId);
+      const active = activeUnder(cmd.runId, steps, steps);
+      return E.right([
+        run("RunCancelled", cmd.runId, { reason: cmd.reason }),
+        ...active.map((x) =>
+          run("ExecutionCancelled", cmd.runId, { executionId: x.executionId, stepId: x.stepId, reason: cmd.reason }),
+        ),
+      ]);
+    }
+
+    case "CancelStep": {
+      const step = m.step(cmd.runId, cmd.stepId);
+      if (!step) return E.left({ _tag: "UnknownStep", runId: cmd.runId, stepId: cmd.stepId });
+      const active = activeUnder(cmd.runId, m.stepsOfRun(cmd.runId), [step]);
+      return E.right(
+        active.map((x) =>
+          run("ExecutionCancelled", cmd.runId, { executionId: x.executionId, stepId: x.stepId, reason: cmd.reason }),
+        ),
+      );
+    }
+
+    case "RerunStep": {
+      const r = m.run(cmd.runId);
+      if (!r) return E.left({ _tag: "UnknownRun", runId: cmd.runId });
+      if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
+      const step = m.step(cmd.runId, cmd.stepId);
+      if (!step) return E.left({ _tag: "UnknownStep", runId: cmd.runId, stepId: cmd.stepId });
+      const latest = step.executions[step.executions.length - 1];
+      const x = latest === undefined ? undefined : m.execution(latest);
+      if (x && !isFinished(x.status)) {
+        return E.left({ _tag: "InvalidArgument", message: `step ${cmd.stepId} of run ${cmd.runId} is still running; cancel it or wait` });
+      }
+      const attempt = step.executions.length + 1;
+      return E.right([
+        run("ExecutionCreated", cmd.runId, {
+          executionId: executionIdOf(cmd.runId, cmd.stepId, attempt),
+          stepId: step.stepId,
+          attempt,
+          reason: "rerun",
+        }),
+      ]);
+    }
+
+    case "ConnectAgent": {
+      const agentId = cmd.agentId as AgentId;
+      return E.right([
+        env("AgentConnected", {
+          agentId,
+          tags: cmd.tags,
+          repositories: cmd.manifests.map((x) => x.repository),
+          concurrency: cmd.concurrency,
+        }),
+        ...cmd.manifests
+          .filter((x) => !sameManifest(m, x.repository, x.targets))
+          .map((x) => env("ManifestRegistered", { repository: x.repository, agentId, targets: x.targets })),
+      ]);
+    }
+
+    case "DisconnectAgent": {
+      const a = m.agent(cmd.agentId);
+      if (!a || a.status === "disconnected") return none;
+      return E.right([env("AgentDisconnected", { agentId: cmd.agentId as AgentId, reason: cmd.reason })]);
+    }
+  }
+};
+
+/** The target as registered, or an `UnknownTarget` rejection listing what is known. */
+const findTarget = (m: Model, t: TargetRef): E.Either<Rejection, TargetManifest> => {
+  const manifest = m.manifest(t.repository);
+  const found = manifest?.targets.find((x) => x.name === t.target);
+  if (found) return E.right(found);
+  const known = manifest
+    ? manifest.targets.map((x) => `${t.repository}:${x.name}`)
+    : m.repositories().map((r) => `${r}:*`);
+  return E.left({ _tag: "UnknownTarget", repository: t.repository, target: t.target, known });
+};
+
+/** Per-call options over the target's own. */
+const mergeOptions = (base: StepOptions, over: StepOptions | undefined): StepOptions => {
+  if (!over) return base;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined && k !== "wait") out[k] = v;
+  return out as StepOptions;
+};
+
+/** Is the registered manifest of `repository` already exactly this one? (Avoids a new event per reconnect.) */
+const sameManifest = (m: Model, repository: string, targets: readonly TargetManifest[]): boolean => {
+  const current = m.manifest(repository);
+  return current !== undefined && JSON.stringify(current.targets) === JSON.stringify(targets);
+};
+
+export type { TargetKind };

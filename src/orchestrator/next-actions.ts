@@ -1,0 +1,167 @@
+/**
+ * The scheduler's pure core: given the executions in flight, the connected
+ * agents and the time, what to do now — assign queued executions to agents
+ * that host their target and satisfy `requires`, time out executions past
+ * their deadline, abandon executions their agent no longer runs — and when
+ * to look again.
+ */
+import type { Event, TargetRef } from "../events/index.js";
+import type { Model } from "./model.js";
+
+/** An execution that has not finished, as the scheduler tracks it. */
+export interface ActiveExecution {
+  readonly executionId: string;
+  readonly runId: string;
+  readonly stepId: string;
+  readonly status: "queued" | "assigned" | "running";
+  readonly target: TargetRef;
+  readonly requires?: { readonly [tag: string]: readonly string[] };
+  readonly timeoutMs?: number;
+  readonly notBefore?: number;
+  readonly agentId?: string;
+  readonly assignedAt?: number;
+  readonly startedAt?: number;
+}
+
+/** A connected agent, as the scheduler sees it. */
+export interface AgentSlot {
+  readonly agentId: string;
+  /** `repository:target` of every target it hosts. */
+  readonly targets: ReadonlySet<string>;
+  readonly tags: { readonly [tag: string]: readonly string[] };
+  readonly concurrency: number;
+  /** Executions it reported running in its last heartbeat, and when. */
+  readonly reported: ReadonlySet<string>;
+  readonly reportedAt: number;
+}
+
+export type Action =
+  | { readonly type: "assign"; readonly runId: string; readonly executionId: string; readonly agentId: string }
+  | { readonly type: "timeout"; readonly runId: string; readonly executionId: string }
+  | {
+      readonly type: "abandon";
+      readonly runId: string;
+      readonly executionId: string;
+      readonly agentId: string;
+      readonly reason: string;
+    };
+
+export interface Plan {
+  readonly actions: readonly Action[];
+  /** When something becomes due (a `notBefore`, a deadline), if anything will. */
+  readonly wakeAt?: number;
+}
+
+/** Does an agent with `tags` satisfy `requires` (every key, with one of its values)? */
+export const satisfies = (
+  tags: { readonly [tag: string]: readonly string[] },
+  requires: { readonly [tag: string]: readonly string[] } | undefined,
+): boolean =>
+  !requires || Object.entries(requires).every(([k, vs]) => (tags[k] ?? []).some((v) => vs.includes(v)));
+
+export const nextActions = (
+  active: Iterable<ActiveExecution>,
+  agents: readonly AgentSlot[],
+  now: number,
+  /** How long an assigned execution may be missing from its agent's heartbeats before it is abandoned. */
+  graceMs: number,
+): Plan => {
+  const actions: Action[] = [];
+  let wakeAt: number | undefined;
+  const soon = (t: number) => (wakeAt = wakeAt === undefined ? t : Math.min(wakeAt, t));
+  const byId = new Map(agents.map((a) => [a.agentId, a]));
+  const load = new Map<string, number>(agents.map((a) => [a.agentId, 0]));
+  const queued: ActiveExecution[] = [];
+
+  for (const x of active) {
+    if (x.status === "queued") {
+      queued.push(x);
+      continue;
+    }
+    load.set(x.agentId!, (load.get(x.agentId!) ?? 0) + 1);
+    const since = x.startedAt ?? x.assignedAt ?? now;
+    if (x.timeoutMs !== undefined && x.timeoutMs > 0) {
+      const deadline = since + x.timeoutMs;
+      if (deadline <= now) {
+        actions.push({ type: "timeout", runId: x.runId, executionId: x.executionId });
+        continue;
+      }
+      soon(deadline);
+    }
+    const agent = byId.get(x.agentId!);
+    const assignedAt = x.assignedAt ?? now;
+    // An agent that reports, well after the assignment, that it does not run
+    // the execution has lost it (a lost message, a restart of either side).
+    if (agent && !agent.reported.has(x.executionId) && agent.reportedAt - assignedAt > graceMs) {
+      actions.push({ type: "abandon", runId: x.runId, executionId: x.executionId, agentId: agent.agentId, reason: "not running on its agent" });
+    } else if (!agent && now - assignedAt > graceMs) {
+      actions.push({ type: "abandon", runId: x.runId, executionId: x.executionId, agentId: x.agentId!, reason: "its agent is not connected" });
+    } else if (!agent) {
+      soon(assignedAt + graceMs + 1);
+    }
+  }
+
+  for (const x of queued) {
+    if (x.notBefore !== undefined && x.notBefore > now) {
+      soon(x.notBefore);
+      continue;
+    }
+    const key = `${x.target.repository}:${x.target.target}`;
+    let best: AgentSlot | undefined;
+    let bestFree = 0;
+    for (const a of agents) {
+      const free = a.concurrency - (load.get(a.agentId) ?? 0);
+      if (free > bestFree && a.targets.has(key) && satisfies(a.tags, x.requires)) {
+        best = a;
+        bestFree = free;
+      }
+    }
+    if (!best) continue; // queued until an agent that can run it has room
+    load.set(best.agentId, (load.get(best.agentId) ?? 0) + 1);
+    actions.push({ type: "assign", runId: x.runId, executionId: x.executionId, agentId: best.agentId });
+  }
+  return wakeAt === undefined ? { actions } : { actions, wakeAt };
+};
+
+/**
+ * Keeps the map of active executions in step with an applied event. `m`
+ * must already include the event's commit (for the step's target and options).
+ */
+export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: Model): void => {
+  switch (e.type) {
+    case "ExecutionCreated": {
+      const step = m.step(e.runId, e.data.stepId);
+      if (!step) return;
+      active.set(e.data.executionId, {
+        executionId: e.data.executionId,
+        runId: e.runId,
+        stepId: e.data.stepId,
+        status: "queued",
+        target: step.target,
+        ...(step.options.requires ? { requires: step.options.requires } : {}),
+        ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
+        ...(e.data.notBefore === undefined ? {} : { notBefore: e.data.notBefore }),
+      });
+      return;
+    }
+    case "ExecutionAssigned": {
+      const x = active.get(e.data.executionId);
+      if (x) active.set(x.executionId, { ...x, status: "assigned", agentId: e.data.agentId, assignedAt: e.at });
+      return;
+    }
+    case "ExecutionStarted": {
+      const x = active.get(e.data.executionId);
+      if (x) active.set(x.executionId, { ...x, status: "running", startedAt: e.at });
+      return;
+    }
+    case "ExecutionSucceeded":
+    case "ExecutionFailed":
+    case "ExecutionCancelled":
+    case "ExecutionTimedOut":
+    case "ExecutionAbandoned":
+      active.delete(e.data.executionId);
+      return;
+    default:
+      return;
+  }
+};

@@ -1,0 +1,70 @@
+/**
+ * Rejections: a command the orchestrator refuses, as a value. Mapped at the
+ * edge to an HTTP status, a CLI exit code of 1, and a message saying what
+ * to do.
+ */
+export type Rejection =
+  | { readonly _tag: "InvalidName"; readonly message: string }
+  | { readonly _tag: "UnknownTarget"; readonly repository: string; readonly target: string; readonly known: readonly string[] }
+  | { readonly _tag: "UnknownRun"; readonly runId: string }
+  | { readonly _tag: "UnknownStep"; readonly runId: string; readonly stepId: string }
+  | { readonly _tag: "UnknownExecution"; readonly executionId: string }
+  | { readonly _tag: "EnvironmentArchived"; readonly env: string }
+  | { readonly _tag: "EnvironmentExists"; readonly env: string }
+  | { readonly _tag: "UnknownEnvironment"; readonly env: string }
+  | { readonly _tag: "EnvironmentCycle"; readonly path: readonly string[] }
+  | { readonly _tag: "RunFinished"; readonly runId: string; readonly status: string }
+  | { readonly _tag: "NotAssigned"; readonly executionId: string; readonly agentId: string }
+  | { readonly _tag: "InvalidArgument"; readonly message: string };
+
+export const rejectionMessage = (r: Rejection): string => {
+  switch (r._tag) {
+    case "InvalidName":
+    case "InvalidArgument":
+      return r.message;
+    case "UnknownTarget":
+      return (
+        `unknown target ${r.repository}:${r.target}: no connected agent has registered it` +
+        (r.known.length ? ` (known: ${r.known.join(", ")})` : "; start an agent that hosts it, or check the name")
+      );
+    case "UnknownRun":
+      return `no run ${r.runId} in this environment: list runs with 'tributary runs ls'`;
+    case "UnknownStep":
+      return `run ${r.runId} has no step ${r.stepId}: see its steps with 'tributary runs show ${r.runId}'`;
+    case "UnknownExecution":
+      return `no execution ${r.executionId}`;
+    case "EnvironmentArchived":
+      return `environment ${r.env} is archived and accepts no new runs`;
+    case "EnvironmentExists":
+      return `environment ${r.env} already exists`;
+    case "UnknownEnvironment":
+      return `no environment ${r.env}: create it with 'tributary envs create ${r.env}'`;
+    case "EnvironmentCycle":
+      return `that base would make a cycle: ${r.path.join(" → ")}`;
+    case "RunFinished":
+      return `run ${r.runId} is already ${r.status}`;
+    case "NotAssigned":
+      return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
+  }
+};
+
+/** HTTP status of a rejection. */
+export const rejectionStatus = (r: Rejection): number => {
+  switch (r._tag) {
+    case "UnknownRun":
+    case "UnknownStep":
+    case "UnknownExecution":
+    case "UnknownEnvironment":
+      return 404;
+    case "EnvironmentArchived":
+    case "EnvironmentExists":
+    case "RunFinished":
+    case "NotAssigned":
+    case "EnvironmentCycle":
+      return 409;
+    case "UnknownTarget":
+    case "InvalidName":
+    case "InvalidArgument":
+      return 400;
+  }
+};

@@ -1,0 +1,23 @@
+/**
+ * Retry policies as data: defaults, and the pure delay before a retry.
+ */
+import type { ErrorInfo, RetryPolicy } from "../events/index.js";
+
+export const DEFAULT_RETRY: RetryPolicy = { limit: 0, delayMs: 1000, factor: 2, maxDelayMs: 60_000 };
+
+/**
+ * Milliseconds to wait before the retry that follows failed attempt
+ * `attempt` (1-based): `delayMs * factor^(attempt-1)`, at most `maxDelayMs`.
+ */
+export const delayFor = (policy: RetryPolicy, attempt: number): number =>
+  Math.min(policy.maxDelayMs, Math.round(policy.delayMs * Math.pow(policy.factor, Math.max(0, attempt - 1))));
+
+/** Does `policy` allow another attempt after failed attempt `attempt` with `error`? */
+export const shouldRetry = (policy: RetryPolicy | undefined, attempt: number, error: ErrorInfo): boolean => {
+  if (!policy || !error.retryable) return false;
+  if (attempt > policy.limit) return false;
+  return policy.retryOn === undefined || policy.retryOn.includes(error.type);
+};
+
+/** Executions lost with their agent are retried this many times whatever the policy says. */
+export const ABANDON_RETRIES = 3;

@@ -1,0 +1,336 @@
+/**
+ * The orchestrator of one environment: the single writer of its log.
+ *
+ * A command is decided against the model (projections as of every commit
+ * decided so far), its events are folded into an in-memory overlay at once,
+ * and appended as one commit fenced on the sequence before it. Decisions are
+ * therefore pipelined: the next one need not wait for the previous append's
+ * round trip, and the log adapters keep the appends in call order. Effects
+ * (dispatching to agents, answering waiters) happen only once the commit is
+ * acknowledged. The overlay is flushed into LMDB, confirmed commits only, in
+ * batches. If an append fails, the runtime stops deciding, reloads its state
+ * from the log (the truth) and carries on.
+ */
+import {
+  encodeCommit,
+  IdGenerator,
+  MAX_COMMIT_BYTES,
+  type Commit,
+  type Event,
+  type EventId,
+  type EventLog,
+  type LogRef,
+} from "../events/index.js";
+import {
+  applyCommit,
+  isFinished,
+  LmdbProjectionStore,
+  Overlay,
+  Projector,
+  PROJECTIONS,
+  type DocSource,
+  type ExecutionDoc,
+  type StepDoc,
+} from "../projections/index.js";
+import type { Outcome } from "../agent/protocol.js";
+import type { Command } from "./commands.js";
+import { decide } from "./decide.js";
+import { modelOf, type Model } from "./model.js";
+import { trackActive, type ActiveExecution } from "./next-actions.js";
+import type { Rejection } from "./rejections.js";
+
+export type Executed =
+  | { readonly ok: true; readonly events: readonly Event[]; readonly seq?: number }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+export interface RuntimeOptions {
+  readonly log: EventLog;
+  readonly ref: LogRef;
+  /** Directory of this environment's projection store. */
+  readonly storePath: string;
+  readonly clock?: () => number;
+  readonly onNotice?: (message: string) => void;
+}
+
+/** What happens after a commit is acknowledged. */
+export interface Effects {
+  onCommitted(commit: Commit, model: Model): void;
+}
+
+const FLUSH_EVERY_MS = 20;
+const FLUSH_AT_COMMITS = 500;
+
+export class EnvRuntime {
+  readonly ref: LogRef;
+  private readonly log: EventLog;
+  private readonly clock: () => number;
+  private readonly ids: IdGenerator;
+  private readonly notice: (m: string) => void;
+  private store!: LmdbProjectionStore;
+  private projector!: Projector;
+  private overlay!: Overlay;
+  /** Decided commits not yet in LMDB (confirmed or not), in order. */
+  private pending: Commit[] = [];
+  /** Highest sequence decided (appended or in flight). */
+  private assigned = 0;
+  /** Highest sequence the log acknowledged. */
+  private confirmed = 0;
+  private inflight = 0;
+  private broken: Promise<void> | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly waiters = new Map<string, ((o: Outcome) => void)[]>();
+  private readonly effects: Effects[] = [];
+  /** Executions not yet finished, kept in step with every decided commit. */
+  readonly active = new Map<string, ActiveExecution>();
+  model!: Model;
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.ref = options.ref;
+    this.log = options.log;
+    this.clock = options.clock ?? Date.now;
+    this.ids = new IdGenerator(this.clock);
+    this.notice = options.onNotice ?? ((m) => console.warn(m));
+  }
+
+  /** The projections as of every decided commit: what queries read. */
+  get source(): DocSource {
+    return this.overlay;
+  }
+
+  /** Sequence of the last acknowledged commit. */
+  get lastSeq(): number {
+    return this.confirmed;
+  }
+
+  addEffects(e: Effects): void {
+    this.effects.push(e);
+  }
+
+  newId(): string {
+    return this.ids.next();
+  }
+
+  /** Opens the projection store, brings it up to date with the log, loads the executions in flight. */
+  async start(): Promise<void> {
+    await this.log.createEnv(this.ref);
+    this.store = await LmdbProjectionStore.open(this.options.storePath, PROJECTIONS, this.notice);
+    this.projector = new Projector({ log: this.log, ref: this.ref, store: this.store, onNotice: this.notice });
+    await this.projector.start();
+    this.reset();
+  }
+
+  /** State from the store alone: after start, and after a failed append. */
+  private reset(): void {
+    this.pending = [];
+    this.overlay = new Overlay(this.store);
+    this.model = modelOf(this.overlay);
+    this.assigned = this.confirmed = this.store.checkpoint;
+    this.active.clear();
+    for (const [, x] of this.store.range<ExecutionDoc>("executions")) {
+      if (isFinished(x.status)) continue;
+      const step = this.model.step(x.runId, x.stepId);
+      if (!step) continue;
+      this.active.set(x.executionId, {
+        executionId: x.executionId,
+        runId: x.runId,
+        stepId: x.stepId,
+        status: x.status as ActiveExecution["status"],
+        target: step.target,
+        ...(step.options.requires ? { requires: step.options.requires } : {}),
+        ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
+        ...(x.notBefore === undefined ? {} : { notBefore: x.notBefore }),
+        ...(x.agentId === undefined ? {} : { agentId: x.agentId }),
+        ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
+        ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
+      });
+    }
+  }
+
+  /**
+   * Decides `cmd` and appends its events. Resolves once the commit is
+   * acknowledged (or at once for a rejection or a decision with no events,
+   * after the commits before it are acknowledged).
+   */
+  async execute(cmd: Command): Promise<Executed> {
+    if (this.closed) throw new Error(`the orchestrator of ${this.ref.project}/${this.ref.env} is closed`);
+    while (this.broken) await this.broken;
+    const decision = decide(cmd, this.model, { now: this.clock(), id: () => this.ids.next() as EventId });
+    if (decision._tag === "Left") return { ok: false, rejection: decision.left };
+    let events = decision.right;
+    if (events.length === 0) {
+      await this.settled(this.assigned);
+      return { ok: true, events };
+    }
+    if (encodeCommit(events).length > MAX_COMMIT_BYTES && cmd.type === "RecordResult" && cmd.outcome.ok) {
+      // Too large to log inline (blob results come with assets): record a terminal failure instead.
+      const error = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
+      return this.execute({ ...cmd, outcome: { ok: false, error } });
+    }
+    const seq = ++this.assigned;
+    const commit: Commit = {
+      seq,
+      id: events[0]!.id,
+      subject: "",
+      ...(events[0]!.runId === undefined ? {} : { runId: events[0]!.runId }),
+      events,
+    };
+    applyCommit(PROJECTIONS, this.overlay, commit);
+    this.pending.push(commit);
+    for (const e of events) trackActive(this.active, e, this.model);
+    this.inflight++;
+    try {
+      const appended = await this.log.append(this.ref, events, { expectedLastSeq: seq - 1 });
+      if (appended.seq !== seq) throw new Error(`the log stored commit ${seq} at sequence ${appended.seq}`);
+    } catch (e) {
+      this.inflight--;
+      await this.recover(e);
+      throw e;
+    }
+    this.inflight--;
+    if (seq > this.confirmed) this.confirmed = seq;
+    this.scheduleFlush();
+    for (const fx of this.effects) fx.onCommitted(commit, this.model);
+    this.notifyWaiters(commit);
+    events = commit.events;
+    return { ok: true, events, seq };
+  }
+
+  /** Resolves once every commit up to `seq` is acknowledged. */
+  private async settled(seq: number): Promise<void> {
+    while (this.confirmed < seq && !this.broken && !this.closed) await new Promise((r) => setImmediate(r));
+  }
+
+  /** After a failed append: wait for the appends in flight, then reload from the log. */
+  private recover(cause: unknown): Promise<void> {
+    this.broken ??= (async () => {
+      this.notice(`append to ${this.ref.project}/${this.ref.env} failed (${(cause as Error).message}); reloading state from the log`);
+      while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
+      this.flushConfirmed();
+      for (;;) {
+        try {
+          await this.projector.catchUp();
+          break;
+        } catch (e) {
+          if (this.closed) return;
+          this.notice(`reloading ${this.ref.project}/${this.ref.env} from the log failed (${(e as Error).message}); retrying`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      this.reset();
+      this.recheckWaiters();
+    })().finally(() => (this.broken = undefined));
+    return this.broken;
+  }
+
+  private scheduleFlush(): void {
+    if (this.pending.length >= FLUSH_AT_COMMITS) this.flushConfirmed();
+    else this.flushTimer ??= setTimeout(() => this.flushConfirmed(), FLUSH_EVERY_MS);
+  }
+
+  /** Writes the acknowledged prefix of the pending commits to LMDB. */
+  private flushConfirmed(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    let n = 0;
+    while (n < this.pending.length && this.pending[n]!.seq <= this.confirmed) n++;
+    if (n === 0) return;
+    const done = this.pending.slice(0, n);
+    const rest = this.pending.slice(n);
+    this.store.apply(done);
+    this.pending = rest;
+    if (rest.length === 0) {
+      this.overlay = new Overlay(this.store);
+    } else {
+      this.overlay = new Overlay(this.store);
+      for (const c of rest) applyCommit(PROJECTIONS, this.overlay, c);
+      this.scheduleFlush();
+    }
+    this.model = modelOf(this.overlay);
+  }
+
+  // -------------------------------------------------------------------------
+  // Waiting for steps
+
+  /** The outcome of a step, if it has one. */
+  outcomeOf(runId: string, stepId: string): Outcome | undefined {
+    const step = this.model.step(runId, stepId);
+    return step ? stepOutcome(step, this.model) : undefined;
+  }
+
+  /** Resolves with the step's outcome once it has one. */
+  waitForStep(runId: string, stepId: string): Promise<Outcome> {
+    const now = this.outcomeOf(runId, stepId);
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const key = `${runId}/${stepId}`;
+      this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]);
+    });
+  }
+
+  private notifyWaiters(commit: Commit): void {
+    if (this.waiters.size === 0 || commit.runId === undefined) return;
+    for (const e of commit.events) {
+      if (!("stepId" in e.data)) continue;
+      const key = `${commit.runId}/${e.data.stepId}`;
+      const ws = this.waiters.get(key);
+      if (!ws) continue;
+      const outcome = this.outcomeOf(commit.runId, e.data.stepId);
+      if (!outcome) continue;
+      this.waiters.delete(key);
+      for (const w of ws) w(outcome);
+    }
+  }
+
+  /** Answers every waiter whose step has an outcome (after state was reloaded). */
+  private recheckWaiters(): void {
+    for (const [key, ws] of this.waiters) {
+      const [runId, stepId] = key.split("/") as [string, string];
+      const outcome = this.outcomeOf(runId, stepId);
+      if (!outcome) continue;
+      this.waiters.delete(key);
+      for (const w of ws) w(outcome);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
+    if (!this.broken) this.flushConfirmed();
+    await this.store?.close();
+  }
+
+  /** Every document of every projection as of the last flush, for `projections dump`. */
+  dump(): string[] {
+    this.flushConfirmed();
+    return this.store.dump();
+  }
+
+  /** Drops the projections and replays the log. */
+  async rebuild(): Promise<number> {
+    while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
+    this.flushConfirmed();
+    const r = await this.projector.rebuild("requested");
+    this.reset();
+    return r.commits;
+  }
+}
+
+/**
+ * How a step ended, as its callers see it: the latest execution's outcome,
+ * or `undefined` while it may still produce one (including a pending retry).
+ */
+export const stepOutcome = (step: StepDoc, m: Model): Outcome | undefined => {
+  if (step.status === "succeeded" || step.status === "reused") {
+    const r = step.result;
+    return { status: "succeeded", value: r?.kind === "inline" ? r.value : null };
+  }
+  if (step.status !== "failed" && step.status !== "cancelled") return undefined;
+  const latest = step.executions[step.executions.length - 1];
+  const x = latest === undefined ? undefined : m.execution(latest);
+  const error = step.error ?? x?.error ?? { type: "Error", message: "failed", retryable: false };
+  const status =
+    x?.status === "timed_out" ? "timed_out" : x?.status === "abandoned" ? "abandoned" : step.status === "cancelled" ? "cancelled" : "failed";
+  return { status, error };
+};

@@ -1,0 +1,346 @@
+/**
+ * The scheduler of one environment: the agents connected to it, and the thin
+ * runner around `nextActions`. It turns agents' messages into commands,
+ * carries out the actions the pure core asks for, and sends agents their
+ * work once the commits that record it are acknowledged.
+ */
+import type { Commit, TargetRef, Value } from "../events/index.js";
+import type { AgentMessage, HandleRef, Outcome, ServerMessage } from "../agent/protocol.js";
+import type { Command } from "./commands.js";
+import type { Model } from "./model.js";
+import { nextActions, type AgentSlot } from "./next-actions.js";
+import { rejectionMessage } from "./rejections.js";
+import type { EnvRuntime } from "./runtime.js";
+import type { TaskLogs } from "./task-logs.js";
+
+/** One side of an agent's connection, as the scheduler uses it. */
+export interface AgentConnection {
+  send(message: ServerMessage): void;
+  close(reason: string): void;
+}
+
+interface ConnectedAgent extends AgentSlot {
+  readonly conn: AgentConnection;
+  lastSeen: number;
+  reported: Set<string>;
+  reportedAt: number;
+}
+
+export interface SchedulerOptions {
+  /** Heartbeat interval asked of agents, ms. An agent silent for 3 intervals is lost. */
+  readonly heartbeatMs: number;
+  readonly clock?: () => number;
+  readonly logs: TaskLogs;
+  readonly onNotice?: (message: string) => void;
+}
+
+export class EnvScheduler {
+  private readonly agents = new Map<string, ConnectedAgent>();
+  private readonly clock: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private wakeAt: number | undefined;
+  private ticking = false;
+  private again = false;
+  private closed = false;
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(
+    private readonly rt: EnvRuntime,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    rt.addEffects({ onCommitted: (c, m) => this.onCommitted(c, m) });
+    this.watchdog = setInterval(() => this.checkHeartbeats(), options.heartbeatMs);
+    this.watchdog.unref();
+  }
+
+  private get graceMs(): number {
+    return this.options.heartbeatMs * 2;
+  }
+
+  /** Registers an agent that said `hello`; returns its id. */
+  async connect(conn: AgentConnection, hello: Extract<AgentMessage, { type: "hello" }>): Promise<string> {
+    const agentId = hello.agentId ?? `agent-${this.rt.newId().slice(-10).toLowerCase()}`;
+    const old = this.agents.get(agentId);
+    if (old) {
+      this.agents.delete(agentId);
+      old.conn.close("replaced by a new connection of the same agent");
+    }
+    const r = await this.rt.execute({
+      type: "ConnectAgent",
+      agentId,
+      tags: hello.tags,
+      concurrency: hello.concurrency,
+      manifests: hello.manifests,
+    });
+    if (!r.ok) throw new Error(rejectionMessage(r.rejection));
+    const now = this.clock();
+    this.agents.set(agentId, {
+      agentId,
+      conn,
+      tags: hello.tags,
+      concurrency: hello.concurrency,
+      targets: new Set(hello.manifests.flatMap((m) => m.targets.map((t) => `${m.repository}:${t.name}`))),
+      reported: new Set(hello.running),
+      reportedAt: now,
+      lastSeen: now,
+    });
+    conn.send({ type: "welcome", agentId, heartbeatMs: this.options.heartbeatMs });
+    this.kick();
+    return agentId;
+  }
+
+  /** The agent's connection closed (or was lost). Its executions are abandoned by the next ticks. */
+  async disconnect(agentId: string, conn: AgentConnection, reason: string): Promise<void> {
+    const a = this.agents.get(agentId);
+    if (!a || a.conn !== conn) return;
+    this.agents.delete(agentId);
+    await this.rt.execute({ type: "DisconnectAgent", agentId, reason }).catch(() => undefined);
+    this.kick();
+  }
+
+  /** Handles one message from a connected agent. Never throws: problems are answered as `error`. */
+  async onMessage(agentId: string, m: AgentMessage): Promise<void> {
+    const a = this.agents.get(agentId);
+    if (!a) return;
+    a.lastSeen = this.clock();
+    const reply = (msg: ServerMessage) => a.conn.send(msg);
+    const run = async (cmd: Command, requestId?: number): Promise<boolean> => {
+      const r = await this.rt.execute(cmd);
+      if (!r.ok) reply({ type: "error", ...(requestId === undefined ? {} : { requestId }), message: rejectionMessage(r.rejection) });
+      return r.ok;
+    };
+    try {
+      switch (m.type) {
+        case "heartbeat":
+          a.reported = new Set(m.running);
+          a.reportedAt = a.lastSeen;
+          this.kick();
+          return;
+        case "started":
+          await run({ type: "RecordStarted", runId: this.runOf(m.executionId), executionId: m.executionId, agentId });
+          return;
+        case "succeeded":
+        case "failed":
+          await run({
+            type: "RecordResult",
+            runId: this.runOf(m.executionId),
+            executionId: m.executionId,
+            agentId,
+            outcome: m.type === "succeeded" ? { ok: true, value: m.value } : { ok: false, error: m.error },
+          });
+          a.reported.delete(m.executionId);
+          this.kick();
+          return;
+        case "submit":
+          await this.submit(a, m);
+          return;
+        case "result": {
+          const outcome = m.wait
+            ? await this.rt.waitForStep(m.handle.runId, m.handle.stepId)
+            : this.rt.outcomeOf(m.handle.runId, m.handle.stepId);
+          reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
+          return;
+        }
+        case "cancel":
+          if (await run({ type: "CancelStep", runId: m.handle.runId, stepId: m.handle.stepId, reason: `cancelled by ${m.executionId}` }, m.requestId)) {
+            reply({ type: "ack", requestId: m.requestId });
+          }
+          return;
+        case "log": {
+          const x = this.rt.model.execution(m.executionId);
+          if (x) this.options.logs.append({ ...m, runId: x.runId, stepId: x.stepId });
+          return;
+        }
+        case "hello":
+          reply({ type: "error", message: "already connected: hello is sent once per connection" });
+          return;
+      }
+    } catch (e) {
+      reply({ type: "error", ...("requestId" in m ? { requestId: m.requestId } : {}), message: (e as Error).message });
+    }
+  }
+
+  private runOf(executionId: string): string {
+    return this.rt.model.execution(executionId)?.runId ?? "";
+  }
+
+  /** Task code called a target: a step in the caller's run, or a new run for a workflow. */
+  private async submit(a: ConnectedAgent, m: Extract<AgentMessage, { type: "submit" }>): Promise<void> {
+    const caller = this.rt.model.execution(m.executionId);
+    if (!caller) {
+      a.conn.send({ type: "error", requestId: m.requestId, message: `unknown calling execution ${m.executionId}` });
+      return;
+    }
+    const callId = `${m.executionId}/${m.requestId}`;
+    const kind = this.rt.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
+    const r =
+      kind === "workflow"
+        ? await this.rt.execute({
+            type: "SubmitRun",
+            runId: this.rt.newId(),
+            target: m.target,
+            arguments: m.arguments,
+            ...(m.options ? { options: m.options } : {}),
+            call: { executionId: m.executionId, callId, runId: caller.runId, stepId: caller.stepId },
+          })
+        : await this.rt.execute({
+            type: "ScheduleStep",
+            runId: caller.runId,
+            call: { executionId: m.executionId, callId },
+            target: m.target,
+            kind,
+            arguments: m.arguments,
+            options: m.options ?? {},
+          });
+    if (!r.ok) {
+      a.conn.send({ type: "error", requestId: m.requestId, message: rejectionMessage(r.rejection) });
+      return;
+    }
+    const made = this.rt.model.call(callId);
+    if (!made) {
+      a.conn.send({ type: "error", requestId: m.requestId, message: "the call was not recorded" });
+      return;
+    }
+    const step = this.rt.model.step(made.runId, made.stepId);
+    const handle: HandleRef = {
+      runId: made.runId,
+      stepId: made.stepId,
+      executionId: step?.executions[step.executions.length - 1] ?? "",
+    };
+    a.conn.send({ type: "submitted", requestId: m.requestId, handle });
+  }
+
+  /** Effects of an acknowledged commit: work to send, work to stop. */
+  private onCommitted(commit: Commit, model: Model): void {
+    for (const e of commit.events) {
+      switch (e.type) {
+        case "ExecutionAssigned": {
+          const a = this.agents.get(e.data.agentId);
+          const step = model.step(e.runId, e.data.stepId);
+          const x = model.execution(e.data.executionId);
+          if (!a || !step || !x) break; // the agent left: the next ticks abandon the execution
+          a.conn.send({
+            type: "execute",
+            executionId: x.executionId,
+            runId: x.runId,
+            stepId: x.stepId,
+            attempt: x.attempt,
+            target: step.target,
+            arguments: step.arguments as readonly Value[],
+            ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
+          });
+          break;
+        }
+        case "ExecutionCancelled":
+        case "ExecutionTimedOut": {
+          const agentId = model.execution(e.data.executionId)?.agentId;
+          const a = agentId === undefined ? undefined : this.agents.get(agentId);
+          a?.conn.send({ type: "abort", executionId: e.data.executionId, reason: e.type === "ExecutionCancelled" ? "cancelled" : "timed_out" });
+          break;
+        }
+        case "ExecutionAbandoned": {
+          const a = this.agents.get(e.data.agentId);
+          a?.conn.send({ type: "abort", executionId: e.data.executionId, reason: "abandoned" });
+          break;
+        }
+        case "RunCancelled":
+          this.cancelChildRuns(e.runId, e.data.reason);
+          break;
+        case "ExecutionCreated":
+          this.kick();
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** Runs spawned by executions of `runId` are cancelled with it. */
+  private cancelChildRuns(runId: string, reason: string): void {
+    const children = new Set<string>();
+    for (const x of this.rt.active.values()) {
+      if (this.rt.model.run(x.runId)?.parent?.runId === runId) children.add(x.runId);
+    }
+    for (const child of children) {
+      void this.rt.execute({ type: "CancelRun", runId: child, reason: `parent run ${runId} cancelled: ${reason}` }).catch(() => undefined);
+    }
+  }
+
+  /** Asks for a scheduling pass soon (coalesced). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    if (this.timer && this.wakeAt === 0) return;
+    clearTimeout(this.timer);
+    this.wakeAt = 0;
+    this.timer = setTimeout(() => void this.tick(), 0);
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    this.wakeAt = undefined;
+    if (this.closed) return;
+    this.ticking = true;
+    try {
+      const now = this.clock();
+      const plan = nextActions(this.rt.active.values(), [...this.agents.values()], now, this.graceMs);
+      const done = plan.actions.map((a) => {
+        const cmd: Command =
+          a.type === "assign"
+            ? { type: "AssignExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId }
+            : a.type === "timeout"
+              ? { type: "TimeOutExecution", runId: a.runId, executionId: a.executionId }
+              : { type: "AbandonExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId, reason: a.reason };
+        return this.rt.execute(cmd).catch((e: unknown) => this.options.onNotice?.(`scheduler: ${(e as Error).message}`));
+      });
+      await Promise.all(done);
+      if (plan.wakeAt !== undefined && !this.closed) {
+        this.wakeAt = plan.wakeAt;
+        this.timer = setTimeout(() => void this.tick(), Math.max(1, plan.wakeAt - this.clock()));
+      }
+    } finally {
+      this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    }
+  }
+
+  /** Agents silent for three heartbeats are lost. */
+  private checkHeartbeats(): void {
+    const now = this.clock();
+    for (const a of this.agents.values()) {
+      if (now - a.lastSeen > this.options.heartbeatMs * 3) {
+        a.conn.close("missed heartbeats");
+        void this.disconnect(a.agentId, a.conn, "missed heartbeats");
+      }
+    }
+    this.kick();
+  }
+
+  /** Connected agents, for the API. */
+  connected(): { agentId: string; tags: AgentSlot["tags"]; concurrency: number; targets: string[]; running: number }[] {
+    return [...this.agents.values()].map((a) => ({
+      agentId: a.agentId,
+      tags: a.tags,
+      concurrency: a.concurrency,
+      targets: [...a.targets].sort(),
+      running: [...this.rt.active.values()].filter((x) => x.agentId === a.agentId).length,
+    }));
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearInterval(this.watchdog);
+    for (const a of this.agents.values()) a.conn.close("server shutting down");
+    this.agents.clear();
+  }
+}
+
+export type { Outcome, TargetRef };

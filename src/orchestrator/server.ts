@@ -1,0 +1,405 @@
+/**
+ * The Tributary server: an HTTP API for the CLI (and scripts), and a
+ * WebSocket endpoint for agents, in front of one orchestrator per
+ * environment. See docs/api.md.
+ */
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { join } from "node:path";
+import { WebSocketServer, type WebSocket } from "ws";
+import {
+  EmbeddedEventLog,
+  InvalidNameError,
+  JetStreamEventLog,
+  logRef,
+  parseRunId,
+  type EventLog,
+  type LogRef,
+} from "../events/index.js";
+import { getRunView, listAgents, listRuns, stepsOfRun, getEnvironment } from "../projections/index.js";
+import {
+  AGENT_PATH,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  decodeMessage,
+  encodeMessage,
+  type AgentMessage,
+  type ServerMessage,
+} from "../agent/protocol.js";
+import { fromJson, toJson } from "./json.js";
+import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
+import { EnvRuntime } from "./runtime.js";
+import { EnvScheduler, type AgentConnection } from "./scheduler.js";
+import { TaskLogs } from "./task-logs.js";
+
+export interface ServerOptions {
+  /** Data directory: embedded log, projections, task logs. Default `./.tributary`. */
+  readonly dataDir?: string;
+  /** NATS server URL(s): use JetStream for the event log instead of the embedded one. */
+  readonly nats?: string;
+  /** HTTP port; 0 picks a free one. Default 7777. */
+  readonly port?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Heartbeat interval asked of agents, ms. Default 2,000. */
+  readonly heartbeatMs?: number;
+  readonly onNotice?: (message: string) => void;
+}
+
+export const DEFAULT_PROJECT = "default";
+export const DEFAULT_ENV = "production";
+const MAX_BODY_BYTES = 1024 * 1024;
+
+interface Env {
+  readonly ref: LogRef;
+  readonly rt: EnvRuntime;
+  readonly scheduler: EnvScheduler;
+  readonly logs: TaskLogs;
+}
+
+/** An HTTP error with a status and a message that says what to do. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const rejected = (r: Rejection) => new HttpError(rejectionStatus(r), rejectionMessage(r));
+
+export class TributaryServer {
+  private readonly envs = new Map<string, Promise<Env>>();
+  private readonly http: HttpServer;
+  private readonly wss: WebSocketServer;
+  private readonly notice: (m: string) => void;
+  readonly dataDir: string;
+  private closing = false;
+
+  private constructor(
+    readonly log: EventLog,
+    private readonly options: ServerOptions,
+  ) {
+    this.dataDir = options.dataDir ?? ".tributary";
+    this.notice = options.onNotice ?? ((m) => console.error(m));
+    this.http = createServer((req, res) => void this.handle(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+    this.http.on("upgrade", (req, socket, head) => {
+      if (new URL(req.url ?? "/", "http://x").pathname !== AGENT_PATH) {
+        socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgentSocket(ws));
+    });
+  }
+
+  /** Opens the log, starts every environment's orchestrator (resuming pending work), and listens. */
+  static async start(options: ServerOptions = {}): Promise<TributaryServer> {
+    const dataDir = options.dataDir ?? ".tributary";
+    const log: EventLog = options.nats
+      ? await JetStreamEventLog.connect({ servers: options.nats })
+      : new EmbeddedEventLog({ dir: join(dataDir, "log") });
+    const server = new TributaryServer(log, options);
+    try {
+      for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
+      await server.env(DEFAULT_PROJECT, DEFAULT_ENV, { create: true });
+      await new Promise<void>((resolve, reject) => {
+        server.http.once("error", reject);
+        server.http.listen(options.port ?? 7777, options.host ?? "127.0.0.1", () => resolve());
+      });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  /** `http://host:port` */
+  get url(): string {
+    const a = this.http.address();
+    if (!a || typeof a === "string") throw new Error("the server is not listening");
+    return `http://${a.address}:${a.port}`;
+  }
+
+  /** The orchestrator of an environment, started on first use. */
+  async env(project: string, env: string, opts: { create?: boolean; base?: string } = {}): Promise<Env> {
+    const ref = logRef(project, env);
+    const key = `${ref.project}/${ref.env}`;
+    let e = this.envs.get(key);
+    if (!e) {
+      if (!opts.create && !(await this.log.hasEnv(ref))) throw rejected({ _tag: "UnknownEnvironment", env: key });
+      e = this.startEnv(ref, opts.base);
+      this.envs.set(key, e);
+      e.catch(() => this.envs.delete(key));
+    }
+    return e;
+  }
+
+  private async startEnv(ref: LogRef, base: string | undefined): Promise<Env> {
+    const rt = new EnvRuntime({
+      log: this.log,
+      ref,
+      storePath: join(this.dataDir, "projections", ref.project, ref.env),
+      onNotice: this.notice,
+    });
+    await rt.start();
+    if (!getEnvironment(rt.source)) {
+      const r = await rt.execute({ type: "CreateEnvironment", project: ref.project, env: ref.env, ...(base ? { base } : {}) });
+      if (!r.ok && r.rejection._tag !== "EnvironmentExists") throw rejected(r.rejection);
+    }
+    const logs = new TaskLogs(join(this.dataDir, "task-logs", ref.project, `${ref.env}.ndjson`));
+    const scheduler = new EnvScheduler(rt, { heartbeatMs: this.options.heartbeatMs ?? 2000, logs, onNotice: this.notice });
+    scheduler.kick();
+    return { ref, rt, scheduler, logs };
+  }
+
+  // -------------------------------------------------------------------------
+  // Agents
+
+  private onAgentSocket(ws: WebSocket): void {
+    let agent: { id: string; env: Env } | undefined;
+    let helloSeen = false;
+    const conn: AgentConnection = {
+      send: (m: ServerMessage) => {
+        if (ws.readyState === ws.OPEN) ws.send(encodeMessage(m));
+      },
+      close: (reason: string) => ws.close(1000, reason.slice(0, 120)),
+    };
+    ws.on("message", (data, isBinary) => {
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      const m = isBinary ? decodeMessage(bytes) : undefined;
+      if (!m) {
+        conn.send({ type: "error", message: "malformed frame: expected a binary msgpack message with a string 'type'" });
+        return;
+      }
+      if (!agent) {
+        if (helloSeen) return; // hello in progress
+        if (m.type !== "hello") {
+          conn.send({ type: "error", message: `expected hello first, got ${m.type}` });
+          return;
+        }
+        helloSeen = true;
+        void this.hello(conn, m as unknown as Extract<AgentMessage, { type: "hello" }>).then(
+          (a) => {
+            agent = a;
+            if (!a) ws.close(1008, "refused");
+          },
+          (e: unknown) => {
+            conn.send({ type: "refused", reason: (e as Error).message });
+            ws.close(1008, "refused");
+          },
+        );
+        return;
+      }
+      if (!KNOWN_AGENT_MESSAGES.has(m.type)) {
+        conn.send({ type: "error", message: `unknown message type ${JSON.stringify(m.type)}` });
+        return;
+      }
+      void agent.env.scheduler.onMessage(agent.id, m as unknown as AgentMessage);
+    });
+    ws.on("close", () => {
+      if (agent) void agent.env.scheduler.disconnect(agent.id, conn, "connection closed");
+    });
+    ws.on("error", () => ws.terminate());
+  }
+
+  private async hello(conn: AgentConnection, m: Extract<AgentMessage, { type: "hello" }>): Promise<{ id: string; env: Env } | undefined> {
+    if (m.protocol !== PROTOCOL_VERSION) {
+      conn.send({
+        type: "refused",
+        reason: `protocol version ${String(m.protocol)} is not supported: this server speaks version ${PROTOCOL_VERSION}; upgrade the agent or the server`,
+      });
+      return undefined;
+    }
+    if (typeof m.project !== "string" || typeof m.env !== "string" || !Array.isArray(m.manifests)) {
+      conn.send({ type: "refused", reason: "hello needs project, env and manifests" });
+      return undefined;
+    }
+    const env = await this.env(m.project, m.env);
+    const id = await env.scheduler.connect(conn, m);
+    return { id, env };
+  }
+
+  // -------------------------------------------------------------------------
+  // HTTP API
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? "/", "http://x");
+      const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+      const body = req.method === "POST" ? await readBody(req) : undefined;
+      const out = await this.route(req.method ?? "GET", parts, url.searchParams, body, res);
+      if (out === STREAMED) return;
+      send(res, 200, out);
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : e instanceof InvalidNameError ? 400 : 500;
+      if (status === 500) this.notice(`API error: ${(e as Error).stack ?? String(e)}`);
+      if (!res.headersSent) send(res, status, { error: (e as Error).message });
+      else res.end();
+    }
+  }
+
+  private async route(method: string, p: string[], q: URLSearchParams, body: unknown, res: ServerResponse): Promise<unknown> {
+    if (p[0] !== "api") throw new HttpError(404, "not found: the API lives under /api");
+    if (p[1] === "health" && p.length === 2) return { ok: true, log: this.log.kind };
+    if (p[1] !== "projects" || p.length < 3) throw new HttpError(404, `no such endpoint: /${p.join("/")}`);
+    const project = p[2]!;
+    if (p.length === 4 && p[3] === "envs") {
+      if (method === "GET") {
+        const refs = await this.log.listEnvs(project);
+        const out = [];
+        for (const r of refs) {
+          const e = await this.env(r.project, r.env);
+          out.push({ name: r.env, lastSeq: e.rt.lastSeq, ...(getEnvironment(e.rt.source) ?? {}) });
+        }
+        return out;
+      }
+      const { name, base } = (body ?? {}) as { name?: unknown; base?: unknown };
+      if (typeof name !== "string") throw new HttpError(400, "give the environment's name as {\"name\": \"...\"}");
+      const ref = logRef(project, name);
+      if (await this.log.hasEnv(ref)) throw rejected({ _tag: "EnvironmentExists", env: `${project}/${name}` });
+      if (base !== undefined) {
+        if (typeof base !== "string") throw new HttpError(400, "base must be an environment name");
+        if (!(await this.log.hasEnv(logRef(project, base)))) throw rejected({ _tag: "UnknownEnvironment", env: `${project}/${base}` });
+      }
+      const e = await this.env(project, name, { create: true, ...(typeof base === "string" ? { base } : {}) });
+      return { name, ...getEnvironment(e.rt.source) };
+    }
+    if (p[3] !== "envs" || p.length < 6) throw new HttpError(404, `no such endpoint: /${p.join("/")}`);
+    const env = await this.env(project, p[4]!);
+    const { rt } = env;
+    const rest = p.slice(5);
+    const [what, id, sub, stepId, action] = rest;
+
+    if (what === "runs" && rest.length === 1) {
+      if (method === "GET") return listRuns(rt.source, Number(q.get("limit") ?? 50));
+      return this.submit(env, body);
+    }
+    if (what === "runs" && id !== undefined) {
+      const runId = id;
+      if (parseRunId(runId)._tag === "Left") throw new HttpError(400, `invalid run id ${JSON.stringify(runId)}`);
+      const view = getRunView(rt.source, runId as never);
+      if (!view) throw rejected({ _tag: "UnknownRun", runId });
+      if (rest.length === 2 && method === "GET") return view;
+      if (sub === "history" && method === "GET") {
+        const out = [];
+        for await (const c of this.log.read(env.ref, { runId: runId as never })) {
+          for (let i = 0; i < c.events.length; i++) out.push({ seq: c.seq, index: i, ...c.events[i] });
+        }
+        return out;
+      }
+      if (sub === "result" && method === "GET") {
+        const wait = q.get("wait") === "true" || q.get("wait") === "1";
+        const outcome = wait ? await rt.waitForStep(runId, view.run.rootStepId) : rt.outcomeOf(runId, view.run.rootStepId);
+        return { runId, ...(outcome ? { outcome } : { pending: true }) };
+      }
+      if (sub === "logs" && method === "GET") {
+        if (q.get("follow") !== "true" && q.get("follow") !== "1") return env.logs.read(runId);
+        return this.followLogs(env, runId, res);
+      }
+      if (sub === "cancel" && method === "POST") {
+        const r = await rt.execute({ type: "CancelRun", runId, reason: "cancelled by user" });
+        if (!r.ok) throw rejected(r.rejection);
+        return { runId, cancelled: true, seq: r.seq };
+      }
+      if (sub === "steps" && stepId !== undefined && action === "rerun" && method === "POST") {
+        const r = await rt.execute({ type: "RerunStep", runId, stepId });
+        if (!r.ok) throw rejected(r.rejection);
+        const step = rt.model.step(runId, stepId)!;
+        return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq };
+      }
+    }
+    if (what === "agents" && method === "GET") return { connected: env.scheduler.connected(), known: listAgents(rt.source) };
+    if (what === "projections" && id === "dump" && method === "GET") return { lastSeq: rt.lastSeq, lines: rt.dump() };
+    if (what === "projections" && id === "rebuild" && method === "POST") {
+      const commits = await rt.rebuild();
+      return { rebuilt: commits, lastSeq: rt.lastSeq };
+    }
+    if (what === "steps" && method === "GET" && id !== undefined) return stepsOfRun(rt.source, id as never);
+    throw new HttpError(404, `no such endpoint: ${method} /${p.join("/")}`);
+  }
+
+  private async submit(env: Env, body: unknown): Promise<unknown> {
+    const b = (body ?? {}) as { target?: unknown; arguments?: unknown; idempotencyKey?: unknown };
+    if (typeof b.target !== "string" || !/^[^:]+:[^:]+$/.test(b.target)) {
+      throw new HttpError(400, 'give the target as "repository:target", e.g. {"target": "orders:process_orders"}');
+    }
+    if (b.arguments !== undefined && !Array.isArray(b.arguments)) throw new HttpError(400, "arguments must be an array");
+    if (b.idempotencyKey !== undefined && typeof b.idempotencyKey !== "string") throw new HttpError(400, "idempotencyKey must be a string");
+    const [repository, target] = b.target.split(":") as [string, string];
+    const r = await env.rt.execute({
+      type: "SubmitRun",
+      runId: env.rt.newId(),
+      target: { repository, target },
+      arguments: (b.arguments ?? []) as never,
+      ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
+    });
+    if (!r.ok) throw rejected(r.rejection);
+    const created = r.events.find((e) => e.type === "RunSubmitted");
+    const runId = created?.runId ?? (b.idempotencyKey === undefined ? undefined : env.rt.model.runForKey(b.idempotencyKey));
+    return { runId, created: created !== undefined, seq: r.seq };
+  }
+
+  private followLogs(env: Env, runId: string, res: ServerResponse): typeof STREAMED {
+    res.writeHead(200, { "content-type": "application/x-ndjson" });
+    for (const line of env.logs.read(runId)) res.write(toJson(line) + "\n");
+    const stop = env.logs.follow((line) => {
+      if (line.runId === runId) res.write(toJson(line) + "\n");
+    });
+    const finished = env.rt.waitForStep(runId, getRunView(env.rt.source, runId as never)!.run.rootStepId);
+    void finished.then(() => setTimeout(() => res.end(), 100));
+    res.on("close", stop);
+    return STREAMED;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const c of this.wss.clients) c.terminate();
+    this.wss.close();
+    await new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
+    this.http.closeAllConnections?.();
+    for (const e of this.envs.values()) {
+      const env = await e.catch(() => undefined);
+      if (!env) continue;
+      env.scheduler.close();
+      env.logs.flush();
+      await env.rt.close();
+    }
+    await this.log.close();
+  }
+}
+
+const STREAMED = Symbol("streamed");
+
+const KNOWN_AGENT_MESSAGES = new Set(["heartbeat", "started", "succeeded", "failed", "submit", "result", "cancel", "log", "hello"]);
+
+const send = (res: ServerResponse, status: number, value: unknown) => {
+  const text = toJson(value);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+};
+
+const readBody = (req: IncomingMessage): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes: large values belong in assets`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (size === 0) return resolve(undefined);
+      try {
+        resolve(fromJson(Buffer.concat(chunks).toString("utf8")));
+      } catch {
+        reject(new HttpError(400, "the request body is not valid JSON"));
+      }
+    });
+    req.on("error", reject);
+  });

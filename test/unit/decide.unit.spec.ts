@@ -1,0 +1,190 @@
+import { describe, expect, it } from "vitest";
+import { IdGenerator, type Commit, type Event, type EventId } from "../../src/events/index.js";
+import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
+import type { Command } from "../../src/orchestrator/commands.js";
+import { decide, executionIdOf } from "../../src/orchestrator/decide.js";
+import { modelOf } from "../../src/orchestrator/model.js";
+import { delayFor, shouldRetry } from "../../src/orchestrator/retry-policy.js";
+
+const NOW = 1_700_000_000_000;
+
+/**
+ * given(commands…).when(command).then…: each given command is decided and
+ * its events folded, as the orchestrator would; `when` decides one more.
+ */
+const given = (...setup: Command[]) => {
+  const store = new MemoryStore(PROJECTIONS);
+  const ids = new IdGenerator(() => NOW, (b) => b.fill(1));
+  const ctx = { now: NOW, id: () => ids.next() as EventId };
+  let seq = 0;
+  const apply = (cmd: Command): readonly Event[] => {
+    const d = decide(cmd, modelOf(store), ctx);
+    if (d._tag === "Left") throw new Error(`given ${cmd.type} was rejected: ${JSON.stringify(d.left)}`);
+    if (d.right.length) store.apply([{ seq: ++seq, id: d.right[0]!.id, subject: "", events: d.right } as Commit]);
+    return d.right;
+  };
+  for (const c of setup) apply(c);
+  return {
+    store,
+    model: () => modelOf(store),
+    when: (cmd: Command) => decide(cmd, modelOf(store), ctx),
+    and: (cmd: Command) => apply(cmd),
+  };
+};
+
+const types = (d: ReturnType<ReturnType<typeof given>["when"]>) =>
+  d._tag === "Right" ? d.right.map((e) => e.type) : `rejected: ${d.left._tag}`;
+
+const manifests = [
+  {
+    repository: "shop",
+    targets: [
+      { name: "checkout", kind: "workflow" as const, parameters: [], options: {} },
+      {
+        name: "charge",
+        kind: "task" as const,
+        parameters: [],
+        options: { retries: { limit: 2, delayMs: 100, factor: 2, maxDelayMs: 1000 }, timeoutMs: 500 },
+      },
+      { name: "email", kind: "task" as const, parameters: [], options: {} },
+    ],
+  },
+];
+const connect: Command = { type: "ConnectAgent", agentId: "a1", tags: {}, concurrency: 4, manifests };
+const submit = (runId = "R1", extra: Partial<Extract<Command, { type: "SubmitRun" }>> = {}): Command => ({
+  type: "SubmitRun",
+  runId,
+  target: { repository: "shop", target: "checkout" },
+  arguments: [1],
+  ...extra,
+});
+const x1 = executionIdOf("R1", "1", 1);
+const assign = (executionId: string, runId = "R1"): Command => ({ type: "AssignExecution", runId, executionId, agentId: "a1" });
+const result = (executionId: string, outcome: Extract<Command, { type: "RecordResult" }>["outcome"]): Command => ({
+  type: "RecordResult",
+  runId: "R1",
+  executionId,
+  agentId: "a1",
+  outcome,
+});
+const call = (n: number, target = "charge"): Command => ({
+  type: "ScheduleStep",
+  runId: "R1",
+  call: { executionId: x1, callId: `${x1}/${n}` },
+  target: { repository: "shop", target },
+  kind: "task",
+  arguments: [n],
+  options: {},
+});
+const fail = (retryable: boolean, type = "Error") => ({ ok: false as const, error: { type, message: "boom", retryable } });
+
+describe("decide", () => {
+  it("a submitted run is one commit: the run, its root step and its first execution", () => {
+    expect(types(given(connect).when(submit()))).toEqual(["RunSubmitted", "StepScheduled", "ExecutionCreated"]);
+  });
+
+  it("an unknown target is refused, listing the known ones", () => {
+    const d = given(connect).when({ ...submit(), target: { repository: "shop", target: "nope" } } as Command);
+    expect(d).toMatchObject({ _tag: "Left", left: { _tag: "UnknownTarget", known: ["shop:checkout", "shop:charge", "shop:email"] } });
+  });
+
+  it("an invalid run id is refused", () => {
+    expect(given(connect).when(submit("bad.id"))).toMatchObject({ _tag: "Left", left: { _tag: "InvalidName" } });
+  });
+
+  it("a repeated idempotency key decides nothing", () => {
+    const g = given(connect, submit("R1", { idempotencyKey: "k" }));
+    expect(types(g.when(submit("R2", { idempotencyKey: "k" })))).toEqual([]);
+  });
+
+  it("a call from running code schedules a numbered step with the target's options; a re-sent call decides nothing", () => {
+    const g = given(connect, submit(), assign(x1));
+    const d = g.when(call(1));
+    expect(types(d)).toEqual(["StepScheduled", "ExecutionCreated"]);
+    g.and(call(1));
+    expect(g.model().step("R1", "2")).toMatchObject({ parentExecutionId: x1, options: { timeoutMs: 500 } });
+    expect(types(g.when(call(1)))).toEqual([]);
+  });
+
+  it("a retryable failure within the policy's limit creates a retry with backoff", () => {
+    const g = given(connect, submit(), assign(x1), call(1), assign(executionIdOf("R1", "2", 1)));
+    const d = g.when({ ...result(executionIdOf("R1", "2", 1), fail(true)) });
+    expect(types(d)).toEqual(["ExecutionFailed", "ExecutionCreated"]);
+    const retry = (d as unknown as { right: Event[] }).right[1]!;
+    expect(retry).toMatchObject({ data: { attempt: 2, reason: "retry", notBefore: NOW + 100, executionId: "R1-2-2" } });
+  });
+
+  it("a failure past the retry limit, a terminal error, or an error outside retryOn is final", () => {
+    const g = given(connect, submit(), assign(x1), call(1));
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const x = executionIdOf("R1", "2", attempt);
+      g.and(assign(x));
+      const d = g.when(result(x, fail(true)));
+      expect(types(d)).toEqual(attempt < 3 ? ["ExecutionFailed", "ExecutionCreated"] : ["ExecutionFailed"]);
+      g.and(result(x, fail(true)));
+    }
+    const h = given(connect, submit(), assign(x1), call(1), assign("R1-2-1"));
+    expect(types(h.when(result("R1-2-1", fail(false))))).toEqual(["ExecutionFailed"]);
+    expect(shouldRetry({ limit: 3, delayMs: 1, factor: 1, maxDelayMs: 1, retryOn: ["IOError"] }, 1, { type: "RangeError", message: "", retryable: true })).toBe(false);
+  });
+
+  it("a result recorded twice is recorded once", () => {
+    const g = given(connect, submit(), assign(x1), result(x1, { ok: true, value: 5 }));
+    expect(types(g.when(result(x1, { ok: true, value: 6 })))).toEqual([]);
+    expect(g.model().run("R1")).toMatchObject({ status: "succeeded" });
+  });
+
+  it("a result from an agent the execution is not assigned to is refused", () => {
+    const g = given(connect, submit(), assign(x1));
+    expect(g.when({ ...result(x1, { ok: true, value: 1 }), agentId: "a2" } as Command)).toMatchObject({
+      _tag: "Left",
+      left: { _tag: "NotAssigned" },
+    });
+  });
+
+  it("a timeout is a retryable failure; an abandoned execution is retried whatever the policy", () => {
+    const g = given(connect, submit(), assign(x1), call(1), assign("R1-2-1"));
+    expect(types(g.when({ type: "TimeOutExecution", runId: "R1", executionId: "R1-2-1" }))).toEqual([
+      "ExecutionTimedOut",
+      "ExecutionCreated",
+    ]);
+    const h = given(connect, submit(), assign(x1));
+    expect(types(h.when({ type: "AbandonExecution", runId: "R1", executionId: x1, agentId: "a1", reason: "lost" }))).toEqual([
+      "ExecutionAbandoned",
+      "ExecutionCreated",
+    ]);
+  });
+
+  it("cancelling a run cancels every execution in flight, once", () => {
+    const g = given(connect, submit(), assign(x1), call(1), call(2));
+    expect(types(g.when({ type: "CancelRun", runId: "R1", reason: "user" }))).toEqual([
+      "RunCancelled",
+      "ExecutionCancelled",
+      "ExecutionCancelled",
+      "ExecutionCancelled",
+    ]);
+    g.and({ type: "CancelRun", runId: "R1", reason: "user" });
+    expect(types(g.when({ type: "CancelRun", runId: "R1", reason: "again" }))).toEqual([]);
+    expect(g.when(call(3))).toMatchObject({ _tag: "Left", left: { _tag: "RunFinished" } });
+  });
+
+  it("a finished step can be re-run as a new execution; a running one cannot", () => {
+    const g = given(connect, submit(), assign(x1), call(1));
+    expect(g.when({ type: "RerunStep", runId: "R1", stepId: "2" })).toMatchObject({ _tag: "Left", left: { _tag: "InvalidArgument" } });
+    g.and(assign("R1-2-1"));
+    g.and(result("R1-2-1", { ok: true, value: 1 }));
+    const d = g.when({ type: "RerunStep", runId: "R1", stepId: "2" });
+    expect(d).toMatchObject({ _tag: "Right", right: [{ type: "ExecutionCreated", data: { attempt: 2, reason: "rerun" } }] });
+    expect(g.when({ type: "RerunStep", runId: "R1", stepId: "9" })).toMatchObject({ _tag: "Left", left: { _tag: "UnknownStep" } });
+  });
+
+  it("a reconnecting agent with the same manifests records no new manifest", () => {
+    const g = given(connect);
+    expect(types(g.when(connect))).toEqual(["AgentConnected"]);
+  });
+
+  it("retry delays grow by the factor up to the maximum", () => {
+    const p = { limit: 5, delayMs: 100, factor: 3, maxDelayMs: 1000 };
+    expect([1, 2, 3, 4].map((a) => delayFor(p, a))).toEqual([100, 300, 900, 1000]);
+  });
+});
