@@ -121,17 +121,23 @@ export class EnvScheduler {
           await run({ type: "RecordStarted", runId: this.runOf(m.executionId), executionId: m.executionId, agentId });
           return;
         case "succeeded":
-        case "failed":
-          await run({
-            type: "RecordResult",
-            runId: this.runOf(m.executionId),
-            executionId: m.executionId,
-            agentId,
-            outcome: m.type === "succeeded" ? { ok: true, value: m.value } : { ok: false, error: m.error },
-          });
+        case "failed": {
+          const recorded = await run(
+            {
+              type: "RecordResult",
+              runId: this.runOf(m.executionId),
+              executionId: m.executionId,
+              agentId,
+              outcome: m.type === "succeeded" ? { ok: true, value: m.value } : { ok: false, error: m.error },
+            },
+            m.requestId,
+          );
+          // The agent keeps a result until it is acknowledged (or refused: then it drops it).
+          if (recorded && m.requestId !== undefined) reply({ type: "ack", requestId: m.requestId });
           a.reported.delete(m.executionId);
           this.kick();
           return;
+        }
         case "submit":
           await this.submit(a, m);
           return;

@@ -40,6 +40,8 @@ export interface ServerOptions {
   readonly port?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
+  /** The project whose `production` environment exists from the start. Default `default`. */
+  readonly defaultProject?: string;
   /** Heartbeat interval asked of agents, ms. Default 2,000. */
   readonly heartbeatMs?: number;
   readonly onNotice?: (message: string) => void;
@@ -102,7 +104,7 @@ export class TributaryServer {
     const server = new TributaryServer(log, options);
     try {
       for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
-      await server.env(DEFAULT_PROJECT, DEFAULT_ENV, { create: true });
+      await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, { create: true });
       await new Promise<void>((resolve, reject) => {
         server.http.once("error", reject);
         server.http.listen(options.port ?? 7777, options.host ?? "127.0.0.1", () => resolve());

@@ -1,0 +1,192 @@
+/**
+ * The agent's WebSocket to the server: says `hello` on every (re)connection,
+ * waits for `welcome`, checks every frame the server sends, and reconnects
+ * with exponential backoff (100 ms doubling to 5 s) when the socket closes.
+ */
+import WebSocket from "ws";
+import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "./protocol.js";
+import type { AgentMessage, LogLevel, ServerMessage } from "./protocol.js";
+
+export interface ConnectionOptions {
+  /** `http(s)://host:port` of the server, or the `ws(s)://` URL of its agent endpoint. */
+  readonly server: string;
+  /** The `hello` to send, built at each connection. */
+  readonly hello: () => AgentMessage;
+  readonly onWelcome: (m: Extract<ServerMessage, { type: "welcome" }>) => void;
+  readonly onRefused: (reason: string) => void;
+  /** Every other well-formed message. */
+  readonly onMessage: (m: Exclude<ServerMessage, { type: "welcome" | "refused" }>) => void;
+  readonly onClose: (code: number, reason: string) => void;
+  readonly diagnostic: (level: LogLevel, message: string) => void;
+  /** How long to wait for `welcome` after the socket opens, ms. */
+  readonly welcomeTimeoutMs?: number;
+}
+
+const MIN_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5000;
+
+/** The agent endpoint's URL for a server URL. */
+export const agentUrl = (server: string): string => {
+  const u = new URL(server);
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  else if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new TypeError(`server: expected an http(s):// or ws(s):// URL, got ${server}`);
+  if (!u.pathname.endsWith(AGENT_PATH)) u.pathname = u.pathname.replace(/\/$/, "") + AGENT_PATH;
+  return u.href;
+};
+
+export class Connection {
+  readonly #opts: ConnectionOptions;
+  readonly #url: string;
+  #ws: WebSocket | undefined;
+  #welcomed = false;
+  #closed = false;
+  #backoff = MIN_BACKOFF_MS;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(opts: ConnectionOptions) {
+    this.#opts = opts;
+    this.#url = agentUrl(opts.server);
+  }
+
+  /** Connected and welcomed. */
+  get open(): boolean {
+    return this.#welcomed && this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  connect(): void {
+    if (this.#closed) return;
+    const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES });
+    this.#ws = ws;
+    this.#welcomed = false;
+    let welcomeTimer: NodeJS.Timeout | undefined;
+    ws.binaryType = "nodebuffer";
+    ws.on("open", () => {
+      welcomeTimer = setTimeout(() => {
+        this.#opts.diagnostic("warn", `no welcome from ${this.#url} within ${this.#opts.welcomeTimeoutMs ?? 10_000} ms: reconnecting`);
+        ws.terminate();
+      }, this.#opts.welcomeTimeoutMs ?? 10_000);
+      ws.send(encodeMessage(this.#opts.hello()));
+    });
+    ws.on("message", (data, isBinary) => {
+      if (this.#ws !== ws) return;
+      const m = isBinary ? parseServerMessage(toBytes(data)) : "a text frame (frames must be binary msgpack)";
+      if (typeof m === "string") {
+        this.#opts.diagnostic("warn", `ignored a frame from the server: ${m}`);
+        return;
+      }
+      try {
+        if (m.type === "welcome") {
+          clearTimeout(welcomeTimer);
+          this.#welcomed = true;
+          this.#backoff = MIN_BACKOFF_MS;
+          this.#opts.onWelcome(m);
+        } else if (m.type === "refused") {
+          clearTimeout(welcomeTimer);
+          this.#opts.onRefused(m.reason);
+        } else this.#opts.onMessage(m);
+      } catch (err) {
+        // A message that trips the agent must not take the process down.
+        this.#opts.diagnostic("error", `failed to handle a ${m.type} message: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    });
+    ws.on("error", (err) => {
+      this.#opts.diagnostic(this.#welcomed ? "warn" : "debug", `connection to ${this.#url}: ${err.message}`);
+    });
+    ws.on("close", (code, reason) => {
+      clearTimeout(welcomeTimer);
+      if (this.#ws !== ws) return;
+      const wasWelcomed = this.#welcomed;
+      this.#welcomed = false;
+      this.#ws = undefined;
+      if (wasWelcomed) this.#opts.onClose(code, reason.toString());
+      if (this.#closed) return;
+      const delay = this.#backoff;
+      this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS);
+      this.#retry = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  /** Sends if connected and welcomed; `false` otherwise (the caller keeps what must not be lost). */
+  send(m: AgentMessage): boolean {
+    const ws = this.#ws;
+    if (!this.#welcomed || ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
+    try {
+      ws.send(encodeMessage(m));
+      return true;
+    } catch (err) {
+      this.#opts.diagnostic("error", `could not send a ${m.type} message: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  /** Closes for good: no reconnection. */
+  close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000, "agent stopping");
+    });
+  }
+}
+
+const toBytes = (data: WebSocket.RawData): Uint8Array =>
+  Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isRef = (v: unknown): boolean => isObj(v) && isStr(v["runId"]) && isStr(v["stepId"]) && isStr(v["executionId"]);
+const isErrorInfo = (v: unknown): boolean => isObj(v) && isStr(v["type"]) && isStr(v["message"]);
+const OUTCOMES = new Set(["failed", "cancelled", "timed_out", "abandoned"]);
+const isOutcome = (v: unknown): boolean =>
+  isObj(v) && (v["status"] === "succeeded" ? "value" in v : OUTCOMES.has(v["status"] as string) && isErrorInfo(v["error"]));
+
+/** A checked server message, or what is wrong with the frame. */
+export const parseServerMessage = (bytes: Uint8Array): ServerMessage | string => {
+  const m = decodeMessage(bytes);
+  if (m === undefined) return "not a msgpack object with a string type";
+  const ok = ((): boolean => {
+    switch (m.type) {
+      case "welcome":
+        return isStr(m["agentId"]) && isNum(m["heartbeatMs"]) && (m["heartbeatMs"] as number) > 0;
+      case "refused":
+        return isStr(m["reason"]);
+      case "execute":
+        return (
+          isStr(m["executionId"]) &&
+          isStr(m["runId"]) &&
+          isStr(m["stepId"]) &&
+          isNum(m["attempt"]) &&
+          isObj(m["target"]) &&
+          isStr(m["target"]["repository"]) &&
+          isStr(m["target"]["target"]) &&
+          Array.isArray(m["arguments"])
+        );
+      case "abort":
+        return isStr(m["executionId"]) && ["cancelled", "timed_out", "abandoned"].includes(m["reason"] as string);
+      case "submitted":
+        return isNum(m["requestId"]) && isRef(m["handle"]);
+      case "resolved":
+        return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"]));
+      case "ack":
+        return isNum(m["requestId"]);
+      case "error":
+        return isStr(m["message"]) && (m["requestId"] === undefined || isNum(m["requestId"]));
+      default:
+        return false;
+    }
+  })();
+  return ok ? (m as unknown as ServerMessage) : `malformed or unknown message of type ${JSON.stringify(m.type).slice(0, 80)}`;
+};

@@ -1,0 +1,18 @@
+/** The agent: the SDK that task code imports, and the runtime that hosts it. */
+export { task, workflow, type Target, type TargetFunction, type TargetOf } from "./sdk.js";
+export { Handle } from "./handle.js";
+export { context, type ExecutionContext, type Logger, type LogFields } from "./context.js";
+export type { ErrorClass, RetryOptions, TargetOptions } from "./options.js";
+export {
+  AbandonedError,
+  AgentRefusedError,
+  CancelledError,
+  InvalidOptionError,
+  InvalidValueError,
+  OutsideExecutionError,
+  TerminalError,
+  TimeoutError,
+} from "./errors.js";
+export { startAgent, type Agent, type AgentLogEntry, type AgentOptions } from "./runtime.js";
+export { loadRepositories, manifestOf, ModuleLoadError, type LoadedRepository } from "./modules.js";
+export { PROTOCOL_VERSION } from "./protocol.js";

@@ -1,0 +1,71 @@
+/** The options of `startAgent`, checked, with their defaults. */
+import type { Value } from "../events/index.js";
+import type { LogLevel } from "./protocol.js";
+
+export interface AgentOptions {
+  /** The server, e.g. `http://127.0.0.1:7777`. */
+  readonly server: string;
+  /** Default `"default"`. */
+  readonly project?: string;
+  /** Default `"default"`. */
+  readonly env?: string;
+  /** Tags the agent offers to `requires`: a value or several per tag. */
+  readonly tags?: Readonly<Record<string, string | readonly string[]>>;
+  /** Executions run at once; more wait in a queue. Default 16. */
+  readonly concurrency?: number;
+  /** Worker threads. Default 2. */
+  readonly workers?: number;
+  /** Module paths (TypeScript or JavaScript), each a repository. */
+  readonly modules: readonly string[];
+  /** Directory the module paths are relative to. Default `process.cwd()`. */
+  readonly cwd?: string;
+  /** Heartbeat period, ms. Default: the server's (in `welcome`). */
+  readonly heartbeatMs?: number;
+  /** Time an aborted execution has to stop before its worker is terminated, ms. Default 1000. */
+  readonly abortGraceMs?: number;
+  /** Task log lines and the agent's own diagnostics. Default: diagnostics of level warn and error to stderr. */
+  readonly onLog?: (entry: AgentLogEntry) => void;
+}
+
+/** A log line of task code (`source: "task"`) or of the agent itself. */
+export interface AgentLogEntry {
+  readonly source: "task" | "agent";
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly executionId?: string;
+  readonly fields?: { readonly [key: string]: Value };
+  readonly at: number;
+}
+
+export type ValidAgentOptions = Required<Omit<AgentOptions, "heartbeatMs" | "onLog">> & Pick<AgentOptions, "heartbeatMs" | "onLog">;
+
+export const normaliseTags = (tags: AgentOptions["tags"]): { [tag: string]: readonly string[] } =>
+  Object.fromEntries(Object.entries(tags ?? {}).map(([k, v]) => [k, typeof v === "string" ? [v] : [...v]]));
+
+/** Checks the options of `startAgent` and fills in the defaults. */
+export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
+  const count = (name: string, v: number | undefined, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isInteger(v) || v < 1) throw new TypeError(`startAgent: ${name} must be a positive integer, got ${String(v)}`);
+    return v;
+  };
+  if (!Array.isArray(o.modules) || o.modules.length === 0) throw new TypeError("startAgent: modules must list at least one module path");
+  for (const [k, v] of Object.entries(o.tags ?? {})) {
+    const values: unknown = typeof v === "string" ? [v] : v;
+    if (!Array.isArray(values) || !values.every((x) => typeof x === "string")) throw new TypeError(`startAgent: tag ${k} must be a string or an array of strings`);
+  }
+  if (o.heartbeatMs !== undefined && !(o.heartbeatMs > 0)) throw new TypeError("startAgent: heartbeatMs must be positive");
+  return {
+    server: o.server,
+    project: o.project ?? "default",
+    env: o.env ?? "default",
+    tags: o.tags ?? {},
+    concurrency: count("concurrency", o.concurrency, 16),
+    workers: count("workers", o.workers, 2),
+    modules: o.modules,
+    cwd: o.cwd ?? process.cwd(),
+    heartbeatMs: o.heartbeatMs,
+    abortGraceMs: o.abortGraceMs ?? 1000,
+    onLog: o.onLog,
+  };
+};

@@ -1,0 +1,174 @@
+/**
+ * Defining targets: `task` and `workflow`.
+ */
+import type { TargetKind, Value } from "../events/index.js";
+import { requireHost } from "./context.js";
+import { Handle } from "./handle.js";
+import { mergeOptions, parseOptions, type ParsedOptions, type TargetOptions } from "./options.js";
+import { finishValue, prepareArguments } from "./values.js";
+
+/**
+ * A workflow or a task, made by {@link task} or {@link workflow}. Calling it
+ * inside an execution schedules a step and waits for its result; its
+ * argument and result types are those of the function it was made from.
+ */
+export interface Target<A extends readonly unknown[], R> {
+  /**
+   * Schedules a step of this target and waits for its result: `await charge(5)`.
+   * Fails as {@link Handle.result} does. The arguments are checked before
+   * anything is sent: an invalid one throws an {@link InvalidValueError}.
+   * @throws {OutsideExecutionError} outside the code of an execution.
+   */
+  (...args: A): Promise<R>;
+  /** The target's name, as given to `task()` / `workflow()`. */
+  readonly name: string;
+  readonly kind: TargetKind;
+  /** The options it was defined with (and those of `.with()`). */
+  readonly options: TargetOptions;
+  /** The repository it was loaded from by an agent; `undefined` until then. */
+  readonly repository: string | undefined;
+  /** The function itself, to call directly (in unit tests): no step, no retry. */
+  readonly fn: (...args: A) => R | PromiseLike<R>;
+  /**
+   * Schedules a step and returns its {@link Handle} at once, without waiting
+   * for the step (or for the server's acknowledgement): many `submit`s and
+   * then `Promise.all(handles.map((h) => h.result()))` run in parallel.
+   * @throws {InvalidValueError} for an argument that cannot be passed.
+   * @throws {OutsideExecutionError} outside the code of an execution.
+   */
+  submit(...args: A): Handle<R>;
+  /**
+   * The same target with options for the calls made through it; each given
+   * option replaces the target's own.
+   * @example await charge.with({ timeout: 500 })(order)
+   * @throws {InvalidOptionError} naming the invalid field.
+   */
+  with(options: TargetOptions): Target<A, R>;
+}
+
+/** The code of a target. (Parameters typed `never` let TypeScript infer them from the function itself.) */
+export type TargetFunction = (...args: never[]) => unknown;
+/** The target made from a function: same parameters, awaited result. */
+export type TargetOf<F extends TargetFunction> = Target<Parameters<F>, Awaited<ReturnType<F>>>;
+
+/** What the agent needs to know of a target. */
+export interface TargetCore {
+  readonly name: string;
+  readonly kind: TargetKind;
+  readonly fn: TargetFunction;
+  readonly given: TargetOptions;
+  readonly parsed: ParsedOptions;
+  repository?: string;
+}
+
+const CORE: unique symbol = Symbol.for("tributary.target") as never;
+const NAME = /^[A-Za-z_][\w.-]{0,127}$/;
+
+/** The core of a target, or `undefined` if `v` is not one. */
+export const targetCore = (v: unknown): TargetCore | undefined =>
+  typeof v === "function" ? ((v as { [CORE]?: TargetCore })[CORE] ?? undefined) : undefined;
+
+/** Says which repository a target belongs to (the first module that exports it wins). */
+export const bindRepository = (core: TargetCore, repository: string): void => {
+  core.repository ??= repository;
+};
+
+/**
+ * Defines a task: a unit of work that a workflow (or another task) calls.
+ * Each call is a step of the run, executed by an agent that hosts the
+ * task's repository and has the tags of `requires`.
+ *
+ * Delivery: at most once per attempt, and a retried or re-run step runs
+ * again; after an agent or server crash an execution may run again, but its
+ * result is recorded once. Make side effects idempotent.
+ *
+ * @param name the target's name in its repository (letters, digits, `_`, `.`, `-`).
+ * @param options see {@link TargetOptions}: `retries` (default none, backoff
+ *   1000 ms × 2 up to 60000 ms), `timeout` (ms), `requires`, `delay` (ms), ...
+ * @param fn the code: takes the call's arguments, returns the result (both
+ *   JSON values, Date, Uint8Array, bigint or handles; `undefined` becomes `null`).
+ * @example
+ * export const charge = task("charge", { retries: 2, timeout: 10_000 }, async (order: number) => {
+ *   context().log.info("charging", { order });
+ *   return { order, ok: true };
+ * });
+ * @throws {InvalidOptionError} when an option is invalid, naming it.
+ */
+export function task<F extends TargetFunction>(name: string, fn: F): TargetOf<F>;
+export function task<F extends TargetFunction>(name: string, options: TargetOptions, fn: F): TargetOf<F>;
+export function task(name: string, a: unknown, b?: unknown): Target<unknown[], unknown> {
+  return define("task", name, a, b);
+}
+
+/**
+ * Defines a workflow: a target that can be submitted as a run (from the
+ * CLI, the API, or a task, which spawns a new run linked to the caller).
+ * Its code calls tasks; otherwise it behaves as a {@link task}, with the
+ * same options and delivery semantics.
+ *
+ * @example
+ * export const processOrders = workflow("process_orders", async (orders: number[]) => {
+ *   const handles = orders.map((o) => charge.submit(o));
+ *   return Promise.all(handles.map((h) => h.result()));
+ * });
+ * @throws {InvalidOptionError} when an option is invalid, naming it.
+ */
+export function workflow<F extends TargetFunction>(name: string, fn: F): TargetOf<F>;
+export function workflow<F extends TargetFunction>(name: string, options: TargetOptions, fn: F): TargetOf<F>;
+export function workflow(name: string, a: unknown, b?: unknown): Target<unknown[], unknown> {
+  return define("workflow", name, a, b);
+}
+
+function define(kind: TargetKind, name: unknown, a: unknown, b: unknown): Target<unknown[], unknown> {
+  if (typeof name !== "string" || !NAME.test(name)) {
+    throw new TypeError(`${kind}(): the name must start with a letter or _ and hold only letters, digits, _ . - (at most 128), got ${JSON.stringify(name)}`);
+  }
+  const [options, fn] = b === undefined ? [undefined, a] : [a, b];
+  if (typeof fn !== "function") throw new TypeError(`${kind} "${name}": the last argument must be the function to run`);
+  const given = (options ?? {}) as TargetOptions;
+  const core: TargetCore = {
+    name,
+    kind,
+    fn: fn as TargetCore["fn"],
+    given: Object.freeze({ ...given }),
+    parsed: parseOptions(options, `${kind} "${name}"`),
+  };
+  return makeTarget(core, core.parsed, core.given);
+}
+
+function makeTarget(core: TargetCore, parsed: ParsedOptions, given: TargetOptions): Target<unknown[], unknown> {
+  const submit = (args: unknown[], what: string): Handle<unknown> => {
+    const host = requireHost(what);
+    const prepared = prepareArguments(args, `${core.kind} "${core.name}"`);
+    const repository = core.repository;
+    if (repository === undefined) {
+      throw new Error(`${core.kind} "${core.name}" belongs to no repository: export it from a module that the agent loads`);
+    }
+    const options = { ...parsed.step, ...(parsed.wait !== undefined ? { wait: parsed.wait } : {}) };
+    const ref = (async () => {
+      const values = await finishValue(prepared);
+      const reply = await host.request({ type: "submit", target: { repository, target: core.name }, arguments: values as readonly Value[], options });
+      if (reply.type !== "submitted") throw new Error(`unexpected reply ${reply.type} to a submission`);
+      return reply.handle;
+    })();
+    host.track(ref);
+    return new Handle(ref, host);
+  };
+  const target = (...args: unknown[]): Promise<unknown> => submit(args, `${core.name}()`).result();
+  Object.defineProperty(target, "name", { value: core.name });
+  Object.defineProperties(target, {
+    [CORE]: { value: core },
+    kind: { value: core.kind, enumerable: true },
+    options: { value: given, enumerable: true },
+    repository: { get: () => core.repository, enumerable: true },
+    fn: { value: core.fn, enumerable: true },
+    submit: { value: (...args: unknown[]) => submit(args, `${core.name}.submit()`) },
+    with: {
+      value: (options: TargetOptions) => {
+        const over = parseOptions(options, `${core.kind} "${core.name}" .with()`);
+        return makeTarget(core, mergeOptions(parsed, over), Object.freeze({ ...given, ...options }));
+      },
+    },
+  });
+  return target as unknown as Target<unknown[], unknown>;
+}

@@ -1,0 +1,49 @@
+/**
+ * Messages between the agent's main thread and its worker threads. Internal:
+ * they never leave the process.
+ */
+import type { ErrorInfo, TargetRef, Value } from "../events/index.js";
+import type { HostReply, HostRequest } from "./context.js";
+import type { LogLevel, RepositoryManifest } from "./protocol.js";
+
+/** Given to each worker at spawn. */
+export interface WorkerData {
+  /** Module paths, resolved against `cwd`. */
+  readonly modules: readonly string[];
+  readonly cwd: string;
+}
+
+/** An execution to run, as the server sent it. */
+export interface ExecuteOrder {
+  readonly executionId: string;
+  readonly runId: string;
+  readonly stepId: string;
+  readonly attempt: number;
+  readonly target: TargetRef;
+  readonly arguments: readonly Value[];
+}
+
+export type AbortReason = "cancelled" | "timed_out" | "abandoned";
+
+export type ToWorker =
+  | ({ readonly t: "execute" } & ExecuteOrder)
+  | { readonly t: "abort"; readonly executionId: string; readonly reason: AbortReason }
+  | { readonly t: "reply"; readonly id: number; readonly reply: HostReply }
+  | { readonly t: "replyError"; readonly id: number; readonly message: string };
+
+export type FromWorker =
+  | { readonly t: "ready"; readonly manifests: readonly RepositoryManifest[] }
+  | { readonly t: "loadFailed"; readonly message: string }
+  | { readonly t: "started"; readonly executionId: string }
+  | { readonly t: "succeeded"; readonly executionId: string; readonly value: Value }
+  | { readonly t: "failed"; readonly executionId: string; readonly error: ErrorInfo }
+  | { readonly t: "request"; readonly id: number; readonly executionId: string; readonly request: HostRequest }
+  | {
+      readonly t: "log";
+      readonly executionId: string;
+      readonly level: LogLevel;
+      readonly message: string;
+      readonly fields?: { readonly [key: string]: Value };
+      readonly at: number;
+    }
+  | { readonly t: "diagnostic"; readonly level: LogLevel; readonly message: string };

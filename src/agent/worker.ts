@@ -1,0 +1,187 @@
+/**
+ * A worker thread of the agent: loads the modules once, then runs many
+ * executions concurrently, each in its own execution context. Started by
+ * `worker-boot.mjs`, which registers tsx first so that TypeScript loads.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import type { Value } from "../events/index.js";
+import type { LogLevel } from "./protocol.js";
+import { runInExecution, type ExecutionHost, type HostReply, type HostRequest, type LogFields } from "./context.js";
+import { abortError, abortErrorInfo as abortInfo, toErrorInfo } from "./errors.js";
+import { decodeWithHandles } from "./handle.js";
+import { loadRepositories, manifestOf } from "./modules.js";
+import type { TargetCore } from "./sdk.js";
+import { finishValue, prepareResult, prepareValue } from "./values.js";
+import type { AbortReason, ExecuteOrder, FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
+
+const port = parentPort;
+if (port === null) throw new Error("src/agent/worker.ts runs in a worker thread of the agent");
+const post = (m: FromWorker): void => port.postMessage(m);
+
+const targets = new Map<string, TargetCore>();
+const executions = new Map<string, WorkerExecution>();
+const requests = new Map<number, { readonly exec: WorkerExecution; resolve(r: HostReply): void; reject(e: Error): void }>();
+let nextRequestId = 1;
+
+const keyOf = (repository: string, target: string): string => `${repository}\u0000${target}`;
+
+class WorkerExecution implements ExecutionHost {
+  readonly #controller = new AbortController();
+  readonly #pending = new Set<number>();
+  readonly #tracked: Promise<unknown>[] = [];
+  abortReason: AbortReason | undefined;
+  finished = false;
+
+  constructor(readonly info: ExecutionHost["info"]) {}
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  request(request: HostRequest): Promise<HostReply> {
+    if (this.signal.aborted) return Promise.reject(this.signal.reason as Error);
+    if (this.finished) return Promise.reject(new Error(`execution ${this.info.executionId} has finished: its handles can no longer be used`));
+    const id = nextRequestId++;
+    return new Promise<HostReply>((resolve, reject) => {
+      requests.set(id, { exec: this, resolve, reject });
+      this.#pending.add(id);
+      post({ t: "request", id, executionId: this.info.executionId, request });
+    });
+  }
+
+  settle(id: number): void {
+    this.#pending.delete(id);
+  }
+
+  log(level: LogLevel, message: string, fields?: LogFields): void {
+    const clean = fields === undefined ? undefined : cleanFields(fields);
+    post({ t: "log", executionId: this.info.executionId, level, message: String(message), ...(clean ? { fields: clean } : {}), at: Date.now() });
+  }
+
+  track(work: Promise<unknown>): void {
+    this.#tracked.push(work);
+  }
+
+  /** Waits for tracked work, including work tracked while waiting. */
+  async drain(): Promise<void> {
+    for (let seen = 0; seen < this.#tracked.length; ) {
+      const batch = this.#tracked.slice(seen);
+      seen = this.#tracked.length;
+      await Promise.allSettled(batch);
+    }
+  }
+
+  abort(reason: AbortReason): void {
+    if (this.signal.aborted) return;
+    this.abortReason = reason;
+    const err = abortError(reason);
+    this.#controller.abort(err);
+    this.dropPending(err);
+  }
+
+  dropPending(err: Error): void {
+    for (const id of this.#pending) {
+      requests.get(id)?.reject(err);
+      requests.delete(id);
+    }
+    this.#pending.clear();
+  }
+}
+
+/** Log fields as values; what cannot be a value is logged as its string form. */
+const cleanFields = (fields: LogFields): { [key: string]: Value } => {
+  const out: { [key: string]: Value } = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    try {
+      const p = prepareValue(v, k);
+      out[k] = p.handles.length === 0 ? (p.value as Value) : String(v);
+    } catch {
+      out[k] = String(v);
+    }
+  }
+  return out;
+};
+
+const execute = async (order: ExecuteOrder): Promise<void> => {
+  const { executionId } = order;
+  if (executions.has(executionId)) return;
+  const core = targets.get(keyOf(order.target.repository, order.target.target));
+  if (core === undefined) {
+    const where = `${order.target.repository}:${order.target.target}`;
+    post({ t: "failed", executionId, error: { type: "UnknownTarget", message: `this agent does not host ${where}`, retryable: false } });
+    return;
+  }
+  const exec = new WorkerExecution({
+    runId: order.runId,
+    stepId: order.stepId,
+    executionId,
+    attempt: order.attempt,
+    target: order.target,
+  });
+  executions.set(executionId, exec);
+  post({ t: "started", executionId });
+  try {
+    const args = decodeWithHandles(order.arguments, exec) as never[];
+    const value: unknown = await runInExecution(exec, () => core.fn(...args));
+    await exec.drain();
+    if (exec.abortReason !== undefined) throw exec.signal.reason;
+    let result: Value;
+    try {
+      result = await finishValue(prepareResult(value));
+    } catch (err) {
+      post({ t: "failed", executionId, error: { ...toErrorInfo(err), retryable: false } });
+      return;
+    }
+    post({ t: "succeeded", executionId, value: result });
+  } catch (err) {
+    const error = exec.abortReason !== undefined ? abortInfo(exec.abortReason) : toErrorInfo(err, core.parsed.retryFilter);
+    post({ t: "failed", executionId, error });
+  } finally {
+    exec.finished = true;
+    exec.dropPending(new Error(`execution ${executionId} has finished`));
+    executions.delete(executionId);
+  }
+};
+
+const onMessage = (m: ToWorker): void => {
+  switch (m.t) {
+    case "execute":
+      void execute(m);
+      return;
+    case "abort":
+      executions.get(m.executionId)?.abort(m.reason);
+      return;
+    case "reply":
+    case "replyError": {
+      const r = requests.get(m.id);
+      if (r === undefined) return;
+      requests.delete(m.id);
+      r.exec.settle(m.id);
+      if (m.t === "reply") r.resolve(m.reply);
+      else r.reject(new Error(m.message));
+      return;
+    }
+    default: {
+      const never: never = m;
+      post({ t: "diagnostic", level: "warn", message: `worker: unknown message ${JSON.stringify(never)}` });
+    }
+  }
+};
+
+// A promise that task code left rejected and unobserved is its own business:
+// report it, but do not take the other executions of this worker down.
+process.on("unhandledRejection", (reason) => {
+  const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+  post({ t: "diagnostic", level: "warn", message: `unhandled rejection in task code: ${text}` });
+});
+
+const data = workerData as WorkerData;
+try {
+  const repositories = await loadRepositories(data.modules, data.cwd);
+  for (const repo of repositories) for (const core of repo.targets.values()) targets.set(keyOf(repo.repository, core.name), core);
+  port.on("message", onMessage);
+  post({ t: "ready", manifests: repositories.map(manifestOf) });
+} catch (err) {
+  post({ t: "loadFailed", message: err instanceof Error ? err.message : String(err) });
+}

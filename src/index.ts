@@ -1,0 +1,22 @@
+/**
+ * Tributary's package root: what workflow code imports.
+ *
+ * @example
+ * import { task, workflow, context } from "tributary";
+ */
+export { task, workflow, type Target, type TargetFunction, type TargetOf } from "./agent/sdk.js";
+export { Handle } from "./agent/handle.js";
+export { context, type ExecutionContext, type Logger, type LogFields } from "./agent/context.js";
+export type { ErrorClass, RetryOptions, TargetOptions } from "./agent/options.js";
+export {
+  AbandonedError,
+  AgentRefusedError,
+  CancelledError,
+  InvalidOptionError,
+  InvalidValueError,
+  OutsideExecutionError,
+  TerminalError,
+  TimeoutError,
+} from "./agent/errors.js";
+export { startAgent, type Agent, type AgentLogEntry, type AgentOptions } from "./agent/runtime.js";
+export { PROTOCOL_VERSION } from "./agent/protocol.js";
