@@ -69,8 +69,14 @@ export class WorkerPool {
 
   /** Runs the execution on the least busy ready worker; `false` if no worker is ready. */
   dispatch(order: ExecuteOrder): boolean {
+    // A worker with an aborted execution still running may be stuck (and
+    // about to be terminated): give it nothing new while another can take it.
+    const stuck = (s: WorkerSlot) => [...s.executions].some((id) => this.#aborting.has(id));
     let best: WorkerSlot | undefined;
-    for (const s of this.#slots) if (s.ready && (best === undefined || s.executions.size < best.executions.size)) best = s;
+    for (const s of this.#slots) {
+      if (!s.ready) continue;
+      if (best === undefined || stuck(best) > stuck(s) || (stuck(best) === stuck(s) && s.executions.size < best.executions.size)) best = s;
+    }
     if (best === undefined) return false;
     best.executions.add(order.executionId);
     this.#where.set(order.executionId, best);

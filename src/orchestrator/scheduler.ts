@@ -122,14 +122,20 @@ export class EnvScheduler {
           return;
         case "succeeded":
         case "failed": {
+          // A worker restarted to stop another execution is not the task's
+          // failure: the execution is retried like an abandoned one.
+          const restarted = m.type === "failed" && m.error.type === "WorkerRestarted";
+          const runId = this.runOf(m.executionId);
           const recorded = await run(
-            {
-              type: "RecordResult",
-              runId: this.runOf(m.executionId),
-              executionId: m.executionId,
-              agentId,
-              outcome: m.type === "succeeded" ? { ok: true, value: m.value } : { ok: false, error: m.error },
-            },
+            restarted
+              ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.type === "failed" ? m.error.message : "" }
+              : {
+                  type: "RecordResult",
+                  runId,
+                  executionId: m.executionId,
+                  agentId,
+                  outcome: m.type === "succeeded" ? { ok: true, value: m.value } : { ok: false, error: m.error },
+                },
             m.requestId,
           );
           // The agent keeps a result until it is acknowledged (or refused: then it drops it).

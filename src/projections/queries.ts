@@ -15,8 +15,10 @@ export interface RunView {
   readonly run: RunDoc;
   /** In the order they were scheduled. */
   readonly steps: readonly StepDoc[];
-  readonly executions: Readonly<Record<ExecutionId, ExecutionDoc>>;
-  readonly assets: Readonly<Record<AssetId, AssetDoc>>;
+  /** By execution id. */
+  readonly executions: Readonly<Record<string, ExecutionDoc>>;
+  /** By asset id. */
+  readonly assets: Readonly<Record<string, AssetDoc>>;
 }
 
 export const getRun = (src: DocSource, runId: RunId): RunDoc | undefined => src.get<RunDoc>("runs", runId);

@@ -1,0 +1,181 @@
+/**
+ * End-to-end test support: a real server (in this process, or as a child
+ * process to kill), real agents over a real WebSocket, and the HTTP API as
+ * the CLI uses it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { inject } from "vitest";
+import type { Outcome } from "../../src/agent/protocol.js";
+import { startAgent, type Agent } from "../../src/agent/runtime.js";
+import { fromJson, toJson } from "../../src/orchestrator/json.js";
+import { TributaryServer } from "../../src/orchestrator/server.js";
+import type { RunView } from "../../src/projections/index.js";
+
+export const FLOWS = resolve(import.meta.dirname, "fixtures/flows.ts");
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const BIN = join(ROOT, "bin/tributary.mjs");
+
+export type LogKind = "embedded" | "jetstream";
+export const LOG_KINDS: readonly LogKind[] = ["embedded", "jetstream"];
+
+/** A client of one environment's API. */
+export class Api {
+  constructor(
+    readonly url: string,
+    readonly project: string,
+    readonly env = "production",
+  ) {}
+
+  private path(rest: string) {
+    return `/api/projects/${this.project}/envs/${this.env}${rest}`;
+  }
+
+  async call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(new URL(path, this.url), {
+      method,
+      ...(body === undefined ? {} : { body: toJson(body), headers: { "content-type": "application/json" } }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? fromJson(text) : undefined) as T };
+  }
+
+  async ok<T>(method: "GET" | "POST", rest: string, body?: unknown): Promise<T> {
+    const r = await this.call<T>(method, this.path(rest), body);
+    if (r.status !== 200) throw new Error(`${method} ${rest}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async submit(target: string, args: unknown[] = [], extra: object = {}): Promise<string> {
+    return (await this.ok<{ runId: string }>("POST", "/runs", { target, arguments: args, ...extra })).runId;
+  }
+
+  result(runId: string): Promise<Outcome> {
+    return this.ok<{ outcome: Outcome }>("GET", `/runs/${runId}/result?wait=true`).then((r) => r.outcome);
+  }
+
+  async run(target: string, args: unknown[] = []): Promise<{ runId: string; outcome: Outcome; view: RunView }> {
+    const runId = await this.submit(target, args);
+    const outcome = await this.result(runId);
+    return { runId, outcome, view: await this.view(runId) };
+  }
+
+  view(runId: string): Promise<RunView> {
+    return this.ok<RunView>("GET", `/runs/${runId}`);
+  }
+
+  history(runId: string): Promise<{ seq: number; type: string; at: number; data: Record<string, unknown> }[]> {
+    return this.ok("GET", `/runs/${runId}/history`);
+  }
+}
+
+/** A fresh project name, so that tests sharing the test nats-server stay apart. */
+export const freshProject = (): string => `e2e-${randomBytes(5).toString("hex")}`;
+
+export interface Harness {
+  readonly server: TributaryServer;
+  readonly api: Api;
+  readonly dataDir: string;
+  agent(options?: { tags?: Record<string, string[]>; concurrency?: number; modules?: string[] }): Promise<Agent>;
+  close(): Promise<void>;
+}
+
+/** A server in this process (port 0) on the given log, and agents on demand. */
+export const startHarness = async (kind: LogKind, options: { heartbeatMs?: number } = {}): Promise<Harness> => {
+  const dataDir = await mkdtemp(join(tmpdir(), "trib-e2e-"));
+  const project = freshProject();
+  const server = await TributaryServer.start({
+    dataDir,
+    port: 0,
+    defaultProject: project,
+    heartbeatMs: options.heartbeatMs ?? 500,
+    onNotice: () => {},
+    ...(kind === "jetstream" ? { nats: inject("natsUrl") } : {}),
+  });
+  const agents: Agent[] = [];
+  return {
+    server,
+    dataDir,
+    api: new Api(server.url, project),
+    async agent(o = {}) {
+      const a = await startAgent({
+        server: server.url,
+        project,
+        env: "production",
+        tags: o.tags ?? {},
+        concurrency: o.concurrency ?? 16,
+        modules: o.modules ?? [FLOWS],
+      });
+      agents.push(a);
+      return a;
+    },
+    async close() {
+      await Promise.all(agents.map((a) => a.stop({ drainMs: 0 }).catch(() => undefined)));
+      if (kind === "jetstream") {
+        for (const ref of await server.log.listEnvs(project)) await server.log.deleteEnv(ref).catch(() => undefined);
+      }
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** A free TCP port on 127.0.0.1. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? resolvePort(a.port) : reject(new Error("no port"))));
+    });
+  });
+
+/** Runs `tributary ...args` as a child process. */
+export const spawnCli = (args: string[], env: Record<string, string> = {}): ChildProcess =>
+  spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+
+/** Runs a CLI command to completion: exit code, stdout, stderr. */
+export const cli = (args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolveRun) => {
+    const child = spawnCli(args, env);
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
+  });
+
+/** Waits until `f` returns a truthy value (polling), or fails after `ms`. */
+export const eventually = async <T>(f: () => Promise<T> | T, ms = 10_000, what = "condition"): Promise<NonNullable<T>> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+/** Waits for a line matching `re` on a child's stdout or stderr. */
+export const waitForOutput = (child: ChildProcess, re: RegExp, ms = 15_000): Promise<string> =>
+  new Promise((resolveLine, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`no output matching ${re} within ${ms} ms; saw:\n${seen}`)), ms);
+    const on = (d: Buffer) => {
+      seen += d.toString();
+      const m = re.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout?.off("data", on);
+        child.stderr?.off("data", on);
+        resolveLine(m[0]);
+      }
+    };
+    child.stdout?.on("data", on);
+    child.stderr?.on("data", on);
+  });
