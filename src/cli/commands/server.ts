@@ -11,6 +11,7 @@ export const run = async (argv: string[]): Promise<number> => {
       port: { type: "string" },
       host: { type: "string" },
       "heartbeat-ms": { type: "string" },
+      project: { type: "string" },
     },
   });
   const server = await TributaryServer.start({
@@ -19,6 +20,7 @@ export const run = async (argv: string[]): Promise<number> => {
     port: values.port === undefined ? 7777 : Number(values.port),
     ...(values.host ? { host: values.host } : {}),
     ...(values["heartbeat-ms"] ? { heartbeatMs: Number(values["heartbeat-ms"]) } : {}),
+    defaultProject: values.project ?? process.env.TRIBUTARY_PROJECT ?? "default",
   });
   console.log(`tributary server listening on ${server.url} (log: ${server.log.kind}, data: ${server.dataDir})`);
   await new Promise<void>((resolve) => {
