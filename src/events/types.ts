@@ -106,6 +106,8 @@ export interface StepOptions {
   readonly cache?: CacheOptions;
   readonly memo?: boolean;
   readonly defer?: boolean;
+  /** Hold the step until every handle among its arguments has an outcome. */
+  readonly wait?: boolean;
 }
 
 /** Points at one execution of one step of one run. */

@@ -90,6 +90,7 @@ const options = obj({
   cache: opt(obj({ maxAgeMs: opt(nat), namespace: opt(str) })),
   memo: opt(bool),
   defer: opt(bool),
+  wait: opt(bool),
 });
 const execRef = obj({ runId: str, stepId: str, executionId: str });
 const exec = { executionId: str, stepId: str };

@@ -316,7 +316,7 @@ const findTarget = (m: Model, t: TargetRef): E.Either<Rejection, TargetManifest>
 const mergeOptions = (base: StepOptions, over: StepOptions | undefined): StepOptions => {
   if (!over) return base;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) if (v !== undefined && k !== "wait") out[k] = v;
+  for (const [k, v] of Object.entries(over)) if (v !== undefined) out[k] = v;
   return out as StepOptions;
 };
 

@@ -6,6 +6,7 @@
  * to look again.
  */
 import type { Event, TargetRef } from "../events/index.js";
+import { HANDLE_TAG, isHandleValue } from "../agent/protocol.js";
 import type { Model } from "./model.js";
 
 /** An execution that has not finished, as the scheduler tracks it. */
@@ -21,6 +22,8 @@ export interface ActiveExecution {
   readonly agentId?: string;
   readonly assignedAt?: number;
   readonly startedAt?: number;
+  /** Steps (`runId/stepId`) whose outcome the execution waits for before it may be assigned (option `wait`). */
+  readonly waitFor?: readonly string[];
 }
 
 /** A connected agent, as the scheduler sees it. */
@@ -65,6 +68,8 @@ export const nextActions = (
   now: number,
   /** How long an assigned execution may be missing from its agent's heartbeats before it is abandoned. */
   graceMs: number,
+  /** Has the step `runId/stepId` an outcome? (For executions with `waitFor`.) */
+  resolved: (step: string) => boolean = () => true,
 ): Plan => {
   const actions: Action[] = [];
   let wakeAt: number | undefined;
@@ -106,6 +111,7 @@ export const nextActions = (
       soon(x.notBefore);
       continue;
     }
+    if (x.waitFor?.some((s) => !resolved(s))) continue; // held until its handle arguments resolve
     const key = `${x.target.repository}:${x.target.target}`;
     let best: AgentSlot | undefined;
     let bestFree = 0;
@@ -141,6 +147,7 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
         ...(step.options.requires ? { requires: step.options.requires } : {}),
         ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
         ...(e.data.notBefore === undefined ? {} : { notBefore: e.data.notBefore }),
+        ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
       });
       return;
     }
@@ -164,4 +171,18 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
     default:
       return;
   }
+};
+
+/** `runId/stepId` of every handle inside `value`, at any depth. */
+export const handlesIn = (value: unknown): string[] => {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (isHandleValue(v)) {
+      const ref = v[HANDLE_TAG];
+      out.push(`${ref.runId}/${ref.stepId}`);
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null && !(v instanceof Date) && !(v instanceof Uint8Array)) Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return out;
 };

@@ -36,7 +36,7 @@ import type { Outcome } from "../agent/protocol.js";
 import type { Command } from "./commands.js";
 import { decide } from "./decide.js";
 import { modelOf, type Model } from "./model.js";
-import { trackActive, type ActiveExecution } from "./next-actions.js";
+import { handlesIn, trackActive, type ActiveExecution } from "./next-actions.js";
 import type { Rejection } from "./rejections.js";
 
 export type Executed =
@@ -143,6 +143,7 @@ export class EnvRuntime {
         ...(x.agentId === undefined ? {} : { agentId: x.agentId }),
         ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
         ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
+        ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
       });
     }
   }

@@ -299,7 +299,10 @@ export class EnvScheduler {
     this.ticking = true;
     try {
       const now = this.clock();
-      const plan = nextActions(this.rt.active.values(), [...this.agents.values()], now, this.graceMs);
+      const plan = nextActions(this.rt.active.values(), [...this.agents.values()], now, this.graceMs, (step) => {
+        const [runId, stepId] = step.split("/") as [string, string];
+        return this.rt.outcomeOf(runId, stepId) !== undefined;
+      });
       const done = plan.actions.map((a) => {
         const cmd: Command =
           a.type === "assign"

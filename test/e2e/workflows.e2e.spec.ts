@@ -114,6 +114,11 @@ describe.each(LOG_KINDS)("workflows end to end on the %s log", (kind) => {
     expect(await h.api.result(child!.runId)).toEqual({ status: "succeeded", value: 40 });
   });
 
+  it("handles travel as references: passed as arguments, held by `wait`, and returned", async () => {
+    expect((await h.api.run("flows:wait_flow")).outcome).toEqual({ status: "succeeded", value: { waited: 300, notWaited: "not yet" } });
+    expect((await h.api.run("flows:handle_flow")).outcome).toEqual({ status: "succeeded", value: 51 });
+  });
+
   it("an unknown target is refused with the targets that exist", async () => {
     const r = await h.api.call<{ error: string }>("POST", `/api/projects/${h.api.project}/envs/production/runs`, { target: "flows:nope" });
     expect(r.status).toBe(400);
