@@ -1,0 +1,126 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, FLOWS, freePort, spawnCli, waitForOutput } from "./support.js";
+
+/** The `tributary` command as a user runs it: a server process, an agent process, and commands. */
+describe("the tributary CLI", () => {
+  let dataDir: string;
+  let server: ChildProcess;
+  let agent: ChildProcess;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "trib-cli-"));
+    const port = await freePort();
+    env = { TRIBUTARY_SERVER: `http://127.0.0.1:${port}` };
+    server = spawnCli(["server", "--data", dataDir, "--port", String(port)]);
+    await waitForOutput(server, /listening on/);
+    agent = spawnCli(["agent", FLOWS], env);
+    await waitForOutput(agent, /connected/);
+  });
+
+  afterAll(async () => {
+    agent?.kill("SIGTERM");
+    server?.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 200));
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("submit --wait prints the result and exits 0", async () => {
+    const r = await cli(["submit", "flows:fan_out", "--arg", "5", "--wait"], env);
+    expect(r).toMatchObject({ code: 0, stdout: "15\n" });
+    expect(r.stderr).toMatch(/run \S+: waiting/);
+  });
+
+  it("submit prints the run id; runs ls, show and history describe it; --json is machine-readable", async () => {
+    const submitted = await cli(["submit", "flows:flaky_flow", "--arg", "1", "--idempotency-key", "cli-1"], env);
+    expect(submitted.code).toBe(0);
+    const runId = submitted.stdout.trim();
+    expect(runId).toMatch(/^[0-9A-Z]{26}$/);
+    const again = await cli(["submit", "flows:flaky_flow", "--arg", "1", "--idempotency-key", "cli-1"], env);
+    expect(again.stdout.trim()).toBe(runId);
+    await cli(["submit", "flows:flaky_flow", "--arg", "1", "--idempotency-key", "cli-1", "--wait"], env);
+
+    const ls = await cli(["runs", "ls"], env);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toMatch(new RegExp(`${runId}\\s+succeeded`));
+
+    const show = await cli(["runs", "show", runId], env);
+    expect(show.stdout).toMatch(/flows:flaky_flow\s+SUCCEEDED/);
+    expect(show.stdout).toMatch(/flows:flaky\(1\)\s+succeeded\s+attempts 2/);
+    expect(show.stdout).toMatch(/attempt 1 \(first\) failed: RangeError: attempt 1 fails/);
+
+    const history = await cli(["runs", "history", runId], env);
+    const types = history.stdout.split("\n").slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/)[2]);
+    expect(types.slice(0, 3)).toEqual(["RunSubmitted", "StepScheduled", "ExecutionCreated"]);
+    expect(types).toContain("ExecutionFailed");
+    expect(types[types.length - 1]).toBe("ExecutionSucceeded");
+
+    const json = JSON.parse((await cli(["runs", "show", runId, "--json"], env)).stdout) as { run: { status: string } };
+    expect(json.run.status).toBe("succeeded");
+  });
+
+  it("runs logs prints the lines tasks logged", async () => {
+    const runId = (await cli(["submit", "flows:logs", "--wait", "--json"], env)).stdout;
+    const id = (JSON.parse(runId) as { runId: string }).runId;
+    const logs = await cli(["runs", "logs", id], env);
+    expect(logs.stdout).toMatch(/info\s+hello from a task\s+\{"answer":42\}/);
+  });
+
+  it("a failed run exits 3 with the error on stderr", async () => {
+    const r = await cli(["submit", "flows:fail_flow", "--wait"], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/failed: RangeError: value out of range/);
+  });
+
+  it("refusals exit 1 and say what to do; a missing server exits 2", async () => {
+    const unknown = await cli(["submit", "flows:missing"], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown target flows:missing/);
+    const badArg = await cli(["submit", "flows:fan_out", "--arg", "{oops"], env);
+    expect(badArg).toMatchObject({ code: 1 });
+    expect(badArg.stderr).toMatch(/--arg number 1 is not valid JSON/);
+    const noRun = await cli(["runs", "show", "NOSUCHRUN"], env);
+    expect(noRun.code).toBe(1);
+    expect(noRun.stderr).toMatch(/no run NOSUCHRUN .*runs ls/);
+    const badEnv = await cli(["envs", "create", "bad.name"], env);
+    expect(badEnv.code).toBe(1);
+    expect(badEnv.stderr).toMatch(/invalid environment name "bad.name"/);
+    const usage = await cli(["frobnicate"], env);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toMatch(/unknown command "frobnicate"/);
+    const down = await cli(["runs", "ls"], { TRIBUTARY_SERVER: "http://127.0.0.1:1" });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/cannot reach the Tributary server .* start it with 'tributary server'/);
+  });
+
+  it("envs create and ls; projections dump is stable across a rebuild", async () => {
+    expect((await cli(["envs", "create", "staging"], env)).code).toBe(0);
+    const ls = await cli(["envs", "ls"], env);
+    expect(ls.stdout).toMatch(/production/);
+    expect(ls.stdout).toMatch(/staging/);
+    expect((await cli(["envs", "create", "staging"], env)).code).toBe(1);
+    const before = await cli(["projections", "dump"], env);
+    const rebuilt = await cli(["projections", "rebuild"], env);
+    expect(rebuilt.stdout).toMatch(/rebuilt default\/production from \d+ commits/);
+    const after = await cli(["projections", "dump"], env);
+    expect(after.stdout).toBe(before.stdout);
+    expect(before.stdout.split("\n").length).toBeGreaterThan(20);
+  });
+
+  it("runs cancel and runs rerun act on a run", async () => {
+    const runId = (await cli(["submit", "flows:sleep_flow", "--arg", "30000", "--arg", "2"], env)).stdout.trim();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await cli(["runs", "cancel", runId], env)).code).toBe(0);
+    expect((await cli(["runs", "show", runId], env)).stdout).toMatch(/CANCELLED/);
+    expect((await cli(["runs", "rerun", runId, "1"], env)).code).toBe(1);
+
+    const done = JSON.parse((await cli(["submit", "flows:stamp_flow", "--wait", "--json"], env)).stdout) as { runId: string };
+    const rerun = await cli(["runs", "rerun", done.runId, "2"], env);
+    expect(rerun).toMatchObject({ code: 0 });
+    expect(rerun.stdout).toMatch(/re-running step 2 of run \S+: execution \S+-2-2/);
+  });
+});
