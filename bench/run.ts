@@ -7,12 +7,16 @@
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { runLogBench, type Row } from "./log.js";
+import { runWorkflowBench } from "./workflows.js";
 
 const { values } = parseArgs({
   options: {
     events: { type: "string", default: "100000" },
     awaited: { type: "string", default: "10000" },
     adapter: { type: "string", multiple: true },
+    "fan-out": { type: "string", default: "1000" },
+    chain: { type: "string", default: "100" },
+    only: { type: "string" },
   },
 });
 
@@ -21,13 +25,22 @@ console.log(
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
 );
 
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+if (values.only !== "log") {
+  const wf = await runWorkflowBench({ adapters, fanOut: Number(values["fan-out"]), chain: Number(values.chain) });
+  console.log("");
+  console.log(["adapter".padEnd(10), "workflow measure".padEnd(48), "result"].join(" "));
+  for (const r of wf) console.log([r.adapter.padEnd(10), r.what.padEnd(48), r.value].join(" "));
+}
+if (values.only === "workflows") process.exit(0);
+
 const rows: Row[] = await runLogBench({
   events: Number(values.events),
   awaitedEvents: Number(values.awaited),
   adapters,
 });
 
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 console.log("");
 console.log(
   ["adapter".padEnd(10), "measure".padEnd(52), "events".padStart(9), "commits".padStart(8), "events/s".padStart(10), "commits/s".padStart(10)].join(" "),

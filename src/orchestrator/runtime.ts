@@ -57,6 +57,20 @@ export interface Effects {
   onCommitted(commit: Commit, model: Model): void;
 }
 
+/** A decided commit waiting for the log's acknowledgement. */
+class Pending {
+  acked = false;
+  failure: unknown;
+  readonly settle!: { resolve: () => void; reject: (e: unknown) => void };
+  readonly done: Promise<void>;
+  constructor(readonly commit: Commit) {
+    this.done = new Promise<void>((resolve, reject) => {
+      (this as { settle: Pending["settle"] }).settle = { resolve, reject };
+    });
+    this.done.catch(() => undefined);
+  }
+}
+
 const FLUSH_EVERY_MS = 20;
 const FLUSH_AT_COMMITS = 500;
 
@@ -68,12 +82,21 @@ export class EnvRuntime {
   private readonly notice: (m: string) => void;
   private store!: LmdbProjectionStore;
   private projector!: Projector;
+  /** Every decided commit folded over the store: what decisions and queries read. */
   private overlay!: Overlay;
-  /** Decided commits not yet in LMDB (confirmed or not), in order. */
-  private pending: Commit[] = [];
+  /** Only the acknowledged commits not yet in LMDB, folded over the store: what a flush writes. */
+  private confirmedOverlay!: Overlay;
+  /** Document (`projection\0key`) → the sequence of the last commit that changed it in `overlay`. */
+  private readonly touched = new Map<string, number>();
+  /** The commit being folded into `overlay`. */
+  private folding = 0;
+  /** Decided commits not yet acknowledged, in order. */
+  private queue: Pending[] = [];
+  /** Id of the log's first commit, once acknowledged and until flushed. */
+  private origin: string | undefined;
   /** Highest sequence decided (appended or in flight). */
   private assigned = 0;
-  /** Highest sequence the log acknowledged. */
+  /** Highest sequence the log acknowledged, in order. */
   private confirmed = 0;
   private inflight = 0;
   private broken: Promise<void> | undefined;
@@ -122,8 +145,10 @@ export class EnvRuntime {
 
   /** State from the store alone: after start, and after a failed append. */
   private reset(): void {
-    this.pending = [];
-    this.overlay = new Overlay(this.store);
+    this.queue = [];
+    this.touched.clear();
+    this.overlay = new Overlay(this.store, (p, k) => this.touched.set(`${p}\0${k}`, this.folding));
+    this.confirmedOverlay = new Overlay(this.store);
     this.model = modelOf(this.overlay);
     this.assigned = this.confirmed = this.store.checkpoint;
     this.active.clear();
@@ -158,9 +183,9 @@ export class EnvRuntime {
     while (this.broken) await this.broken;
     const decision = decide(cmd, this.model, { now: this.clock(), id: () => this.ids.next() as EventId });
     if (decision._tag === "Left") return { ok: false, rejection: decision.left };
-    let events = decision.right;
+    const events = decision.right;
     if (events.length === 0) {
-      await this.settled(this.assigned);
+      await this.settled();
       return { ok: true, events };
     }
     if (encodeCommit(events).length > MAX_COMMIT_BYTES && cmd.type === "RecordResult" && cmd.outcome.ok) {
@@ -176,30 +201,51 @@ export class EnvRuntime {
       ...(events[0]!.runId === undefined ? {} : { runId: events[0]!.runId }),
       events,
     };
+    this.folding = seq;
     applyCommit(PROJECTIONS, this.overlay, commit);
-    this.pending.push(commit);
     for (const e of events) trackActive(this.active, e, this.model);
+    const entry = new Pending(commit);
+    this.queue.push(entry);
     this.inflight++;
-    try {
-      const appended = await this.log.append(this.ref, events, { expectedLastSeq: seq - 1 });
-      if (appended.seq !== seq) throw new Error(`the log stored commit ${seq} at sequence ${appended.seq}`);
-    } catch (e) {
-      this.inflight--;
-      await this.recover(e);
-      throw e;
-    }
-    this.inflight--;
-    if (seq > this.confirmed) this.confirmed = seq;
-    this.scheduleFlush();
-    for (const fx of this.effects) fx.onCommitted(commit, this.model);
-    this.notifyWaiters(commit);
-    events = commit.events;
+    this.log.append(this.ref, events, { expectedLastSeq: seq - 1 }).then(
+      (appended) => {
+        this.inflight--;
+        if (appended.seq !== seq) {
+          entry.failure = new Error(`the log stored commit ${seq} at sequence ${appended.seq}`);
+          void this.recover(entry.failure);
+          return;
+        }
+        entry.acked = true;
+        this.drain();
+      },
+      (e: unknown) => {
+        this.inflight--;
+        entry.failure = e;
+        void this.recover(e);
+      },
+    );
+    await entry.done;
     return { ok: true, events, seq };
   }
 
-  /** Resolves once every commit up to `seq` is acknowledged. */
-  private async settled(seq: number): Promise<void> {
-    while (this.confirmed < seq && !this.broken && !this.closed) await new Promise((r) => setImmediate(r));
+  /** Takes acknowledged commits off the queue, in sequence order, and carries out their effects. */
+  private drain(): void {
+    while (this.queue[0]?.acked) {
+      const { commit, settle } = this.queue.shift()!;
+      applyCommit(PROJECTIONS, this.confirmedOverlay, commit);
+      this.confirmed = commit.seq;
+      if (commit.seq === 1) this.origin = commit.id;
+      for (const fx of this.effects) fx.onCommitted(commit, this.model);
+      this.notifyWaiters(commit);
+      settle.resolve();
+    }
+    this.scheduleFlush();
+  }
+
+  /** Resolves once every commit decided so far is acknowledged (or failed). */
+  private async settled(): Promise<void> {
+    const last = this.queue[this.queue.length - 1];
+    if (last) await last.done.catch(() => undefined);
   }
 
   /** After a failed append: wait for the appends in flight, then reload from the log. */
@@ -207,7 +253,10 @@ export class EnvRuntime {
     this.broken ??= (async () => {
       this.notice(`append to ${this.ref.project}/${this.ref.env} failed (${(cause as Error).message}); reloading state from the log`);
       while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
+      this.drain();
       this.flushConfirmed();
+      for (const p of this.queue) p.settle.reject(p.failure ?? cause);
+      this.queue = [];
       for (;;) {
         try {
           await this.projector.catchUp();
@@ -225,29 +274,31 @@ export class EnvRuntime {
   }
 
   private scheduleFlush(): void {
-    if (this.pending.length >= FLUSH_AT_COMMITS) this.flushConfirmed();
+    if (this.confirmed - this.store.checkpoint >= FLUSH_AT_COMMITS) this.flushConfirmed();
     else this.flushTimer ??= setTimeout(() => this.flushConfirmed(), FLUSH_EVERY_MS);
   }
 
-  /** Writes the acknowledged prefix of the pending commits to LMDB. */
+  /**
+   * Writes the acknowledged commits' documents to LMDB with their checkpoint,
+   * and drops from the overlay what LMDB now holds.
+   */
   private flushConfirmed(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    let n = 0;
-    while (n < this.pending.length && this.pending[n]!.seq <= this.confirmed) n++;
-    if (n === 0) return;
-    const done = this.pending.slice(0, n);
-    const rest = this.pending.slice(n);
-    this.store.apply(done);
-    this.pending = rest;
-    if (rest.length === 0) {
-      this.overlay = new Overlay(this.store);
-    } else {
-      this.overlay = new Overlay(this.store);
-      for (const c of rest) applyCommit(PROJECTIONS, this.overlay, c);
-      this.scheduleFlush();
+    if (this.confirmed <= this.store.checkpoint) return;
+    const changes = this.confirmedOverlay.changes;
+    this.store.write(changes, this.confirmed, this.origin);
+    this.origin = undefined;
+    for (const [p, docs] of changes) {
+      for (const k of docs.keys()) {
+        const id = `${p}\0${k}`;
+        if ((this.touched.get(id) ?? 0) <= this.confirmed) {
+          this.overlay.forget(p, k);
+          this.touched.delete(id);
+        }
+      }
     }
-    this.model = modelOf(this.overlay);
+    this.confirmedOverlay = new Overlay(this.store);
   }
 
   // -------------------------------------------------------------------------

@@ -68,7 +68,11 @@ export type AnyProjection = Projection<any>;
 export class Overlay implements DocSource {
   readonly changes = new Map<string, Map<string, unknown>>();
 
-  constructor(private readonly backing: DocReader & Partial<DocSource>) {}
+  constructor(
+    private readonly backing: DocReader & Partial<DocSource>,
+    /** Told of every document set, e.g. to remember which commit last changed it. */
+    private readonly onSet?: (projection: string, key: string) => void,
+  ) {}
 
   /** The backing range merged with this overlay's changes, in key order. */
   *range<D>(projection: string, options: RangeOptions = {}): Iterable<readonly [string, D]> {
@@ -109,6 +113,12 @@ export class Overlay implements DocSource {
     let t = this.changes.get(projection);
     if (!t) this.changes.set(projection, (t = new Map()));
     t.set(key, doc);
+    this.onSet?.(projection, key);
+  }
+
+  /** Forgets a change: reads fall through to the backing store again. */
+  forget(projection: string, key: string): void {
+    this.changes.get(projection)?.delete(key);
   }
 }
 

@@ -176,30 +176,37 @@ export class LmdbProjectionStore implements DocSource {
     }
     if (todo.length === 0) return 0;
     let events = 0;
-    let meta = this.meta;
+    const overlay = new Overlay(this);
+    for (const c of todo) {
+      applyCommit(this.projections, overlay, c);
+      events += c.events.length;
+    }
+    this.write(overlay.changes, todo[todo.length - 1]!.seq, todo[0]!.seq === 1 ? todo[0]!.id : undefined);
+    return events;
+  }
+
+  /**
+   * Writes documents folded elsewhere (by an orchestrator that folds as it
+   * decides) with their checkpoint, in one transaction. `origin` is the id
+   * of the log's first commit when the changes include it.
+   */
+  write(changes: ReadonlyMap<string, ReadonlyMap<string, unknown>>, checkpoint: number, origin?: string): void {
+    const meta: Meta = {
+      checkpoint,
+      versions: versionsOf(this.projections),
+      ...(origin !== undefined ? { origin } : this.meta.origin === undefined ? {} : { origin: this.meta.origin }),
+    };
     this.root.transactionSync(() => {
-      const overlay = new Overlay(this);
-      for (const c of todo) {
-        applyCommit(this.projections, overlay, c);
-        events += c.events.length;
-      }
-      for (const [name, changes] of overlay.changes) {
+      for (const [name, docs] of changes) {
         const table = this.tables.get(name)!;
-        for (const [key, doc] of changes) {
+        for (const [key, doc] of docs) {
           if (doc === undefined) table.removeSync(key);
           else table.putSync(key, packValue(doc));
         }
       }
-      const first = todo[0]!;
-      meta = {
-        checkpoint: todo[todo.length - 1]!.seq,
-        versions: versionsOf(this.projections),
-        ...(first.seq === 1 ? { origin: first.id } : this.meta.origin === undefined ? {} : { origin: this.meta.origin }),
-      };
       this.metaDb.putSync(META_KEY, packValue(meta));
     });
     this.meta = meta;
-    return events;
   }
 
   /** Empties every table and resets the checkpoint to 0, in one transaction. */
