@@ -2,7 +2,8 @@
 import { parseArgs } from "node:util";
 import type { Outcome } from "../../agent/protocol.js";
 import { fromJson, toJson } from "../../orchestrator/json.js";
-import { api, CliError, envPath } from "../client.js";
+import type { RunView } from "../../projections/index.js";
+import { api, CliError, envPath, type Target } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
 import { showValue } from "../output.js";
 
@@ -37,9 +38,37 @@ export const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (!values.json) console.error(`run ${submitted.runId}${submitted.created ? "" : " (existing, same idempotency key)"}: waiting…`);
-  const r = await api<{ outcome: Outcome }>(t.server, "GET", envPath(t, `/runs/${submitted.runId}/result?wait=true`));
+  const progress = !values.json && process.stderr.isTTY ? showProgress(t, submitted.runId) : undefined;
+  const r = await api<{ outcome: Outcome }>(t.server, "GET", envPath(t, `/runs/${submitted.runId}/result?wait=true`)).finally(
+    () => progress?.stop(),
+  );
   if (values.json) console.log(toJson({ runId: submitted.runId, ...r.outcome }));
   else if (r.outcome.status === "succeeded") console.log(showValue(r.outcome.value, 10_000));
   else console.error(`run ${submitted.runId} ${r.outcome.status}: ${r.outcome.error.type}: ${r.outcome.error.message}`);
   return r.outcome.status === "succeeded" ? 0 : 3;
+};
+
+/** On a terminal: a line on stderr, redrawn twice a second, with the run's step counts. */
+const showProgress = (t: Target, runId: string): { stop(): void } => {
+  let stopped = false;
+  const draw = async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, 500));
+      if (stopped) break;
+      const view = await api<RunView>(t.server, "GET", envPath(t, `/runs/${runId}`)).catch(() => undefined);
+      if (!view || stopped) continue;
+      const count = (...s: string[]) => view.steps.filter((x) => s.includes(x.status)).length;
+      process.stderr.write(
+        `\r  ${view.steps.length} steps: ${count("succeeded", "reused")} done, ${count("running")} running, ` +
+          `${count("pending")} pending, ${count("failed", "cancelled")} failed   `,
+      );
+    }
+  };
+  void draw();
+  return {
+    stop() {
+      stopped = true;
+      process.stderr.write("\n");
+    },
+  };
 };
