@@ -34,6 +34,9 @@ export interface SchedulerOptions {
   readonly onNotice?: (message: string) => void;
 }
 
+/** Error types agents report for executions they could not run through no fault of the code. */
+const NOT_THE_TASKS_FAULT = new Set(["WorkerRestarted", "AgentStopping"]);
+
 export class EnvScheduler {
   private readonly agents = new Map<string, ConnectedAgent>();
   private readonly clock: () => number;
@@ -122,9 +125,9 @@ export class EnvScheduler {
           return;
         case "succeeded":
         case "failed": {
-          // A worker restarted to stop another execution is not the task's
-          // failure: the execution is retried like an abandoned one.
-          const restarted = m.type === "failed" && m.error.type === "WorkerRestarted";
+          // A worker restarted to stop another execution, or an agent that is
+          // stopping, is not the task's failure: retried like an abandonment.
+          const restarted = m.type === "failed" && NOT_THE_TASKS_FAULT.has(m.error.type);
           const runId = this.runOf(m.executionId);
           const recorded = await run(
             restarted
