@@ -2,6 +2,7 @@
  * Loading repositories: each module is a repository, its exported targets
  * are the repository's targets, and its manifest is what the agent reports.
  */
+import { createHash } from "node:crypto";
 import { basename, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ParameterManifest, TargetManifest } from "../events/index.js";
@@ -88,7 +89,13 @@ const fromNamespace = (ns: Record<string, unknown>, path: string): LoadedReposit
 export const manifestOf = (repo: LoadedRepository): RepositoryManifest => ({
   repository: repo.repository,
   targets: [...repo.targets.values()].map(
-    (core): TargetManifest => ({ name: core.name, kind: core.kind, parameters: parseParameters(core.fn), options: core.parsed.step }),
+    (core): TargetManifest => ({
+      name: core.name,
+      kind: core.kind,
+      parameters: parseParameters(core.fn),
+      options: core.parsed.step,
+      codeHash: createHash("sha256").update(Function.prototype.toString.call(core.fn)).digest("hex").slice(0, 16),
+    }),
   ),
 });
 

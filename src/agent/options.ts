@@ -40,7 +40,16 @@ export interface TargetOptions {
   /** Wait this long before the first execution, ms. */
   readonly delay?: number;
   /** Reuse a result from an earlier run with the same arguments (`maxAge` in ms). */
-  readonly cache?: boolean | { readonly maxAge?: number; readonly namespace?: string };
+  readonly cache?:
+    | boolean
+    | {
+        /** Longest age of a reusable result, ms. Default: any age. */
+        readonly maxAge?: number;
+        /** Folded into the key: change it to invalidate earlier results. */
+        readonly namespace?: string;
+        /** The cache key from the arguments, instead of the arguments themselves. */
+        readonly key?: (...args: never[]) => string;
+      };
   /** Reuse the result of an identical step of the same run. */
   readonly memo?: boolean;
   /** Wait for an identical pending step instead of executing again. */
@@ -55,6 +64,8 @@ export interface ParsedOptions {
   readonly wait?: boolean;
   /** `retryOn`, as the agent applies it when the code throws. */
   readonly retryFilter: RetryFilter;
+  /** `cache.key`: computed on each call from its arguments. */
+  readonly cacheKey?: (...args: unknown[]) => string;
 }
 
 export const DEFAULT_RETRY = { delay: 1000, factor: 2, maxDelay: 60_000 } as const;
@@ -111,7 +122,8 @@ export const parseOptions = (options: unknown, owner: string): ParsedOptions => 
     else if (!isRecord(o.cache)) bad("cache", "a boolean or { maxAge?, namespace? }", o.cache);
     else {
       const c = o.cache;
-      for (const key of Object.keys(c)) if (key !== "maxAge" && key !== "namespace") bad(`cache.${key}`, "absent (unknown field)", (c as Record<string, unknown>)[key]);
+      for (const key of Object.keys(c)) if (key !== "maxAge" && key !== "namespace" && key !== "key") bad(`cache.${key}`, "absent (unknown field)", (c as Record<string, unknown>)[key]);
+      if (c.key !== undefined && typeof c.key !== "function") bad("cache.key", "a function of the arguments returning a string", c.key);
       if (c.maxAge !== undefined && (!isFiniteNumber(c.maxAge) || c.maxAge < 0)) bad("cache.maxAge", "a non-negative number of milliseconds", c.maxAge);
       if (c.namespace !== undefined && typeof c.namespace !== "string") bad("cache.namespace", "a string", c.namespace);
       step.cache = {
@@ -125,7 +137,8 @@ export const parseOptions = (options: unknown, owner: string): ParsedOptions => 
   }
   if (o.memo !== undefined) step.memo = o.memo;
   if (o.defer !== undefined) step.defer = o.defer;
-  return { step, retryFilter, ...(o.wait !== undefined ? { wait: o.wait } : {}) };
+  const cacheKey = isRecord(o.cache) && typeof o.cache.key === "function" ? (o.cache.key as (...a: unknown[]) => string) : undefined;
+  return { step, retryFilter, ...(o.wait !== undefined ? { wait: o.wait } : {}), ...(cacheKey ? { cacheKey } : {}) };
 };
 
 const parseRetries = (
@@ -170,10 +183,12 @@ const parseRetries = (
 /** Per-call options over a target's own: each field replaces the target's. */
 export const mergeOptions = (base: ParsedOptions, over: ParsedOptions): ParsedOptions => {
   const wait = over.wait ?? base.wait;
+  const cacheKey = over.step.cache !== undefined ? over.cacheKey : base.cacheKey;
   return {
     step: { ...base.step, ...over.step },
     retryFilter: over.step.retries !== undefined ? over.retryFilter : base.retryFilter,
     ...(wait !== undefined ? { wait } : {}),
+    ...(cacheKey ? { cacheKey } : {}),
   };
 };
 

@@ -144,7 +144,13 @@ function makeTarget(core: TargetCore, parsed: ParsedOptions, given: TargetOption
     if (repository === undefined) {
       throw new Error(`${core.kind} "${core.name}" belongs to no repository: export it from a module that the agent loads`);
     }
-    const options = { ...parsed.step, ...(parsed.wait !== undefined ? { wait: parsed.wait } : {}) };
+    let step = parsed.step;
+    if (parsed.cacheKey && step.cache) {
+      const key = parsed.cacheKey(...args);
+      if (typeof key !== "string") throw new TypeError(`the cache key function of ${core.kind} "${core.name}" must return a string`);
+      step = { ...step, cache: { ...step.cache, key } };
+    }
+    const options = { ...step, ...(parsed.wait !== undefined ? { wait: parsed.wait } : {}) };
     const ref = (async () => {
       const values = await finishValue(prepared);
       const reply = await host.request({ type: "submit", target: { repository, target: core.name }, arguments: values as readonly Value[], options });

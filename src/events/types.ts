@@ -94,6 +94,8 @@ export interface CacheOptions {
   readonly maxAgeMs?: number;
   /** Namespace / version folded into the key: bump it to invalidate. */
   readonly namespace?: string;
+  /** A key computed by the caller's own function of the arguments, used instead of the arguments. */
+  readonly key?: string;
 }
 
 /** The options a step was scheduled with. All optional. */
@@ -139,6 +141,8 @@ export interface TargetManifest {
   readonly kind: TargetKind;
   readonly parameters: readonly ParameterManifest[];
   readonly options: StepOptions;
+  /** Hash of the target's code: memo and cache keys change when the code does. */
+  readonly codeHash?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -182,6 +186,11 @@ export type RunSubmitted = RunEventOf<
     parent?: ExecutionRef;
     /** Identifies the call that made this run, for an idempotent retried call: `<executionId>/<n>`. */
     callId?: string;
+    /**
+     * Set when the run was brought into a branched environment from its
+     * parent, as of the parent's sequence `seq`, to re-run parts of it.
+     */
+    branchedFrom?: { env: EnvName; seq: number };
   }
 >;
 

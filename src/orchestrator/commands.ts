@@ -28,6 +28,8 @@ export type Command =
       readonly arguments: readonly Value[];
       readonly options?: StepOptions;
       readonly idempotencyKey?: string;
+      /** Memo and cache keys of the root step (see keys.ts). */
+      readonly keys?: { readonly memo: string; readonly cache?: string };
       /** Set when task code called a workflow: the new run is linked to it. */
       readonly call?: Call & { readonly runId: string; readonly stepId: string };
     }
@@ -40,6 +42,14 @@ export type Command =
       readonly kind: TargetKind;
       readonly arguments: readonly Value[];
       readonly options: StepOptions;
+      /** Memo and cache keys (see keys.ts). */
+      readonly keys?: { readonly memo: string; readonly cache?: string };
+    }
+  | {
+      /** The step a deferred step waits for has an outcome: take its result, or execute after all. */
+      readonly type: "ResolveDeferred";
+      readonly runId: string;
+      readonly stepId: string;
     }
   | { readonly type: "AssignExecution"; readonly runId: string; readonly executionId: string; readonly agentId: string }
   | { readonly type: "RecordStarted"; readonly runId: string; readonly executionId: string; readonly agentId: string }
@@ -71,6 +81,12 @@ export type Command =
         readonly targets: readonly import("../events/index.js").TargetManifest[];
       }[];
     }
-  | { readonly type: "DisconnectAgent"; readonly agentId: string; readonly reason: string };
+  | { readonly type: "DisconnectAgent"; readonly agentId: string; readonly reason: string }
+  | {
+      /** Checked at the edge for cycles and unknown bases, which need the other environments. */
+      readonly type: "RebaseEnvironment";
+      readonly base: string | null;
+    }
+  | { readonly type: "ArchiveEnvironment"; readonly reason?: string };
 
 export type CommandType = Command["type"];

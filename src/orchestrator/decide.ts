@@ -10,6 +10,9 @@
 import * as E from "fp-ts/lib/Either.js";
 import {
   describeInvalidName,
+  type EnvName,
+  type ResultSource,
+  type ResultValue,
   parseRunId,
   type AgentId,
   type ErrorInfo,
@@ -84,6 +87,66 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
     ];
   };
 
+  /**
+   * What follows a new step's `StepScheduled`: a result reused from the
+   * run's memo or from a cache, a deferral to an identical step in flight, or
+   * its first execution.
+   */
+  const reuseOrExecute = (
+    runId: string,
+    stepId: string,
+    options: StepOptions,
+    keys: { readonly memo: string; readonly cache?: string } | undefined,
+    memo: boolean,
+  ): Event[] => {
+    const sid = stepId as StepId;
+    const reuse = (key: string, source: ResultSource, result: ResultValue): Event[] => [
+      run("StepResultReused", runId, { stepId: sid, cacheKey: key, source, result }),
+    ];
+    const deferTo = (s: StepDoc): Event[] => [
+      run("StepDeferred", runId, {
+        stepId: sid,
+        to: { runId: s.runId, stepId: s.stepId, executionId: (s.executions[s.executions.length - 1] ?? "") as ExecutionId },
+      }),
+    ];
+    if (keys && memo) {
+      const prior = m.memo(runId, keys.memo);
+      if (prior && prior.stepId !== stepId) {
+        const src = sourceOf(prior);
+        if (src && prior.result) return reuse(keys.memo, src, prior.result);
+        if (prior.status === "pending" || prior.status === "running" || prior.status === "deferred") return deferTo(prior);
+      }
+    }
+    if (keys?.cache && options.cache) {
+      const found = m.cacheHit(keys.cache, ctx.now, options.cache.maxAgeMs);
+      if (found) {
+        const h = found.hit;
+        return reuse(keys.cache, { env: found.env as EnvName, runId: h.runId, stepId: h.stepId, executionId: h.executionId, seq: h.seq }, h.result);
+      }
+      const pending = m.cachePending(keys.cache);
+      const joined = pending && m.step(pending.runId, pending.stepId);
+      if (joined && !(joined.runId === runId && joined.stepId === stepId)) return deferTo(joined);
+    }
+    if (keys && options.defer) {
+      const other = m.pendingCall(keys.memo);
+      if (other && !(other.runId === runId && other.stepId === stepId)) return deferTo(other);
+    }
+    return [firstExecution(runId, stepId, options)];
+  };
+
+  /** Where a finished step's result came from, as a reuse names it. */
+  const sourceOf = (s: StepDoc): ResultSource | undefined => {
+    if (s.status === "reused" && s.reusedFrom) return s.reusedFrom;
+    if (s.status !== "succeeded" || s.resultExecutionId === undefined) return undefined;
+    return {
+      env: (m.environment()?.env ?? "") as EnvName,
+      runId: s.runId,
+      stepId: s.stepId,
+      executionId: s.resultExecutionId,
+      seq: s.resultSeq ?? 0,
+    };
+  };
+
   /** Active executions of a step and of every step called from them, recursively. */
   const activeUnder = (runId: string, steps: readonly StepDoc[], roots: readonly StepDoc[]): ExecutionDoc[] => {
     const out: ExecutionDoc[] = [];
@@ -147,8 +210,10 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           kind: found.right.kind,
           arguments: cmd.arguments,
           options,
+          ...(cmd.keys ? { memoKey: cmd.keys.memo } : {}),
+          ...(cmd.keys?.cache && options.cache ? { cacheKey: cmd.keys.cache } : {}),
         }),
-        firstExecution(cmd.runId, rootStepId, options),
+        ...reuseOrExecute(cmd.runId, rootStepId, options, cmd.keys, false),
       ]);
     }
 
@@ -172,9 +237,35 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           options,
           parentExecutionId: cmd.call.executionId as ExecutionId,
           callId: cmd.call.callId,
+          ...(cmd.keys ? { memoKey: cmd.keys.memo } : {}),
+          ...(cmd.keys?.cache && options.cache ? { cacheKey: cmd.keys.cache } : {}),
         }),
-        firstExecution(cmd.runId, stepId, options),
+        // Memo applies to targets with the option, and to every call in a run brought into a branch.
+        ...reuseOrExecute(cmd.runId, stepId, options, cmd.keys, options.memo === true || r.branchedFrom !== undefined),
       ]);
+    }
+
+    case "ResolveDeferred": {
+      const step = m.step(cmd.runId, cmd.stepId);
+      if (!step || step.status !== "deferred" || !step.deferredTo) return none;
+      const target = m.step(step.deferredTo.runId, step.deferredTo.stepId);
+      if (!target) return none;
+      const src = sourceOf(target);
+      if (src && target.result) {
+        return E.right([
+          run("StepResultReused", cmd.runId, {
+            stepId: step.stepId,
+            cacheKey: step.cacheKey ?? step.memoKey ?? "",
+            source: src,
+            result: target.result,
+          }),
+        ]);
+      }
+      if (target.status === "failed" || target.status === "cancelled") {
+        // What it waited for failed: it executes after all.
+        return E.right([firstExecution(cmd.runId, cmd.stepId, step.options)]);
+      }
+      return none;
     }
 
     case "AssignExecution": {
@@ -293,6 +384,20 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       ]);
     }
 
+    case "RebaseEnvironment": {
+      const env_ = m.environment();
+      if (!env_) return E.left({ _tag: "UnknownEnvironment", env: "" });
+      if ((env_.base ?? null) === cmd.base) return none;
+      return E.right([env("EnvironmentRebased", { base: cmd.base as EnvName | null })]);
+    }
+
+    case "ArchiveEnvironment": {
+      const env_ = m.environment();
+      if (!env_) return E.left({ _tag: "UnknownEnvironment", env: "" });
+      if (env_.archived) return none;
+      return E.right([env("EnvironmentArchived", cmd.reason === undefined ? {} : { reason: cmd.reason })]);
+    }
+
     case "DisconnectAgent": {
       const a = m.agent(cmd.agentId);
       if (!a || a.status === "disconnected") return none;
@@ -313,7 +418,7 @@ const findTarget = (m: Model, t: TargetRef): E.Either<Rejection, TargetManifest>
 };
 
 /** Per-call options over the target's own. */
-const mergeOptions = (base: StepOptions, over: StepOptions | undefined): StepOptions => {
+export const mergeOptions = (base: StepOptions, over: StepOptions | undefined): StepOptions => {
   if (!over) return base;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) if (v !== undefined) out[k] = v;

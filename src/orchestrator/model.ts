@@ -5,6 +5,7 @@
  */
 import type { ExecutionId, RunId } from "../events/index.js";
 import {
+  getCacheEntry,
   getEnvironment,
   getExecution,
   getRun,
@@ -14,6 +15,11 @@ import {
   stepKey,
   stepsOfRun,
   type AgentDoc,
+  type CacheDoc,
+  type CacheHit,
+  type DeferralsDoc,
+  type MemoDoc,
+  type PendingDoc,
   type CallDoc,
   type DocSource,
   type EnvironmentDoc,
@@ -34,9 +40,26 @@ export interface Model {
   environment(): EnvironmentDoc | undefined;
   runForKey(idempotencyKey: string): RunId | undefined;
   call(callId: string): CallDoc | undefined;
+  /** The latest step of the run scheduled with this memo key. */
+  memo(runId: string, memoKey: string): StepDoc | undefined;
+  /** The step executing with this memo key anywhere in the environment. */
+  pendingCall(memoKey: string): StepDoc | undefined;
+  /** Steps deferred to a step, not yet resolved. */
+  deferrals(runId: string, stepId: string): readonly { runId: string; stepId: string }[];
+  /**
+   * The newest result recorded for a cache key no older than `maxAgeMs`:
+   * in this environment, else in its base (and the base's base…) or, for a
+   * branched environment, in the parent as of the branch point.
+   */
+  cacheHit(cacheKey: string, now: number, maxAgeMs?: number): { env: string; hit: CacheHit } | undefined;
+  /** The execution computing a result for a cache key in this environment, if any. */
+  cachePending(cacheKey: string): CacheDoc["pending"];
 }
 
-export const modelOf = (src: DocSource): Model => ({
+/** Cache look-ups in the environments an environment inherits from, nearest first. */
+export type Inherited = (cacheKey: string) => Iterable<{ env: string; doc: CacheDoc | undefined }>;
+
+export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model => ({
   run: (runId) => getRun(src, runId as RunId),
   step: (runId, stepId) => src.get<StepDoc>("steps", stepKey(runId, stepId)),
   stepsOfRun: (runId) => stepsOfRun(src, runId as RunId),
@@ -47,4 +70,21 @@ export const modelOf = (src: DocSource): Model => ({
   environment: () => getEnvironment(src),
   runForKey: (key) => runForIdempotencyKey(src, key),
   call: (callId) => stepForCall(src, callId),
+  memo(runId, memoKey) {
+    const m = src.get<MemoDoc>("memo", `${runId}/${memoKey}`);
+    return m ? src.get<StepDoc>("steps", stepKey(runId, m.stepId)) : undefined;
+  },
+  pendingCall(memoKey) {
+    const p = src.get<PendingDoc>("pending", memoKey);
+    return p ? src.get<StepDoc>("steps", stepKey(p.runId, p.stepId)) : undefined;
+  },
+  deferrals: (runId, stepId) => src.get<DeferralsDoc>("deferrals", stepKey(runId, stepId))?.steps ?? [],
+  cacheHit(cacheKey, now, maxAgeMs) {
+    const fresh = (hit: CacheHit | undefined) => hit !== undefined && (maxAgeMs === undefined || now - hit.at <= maxAgeMs);
+    const own = getCacheEntry(src, cacheKey)?.hit;
+    if (fresh(own)) return { env: getEnvironment(src)?.env ?? "", hit: own! };
+    for (const { env, doc } of inherited(cacheKey)) if (fresh(doc?.hit)) return { env, hit: doc!.hit! };
+    return undefined;
+  },
+  cachePending: (cacheKey) => getCacheEntry(src, cacheKey)?.pending,
 });

@@ -35,7 +35,7 @@ import {
 import type { Outcome } from "../agent/protocol.js";
 import type { Command } from "./commands.js";
 import { decide } from "./decide.js";
-import { modelOf, type Model } from "./model.js";
+import { modelOf, type Inherited, type Model } from "./model.js";
 import { handlesIn, trackActive, type ActiveExecution } from "./next-actions.js";
 import type { Rejection } from "./rejections.js";
 
@@ -50,6 +50,8 @@ export interface RuntimeOptions {
   readonly storePath: string;
   readonly clock?: () => number;
   readonly onNotice?: (message: string) => void;
+  /** Cache look-ups in the environments this one inherits from (live bases, or a branch's frozen parent). */
+  readonly inherited?: Inherited;
 }
 
 /** What happens after a commit is acknowledged. */
@@ -149,7 +151,7 @@ export class EnvRuntime {
     this.touched.clear();
     this.overlay = new Overlay(this.store, (p, k) => this.touched.set(`${p}\0${k}`, this.folding));
     this.confirmedOverlay = new Overlay(this.store);
-    this.model = modelOf(this.overlay);
+    this.model = modelOf(this.overlay, this.options.inherited);
     this.assigned = this.confirmed = this.store.checkpoint;
     this.active.clear();
     for (const [, x] of this.store.range<ExecutionDoc>("executions")) {

@@ -9,6 +9,7 @@ import type { AgentMessage, HandleRef, Outcome, ServerMessage } from "../agent/p
 import type { Command } from "./commands.js";
 import type { Model } from "./model.js";
 import { nextActions, type AgentSlot } from "./next-actions.js";
+import { stepKeys } from "./keys.js";
 import { rejectionMessage } from "./rejections.js";
 import type { EnvRuntime } from "./runtime.js";
 import type { TaskLogs } from "./task-logs.js";
@@ -189,6 +190,7 @@ export class EnvScheduler {
     }
     const callId = `${m.executionId}/${m.requestId}`;
     const kind = this.rt.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
+    const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options);
     const r =
       kind === "workflow"
         ? await this.rt.execute({
@@ -197,6 +199,7 @@ export class EnvScheduler {
             target: m.target,
             arguments: m.arguments,
             ...(m.options ? { options: m.options } : {}),
+            keys,
             call: { executionId: m.executionId, callId, runId: caller.runId, stepId: caller.stepId },
           })
         : await this.rt.execute({
@@ -207,6 +210,7 @@ export class EnvScheduler {
             kind,
             arguments: m.arguments,
             options: m.options ?? {},
+            keys,
           });
     if (!r.ok) {
       a.conn.send({ type: "error", requestId: m.requestId, message: rejectionMessage(r.rejection) });
@@ -249,12 +253,19 @@ export class EnvScheduler {
         }
         case "ExecutionCancelled":
         case "ExecutionTimedOut": {
+          this.resolveDeferrals(e.runId, e.data.stepId);
           const agentId = model.execution(e.data.executionId)?.agentId;
           const a = agentId === undefined ? undefined : this.agents.get(agentId);
           a?.conn.send({ type: "abort", executionId: e.data.executionId, reason: e.type === "ExecutionCancelled" ? "cancelled" : "timed_out" });
           break;
         }
+        case "ExecutionSucceeded":
+        case "ExecutionFailed":
+        case "StepResultReused":
+          this.resolveDeferrals(e.runId, e.data.stepId);
+          break;
         case "ExecutionAbandoned": {
+          this.resolveDeferrals(e.runId, e.data.stepId);
           const a = this.agents.get(e.data.agentId);
           a?.conn.send({ type: "abort", executionId: e.data.executionId, reason: "abandoned" });
           break;
@@ -262,12 +273,34 @@ export class EnvScheduler {
         case "RunCancelled":
           this.cancelChildRuns(e.runId, e.data.reason);
           break;
+        case "StepDeferred":
+          // It may have deferred to a step that has just finished.
+          this.resolveDeferrals(e.data.to.runId, e.data.to.stepId);
+          break;
         case "ExecutionCreated":
           this.kick();
           break;
         default:
           break;
       }
+    }
+  }
+
+  /** Steps deferred to a step that has an outcome take its result (or execute, if it failed). */
+  resolveDeferrals(runId: string, stepId: string): void {
+    if (!this.rt.outcomeOf(runId, stepId)) return;
+    for (const d of this.rt.model.deferrals(runId, stepId)) {
+      void this.rt.execute({ type: "ResolveDeferred", runId: d.runId, stepId: d.stepId }).catch((e: unknown) =>
+        this.options.onNotice?.(`resolving deferred step ${d.runId}/${d.stepId}: ${(e as Error).message}`),
+      );
+    }
+  }
+
+  /** At start: deferrals whose step finished while the server was down. */
+  resolveAllDeferrals(): void {
+    for (const [key] of this.rt.source.range("deferrals")) {
+      const [runId, stepId] = key.split("/") as [string, string];
+      this.resolveDeferrals(runId, stepId);
     }
   }
 

@@ -28,6 +28,7 @@ import {
 import { fromJson, toJson } from "./json.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 import { EnvRuntime } from "./runtime.js";
+import { stepKeys } from "./keys.js";
 import { EnvScheduler, type AgentConnection } from "./scheduler.js";
 import { TaskLogs } from "./task-logs.js";
 
@@ -152,6 +153,7 @@ export class TributaryServer {
     const logs = new TaskLogs(join(this.dataDir, "task-logs", ref.project, `${ref.env}.ndjson`));
     const scheduler = new EnvScheduler(rt, { heartbeatMs: this.options.heartbeatMs ?? 2000, logs, onNotice: this.notice });
     scheduler.kick();
+    scheduler.resolveAllDeferrals();
     return { ref, rt, scheduler, logs };
   }
 
@@ -329,11 +331,13 @@ export class TributaryServer {
     if (b.arguments !== undefined && !Array.isArray(b.arguments)) throw new HttpError(400, "arguments must be an array");
     if (b.idempotencyKey !== undefined && typeof b.idempotencyKey !== "string") throw new HttpError(400, "idempotencyKey must be a string");
     const [repository, target] = b.target.split(":") as [string, string];
+    const args = (b.arguments ?? []) as never;
     const r = await env.rt.execute({
       type: "SubmitRun",
       runId: env.rt.newId(),
       target: { repository, target },
-      arguments: (b.arguments ?? []) as never,
+      arguments: args,
+      keys: stepKeys(env.rt.model, { repository, target }, args, undefined),
       ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
     });
     if (!r.ok) throw rejected(r.rejection);

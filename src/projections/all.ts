@@ -9,6 +9,7 @@ import {
   manifestsProjection,
 } from "./environment.js";
 import type { AnyProjection } from "./projection.js";
+import { deferralsProjection, memoProjection, pendingProjection } from "./reuse.js";
 import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
 
 /** What one run's history feeds (`steps` before `cache`: the cache reads step documents). */
@@ -28,4 +29,7 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   environmentProjection,
   idempotencyProjection,
   callsProjection,
+  memoProjection,
+  pendingProjection,
+  deferralsProjection,
 ];

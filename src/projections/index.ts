@@ -6,6 +6,7 @@ export * from "./runs.js";
 export * from "./cache.js";
 export * from "./assets.js";
 export * from "./environment.js";
+export * from "./reuse.js";
 export * from "./queries.js";
 export { canonicalJson, dumpLine } from "./dump.js";
 export { MemoryStore } from "./memory-store.js";

@@ -35,6 +35,8 @@ export interface RunDoc {
   readonly rootStepId: StepId;
   readonly idempotencyKey?: string;
   readonly parent?: ExecutionRef;
+  /** Set when the run was brought into a branch from its parent environment. */
+  readonly branchedFrom?: { readonly env: string; readonly seq: number };
   readonly status: RunStatus;
   /** The root step's error when the run failed. */
   readonly error?: ErrorInfo;
@@ -71,6 +73,8 @@ export interface StepDoc {
   readonly result?: ResultValue;
   /** The execution that produced `result`. */
   readonly resultExecutionId?: ExecutionId;
+  /** Sequence of the commit that recorded `result`. */
+  readonly resultSeq?: number;
   readonly error?: ErrorInfo;
   readonly reusedFrom?: ResultSource;
   readonly deferredTo?: ExecutionRef;
@@ -134,7 +138,7 @@ export const isFinished = (status: ExecutionStatus): boolean =>
 
 export const runsProjection: Projection<RunDoc> = {
   name: "runs",
-  version: 1,
+  version: 2,
   keysOf: (e) => (e.runId === undefined ? [] : [e.runId]),
   evolve(doc, e, _key, ctx) {
     if (e.type === "RunSubmitted") {
@@ -146,6 +150,7 @@ export const runsProjection: Projection<RunDoc> = {
         rootStepId: d.rootStepId,
         ...(d.idempotencyKey === undefined ? {} : { idempotencyKey: d.idempotencyKey }),
         ...(d.parent === undefined ? {} : { parent: d.parent }),
+        ...(d.branchedFrom === undefined ? {} : { branchedFrom: d.branchedFrom }),
         status: "running",
         submittedAt: e.at,
         submittedSeq: ctx.seq,
@@ -245,7 +250,7 @@ const stepOf = (e: Event): string[] => {
 
 export const stepsProjection: Projection<StepDoc> = {
   name: "steps",
-  version: 1,
+  version: 2,
   keysOf: stepOf,
   evolve(doc, e, _key, ctx) {
     if (e.type === "StepScheduled") {
@@ -270,7 +275,7 @@ export const stepsProjection: Projection<StepDoc> = {
     /** Only the latest execution decides the step's outcome. */
     const latest = (id: ExecutionId) => doc.executions[doc.executions.length - 1] === id;
     const outcome = (status: StepStatus, fields: Partial<StepDoc>): StepDoc => {
-      const { result: _r, resultExecutionId: _x, error: _e, finishedAt: _f, ...rest } = doc;
+      const { result: _r, resultExecutionId: _x, resultSeq: _s, error: _e, finishedAt: _f, ...rest } = doc;
       return { ...rest, status, finishedAt: e.at, ...fields };
     };
     switch (e.type) {
@@ -285,7 +290,7 @@ export const stepsProjection: Projection<StepDoc> = {
         return latest(e.data.executionId) ? { ...doc, status: "running" } : doc;
       case "ExecutionSucceeded":
         return latest(e.data.executionId)
-          ? outcome("succeeded", { result: e.data.result, resultExecutionId: e.data.executionId })
+          ? outcome("succeeded", { result: e.data.result, resultExecutionId: e.data.executionId, resultSeq: ctx.seq })
           : doc;
       case "ExecutionFailed":
         return latest(e.data.executionId) ? outcome("failed", { error: e.data.error }) : doc;
@@ -296,7 +301,7 @@ export const stepsProjection: Projection<StepDoc> = {
       case "ExecutionCancelled":
         return latest(e.data.executionId) ? outcome("cancelled", { error: cancelledError(e.data.reason) }) : doc;
       case "StepResultReused":
-        return outcome("reused", { result: e.data.result, reusedFrom: e.data.source });
+        return outcome("reused", { result: e.data.result, reusedFrom: e.data.source, resultSeq: ctx.seq });
       case "StepDeferred":
         return { ...doc, status: "deferred", deferredTo: e.data.to };
       default:

@@ -25,16 +25,22 @@ describe("loading repositories", () => {
     expect(manifestOf(named)).toEqual({
       repository: "custom_name",
       targets: [
-        { name: "double", kind: "task", parameters: [{ name: "x" }], options: { timeoutMs: 500, requires: { gpu: ["yes"], region: ["eu", "us"] } } },
+        { name: "double", kind: "task", parameters: [{ name: "x" }], options: { timeoutMs: 500, requires: { gpu: ["yes"], region: ["eu", "us"] } }, codeHash: expect.stringMatching(/^[0-9a-f]{16}$/) },
         {
           name: "flow",
           kind: "workflow",
           parameters: [{ name: "input" }, { name: "scale", default: "2" }, { name: "...rest" }],
           options: { retries: { limit: 1, delayMs: 1000, factor: 2, maxDelayMs: 60_000 }, cache: { maxAgeMs: 1000 }, memo: true },
+          codeHash: expect.stringMatching(/^[0-9a-f]{16}$/),
         },
       ],
     });
     expect(manifestOf(plain).targets[0]?.parameters).toEqual([{ name: "text" }, { name: "times", default: "1" }]);
+    // The code hash is of the code: different functions, different hashes; the same function, the same hash.
+    const [a, b] = manifestOf(named).targets.map((t) => t.codeHash);
+    expect(a).not.toBe(b);
+    const [again] = await loadRepositories(["named.ts"], fixtures);
+    expect(manifestOf(again!).targets[0]!.codeHash).toBe(a);
   });
 
   it("loads the example repository of the README", async () => {
