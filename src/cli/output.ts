@@ -28,7 +28,7 @@ const target = (s: { target: { repository: string; target: string } }) => `${s.t
  * The tree of a run's steps (children under the execution that called them),
  * each with its status, attempts, duration, agent and result or error.
  */
-export const renderRunTree = (view: RunView): string => {
+export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Set()): string => {
   const { run } = view;
   const lines: string[] = [];
   lines.push(
@@ -54,7 +54,8 @@ export const renderRunTree = (view: RunView): string => {
         `  ${step.status}  attempts ${execs.length}` +
         (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
         (latest?.agentId ? `  on ${latest.agentId}` : "") +
-        (step.reusedFrom ? `  from ${step.reusedFrom.env}/${step.reusedFrom.runId}` : "") +
+        (step.reusedFrom ? `  from ${step.reusedFrom.env}/${step.reusedFrom.runId}/${step.reusedFrom.stepId}@${step.reusedFrom.seq}` : "") +
+        (stale.has(step.stepId) ? "  STALE (a step it called has a newer result)" : "") +
         (outcome ? `  ${outcome}` : ""),
     );
     const inner = indent + (last ? "   " : "│  ");
@@ -67,10 +68,13 @@ export const renderRunTree = (view: RunView): string => {
         );
       }
     }
-    const kids = execs.flatMap((x) => children.get(x.executionId) ?? []);
+    // A reused step's children hang under the execution it was reused from.
+    const producers = [...execs.map((x) => x.executionId), ...(step.reusedFrom ? [step.reusedFrom.executionId] : [])];
+    const kids = producers.flatMap((id) => children.get(id) ?? []);
     kids.forEach((k, i) => walk(k, inner, i === kids.length - 1));
   };
-  const roots = children.get("") ?? [];
+  const known = new Set(view.steps.flatMap((s) => [...s.executions, ...(s.reusedFrom ? [s.reusedFrom.executionId] : [])]));
+  const roots = view.steps.filter((s) => s.parentExecutionId === undefined || !known.has(s.parentExecutionId));
   roots.forEach((s, i) => walk(s, "", i === roots.length - 1));
   return lines.join("\n");
 };

@@ -87,6 +87,24 @@ export type Command =
       readonly type: "RebaseEnvironment";
       readonly base: string | null;
     }
-  | { readonly type: "ArchiveEnvironment"; readonly reason?: string };
+  | { readonly type: "ArchiveEnvironment"; readonly reason?: string }
+  | {
+      readonly type: "BranchEnvironment";
+      readonly project: string;
+      readonly env: string;
+      readonly parent: string;
+      readonly at: number;
+    }
+  | {
+      /**
+       * Brings a run of the parent (or a base) into this environment: the run
+       * (with `first`), and these steps with the results they had, as reused.
+       */
+      readonly type: "ImportRun";
+      readonly from: { readonly env: string; readonly seq: number };
+      readonly run: import("../projections/index.js").RunDoc;
+      readonly steps: readonly import("../projections/index.js").StepDoc[];
+      readonly first: boolean;
+    };
 
 export type CommandType = Command["type"];

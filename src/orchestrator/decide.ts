@@ -384,6 +384,56 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       ]);
     }
 
+    case "BranchEnvironment": {
+      if (m.environment()) return E.left({ _tag: "EnvironmentExists", env: cmd.env });
+      return E.right([
+        env("EnvironmentBranched", { project: cmd.project as never, env: cmd.env as never, parent: cmd.parent as EnvName, at: cmd.at }),
+      ]);
+    }
+
+    case "ImportRun": {
+      const runId = cmd.run.runId;
+      if (cmd.first && m.run(runId)) return none;
+      if (!cmd.first && !m.run(runId)) return E.left({ _tag: "UnknownRun", runId });
+      const events: Event[] = [];
+      if (cmd.first) {
+        events.push(
+          run("RunSubmitted", runId, {
+            target: cmd.run.target,
+            arguments: cmd.run.arguments,
+            rootStepId: cmd.run.rootStepId,
+            branchedFrom: { env: cmd.from.env as EnvName, seq: cmd.from.seq },
+          }),
+        );
+      }
+      for (const s of cmd.steps) {
+        if (m.step(runId, s.stepId)) continue;
+        events.push(
+          run("StepScheduled", runId, {
+            stepId: s.stepId,
+            target: s.target,
+            kind: s.kind,
+            arguments: s.arguments,
+            options: s.options,
+            ...(s.memoKey === undefined ? {} : { memoKey: s.memoKey }),
+            ...(s.cacheKey === undefined ? {} : { cacheKey: s.cacheKey }),
+            ...(s.parentExecutionId === undefined ? {} : { parentExecutionId: s.parentExecutionId }),
+            ...(s.callId === undefined ? {} : { callId: s.callId }),
+          }),
+        );
+        const source: ResultSource | undefined =
+          s.status === "reused" && s.reusedFrom
+            ? s.reusedFrom
+            : s.status === "succeeded" && s.resultExecutionId !== undefined
+              ? { env: cmd.from.env as EnvName, runId, stepId: s.stepId, executionId: s.resultExecutionId, seq: s.resultSeq ?? 0 }
+              : undefined;
+        if (source && s.result) {
+          events.push(run("StepResultReused", runId, { stepId: s.stepId, cacheKey: s.memoKey ?? s.cacheKey ?? "", source, result: s.result }));
+        }
+      }
+      return E.right(events);
+    }
+
     case "RebaseEnvironment": {
       const env_ = m.environment();
       if (!env_) return E.left({ _tag: "UnknownEnvironment", env: "" });

@@ -15,7 +15,7 @@ import {
   type EventLog,
   type LogRef,
 } from "../events/index.js";
-import { getRunView, listAgents, listRuns, stepsOfRun, getEnvironment } from "../projections/index.js";
+import { getEnvironment, getRunView, listAgents, listRuns, staleSteps, stepsOfRun } from "../projections/index.js";
 import {
   AGENT_PATH,
   MAX_FRAME_BYTES,
@@ -27,10 +27,9 @@ import {
 } from "../agent/protocol.js";
 import { fromJson, toJson } from "./json.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
-import { EnvRuntime } from "./runtime.js";
+import { Environments, Refused, type Env } from "./environments.js";
 import { stepKeys } from "./keys.js";
-import { EnvScheduler, type AgentConnection } from "./scheduler.js";
-import { TaskLogs } from "./task-logs.js";
+import type { AgentConnection } from "./scheduler.js";
 
 export interface ServerOptions {
   /** Data directory: embedded log, projections, task logs. Default `./.tributary`. */
@@ -52,13 +51,6 @@ export const DEFAULT_PROJECT = "default";
 export const DEFAULT_ENV = "production";
 const MAX_BODY_BYTES = 1024 * 1024;
 
-interface Env {
-  readonly ref: LogRef;
-  readonly rt: EnvRuntime;
-  readonly scheduler: EnvScheduler;
-  readonly logs: TaskLogs;
-}
-
 /** An HTTP error with a status and a message that says what to do. */
 class HttpError extends Error {
   constructor(
@@ -72,7 +64,7 @@ class HttpError extends Error {
 const rejected = (r: Rejection) => new HttpError(rejectionStatus(r), rejectionMessage(r));
 
 export class TributaryServer {
-  private readonly envs = new Map<string, Promise<Env>>();
+  private readonly envs: Environments;
   private readonly http: HttpServer;
   private readonly wss: WebSocketServer;
   private readonly notice: (m: string) => void;
@@ -85,6 +77,7 @@ export class TributaryServer {
   ) {
     this.dataDir = options.dataDir ?? ".tributary";
     this.notice = options.onNotice ?? ((m) => console.error(m));
+    this.envs = new Environments({ log, dataDir: this.dataDir, heartbeatMs: options.heartbeatMs ?? 2000, onNotice: this.notice });
     this.http = createServer((req, res) => void this.handle(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.http.on("upgrade", (req, socket, head) => {
@@ -105,7 +98,7 @@ export class TributaryServer {
     const server = new TributaryServer(log, options);
     try {
       for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
-      await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, { create: true });
+      await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, {});
       await new Promise<void>((resolve, reject) => {
         server.http.once("error", reject);
         server.http.listen(options.port ?? 7777, options.host ?? "127.0.0.1", () => resolve());
@@ -125,36 +118,8 @@ export class TributaryServer {
   }
 
   /** The orchestrator of an environment, started on first use. */
-  async env(project: string, env: string, opts: { create?: boolean; base?: string } = {}): Promise<Env> {
-    const ref = logRef(project, env);
-    const key = `${ref.project}/${ref.env}`;
-    let e = this.envs.get(key);
-    if (!e) {
-      if (!opts.create && !(await this.log.hasEnv(ref))) throw rejected({ _tag: "UnknownEnvironment", env: key });
-      e = this.startEnv(ref, opts.base);
-      this.envs.set(key, e);
-      e.catch(() => this.envs.delete(key));
-    }
-    return e;
-  }
-
-  private async startEnv(ref: LogRef, base: string | undefined): Promise<Env> {
-    const rt = new EnvRuntime({
-      log: this.log,
-      ref,
-      storePath: join(this.dataDir, "projections", ref.project, ref.env),
-      onNotice: this.notice,
-    });
-    await rt.start();
-    if (!getEnvironment(rt.source)) {
-      const r = await rt.execute({ type: "CreateEnvironment", project: ref.project, env: ref.env, ...(base ? { base } : {}) });
-      if (!r.ok && r.rejection._tag !== "EnvironmentExists") throw rejected(r.rejection);
-    }
-    const logs = new TaskLogs(join(this.dataDir, "task-logs", ref.project, `${ref.env}.ndjson`));
-    const scheduler = new EnvScheduler(rt, { heartbeatMs: this.options.heartbeatMs ?? 2000, logs, onNotice: this.notice });
-    scheduler.kick();
-    scheduler.resolveAllDeferrals();
-    return { ref, rt, scheduler, logs };
+  env(project: string, env: string, create?: { base?: string }): Promise<Env> {
+    return this.envs.get(project, env, create);
   }
 
   // -------------------------------------------------------------------------
@@ -236,7 +201,8 @@ export class TributaryServer {
       if (out === STREAMED) return;
       send(res, 200, out);
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : e instanceof InvalidNameError ? 400 : 500;
+      const status =
+        e instanceof HttpError || e instanceof Refused ? e.status : e instanceof InvalidNameError ? 400 : 500;
       if (status === 500) this.notice(`API error: ${(e as Error).stack ?? String(e)}`);
       if (!res.headersSent) send(res, status, { error: (e as Error).message });
       else res.end();
@@ -258,16 +224,33 @@ export class TributaryServer {
         }
         return out;
       }
-      const { name, base } = (body ?? {}) as { name?: unknown; base?: unknown };
-      if (typeof name !== "string") throw new HttpError(400, "give the environment's name as {\"name\": \"...\"}");
+      const { name, base, from, at, atTime } = (body ?? {}) as Record<string, unknown>;
+      if (typeof name !== "string") throw new HttpError(400, 'give the environment\'s name as {"name": "..."}');
       const ref = logRef(project, name);
       if (await this.log.hasEnv(ref)) throw rejected({ _tag: "EnvironmentExists", env: `${project}/${name}` });
+      if (from !== undefined) {
+        if (typeof from !== "string") throw new HttpError(400, "from must be an environment name");
+        if (at !== undefined && !Number.isSafeInteger(at)) throw new HttpError(400, "at must be a log sequence number");
+        const time = atTime === undefined ? undefined : Date.parse(String(atTime));
+        if (time !== undefined && Number.isNaN(time)) throw new HttpError(400, `atTime ${JSON.stringify(atTime)} is not an ISO date`);
+        const e = await this.envs.branch(project, name, from, at as number | undefined, time);
+        return { name, ...getEnvironment(e.rt.source) };
+      }
       if (base !== undefined) {
         if (typeof base !== "string") throw new HttpError(400, "base must be an environment name");
-        if (!(await this.log.hasEnv(logRef(project, base)))) throw rejected({ _tag: "UnknownEnvironment", env: `${project}/${base}` });
+        await this.env(project, base);
       }
-      const e = await this.env(project, name, { create: true, ...(typeof base === "string" ? { base } : {}) });
+      const e = await this.env(project, name, typeof base === "string" ? { base } : {});
       return { name, ...getEnvironment(e.rt.source) };
+    }
+    if (p.length === 6 && p[3] === "envs" && method === "POST" && (p[5] === "update" || p[5] === "archive")) {
+      if (p[5] === "archive") await this.envs.archive(project, p[4]!);
+      else {
+        const { base } = (body ?? {}) as { base?: unknown };
+        if (base !== null && typeof base !== "string") throw new HttpError(400, 'give the new base as {"base": "name"} or {"base": null}');
+        await this.envs.rebase(project, p[4]!, base);
+      }
+      return { name: p[4], ...getEnvironment((await this.env(project, p[4]!)).rt.source) };
     }
     if (p[3] !== "envs" || p.length < 6) throw new HttpError(404, `no such endpoint: /${p.join("/")}`);
     const env = await this.env(project, p[4]!);
@@ -282,9 +265,10 @@ export class TributaryServer {
     if (what === "runs" && id !== undefined) {
       const runId = id;
       if (parseRunId(runId)._tag === "Left") throw new HttpError(400, `invalid run id ${JSON.stringify(runId)}`);
-      const view = getRunView(rt.source, runId as never);
+      const rerun = sub === "steps" && stepId !== undefined && action === "rerun" && method === "POST";
+      const view = rerun ? await this.envs.importRun(env, runId) : getRunView(rt.source, runId as never);
       if (!view) throw rejected({ _tag: "UnknownRun", runId });
-      if (rest.length === 2 && method === "GET") return view;
+      if (rest.length === 2 && method === "GET") return { ...view, stale: staleSteps(view) };
       if (sub === "history" && method === "GET") {
         const out = [];
         for await (const c of this.log.read(env.ref, { runId: runId as never })) {
@@ -306,21 +290,44 @@ export class TributaryServer {
         if (!r.ok) throw rejected(r.rejection);
         return { runId, cancelled: true, seq: r.seq };
       }
-      if (sub === "steps" && stepId !== undefined && action === "rerun" && method === "POST") {
+      if (rerun) {
         const r = await rt.execute({ type: "RerunStep", runId, stepId });
         if (!r.ok) throw rejected(r.rejection);
         const step = rt.model.step(runId, stepId)!;
-        return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq };
+        const cascade = (body as { cascade?: unknown } | undefined)?.cascade === true;
+        if (cascade) void this.cascade(env, runId, stepId);
+        return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq, cascade };
       }
     }
     if (what === "agents" && method === "GET") return { connected: env.scheduler.connected(), known: listAgents(rt.source) };
     if (what === "projections" && id === "dump" && method === "GET") return { lastSeq: rt.lastSeq, lines: rt.dump() };
     if (what === "projections" && id === "rebuild" && method === "POST") {
-      const commits = await rt.rebuild();
+      const commits = await this.envs.rebuild(env);
       return { rebuilt: commits, lastSeq: rt.lastSeq };
     }
     if (what === "steps" && method === "GET" && id !== undefined) return stepsOfRun(rt.source, id as never);
     throw new HttpError(404, `no such endpoint: ${method} /${p.join("/")}`);
+  }
+
+  /**
+   * After a re-run of `stepId`, re-runs its caller once it has its new
+   * result, and so on up to the root: each caller's code runs again and its
+   * unchanged calls are reused (memo), so the new result propagates.
+   */
+  private async cascade(env: Env, runId: string, stepId: string): Promise<void> {
+    let current = stepId;
+    for (;;) {
+      const outcome = await env.rt.waitForStep(runId, current);
+      if (outcome.status !== "succeeded") return;
+      const caller = callerOf(env, runId, current);
+      if (!caller) return;
+      const r = await env.rt.execute({ type: "RerunStep", runId, stepId: caller });
+      if (!r.ok) {
+        this.notice(`cascade of ${runId}: re-running step ${caller} refused: ${rejectionMessage(r.rejection)}`);
+        return;
+      }
+      current = caller;
+    }
   }
 
   private async submit(env: Env, body: unknown): Promise<unknown> {
@@ -365,13 +372,7 @@ export class TributaryServer {
     this.wss.close();
     await new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
     this.http.closeAllConnections?.();
-    for (const e of this.envs.values()) {
-      const env = await e.catch(() => undefined);
-      if (!env) continue;
-      env.scheduler.close();
-      env.logs.flush();
-      await env.rt.close();
-    }
+    await this.envs.close();
     await this.log.close();
   }
 }
@@ -409,3 +410,15 @@ const readBody = (req: IncomingMessage): Promise<unknown> =>
     });
     req.on("error", reject);
   });
+
+/** The step whose execution called `stepId` (in a branch, maybe an execution of the parent environment). */
+const callerOf = (env: Env, runId: string, stepId: string): string | undefined => {
+  const step = env.rt.model.step(runId, stepId);
+  const parent = step?.parentExecutionId;
+  if (parent === undefined) return undefined;
+  const x = env.rt.model.execution(parent);
+  if (x) return x.stepId;
+  return env.rt.model
+    .stepsOfRun(runId)
+    .find((s) => s.reusedFrom?.executionId === parent || s.resultExecutionId === parent)?.stepId;
+};

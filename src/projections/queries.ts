@@ -74,3 +74,34 @@ export const runForIdempotencyKey = (src: DocSource, key: string): RunId | undef
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export const stepForCall = (src: DocSource, callId: string): CallDoc | undefined => src.get<CallDoc>("calls", callId);
+
+/**
+ * Steps whose result was computed from an older result of a step they
+ * called: that step was re-run since, and gave its result after theirs.
+ * Transitively: the callers of a stale step are stale too. Step ids.
+ */
+export const staleSteps = (view: RunView): string[] => {
+  const producer = (s: StepDoc) => s.resultExecutionId ?? s.reusedFrom?.executionId;
+  const rerun = (s: StepDoc) => {
+    const latest = s.executions[s.executions.length - 1];
+    return latest !== undefined && view.executions[latest]?.reason === "rerun";
+  };
+  const children = new Map<string, StepDoc[]>();
+  for (const s of view.steps) {
+    if (s.parentExecutionId !== undefined) children.set(s.parentExecutionId, [...(children.get(s.parentExecutionId) ?? []), s]);
+  }
+  const memo = new Map<string, boolean>();
+  const stale = (s: StepDoc, depth = 0): boolean => {
+    const known = memo.get(s.stepId);
+    if (known !== undefined) return known;
+    const p = producer(s);
+    const mine = s.resultSeq ?? 0;
+    const result =
+      depth < 1000 &&
+      p !== undefined &&
+      (children.get(p) ?? []).some((c) => (rerun(c) && (c.resultSeq ?? 0) > mine) || stale(c, depth + 1));
+    memo.set(s.stepId, result);
+    return result;
+  };
+  return view.steps.filter((s) => stale(s)).map((s) => s.stepId);
+};

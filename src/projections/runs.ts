@@ -65,6 +65,7 @@ export interface StepDoc {
   readonly cacheKey?: string;
   readonly memoKey?: string;
   readonly parentExecutionId?: ExecutionId;
+  readonly callId?: string;
   readonly scheduledAt: number;
   readonly scheduledSeq: number;
   readonly status: StepStatus;
@@ -265,6 +266,7 @@ export const stepsProjection: Projection<StepDoc> = {
         ...(d.cacheKey === undefined ? {} : { cacheKey: d.cacheKey }),
         ...(d.memoKey === undefined ? {} : { memoKey: d.memoKey }),
         ...(d.parentExecutionId === undefined ? {} : { parentExecutionId: d.parentExecutionId }),
+        ...(d.callId === undefined ? {} : { callId: d.callId }),
         scheduledAt: e.at,
         scheduledSeq: ctx.seq,
         status: "pending",

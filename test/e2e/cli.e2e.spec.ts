@@ -121,6 +121,6 @@ describe("the tributary CLI", () => {
     const done = JSON.parse((await cli(["submit", "flows:stamp_flow", "--wait", "--json"], env)).stdout) as { runId: string };
     const rerun = await cli(["runs", "rerun", done.runId, "2"], env);
     expect(rerun).toMatchObject({ code: 0 });
-    expect(rerun.stdout).toMatch(/re-running step 2 of run \S+: execution \S+-2-2/);
+    expect(rerun.stdout).toMatch(/re-running step 2 of run \S+ in production: execution \S+-2-2/);
   });
 });

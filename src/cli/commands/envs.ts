@@ -1,4 +1,4 @@
-/** `tributary envs ls | create NAME [--base ENV]` */
+/** `tributary envs ls | create NAME [--base ENV] | update NAME --base ENV|--no-base | archive NAME | branch NAME --from ENV [--at SEQ | --at-time ISO]` */
 import { parseArgs } from "node:util";
 import { toJson } from "../../orchestrator/json.js";
 import { api, CliError } from "../client.js";
@@ -7,12 +7,27 @@ import { COMMON, targetOf } from "../options.js";
 interface EnvRow {
   name: string;
   base?: string;
+  branchedFrom?: { parent: string; at: number };
   archived?: boolean;
   lastSeq: number;
 }
 
+const USAGE =
+  "usage: tributary envs ls | create NAME [--base ENV] | update NAME (--base ENV | --no-base) | archive NAME | branch NAME --from ENV [--at SEQ | --at-time ISO]";
+
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, base: { type: "string" } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...COMMON,
+      base: { type: "string" },
+      "no-base": { type: "boolean", default: false },
+      from: { type: "string" },
+      at: { type: "string" },
+      "at-time": { type: "string" },
+    },
+  });
   const t = targetOf(values);
   const [sub, name] = positionals;
   const path = `/api/projects/${encodeURIComponent(t.project)}/envs`;
@@ -20,13 +35,16 @@ export const run = async (argv: string[]): Promise<number> => {
     const rows = await api<EnvRow[]>(t.server, "GET", path);
     if (values.json) console.log(toJson(rows));
     else {
+      const parentOf = (r: EnvRow) => r.base ?? r.branchedFrom?.parent ?? "";
       const children = new Map<string, EnvRow[]>();
-      for (const r of rows) children.set(r.base ?? "", [...(children.get(r.base ?? "") ?? []), r]);
-      const walk = (r: EnvRow, indent: string) => {
-        console.log(`${indent}${r.name}${r.archived ? " (archived)" : ""}  ${r.lastSeq} commits`);
-        for (const c of children.get(r.name) ?? []) walk(c, indent + "  ");
+      for (const r of rows) children.set(parentOf(r), [...(children.get(parentOf(r)) ?? []), r]);
+      const walk = (r: EnvRow, indent: string, seen: Set<string>) => {
+        const how = r.branchedFrom ? `  (branch of ${r.branchedFrom.parent} at ${r.branchedFrom.at})` : "";
+        console.log(`${indent}${r.name}${how}${r.archived ? "  (archived)" : ""}  ${r.lastSeq} commits`);
+        if (seen.has(r.name)) return;
+        for (const c of children.get(r.name) ?? []) walk(c, indent + "  ", new Set([...seen, r.name]));
       };
-      for (const r of rows.filter((r) => !r.base || !rows.some((x) => x.name === r.base))) walk(r, "");
+      for (const r of rows.filter((r) => !rows.some((x) => x.name === parentOf(r)))) walk(r, "", new Set());
     }
     return 0;
   }
@@ -35,5 +53,29 @@ export const run = async (argv: string[]): Promise<number> => {
     console.log(values.json ? toJson(created) : `created environment ${t.project}/${name}${values.base ? ` (base ${values.base})` : ""}`);
     return 0;
   }
-  throw new CliError("usage: tributary envs ls | create NAME [--base ENV]", 1);
+  if (sub === "update" && name) {
+    if (values.base === undefined && !values["no-base"]) throw new CliError(USAGE, 1);
+    const r = await api<EnvRow>(t.server, "POST", `${path}/${encodeURIComponent(name)}/update`, { base: values["no-base"] ? null : values.base });
+    console.log(values.json ? toJson(r) : `environment ${t.project}/${name} now has ${r.base ? `base ${r.base}` : "no base"}`);
+    return 0;
+  }
+  if (sub === "archive" && name) {
+    const r = await api<EnvRow>(t.server, "POST", `${path}/${encodeURIComponent(name)}/archive`);
+    console.log(values.json ? toJson(r) : `archived environment ${t.project}/${name}: it accepts no new runs`);
+    return 0;
+  }
+  if (sub === "branch" && name && values.from) {
+    if (values.at !== undefined && values["at-time"] !== undefined) throw new CliError("give --at or --at-time, not both", 1);
+    const at = values.at === undefined ? undefined : Number(values.at);
+    if (at !== undefined && !Number.isSafeInteger(at)) throw new CliError(`--at takes a log sequence number, got ${JSON.stringify(values.at)}`, 1);
+    const r = await api<EnvRow>(t.server, "POST", path, {
+      name,
+      from: values.from,
+      ...(at === undefined ? {} : { at }),
+      ...(values["at-time"] === undefined ? {} : { atTime: values["at-time"] }),
+    });
+    console.log(values.json ? toJson(r) : `branched ${t.project}/${name} from ${values.from} at sequence ${r.branchedFrom?.at}`);
+    return 0;
+  }
+  throw new CliError(USAGE, 1);
 };

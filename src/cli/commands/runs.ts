@@ -8,13 +8,18 @@ import { api, CliError, envPath, request } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";
 
-const USAGE = "usage: tributary runs ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP";
+const USAGE = "usage: tributary runs ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP [--cascade]";
 
 export const run = async (argv: string[]): Promise<number> => {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...COMMON, follow: { type: "boolean", default: false }, limit: { type: "string" } },
+    options: {
+      ...COMMON,
+      follow: { type: "boolean", default: false },
+      limit: { type: "string" },
+      cascade: { type: "boolean", default: false },
+    },
   });
   const t = targetOf(values);
   const [sub, runId, stepId] = positionals;
@@ -35,8 +40,8 @@ export const run = async (argv: string[]): Promise<number> => {
     }
     case "show": {
       if (!runId) break;
-      const view = await api<RunView>(t.server, "GET", envPath(t, `/runs/${runId}`));
-      out(view, () => renderRunTree(view));
+      const view = await api<RunView & { stale: string[] }>(t.server, "GET", envPath(t, `/runs/${runId}`));
+      out(view, () => renderRunTree(view, new Set(view.stale)));
       return 0;
     }
     case "history": {
@@ -82,8 +87,10 @@ export const run = async (argv: string[]): Promise<number> => {
     }
     case "rerun": {
       if (!runId || !stepId) break;
-      const r = await api<{ executionId: string }>(t.server, "POST", envPath(t, `/runs/${runId}/steps/${stepId}/rerun`));
-      out(r, () => `re-running step ${stepId} of run ${runId}: execution ${r.executionId}`);
+      const r = await api<{ executionId: string }>(t.server, "POST", envPath(t, `/runs/${runId}/steps/${stepId}/rerun`), {
+        cascade: values.cascade,
+      });
+      out(r, () => `re-running step ${stepId} of run ${runId} in ${t.env}: execution ${r.executionId}${values.cascade ? ", then its callers up to the root" : ""}`);
       return 0;
     }
   }

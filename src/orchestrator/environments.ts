@@ -1,0 +1,258 @@
+/**
+ * The environments of a server: one orchestrator each, started at boot; the
+ * hierarchy of bases (live inheritance of caches); and branches, whose
+ * inherited view is the parent's log replayed up to the branch point into a
+ * frozen projection store of their own.
+ */
+import { join } from "node:path";
+import { logRef, type EventLog, type LogRef } from "../events/index.js";
+import {
+  getCacheEntry,
+  getEnvironment,
+  getRunView,
+  LmdbProjectionStore,
+  Projector,
+  PROJECTIONS,
+  type CacheDoc,
+  type DocSource,
+  type RunView,
+} from "../projections/index.js";
+import type { Inherited } from "./model.js";
+import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
+import { EnvRuntime } from "./runtime.js";
+import { EnvScheduler } from "./scheduler.js";
+import { TaskLogs } from "./task-logs.js";
+
+export interface Env {
+  readonly ref: LogRef;
+  readonly rt: EnvRuntime;
+  readonly scheduler: EnvScheduler;
+  readonly logs: TaskLogs;
+  /** For a branch: the parent's projections as of the branch point. */
+  readonly frozen?: { readonly parent: string; readonly at: number; readonly projector: Projector };
+}
+
+/** A refusal to report with an HTTP status. */
+export class Refused extends Error {
+  constructor(readonly rejection: Rejection) {
+    super(rejectionMessage(rejection));
+  }
+  get status(): number {
+    return rejectionStatus(this.rejection);
+  }
+}
+
+export interface EnvironmentsOptions {
+  readonly log: EventLog;
+  readonly dataDir: string;
+  readonly heartbeatMs: number;
+  readonly onNotice: (message: string) => void;
+}
+
+const IMPORT_CHUNK = 200;
+
+export class Environments {
+  private readonly starting = new Map<string, Promise<Env>>();
+  /** Started environments, for synchronous look-ups (inheritance). */
+  private readonly started = new Map<string, Env>();
+
+  constructor(private readonly o: EnvironmentsOptions) {}
+
+  private storePath(ref: LogRef, suffix = ""): string {
+    return join(this.o.dataDir, "projections", ref.project, `${ref.env}${suffix}`);
+  }
+
+  /**
+   * The environment's orchestrator, started on first use. With `create`, a
+   * missing environment is created (with `base`, or as a branch of `branch`).
+   */
+  async get(
+    project: string,
+    env: string,
+    create?: { base?: string; branch?: { parent: string; at: number } },
+  ): Promise<Env> {
+    const ref = logRef(project, env);
+    const key = `${ref.project}/${ref.env}`;
+    let e = this.starting.get(key);
+    if (!e) {
+      if (!create && !(await this.o.log.hasEnv(ref))) throw new Refused({ _tag: "UnknownEnvironment", env: key });
+      e = this.start(ref, create);
+      this.starting.set(key, e);
+      e.then(
+        (x) => this.started.set(key, x),
+        () => this.starting.delete(key),
+      );
+    }
+    return e;
+  }
+
+  all(): Promise<Env>[] {
+    return [...this.starting.values()];
+  }
+
+  private async start(ref: LogRef, create?: { base?: string; branch?: { parent: string; at: number } }): Promise<Env> {
+    const rt = new EnvRuntime({
+      log: this.o.log,
+      ref,
+      storePath: this.storePath(ref),
+      onNotice: this.o.onNotice,
+      inherited: this.inheritedFor(ref),
+    });
+    await rt.start();
+    let doc = getEnvironment(rt.source);
+    if (!doc) {
+      const r = await rt.execute(
+        create?.branch
+          ? { type: "BranchEnvironment", project: ref.project, env: ref.env, parent: create.branch.parent, at: create.branch.at }
+          : { type: "CreateEnvironment", project: ref.project, env: ref.env, ...(create?.base ? { base: create.base } : {}) },
+      );
+      if (!r.ok && r.rejection._tag !== "EnvironmentExists") throw new Refused(r.rejection);
+      doc = getEnvironment(rt.source);
+    }
+    let frozen: Env["frozen"];
+    if (doc?.branchedFrom) {
+      const { parent, at } = doc.branchedFrom;
+      const store = await LmdbProjectionStore.open(this.storePath(ref, `.base-${parent}`), PROJECTIONS, this.o.onNotice);
+      const projector = new Projector({ log: this.o.log, ref: logRef(ref.project, parent), store, to: at, onNotice: this.o.onNotice });
+      await projector.start();
+      frozen = { parent, at, projector };
+    }
+    const logs = new TaskLogs(join(this.o.dataDir, "task-logs", ref.project, `${ref.env}.ndjson`));
+    const scheduler = new EnvScheduler(rt, { heartbeatMs: this.o.heartbeatMs, logs, onNotice: this.o.onNotice });
+    scheduler.kick();
+    scheduler.resolveAllDeferrals();
+    return { ref, rt, scheduler, logs, ...(frozen ? { frozen } : {}) };
+  }
+
+  /**
+   * Cache look-ups beyond the environment itself, nearest first: a branch's
+   * frozen view of its parent, then the bases, each as it is now.
+   */
+  private inheritedFor(ref: LogRef): Inherited {
+    const self = this;
+    return function* (cacheKey: string) {
+      const seen = new Set<string>([ref.env]);
+      let current = self.started.get(`${ref.project}/${ref.env}`);
+      while (current) {
+        const doc = getEnvironment(current.rt.source);
+        if (current.frozen) yield { env: current.frozen.parent, doc: getCacheEntry(current.frozen.projector.store, cacheKey) as CacheDoc | undefined };
+        const base = doc?.base;
+        if (base === undefined || seen.has(base)) return;
+        seen.add(base);
+        current = self.started.get(`${ref.project}/${base}`);
+        if (current) yield { env: base, doc: getCacheEntry(current.rt.source, cacheKey) };
+      }
+    };
+  }
+
+  /** The base chain from `env` up, stopping at a repeat (which is then included). */
+  private chain(project: string, env: string): string[] {
+    const out = [env];
+    let base = this.started.get(`${project}/${env}`) && getEnvironment(this.started.get(`${project}/${env}`)!.rt.source)?.base;
+    while (base !== undefined) {
+      out.push(base);
+      if (out.indexOf(base) !== out.length - 1) break;
+      const e = this.started.get(`${project}/${base}`);
+      base = e ? getEnvironment(e.rt.source)?.base : undefined;
+    }
+    return out;
+  }
+
+  /** Sets (or with `null` removes) an environment's base, refusing unknown bases and cycles. */
+  async rebase(project: string, env: string, base: string | null): Promise<void> {
+    const e = await this.get(project, env);
+    if (base !== null) {
+      await this.get(project, base); // refuses an unknown base
+      const path = this.chain(project, base);
+      if (path.includes(env)) throw new Refused({ _tag: "EnvironmentCycle", path: [env, ...path.slice(0, path.indexOf(env) + 1)] });
+    }
+    const r = await e.rt.execute({ type: "RebaseEnvironment", base });
+    if (!r.ok) throw new Refused(r.rejection);
+  }
+
+  async archive(project: string, env: string): Promise<void> {
+    const e = await this.get(project, env);
+    const r = await e.rt.execute({ type: "ArchiveEnvironment", reason: "archived by user" });
+    if (!r.ok) throw new Refused(r.rejection);
+  }
+
+  /**
+   * Branches `env` from `parent` as of the parent's sequence `at` (default:
+   * its last), or as of the last commit at or before `atTime`.
+   */
+  async branch(project: string, env: string, parent: string, at?: number, atTime?: number): Promise<Env> {
+    const p = await this.get(project, parent);
+    let seq = at ?? p.rt.lastSeq;
+    if (atTime !== undefined) {
+      seq = 0;
+      for await (const c of this.o.log.read(p.ref)) {
+        if ((c.events[0]?.at ?? 0) > atTime) break;
+        seq = c.seq;
+      }
+    }
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > p.rt.lastSeq) {
+      throw new Refused({ _tag: "InvalidArgument", message: `branch point ${seq} is outside ${parent}'s log (1 to ${p.rt.lastSeq})` });
+    }
+    return this.get(project, env, { branch: { parent, at: seq } });
+  }
+
+  /**
+   * A run that lives in the branch's parent (as of the branch point), or in
+   * a base: brings it into the branch — the run, each step, and the results
+   * they had, as reused from where they came from — so that steps of it can
+   * be re-run there. Does nothing if the branch has the run already.
+   */
+  async importRun(e: Env, runId: string): Promise<RunView | undefined> {
+    const own = getRunView(e.rt.source, runId as never);
+    if (own) return own;
+    const from = this.findRun(e, runId);
+    if (!from) return undefined;
+    const { env, view, seq } = from;
+    for (let i = 0; i < view.steps.length; i += IMPORT_CHUNK) {
+      const r = await e.rt.execute({
+        type: "ImportRun",
+        from: { env, seq },
+        run: view.run,
+        steps: view.steps.slice(i, i + IMPORT_CHUNK),
+        first: i === 0,
+      });
+      if (!r.ok) throw new Refused(r.rejection);
+    }
+    return getRunView(e.rt.source, runId as never);
+  }
+
+  /** Where an environment can see a run it does not have: its frozen parent view, or its bases. */
+  private findRun(e: Env, runId: string): { env: string; view: RunView; seq: number } | undefined {
+    const look = (src: DocSource, env: string, seq: number) => {
+      const view = getRunView(src, runId as never);
+      return view ? { env, view, seq } : undefined;
+    };
+    if (e.frozen) {
+      const found = look(e.frozen.projector.store, e.frozen.parent, e.frozen.at);
+      if (found) return found;
+    }
+    for (const base of this.chain(e.ref.project, e.ref.env).slice(1)) {
+      const b = this.started.get(`${e.ref.project}/${base}`);
+      const found = b && look(b.rt.source, base, b.rt.lastSeq);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** Rebuilds an environment's projections, and a branch's frozen view of its parent too. */
+  async rebuild(e: Env): Promise<number> {
+    if (e.frozen) await e.frozen.projector.rebuild("requested");
+    return e.rt.rebuild();
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.starting.values()) {
+      const env = await p.catch(() => undefined);
+      if (!env) continue;
+      env.scheduler.close();
+      env.logs.flush();
+      await env.rt.close();
+      await env.frozen?.projector.store.close();
+    }
+  }
+}
