@@ -231,6 +231,11 @@ export type ExecutionCreated = RunEventOf<
     reason: ExecutionReason;
     /** Not to be assigned before this time (backoff, `delay`), ms since epoch. */
     notBefore?: number;
+    /**
+     * For a re-run with other code than the step was scheduled with: the memo
+     * key its result answers to from now on.
+     */
+    memoKey?: string;
   }
 >;
 

@@ -118,7 +118,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     parentExecutionId: opt(str),
     callId: opt(str),
   }),
-  ExecutionCreated: obj({ ...exec, attempt: int, reason: lit("first", "retry", "rerun"), notBefore: opt(nat) }),
+  ExecutionCreated: obj({ ...exec, attempt: int, reason: lit("first", "retry", "rerun"), notBefore: opt(nat), memoKey: opt(str) }),
   ExecutionAssigned: obj({ ...exec, agentId: str }),
   ExecutionStarted: obj(exec),
   ExecutionSucceeded: obj({ ...exec, result }),

@@ -70,7 +70,13 @@ export type Command =
     }
   | { readonly type: "CancelRun"; readonly runId: string; readonly reason: string }
   | { readonly type: "CancelStep"; readonly runId: string; readonly stepId: string; readonly reason: string }
-  | { readonly type: "RerunStep"; readonly runId: string; readonly stepId: string }
+  | {
+      readonly type: "RerunStep";
+      readonly runId: string;
+      readonly stepId: string;
+      /** The step's memo key with the code hosted now (see keys.ts). */
+      readonly memoKey?: string;
+    }
   | {
       readonly type: "ConnectAgent";
       readonly agentId: string;

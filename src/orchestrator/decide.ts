@@ -365,6 +365,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           stepId: step.stepId,
           attempt,
           reason: "rerun",
+          ...(cmd.memoKey !== undefined && cmd.memoKey !== step.memoKey ? { memoKey: cmd.memoKey } : {}),
         }),
       ]);
     }

@@ -58,8 +58,13 @@ export class Environments {
 
   constructor(private readonly o: EnvironmentsOptions) {}
 
-  private storePath(ref: LogRef, suffix = ""): string {
-    return join(this.o.dataDir, "projections", ref.project, `${ref.env}${suffix}`);
+  private storePath(ref: LogRef): string {
+    return join(this.o.dataDir, "projections", ref.project, ref.env);
+  }
+
+  /** A branch's frozen view of its parent. (`_` cannot occur in environment names; no `.`: LMDB reads it as a file name.) */
+  private frozenPath(ref: LogRef): string {
+    return join(this.o.dataDir, "projections", ref.project, "_branch-bases", ref.env);
   }
 
   /**
@@ -112,7 +117,7 @@ export class Environments {
     let frozen: Env["frozen"];
     if (doc?.branchedFrom) {
       const { parent, at } = doc.branchedFrom;
-      const store = await LmdbProjectionStore.open(this.storePath(ref, `.base-${parent}`), PROJECTIONS, this.o.onNotice);
+      const store = await LmdbProjectionStore.open(this.frozenPath(ref), PROJECTIONS, this.o.onNotice);
       const projector = new Projector({ log: this.o.log, ref: logRef(ref.project, parent), store, to: at, onNotice: this.o.onNotice });
       await projector.start();
       frozen = { parent, at, projector };

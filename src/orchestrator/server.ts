@@ -291,7 +291,7 @@ export class TributaryServer {
         return { runId, cancelled: true, seq: r.seq };
       }
       if (rerun) {
-        const r = await rt.execute({ type: "RerunStep", runId, stepId });
+        const r = await rt.execute({ type: "RerunStep", runId, stepId, ...memoKeyNow(env, runId, stepId) });
         if (!r.ok) throw rejected(r.rejection);
         const step = rt.model.step(runId, stepId)!;
         const cascade = (body as { cascade?: unknown } | undefined)?.cascade === true;
@@ -321,7 +321,7 @@ export class TributaryServer {
       if (outcome.status !== "succeeded") return;
       const caller = callerOf(env, runId, current);
       if (!caller) return;
-      const r = await env.rt.execute({ type: "RerunStep", runId, stepId: caller });
+      const r = await env.rt.execute({ type: "RerunStep", runId, stepId: caller, ...memoKeyNow(env, runId, caller) });
       if (!r.ok) {
         this.notice(`cascade of ${runId}: re-running step ${caller} refused: ${rejectionMessage(r.rejection)}`);
         return;
@@ -421,4 +421,10 @@ const callerOf = (env: Env, runId: string, stepId: string): string | undefined =
   return env.rt.model
     .stepsOfRun(runId)
     .find((s) => s.reusedFrom?.executionId === parent || s.resultExecutionId === parent)?.stepId;
+};
+
+/** The memo key of a step with the code its environment's agents host now. */
+const memoKeyNow = (env: Env, runId: string, stepId: string): { memoKey?: string } => {
+  const step = env.rt.model.step(runId, stepId);
+  return step ? { memoKey: stepKeys(env.rt.model, step.target, step.arguments as never, step.options).memo } : {};
 };

@@ -21,8 +21,9 @@ export interface MemoDoc {
 export const memoProjection: Projection<MemoDoc> = {
   name: "memo",
   version: 1,
-  keysOf: (e) => (e.type === "StepScheduled" && e.data.memoKey !== undefined ? [`${e.runId}/${e.data.memoKey}`] : []),
-  evolve: (doc, e) => (e.type === "StepScheduled" ? { stepId: e.data.stepId } : doc),
+  keysOf: (e) =>
+    (e.type === "StepScheduled" || e.type === "ExecutionCreated") && e.data.memoKey !== undefined ? [`${e.runId}/${e.data.memoKey}`] : [],
+  evolve: (doc, e) => (e.type === "StepScheduled" || e.type === "ExecutionCreated" ? { stepId: e.data.stepId } : doc),
 };
 
 export interface PendingDoc {

@@ -80,7 +80,9 @@ export interface Harness {
   readonly server: TributaryServer;
   readonly api: Api;
   readonly dataDir: string;
-  agent(options?: { tags?: Record<string, string[]>; concurrency?: number; modules?: string[] }): Promise<Agent>;
+  agent(options?: { tags?: Record<string, string[]>; concurrency?: number; modules?: string[]; env?: string }): Promise<Agent>;
+  /** The API of another environment of the same project. */
+  envApi(env: string): Api;
   close(): Promise<void>;
 }
 
@@ -101,11 +103,12 @@ export const startHarness = async (kind: LogKind, options: { heartbeatMs?: numbe
     server,
     dataDir,
     api: new Api(server.url, project),
+    envApi: (env: string) => new Api(server.url, project, env),
     async agent(o = {}) {
       const a = await startAgent({
         server: server.url,
         project,
-        env: "production",
+        env: o.env ?? "production",
         tags: o.tags ?? {},
         concurrency: o.concurrency ?? 16,
         modules: o.modules ?? [FLOWS],
