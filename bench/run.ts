@@ -2,10 +2,13 @@
  * `npm run bench`: prints throughput figures. Not a test: nothing here
  * asserts a speed. Options: `--events N` (default 100000), `--awaited N`
  * (events appended one by one, default 10000), `--adapter embedded|jetstream`
- * (default both).
+ * (default both), `--fan-out N`, `--chain N`, `--steps N` (the branch
+ * benchmark's workflow, default 1000), `--only workflows|branch|log` (default
+ * all three sections).
  */
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
+import { runBranchBench } from "./branch.js";
 import { runLogBench, type Row } from "./log.js";
 import { runWorkflowBench } from "./workflows.js";
 
@@ -16,6 +19,7 @@ const { values } = parseArgs({
     adapter: { type: "string", multiple: true },
     "fan-out": { type: "string", default: "1000" },
     chain: { type: "string", default: "100" },
+    steps: { type: "string", default: "1000" },
     only: { type: "string" },
   },
 });
@@ -26,14 +30,21 @@ console.log(
 );
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const section = (name: string) => values.only === undefined || values.only === name;
 
-if (values.only !== "log") {
+if (section("workflows")) {
   const wf = await runWorkflowBench({ adapters, fanOut: Number(values["fan-out"]), chain: Number(values.chain) });
   console.log("");
   console.log(["adapter".padEnd(10), "workflow measure".padEnd(48), "result"].join(" "));
   for (const r of wf) console.log([r.adapter.padEnd(10), r.what.padEnd(48), r.value].join(" "));
 }
-if (values.only === "workflows") process.exit(0);
+if (section("branch")) {
+  const br = await runBranchBench({ adapters, steps: Number(values.steps) });
+  console.log("");
+  console.log(["adapter".padEnd(10), "branch measure".padEnd(64), "result"].join(" "));
+  for (const r of br) console.log([r.adapter.padEnd(10), r.what.padEnd(64), r.value].join(" "));
+}
+if (!section("log")) process.exit(0);
 
 const rows: Row[] = await runLogBench({
   events: Number(values.events),

@@ -40,7 +40,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
     const parent = s.parentExecutionId ?? "";
     children.set(parent, [...(children.get(parent) ?? []), s]);
   }
-  const walk = (step: StepDoc, indent: string, last: boolean) => {
+  const walk = (step: StepDoc, indent: string, last: boolean, earlier = false) => {
     const execs = step.executions.map((id) => view.executions[id]).filter((x): x is ExecutionDoc => x !== undefined);
     const latest = execs[execs.length - 1];
     const outcome =
@@ -50,11 +50,13 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
           ? `✗ ${step.error.type}: ${step.error.message}`
           : "";
     lines.push(
-      `${indent}${last ? "└─" : "├─"} ${step.stepId} ${target(step)}(${step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
+      `${indent}${last ? "└─" : "├─"} ${earlier ? "(earlier) " : ""}${step.stepId} ${target(step)}(${step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
         `  ${step.status}  attempts ${execs.length}` +
         (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
         (latest?.agentId ? `  on ${latest.agentId}` : "") +
-        (step.reusedFrom ? `  from ${step.reusedFrom.env}/${step.reusedFrom.runId}/${step.reusedFrom.stepId}@${step.reusedFrom.seq}` : "") +
+        (step.status === "reused" && step.reusedFrom
+          ? `  from ${step.reusedFrom.env}/${step.reusedFrom.runId}/${step.reusedFrom.stepId}@${step.reusedFrom.seq}`
+          : "") +
         (stale.has(step.stepId) ? "  STALE (a step it called has a newer result)" : "") +
         (outcome ? `  ${outcome}` : ""),
     );
@@ -68,10 +70,12 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
         );
       }
     }
-    // A reused step's children hang under the execution it was reused from.
-    const producers = [...execs.map((x) => x.executionId), ...(step.reusedFrom ? [step.reusedFrom.executionId] : [])];
-    const kids = producers.flatMap((id) => children.get(id) ?? []);
-    kids.forEach((k, i) => walk(k, inner, i === kids.length - 1));
+    // A reused step's children hang under the execution it was reused from (in a branch, before its re-run too).
+    const producers = new Set([...execs.map((x) => x.executionId), ...(step.reusedFrom ? [step.reusedFrom.executionId] : [])]);
+    const kids = [...producers].flatMap((id) => children.get(id) ?? []).sort((a, b) => a.scheduledSeq - b.scheduledSeq);
+    // Steps called by an execution that is not the step's latest were superseded by a retry or re-run.
+    const current = latest?.executionId ?? step.reusedFrom?.executionId;
+    kids.forEach((k, i) => walk(k, inner, i === kids.length - 1, k.parentExecutionId !== current));
   };
   const known = new Set(view.steps.flatMap((s) => [...s.executions, ...(s.reusedFrom ? [s.reusedFrom.executionId] : [])]));
   const roots = view.steps.filter((s) => s.parentExecutionId === undefined || !known.has(s.parentExecutionId));

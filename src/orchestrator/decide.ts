@@ -73,7 +73,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
   const failure = (x: ExecutionDoc, step: StepDoc, ended: Event, error: ErrorInfo, forceRetry = false): Event[] => {
     const cancelled = m.run(x.runId)?.status === "cancelled";
     if (cancelled || !(forceRetry || shouldRetry(step.options.retries, x.attempt, error))) return [ended];
-    const attempt = step.executions.length + 1;
+    const attempt = nextAttempt(m, step);
     const delay = step.options.retries ? delayFor(step.options.retries, x.attempt) : 0;
     return [
       ended,
@@ -358,7 +358,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (x && !isFinished(x.status)) {
         return E.left({ _tag: "InvalidArgument", message: `step ${cmd.stepId} of run ${cmd.runId} is still running; cancel it or wait` });
       }
-      const attempt = step.executions.length + 1;
+      const attempt = nextAttempt(m, step);
       return E.right([
         run("ExecutionCreated", cmd.runId, {
           executionId: executionIdOf(cmd.runId, cmd.stepId, attempt),
@@ -455,6 +455,18 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       return E.right([env("AgentDisconnected", { agentId: cmd.agentId as AgentId, reason: cmd.reason })]);
     }
   }
+};
+
+/**
+ * The attempt number of a step's next execution: one more than it has had,
+ * skipping a number whose execution id is taken — by the execution a step
+ * brought into a branch was reused from, which keeps its id.
+ */
+const nextAttempt = (m: Model, step: StepDoc): number => {
+  let attempt = step.executions.length + 1;
+  const taken = (id: string) => id === step.reusedFrom?.executionId || m.execution(id) !== undefined;
+  while (taken(executionIdOf(step.runId, step.stepId, attempt))) attempt++;
+  return attempt;
 };
 
 /** The target as registered, or an `UnknownTarget` rejection listing what is known. */

@@ -14,13 +14,15 @@ import type { Outcome } from "../../agent/protocol.js";
 import type { Commit, Event } from "../../events/index.js";
 import { TributaryServer } from "../../orchestrator/server.js";
 import type { RunView } from "../../projections/index.js";
-import { api, envPath } from "../client.js";
+import { api, CliError, envPath } from "../client.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";
 
 const EXAMPLES = resolve(fileURLToPath(import.meta.url), "../../../../examples/orders.ts");
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values } = parseArgs({ args: argv, options: { data: { type: "string" }, nats: { type: "string" } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: "string" }, nats: { type: "string" } } });
+  if (positionals[0] === "environments") return (await import("./demo-environments.js")).runEnvironmentsDemo(values);
+  if (positionals.length > 0) throw new CliError(`unknown demo ${JSON.stringify(positionals[0])}: try 'tributary demo' or 'tributary demo environments'`, 1);
   const dataDir = values.data ?? (await mkdtemp(join(tmpdir(), "tributary-demo-")));
   const server = await TributaryServer.start({ dataDir, port: 0, ...(values.nats ? { nats: values.nats } : {}), onNotice: () => {} });
   const t = { server: server.url, project: "default", env: "production" };
