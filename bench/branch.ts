@@ -98,6 +98,14 @@ const rerunBench = async (adapter: Adapter, steps: number): Promise<WorkflowRow[
     let polls = 0;
     await call(url, "POST", `${ENVS}/dev/runs/${prod.runId}/steps/${finish.stepId}/rerun`, { cascade: true });
     const imported = since(t0);
+    if (process.env.CHEAP) {
+      for (;;) {
+        const o = await call<{ outcome?: { value?: unknown } }>(url, "GET", `${ENVS}/dev/runs/${prod.runId}/result`);
+        if (o.outcome?.value === expected) break;
+        await sleep(20);
+      }
+      console.log("cheap poll saw new root result at", since(t0).toFixed(0));
+    }
     let view = await call<RunView>(url, "GET", `${ENVS}/dev/runs/${prod.runId}`);
     while (valueOf(rootOf(view)) !== expected || view.run.pending > 0) {
       if (since(t0) > 300_000) throw new Error("the re-run did not finish in 5 minutes");
@@ -107,6 +115,7 @@ const rerunBench = async (adapter: Adapter, steps: number): Promise<WorkflowRow[
     }
     const rerun = since(t0);
     console.log("polls", polls);
+    for (let k = 0; k < 3; k++) { const g0 = performance.now(); await call(url, "GET", `${ENVS}/dev/runs/${prod.runId}`); console.log("GET view ms", since(g0).toFixed(1)); }
     for (const x of Object.values(view.executions)) console.log(x.stepId, x.reason, x.createdAt - wall0, x.assignedAt! - wall0, x.startedAt! - wall0, x.finishedAt! - wall0);
     const sched = view.steps.filter((s) => s.scheduledAt >= wall0).map((s) => s.scheduledAt - wall0);
     console.log("new steps", sched.length, "first", Math.min(...sched), "last", Math.max(...sched));

@@ -118,9 +118,14 @@ describe.each(LOG_KINDS)("caching, memo, defer and environments on the %s log", 
     // Production moves on after the branch point: none of it leaks into the branch.
     const later = await prod.run("reuse:pipeline", [5]);
 
+    await prod.run("reuse:cache_flow", [21]); // cached in production after the branch point
+
     await h.agent({ modules: [REUSE_V2], env: "feature" });
     const feature = h.envApi("feature");
     expect((await feature.call("POST", `/api/projects/${prod.project}/envs/feature/runs/${later.runId}/steps/1/rerun`)).status).toBe(404);
+    // A result production cached after the branch point is not inherited; one from before is.
+    expect(executionsOf((await feature.run("reuse:cache_flow", [21])).view, "square")).toHaveLength(1);
+    expect(stepOf((await feature.run("reuse:cache_flow", [7])).view, "square").reusedFrom?.env).toBe("production");
 
     const transform = stepOf(original.view, "transform").stepId;
     const r = await feature.ok<{ executionId: string }>("POST", `/runs/${original.runId}/steps/${transform}/rerun`, { cascade: true });
