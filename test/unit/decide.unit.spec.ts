@@ -27,7 +27,7 @@ const given = (...setup: Command[]) => {
   return {
     store,
     model: () => modelOf(store),
-    when: (cmd: Command) => decide(cmd, modelOf(store), ctx),
+    when: (cmd: Command, now = NOW) => decide(cmd, modelOf(store), { ...ctx, now }),
     and: (cmd: Command) => apply(cmd),
   };
 };
@@ -186,5 +186,101 @@ describe("decide", () => {
   it("retry delays grow by the factor up to the maximum", () => {
     const p = { limit: 5, delayMs: 100, factor: 3, maxDelayMs: 1000 };
     expect([1, 2, 3, 4].map((a) => delayFor(p, a))).toEqual([100, 300, 900, 1000]);
+  });
+});
+
+describe("decide: reusing results", () => {
+  const env: Command = { type: "CreateEnvironment", project: "p", env: "production" };
+  const cached = (n: number, key: string, extra: Partial<Extract<Command, { type: "ScheduleStep" }>> = {}): Command => ({
+    ...(call(n, "email") as Extract<Command, { type: "ScheduleStep" }>),
+    keys: { memo: `memo-${key}`, cache: `cache-${key}` },
+    ...extra,
+  });
+  const withOptions = (c: Command, options: object) => ({ ...c, options }) as Command;
+  const base = () => given(env, connect, submit(), assign(x1));
+
+  it("memo: an identical call in the same run reuses a finished step, naming it as the source", () => {
+    const g = base();
+    g.and(withOptions(cached(1, "a"), { memo: true }));
+    g.and(assign("R1-2-1"));
+    g.and(result("R1-2-1", { ok: true, value: "sent" }));
+    const d = g.when(withOptions(cached(2, "a"), { memo: true }));
+    expect(d).toMatchObject({
+      _tag: "Right",
+      right: [
+        { type: "StepScheduled", data: { stepId: "3", memoKey: "memo-a" } },
+        { type: "StepResultReused", data: { stepId: "3", source: { env: "production", runId: "R1", stepId: "2", executionId: "R1-2-1" }, result: { kind: "inline", value: "sent" } } },
+      ],
+    });
+  });
+
+  it("memo: an identical call while the first is still running waits for it", () => {
+    const g = base();
+    g.and(withOptions(cached(1, "a"), { memo: true }));
+    expect(types(g.when(withOptions(cached(2, "a"), { memo: true })))).toEqual(["StepScheduled", "StepDeferred"]);
+  });
+
+  it("cache: one computing now is joined; a fresh hit is reused; an expired one or another key executes", () => {
+    const g = base();
+    g.and(withOptions(cached(1, "b"), { cache: {} }));
+    expect(types(g.when(withOptions(cached(2, "b"), { cache: {} })))).toEqual(["StepScheduled", "StepDeferred"]);
+    g.and(assign("R1-2-1"));
+    g.and(result("R1-2-1", { ok: true, value: 1 }));
+    expect(types(g.when(withOptions(cached(2, "b"), { cache: {} })))).toEqual(["StepScheduled", "StepResultReused"]);
+    const aged = withOptions(cached(2, "b"), { cache: { maxAgeMs: 100 } });
+    expect(types(g.when(aged, NOW + 100))).toEqual(["StepScheduled", "StepResultReused"]);
+    expect(types(g.when(aged, NOW + 101))).toEqual(["StepScheduled", "ExecutionCreated"]);
+    expect(types(g.when(withOptions(cached(2, "c"), { cache: {} })))).toEqual(["StepScheduled", "ExecutionCreated"]);
+  });
+
+  it("defer: an identical call executing elsewhere is waited for; resolving takes its result, or executes after a failure", () => {
+    const g = base();
+    g.and(withOptions(cached(1, "d"), { defer: true }));
+    g.and(withOptions(cached(2, "d"), { defer: true }));
+    expect(g.model().step("R1", "3")).toMatchObject({ status: "deferred", deferredTo: { stepId: "2" } });
+    expect(g.model().deferrals("R1", "2")).toEqual([{ runId: "R1", stepId: "3" }]);
+    expect(types(g.when({ type: "ResolveDeferred", runId: "R1", stepId: "3" }))).toEqual([]);
+    g.and(assign("R1-2-1"));
+    const h = given(env, connect, submit(), assign(x1), withOptions(cached(1, "d"), { defer: true }), withOptions(cached(2, "d"), { defer: true }), assign("R1-2-1"));
+    g.and(result("R1-2-1", { ok: true, value: 9 }));
+    expect(g.when({ type: "ResolveDeferred", runId: "R1", stepId: "3" })).toMatchObject({
+      _tag: "Right",
+      right: [{ type: "StepResultReused", data: { stepId: "3", result: { kind: "inline", value: 9 } } }],
+    });
+    g.and({ type: "ResolveDeferred", runId: "R1", stepId: "3" });
+    expect(g.model().deferrals("R1", "2")).toEqual([]);
+    h.and(result("R1-2-1", fail(false)));
+    expect(types(h.when({ type: "ResolveDeferred", runId: "R1", stepId: "3" }))).toEqual(["ExecutionCreated"]);
+  });
+
+  it("a run brought into a branch keeps its steps and their results, as reused from the parent", () => {
+    const parent = base();
+    parent.and(withOptions(cached(1, "e"), {}));
+    parent.and(assign("R1-2-1"));
+    parent.and(result("R1-2-1", { ok: true, value: "x" }));
+    parent.and(result(x1, { ok: true, value: "done" }));
+    const view = parent.model();
+    const steps = view.stepsOfRun("R1");
+    const branch = given({ type: "BranchEnvironment", project: "p", env: "dev", parent: "production", at: 9 }, connect);
+    const d = branch.when({ type: "ImportRun", from: { env: "production", seq: 9 }, run: view.run("R1")!, steps, first: true });
+    expect(types(d)).toEqual(["RunSubmitted", "StepScheduled", "StepResultReused", "StepScheduled", "StepResultReused"]);
+    branch.and({ type: "ImportRun", from: { env: "production", seq: 9 }, run: view.run("R1")!, steps, first: true });
+    expect(branch.model().run("R1")).toMatchObject({ status: "succeeded", branchedFrom: { env: "production", seq: 9 } });
+    expect(branch.model().step("R1", "2")).toMatchObject({ status: "reused", reusedFrom: { env: "production", executionId: "R1-2-1" } });
+    // Its re-run never takes the id of the execution it was reused from.
+    expect(branch.when({ type: "RerunStep", runId: "R1", stepId: "2", memoKey: "new-code" })).toMatchObject({
+      _tag: "Right",
+      right: [{ type: "ExecutionCreated", data: { executionId: "R1-2-2", attempt: 2, reason: "rerun", memoKey: "new-code" } }],
+    });
+    expect(types(branch.when({ type: "ImportRun", from: { env: "production", seq: 9 }, run: view.run("R1")!, steps, first: true }))).toEqual([]);
+  });
+
+  it("rebasing to the same base, or archiving twice, decides nothing", () => {
+    const g = given({ type: "CreateEnvironment", project: "p", env: "dev", base: "production" });
+    expect(types(g.when({ type: "RebaseEnvironment", base: "production" }))).toEqual([]);
+    expect(types(g.when({ type: "RebaseEnvironment", base: null }))).toEqual(["EnvironmentRebased"]);
+    g.and({ type: "ArchiveEnvironment" });
+    expect(types(g.when({ type: "ArchiveEnvironment" }))).toEqual([]);
+    expect(g.when(submit("R9"))).toMatchObject({ _tag: "Left", left: { _tag: "EnvironmentArchived" } });
   });
 });
