@@ -216,12 +216,10 @@ export class JetStreamEventLog implements EventLog {
     this.#checkOpen();
     if (options.runId !== undefined) runSubject(ref, options.runId); // refuses an invalid id, even on an empty range
     const from = Math.max(1, options.from ?? 1);
-    const to = options.to ?? (await this.lastSeq(ref));
-    if (to < from) {
-      // Still report a missing log when the caller gave the bounds.
-      if (options.to !== undefined) await this.lastSeq(ref);
-      return;
-    }
+    // Never past the end: a read stops at the last commit that existed when it started.
+    const last = await this.lastSeq(ref);
+    const to = Math.min(options.to ?? last, last);
+    if (to < from) return;
     const consumer = await this.#orderedConsumer(ref, from, options.runId);
     let messages: ConsumerMessages | undefined;
     try {
@@ -231,8 +229,12 @@ export class JetStreamEventLog implements EventLog {
       for await (const m of messages) {
         if (m.seq > to) return;
         yield this.#commitOf(m);
-        // `pending` counts the matching messages stored after this one.
-        if (m.seq >= to || m.info.pending === 0) return;
+        if (m.seq >= to) return;
+        // `pending` counts the matching messages stored after this one; on a
+        // run's subject the last match can come before `to`. (On the whole
+        // stream every sequence up to `to` exists, so only `to` ends the read:
+        // a pending count seen across a consumer reset must not cut it short.)
+        if (options.runId !== undefined && m.info.pending === 0) return;
       }
       // The feed only ends by itself when the connection closed under us: a
       // read that stops short must not look complete.

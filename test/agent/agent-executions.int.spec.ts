@@ -46,6 +46,7 @@ describe("an agent", () => {
       kind: "task",
       parameters: [{ name: "a" }, { name: "b", default: "1" }],
       options: { retries: { limit: 3, delayMs: 1000, factor: 2, maxDelayMs: 60_000 } },
+      codeHash: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
     expect(agent.agentId).toBe("agent-1");
     expect(agent.connected).toBe(true);
