@@ -38,7 +38,9 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
   const children = new Map<string, StepDoc[]>();
   for (const s of view.steps) {
     const parent = s.parentExecutionId ?? "";
-    children.set(parent, [...(children.get(parent) ?? []), s]);
+    const list = children.get(parent);
+    if (list) list.push(s);
+    else children.set(parent, [s]);
   }
   const walk = (step: StepDoc, indent: string, last: boolean, earlier = false) => {
     const execs = step.executions.map((id) => view.executions[id]).filter((x): x is ExecutionDoc => x !== undefined);

@@ -88,7 +88,10 @@ export const staleSteps = (view: RunView): string[] => {
   };
   const children = new Map<string, StepDoc[]>();
   for (const s of view.steps) {
-    if (s.parentExecutionId !== undefined) children.set(s.parentExecutionId, [...(children.get(s.parentExecutionId) ?? []), s]);
+    if (s.parentExecutionId === undefined) continue;
+    const list = children.get(s.parentExecutionId);
+    if (list) list.push(s);
+    else children.set(s.parentExecutionId, [s]);
   }
   const memo = new Map<string, boolean>();
   const stale = (s: StepDoc, depth = 0): boolean => {
