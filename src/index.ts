@@ -2,15 +2,19 @@
  * Tributary's package root: what workflow code imports.
  *
  * @example
- * import { task, workflow, context } from "tributary";
+ * import { task, workflow, context, persist, restore } from "tributary";
  */
 export { task, workflow, type Target, type TargetFunction, type TargetOf } from "./agent/sdk.js";
 export { Handle } from "./agent/handle.js";
-export { context, type ExecutionContext, type Logger, type LogFields } from "./agent/context.js";
+export { Asset, type PersistOptions, type RestoreOptions } from "./agent/asset.js";
+export { context, persist, restore, type ExecutionContext, type Logger, type LogFields } from "./agent/context.js";
 export type { ErrorClass, RetryOptions, TargetOptions } from "./agent/options.js";
 export {
   AbandonedError,
   AgentRefusedError,
+  AssetIntegrityError,
+  AssetPathError,
+  AssetTooLargeError,
   CancelledError,
   InvalidOptionError,
   InvalidValueError,

@@ -6,6 +6,7 @@
 import WebSocket from "ws";
 import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "./protocol.js";
 import type { AgentMessage, LogLevel, ServerMessage } from "./protocol.js";
+import { isAssetRef } from "./asset.js";
 
 export interface ConnectionOptions {
   /** `http(s)://host:port` of the server, or the `ws(s)://` URL of its agent endpoint. */
@@ -182,6 +183,9 @@ export const parseServerMessage = (bytes: Uint8Array): ServerMessage | string =>
         return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"]));
       case "ack":
         return isNum(m["requestId"]);
+      case "persisted":
+      case "restored":
+        return isNum(m["requestId"]) && isAssetRef(m["asset"]);
       case "error":
         return isStr(m["message"]) && (m["requestId"] === undefined || isNum(m["requestId"]));
       default:

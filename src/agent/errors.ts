@@ -70,6 +70,38 @@ export class AgentRefusedError extends Error {
   }
 }
 
+/**
+ * A path given to `persist()` / `restore()`, or an entry of an asset being
+ * restored, that would leave its directory: `..`, an absolute path outside
+ * the execution's working directory, a symbolic link pointing out, a file
+ * where a directory is needed... Thrown before anything is uploaded or
+ * written; not retried (a {@link TerminalError}).
+ */
+export class AssetPathError extends TerminalError {
+  override name = "AssetPathError";
+}
+
+/** `persist()` was given more bytes than the agent's `maxAssetBytes` (or the server's blob limit). Not retried. */
+export class AssetTooLargeError extends TerminalError {
+  override name = "AssetTooLargeError";
+}
+
+/**
+ * A file of an asset could not be restored intact: its blob is missing on
+ * the server, or the bytes received do not have the entry's size and
+ * sha256. `assetId` and `path` (the entry's) are in the message too.
+ */
+export class AssetIntegrityError extends Error {
+  override name = "AssetIntegrityError";
+  constructor(
+    readonly assetId: string,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`asset ${assetId}: entry ${path}: ${detail}`);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Errors as data
 

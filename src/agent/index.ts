@@ -1,11 +1,15 @@
 /** The agent: the SDK that task code imports, and the runtime that hosts it. */
 export { task, workflow, type Target, type TargetFunction, type TargetOf } from "./sdk.js";
 export { Handle } from "./handle.js";
-export { context, type ExecutionContext, type Logger, type LogFields } from "./context.js";
+export { Asset, type PersistOptions, type RestoreOptions } from "./asset.js";
+export { context, persist, restore, type ExecutionContext, type Logger, type LogFields } from "./context.js";
 export type { ErrorClass, RetryOptions, TargetOptions } from "./options.js";
 export {
   AbandonedError,
   AgentRefusedError,
+  AssetIntegrityError,
+  AssetPathError,
+  AssetTooLargeError,
   CancelledError,
   InvalidOptionError,
   InvalidValueError,

@@ -31,6 +31,36 @@ export type Outcome =
   | { readonly status: "succeeded"; readonly value: Value }
   | { readonly status: "failed" | "cancelled" | "timed_out" | "abandoned"; readonly error: ErrorInfo };
 
+/** One file of an asset, as agents see it. The bytes are the blob `sha256:<sha256>`. */
+export interface AssetFile {
+  /** Relative, `/`-separated, never `..`. */
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/**
+ * A reference to a persisted asset: what task code holds, returns and passes
+ * on. It lists the files without their bytes.
+ */
+export interface AssetRef {
+  readonly assetId: string;
+  readonly name?: string;
+  /** The environment the asset was persisted in. */
+  readonly env: string;
+  readonly entries: readonly AssetFile[];
+  readonly metadata?: { readonly [key: string]: Value };
+}
+
+/** Tag of an asset reference inside arguments and results: `{ [ASSET_TAG]: AssetRef }`. */
+export const ASSET_TAG = "$tributary.asset";
+
+export const isAssetValue = (v: unknown): v is { readonly [ASSET_TAG]: AssetRef } =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && ASSET_TAG in v && Object.keys(v).length === 1;
+
+/** Path of the blob API: `GET | HEAD | PUT {BLOB_PATH}/sha256:<hex>`, bodies streamed. */
+export const BLOB_PATH = "/api/blobs";
+
 export interface RepositoryManifest {
   readonly repository: string;
   readonly targets: readonly TargetManifest[];
@@ -83,6 +113,24 @@ export type AgentMessage =
     }
   | { readonly type: "cancel"; readonly requestId: number; readonly executionId: string; readonly handle: HandleRef }
   | {
+      /** Records an asset whose files' blobs the agent has uploaded (`PUT {BLOB_PATH}/<key>`). */
+      readonly type: "persist";
+      readonly requestId: number;
+      readonly executionId: string;
+      readonly entries: readonly AssetFile[];
+      readonly name?: string;
+      readonly metadata?: { readonly [key: string]: Value };
+    }
+  | {
+      /** Records that the execution restores an asset; the answer lists the blobs to download. */
+      readonly type: "restore";
+      readonly requestId: number;
+      readonly executionId: string;
+      readonly assetId: string;
+      /** Target directory relative to the execution's working directory, for the record. */
+      readonly to?: string;
+    }
+  | {
       readonly type: "log";
       readonly executionId: string;
       readonly level: LogLevel;
@@ -118,6 +166,8 @@ export type ServerMessage =
       readonly outcome?: Outcome;
     }
   | { readonly type: "ack"; readonly requestId: number }
+  | { readonly type: "persisted"; readonly requestId: number; readonly asset: AssetRef }
+  | { readonly type: "restored"; readonly requestId: number; readonly asset: AssetRef }
   | { readonly type: "error"; readonly requestId?: number; readonly message: string };
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 /** The options of `startAgent`, checked, with their defaults. */
+import path from "node:path";
 import type { Value } from "../events/index.js";
 import type { LogLevel } from "./protocol.js";
+import { defaultWorkdirRoot } from "./workdir.js";
+
+/** Default of `maxAssetBytes`: 8 GiB. */
+export const DEFAULT_MAX_ASSET_BYTES = 8 * 1024 ** 3;
 
 export interface AgentOptions {
   /** The server, e.g. `http://127.0.0.1:7777`. */
@@ -25,6 +30,16 @@ export interface AgentOptions {
   readonly abortGraceMs?: number;
   /** Task log lines and the agent's own diagnostics. Default: diagnostics of level warn and error to stderr. */
   readonly onLog?: (entry: AgentLogEntry) => void;
+  /**
+   * Where the executions' working directories go: `<workdirRoot>/<executionId>/`
+   * (`context().workdir`). Made with mode 700 if missing. Default
+   * `<os.tmpdir()>/tributary-agent-<pid>`.
+   */
+  readonly workdirRoot?: string;
+  /** Leave each execution's working directory in place when it ends (to debug). Default false: removed. */
+  readonly keepWorkdirs?: boolean;
+  /** Most bytes one `persist()` may hold (the files' total). Default 8 GiB. */
+  readonly maxAssetBytes?: number;
 }
 
 /** A log line of task code (`source: "task"`) or of the agent itself. */
@@ -55,6 +70,11 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
     if (!Array.isArray(values) || !values.every((x) => typeof x === "string")) throw new TypeError(`startAgent: tag ${k} must be a string or an array of strings`);
   }
   if (o.heartbeatMs !== undefined && !(o.heartbeatMs > 0)) throw new TypeError("startAgent: heartbeatMs must be positive");
+  if (o.maxAssetBytes !== undefined && !(Number.isSafeInteger(o.maxAssetBytes) && o.maxAssetBytes > 0)) {
+    throw new TypeError(`startAgent: maxAssetBytes must be a positive integer (bytes), got ${String(o.maxAssetBytes)}`);
+  }
+  if (o.keepWorkdirs !== undefined && typeof o.keepWorkdirs !== "boolean") throw new TypeError("startAgent: keepWorkdirs must be a boolean");
+  if (o.workdirRoot !== undefined && (typeof o.workdirRoot !== "string" || o.workdirRoot === "")) throw new TypeError("startAgent: workdirRoot must be a non-empty path");
   return {
     server: o.server,
     project: o.project ?? "default",
@@ -67,5 +87,8 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
     heartbeatMs: o.heartbeatMs,
     abortGraceMs: o.abortGraceMs ?? 1000,
     onLog: o.onLog,
+    workdirRoot: path.resolve(o.cwd ?? process.cwd(), o.workdirRoot ?? defaultWorkdirRoot()),
+    keepWorkdirs: o.keepWorkdirs ?? false,
+    maxAssetBytes: o.maxAssetBytes ?? DEFAULT_MAX_ASSET_BYTES,
   };
 };

@@ -17,6 +17,7 @@ import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
 import type { HostReply } from "./context.js";
 import { normaliseTags, validateAgentOptions, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
+import { prepareWorkdirRoot, removeWorkdir, removeWorkdirRoot, workdirOf } from "./workdir.js";
 
 export type { AgentLogEntry, AgentOptions } from "./runtime-options.js";
 
@@ -87,7 +88,14 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.#o = validateAgentOptions(options);
     this.#pool = new WorkerPool({
       size: this.#o.workers,
-      data: { modules: [...this.#o.modules], cwd: this.#o.cwd },
+      data: {
+        modules: [...this.#o.modules],
+        cwd: this.#o.cwd,
+        server: this.#o.server,
+        workdirRoot: this.#o.workdirRoot,
+        keepWorkdirs: this.#o.keepWorkdirs,
+        maxAssetBytes: this.#o.maxAssetBytes,
+      },
       abortGraceMs: this.#o.abortGraceMs,
       onMessage: (slot, m) => this.#fromWorker(slot, m),
       onLost: (lost, why) => this.#lost(lost, why),
@@ -124,6 +132,7 @@ class AgentRuntime extends EventEmitter implements Agent {
 
   async start(): Promise<void> {
     try {
+      await prepareWorkdirRoot(this.#o.workdirRoot);
       this.manifests = await this.#pool.start();
       await new Promise<void>((resolve, reject) => {
         this.#started = { resolve, reject };
@@ -155,6 +164,9 @@ class AgentRuntime extends EventEmitter implements Agent {
     clearInterval(this.#heartbeat);
     await this.#conn.close();
     await this.#pool.stop();
+    // What still ran was abandoned with its worker: its working directories go too.
+    if (!this.#o.keepWorkdirs) await Promise.all(this.running().map((id) => this.#removeWorkdir(id)));
+    await removeWorkdirRoot(this.#o.workdirRoot);
   }
 
   // -------------------------------------------------------------------------
@@ -200,6 +212,9 @@ class AgentRuntime extends EventEmitter implements Agent {
         return this.#reply(m.requestId, { type: "submitted", handle: m.handle });
       case "resolved":
         return this.#reply(m.requestId, m.outcome === undefined ? { type: "resolved" } : { type: "resolved", outcome: m.outcome });
+      case "persisted":
+      case "restored":
+        return this.#reply(m.requestId, { type: m.type, asset: m.asset });
       case "ack": {
         const executionId = this.#resultRequests.get(m.requestId);
         if (executionId !== undefined) {
@@ -316,6 +331,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   #lost(lost: readonly LostExecution[], why: string): void {
     this.#diag("warn", why);
     for (const l of lost) {
+      if (!this.#o.keepWorkdirs) void this.#removeWorkdir(l.executionId);
       if (!this.#accepted.delete(l.executionId)) continue;
       this.#report({ type: "failed", executionId: l.executionId, error: lostInfo(l, why) });
     }
@@ -335,6 +351,12 @@ class AgentRuntime extends EventEmitter implements Agent {
 
   #dropRequests(which: (r: { slot: WorkerSlot; worker: Worker; message: AgentMessage }) => boolean): void {
     for (const [id, r] of this.#requests) if (which(r)) this.#requests.delete(id);
+  }
+
+  /** Removes the working directory of an execution whose worker went away. */
+  async #removeWorkdir(executionId: string): Promise<void> {
+    const dir = workdirOf(this.#o.workdirRoot, executionId);
+    await removeWorkdir(dir).catch((err: unknown) => this.#diag("warn", `could not remove the working directory ${dir}: ${(err as Error).message}`));
   }
 
   #diag(level: LogLevel, message: string): void {

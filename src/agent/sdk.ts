@@ -86,7 +86,7 @@ export const bindRepository = (core: TargetCore, repository: string): void => {
  * @param options see {@link TargetOptions}: `retries` (default none, backoff
  *   1000 ms × 2 up to 60000 ms), `timeout` (ms), `requires`, `delay` (ms), ...
  * @param fn the code: takes the call's arguments, returns the result (both
- *   JSON values, Date, Uint8Array, bigint or handles; `undefined` becomes `null`).
+ *   JSON values, Date, Uint8Array, bigint, handles or assets; `undefined` becomes `null`).
  * @example
  * export const charge = task("charge", { retries: 2, timeout: 10_000 }, async (order: number) => {
  *   context().log.info("charging", { order });

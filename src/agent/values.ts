@@ -1,16 +1,18 @@
 /**
  * Arguments and results: what may cross a call, checked at the call site,
  * and the handles inside them encoded as `{ [HANDLE_TAG]: HandleRef }` and
- * decoded back into live handles.
+ * decoded back into live handles; assets likewise as
+ * `{ [ASSET_TAG]: AssetRef }`, decoded back into {@link Asset}s.
  *
  * Allowed: JSON values (`NaN` and `Infinity` included), `Date`, `Uint8Array`,
- * `bigint` and handles, nested to any depth. Object properties whose value is
+ * `bigint`, handles and assets, nested to any depth. Object properties whose value is
  * `undefined` are dropped, as `JSON.stringify` does; `undefined` anywhere else
  * is refused. Shared sub-values are copied; cycles are refused.
  */
 import type { Value } from "../events/index.js";
-import { HANDLE_TAG, isHandleValue, type HandleRef } from "./protocol.js";
+import { ASSET_TAG, HANDLE_TAG, isAssetValue, isHandleValue, type HandleRef } from "./protocol.js";
 import { InvalidValueError } from "./errors.js";
+import { Asset, isAssetLike, isAssetRef } from "./asset.js";
 
 /** Brand of live handles; a symbol from the global registry, so that two copies of the SDK agree. */
 export const HANDLE_BRAND: unique symbol = Symbol.for("tributary.handle") as never;
@@ -33,7 +35,7 @@ export interface Prepared {
   readonly handles: readonly HandleLike[];
 }
 
-const HINT = "(arguments and results must be JSON values, Date, Uint8Array, bigint or handles)";
+const HINT = "(arguments and results must be JSON values, Date, Uint8Array, bigint, handles or assets)";
 
 /**
  * Checks `value` and copies it into a plain value, keeping live handles.
@@ -68,6 +70,8 @@ export const prepareValue = (value: unknown, where: string): Prepared => {
       handles.push(v);
       return v;
     }
+    // An asset's reference is known at once: it is encoded here.
+    if (isAssetLike(v)) return { [ASSET_TAG]: v.ref };
     if (v instanceof Date) {
       if (Number.isNaN(v.getTime())) return fail(where, path, "an invalid Date");
       return new Date(v.getTime());
@@ -92,6 +96,7 @@ export const prepareValue = (value: unknown, where: string): Prepared => {
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(v)) {
         if (key === HANDLE_TAG) fail(where, path, `the key "${HANDLE_TAG}"`, " (it is reserved for handles)");
+        if (key === ASSET_TAG) fail(where, path, `the key "${ASSET_TAG}"`, " (it is reserved for assets)");
         const item = (v as Record<string, unknown>)[key];
         if (item !== undefined) out[key] = walk(item, `${path}${keyPath(key)}`);
       }
@@ -135,6 +140,7 @@ export const finishValue = async (p: Prepared): Promise<Value> => {
   await Promise.all(p.handles.map((h) => h.ref()));
   const swap = (v: unknown): unknown => {
     if (isHandleLike(v)) return { [HANDLE_TAG]: v.knownRef() };
+    if (isAssetValue(v)) return v;
     if (Array.isArray(v)) return v.map(swap);
     if (typeof v === "object" && v !== null && !(v instanceof Date) && !(v instanceof Uint8Array)) {
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]));
@@ -146,13 +152,15 @@ export const finishValue = async (p: Prepared): Promise<Value> => {
 
 /**
  * Decodes a received value: every `{ [HANDLE_TAG]: HandleRef }` becomes
- * `makeHandle(ref)`. A malformed tag is left as it is.
+ * `makeHandle(ref)`, every `{ [ASSET_TAG]: AssetRef }` an {@link Asset}. A
+ * malformed tag is left as it is.
  */
 export const decodeValue = (value: unknown, makeHandle: (ref: HandleRef) => unknown): unknown => {
   const walk = (v: unknown): unknown => {
     if (typeof v !== "object" || v === null || v instanceof Date || v instanceof Uint8Array) return v;
     if (Array.isArray(v)) return v.map(walk);
     if (isHandleValue(v) && isHandleRef(v[HANDLE_TAG])) return makeHandle(v[HANDLE_TAG]);
+    if (isAssetValue(v) && isAssetRef(v[ASSET_TAG])) return new Asset(v[ASSET_TAG]);
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
   };
   return walk(value);

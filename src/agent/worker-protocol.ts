@@ -11,6 +11,13 @@ export interface WorkerData {
   /** Module paths, resolved against `cwd`. */
   readonly modules: readonly string[];
   readonly cwd: string;
+  /** The server's URL (the agent's `server` option): the blob API is under it. */
+  readonly server: string;
+  /** Directory of the executions' working directories, made by the agent (mode 700). */
+  readonly workdirRoot: string;
+  /** Leave each execution's working directory in place when it ends. */
+  readonly keepWorkdirs: boolean;
+  readonly maxAssetBytes: number;
 }
 
 /** An execution to run, as the server sent it. */

@@ -3,10 +3,15 @@
  * executions concurrently, each in its own execution context. Started by
  * `worker-boot.mjs`, which registers tsx first so that TypeScript loads.
  */
+import { realpath } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import type { Value } from "../events/index.js";
-import type { LogLevel } from "./protocol.js";
-import { runInExecution, type ExecutionHost, type HostReply, type HostRequest, type LogFields } from "./context.js";
+import type { AssetRef, LogLevel } from "./protocol.js";
+import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
+import type { RestoreOptions } from "./asset.js";
+import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
+import { BlobClient } from "./blob-client.js";
+import { makeWorkdir, removeWorkdir, workdirOf } from "./workdir.js";
 import { abortError, abortErrorInfo as abortInfo, toErrorInfo } from "./errors.js";
 import { decodeWithHandles } from "./handle.js";
 import { loadRepositories, manifestOf } from "./modules.js";
@@ -25,17 +30,55 @@ let nextRequestId = 1;
 
 const keyOf = (repository: string, target: string): string => `${repository}\u0000${target}`;
 
+const data = workerData as WorkerData;
+const blobs = new BlobClient(data.server);
+let workdirRoot = data.workdirRoot;
+
 class WorkerExecution implements ExecutionHost {
   readonly #controller = new AbortController();
   readonly #pending = new Set<number>();
   readonly #tracked: Promise<unknown>[] = [];
+  readonly #assetController = new AbortController();
+  readonly #assets = new Set<Promise<unknown>>();
   abortReason: AbortReason | undefined;
   finished = false;
 
-  constructor(readonly info: ExecutionHost["info"]) {}
+  constructor(
+    readonly info: ExecutionHost["info"],
+    readonly workdir: string,
+  ) {}
 
   get signal(): AbortSignal {
     return this.#controller.signal;
+  }
+
+  persist(paths: readonly string[], options: HostPersistOptions): Promise<AssetRef> {
+    return this.#assetWork((io) => persistAsset(io, paths, options));
+  }
+
+  restore(asset: AssetRef, options: RestoreOptions): Promise<string[]> {
+    return this.#assetWork((io) => restoreAsset(io, asset, options));
+  }
+
+  /** Stops the uploads and downloads still running (the code failed without waiting for them) and waits for them to settle. */
+  async stopAssets(): Promise<void> {
+    this.#assetController.abort(new Error(`execution ${this.info.executionId} has finished`));
+    await Promise.allSettled(this.#assets);
+  }
+
+  #assetWork<T>(run: (io: AssetIo) => Promise<T>): Promise<T> {
+    if (this.signal.aborted) return Promise.reject(this.signal.reason as Error);
+    if (this.finished || this.#assetController.signal.aborted) {
+      return Promise.reject(new Error(`execution ${this.info.executionId} has finished: it can no longer persist or restore assets`));
+    }
+    const signal = AbortSignal.any([this.signal, this.#assetController.signal]);
+    const work = run({ workdir: this.workdir, blobs, maxAssetBytes: data.maxAssetBytes, signal, request: (r) => this.request(r) });
+    this.#assets.add(work);
+    void work.then(
+      () => this.#assets.delete(work),
+      () => this.#assets.delete(work),
+    );
+    return work;
   }
 
   request(request: HostRequest): Promise<HostReply> {
@@ -112,36 +155,54 @@ const execute = async (order: ExecuteOrder): Promise<void> => {
     post({ t: "failed", executionId, error: { type: "UnknownTarget", message: `this agent does not host ${where}`, retryable: false } });
     return;
   }
-  const exec = new WorkerExecution({
-    runId: order.runId,
-    stepId: order.stepId,
-    executionId,
-    attempt: order.attempt,
-    target: order.target,
-  });
+  const exec = new WorkerExecution(
+    {
+      runId: order.runId,
+      stepId: order.stepId,
+      executionId,
+      attempt: order.attempt,
+      target: order.target,
+    },
+    workdirOf(workdirRoot, executionId),
+  );
   executions.set(executionId, exec);
+  try {
+    await makeWorkdir(workdirRoot, exec.workdir);
+  } catch (err) {
+    executions.delete(executionId);
+    post({ t: "failed", executionId, error: { type: "WorkdirError", message: `the agent could not make the working directory ${exec.workdir}: ${(err as Error).message}`, retryable: true } });
+    return;
+  }
   post({ t: "started", executionId });
+  let report: FromWorker;
   try {
     const args = decodeWithHandles(order.arguments, exec) as never[];
     const value: unknown = await runInExecution(exec, () => core.fn(...args));
     await exec.drain();
     if (exec.abortReason !== undefined) throw exec.signal.reason;
-    let result: Value;
     try {
-      result = await finishValue(prepareResult(value));
+      report = { t: "succeeded", executionId, value: await finishValue(prepareResult(value)) };
     } catch (err) {
-      post({ t: "failed", executionId, error: { ...toErrorInfo(err), retryable: false } });
-      return;
+      report = { t: "failed", executionId, error: { ...toErrorInfo(err), retryable: false } };
     }
-    post({ t: "succeeded", executionId, value: result });
   } catch (err) {
+    // Uploads and downloads the code started and did not wait for must not outlive it (nor its working directory).
+    await exec.stopAssets();
     const error = exec.abortReason !== undefined ? abortInfo(exec.abortReason) : toErrorInfo(err, core.parsed.retryFilter);
-    post({ t: "failed", executionId, error });
+    report = { t: "failed", executionId, error };
   } finally {
     exec.finished = true;
     exec.dropPending(new Error(`execution ${executionId} has finished`));
-    executions.delete(executionId);
   }
+  // The working directory goes before the result: once the server knows the result, nothing of the execution is left.
+  if (data.keepWorkdirs) post({ t: "diagnostic", level: "debug", message: `kept the working directory of ${executionId}: ${exec.workdir}` });
+  else {
+    await removeWorkdir(exec.workdir).catch((err: unknown) =>
+      post({ t: "diagnostic", level: "warn", message: `could not remove the working directory ${exec.workdir}: ${(err as Error).message}` }),
+    );
+  }
+  executions.delete(executionId);
+  post(report);
 };
 
 const onMessage = (m: ToWorker): void => {
@@ -176,8 +237,8 @@ process.on("unhandledRejection", (reason) => {
   post({ t: "diagnostic", level: "warn", message: `unhandled rejection in task code: ${text}` });
 });
 
-const data = workerData as WorkerData;
 try {
+  workdirRoot = await realpath(data.workdirRoot);
   const repositories = await loadRepositories(data.modules, data.cwd);
   for (const repo of repositories) for (const core of repo.targets.values()) targets.set(keyOf(repo.repository, core.name), core);
   port.on("message", onMessage);

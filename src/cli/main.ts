@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   runs: () => import("./commands/runs.js"),
   envs: () => import("./commands/envs.js"),
   projections: () => import("./commands/projections.js"),
+  assets: () => import("./commands/assets.js"),
   demo: () => import("./commands/demo.js"),
 };
 
@@ -26,6 +27,7 @@ commands:
   runs         ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP
   envs         ls | create NAME [--base ENV]
   projections  rebuild | dump
+  assets       ls [--run RUN] | show ASSET | download ASSET [--to DIR]
   demo         start a server and an agent, run the example workflow, print it
 
 common options: --server URL (TRIBUTARY_SERVER, default http://127.0.0.1:7777)

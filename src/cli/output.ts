@@ -63,6 +63,10 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
         (outcome ? `  ${outcome}` : ""),
     );
     const inner = indent + (last ? "   " : "│  ");
+    for (const x of execs) {
+      for (const id of x.assetsPersisted) lines.push(`${inner}▲ persisted ${describeAsset(view, id)}`);
+      for (const id of x.assetsRestored) lines.push(`${inner}▼ restored ${describeAsset(view, id)}`);
+    }
     if (execs.length > 1) {
       for (const x of execs) {
         lines.push(
@@ -83,6 +87,13 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
   const roots = view.steps.filter((s) => s.parentExecutionId === undefined || !known.has(s.parentExecutionId));
   roots.forEach((s, i) => walk(s, "", i === roots.length - 1));
   return lines.join("\n");
+};
+
+/** An asset in a line: id, name, files, bytes. */
+const describeAsset = (view: RunView, assetId: string): string => {
+  const p = view.assets[assetId]?.persisted;
+  if (!p) return `asset ${assetId}`;
+  return `asset ${assetId}${p.name ? ` "${p.name}"` : ""} (${p.entries.length} files, ${p.totalSize} bytes)`;
 };
 
 /** What an event is about, in a few words, for a history line. */

@@ -95,6 +95,23 @@ export type Command =
     }
   | { readonly type: "ArchiveEnvironment"; readonly reason?: string }
   | {
+      /** Records an asset an execution persisted; its blobs are already stored. */
+      readonly type: "PersistAsset";
+      readonly executionId: string;
+      readonly agentId: string;
+      readonly assetId: string;
+      readonly entries: readonly { readonly path: string; readonly size: number; readonly sha256: string }[];
+      readonly name?: string;
+      readonly metadata?: { readonly [key: string]: Value };
+    }
+  | {
+      readonly type: "RestoreAsset";
+      readonly executionId: string;
+      readonly agentId: string;
+      readonly assetId: string;
+      readonly to?: string;
+    }
+  | {
       readonly type: "BranchEnvironment";
       readonly project: string;
       readonly env: string;

@@ -10,6 +10,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import {
   describeInvalidName,
+  type AssetId,
   type EnvName,
   type ResultSource,
   type ResultValue,
@@ -385,6 +386,51 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       ]);
     }
 
+    case "PersistAsset": {
+      const x = m.execution(cmd.executionId);
+      if (!x) return E.left({ _tag: "UnknownExecution", executionId: cmd.executionId });
+      if (x.agentId !== cmd.agentId || isFinished(x.status)) {
+        return E.left({ _tag: "NotAssigned", executionId: cmd.executionId, agentId: cmd.agentId });
+      }
+      if (m.asset(cmd.assetId)) return none;
+      const bad = cmd.entries.map((e) => e.path).find((p) => !isSafeAssetPath(p));
+      if (bad !== undefined) {
+        return E.left({ _tag: "InvalidArgument", message: `asset path ${JSON.stringify(bad)} is not a relative path inside the working directory` });
+      }
+      return E.right([
+        run("AssetPersisted", x.runId, {
+          assetId: cmd.assetId as AssetId,
+          executionId: x.executionId,
+          stepId: x.stepId,
+          ...(cmd.name === undefined ? {} : { name: cmd.name }),
+          ...(cmd.metadata === undefined ? {} : { metadata: cmd.metadata }),
+          entries: cmd.entries.map((e) => ({ path: e.path, size: e.size, sha256: e.sha256, blobKey: `sha256:${e.sha256}` })),
+        }),
+      ]);
+    }
+
+    case "RestoreAsset": {
+      const x = m.execution(cmd.executionId);
+      if (!x) return E.left({ _tag: "UnknownExecution", executionId: cmd.executionId });
+      if (x.agentId !== cmd.agentId || isFinished(x.status)) {
+        return E.left({ _tag: "NotAssigned", executionId: cmd.executionId, agentId: cmd.agentId });
+      }
+      const found = m.asset(cmd.assetId);
+      if (!found) return E.left({ _tag: "UnknownAsset", assetId: cmd.assetId });
+      // Recorded once per execution and asset: a restore re-sent after a reconnect adds nothing.
+      if (x.assetsRestored.includes(cmd.assetId as AssetId)) return none;
+      const here = m.environment()?.env;
+      return E.right([
+        run("AssetRestored", x.runId, {
+          assetId: cmd.assetId as AssetId,
+          executionId: x.executionId,
+          stepId: x.stepId,
+          ...(found.env !== here ? { fromEnv: found.env as EnvName } : {}),
+          ...(cmd.to === undefined ? {} : { to: cmd.to }),
+        }),
+      ]);
+    }
+
     case "BranchEnvironment": {
       if (m.environment()) return E.left({ _tag: "EnvironmentExists", env: cmd.env });
       return E.right([
@@ -468,6 +514,11 @@ const nextAttempt = (m: Model, step: StepDoc): number => {
   while (taken(executionIdOf(step.runId, step.stepId, attempt))) attempt++;
   return attempt;
 };
+
+/** A relative, `/`-separated path with no empty, `.` or `..` segment: it cannot leave the directory it is joined to. */
+export const isSafeAssetPath = (p: string): boolean =>
+  p.length > 0 && p.length <= 4096 && !p.startsWith("/") && !p.includes("\\") && !p.includes("\0") &&
+  p.split("/").every((seg) => seg !== "" && seg !== "." && seg !== "..");
 
 /** The target as registered, or an `UnknownTarget` rejection listing what is known. */
 const findTarget = (m: Model, t: TargetRef): E.Either<Rejection, TargetManifest> => {

@@ -7,16 +7,15 @@
 import { join } from "node:path";
 import { logRef, type EventLog, type LogRef } from "../events/index.js";
 import {
-  getCacheEntry,
   getEnvironment,
   getRunView,
   LmdbProjectionStore,
   Projector,
   PROJECTIONS,
-  type CacheDoc,
   type DocSource,
   type RunView,
 } from "../projections/index.js";
+import type { BlobStore } from "./blob-store.js";
 import type { Inherited } from "./model.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 import { EnvRuntime } from "./runtime.js";
@@ -47,6 +46,8 @@ export interface EnvironmentsOptions {
   readonly dataDir: string;
   readonly heartbeatMs: number;
   readonly onNotice: (message: string) => void;
+  readonly blobs: BlobStore;
+  readonly maxAssetBytes: number;
 }
 
 const IMPORT_CHUNK = 200;
@@ -123,7 +124,13 @@ export class Environments {
       frozen = { parent, at, projector };
     }
     const logs = new TaskLogs(join(this.o.dataDir, "task-logs", ref.project, `${ref.env}.ndjson`));
-    const scheduler = new EnvScheduler(rt, { heartbeatMs: this.o.heartbeatMs, logs, onNotice: this.o.onNotice });
+    const scheduler = new EnvScheduler(rt, {
+      heartbeatMs: this.o.heartbeatMs,
+      logs,
+      onNotice: this.o.onNotice,
+      blobs: this.o.blobs,
+      maxAssetBytes: this.o.maxAssetBytes,
+    });
     scheduler.kick();
     scheduler.resolveAllDeferrals();
     return { ref, rt, scheduler, logs, ...(frozen ? { frozen } : {}) };
@@ -135,17 +142,17 @@ export class Environments {
    */
   private inheritedFor(ref: LogRef): Inherited {
     const self = this;
-    return function* (cacheKey: string) {
+    return function* () {
       const seen = new Set<string>([ref.env]);
       let current = self.started.get(`${ref.project}/${ref.env}`);
       while (current) {
         const doc = getEnvironment(current.rt.source);
-        if (current.frozen) yield { env: current.frozen.parent, doc: getCacheEntry(current.frozen.projector.store, cacheKey) as CacheDoc | undefined };
+        if (current.frozen) yield { env: current.frozen.parent, src: current.frozen.projector.store };
         const base = doc?.base;
         if (base === undefined || seen.has(base)) return;
         seen.add(base);
         current = self.started.get(`${ref.project}/${base}`);
-        if (current) yield { env: base, doc: getCacheEntry(current.rt.source, cacheKey) };
+        if (current) yield { env: base, src: current.rt.source };
       }
     };
   }

@@ -3,8 +3,9 @@
  * look-ups over projection documents. Built over any `DocSource` (the live
  * store with its in-memory overlay, or an in-memory store in tests).
  */
-import type { ExecutionId, RunId } from "../events/index.js";
+import type { AssetId, ExecutionId, RunId } from "../events/index.js";
 import {
+  getAsset,
   getCacheEntry,
   getEnvironment,
   getExecution,
@@ -15,6 +16,7 @@ import {
   stepKey,
   stepsOfRun,
   type AgentDoc,
+  type AssetDoc,
   type CacheDoc,
   type CacheHit,
   type DeferralsDoc,
@@ -54,10 +56,15 @@ export interface Model {
   cacheHit(cacheKey: string, now: number, maxAgeMs?: number): { env: string; hit: CacheHit } | undefined;
   /** The execution computing a result for a cache key in this environment, if any. */
   cachePending(cacheKey: string): CacheDoc["pending"];
+  /** A persisted asset, here or in an environment this one inherits from. */
+  asset(assetId: string): { env: string; doc: AssetDoc } | undefined;
 }
 
-/** Cache look-ups in the environments an environment inherits from, nearest first. */
-export type Inherited = (cacheKey: string) => Iterable<{ env: string; doc: CacheDoc | undefined }>;
+/**
+ * The projections of the environments an environment inherits from, nearest
+ * first: a branch's frozen view of its parent, then its bases, live.
+ */
+export type Inherited = () => Iterable<{ readonly env: string; readonly src: DocSource }>;
 
 export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model => ({
   run: (runId) => getRun(src, runId as RunId),
@@ -83,7 +90,19 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
     const fresh = (hit: CacheHit | undefined) => hit !== undefined && (maxAgeMs === undefined || now - hit.at <= maxAgeMs);
     const own = getCacheEntry(src, cacheKey)?.hit;
     if (fresh(own)) return { env: getEnvironment(src)?.env ?? "", hit: own! };
-    for (const { env, doc } of inherited(cacheKey)) if (fresh(doc?.hit)) return { env, hit: doc!.hit! };
+    for (const { env, src: other } of inherited()) {
+      const hit = getCacheEntry(other, cacheKey)?.hit;
+      if (fresh(hit)) return { env, hit: hit! };
+    }
+    return undefined;
+  },
+  asset(assetId) {
+    const own = getAsset(src, assetId as AssetId);
+    if (own?.persisted) return { env: getEnvironment(src)?.env ?? "", doc: own };
+    for (const { env, src: other } of inherited()) {
+      const doc = getAsset(other, assetId as AssetId);
+      if (doc?.persisted) return { env, doc };
+    }
     return undefined;
   },
   cachePending: (cacheKey) => getCacheEntry(src, cacheKey)?.pending,

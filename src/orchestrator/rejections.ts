@@ -9,6 +9,7 @@ export type Rejection =
   | { readonly _tag: "UnknownRun"; readonly runId: string }
   | { readonly _tag: "UnknownStep"; readonly runId: string; readonly stepId: string }
   | { readonly _tag: "UnknownExecution"; readonly executionId: string }
+  | { readonly _tag: "UnknownAsset"; readonly assetId: string }
   | { readonly _tag: "EnvironmentArchived"; readonly env: string }
   | { readonly _tag: "EnvironmentExists"; readonly env: string }
   | { readonly _tag: "UnknownEnvironment"; readonly env: string }
@@ -33,6 +34,8 @@ export const rejectionMessage = (r: Rejection): string => {
       return `run ${r.runId} has no step ${r.stepId}: see its steps with 'tributary runs show ${r.runId}'`;
     case "UnknownExecution":
       return `no execution ${r.executionId}`;
+    case "UnknownAsset":
+      return `no asset ${r.assetId} in this environment or the ones it inherits from: list assets with 'tributary assets ls'`;
     case "EnvironmentArchived":
       return `environment ${r.env} is archived and accepts no new runs`;
     case "EnvironmentExists":
@@ -55,6 +58,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "UnknownStep":
     case "UnknownExecution":
     case "UnknownEnvironment":
+    case "UnknownAsset":
       return 404;
     case "EnvironmentArchived":
     case "EnvironmentExists":

@@ -5,10 +5,13 @@
  * work once the commits that record it are acknowledged.
  */
 import type { Commit, TargetRef, Value } from "../events/index.js";
-import type { AgentMessage, HandleRef, Outcome, ServerMessage } from "../agent/protocol.js";
+import type { AgentMessage, AssetRef, HandleRef, Outcome, ServerMessage } from "../agent/protocol.js";
+import type { AssetDoc } from "../projections/index.js";
 import type { Command } from "./commands.js";
 import type { Model } from "./model.js";
 import { nextActions, type AgentSlot } from "./next-actions.js";
+import { keyOf, type BlobStore } from "./blob-store.js";
+import { isSafeAssetPath } from "./decide.js";
 import { stepKeys } from "./keys.js";
 import { rejectionMessage } from "./rejections.js";
 import type { EnvRuntime } from "./runtime.js";
@@ -33,6 +36,10 @@ export interface SchedulerOptions {
   readonly clock?: () => number;
   readonly logs: TaskLogs;
   readonly onNotice?: (message: string) => void;
+  /** Where assets' blobs are; `persist` checks that they are there. */
+  readonly blobs?: BlobStore;
+  /** Largest asset, in bytes (all its files). */
+  readonly maxAssetBytes: number;
 }
 
 /** Error types agents report for executions they could not run through no fault of the code. */
@@ -163,6 +170,22 @@ export class EnvScheduler {
             reply({ type: "ack", requestId: m.requestId });
           }
           return;
+        case "persist":
+          await this.persist(a, m);
+          return;
+        case "restore": {
+          const r = await this.rt.execute({
+            type: "RestoreAsset",
+            executionId: m.executionId,
+            agentId,
+            assetId: m.assetId,
+            ...(m.to === undefined ? {} : { to: m.to }),
+          });
+          if (!r.ok) return reply({ type: "error", requestId: m.requestId, message: rejectionMessage(r.rejection) });
+          const found = this.rt.model.asset(m.assetId)!;
+          reply({ type: "restored", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) });
+          return;
+        }
         case "log": {
           const x = this.rt.model.execution(m.executionId);
           if (x) this.options.logs.append({ ...m, runId: x.runId, stepId: x.stepId });
@@ -175,6 +198,37 @@ export class EnvScheduler {
     } catch (e) {
       reply({ type: "error", ...("requestId" in m ? { requestId: m.requestId } : {}), message: (e as Error).message });
     }
+  }
+
+  /** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */
+  private async persist(a: ConnectedAgent, m: Extract<AgentMessage, { type: "persist" }>): Promise<void> {
+    const fail = (message: string) => a.conn.send({ type: "error", requestId: m.requestId, message });
+    if (!Array.isArray(m.entries)) return fail("persist needs entries");
+    let total = 0;
+    for (const e of m.entries) {
+      if (typeof e?.path !== "string" || !isSafeAssetPath(e.path)) return fail(`asset path ${JSON.stringify(e?.path)} is not a relative path inside the working directory`);
+      if (!Number.isSafeInteger(e.size) || e.size < 0 || typeof e.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(e.sha256)) {
+        return fail(`entry ${e.path} needs a size and a sha256`);
+      }
+      total += e.size;
+      const stored = await this.options.blobs?.stat(keyOf(e.sha256));
+      if (!stored || stored.size !== e.size) return fail(`the blob of ${e.path} (${keyOf(e.sha256)}) is not stored: upload it first`);
+    }
+    if (total > this.options.maxAssetBytes) return fail(`asset of ${total} bytes is over the limit of ${this.options.maxAssetBytes} (server option --max-asset-bytes)`);
+    // The asset id comes from the request: a persist re-sent after a reconnect records nothing new.
+    const assetId = `${m.executionId}-a${m.requestId}`;
+    const r = await this.rt.execute({
+      type: "PersistAsset",
+      executionId: m.executionId,
+      agentId: a.agentId,
+      assetId,
+      entries: m.entries,
+      ...(m.name === undefined ? {} : { name: m.name }),
+      ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
+    });
+    if (!r.ok) return fail(rejectionMessage(r.rejection));
+    const found = this.rt.model.asset(assetId)!;
+    a.conn.send({ type: "persisted", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) });
   }
 
   private runOf(executionId: string): string {
@@ -395,3 +449,12 @@ export class EnvScheduler {
 }
 
 export type { Outcome, TargetRef };
+
+/** What agents and the API are told of an asset. */
+export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
+  assetId: doc.assetId,
+  env,
+  entries: (doc.persisted?.entries ?? []).map((e) => ({ path: e.path, size: e.size, sha256: e.sha256 })),
+  ...(doc.persisted?.name === undefined ? {} : { name: doc.persisted.name }),
+  ...(doc.persisted?.metadata === undefined ? {} : { metadata: doc.persisted.metadata }),
+});

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { WebSocketServer, type WebSocket } from "ws";
 import {
   EmbeddedEventLog,
@@ -15,7 +16,16 @@ import {
   type EventLog,
   type LogRef,
 } from "../events/index.js";
-import { getEnvironment, getRunView, listAgents, listRuns, staleSteps, stepsOfRun } from "../projections/index.js";
+import {
+  getAsset,
+  getEnvironment,
+  getRunView,
+  listAgents,
+  listRuns,
+  staleSteps,
+  stepsOfRun,
+  type AssetDoc,
+} from "../projections/index.js";
 import {
   AGENT_PATH,
   MAX_FRAME_BYTES,
@@ -29,7 +39,10 @@ import { fromJson, toJson } from "./json.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 import { Environments, Refused, type Env } from "./environments.js";
 import { stepKeys } from "./keys.js";
-import type { AgentConnection } from "./scheduler.js";
+import { assetRefOf, type AgentConnection } from "./scheduler.js";
+import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobStore } from "./blob-store.js";
+import { FsBlobStore } from "./blob-store-fs.js";
+import { NatsBlobStore } from "./blob-store-nats.js";
 
 export interface ServerOptions {
   /** Data directory: embedded log, projections, task logs. Default `./.tributary`. */
@@ -40,6 +53,10 @@ export interface ServerOptions {
   readonly port?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
+  /** Largest blob (one file of an asset), bytes. Default 8 GiB. */
+  readonly maxBlobBytes?: number;
+  /** Largest asset (all its files), bytes. Default 8 GiB. */
+  readonly maxAssetBytes?: number;
   /** The project whose `production` environment exists from the start. Default `default`. */
   readonly defaultProject?: string;
   /** Heartbeat interval asked of agents, ms. Default 2,000. */
@@ -49,6 +66,7 @@ export interface ServerOptions {
 
 export const DEFAULT_PROJECT = "default";
 export const DEFAULT_ENV = "production";
+const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** An HTTP error with a status and a message that says what to do. */
@@ -73,11 +91,19 @@ export class TributaryServer {
 
   private constructor(
     readonly log: EventLog,
+    readonly blobs: BlobStore,
     private readonly options: ServerOptions,
   ) {
     this.dataDir = options.dataDir ?? ".tributary";
     this.notice = options.onNotice ?? ((m) => console.error(m));
-    this.envs = new Environments({ log, dataDir: this.dataDir, heartbeatMs: options.heartbeatMs ?? 2000, onNotice: this.notice });
+    this.envs = new Environments({
+      log,
+      dataDir: this.dataDir,
+      heartbeatMs: options.heartbeatMs ?? 2000,
+      onNotice: this.notice,
+      blobs,
+      maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
+    });
     this.http = createServer((req, res) => void this.handle(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.http.on("upgrade", (req, socket, head) => {
@@ -95,7 +121,11 @@ export class TributaryServer {
     const log: EventLog = options.nats
       ? await JetStreamEventLog.connect({ servers: options.nats })
       : new EmbeddedEventLog({ dir: join(dataDir, "log") });
-    const server = new TributaryServer(log, options);
+    const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
+    const blobs: BlobStore = options.nats
+      ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
+      : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
+    const server = new TributaryServer(log, blobs, options);
     try {
       for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
       await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, {});
@@ -196,6 +226,7 @@ export class TributaryServer {
     try {
       const url = new URL(req.url ?? "/", "http://x");
       const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+      if (parts[0] === "api" && parts[1] === "blobs" && parts.length === 3) return await this.blob(req, res, parts[2]!);
       const body = req.method === "POST" ? await readBody(req) : undefined;
       const out = await this.route(req.method ?? "GET", parts, url.searchParams, body, res);
       if (out === STREAMED) return;
@@ -299,6 +330,17 @@ export class TributaryServer {
         return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq, cascade };
       }
     }
+    if (what === "assets" && method === "GET") {
+      if (id === undefined) {
+        const run = q.get("run");
+        return [...rt.source.range<AssetDoc>("assets")]
+          .map(([, d]) => d)
+          .filter((d) => d.persisted && (run === null || d.persisted.runId === run));
+      }
+      const found = rt.model.asset(id);
+      if (!found) throw rejected({ _tag: "UnknownAsset", assetId: id });
+      return { ...found.doc, ref: assetRefOf(found.env, found.doc), local: getAsset(rt.source, id as never) ?? null };
+    }
     if (what === "agents" && method === "GET") return { connected: env.scheduler.connected(), known: listAgents(rt.source) };
     if (what === "projections" && id === "dump" && method === "GET") return { lastSeq: rt.lastSeq, lines: rt.dump() };
     if (what === "projections" && id === "rebuild" && method === "POST") {
@@ -328,6 +370,38 @@ export class TributaryServer {
       }
       current = caller;
     }
+  }
+
+  /** `HEAD | GET | PUT /api/blobs/sha256:<hex>`: blobs, streamed both ways. */
+  private async blob(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+    if (!isBlobKey(key)) throw new HttpError(400, `invalid blob key ${JSON.stringify(key)}: expected sha256:<64 hex digits>`);
+    if (req.method === "PUT") {
+      const size = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
+      try {
+        const info = await this.blobs.put(req, { sha256: key.slice(7), ...(size === undefined ? {} : { size }) });
+        return send(res, 200, info);
+      } catch (e) {
+        if (e instanceof BlobMismatch) throw new HttpError(400, e.message);
+        if (e instanceof BlobTooLarge) throw new HttpError(413, e.message);
+        throw e;
+      }
+    }
+    let info;
+    try {
+      info = await this.blobs.stat(key);
+    } catch (e) {
+      if (e instanceof BlobCorrupt) throw new HttpError(500, e.message);
+      throw e;
+    }
+    if (!info) throw new HttpError(404, `no blob ${key}`);
+    if (req.method === "HEAD") {
+      res.writeHead(200, { "content-length": info.size });
+      return void res.end();
+    }
+    if (req.method !== "GET") throw new HttpError(405, "blobs are read with GET, probed with HEAD and written with PUT");
+    const stream = await this.blobs.get(key);
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": info.size });
+    await pipeline(stream, res).catch(() => res.destroy());
   }
 
   private async submit(env: Env, body: unknown): Promise<unknown> {
@@ -373,13 +447,26 @@ export class TributaryServer {
     await new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
     this.http.closeAllConnections?.();
     await this.envs.close();
+    await this.blobs.close();
     await this.log.close();
   }
 }
 
 const STREAMED = Symbol("streamed");
 
-const KNOWN_AGENT_MESSAGES = new Set(["heartbeat", "started", "succeeded", "failed", "submit", "result", "cancel", "log", "hello"]);
+const KNOWN_AGENT_MESSAGES = new Set([
+  "heartbeat",
+  "started",
+  "succeeded",
+  "failed",
+  "submit",
+  "result",
+  "cancel",
+  "log",
+  "hello",
+  "persist",
+  "restore",
+]);
 
 const send = (res: ServerResponse, status: number, value: unknown) => {
   const text = toJson(value);

@@ -86,7 +86,7 @@ describe("an agent", () => {
     server.execute("unknown-1", "nope", []);
     server.execute("bad-result", "bad_result", []);
     expect(await server.result("unknown-1")).toMatchObject({ error: { type: "UnknownTarget", message: "this agent does not host basic:nope", retryable: false } });
-    expect(await server.result("bad-result")).toMatchObject({ error: { type: "InvalidValueError", message: "result: a Map cannot be passed (arguments and results must be JSON values, Date, Uint8Array, bigint or handles)", retryable: false } });
+    expect(await server.result("bad-result")).toMatchObject({ error: { type: "InvalidValueError", message: "result: a Map cannot be passed (arguments and results must be JSON values, Date, Uint8Array, bigint, handles or assets)", retryable: false } });
   });
 
   it("gives task code its context", async () => {
@@ -125,7 +125,7 @@ describe("an agent", () => {
 
   it("refuses an argument that cannot be passed at the call site", async () => {
     server.execute("badarg-1", "bad_argument", []);
-    expect(await server.result("badarg-1")).toMatchObject({ value: 'InvalidValueError: task "echo": argument 0 .items[2]: a Set cannot be passed (arguments and results must be JSON values, Date, Uint8Array, bigint or handles)' });
+    expect(await server.result("badarg-1")).toMatchObject({ value: 'InvalidValueError: task "echo": argument 0 .items[2]: a Set cannot be passed (arguments and results must be JSON values, Date, Uint8Array, bigint, handles or assets)' });
     expect(server.count((m) => m.type === "submit" && m.executionId === "badarg-1")).toBe(0);
   });
 

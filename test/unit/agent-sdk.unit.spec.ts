@@ -39,7 +39,16 @@ class RecordingHost implements ExecutionHost {
       }
       case "cancel":
         return { type: "ack" };
+      default:
+        throw new Error(`unexpected request ${request.type}`);
     }
+  }
+  readonly workdir = "/tmp/recording-host";
+  async persist(): Promise<never> {
+    throw new Error("not in these tests");
+  }
+  async restore(): Promise<never> {
+    throw new Error("not in these tests");
   }
   log(...args: unknown[]): void {
     this.logs.push(args);

@@ -12,6 +12,8 @@ export const run = async (argv: string[]): Promise<number> => {
       host: { type: "string" },
       "heartbeat-ms": { type: "string" },
       project: { type: "string" },
+      "max-blob-bytes": { type: "string" },
+      "max-asset-bytes": { type: "string" },
     },
   });
   const server = await TributaryServer.start({
@@ -21,6 +23,8 @@ export const run = async (argv: string[]): Promise<number> => {
     ...(values.host ? { host: values.host } : {}),
     ...(values["heartbeat-ms"] ? { heartbeatMs: Number(values["heartbeat-ms"]) } : {}),
     defaultProject: values.project ?? process.env.TRIBUTARY_PROJECT ?? "default",
+    ...(values["max-blob-bytes"] ? { maxBlobBytes: Number(values["max-blob-bytes"]) } : {}),
+    ...(values["max-asset-bytes"] ? { maxAssetBytes: Number(values["max-asset-bytes"]) } : {}),
   });
   console.log(`tributary server listening on ${server.url} (log: ${server.log.kind}, data: ${server.dataDir})`);
   await new Promise<void>((resolve) => {

@@ -1,0 +1,204 @@
+/**
+ * The agent's client of the server's blob API (`HEAD | PUT | GET
+ * {server}{BLOB_PATH}/sha256:<hex>`), streaming both ways with node:http:
+ * a file is hashed, uploaded and downloaded in chunks (at most a few hundred
+ * KiB in memory per transfer), never read whole.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import http from "node:http";
+import https from "node:https";
+import path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { AGENT_PATH, BLOB_PATH } from "./protocol.js";
+
+const CHUNK = 256 * 1024;
+const MAX_ERROR_BODY = 16 * 1024;
+
+/** The blob API's base URL for the agent's `server` option (`http(s)://` or the `ws(s)://` agent endpoint). */
+export const blobBaseUrl = (server: string): string => {
+  const u = new URL(server);
+  if (u.protocol === "ws:") u.protocol = "http:";
+  else if (u.protocol === "wss:") u.protocol = "https:";
+  else if (u.protocol !== "http:" && u.protocol !== "https:") throw new TypeError(`server: expected an http(s):// or ws(s):// URL, got ${server}`);
+  let p = u.pathname.replace(/\/+$/, "");
+  if (p.endsWith(AGENT_PATH)) p = p.slice(0, -AGENT_PATH.length);
+  u.pathname = p + BLOB_PATH;
+  u.search = "";
+  u.hash = "";
+  return u.href;
+};
+
+/** The sha256 (hex) and size of a file, read in chunks. */
+export const hashFile = async (file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> => {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: CHUNK, signal })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest("hex"), size };
+};
+
+/** The blob is not on the server. */
+export class BlobMissingError extends Error {
+  override name = "BlobMissingError";
+}
+/** The bytes received are not the blob's (size or sha256). */
+export class BlobMismatchError extends Error {
+  override name = "BlobMismatchError";
+}
+/** The server answered with an unexpected status. */
+export class BlobHttpError extends Error {
+  override name = "BlobHttpError";
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class BlobClient {
+  readonly base: string;
+  readonly #agent: http.Agent;
+  readonly #https: boolean;
+
+  constructor(server: string) {
+    this.base = blobBaseUrl(server);
+    this.#https = this.base.startsWith("https:");
+    this.#agent = this.#https ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
+  }
+
+  url(sha256: string): string {
+    return `${this.base}/sha256:${sha256}`;
+  }
+
+  /** Is the blob stored? */
+  async has(sha256: string, signal?: AbortSignal): Promise<boolean> {
+    const res = await this.#send("HEAD", sha256, {}, signal, (req) => req.end());
+    res.resume();
+    if (res.statusCode === 200) return true;
+    if (res.statusCode === 404) return false;
+    throw new BlobHttpError(res.statusCode ?? 0, `HEAD ${this.url(sha256)} answered ${res.statusCode}`);
+  }
+
+  /**
+   * Uploads the first `size` bytes of `file` as the blob `sha256`, streamed.
+   * @throws BlobHttpError with the server's message (400: the bytes do not
+   *   hash to the key, e.g. the file changed since it was hashed; 413: over
+   *   the server's limit).
+   */
+  async upload(file: string, size: number, sha256: string, signal?: AbortSignal): Promise<void> {
+    const headers = { "content-type": "application/octet-stream", "content-length": String(size) };
+    const res = await this.#send("PUT", sha256, headers, signal, (req) => {
+      if (size === 0) {
+        req.end();
+        return;
+      }
+      const source = createReadStream(file, { start: 0, end: size - 1, highWaterMark: CHUNK });
+      source.once("error", (err) => req.destroy(err));
+      req.once("close", () => source.destroy());
+      source.pipe(req);
+    });
+    if (res.statusCode === 200) {
+      res.resume();
+      return;
+    }
+    const text = await errorText(res);
+    throw new BlobHttpError(res.statusCode ?? 0, `PUT ${this.url(sha256)} answered ${res.statusCode}${text ? `: ${text}` : ""}`);
+  }
+
+  /**
+   * Downloads the blob into a temporary file next to `dest`, checking size
+   * and sha256 as the bytes arrive, then renames it to `dest` (replacing a
+   * file or a link there, never following one). Nothing is left behind on
+   * failure.
+   * @throws BlobMissingError, BlobMismatchError, BlobHttpError
+   */
+  async download(sha256: string, dest: string, expectedSize: number, signal?: AbortSignal): Promise<void> {
+    const res = await this.#send("GET", sha256, {}, signal, (req) => req.end());
+    if (res.statusCode === 404) {
+      res.resume();
+      throw new BlobMissingError(`blob sha256:${sha256} is missing on the server`);
+    }
+    if (res.statusCode !== 200) {
+      const text = await errorText(res);
+      throw new BlobHttpError(res.statusCode ?? 0, `GET ${this.url(sha256)} answered ${res.statusCode}${text ? `: ${text}` : ""}`);
+    }
+    const temp = path.join(path.dirname(dest), `.${path.basename(dest).slice(0, 100)}.${randomBytes(6).toString("hex")}.tributary-part`);
+    const hash = createHash("sha256");
+    let received = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        received += chunk.length;
+        if (received > expectedSize) {
+          done(new BlobMismatchError(`the server sent more than the ${expectedSize} bytes of the entry (blob sha256:${sha256}): the stored blob is corrupt`));
+          return;
+        }
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(res, meter, createWriteStream(temp, { flags: "wx" }), { signal });
+      const got = hash.digest("hex");
+      if (received !== expectedSize || got !== sha256) {
+        throw new BlobMismatchError(
+          `the bytes received do not match the entry: expected ${expectedSize} bytes with sha256 ${sha256}, got ${received} bytes with sha256 ${got}: the stored blob is corrupt`,
+        );
+      }
+      await rename(temp, dest);
+    } catch (err) {
+      res.destroy();
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #send(
+    method: string,
+    sha256: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    write: (req: http.ClientRequest) => void,
+  ): Promise<http.IncomingMessage> {
+    const url = this.url(sha256);
+    const request = this.#https ? https.request : http.request;
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, headers, agent: this.#agent, ...(signal ? { signal } : {}) });
+      req.once("response", resolve);
+      req.on("error", (err) => reject(signal?.aborted ? (signal.reason as Error) : new Error(`${method} ${url}: ${err.message}`)));
+      write(req);
+    });
+  }
+}
+
+/** The server's error message: `{ error }` of a JSON body, or the text, shortened. */
+const errorText = async (res: http.IncomingMessage): Promise<string> => {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of res) {
+      if (n < MAX_ERROR_BODY) chunks.push(chunk as Buffer);
+      n += (chunk as Buffer).length;
+    }
+  } catch {
+    // the server closed mid-body: use what came
+  }
+  const text = Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY).trim();
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === "string") return parsed.error;
+  } catch {
+    // not JSON
+  }
+  return text;
+};

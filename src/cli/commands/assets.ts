@@ -1,0 +1,64 @@
+/** `tributary assets ls [--run RUN] | show ASSET | download ASSET [--to DIR]` */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { AssetRef } from "../../agent/protocol.js";
+import { toJson } from "../../orchestrator/json.js";
+import type { AssetDoc } from "../../projections/index.js";
+import { api, CliError, envPath } from "../client.js";
+import { COMMON, targetOf } from "../options.js";
+
+const USAGE = "usage: tributary assets ls [--run RUN] | show ASSET | download ASSET [--to DIR]";
+
+export const run = async (argv: string[]): Promise<number> => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...COMMON, run: { type: "string" }, to: { type: "string" } },
+  });
+  const t = targetOf(values);
+  const [sub, assetId] = positionals;
+  if (sub === "ls") {
+    const assets = await api<AssetDoc[]>(t.server, "GET", envPath(t, `/assets${values.run ? `?run=${encodeURIComponent(values.run)}` : ""}`));
+    if (values.json) console.log(toJson(assets));
+    else {
+      console.log(`${"asset".padEnd(40)}  ${"name".padEnd(16)}  ${"files".padStart(5)}  ${"bytes".padStart(12)}  run / step`);
+      for (const a of assets) {
+        const p = a.persisted!;
+        console.log(`${a.assetId.padEnd(40)}  ${(p.name ?? "").padEnd(16)}  ${String(p.entries.length).padStart(5)}  ${String(p.totalSize).padStart(12)}  ${p.runId} / ${p.stepId}`);
+      }
+    }
+    return 0;
+  }
+  if (sub === "show" && assetId) {
+    const a = await api<AssetDoc & { ref: AssetRef }>(t.server, "GET", envPath(t, `/assets/${encodeURIComponent(assetId)}`));
+    if (values.json) {
+      console.log(toJson(a));
+      return 0;
+    }
+    const p = a.persisted!;
+    console.log(`asset ${a.assetId}${p.name ? ` "${p.name}"` : ""} in ${a.ref.env}: persisted by run ${p.runId} step ${p.stepId} (${p.executionId})`);
+    if (p.metadata) console.log(`metadata: ${toJson(p.metadata)}`);
+    for (const e of p.entries) console.log(`  ${String(e.size).padStart(12)}  ${e.sha256.slice(0, 16)}…  ${e.path}`);
+    console.log(`  ${String(p.totalSize).padStart(12)}  bytes in ${p.entries.length} files; restored ${a.restores.length} times`);
+    return 0;
+  }
+  if (sub === "download" && assetId) {
+    const a = await api<{ ref: AssetRef }>(t.server, "GET", envPath(t, `/assets/${encodeURIComponent(assetId)}`));
+    const dir = resolve(values.to ?? assetId);
+    const files = await downloadAsset(t.server, a.ref, dir);
+    if (values.json) console.log(toJson({ assetId, dir, files }));
+    else console.log(`downloaded ${files.length} files of ${assetId} into ${dir}`);
+    return 0;
+  }
+  throw new CliError(USAGE, 1);
+};
+
+/** Streams every file of the asset into `dir`, checking sizes and hashes; never writes outside `dir`. */
+const downloadAsset = async (server: string, ref: AssetRef, dir: string): Promise<string[]> => {
+  const { restoreFiles } = await import("../../agent/assets.js");
+  try {
+    return await restoreFiles(server, ref, dir);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+};
