@@ -3,11 +3,12 @@
  * asserts a speed. Options: `--events N` (default 100000), `--awaited N`
  * (events appended one by one, default 10000), `--adapter embedded|jetstream`
  * (default both), `--fan-out N`, `--chain N`, `--steps N` (the branch
- * benchmark's workflow, default 1000), `--only workflows|branch|log` (default
+ * benchmark's workflow, default 1000), `--only workflows|branch|assets|log`, `--asset-mb N` (default 100) (default
  * all three sections).
  */
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
+import { runAssetBench } from "./assets.js";
 import { runBranchBench } from "./branch.js";
 import { runLogBench, type Row } from "./log.js";
 import { runWorkflowBench } from "./workflows.js";
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     chain: { type: "string", default: "100" },
     steps: { type: "string", default: "1000" },
     only: { type: "string" },
+    "asset-mb": { type: "string", default: "100" },
   },
 });
 
@@ -43,6 +45,12 @@ if (section("branch")) {
   console.log("");
   console.log(["adapter".padEnd(10), "branch measure".padEnd(64), "result"].join(" "));
   for (const r of br) console.log([r.adapter.padEnd(10), r.what.padEnd(64), r.value].join(" "));
+}
+if (section("assets")) {
+  const as = await runAssetBench({ adapters, mb: Number(values["asset-mb"]) });
+  console.log("");
+  console.log(["adapter".padEnd(10), "asset measure".padEnd(48), "result"].join(" "));
+  for (const r of as) console.log([r.adapter.padEnd(10), r.what.padEnd(48), r.value].join(" "));
 }
 if (!section("log")) process.exit(0);
 

@@ -27,7 +27,7 @@ const rssMiB = (pid: number): number => {
   return m ? Number(m[1]) / 1024 : NaN;
 };
 
-const startServer = (args: string[]): Promise<{ child: ChildProcess; url: string }> =>
+export const startServer = (args: string[]): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolveStart, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "bin/tributary.mjs"), "server", "--port", "0", ...args], {
       cwd: ROOT,

@@ -1,4 +1,7 @@
-/** `tributary agent --server URL [--project P] [--env E] [--tag k=v]... [--concurrency N] [--workers N] MODULE...` */
+/**
+ * `tributary agent --server URL [--project P] [--env E] [--tag k=v]... [--concurrency N] [--workers N]
+ *  [--max-asset-bytes N] [--keep-workdirs] [--workdir-root DIR] MODULE...`
+ */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startAgent } from "../../agent/runtime.js";
@@ -14,6 +17,9 @@ export const run = async (argv: string[]): Promise<number> => {
       tag: { type: "string", multiple: true },
       concurrency: { type: "string" },
       workers: { type: "string" },
+      "max-asset-bytes": { type: "string" },
+      "keep-workdirs": { type: "boolean", default: false },
+      "workdir-root": { type: "string" },
     },
   });
   if (positionals.length === 0) throw new CliError("give at least one module of workflows and tasks, e.g. examples/orders.ts", 1);
@@ -32,6 +38,7 @@ export const run = async (argv: string[]): Promise<number> => {
   };
   const concurrency = number("concurrency", values.concurrency);
   const workers = number("workers", values.workers);
+  const maxAssetBytes = number("max-asset-bytes", values["max-asset-bytes"]);
   const agent = await startAgent({
     server: t.server,
     project: t.project,
@@ -40,6 +47,9 @@ export const run = async (argv: string[]): Promise<number> => {
     modules: positionals.map((p) => resolve(p)),
     ...(concurrency ? { concurrency } : {}),
     ...(workers ? { workers } : {}),
+    ...(maxAssetBytes ? { maxAssetBytes } : {}),
+    ...(values["keep-workdirs"] ? { keepWorkdirs: true } : {}),
+    ...(values["workdir-root"] ? { workdirRoot: resolve(values["workdir-root"]) } : {}),
   });
   console.error(`agent ${agent.agentId} connected to ${t.server} (${t.project}/${t.env})`);
   await new Promise<void>((r) => {
