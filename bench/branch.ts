@@ -12,7 +12,7 @@
  *    events appended to a log, then replayed up to the last sequence into a
  *    fresh projection store, as `Environments.start()` does for a branch.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -22,7 +22,7 @@ import { fromJson, toJson } from "../src/orchestrator/json.js";
 import { LmdbProjectionStore, PROJECTIONS, Projector, type RunView } from "../src/projections/index.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { workload } from "./log.js";
-import type { WorkflowRow } from "./workflows.js";
+import { startServer, type WorkflowRow } from "./workflows.js";
 
 type Adapter = "embedded" | "jetstream";
 
@@ -31,21 +31,6 @@ const FLOWS = join(ROOT, "bench/fixtures/branch-flows.ts");
 const FLOWS_V2 = join(ROOT, "bench/fixtures/branch-flows-v2.ts");
 const ENVS = "/api/projects/default/envs";
 const VIEW_EVENTS = 100_000;
-
-const startServer = (args: string[]): Promise<{ child: ChildProcess; url: string }> =>
-  new Promise((resolveStart, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/tributary.mjs"), "server", "--port", "0", ...args], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolveStart({ child, url: m[1]! });
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
 
 const call = async <T>(url: string, method: "GET" | "POST", path: string, body?: unknown): Promise<T> => {
   const r = await fetch(new URL(path, url), {

@@ -17,7 +17,6 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   StorageType,
-  jetstream,
   jetstreamManager,
   type Consumer,
   type ConsumerMessages,

@@ -14,7 +14,6 @@ import {
   logRef,
   parseRunId,
   type EventLog,
-  type LogRef,
 } from "../events/index.js";
 import {
   getAsset,
@@ -92,7 +91,7 @@ export class TributaryServer {
   private constructor(
     readonly log: EventLog,
     readonly blobs: BlobStore,
-    private readonly options: ServerOptions,
+    options: ServerOptions,
   ) {
     this.dataDir = options.dataDir ?? ".tributary";
     this.notice = options.onNotice ?? ((m) => console.error(m));
