@@ -10,7 +10,7 @@
 import { EventEmitter } from "node:events";
 import type { Worker } from "node:worker_threads";
 import type { ErrorInfo, Value } from "../events/index.js";
-import { PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
+import { encodeMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
@@ -342,7 +342,16 @@ class AgentRuntime extends EventEmitter implements Agent {
   /** Keeps a result until the server acknowledges it, and sends it if connected. */
   #report(m: { type: "succeeded"; executionId: string; value: Value } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
     const requestId = this.#nextRequestId++;
-    const message = { ...m, requestId };
+    let message: Extract<AgentMessage, { type: "succeeded" | "failed" }> = { ...m, requestId };
+    // A frame over the limit would close the connection, and be re-sent after every reconnect.
+    if (encodeMessage(message).length > MAX_FRAME_BYTES - 1024) {
+      const error: ErrorInfo = {
+        type: "ResultTooLarge",
+        message: `the result of ${m.executionId} is over ${MAX_FRAME_BYTES} bytes encoded: persist large data as an asset and return the asset`,
+        retryable: false,
+      };
+      message = { type: "failed", executionId: m.executionId, error, requestId };
+    }
     this.#results.set(m.executionId, message);
     this.#resultRequests.set(requestId, m.executionId);
     this.#conn.send(message);

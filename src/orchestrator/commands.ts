@@ -3,7 +3,7 @@
  * the time come in with the command (made at the edge), so that `decide` is
  * pure and a decision replays identically.
  */
-import type { ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../events/index.js";
+import type { BlobRef, ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../events/index.js";
 
 /** A call made by running task code, as the agent reported it. */
 export interface Call {
@@ -58,7 +58,11 @@ export type Command =
       readonly runId: string;
       readonly executionId: string;
       readonly agentId: string;
-      readonly outcome: { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly error: ErrorInfo };
+      /** A value, or (a large one) the blob it was stored as. */
+      readonly outcome:
+        | { readonly ok: true; readonly value: Value }
+        | { readonly ok: true; readonly blob: BlobRef }
+        | { readonly ok: false; readonly error: ErrorInfo };
     }
   | { readonly type: "TimeOutExecution"; readonly runId: string; readonly executionId: string }
   | {

@@ -294,7 +294,8 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       const step = m.step(x.runId, x.stepId)!;
       const ref = { executionId: x.executionId, stepId: x.stepId };
       if (cmd.outcome.ok) {
-        return E.right([run("ExecutionSucceeded", x.runId, { ...ref, result: { kind: "inline", value: cmd.outcome.value } })]);
+        const result: ResultValue = "blob" in cmd.outcome ? { kind: "blob", blob: cmd.outcome.blob } : { kind: "inline", value: cmd.outcome.value };
+        return E.right([run("ExecutionSucceeded", x.runId, { ...ref, result })]);
       }
       const error = cmd.outcome.error;
       return E.right(failure(x, step, run("ExecutionFailed", x.runId, { ...ref, error }), error));

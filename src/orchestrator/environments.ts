@@ -103,6 +103,11 @@ export class Environments {
       storePath: this.storePath(ref),
       onNotice: this.o.onNotice,
       inherited: this.inheritedFor(ref),
+      readBlob: async (key) => {
+        const chunks: Buffer[] = [];
+        for await (const c of await this.o.blobs.get(key)) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      },
     });
     await rt.start();
     let doc = getEnvironment(rt.source);

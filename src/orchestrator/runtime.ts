@@ -13,6 +13,9 @@
  */
 import {
   encodeCommit,
+  unpackValue,
+  type BlobRef,
+  type Value,
   IdGenerator,
   MAX_COMMIT_BYTES,
   type Commit,
@@ -52,12 +55,17 @@ export interface RuntimeOptions {
   readonly onNotice?: (message: string) => void;
   /** Cache look-ups in the environments this one inherits from (live bases, or a branch's frozen parent). */
   readonly inherited?: Inherited;
+  /** Reads a blob whole (results kept as blobs are at most a frame's size). */
+  readonly readBlob?: (key: string) => Promise<Uint8Array>;
 }
 
 /** What happens after a commit is acknowledged. */
 export interface Effects {
   onCommitted(commit: Commit, model: Model): void;
 }
+
+/** An outcome whose result may still be a blob to load. */
+export type RawOutcome = Outcome | { readonly status: "succeeded"; readonly blob: BlobRef };
 
 /** A decided commit waiting for the log's acknowledgement. */
 class Pending {
@@ -104,7 +112,7 @@ export class EnvRuntime {
   private broken: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly waiters = new Map<string, ((o: Outcome) => void)[]>();
+  private readonly waiters = new Map<string, ((o: RawOutcome) => void)[]>();
   private readonly effects: Effects[] = [];
   /** Executions not yet finished, kept in step with every decided commit. */
   readonly active = new Map<string, ActiveExecution>();
@@ -190,7 +198,7 @@ export class EnvRuntime {
       await this.settled();
       return { ok: true, events };
     }
-    if (encodeCommit(events).length > MAX_COMMIT_BYTES && cmd.type === "RecordResult" && cmd.outcome.ok) {
+    if (encodeCommit(events).length > MAX_COMMIT_BYTES && cmd.type === "RecordResult" && cmd.outcome.ok && "value" in cmd.outcome) {
       // Too large to log inline (blob results come with assets): record a terminal failure instead.
       const error = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
       return this.execute({ ...cmd, outcome: { ok: false, error } });
@@ -306,20 +314,37 @@ export class EnvRuntime {
   // -------------------------------------------------------------------------
   // Waiting for steps
 
-  /** The outcome of a step, if it has one. */
-  outcomeOf(runId: string, stepId: string): Outcome | undefined {
+  /** Has the step an outcome (without loading a result kept as a blob)? */
+  hasOutcome(runId: string, stepId: string): boolean {
+    return this.rawOutcome(runId, stepId) !== undefined;
+  }
+
+  private rawOutcome(runId: string, stepId: string): RawOutcome | undefined {
     const step = this.model.step(runId, stepId);
     return step ? stepOutcome(step, this.model) : undefined;
   }
 
+  /** The outcome of a step, if it has one; a result kept as a blob is loaded. */
+  outcomeOf(runId: string, stepId: string): Promise<Outcome | undefined> {
+    const raw = this.rawOutcome(runId, stepId);
+    return raw ? this.load(raw) : Promise.resolve(undefined);
+  }
+
   /** Resolves with the step's outcome once it has one. */
-  waitForStep(runId: string, stepId: string): Promise<Outcome> {
-    const now = this.outcomeOf(runId, stepId);
-    if (now) return Promise.resolve(now);
-    return new Promise((resolve) => {
+  async waitForStep(runId: string, stepId: string): Promise<Outcome> {
+    const now = this.rawOutcome(runId, stepId);
+    if (now) return this.load(now);
+    const raw = await new Promise<RawOutcome>((resolve) => {
       const key = `${runId}/${stepId}`;
       this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]);
     });
+    return this.load(raw);
+  }
+
+  private async load(raw: RawOutcome): Promise<Outcome> {
+    if (!("blob" in raw)) return raw;
+    if (!this.options.readBlob) throw new Error(`result ${raw.blob.key} is kept as a blob and this server has no blob store`);
+    return { status: "succeeded", value: unpackValue(await this.options.readBlob(raw.blob.key)) as Value };
   }
 
   private notifyWaiters(commit: Commit): void {
@@ -329,7 +354,7 @@ export class EnvRuntime {
       const key = `${commit.runId}/${e.data.stepId}`;
       const ws = this.waiters.get(key);
       if (!ws) continue;
-      const outcome = this.outcomeOf(commit.runId, e.data.stepId);
+      const outcome = this.rawOutcome(commit.runId, e.data.stepId);
       if (!outcome) continue;
       this.waiters.delete(key);
       for (const w of ws) w(outcome);
@@ -340,7 +365,7 @@ export class EnvRuntime {
   private recheckWaiters(): void {
     for (const [key, ws] of this.waiters) {
       const [runId, stepId] = key.split("/") as [string, string];
-      const outcome = this.outcomeOf(runId, stepId);
+      const outcome = this.rawOutcome(runId, stepId);
       if (!outcome) continue;
       this.waiters.delete(key);
       for (const w of ws) w(outcome);
@@ -375,10 +400,10 @@ export class EnvRuntime {
  * How a step ended, as its callers see it: the latest execution's outcome,
  * or `undefined` while it may still produce one (including a pending retry).
  */
-export const stepOutcome = (step: StepDoc, m: Model): Outcome | undefined => {
+export const stepOutcome = (step: StepDoc, m: Model): RawOutcome | undefined => {
   if (step.status === "succeeded" || step.status === "reused") {
     const r = step.result;
-    return { status: "succeeded", value: r?.kind === "inline" ? r.value : null };
+    return r?.kind === "blob" ? { status: "succeeded", blob: r.blob } : { status: "succeeded", value: r?.value ?? null };
   }
   if (step.status !== "failed" && step.status !== "cancelled") return undefined;
   const latest = step.executions[step.executions.length - 1];

@@ -4,7 +4,8 @@
  * carries out the actions the pure core asks for, and sends agents their
  * work once the commits that record it are acknowledged.
  */
-import type { Commit, TargetRef, Value } from "../events/index.js";
+import { Readable } from "node:stream";
+import { packValue, type BlobRef, type Commit, type TargetRef, type Value } from "../events/index.js";
 import type { AgentMessage, AssetRef, HandleRef, Outcome, ServerMessage } from "../agent/protocol.js";
 import type { AssetDoc } from "../projections/index.js";
 import type { Command } from "./commands.js";
@@ -41,6 +42,9 @@ export interface SchedulerOptions {
   /** Largest asset, in bytes (all its files). */
   readonly maxAssetBytes: number;
 }
+
+/** Results larger than this, encoded, are kept as blobs rather than in the log. */
+const INLINE_RESULT_BYTES = 256 * 1024;
 
 /** Error types agents report for executions they could not run through no fault of the code. */
 const NOT_THE_TASKS_FAULT = new Set(["WorkerRestarted", "AgentStopping"]);
@@ -137,6 +141,7 @@ export class EnvScheduler {
           // stopping, is not the task's failure: retried like an abandonment.
           const restarted = m.type === "failed" && NOT_THE_TASKS_FAULT.has(m.error.type);
           const runId = this.runOf(m.executionId);
+          const large = m.type === "succeeded" ? await this.storeIfLarge(m.value) : undefined;
           const recorded = await run(
             restarted
               ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.type === "failed" ? m.error.message : "" }
@@ -145,7 +150,12 @@ export class EnvScheduler {
                   runId,
                   executionId: m.executionId,
                   agentId,
-                  outcome: m.type === "succeeded" ? { ok: true, value: m.value } : { ok: false, error: m.error },
+                  outcome:
+                    m.type === "failed"
+                      ? { ok: false, error: m.error }
+                      : large
+                        ? { ok: true, blob: large }
+                        : { ok: true, value: m.value },
                 },
             m.requestId,
           );
@@ -161,7 +171,7 @@ export class EnvScheduler {
         case "result": {
           const outcome = m.wait
             ? await this.rt.waitForStep(m.handle.runId, m.handle.stepId)
-            : this.rt.outcomeOf(m.handle.runId, m.handle.stepId);
+            : await this.rt.outcomeOf(m.handle.runId, m.handle.stepId);
           reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
           return;
         }
@@ -198,6 +208,18 @@ export class EnvScheduler {
     } catch (e) {
       reply({ type: "error", ...("requestId" in m ? { requestId: m.requestId } : {}), message: (e as Error).message });
     }
+  }
+
+  /**
+   * A result too large to travel inline in the log is stored as a blob (its
+   * msgpack bytes), and the log records the reference.
+   */
+  private async storeIfLarge(value: Value): Promise<BlobRef | undefined> {
+    if (!this.options.blobs) return undefined;
+    const bytes = packValue(value);
+    if (bytes.length <= INLINE_RESULT_BYTES) return undefined;
+    const info = await this.options.blobs.put(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
+    return { key: info.key, size: info.size, sha256: info.sha256 };
   }
 
   /** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */
@@ -342,7 +364,7 @@ export class EnvScheduler {
 
   /** Steps deferred to a step that has an outcome take its result (or execute, if it failed). */
   resolveDeferrals(runId: string, stepId: string): void {
-    if (!this.rt.outcomeOf(runId, stepId)) return;
+    if (!this.rt.hasOutcome(runId, stepId)) return;
     for (const d of this.rt.model.deferrals(runId, stepId)) {
       void this.rt.execute({ type: "ResolveDeferred", runId: d.runId, stepId: d.stepId }).catch((e: unknown) =>
         this.options.onNotice?.(`resolving deferred step ${d.runId}/${d.stepId}: ${(e as Error).message}`),
@@ -391,7 +413,7 @@ export class EnvScheduler {
       const now = this.clock();
       const plan = nextActions(this.rt.active.values(), [...this.agents.values()], now, this.graceMs, (step) => {
         const [runId, stepId] = step.split("/") as [string, string];
-        return this.rt.outcomeOf(runId, stepId) !== undefined;
+        return this.rt.hasOutcome(runId, stepId);
       });
       const done = plan.actions.map((a) => {
         const cmd: Command =

@@ -308,7 +308,7 @@ export class TributaryServer {
       }
       if (sub === "result" && method === "GET") {
         const wait = q.get("wait") === "true" || q.get("wait") === "1";
-        const outcome = wait ? await rt.waitForStep(runId, view.run.rootStepId) : rt.outcomeOf(runId, view.run.rootStepId);
+        const outcome = wait ? await rt.waitForStep(runId, view.run.rootStepId) : await rt.outcomeOf(runId, view.run.rootStepId);
         return { runId, ...(outcome ? { outcome } : { pending: true }) };
       }
       if (sub === "logs" && method === "GET") {

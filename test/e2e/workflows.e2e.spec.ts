@@ -119,6 +119,23 @@ describe.each(LOG_KINDS)("workflows end to end on the %s log", (kind) => {
     expect((await h.api.run("flows:handle_flow")).outcome).toEqual({ status: "succeeded", value: 51 });
   });
 
+  it("a result too large for the log is kept as a blob and reaches its caller and the API intact", async () => {
+    const n = 600_000;
+    const { runId, outcome, view } = await h.api.run("flows:big_text_flow", [n]);
+    expect(outcome).toEqual({ status: "succeeded", value: n });
+    const step = view.steps.find((s) => s.target.target === "big_text")!;
+    expect(step.result).toMatchObject({ kind: "blob", blob: { key: expect.stringMatching(/^sha256:/), size: expect.any(Number) } });
+    const succeeded = (await h.api.history(runId)).filter((e) => e.type === "ExecutionSucceeded");
+    expect(succeeded.some((e) => (e.data.result as { kind: string }).kind === "blob")).toBe(true);
+    const direct = await h.api.run("flows:big_text_run", [n]);
+    expect(direct.outcome.status).toBe("succeeded");
+    expect((direct.outcome as { value: string }).value).toBe("x".repeat(n));
+    // Past the frame limit the agent refuses to send it, with what to do instead.
+    const huge = await h.api.run("flows:big_text_run", [9_000_000]);
+    expect(huge.outcome).toMatchObject({ status: "failed", error: { type: "ResultTooLarge", message: expect.stringMatching(/persist large data as an asset/) } });
+    expect((await h.api.run("flows:fan_out", [2])).outcome).toEqual({ status: "succeeded", value: 3 });
+  });
+
   it("an unknown target is refused with the targets that exist", async () => {
     const r = await h.api.call<{ error: string }>("POST", `/api/projects/${h.api.project}/envs/production/runs`, { target: "flows:nope" });
     expect(r.status).toBe(400);
