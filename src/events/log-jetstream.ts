@@ -26,6 +26,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { closeNats } from "./nats-close.js";
 import { decodeCommit } from "./codec.js";
 import {
   CorruptEvent,
@@ -268,21 +269,7 @@ export class JetStreamEventLog implements EventLog {
 
   /** Drains the connection (pending appends are flushed) and closes it. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      if (this.#nc.isClosed()) return;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), DRAIN_TIMEOUT_MS)));
-      try {
-        // drain() waits for a server round trip: it would wait forever while
-        // the server is down and the client keeps reconnecting.
-        const drained = await Promise.race([this.#nc.drain().then(() => "drained" as const), timedOut]);
-        if (drained === "timeout") await this.#nc.close();
-      } catch {
-        await this.#nc.close().catch(() => undefined);
-      } finally {
-        clearTimeout(timer);
-      }
-    })();
+    this.#closing ??= closeNats(this.#nc, DRAIN_TIMEOUT_MS);
     return this.#closing;
   }
 

@@ -55,6 +55,7 @@ import {
 } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { closeNats } from "../events/nats-close.js";
 import { DEFAULT_MAX_BLOB_BYTES, GetDigest, PutDigest, checkExpected, checkLimit, hexOfKey, type Expected } from "./blob-digest.js";
 import {
   BlobCorrupt,
@@ -255,20 +256,7 @@ export class NatsBlobStore implements BlobStore {
 
   /** Drains the connection and closes it; streams still reading fail. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      if (this.#nc.isClosed()) return;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), DRAIN_TIMEOUT_MS)));
-      try {
-        // drain() waits for a server round trip: it would wait forever while the server is down.
-        const drained = await Promise.race([this.#nc.drain().then(() => "drained" as const), timedOut]);
-        if (drained === "timeout") await this.#nc.close();
-      } catch {
-        await this.#nc.close().catch(() => undefined);
-      } finally {
-        clearTimeout(timer);
-      }
-    })();
+    this.#closing ??= closeNats(this.#nc, DRAIN_TIMEOUT_MS);
     return this.#closing;
   }
 
