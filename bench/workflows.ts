@@ -42,19 +42,42 @@ export const startServer = (args: string[]): Promise<{ child: ChildProcess; url:
     child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
   });
 
-const post = async (url: string, path: string, body: unknown) => {
-  const r = await fetch(new URL(path, url), { method: "POST", body: toJson(body), headers: { "content-type": "application/json" } });
-  return fromJson(await r.text()) as { runId: string };
-};
-const get = async (url: string, path: string) => fromJson(await (await fetch(new URL(path, url))).text()) as { outcome: { status: string } };
+const RUNS = "/api/projects/default/envs/production/runs";
 
-/** Submits and waits; returns seconds. */
-const timed = async (url: string, target: string, args: unknown[]): Promise<number> => {
+/** Submits a workflow and waits for it; returns its result and the seconds it took. */
+export const runWorkflow = async <T = unknown>(url: string, target: string, args: unknown[]): Promise<{ value: T; seconds: number }> => {
   const t0 = performance.now();
-  const { runId } = await post(url, "/api/projects/default/envs/production/runs", { target, arguments: args });
-  const r = await get(url, `/api/projects/default/envs/production/runs/${runId}/result?wait=true`);
+  const post = await fetch(new URL(RUNS, url), { method: "POST", body: toJson({ target, arguments: args }), headers: { "content-type": "application/json" } });
+  const { runId } = fromJson(await post.text()) as { runId: string };
+  const r = fromJson(await (await fetch(new URL(`${RUNS}/${runId}/result?wait=true`, url))).text()) as { outcome: { status: string; value: T } };
   if (r.outcome.status !== "succeeded") throw new Error(`${target} ${r.outcome.status}`);
-  return (performance.now() - t0) / 1000;
+  return { value: r.outcome.value, seconds: (performance.now() - t0) / 1000 };
+};
+const timed = async (url: string, target: string, args: unknown[]): Promise<number> => (await runWorkflow(url, target, args)).seconds;
+
+/**
+ * A server process on `adapter` (with its own nats-server for JetStream) and
+ * an in-process agent hosting `modules`, for `f`; everything is stopped and
+ * removed afterwards.
+ */
+export const withServer = async <T>(
+  adapter: "embedded" | "jetstream",
+  agentOptions: { modules: string[]; concurrency?: number },
+  f: (server: { url: string; child: ChildProcess }) => Promise<T>,
+): Promise<T> => {
+  const dataDir = await mkdtemp(join(tmpdir(), "trib-bench-"));
+  const nats = adapter === "jetstream" ? await startNatsServer() : undefined;
+  const server = await startServer(["--data", dataDir, ...(nats ? ["--nats", nats.url] : [])]);
+  const agent = await startAgent({ server: server.url, project: "default", env: "production", tags: {}, ...agentOptions });
+  try {
+    return await f(server);
+  } finally {
+    await agent.stop({ drainMs: 0 });
+    server.child.kill("SIGTERM");
+    await new Promise((r) => server.child.once("exit", r));
+    await nats?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 };
 
 export const runWorkflowBench = async (options: {
@@ -64,11 +87,7 @@ export const runWorkflowBench = async (options: {
 }): Promise<WorkflowRow[]> => {
   const rows: WorkflowRow[] = [];
   for (const adapter of options.adapters) {
-    const dataDir = await mkdtemp(join(tmpdir(), "trib-bench-wf-"));
-    const nats = adapter === "jetstream" ? await startNatsServer() : undefined;
-    const { child, url } = await startServer(["--data", dataDir, ...(nats ? ["--nats", nats.url] : [])]);
-    const agent = await startAgent({ server: url, project: "default", env: "production", tags: {}, concurrency: 64, modules: [FLOWS] });
-    try {
+    await withServer(adapter, { modules: [FLOWS], concurrency: 64 }, async ({ url, child }) => {
       await timed(url, "bench:fan_out", [100]); // warm-up
       await timed(url, "bench:chain", [10]);
       const fan = await timed(url, "bench:fan_out", [options.fanOut]);
@@ -76,13 +95,7 @@ export const runWorkflowBench = async (options: {
       const ch = await timed(url, "bench:chain", [options.chain]);
       rows.push({ adapter, what: `chain of ${options.chain} sequential trivial tasks`, value: `${((ch * 1000) / options.chain).toFixed(2)} ms per step` });
       rows.push({ adapter, what: "server process memory after them (RSS)", value: `${rssMiB(child.pid!).toFixed(0)} MiB` });
-    } finally {
-      await agent.stop({ drainMs: 0 });
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-      await nats?.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    });
   }
   return rows;
 };
