@@ -98,6 +98,12 @@ export type AgentMessage =
       readonly type: "submit";
       readonly requestId: number;
       readonly executionId: string;
+      /**
+       * The call's position among the execution's calls, from 1, in the order
+       * its code made them: with the execution id, it names the call (a re-sent
+       * call is recognised; a resumed execution's calls are matched by it).
+       */
+      readonly call?: number;
       readonly target: TargetRef;
       readonly arguments: readonly Value[];
       /** Per-call options, over the target's own. */

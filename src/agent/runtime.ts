@@ -78,6 +78,8 @@ class AgentRuntime extends EventEmitter implements Agent {
   readonly #resultRequests = new Map<number, string>();
   readonly #requests = new Map<number, { slot: WorkerSlot; worker: Worker; id: number; message: AgentMessage }>();
   readonly #logs: AgentMessage[] = [];
+  /** Calls made so far by each execution running here. */
+  readonly #calls = new Map<string, number>();
   #nextRequestId = 1;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -113,7 +115,7 @@ class AgentRuntime extends EventEmitter implements Agent {
         tags: normaliseTags(this.#o.tags),
         concurrency: this.#o.concurrency,
         manifests: this.manifests,
-        running: this.running(),
+        running: this.#alive(),
       }),
       onWelcome: (m) => this.#welcome(m.agentId, m.heartbeatMs),
       onRefused: (reason) => this.#refused(reason),
@@ -175,7 +177,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   #welcome(agentId: string, heartbeatMs: number): void {
     this.agentId = agentId;
     clearInterval(this.#heartbeat);
-    this.#heartbeat = setInterval(() => this.#conn.send({ type: "heartbeat", running: this.running() }), this.#o.heartbeatMs ?? heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#conn.send({ type: "heartbeat", running: this.#alive() }), this.#o.heartbeatMs ?? heartbeatMs);
     this.#heartbeat.unref();
     // Whatever the previous connection may have lost: results, requests, then logs.
     for (const m of this.#results.values()) this.#conn.send(m);
@@ -295,6 +297,7 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "failed":
         if (!this.#accepted.has(m.executionId)) return;
         this.#accepted.delete(m.executionId);
+        this.#calls.delete(m.executionId);
         this.#pool.finished(m.executionId);
         this.#dropRequests((r) => r.message.type !== "submit" && "executionId" in r.message && r.message.executionId === m.executionId);
         this.#report(m.t === "succeeded" ? { type: "succeeded", executionId: m.executionId, value: m.value } : { type: "failed", executionId: m.executionId, error: m.error });
@@ -302,7 +305,9 @@ class AgentRuntime extends EventEmitter implements Agent {
         return;
       case "request": {
         const requestId = this.#nextRequestId++;
-        const message = { ...m.request, requestId, executionId: m.executionId } as AgentMessage;
+        // Calls are numbered per execution, in the order the code made them (one worker runs it, in order).
+        const call = m.request.type === "submit" ? { call: this.#callCount(m.executionId) } : {};
+        const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
         this.#requests.set(requestId, { slot, worker: slot.worker, id: m.id, message });
         this.#conn.send(message);
         return;
@@ -328,9 +333,25 @@ class AgentRuntime extends EventEmitter implements Agent {
     }
   }
 
+  /** The number of the execution's next call. */
+  #callCount(executionId: string): number {
+    const n = (this.#calls.get(executionId) ?? 0) + 1;
+    this.#calls.set(executionId, n);
+    return n;
+  }
+
+  /**
+   * Executions the server must not give up on: those running or queued here,
+   * and those whose result waits for the server's acknowledgement.
+   */
+  #alive(): string[] {
+    return [...new Set([...this.#accepted.keys(), ...this.#results.keys()])];
+  }
+
   #lost(lost: readonly LostExecution[], why: string): void {
     this.#diag("warn", why);
     for (const l of lost) {
+      this.#calls.delete(l.executionId);
       if (!this.#o.keepWorkdirs) void this.#removeWorkdir(l.executionId);
       if (!this.#accepted.delete(l.executionId)) continue;
       this.#report({ type: "failed", executionId: l.executionId, error: lostInfo(l, why) });

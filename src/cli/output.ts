@@ -108,6 +108,7 @@ export const describeEvent = (e: Event): string => {
         (e.data.parentExecutionId ? ` called by ${e.data.parentExecutionId}` : "");
     case "ExecutionCreated":
       return `step ${e.data.stepId} exec ${e.data.executionId} attempt ${e.data.attempt} (${e.data.reason})` +
+        (e.data.resumes ? ` resumes ${e.data.resumes}` : "") +
         (e.data.notBefore ? ` not before ${time(e.data.notBefore)}` : "");
     case "ExecutionAssigned":
       return `exec ${e.data.executionId} → agent ${e.data.agentId}`;
@@ -123,11 +124,13 @@ export const describeEvent = (e: Event): string => {
     case "ExecutionTimedOut":
       return `exec ${e.data.executionId} after ${e.data.timeoutMs} ms`;
     case "ExecutionAbandoned":
-      return `exec ${e.data.executionId} by agent ${e.data.agentId}: ${e.data.reason}`;
+      return `exec ${e.data.executionId} by agent ${e.data.agentId}: ${e.data.reason}` + (e.data.cause ? ` (${e.data.cause})` : "");
     case "StepResultReused":
       return `step ${e.data.stepId} from ${e.data.source.env}/${e.data.source.runId}/${e.data.source.executionId} @${e.data.source.seq}`;
     case "StepDeferred":
       return `step ${e.data.stepId} → ${e.data.to.runId}/${e.data.to.executionId}`;
+    case "CallResumed":
+      return `call ${e.data.callId} → step ${e.data.step.runId === e.runId ? "" : `${e.data.step.runId}/`}${e.data.step.stepId} (made by ${e.data.resumedCallId})`;
     case "AssetPersisted":
       return `asset ${e.data.assetId} (${e.data.entries.length} entries) by ${e.data.executionId}`;
     case "AssetRestored":

@@ -236,6 +236,12 @@ export type ExecutionCreated = RunEventOf<
      * key its result answers to from now on.
      */
     memoKey?: string;
+    /**
+     * For a retry after an infrastructure failure (the previous execution was
+     * abandoned): that execution. The new one resumes it: its calls are
+     * matched, in order, to the calls the previous one made (`CallResumed`).
+     */
+    resumes?: ExecutionId;
   }
 >;
 
@@ -275,10 +281,51 @@ export type ExecutionTimedOut = RunEventOf<
   { executionId: ExecutionId; stepId: StepId; timeoutMs: number }
 >;
 
+/**
+ * Why an execution was abandoned: all of them failures of the infrastructure,
+ * not of the task's code.
+ * - `server-restart`: it was assigned before the server restarted, and its
+ *   agent, connected again, does not run it (the order or its result was lost
+ *   with the server). Counts against no retry limit.
+ * - `agent-lost`: its agent went away and did not come back in time.
+ * - `not-running`: its agent, connected all along, says it does not run it.
+ * - `worker-restarted`: the worker thread running it went away.
+ * - `agent-stopping`: its agent was stopping and declined it. Counts against
+ *   no retry limit.
+ */
+export type AbandonCause = "server-restart" | "agent-lost" | "not-running" | "worker-restarted" | "agent-stopping";
+
 /** The agent running the execution was lost (missed heartbeats, disconnected). */
 export type ExecutionAbandoned = RunEventOf<
   "ExecutionAbandoned",
-  { executionId: ExecutionId; stepId: StepId; agentId: AgentId; reason: string }
+  {
+    executionId: ExecutionId;
+    stepId: StepId;
+    agentId: AgentId;
+    reason: string;
+    /** Absent in logs written before causes were recorded: counted as `agent-lost`. */
+    cause?: AbandonCause;
+  }
+>;
+
+/**
+ * A call made by an execution that resumes an abandoned one was matched to
+ * the call the abandoned execution (or an earlier one it resumed) made at the
+ * same position: the call uses that step — its result, or its execution in
+ * flight — instead of scheduling a new one.
+ */
+export type CallResumed = RunEventOf<
+  "CallResumed",
+  {
+    /** The calling execution. */
+    executionId: ExecutionId;
+    /** This call: `<executionId>/<n>`. */
+    callId: string;
+    /** The earlier call it was matched to. */
+    resumedCallId: string;
+    /** The step that call made (for a workflow call: the child run's root step). */
+    step: { runId: RunId; stepId: StepId };
+  }
 >;
 
 /** Where a reused result came from. */
@@ -388,6 +435,7 @@ export type RunEvent =
   | ExecutionAbandoned
   | StepResultReused
   | StepDeferred
+  | CallResumed
   | AssetPersisted
   | AssetRestored;
 
@@ -420,6 +468,7 @@ export const CURRENT_VERSION = {
   ExecutionAbandoned: 1,
   StepResultReused: 1,
   StepDeferred: 1,
+  CallResumed: 1,
   AssetPersisted: 1,
   AssetRestored: 1,
   ManifestRegistered: 1,
@@ -448,6 +497,7 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "ExecutionAbandoned",
   "StepResultReused",
   "StepDeferred",
+  "CallResumed",
   "AssetPersisted",
   "AssetRestored",
 ]);

@@ -118,7 +118,14 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     parentExecutionId: opt(str),
     callId: opt(str),
   }),
-  ExecutionCreated: obj({ ...exec, attempt: int, reason: lit("first", "retry", "rerun"), notBefore: opt(nat), memoKey: opt(str) }),
+  ExecutionCreated: obj({
+    ...exec,
+    attempt: int,
+    reason: lit("first", "retry", "rerun"),
+    notBefore: opt(nat),
+    memoKey: opt(str),
+    resumes: opt(str),
+  }),
   ExecutionAssigned: obj({ ...exec, agentId: str }),
   ExecutionStarted: obj(exec),
   ExecutionSucceeded: obj({ ...exec, result }),
@@ -128,7 +135,12 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   }),
   ExecutionCancelled: obj({ ...exec, reason: str }),
   ExecutionTimedOut: obj({ ...exec, timeoutMs: nat }),
-  ExecutionAbandoned: obj({ ...exec, agentId: str, reason: str }),
+  ExecutionAbandoned: obj({
+    ...exec,
+    agentId: str,
+    reason: str,
+    cause: opt(lit("server-restart", "agent-lost", "not-running", "worker-restarted", "agent-stopping")),
+  }),
   StepResultReused: obj({
     stepId: str,
     cacheKey: str,
@@ -136,6 +148,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     result,
   }),
   StepDeferred: obj({ stepId: str, to: execRef }),
+  CallResumed: obj({ executionId: str, callId: str, resumedCallId: str, step: obj({ runId: str, stepId: str }) }),
   AssetPersisted: obj({
     assetId: str,
     ...exec,

@@ -3,13 +3,17 @@
  * the time come in with the command (made at the edge), so that `decide` is
  * pure and a decision replays identically.
  */
-import type { BlobRef, ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../events/index.js";
+import type { AbandonCause, BlobRef, ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../events/index.js";
 
 /** A call made by running task code, as the agent reported it. */
 export interface Call {
   /** The calling execution. */
   readonly executionId: string;
-  /** `<executionId>/<n>`: the same call re-sent is recognised. */
+  /**
+   * `<executionId>/<n>`, `n` counting the execution's calls from 1 in the
+   * order its code made them: the same call re-sent is recognised, and an
+   * execution that resumes an abandoned one finds that one's `n`th call.
+   */
   readonly callId: string;
 }
 
@@ -71,6 +75,7 @@ export type Command =
       readonly executionId: string;
       readonly agentId: string;
       readonly reason: string;
+      readonly cause: AbandonCause;
     }
   | { readonly type: "CancelRun"; readonly runId: string; readonly reason: string }
   | { readonly type: "CancelStep"; readonly runId: string; readonly stepId: string; readonly reason: string }

@@ -37,7 +37,7 @@ import {
 import type { Command } from "./commands.js";
 import type { Model } from "./model.js";
 import type { Rejection } from "./rejections.js";
-import { ABANDON_RETRIES, delayFor, shouldRetry } from "./retry-policy.js";
+import { ABANDON_RETRIES, FREE_ABANDON_CAUSES, delayFor, shouldRetry } from "./retry-policy.js";
 
 /** What a decision may use besides the model: the time and fresh event ids. */
 export interface DecideContext {
@@ -70,12 +70,28 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       ...(options.delayMs ? { notBefore: ctx.now + options.delayMs } : {}),
     });
 
-  /** The events that end an execution with `error`, and its retry if the policy allows one. */
-  const failure = (x: ExecutionDoc, step: StepDoc, ended: Event, error: ErrorInfo, forceRetry = false): Event[] => {
-    const cancelled = m.run(x.runId)?.status === "cancelled";
-    if (cancelled || !(forceRetry || shouldRetry(step.options.retries, x.attempt, error))) return [ended];
+  /**
+   * The events that end an execution with `error`, and its retry if the
+   * policy allows one (or `forceRetry`). A retry after an abandonment
+   * `resumes` the abandoned execution. When the run's root step ends for
+   * good, what the run left in flight is cancelled.
+   */
+  const failure = (
+    x: ExecutionDoc,
+    step: StepDoc,
+    ended: Event,
+    error: ErrorInfo,
+    forceRetry = false,
+    resume?: { readonly immediate: boolean },
+  ): Event[] => {
+    const r = m.run(x.runId);
+    const cancelled = r?.status === "cancelled";
+    if (cancelled || !(forceRetry || shouldRetry(step.options.retries, x.attempt, error))) {
+      if (cancelled || !r || r.rootStepId !== step.stepId) return [ended];
+      return [ended, ...leftBehind(x, `run failed: ${error.type}: ${error.message}`)];
+    }
     const attempt = nextAttempt(m, step);
-    const delay = step.options.retries ? delayFor(step.options.retries, x.attempt) : 0;
+    const delay = resume?.immediate ? 0 : step.options.retries ? delayFor(step.options.retries, x.attempt) : 0;
     return [
       ended,
       run("ExecutionCreated", x.runId, {
@@ -84,8 +100,54 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
         attempt,
         reason: "retry",
         ...(delay > 0 ? { notBefore: ctx.now + delay } : {}),
+        ...(resume ? { resumes: x.executionId } : {}),
       }),
     ];
+  };
+
+  /** Cancellations of every execution of the run still in flight but `x`, whose failure ended the run. */
+  const leftBehind = (x: ExecutionDoc, reason: string): Event[] =>
+    activeUnder(x.runId, m.stepsOfRun(x.runId), m.stepsOfRun(x.runId))
+      .filter((a) => a.executionId !== x.executionId)
+      .map((a) => run("ExecutionCancelled", x.runId, { executionId: a.executionId, stepId: a.stepId, reason }));
+
+  /**
+   * A call of an execution that resumes an abandoned one, matched to the
+   * call at the same position of the execution it resumes (or of one that
+   * execution resumed, nearest first): the `CallResumed` that reuses its
+   * step, or nothing when there is no such call or it called something else
+   * (other target or arguments: the code took another path).
+   */
+  const resumedCall = (
+    caller: ExecutionDoc,
+    call: { readonly runId: string; readonly callId: string },
+    target: TargetRef,
+    memoKey: string | undefined,
+  ): Event | undefined => {
+    const prefix = `${caller.executionId}/`;
+    if (caller.resumes === undefined || !call.callId.startsWith(prefix)) return undefined;
+    const n = call.callId.slice(prefix.length);
+    const seen = new Set<string>();
+    for (let prev: ExecutionId | undefined = caller.resumes; prev !== undefined && !seen.has(prev); prev = m.execution(prev)?.resumes) {
+      seen.add(prev);
+      const earlier = `${prev}/${n}`;
+      const made = m.call(earlier);
+      if (!made) continue;
+      const s = m.step(made.runId, made.stepId);
+      const same =
+        s !== undefined &&
+        s.target.repository === target.repository &&
+        s.target.target === target.target &&
+        (memoKey === undefined || s.memoKey === undefined || s.memoKey === memoKey);
+      if (!same) return undefined;
+      return run("CallResumed", call.runId, {
+        executionId: caller.executionId,
+        callId: call.callId,
+        resumedCallId: earlier,
+        step: { runId: made.runId, stepId: made.stepId as StepId },
+      });
+    }
+    return undefined;
   };
 
   /**
@@ -182,6 +244,11 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (m.environment()?.archived) return E.left({ _tag: "EnvironmentArchived", env: m.environment()!.env });
       if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) return none;
       if (cmd.call && m.call(cmd.call.callId)) return none;
+      if (cmd.call) {
+        const caller = m.execution(cmd.call.executionId);
+        const resumed = caller && resumedCall(caller, cmd.call, cmd.target, cmd.keys?.memo);
+        if (resumed) return E.right([resumed]);
+      }
       const id = parseRunId(cmd.runId);
       if (id._tag === "Left") return E.left({ _tag: "InvalidName", message: describeInvalidName(id.left) });
       const found = findTarget(m, cmd.target);
@@ -225,6 +292,8 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       const caller = m.execution(cmd.call.executionId);
       if (!caller || caller.runId !== cmd.runId) return E.left({ _tag: "UnknownExecution", executionId: cmd.call.executionId });
       if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
+      const resumed = resumedCall(caller, { runId: cmd.runId, callId: cmd.call.callId }, cmd.target, cmd.keys?.memo);
+      if (resumed) return E.right([resumed]);
       const found = findTarget(m, cmd.target);
       if (E.isLeft(found)) return found;
       const options = mergeOptions(found.right.options, cmd.options);
@@ -314,14 +383,20 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       const x = m.execution(cmd.executionId);
       if (!x || isFinished(x.status)) return none;
       const step = m.step(x.runId, x.stepId)!;
-      const abandoned = step.executions.filter((id) => m.execution(id)?.status === "abandoned").length;
+      // Abandonments the infrastructure's own restarts caused are free; the others count.
+      const free = FREE_ABANDON_CAUSES.has(cmd.cause);
+      const counted = step.executions.filter((id) => {
+        const prior = m.execution(id);
+        return prior?.status === "abandoned" && !FREE_ABANDON_CAUSES.has(prior.abandonCause ?? "agent-lost");
+      }).length;
       const ended = run("ExecutionAbandoned", x.runId, {
         executionId: x.executionId,
         stepId: x.stepId,
         agentId: cmd.agentId as AgentId,
         reason: cmd.reason,
+        cause: cmd.cause,
       });
-      return E.right(failure(x, step, ended, abandonedError(cmd.reason), abandoned < ABANDON_RETRIES));
+      return E.right(failure(x, step, ended, abandonedError(cmd.reason), free || counted < ABANDON_RETRIES, { immediate: free }));
     }
 
     case "CancelRun": {

@@ -45,6 +45,8 @@ export interface EnvironmentsOptions {
   readonly log: EventLog;
   readonly dataDir: string;
   readonly heartbeatMs: number;
+  /** How long agents have after a start to connect again (default: their backoff's cap plus two heartbeats). */
+  readonly restartGraceMs?: number;
   readonly onNotice: (message: string) => void;
   readonly blobs: BlobStore;
   readonly maxAssetBytes: number;
@@ -131,6 +133,7 @@ export class Environments {
     const logs = new TaskLogs(join(this.o.dataDir, "task-logs", ref.project, `${ref.env}.ndjson`));
     const scheduler = new EnvScheduler(rt, {
       heartbeatMs: this.o.heartbeatMs,
+      ...(this.o.restartGraceMs === undefined ? {} : { restartGraceMs: this.o.restartGraceMs }),
       logs,
       onNotice: this.o.onNotice,
       blobs: this.o.blobs,

@@ -5,7 +5,7 @@
  * their deadline, abandon executions their agent no longer runs — and when
  * to look again.
  */
-import type { Event, TargetRef } from "../events/index.js";
+import type { AbandonCause, Event, TargetRef } from "../events/index.js";
 import { HANDLE_TAG, isHandleValue } from "../agent/protocol.js";
 import type { Model } from "./model.js";
 
@@ -47,7 +47,23 @@ export type Action =
       readonly executionId: string;
       readonly agentId: string;
       readonly reason: string;
+      readonly cause: AbandonCause;
     };
+
+/** When an execution in flight counts as lost with its agent. */
+export interface Liveness {
+  /**
+   * How long an assigned execution may be missing from its agent's
+   * heartbeats, or its agent away, before it is abandoned.
+   */
+  readonly graceMs: number;
+  /** When this server process started: what was assigned before, an earlier process assigned. */
+  readonly startedAt?: number;
+  /** How long an agent has, after the server started, to connect again. */
+  readonly restartGraceMs?: number;
+  /** When an agent not connected now left this server process; `undefined` if it has not been connected since the start. */
+  readonly lostAt?: (agentId: string) => number | undefined;
+}
 
 export interface Plan {
   readonly actions: readonly Action[];
@@ -66,11 +82,12 @@ export const nextActions = (
   active: Iterable<ActiveExecution>,
   agents: readonly AgentSlot[],
   now: number,
-  /** How long an assigned execution may be missing from its agent's heartbeats before it is abandoned. */
-  graceMs: number,
+  /** How long an assigned execution may be missing from its agent's heartbeats before it is abandoned, and more (see {@link Liveness}). */
+  liveness: number | Liveness,
   /** Has the step `runId/stepId` an outcome? (For executions with `waitFor`.) */
   resolved: (step: string) => boolean = () => true,
 ): Plan => {
+  const { graceMs, startedAt, restartGraceMs = graceMs, lostAt } = typeof liveness === "number" ? { graceMs: liveness } : liveness;
   const actions: Action[] = [];
   let wakeAt: number | undefined;
   const soon = (t: number) => (wakeAt = wakeAt === undefined ? t : Math.min(wakeAt, t));
@@ -95,15 +112,25 @@ export const nextActions = (
     }
     const agent = byId.get(x.agentId!);
     const assignedAt = x.assignedAt ?? now;
-    // An agent that reports, well after the assignment, that it does not run
-    // the execution has lost it (a lost message, a restart of either side).
-    if (agent && !agent.reported.has(x.executionId) && agent.reportedAt - assignedAt > graceMs) {
-      actions.push({ type: "abandon", runId: x.runId, executionId: x.executionId, agentId: agent.agentId, reason: "not running on its agent" });
-    } else if (!agent && now - assignedAt > graceMs) {
-      actions.push({ type: "abandon", runId: x.runId, executionId: x.executionId, agentId: x.agentId!, reason: "its agent is not connected" });
-    } else if (!agent) {
-      soon(assignedAt + graceMs + 1);
+    // Assigned by an earlier server process: a loss now is the restart's doing.
+    const before = startedAt !== undefined && assignedAt < startedAt;
+    const abandon = (reason: string, cause: AbandonCause) =>
+      actions.push({ type: "abandon", runId: x.runId, executionId: x.executionId, agentId: x.agentId!, reason, cause });
+    if (agent) {
+      // An agent that reports, well after the assignment, that it does not run
+      // the execution has lost it (a lost message, a restart of either side).
+      if (!agent.reported.has(x.executionId) && agent.reportedAt - assignedAt > graceMs) {
+        abandon("not running on its agent", before ? "server-restart" : "not-running");
+      }
+      continue;
     }
+    // Its agent is away: it has the grace from when it left (or, if it has not
+    // been seen since the server started, the longer grace after a restart).
+    const left = lostAt?.(x.agentId!);
+    const awaySince = left !== undefined ? Math.max(assignedAt, left) : before ? startedAt! : assignedAt;
+    const grace = left === undefined && before ? restartGraceMs : graceMs;
+    if (now - awaySince > grace) abandon("its agent is not connected", "agent-lost");
+    else soon(awaySince + grace + 1);
   }
 
   for (const x of queued) {

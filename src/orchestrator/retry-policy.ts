@@ -1,7 +1,7 @@
 /**
  * Retry policies as data: defaults, and the pure delay before a retry.
  */
-import type { ErrorInfo, RetryPolicy } from "../events/index.js";
+import type { AbandonCause, ErrorInfo, RetryPolicy } from "../events/index.js";
 
 export const DEFAULT_RETRY: RetryPolicy = { limit: 0, delayMs: 1000, factor: 2, maxDelayMs: 60_000 };
 
@@ -21,3 +21,10 @@ export const shouldRetry = (policy: RetryPolicy | undefined, attempt: number, er
 
 /** Executions lost with their agent are retried this many times whatever the policy says. */
 export const ABANDON_RETRIES = 3;
+
+/**
+ * Abandonments that count against no limit: the server's own restart (its
+ * agent came back, or never left) and an agent stopping on purpose. They are
+ * retried at once, however often they happen.
+ */
+export const FREE_ABANDON_CAUSES: ReadonlySet<AbandonCause> = new Set<AbandonCause>(["server-restart", "agent-stopping"]);

@@ -5,7 +5,7 @@
  * work once the commits that record it are acknowledged.
  */
 import { Readable } from "node:stream";
-import { packValue, type BlobRef, type Commit, type TargetRef, type Value } from "../events/index.js";
+import { packValue, type AbandonCause, type BlobRef, type Commit, type TargetRef, type Value } from "../events/index.js";
 import type { AgentMessage, AssetRef, HandleRef, Outcome, ServerMessage } from "../agent/protocol.js";
 import type { AssetDoc } from "../projections/index.js";
 import type { Command } from "./commands.js";
@@ -41,16 +41,28 @@ export interface SchedulerOptions {
   readonly blobs?: BlobStore;
   /** Largest asset, in bytes (all its files). */
   readonly maxAssetBytes: number;
+  /** How long agents have after a server start to connect again before their executions are abandoned. */
+  readonly restartGraceMs?: number;
 }
 
 /** Results larger than this, encoded, are kept as blobs rather than in the log. */
 const INLINE_RESULT_BYTES = 256 * 1024;
 
-/** Error types agents report for executions they could not run through no fault of the code. */
-const NOT_THE_TASKS_FAULT = new Set(["WorkerRestarted", "AgentStopping"]);
+/** Error types agents report for executions they could not run through no fault of the code, and the abandonment they are. */
+const NOT_THE_TASKS_FAULT: ReadonlyMap<string, AbandonCause> = new Map<string, AbandonCause>([
+  ["WorkerRestarted", "worker-restarted"],
+  ["AgentStopping", "agent-stopping"],
+]);
+
+/** Longest wait of an agent between two attempts to connect (its backoff's cap, see src/agent/connection.ts). */
+const AGENT_MAX_BACKOFF_MS = 5000;
 
 export class EnvScheduler {
   private readonly agents = new Map<string, ConnectedAgent>();
+  /** When each agent that is not connected now left (agents seen since this process started). */
+  private readonly lostAt = new Map<string, number>();
+  /** When this scheduler started: executions assigned before were assigned by an earlier server process. */
+  private readonly startedAt: number;
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
   private wakeAt: number | undefined;
@@ -64,6 +76,7 @@ export class EnvScheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.startedAt = this.clock();
     rt.addEffects({ onCommitted: (c, m) => this.onCommitted(c, m) });
     this.watchdog = setInterval(() => this.checkHeartbeats(), options.heartbeatMs);
     this.watchdog.unref();
@@ -71,6 +84,14 @@ export class EnvScheduler {
 
   private get graceMs(): number {
     return this.options.heartbeatMs * 2;
+  }
+
+  /**
+   * After a restart, agents need time to notice and connect again: their
+   * backoff's cap, plus the usual grace.
+   */
+  private get restartGraceMs(): number {
+    return this.options.restartGraceMs ?? AGENT_MAX_BACKOFF_MS + this.graceMs;
   }
 
   /** Registers an agent that said `hello`; returns its id. */
@@ -100,6 +121,7 @@ export class EnvScheduler {
       reportedAt: now,
       lastSeen: now,
     });
+    this.lostAt.delete(agentId);
     conn.send({ type: "welcome", agentId, heartbeatMs: this.options.heartbeatMs });
     this.kick();
     return agentId;
@@ -110,6 +132,7 @@ export class EnvScheduler {
     const a = this.agents.get(agentId);
     if (!a || a.conn !== conn) return;
     this.agents.delete(agentId);
+    this.lostAt.set(agentId, this.clock());
     await this.rt.execute({ type: "DisconnectAgent", agentId, reason }).catch(() => undefined);
     this.kick();
   }
@@ -139,12 +162,12 @@ export class EnvScheduler {
         case "failed": {
           // A worker restarted to stop another execution, or an agent that is
           // stopping, is not the task's failure: retried like an abandonment.
-          const restarted = m.type === "failed" && NOT_THE_TASKS_FAULT.has(m.error.type);
+          const restarted = m.type === "failed" ? NOT_THE_TASKS_FAULT.get(m.error.type) : undefined;
           const runId = this.runOf(m.executionId);
           const large = m.type === "succeeded" ? await this.storeIfLarge(m.value) : undefined;
           const recorded = await run(
-            restarted
-              ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.type === "failed" ? m.error.message : "" }
+            restarted && m.type === "failed"
+              ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.error.message, cause: restarted }
               : {
                   type: "RecordResult",
                   runId,
@@ -264,7 +287,8 @@ export class EnvScheduler {
       a.conn.send({ type: "error", requestId: m.requestId, message: `unknown calling execution ${m.executionId}` });
       return;
     }
-    const callId = `${m.executionId}/${m.requestId}`;
+    // The call's position in its execution (agents number them); older agents: the request id.
+    const callId = `${m.executionId}/${m.call ?? `r${m.requestId}`}`;
     const kind = this.rt.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
     const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options);
     const r =
@@ -330,20 +354,25 @@ export class EnvScheduler {
         case "ExecutionCancelled":
         case "ExecutionTimedOut": {
           this.resolveDeferrals(e.runId, e.data.stepId);
+          if (e.type === "ExecutionTimedOut") this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId);
           const agentId = model.execution(e.data.executionId)?.agentId;
           const a = agentId === undefined ? undefined : this.agents.get(agentId);
           a?.conn.send({ type: "abort", executionId: e.data.executionId, reason: e.type === "ExecutionCancelled" ? "cancelled" : "timed_out" });
           break;
         }
         case "ExecutionSucceeded":
-        case "ExecutionFailed":
         case "StepResultReused":
           this.resolveDeferrals(e.runId, e.data.stepId);
+          break;
+        case "ExecutionFailed":
+          this.resolveDeferrals(e.runId, e.data.stepId);
+          this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId);
           break;
         case "ExecutionAbandoned": {
           this.resolveDeferrals(e.runId, e.data.stepId);
           const a = this.agents.get(e.data.agentId);
           a?.conn.send({ type: "abort", executionId: e.data.executionId, reason: "abandoned" });
+          this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId);
           break;
         }
         case "RunCancelled":
@@ -380,6 +409,12 @@ export class EnvScheduler {
     }
   }
 
+  /** When the root step's end failed its run, the runs it spawned that are still in flight are cancelled. */
+  private cancelChildRunsIfFailed(model: Model, runId: string, stepId: string): void {
+    const r = model.run(runId);
+    if (r?.status === "failed" && r.rootStepId === stepId) this.cancelChildRuns(runId, `run ${runId} failed`);
+  }
+
   /** Runs spawned by executions of `runId` are cancelled with it. */
   private cancelChildRuns(runId: string, reason: string): void {
     const children = new Set<string>();
@@ -411,7 +446,13 @@ export class EnvScheduler {
     this.ticking = true;
     try {
       const now = this.clock();
-      const plan = nextActions(this.rt.active.values(), [...this.agents.values()], now, this.graceMs, (step) => {
+      const liveness = {
+        graceMs: this.graceMs,
+        startedAt: this.startedAt,
+        restartGraceMs: this.restartGraceMs,
+        lostAt: (agentId: string) => this.lostAt.get(agentId),
+      };
+      const plan = nextActions(this.rt.active.values(), [...this.agents.values()], now, liveness, (step) => {
         const [runId, stepId] = step.split("/") as [string, string];
         return this.rt.hasOutcome(runId, stepId);
       });
@@ -421,7 +462,7 @@ export class EnvScheduler {
             ? { type: "AssignExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId }
             : a.type === "timeout"
               ? { type: "TimeOutExecution", runId: a.runId, executionId: a.executionId }
-              : { type: "AbandonExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId, reason: a.reason };
+              : { type: "AbandonExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId, reason: a.reason, cause: a.cause };
         return this.rt.execute(cmd).catch((e: unknown) => this.options.onNotice?.(`scheduler: ${(e as Error).message}`));
       });
       await Promise.all(done);

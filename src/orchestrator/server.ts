@@ -60,6 +60,12 @@ export interface ServerOptions {
   readonly defaultProject?: string;
   /** Heartbeat interval asked of agents, ms. Default 2,000. */
   readonly heartbeatMs?: number;
+  /**
+   * How long agents have, after the server starts, to connect again before
+   * the executions they ran are abandoned, ms. Default: the agents' reconnect
+   * backoff cap (5 s) plus two heartbeats.
+   */
+  readonly restartGraceMs?: number;
   readonly onNotice?: (message: string) => void;
 }
 
@@ -99,6 +105,7 @@ export class TributaryServer {
       log,
       dataDir: this.dataDir,
       heartbeatMs: options.heartbeatMs ?? 2000,
+      ...(options.restartGraceMs === undefined ? {} : { restartGraceMs: options.restartGraceMs }),
       onNotice: this.notice,
       blobs,
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,

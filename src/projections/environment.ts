@@ -139,19 +139,24 @@ export interface CallDoc {
 
 /**
  * Call id (`<executionId>/<n>`) → the step (or, for a workflow call, the new
- * run's root step) it made: a call re-sent by an agent after a reconnect
- * finds the step it already made instead of making another.
+ * run's root step) it made, or that it was matched to when its execution
+ * resumed an abandoned one (`CallResumed`): a call re-sent by an agent after
+ * a reconnect finds the step it already made instead of making another.
  */
 export const callsProjection: Projection<CallDoc> = {
   name: "calls",
-  version: 1,
+  version: 2,
   keysOf: (e) =>
-    (e.type === "StepScheduled" || e.type === "RunSubmitted") && e.data.callId !== undefined ? [e.data.callId] : [],
+    (e.type === "StepScheduled" || e.type === "RunSubmitted" || e.type === "CallResumed") && e.data.callId !== undefined
+      ? [e.data.callId]
+      : [],
   evolve: (doc, e) =>
     doc ??
     (e.type === "StepScheduled"
       ? { runId: e.runId, stepId: e.data.stepId }
       : e.type === "RunSubmitted"
         ? { runId: e.runId, stepId: e.data.rootStepId }
-        : doc),
+        : e.type === "CallResumed"
+          ? { runId: e.data.step.runId, stepId: e.data.step.stepId }
+          : doc),
 };

@@ -8,6 +8,7 @@
  *   result or error, and the assets it persisted and restored.
  */
 import type {
+  AbandonCause,
   AgentId,
   AssetId,
   ErrorInfo,
@@ -98,6 +99,8 @@ export interface ExecutionDoc {
   readonly stepId: StepId;
   readonly attempt: number;
   readonly reason: ExecutionReason;
+  /** The abandoned execution this one resumes (its calls are matched to that one's). */
+  readonly resumes?: ExecutionId;
   readonly notBefore?: number;
   readonly createdAt: number;
   readonly createdSeq: number;
@@ -108,6 +111,8 @@ export interface ExecutionDoc {
   readonly finishedAt?: number;
   readonly result?: ResultValue;
   readonly error?: ErrorInfo;
+  /** Why it was abandoned, when it was. */
+  readonly abandonCause?: AbandonCause;
   readonly assetsPersisted: readonly AssetId[];
   readonly assetsRestored: readonly AssetId[];
 }
@@ -198,6 +203,7 @@ export const runsProjection: Projection<RunDoc> = {
       case "ExecutionAssigned":
       case "ExecutionStarted":
       case "StepDeferred":
+      case "CallResumed":
       case "AssetPersisted":
       case "AssetRestored":
         return base;
@@ -234,6 +240,7 @@ const stepOf = (e: Event): string[] => {
       return [stepKey(e.runId, e.data.stepId)];
     case "RunSubmitted":
     case "RunCancelled":
+    case "CallResumed":
     case "AssetPersisted":
     case "AssetRestored":
     case "ManifestRegistered":
@@ -332,6 +339,7 @@ const executionOf = (e: Event): string[] => {
     case "StepScheduled":
     case "StepResultReused":
     case "StepDeferred":
+    case "CallResumed":
     case "ManifestRegistered":
     case "AgentConnected":
     case "AgentDisconnected":
@@ -347,7 +355,7 @@ const executionOf = (e: Event): string[] => {
 
 export const executionsProjection: Projection<ExecutionDoc> = {
   name: "executions",
-  version: 1,
+  version: 2,
   keysOf: executionOf,
   evolve(doc, e, _key, ctx) {
     if (e.type === "ExecutionCreated") {
@@ -358,6 +366,7 @@ export const executionsProjection: Projection<ExecutionDoc> = {
         stepId: d.stepId,
         attempt: d.attempt,
         reason: d.reason,
+        ...(d.resumes === undefined ? {} : { resumes: d.resumes }),
         ...(d.notBefore === undefined ? {} : { notBefore: d.notBefore }),
         createdAt: e.at,
         createdSeq: ctx.seq,
@@ -379,7 +388,13 @@ export const executionsProjection: Projection<ExecutionDoc> = {
       case "ExecutionTimedOut":
         return { ...doc, status: "timed_out", finishedAt: e.at, error: timeoutError(e.data.timeoutMs) };
       case "ExecutionAbandoned":
-        return { ...doc, status: "abandoned", finishedAt: e.at, error: abandonedError(e.data.reason) };
+        return {
+          ...doc,
+          status: "abandoned",
+          finishedAt: e.at,
+          error: abandonedError(e.data.reason),
+          abandonCause: e.data.cause ?? "agent-lost",
+        };
       case "ExecutionCancelled":
         return { ...doc, status: "cancelled", finishedAt: e.at, error: cancelledError(e.data.reason) };
       case "AssetPersisted":

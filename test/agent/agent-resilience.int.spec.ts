@@ -122,7 +122,7 @@ describe("an agent", () => {
     expect(server.count((m) => m.type === "heartbeat")).toBeGreaterThanOrEqual(4);
   });
 
-  it("reconnects after the server goes away, says which executions still run, and sends the results produced meanwhile", async () => {
+  it("reconnects after the server goes away, says which executions are still alive (running, or with a result to deliver), and sends the results produced meanwhile", async () => {
     const first = await serve();
     const agent = await agentFor(first);
     const port = first.port;
@@ -137,7 +137,9 @@ describe("an agent", () => {
 
     const second = await serve({}, port);
     const hello = await second.waitFor("hello");
-    expect(hello).toMatchObject({ agentId: "agent-1", running: ["still-running"] });
+    // A result not yet acknowledged keeps its execution alive: the server must not abandon it before the result arrives.
+    expect(hello).toMatchObject({ agentId: "agent-1" });
+    expect([...(hello.running as string[])].sort()).toEqual(["done-offline", "still-running"]);
     expect(await second.result("done-offline")).toMatchObject({ value: "slept" });
     expect(await second.result("still-running")).toMatchObject({ value: "slept" });
     expect(first.count((m) => m.type === "succeeded")).toBe(0);

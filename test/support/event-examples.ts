@@ -123,6 +123,7 @@ export const EXAMPLES = {
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 2, reason: "retry", notBefore: T0 + 400 }),
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 1, reason: "first" }),
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 3, reason: "rerun" }),
+    runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 4, reason: "retry", resumes: EXEC }),
   ],
   ExecutionAssigned: [runEvent("ExecutionAssigned", { executionId: EXEC, stepId: STEP, agentId: AGENT })],
   ExecutionStarted: [runEvent("ExecutionStarted", { executionId: EXEC, stepId: STEP })],
@@ -146,7 +147,10 @@ export const EXAMPLES = {
   ],
   ExecutionCancelled: [runEvent("ExecutionCancelled", { executionId: EXEC, stepId: STEP, reason: "run cancelled" })],
   ExecutionTimedOut: [runEvent("ExecutionTimedOut", { executionId: EXEC, stepId: STEP, timeoutMs: 30_000 })],
-  ExecutionAbandoned: [runEvent("ExecutionAbandoned", { executionId: EXEC, stepId: STEP, agentId: AGENT, reason: "missed 3 heartbeats" })],
+  ExecutionAbandoned: [
+    runEvent("ExecutionAbandoned", { executionId: EXEC, stepId: STEP, agentId: AGENT, reason: "missed 3 heartbeats" }),
+    runEvent("ExecutionAbandoned", { executionId: EXEC, stepId: STEP, agentId: AGENT, reason: "not running on its agent", cause: "server-restart" }),
+  ],
   StepResultReused: [
     runEvent("StepResultReused", {
       stepId: STEP,
@@ -162,6 +166,14 @@ export const EXAMPLES = {
     }),
   ],
   StepDeferred: [runEvent("StepDeferred", { stepId: STEP, to: { runId: RUN, stepId: STEP, executionId: EXEC } })],
+  CallResumed: [
+    runEvent("CallResumed", {
+      executionId: EXEC,
+      callId: `${EXEC}/3`,
+      resumedCallId: "01J8Z3Q6G0000000000000RUN1-1-1/3",
+      step: { runId: RUN, stepId: STEP },
+    }),
+  ],
   AssetPersisted: [
     runEvent("AssetPersisted", {
       assetId: ASSET,

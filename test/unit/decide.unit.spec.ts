@@ -149,7 +149,7 @@ describe("decide", () => {
       "ExecutionCreated",
     ]);
     const h = given(connect, submit(), assign(x1));
-    expect(types(h.when({ type: "AbandonExecution", runId: "R1", executionId: x1, agentId: "a1", reason: "lost" }))).toEqual([
+    expect(types(h.when({ type: "AbandonExecution", runId: "R1", executionId: x1, agentId: "a1", reason: "lost", cause: "agent-lost" }))).toEqual([
       "ExecutionAbandoned",
       "ExecutionCreated",
     ]);
@@ -282,5 +282,129 @@ describe("decide: reusing results", () => {
     g.and({ type: "ArchiveEnvironment" });
     expect(types(g.when({ type: "ArchiveEnvironment" }))).toEqual([]);
     expect(g.when(submit("R9"))).toMatchObject({ _tag: "Left", left: { _tag: "EnvironmentArchived" } });
+  });
+
+  describe("resume, never redo", () => {
+    const x2 = executionIdOf("R1", "1", 2);
+    const x3 = executionIdOf("R1", "1", 3);
+    const callBy = (executionId: string, n: number, target = "charge", arg = n): Command => ({
+      type: "ScheduleStep",
+      runId: "R1",
+      call: { executionId, callId: `${executionId}/${n}` },
+      target: { repository: "shop", target },
+      kind: "task",
+      arguments: [arg],
+      options: {},
+      keys: { memo: `memo-${target}-${arg}` },
+    });
+    const abandon = (executionId: string, cause: Extract<Command, { type: "AbandonExecution" }>["cause"]): Command => ({
+      type: "AbandonExecution",
+      runId: "R1",
+      executionId,
+      agentId: "a1",
+      reason: "lost",
+      cause,
+    });
+    /** A workflow whose first execution made calls 1 and 2 (step 2 finished, step 3 in flight) and was then abandoned. */
+    const interrupted = (cause: Extract<Command, { type: "AbandonExecution" }>["cause"] = "agent-lost") => {
+      const g = given(connect, submit(), assign(x1), callBy(x1, 1), callBy(x1, 2), assign("R1-2-1"), assign("R1-3-1"));
+      g.and(result("R1-2-1", { ok: true, value: "charged" }));
+      g.and(abandon(x1, cause));
+      g.and(assign(x2));
+      return g;
+    };
+
+    it("the retry of an abandoned execution resumes it, at once when the server's restart caused it", () => {
+      const g = given(connect, submit(), assign(x1));
+      expect(g.when(abandon(x1, "server-restart"))).toMatchObject({
+        _tag: "Right",
+        right: [
+          { type: "ExecutionAbandoned", data: { executionId: x1, cause: "server-restart" } },
+          { type: "ExecutionCreated", data: { executionId: x2, attempt: 2, reason: "retry", resumes: x1 } },
+        ],
+      });
+      const d = g.when(abandon(x1, "server-restart"));
+      expect(d._tag === "Right" && d.right[1]!.data).not.toHaveProperty("notBefore");
+    });
+
+    it("a resumed execution's calls are matched in order to the calls it resumes: a finished step gives its result, one in flight is joined", () => {
+      const g = interrupted();
+      expect(g.when(callBy(x2, 1))).toMatchObject({
+        _tag: "Right",
+        right: [{ type: "CallResumed", data: { executionId: x2, callId: `${x2}/1`, resumedCallId: `${x1}/1`, step: { runId: "R1", stepId: "2" } } }],
+      });
+      g.and(callBy(x2, 1));
+      expect(g.model().call(`${x2}/1`)).toEqual({ runId: "R1", stepId: "2" });
+      g.and(callBy(x2, 2));
+      expect(g.model().call(`${x2}/2`)).toEqual({ runId: "R1", stepId: "3" });
+      // A call the abandoned execution never made is a new step.
+      expect(types(g.when(callBy(x2, 3)))).toEqual(["StepScheduled", "ExecutionCreated"]);
+      // The call re-sent after a reconnect decides nothing.
+      expect(types(g.when(callBy(x2, 1)))).toEqual([]);
+      expect(g.model().run("R1")!.steps).toBe(3);
+    });
+
+    it("a call that differs from the one at its position (other target or arguments) schedules a new step", () => {
+      const g = interrupted();
+      expect(types(g.when(callBy(x2, 1, "email")))).toEqual(["StepScheduled", "ExecutionCreated"]);
+      expect(types(g.when(callBy(x2, 2, "charge", 99)))).toEqual(["StepScheduled", "ExecutionCreated"]);
+    });
+
+    it("resuming goes back through every execution resumed in turn, nearest first", () => {
+      const g = interrupted();
+      g.and(callBy(x2, 1)); // x2 made only its first call again before it was lost too
+      g.and(abandon(x2, "server-restart"));
+      g.and(assign(x3));
+      expect(g.when(callBy(x3, 1))).toMatchObject({ _tag: "Right", right: [{ type: "CallResumed", data: { resumedCallId: `${x2}/1`, step: { stepId: "2" } } }] });
+      expect(g.when(callBy(x3, 2))).toMatchObject({ _tag: "Right", right: [{ type: "CallResumed", data: { resumedCallId: `${x1}/2`, step: { stepId: "3" } } }] });
+    });
+
+    it("an execution's own failure retries with fresh calls", () => {
+      const g = given(
+        connect,
+        submit("R1", { options: { retries: { limit: 1, delayMs: 0, factor: 1, maxDelayMs: 0 } } }),
+        assign(x1),
+        callBy(x1, 1),
+      );
+      g.and(result(x1, fail(true)));
+      expect(g.model().execution(x2)).not.toHaveProperty("resumes");
+      g.and(assign(x2));
+      expect(types(g.when(callBy(x2, 1)))).toEqual(["StepScheduled", "ExecutionCreated"]);
+    });
+
+    it("abandonments caused by the server's restart or a stopping agent count against no limit; the others do", () => {
+      const g = given(connect, submit());
+      let x = x1;
+      for (let attempt = 1; attempt <= 8; attempt++) {
+        g.and(assign(x));
+        const d = g.when(abandon(x, attempt % 2 ? "server-restart" : "agent-stopping"));
+        expect(types(d), `attempt ${attempt}`).toEqual(["ExecutionAbandoned", "ExecutionCreated"]);
+        g.and(abandon(x, attempt % 2 ? "server-restart" : "agent-stopping"));
+        x = executionIdOf("R1", "1", attempt + 1);
+      }
+      for (let lost = 1; lost <= 3; lost++) {
+        g.and(assign(x));
+        expect(types(g.when(abandon(x, "agent-lost")))).toEqual(["ExecutionAbandoned", "ExecutionCreated"]);
+        g.and(abandon(x, "agent-lost"));
+        x = executionIdOf("R1", "1", 8 + lost + 1);
+      }
+      g.and(assign(x));
+      expect(types(g.when(abandon(x, "agent-lost")))).toEqual(["ExecutionAbandoned"]);
+    });
+
+    it("a run whose root fails for good cancels what it left in flight", () => {
+      const g = given(connect, submit(), assign(x1), callBy(x1, 1), callBy(x1, 2), assign("R1-2-1"));
+      const d = g.when(result(x1, fail(false)));
+      expect(d).toMatchObject({
+        _tag: "Right",
+        right: [
+          { type: "ExecutionFailed", data: { executionId: x1 } },
+          { type: "ExecutionCancelled", data: { stepId: "3", reason: expect.stringContaining("run failed") } },
+          { type: "ExecutionCancelled", data: { stepId: "2", reason: expect.stringContaining("run failed") } },
+        ],
+      });
+      // A failure of a child step (its caller may catch it) cancels nothing else.
+      expect(types(g.when(result("R1-2-1", fail(false))))).toEqual(["ExecutionFailed"]);
+    });
   });
 });

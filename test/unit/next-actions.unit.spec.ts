@@ -75,4 +75,44 @@ describe("nextActions", () => {
     expect(p.actions.map((a) => a.type === "abandon" && a.executionId)).toEqual(["gone-old", "forgotten"]);
     expect(p.wakeAt).toBe(NOW - 10 + 1001);
   });
+
+  describe("after a restart of the server", () => {
+    const STARTED = NOW - 500;
+    const assigned = (id: string, agentId: string, at: number): ActiveExecution => ({ ...queued(id), status: "assigned", agentId, assignedAt: at });
+    const liveness = (lost: Record<string, number> = {}) => ({
+      graceMs: 1000,
+      startedAt: STARTED,
+      restartGraceMs: 3000,
+      lostAt: (a: string) => lost[a],
+    });
+
+    it("an agent not yet back has the restart's grace from the start, then its executions are lost with it", () => {
+      const old = assigned("old", "away", STARTED - 60_000);
+      expect(nextActions([old], [], NOW, liveness())).toEqual({ actions: [], wakeAt: STARTED + 3001 });
+      expect(nextActions([old], [], STARTED + 3001, liveness()).actions).toEqual([
+        { type: "abandon", runId: "R", executionId: "old", agentId: "away", reason: "its agent is not connected", cause: "agent-lost" },
+      ]);
+    });
+
+    it("an agent back keeps what it reports running; what it does not run was lost with the restart", () => {
+      const p = nextActions(
+        [assigned("kept", "a", STARTED - 60_000), assigned("lost", "a", STARTED - 60_000)],
+        [agent("a", { reported: new Set(["kept"]), reportedAt: NOW })],
+        NOW,
+        liveness(),
+      );
+      expect(p.actions).toEqual([{ type: "abandon", runId: "R", executionId: "lost", agentId: "a", reason: "not running on its agent", cause: "server-restart" }]);
+    });
+
+    it("an agent that left after the start has the usual grace from when it left", () => {
+      const x = assigned("x", "gone", NOW - 60_000);
+      expect(nextActions([x], [], NOW, liveness({ gone: NOW - 200 }))).toEqual({ actions: [], wakeAt: NOW - 200 + 1001 });
+      expect(nextActions([x], [], NOW + 900, liveness({ gone: NOW - 200 })).actions).toMatchObject([{ type: "abandon", cause: "agent-lost" }]);
+    });
+
+    it("what this process assigned and its agent does not run is not the restart's doing", () => {
+      const p = nextActions([assigned("x", "a", STARTED + 10)], [agent("a", { reportedAt: STARTED + 2000 })], NOW, liveness());
+      expect(p.actions).toMatchObject([{ type: "abandon", executionId: "x", cause: "not-running" }]);
+    });
+  });
 });
