@@ -70,7 +70,8 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
     if (execs.length > 1) {
       for (const x of execs) {
         lines.push(
-          `${inner}· attempt ${x.attempt} (${x.reason}) ${x.status}` +
+          `${inner}· attempt ${x.attempt} (${x.reason}${x.resumes ? `, resumes ${x.resumes}` : ""}) ${x.status}` +
+            (x.abandonCause ? ` (${x.abandonCause})` : "") +
             (x.error ? `: ${x.error.type}: ${x.error.message}` : "") +
             (x.agentId ? `  on ${x.agentId}` : ""),
         );
@@ -79,9 +80,14 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
     // A reused step's children hang under the execution it was reused from (in a branch, before its re-run too).
     const producers = new Set([...execs.map((x) => x.executionId), ...(step.reusedFrom ? [step.reusedFrom.executionId] : [])]);
     const kids = [...producers].flatMap((id) => children.get(id) ?? []).sort((a, b) => a.scheduledSeq - b.scheduledSeq);
-    // Steps called by an execution that is not the step's latest were superseded by a retry or re-run.
-    const current = latest?.executionId ?? step.reusedFrom?.executionId;
-    kids.forEach((k, i) => walk(k, inner, i === kids.length - 1, k.parentExecutionId !== current));
+    // Steps called by an execution that is not the step's latest were superseded by a retry or re-run —
+    // unless the latest resumed that execution, and so took its calls over.
+    const current = new Set<string>();
+    for (let x: ExecutionDoc | undefined = latest; x && !current.has(x.executionId); x = x.resumes ? view.executions[x.resumes] : undefined) {
+      current.add(x.executionId);
+    }
+    if (!latest && step.reusedFrom) current.add(step.reusedFrom.executionId);
+    kids.forEach((k, i) => walk(k, inner, i === kids.length - 1, !current.has(k.parentExecutionId ?? "")));
   };
   const known = new Set(view.steps.flatMap((s) => [...s.executions, ...(s.reusedFrom ? [s.reusedFrom.executionId] : [])]));
   const roots = view.steps.filter((s) => s.parentExecutionId === undefined || !known.has(s.parentExecutionId));

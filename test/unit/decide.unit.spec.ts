@@ -359,6 +359,18 @@ describe("decide: reusing results", () => {
       expect(g.when(callBy(x3, 2))).toMatchObject({ _tag: "Right", right: [{ type: "CallResumed", data: { resumedCallId: `${x1}/2`, step: { stepId: "3" } } }] });
     });
 
+    it("a workflow call (a child run) is matched like a task call", () => {
+      const childCall = (executionId: string, n: number): Command =>
+        submit(`C${executionId.slice(-1)}`, { call: { executionId, callId: `${executionId}/${n}`, runId: "R1", stepId: "1" }, keys: { memo: "memo-child" } });
+      const g = given(connect, submit(), assign(x1), childCall(x1, 1));
+      expect(g.model().call(`${x1}/1`)).toEqual({ runId: "C1", stepId: "1" });
+      g.and(abandon(x1, "server-restart"));
+      expect(g.when(childCall(x2, 1))).toMatchObject({
+        _tag: "Right",
+        right: [{ type: "CallResumed", runId: "R1", data: { callId: `${x2}/1`, step: { runId: "C1", stepId: "1" } } }],
+      });
+    });
+
     it("an execution's own failure retries with fresh calls", () => {
       const g = given(
         connect,
