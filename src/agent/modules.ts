@@ -3,9 +3,10 @@
  * are the repository's targets, and its manifest is what the agent reports.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { ParameterManifest, TargetManifest } from "../events/index.js";
+import type { Arity, ParameterManifest, TargetManifest } from "../events/index.js";
 import type { RepositoryManifest } from "./protocol.js";
 import { bindRepository, targetCore, type TargetCore } from "./sdk.js";
 
@@ -86,18 +87,34 @@ const fromNamespace = (ns: Record<string, unknown>, path: string): LoadedReposit
 };
 
 /** The manifest an agent reports for a repository. */
-export const manifestOf = (repo: LoadedRepository): RepositoryManifest => ({
-  repository: repo.repository,
-  targets: [...repo.targets.values()].map(
-    (core): TargetManifest => ({
-      name: core.name,
-      kind: core.kind,
-      parameters: parseParameters(core.fn),
-      options: core.parsed.step,
-      codeHash: createHash("sha256").update(Function.prototype.toString.call(core.fn)).digest("hex").slice(0, 16),
+export const manifestOf = (repo: LoadedRepository): RepositoryManifest => {
+  let source: string | undefined;
+  const original = () => (source ??= readSource(repo.path));
+  return {
+    repository: repo.repository,
+    targets: [...repo.targets.values()].map((core): TargetManifest => {
+      const arity = arityOf(Function.prototype.toString.call(core.fn), original);
+      return {
+        name: core.name,
+        kind: core.kind,
+        parameters: parseParameters(core.fn),
+        options: core.parsed.step,
+        codeHash: createHash("sha256").update(Function.prototype.toString.call(core.fn)).digest("hex").slice(0, 16),
+        ...(arity ? { arity } : {}),
+      };
     }),
-  ),
-});
+  };
+};
+
+/** The module's own source text when it is TypeScript (whose `x?: T` the loaded code no longer shows), else "". */
+const readSource = (path: string): string => {
+  if (!/\.[cm]?tsx?$/.test(path)) return "";
+  try {
+    return stripComments(readFileSync(path, "utf8"));
+  } catch {
+    return "";
+  }
+};
 
 /**
  * Best-effort parameter names (and default values as source text) from a
@@ -123,6 +140,70 @@ export const parseParameterSource = (src: string): ParameterManifest[] => {
       return { ...param, ...(ann !== "" ? { annotation: ann } : {}), ...(def !== "" ? { default: def } : {}) };
     });
 };
+
+/** One parameter as written: its bare name, and whether a call may leave it out. */
+interface ParamShape {
+  readonly name: string;
+  readonly rest: boolean;
+  readonly optional: boolean;
+}
+
+const shapesOf = (list: string): ParamShape[] =>
+  splitTopLevel(list, ",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")
+    .map((p) => {
+      const [head = "", ...def] = splitTopLevel(p, "=");
+      const [name = ""] = splitTopLevel(head, ":");
+      const bare = name.trim();
+      const rest = bare.startsWith("...");
+      return { name: bare.replace(/^\.\.\./, "").replace(/\?$/, "").replace(/\s+/g, ""), rest, optional: rest || def.length > 0 || bare.endsWith("?") };
+    });
+
+/**
+ * How many arguments a target's function takes, from its source text: at
+ * least up to its last parameter with no default (and no `?`), at most all
+ * of them (no limit with a rest parameter, or if the code reads
+ * `arguments`). TypeScript's `x?: T` is gone from transpiled code, so the
+ * module's own source (`original`) is searched for the same parameter list:
+ * a parameter marked optional there counts as optional. `undefined` when the
+ * parameter list cannot be read.
+ */
+export const arityOf = (fnSource: string, original: () => string = () => ""): Arity | undefined => {
+  const text = stripComments(fnSource);
+  const list = parameterList(text);
+  if (list === undefined) return undefined;
+  const params = shapesOf(list);
+  const rest = params.some((p) => p.rest) || /\barguments\b/.test(text);
+  let optional = params.map((p) => p.optional);
+  if (optional.some((o) => !o)) {
+    const names = params.map((p) => p.name).join(",");
+    for (const candidate of parameterListsIn(original())) {
+      const shapes = shapesOf(candidate);
+      if (shapes.map((p) => p.name).join(",") === names) optional = optional.map((o, i) => o || shapes[i]!.optional);
+    }
+  }
+  const min = optional.lastIndexOf(false) + 1;
+  return rest ? { min } : { min, max: params.length };
+};
+
+/** The text inside every top-level-balanced pair of parentheses of `src` (comments already stripped). */
+function* parameterListsIn(src: string): Generator<string> {
+  for (let open = src.indexOf("("); open >= 0; open = src.indexOf("(", open + 1)) {
+    let depth = 0;
+    for (let i = open; i < src.length; i = skip(src, i) + 1) {
+      const c = src[i];
+      if (c === "(" || c === "[" || c === "{") depth++;
+      else if (c === ")" || c === "]" || c === "}") {
+        depth--;
+        if (depth === 0) {
+          if (c === ")") yield src.slice(open + 1, i);
+          break;
+        }
+      }
+    }
+  }
+}
 
 /** The text between the parameter list's parentheses (or the single bare arrow parameter). */
 const parameterList = (src: string): string | undefined => {

@@ -26,9 +26,11 @@ import {
   type TargetKind,
   type TargetManifest,
   type TargetRef,
+  type Value,
 } from "../events/index.js";
 import {
   abandonedError,
+  canonicalJson,
   isFinished,
   timeoutError,
   type ExecutionDoc,
@@ -180,11 +182,11 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
 
     case "SubmitRun": {
       if (m.environment()?.archived) return E.left({ _tag: "EnvironmentArchived", env: m.environment()!.env });
-      if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) return none;
+      if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) return sameRequest(m, cmd.idempotencyKey, cmd.target, cmd.arguments);
       if (cmd.call && m.call(cmd.call.callId)) return none;
       const id = parseRunId(cmd.runId);
       if (id._tag === "Left") return E.left({ _tag: "InvalidName", message: describeInvalidName(id.left) });
-      const found = findTarget(m, cmd.target);
+      const found = findRunnable(m, cmd.target, cmd.arguments, cmd.call === undefined);
       if (E.isLeft(found)) return found;
       const options = mergeOptions(found.right.options, cmd.options);
       const rootStepId = "1" as StepId;
@@ -225,7 +227,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       const caller = m.execution(cmd.call.executionId);
       if (!caller || caller.runId !== cmd.runId) return E.left({ _tag: "UnknownExecution", executionId: cmd.call.executionId });
       if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
-      const found = findTarget(m, cmd.target);
+      const found = findRunnable(m, cmd.target, cmd.arguments, false);
       if (E.isLeft(found)) return found;
       const options = mergeOptions(found.right.options, cmd.options);
       const stepId = String(r.steps + 1) as StepId;
@@ -327,7 +329,9 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
     case "CancelRun": {
       const r = m.run(cmd.runId);
       if (!r) return E.left({ _tag: "UnknownRun", runId: cmd.runId });
+      // Cancelling twice is idempotent; a run that ended otherwise keeps its outcome.
       if (r.status === "cancelled") return none;
+      if (r.status !== "running") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
       const steps = m.stepsOfRun(cmd.runId);
       const active = activeUnder(cmd.runId, steps, steps);
       return E.right([
@@ -355,6 +359,8 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
       const step = m.step(cmd.runId, cmd.stepId);
       if (!step) return E.left({ _tag: "UnknownStep", runId: cmd.runId, stepId: cmd.stepId });
+      const hosted = findTarget(m, step.target);
+      if (E.isLeft(hosted)) return hosted;
       const latest = step.executions[step.executions.length - 1];
       const x = latest === undefined ? undefined : m.execution(latest);
       if (x && !isFinished(x.status)) {
@@ -547,3 +553,52 @@ const sameManifest = (m: Model, repository: string, targets: readonly TargetMani
 };
 
 export type { TargetKind };
+
+/**
+ * A submission with a known idempotency key: the same target and arguments
+ * (compared canonically: key order does not matter) get the first run, by
+ * deciding nothing; anything else is refused.
+ */
+const sameRequest = (m: Model, key: string, target: TargetRef, args: readonly Value[]): Decision => {
+  const first = m.runForKey(key);
+  const r = first === undefined ? undefined : m.run(first);
+  if (!r) return none;
+  const same =
+    r.target.repository === target.repository &&
+    r.target.target === target.target &&
+    canonicalJson(r.arguments) === canonicalJson(args);
+  return same ? none : E.left({ _tag: "IdempotencyKeyReused", key, runId: r.runId, target: `${r.target.repository}:${r.target.target}` });
+};
+
+/**
+ * The target as registered, if these arguments fit its parameters, and (for
+ * a run submitted from outside, `asRun`) if it is a workflow: only
+ * workflows are scheduled as runs; tasks are called by workflows.
+ */
+const findRunnable = (m: Model, t: TargetRef, args: readonly Value[], asRun: boolean): E.Either<Rejection, TargetManifest> => {
+  const found = findTarget(m, t);
+  if (E.isLeft(found)) return found;
+  const target = found.right;
+  if (asRun && target.kind !== "workflow") {
+    const workflows = (m.manifest(t.repository)?.targets ?? []).filter((x) => x.kind === "workflow").map((x) => `${t.repository}:${x.name}`);
+    return E.left({ _tag: "NotAWorkflow", repository: t.repository, target: t.target, workflows });
+  }
+  const a = target.arity;
+  if (a && (args.length < a.min || (a.max !== undefined && args.length > a.max))) {
+    return E.left({
+      _tag: "WrongArgumentCount",
+      target: `${t.repository}:${t.target}`,
+      given: args.length,
+      min: a.min,
+      ...(a.max === undefined ? {} : { max: a.max }),
+      parameters: target.parameters.map((p) => p.name),
+    });
+  }
+  return found;
+};
+
+/** Why a step of `target` could not run in this environment (no agent here has registered it), if so. */
+export const unhostedTarget = (m: Model, target: TargetRef): Rejection | undefined => {
+  const found = findTarget(m, target);
+  return E.isLeft(found) ? found.left : undefined;
+};

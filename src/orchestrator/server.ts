@@ -24,6 +24,7 @@ import {
   staleSteps,
   stepsOfRun,
   type AssetDoc,
+  type RunView,
 } from "../projections/index.js";
 import {
   AGENT_PATH,
@@ -38,6 +39,8 @@ import { fromJson, toJson } from "./json.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 import { Environments, Refused, type Env } from "./environments.js";
 import { stepKeys } from "./keys.js";
+import { unhostedTarget } from "./decide.js";
+import type { Model } from "./model.js";
 import { assetRefOf, type AgentConnection } from "./scheduler.js";
 import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobStore } from "./blob-store.js";
 import { FsBlobStore } from "./blob-store-fs.js";
@@ -268,7 +271,7 @@ export class TributaryServer {
       }
       if (base !== undefined) {
         if (typeof base !== "string") throw new HttpError(400, "base must be an environment name");
-        await this.env(project, base);
+        await this.envs.requireBase(project, base);
       }
       const e = await this.env(project, name, typeof base === "string" ? { base } : {});
       return { name, ...getEnvironment(e.rt.source) };
@@ -296,7 +299,7 @@ export class TributaryServer {
       const runId = id;
       if (parseRunId(runId)._tag === "Left") throw new HttpError(400, `invalid run id ${JSON.stringify(runId)}`);
       const rerun = sub === "steps" && stepId !== undefined && action === "rerun" && method === "POST";
-      const view = rerun ? await this.envs.importRun(env, runId) : getRunView(rt.source, runId as never);
+      const view = rerun ? await this.envs.importRun(env, runId, rerunCheck(rt.model, stepId)) : getRunView(rt.source, runId as never);
       if (!view) throw rejected({ _tag: "UnknownRun", runId });
       if (rest.length === 2 && method === "GET") return { ...view, stale: staleSteps(view) };
       if (sub === "history" && method === "GET") {
@@ -318,7 +321,7 @@ export class TributaryServer {
       if (sub === "cancel" && method === "POST") {
         const r = await rt.execute({ type: "CancelRun", runId, reason: "cancelled by user" });
         if (!r.ok) throw rejected(r.rejection);
-        return { runId, cancelled: true, seq: r.seq };
+        return r.events.length ? { runId, cancelled: true, seq: r.seq } : { runId, cancelled: true, already: true };
       }
       if (rerun) {
         const r = await rt.execute({ type: "RerunStep", runId, stepId, ...memoKeyNow(env, runId, stepId) });
@@ -514,3 +517,12 @@ const memoKeyNow = (env: Env, runId: string, stepId: string): { memoKey?: string
   const step = env.rt.model.step(runId, stepId);
   return step ? { memoKey: stepKeys(env.rt.model, step.target, step.arguments as never, step.options).memo } : {};
 };
+
+/** Before a run is brought into a branch to re-run `stepId`: is that step's target hosted here? */
+const rerunCheck =
+  (m: Model, stepId: string) =>
+  (view: RunView): Rejection | undefined => {
+    const step = view.steps.find((s) => s.stepId === stepId);
+    if (!step) return { _tag: "UnknownStep", runId: view.run.runId, stepId };
+    return unhostedTarget(m, step.target);
+  };

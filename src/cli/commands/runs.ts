@@ -81,8 +81,8 @@ export const run = async (argv: string[]): Promise<number> => {
     }
     case "cancel": {
       if (!runId) break;
-      const r = await api(t.server, "POST", envPath(t, `/runs/${runId}/cancel`));
-      out(r, () => `cancelled run ${runId}`);
+      const r = await api<{ already?: boolean }>(t.server, "POST", envPath(t, `/runs/${runId}/cancel`));
+      out(r, () => (r.already ? `run ${runId} was already cancelled` : `cancelled run ${runId}`));
       return 0;
     }
     case "rerun": {
