@@ -88,8 +88,8 @@ const fromNamespace = (ns: Record<string, unknown>, path: string): LoadedReposit
 
 /** The manifest an agent reports for a repository. */
 export const manifestOf = (repo: LoadedRepository): RepositoryManifest => {
-  let source: string | undefined;
-  const original = () => (source ??= readSource(repo.path));
+  let lists: ParameterLists | undefined;
+  const original = () => (lists ??= parameterLists(readSource(repo.path)));
   return {
     repository: repo.repository,
     targets: [...repo.targets.values()].map((core): TargetManifest => {
@@ -110,7 +110,7 @@ export const manifestOf = (repo: LoadedRepository): RepositoryManifest => {
 const readSource = (path: string): string => {
   if (!/\.[cm]?tsx?$/.test(path)) return "";
   try {
-    return stripComments(readFileSync(path, "utf8"));
+    return readFileSync(path, "utf8");
   } catch {
     return "";
   }
@@ -165,11 +165,11 @@ const shapesOf = (list: string): ParamShape[] =>
  * least up to its last parameter with no default (and no `?`), at most all
  * of them (no limit with a rest parameter, or if the code reads
  * `arguments`). TypeScript's `x?: T` is gone from transpiled code, so the
- * module's own source (`original`) is searched for the same parameter list:
- * a parameter marked optional there counts as optional. `undefined` when the
- * parameter list cannot be read.
+ * parenthesised lists of the module's own source (`original`) are searched
+ * for the same parameter names: a parameter marked optional there counts as
+ * optional. `undefined` when the parameter list cannot be read.
  */
-export const arityOf = (fnSource: string, original: () => string = () => ""): Arity | undefined => {
+export const arityOf = (fnSource: string, original: () => ParameterLists = () => new Map()): Arity | undefined => {
   const text = stripComments(fnSource);
   const list = parameterList(text);
   if (list === undefined) return undefined;
@@ -177,27 +177,48 @@ export const arityOf = (fnSource: string, original: () => string = () => ""): Ar
   const rest = params.some((p) => p.rest) || /\barguments\b/.test(text);
   let optional = params.map((p) => p.optional);
   if (optional.some((o) => !o)) {
-    const names = params.map((p) => p.name).join(",");
-    for (const candidate of parameterListsIn(original())) {
-      const shapes = shapesOf(candidate);
-      if (shapes.map((p) => p.name).join(",") === names) optional = optional.map((o, i) => o || shapes[i]!.optional);
+    for (const shapes of original().get(params.map((p) => p.name).join(",")) ?? []) {
+      optional = optional.map((o, i) => o || shapes[i]!.optional);
     }
   }
   const min = optional.lastIndexOf(false) + 1;
   return rest ? { min } : { min, max: params.length };
 };
 
-/** The text inside every top-level-balanced pair of parentheses of `src` (comments already stripped). */
+/** Parameter lists of a module's source, by their names joined with `,`. */
+export type ParameterLists = ReadonlyMap<string, readonly (readonly ParamShape[])[]>;
+
+/** The lists of `src` that could be parameter lists, by names (see {@link arityOf}). */
+export const parameterLists = (src: string): ParameterLists => {
+  const out = new Map<string, ParamShape[][]>();
+  for (const list of parameterListsIn(stripComments(src))) {
+    const shapes = shapesOf(list);
+    const key = shapes.map((p) => p.name).join(",");
+    out.set(key, [...(out.get(key) ?? []), shapes]);
+  }
+  return out;
+};
+
+/** Longer parenthesised text is not searched for parameter lists (bodies of calls, not parameters). */
+const MAX_PARAMETER_LIST = 2000;
+
+/**
+ * The text inside every balanced pair of parentheses of `src` (comments
+ * already stripped) that could be a parameter list: at most
+ * {@link MAX_PARAMETER_LIST} characters, with a `?` or a `=` in it.
+ */
 function* parameterListsIn(src: string): Generator<string> {
   for (let open = src.indexOf("("); open >= 0; open = src.indexOf("(", open + 1)) {
     let depth = 0;
-    for (let i = open; i < src.length; i = skip(src, i) + 1) {
+    const end = Math.min(src.length, open + MAX_PARAMETER_LIST);
+    for (let i = open; i < end; i = skip(src, i) + 1) {
       const c = src[i];
       if (c === "(" || c === "[" || c === "{") depth++;
       else if (c === ")" || c === "]" || c === "}") {
         depth--;
         if (depth === 0) {
-          if (c === ")") yield src.slice(open + 1, i);
+          const list = src.slice(open + 1, i);
+          if (c === ")" && /[?=]/.test(list)) yield list;
           break;
         }
       }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { arityOf, loadRepositories, manifestOf, ModuleLoadError, parseParameterSource, parseParameters } from "../../src/agent/modules.js";
+import { arityOf, loadRepositories, parameterLists, manifestOf, ModuleLoadError, parseParameterSource, parseParameters } from "../../src/agent/modules.js";
 
 const fixtures = fileURLToPath(new URL("../agent/fixtures/", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -108,7 +108,7 @@ describe("how many arguments a target takes", () => {
   });
 
   it("a TypeScript `x?: T`, erased from the loaded code, is found optional in the module's source", () => {
-    const original = "export const f = task('f', async (order: number, note?: string): Promise<number> => order);";
+    const original = parameterLists("export const f = task('f', async (order: number, note?: string): Promise<number> => order); // f(order, note)");
     expect(arityOf("async (order, note) => order")).toEqual({ min: 2, max: 2 });
     expect(arityOf("async (order, note) => order", () => original)).toEqual({ min: 1, max: 2 });
   });
