@@ -329,7 +329,8 @@ export class TributaryServer {
         const step = rt.model.step(runId, stepId)!;
         const cascade = (body as { cascade?: unknown } | undefined)?.cascade === true;
         if (cascade) void this.cascade(env, runId, stepId);
-        return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq, cascade };
+        const warning = waiting(env, step.target);
+        return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq, cascade, ...(warning ? { warning } : {}) };
       }
     }
     if (what === "assets" && method === "GET") {
@@ -426,7 +427,8 @@ export class TributaryServer {
     if (!r.ok) throw rejected(r.rejection);
     const created = r.events.find((e) => e.type === "RunSubmitted");
     const runId = created?.runId ?? (b.idempotencyKey === undefined ? undefined : env.rt.model.runForKey(b.idempotencyKey));
-    return { runId, created: created !== undefined, seq: r.seq };
+    const warning = created ? waiting(env, { repository, target }) : undefined;
+    return { runId, created: created !== undefined, seq: r.seq, ...(warning ? { warning } : {}) };
   }
 
   private followLogs(env: Env, runId: string, res: ServerResponse): typeof STREAMED {
@@ -526,3 +528,9 @@ const rerunCheck =
     if (!step) return { _tag: "UnknownStep", runId: view.run.runId, stepId };
     return unhostedTarget(m, step.target);
   };
+
+/** What to tell whoever queued work for a target that no connected agent hosts: it waits. */
+const waiting = (env: Env, t: { readonly repository: string; readonly target: string }): string | undefined =>
+  env.scheduler.hosts(`${t.repository}:${t.target}`)
+    ? undefined
+    : `no connected agent hosts ${t.repository}:${t.target} now: it waits until one connects to ${env.ref.project}/${env.ref.env} ('tributary agent --env ${env.ref.env} MODULE')`;

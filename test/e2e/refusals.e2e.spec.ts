@@ -3,7 +3,7 @@
  * silent surprise: each case was found by trying it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOG_KINDS, startHarness, type Harness } from "./support.js";
+import { eventually, LOG_KINDS, startHarness, type Harness } from "./support.js";
 
 describe.each(LOG_KINDS)("wrong requests are refused on the %s log", (kind) => {
   let h: Harness;
@@ -105,6 +105,20 @@ describe.each(LOG_KINDS)("wrong requests are refused on the %s log", (kind) => {
     // With an agent in dev, the same re-run goes ahead.
     await h.agent({ env: "dev" });
     expect((await dev.call("POST", `${envs}/dev/runs/${runId}/steps/2/rerun`)).status).toBe(200);
+  });
+
+  it("work queued for a target no connected agent hosts now is accepted with a warning that it waits, by submit and by rerun alike", async () => {
+    expect((await h.api.call("POST", envs, { name: "quiet" })).status).toBe(200);
+    const quiet = h.envApi("quiet");
+    const agent = await h.agent({ env: "quiet" });
+    const { runId } = await quiet.run("flows:fan_out", [1]);
+    expect(await quiet.ok("POST", `/runs/${runId}/steps/2/rerun`)).not.toHaveProperty("warning");
+    await eventually(async () => (await quiet.view(runId)).executions[`${runId}-2-2`]?.status === "succeeded", 5000, "the re-run");
+    await agent.stop({ drainMs: 0 });
+    await eventually(async () => (await quiet.ok<{ connected: unknown[] }>("GET", "/agents")).connected.length === 0, 5000, "the agent to leave");
+    const warning = (t: string) => `no connected agent hosts ${t} now: it waits until one connects to ${h.api.project}/quiet ('tributary agent --env quiet MODULE')`;
+    expect(await quiet.ok("POST", "/runs", { target: "flows:fan_out", arguments: [1] })).toMatchObject({ created: true, warning: warning("flows:fan_out") });
+    expect(await quiet.ok("POST", `/runs/${runId}/steps/2/rerun`)).toMatchObject({ executionId: `${runId}-2-3`, warning: warning("flows:add") });
   });
 
   it("an archived environment is refused as a base (409 naming it), at creation and on update; it can still be branched", async () => {

@@ -87,9 +87,10 @@ export const run = async (argv: string[]): Promise<number> => {
     }
     case "rerun": {
       if (!runId || !stepId) break;
-      const r = await api<{ executionId: string }>(t.server, "POST", envPath(t, `/runs/${runId}/steps/${stepId}/rerun`), {
+      const r = await api<{ executionId: string; warning?: string }>(t.server, "POST", envPath(t, `/runs/${runId}/steps/${stepId}/rerun`), {
         cascade: values.cascade,
       });
+      if (r.warning && !values.json) console.error(`warning: ${r.warning}`);
       out(r, () => `re-running step ${stepId} of run ${runId} in ${t.env}: execution ${r.executionId}${values.cascade ? ", then its callers up to the root" : ""}`);
       return 0;
     }
