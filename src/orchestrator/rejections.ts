@@ -71,7 +71,8 @@ export const rejectionMessage = (r: Rejection): string => {
     case "WrongArgumentCount": {
       const range = r.max === undefined ? `at least ${r.min}` : r.min === r.max ? `${r.min}` : `${r.min} to ${r.max}`;
       const names = r.parameters.length ? ` (${r.parameters.join(", ")})` : "";
-      return `${r.target} takes ${range} argument${r.min === 1 && r.max === 1 ? "" : "s"}${names}, got ${r.given}`;
+      const one = r.min === 1 && (r.max === 1 || r.max === undefined);
+      return `${r.target} takes ${range} argument${one ? "" : "s"}${names}, got ${r.given}`;
     }
     case "ArchivedBase":
       return `environment ${r.env} is archived: it cannot be the ${r.as} of another environment; choose one that is not archived`;

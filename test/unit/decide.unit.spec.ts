@@ -4,6 +4,7 @@ import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
 import type { Command } from "../../src/orchestrator/commands.js";
 import { decide, executionIdOf } from "../../src/orchestrator/decide.js";
 import { modelOf } from "../../src/orchestrator/model.js";
+import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/rejections.js";
 import { delayFor, shouldRetry } from "../../src/orchestrator/retry-policy.js";
 
 const NOW = 1_700_000_000_000;
@@ -363,6 +364,26 @@ describe("decide: reusing results", () => {
     it("a call from task code with too few arguments is refused (the call fails at its call site)", () => {
       const g = given(withArity, submit("R1", { arguments: [1] }), assign(x1));
       expect(rejection(g.when({ ...call(1), arguments: [] } as Command))).toMatchObject({ _tag: "WrongArgumentCount", target: "shop:charge", given: 0, min: 1 });
+    });
+
+    it.each([
+      [{ min: 1, max: 1 }, 0, "shop:f takes 1 argument (a), got 0"],
+      [{ min: 0, max: 0 }, 2, "shop:f takes 0 arguments (a), got 2"],
+      [{ min: 1, max: 3 }, 4, "shop:f takes 1 to 3 arguments (a), got 4"],
+      [{ min: 1 }, 0, "shop:f takes at least 1 argument (a), got 0"],
+      [{ min: 2 }, 1, "shop:f takes at least 2 arguments (a), got 1"],
+    ])("a wrong count with arity %j, given %i, reads: %s", (arity, n, message) => {
+      expect(rejectionMessage({ _tag: "WrongArgumentCount", target: "shop:f", given: n, ...arity, parameters: ["a"] })).toBe(message);
+      expect(rejectionStatus({ _tag: "WrongArgumentCount", target: "shop:f", given: n, ...arity, parameters: ["a"] })).toBe(400);
+    });
+
+    it("the other refusals name what was wrong, with their HTTP status", () => {
+      expect(rejectionMessage({ _tag: "RunFinished", runId: "R1", status: "cancelled" })).toBe("run R1 has already been cancelled: see it with 'tributary runs show R1'");
+      expect(rejectionStatus({ _tag: "IdempotencyKeyReused", key: "k", runId: "R1", target: "shop:checkout" })).toBe(409);
+      expect(rejectionMessage({ _tag: "NotAWorkflow", repository: "shop", target: "charge", workflows: [] })).toBe(
+        "shop:charge is a task: only workflows are submitted as runs; call the task from a workflow (shop has no workflow)",
+      );
+      expect(rejectionStatus({ _tag: "ArchivedBase", env: "p/old", as: "base" })).toBe(409);
     });
 
     it("re-running a step whose target no agent here has registered is refused, as submitting it would be", () => {
