@@ -329,11 +329,12 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
     case "CancelRun": {
       const r = m.run(cmd.runId);
       if (!r) return E.left({ _tag: "UnknownRun", runId: cmd.runId });
-      // Cancelling twice is idempotent; a run that ended otherwise keeps its outcome.
+      // Cancelling twice is idempotent.
       if (r.status === "cancelled") return none;
-      if (r.status !== "running") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
       const steps = m.stepsOfRun(cmd.runId);
       const active = activeUnder(cmd.runId, steps, steps);
+      // A run that ended otherwise keeps its outcome: only work in flight (re-runs of its steps) is stopped.
+      if (r.status !== "running") return finishedRunCancel(cmd.runId, r.status, active, run, cmd.reason);
       return E.right([
         run("RunCancelled", cmd.runId, { reason: cmd.reason }),
         ...active.map((x) =>
@@ -602,3 +603,19 @@ export const unhostedTarget = (m: Model, target: TargetRef): Rejection | undefin
   const found = findTarget(m, target);
   return E.isLeft(found) ? found.left : undefined;
 };
+
+/**
+ * Cancelling a run that succeeded or failed: refused, unless steps of it are
+ * re-running; then those executions are cancelled and the run keeps its
+ * outcome (no `RunCancelled`).
+ */
+const finishedRunCancel = (
+  runId: string,
+  status: string,
+  active: readonly ExecutionDoc[],
+  run: (type: "ExecutionCancelled", runId: string, data: Extract<Event, { type: "ExecutionCancelled" }>["data"]) => Event,
+  reason: string,
+): Decision =>
+  active.length === 0
+    ? E.left({ _tag: "RunFinished", runId, status })
+    : E.right(active.map((x) => run("ExecutionCancelled", runId, { executionId: x.executionId, stepId: x.stepId, reason })));

@@ -321,7 +321,10 @@ export class TributaryServer {
       if (sub === "cancel" && method === "POST") {
         const r = await rt.execute({ type: "CancelRun", runId, reason: "cancelled by user" });
         if (!r.ok) throw rejected(r.rejection);
-        return r.events.length ? { runId, cancelled: true, seq: r.seq } : { runId, cancelled: true, already: true };
+        if (r.events.length === 0) return { runId, cancelled: true, already: true };
+        if (r.events.some((e) => e.type === "RunCancelled")) return { runId, cancelled: true, seq: r.seq };
+        // A finished run with re-runs in flight: those stopped, the run keeps its outcome.
+        return { runId, cancelled: false, stopped: r.events.length, status: rt.model.run(runId)?.status, seq: r.seq };
       }
       if (rerun) {
         const r = await rt.execute({ type: "RerunStep", runId, stepId, ...memoKeyNow(env, runId, stepId) });

@@ -37,6 +37,17 @@ describe.each(LOG_KINDS)("wrong requests are refused on the %s log", (kind) => {
     expect(f.body.error).toMatch(new RegExp(`run ${failed.runId} has already failed`));
   });
 
+  it("cancelling a finished run while a step of it re-runs stops the re-run only; the run stays succeeded", async () => {
+    const { runId } = await h.api.run("flows:sleep_flow", [800, 1]);
+    const rerun = await h.api.ok<{ executionId: string }>("POST", `/runs/${runId}/steps/2/rerun`, {});
+    const stopped = await h.api.ok("POST", `/runs/${runId}/cancel`);
+    expect(stopped).toMatchObject({ runId, cancelled: false, stopped: 1, status: "succeeded" });
+    const view = await h.api.view(runId);
+    expect(view.run.status).toBe("succeeded");
+    expect(view.executions[rerun.executionId]?.status).toBe("cancelled");
+    expect((await h.api.call("POST", `${runs()}/${runId}/cancel`)).status).toBe(409);
+  });
+
   it("cancelling a cancelled run again is idempotent: 200, saying it already was, recording nothing", async () => {
     const runId = await h.api.submit("flows:sleep_flow", [30_000, 1]);
     expect(await h.api.ok("POST", `/runs/${runId}/cancel`)).toMatchObject({ runId, cancelled: true, seq: expect.any(Number) });

@@ -297,6 +297,16 @@ describe("decide: reusing results", () => {
       expect(failed.model().run("R1")?.status).toBe("failed");
     });
 
+    it("cancelling a finished run whose step is re-running stops that execution only: the run keeps its outcome", () => {
+      const g = given(connect, submit(), assign(x1), call(1), assign("R1-2-1"), result("R1-2-1", { ok: true, value: 1 }), result(x1, { ok: true, value: "done" }));
+      g.and({ type: "RerunStep", runId: "R1", stepId: "2" });
+      expect(g.when(cancel)).toMatchObject({ _tag: "Right", right: [{ type: "ExecutionCancelled", data: { executionId: "R1-2-2" } }] });
+      g.and(cancel);
+      expect(g.model().run("R1")?.status).toBe("succeeded");
+      expect(rejection(g.when(cancel))).toEqual({ _tag: "RunFinished", runId: "R1", status: "succeeded" });
+      expect(types(g.when({ type: "RerunStep", runId: "R1", stepId: "2" }))).toEqual(["ExecutionCreated"]);
+    });
+
     it("cancelling a cancelled run again decides nothing (idempotent)", () => {
       expect(types(given(connect, submit(), cancel).when(cancel))).toEqual([]);
     });

@@ -81,8 +81,14 @@ export const run = async (argv: string[]): Promise<number> => {
     }
     case "cancel": {
       if (!runId) break;
-      const r = await api<{ already?: boolean }>(t.server, "POST", envPath(t, `/runs/${runId}/cancel`));
-      out(r, () => (r.already ? `run ${runId} was already cancelled` : `cancelled run ${runId}`));
+      const r = await api<{ cancelled: boolean; already?: boolean; stopped?: number; status?: string }>(t.server, "POST", envPath(t, `/runs/${runId}/cancel`));
+      out(r, () =>
+        r.already
+          ? `run ${runId} was already cancelled`
+          : r.cancelled
+            ? `cancelled run ${runId}`
+            : `run ${runId} has already ${r.status}: stopped the ${r.stopped} execution(s) of its steps re-running; it stays ${r.status}`,
+      );
       return 0;
     }
     case "rerun": {
