@@ -216,6 +216,11 @@ export class TributaryServer {
       conn.send({ type: "refused", reason: "hello needs project, env and manifests" });
       return undefined;
     }
+    const badArity = arityProblem(m.manifests);
+    if (badArity) {
+      conn.send({ type: "refused", reason: badArity });
+      return undefined;
+    }
     const env = await this.env(m.project, m.env);
     const id = await env.scheduler.connect(conn, m);
     return { id, env };
@@ -537,3 +542,21 @@ const waiting = (env: Env, t: { readonly repository: string; readonly target: st
   env.scheduler.hosts(`${t.repository}:${t.target}`)
     ? undefined
     : `no connected agent hosts ${t.repository}:${t.target} now: it waits until one connects to ${env.ref.project}/${env.ref.env} ('tributary agent --env ${env.ref.env} MODULE')`;
+
+/** A target's optional `arity` must be `{ min, max? }`, whole numbers with min <= max (it is logged with the manifest). */
+const arityProblem = (manifests: readonly unknown[]): string | undefined => {
+  const nat = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  for (const [i, r] of manifests.entries()) {
+    const targets = (r as { targets?: unknown } | null)?.targets;
+    if (!Array.isArray(targets)) continue;
+    for (const [j, t] of targets.entries()) {
+      const a = (t as { arity?: unknown } | null)?.arity;
+      if (a === undefined) continue;
+      const { min, max } = (a ?? {}) as { min?: unknown; max?: unknown };
+      if (typeof a !== "object" || a === null || !nat(min) || (max !== undefined && (!nat(max) || (max as number) < (min as number)))) {
+        return `manifests[${i}].targets[${j}].arity must be { min, max? }: whole numbers >= 0, max >= min, no max for a rest parameter`;
+      }
+    }
+  }
+  return undefined;
+};

@@ -3,6 +3,8 @@
  * silent surprise: each case was found by trying it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from "../../src/agent/protocol.js";
 import { eventually, LOG_KINDS, startHarness, type Harness } from "./support.js";
 
 describe.each(LOG_KINDS)("wrong requests are refused on the %s log", (kind) => {
@@ -145,5 +147,19 @@ describe.each(LOG_KINDS)("wrong requests are refused on the %s log", (kind) => {
     const branch = await h.api.call<{ branchedFrom: { parent: string } }>("POST", envs, { name: "autopsy", from: "retired" });
     expect(branch.status).toBe(200);
     expect(branch.body.branchedFrom.parent).toBe("retired");
+  });
+
+  it("an agent whose manifest has a malformed arity is refused at hello, and nothing is recorded", async () => {
+    const before = (await h.api.ok<{ known: unknown[] }>("GET", "/agents")).known.length;
+    const ws = new WebSocket(`${h.server.url.replace("http", "ws")}/agent`);
+    const replies: { type: string; reason?: string }[] = [];
+    ws.on("message", (d: Buffer) => replies.push(decodeMessage(d) as never));
+    await new Promise((r) => ws.once("open", r));
+    const target = { name: "t", kind: "task", parameters: [], options: {}, arity: { min: 2, max: 1 } };
+    ws.send(encodeMessage({ type: "hello", protocol: PROTOCOL_VERSION, project: h.api.project, env: "production", tags: {}, concurrency: 1, manifests: [{ repository: "bad", targets: [target] }], running: [] } as never));
+    await eventually(() => replies.length >= 1, 5000, "a reply");
+    expect(replies[0]).toEqual({ type: "refused", reason: "manifests[0].targets[0].arity must be { min, max? }: whole numbers >= 0, max >= min, no max for a rest parameter" });
+    ws.close();
+    expect((await h.api.ok<{ known: unknown[] }>("GET", "/agents")).known.length).toBe(before);
   });
 });
