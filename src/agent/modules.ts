@@ -3,9 +3,10 @@
  * are the repository's targets, and its manifest is what the agent reports.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { ParameterManifest, TargetManifest } from "../events/index.js";
+import type { Arity, ParameterManifest, TargetManifest } from "../events/index.js";
 import type { RepositoryManifest } from "./protocol.js";
 import { bindRepository, targetCore, type TargetCore } from "./sdk.js";
 
@@ -86,18 +87,34 @@ const fromNamespace = (ns: Record<string, unknown>, path: string): LoadedReposit
 };
 
 /** The manifest an agent reports for a repository. */
-export const manifestOf = (repo: LoadedRepository): RepositoryManifest => ({
-  repository: repo.repository,
-  targets: [...repo.targets.values()].map(
-    (core): TargetManifest => ({
-      name: core.name,
-      kind: core.kind,
-      parameters: parseParameters(core.fn),
-      options: core.parsed.step,
-      codeHash: createHash("sha256").update(Function.prototype.toString.call(core.fn)).digest("hex").slice(0, 16),
+export const manifestOf = (repo: LoadedRepository): RepositoryManifest => {
+  let lists: ParameterLists | undefined;
+  const original = () => (lists ??= parameterLists(readSource(repo.path)));
+  return {
+    repository: repo.repository,
+    targets: [...repo.targets.values()].map((core): TargetManifest => {
+      const arity = arityOf(Function.prototype.toString.call(core.fn), original);
+      return {
+        name: core.name,
+        kind: core.kind,
+        parameters: parseParameters(core.fn),
+        options: core.parsed.step,
+        codeHash: createHash("sha256").update(Function.prototype.toString.call(core.fn)).digest("hex").slice(0, 16),
+        ...(arity ? { arity } : {}),
+      };
     }),
-  ),
-});
+  };
+};
+
+/** The module's own source text when it is TypeScript (whose `x?: T` the loaded code no longer shows), else "". */
+const readSource = (path: string): string => {
+  if (!/\.[cm]?tsx?$/.test(path)) return "";
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+};
 
 /**
  * Best-effort parameter names (and default values as source text) from a
@@ -123,6 +140,91 @@ export const parseParameterSource = (src: string): ParameterManifest[] => {
       return { ...param, ...(ann !== "" ? { annotation: ann } : {}), ...(def !== "" ? { default: def } : {}) };
     });
 };
+
+/** One parameter as written: its bare name, and whether a call may leave it out. */
+interface ParamShape {
+  readonly name: string;
+  readonly rest: boolean;
+  readonly optional: boolean;
+}
+
+const shapesOf = (list: string): ParamShape[] =>
+  splitTopLevel(list, ",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")
+    .map((p) => {
+      const [head = "", ...def] = splitTopLevel(p, "=");
+      const [name = ""] = splitTopLevel(head, ":");
+      const bare = name.trim();
+      const rest = bare.startsWith("...");
+      return { name: bare.replace(/^\.\.\./, "").replace(/\?$/, "").replace(/\s+/g, ""), rest, optional: rest || def.length > 0 || bare.endsWith("?") };
+    });
+
+/**
+ * How many arguments a target's function takes, from its source text: at
+ * least up to its last parameter with no default (and no `?`), at most all
+ * of them (no limit with a rest parameter, or if the code reads
+ * `arguments`). TypeScript's `x?: T` is gone from transpiled code, so the
+ * parenthesised lists of the module's own source (`original`) are searched
+ * for the same parameter names: a parameter marked optional there counts as
+ * optional. `undefined` when the parameter list cannot be read.
+ */
+export const arityOf = (fnSource: string, original: () => ParameterLists = () => new Map()): Arity | undefined => {
+  const text = stripComments(fnSource);
+  const list = parameterList(text);
+  if (list === undefined) return undefined;
+  const params = shapesOf(list);
+  const rest = params.some((p) => p.rest) || /\barguments\b/.test(text);
+  let optional = params.map((p) => p.optional);
+  if (optional.some((o) => !o)) {
+    for (const shapes of original().get(params.map((p) => p.name).join(",")) ?? []) {
+      optional = optional.map((o, i) => o || shapes[i]!.optional);
+    }
+  }
+  const min = optional.lastIndexOf(false) + 1;
+  return rest ? { min } : { min, max: params.length };
+};
+
+/** Parameter lists of a module's source, by their names joined with `,`. */
+export type ParameterLists = ReadonlyMap<string, readonly (readonly ParamShape[])[]>;
+
+/** The lists of `src` that could be parameter lists, by names (see {@link arityOf}). */
+export const parameterLists = (src: string): ParameterLists => {
+  const out = new Map<string, ParamShape[][]>();
+  for (const list of parameterListsIn(stripComments(src))) {
+    const shapes = shapesOf(list);
+    const key = shapes.map((p) => p.name).join(",");
+    out.set(key, [...(out.get(key) ?? []), shapes]);
+  }
+  return out;
+};
+
+/** Longer parenthesised text is not searched for parameter lists (bodies of calls, not parameters). */
+const MAX_PARAMETER_LIST = 2000;
+
+/**
+ * The text inside every balanced pair of parentheses of `src` (comments
+ * already stripped) that could be a parameter list: at most
+ * {@link MAX_PARAMETER_LIST} characters, with a `?` or a `=` in it.
+ */
+function* parameterListsIn(src: string): Generator<string> {
+  for (let open = src.indexOf("("); open >= 0; open = src.indexOf("(", open + 1)) {
+    let depth = 0;
+    const end = Math.min(src.length, open + MAX_PARAMETER_LIST);
+    for (let i = open; i < end; i = skip(src, i) + 1) {
+      const c = src[i];
+      if (c === "(" || c === "[" || c === "{") depth++;
+      else if (c === ")" || c === "]" || c === "}") {
+        depth--;
+        if (depth === 0) {
+          const list = src.slice(open + 1, i);
+          if (c === ")" && /[?=]/.test(list)) yield list;
+          break;
+        }
+      }
+    }
+  }
+}
 
 /** The text between the parameter list's parentheses (or the single bare arrow parameter). */
 const parameterList = (src: string): string | undefined => {

@@ -143,6 +143,18 @@ export interface TargetManifest {
   readonly options: StepOptions;
   /** Hash of the target's code: memo and cache keys change when the code does. */
   readonly codeHash?: string;
+  /**
+   * How many arguments it takes: `max` absent for a rest parameter. Absent
+   * (manifests of older agents, or a parameter list the agent could not
+   * read): any count is accepted.
+   */
+  readonly arity?: Arity;
+}
+
+/** The number of arguments a target accepts. */
+export interface Arity {
+  readonly min: number;
+  readonly max?: number;
 }
 
 // ---------------------------------------------------------------------------

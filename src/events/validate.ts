@@ -167,6 +167,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
         parameters: arr(obj({ name: str, annotation: opt(str), default: opt(str) })),
         options,
         codeHash: opt(str),
+        arity: opt(obj({ min: nat, max: opt(nat) })),
       }),
     ),
   }),

@@ -26,9 +26,11 @@ import {
   type TargetKind,
   type TargetManifest,
   type TargetRef,
+  type Value,
 } from "../events/index.js";
 import {
   abandonedError,
+  canonicalJson,
   isFinished,
   timeoutError,
   type ExecutionDoc,
@@ -242,7 +244,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
 
     case "SubmitRun": {
       if (m.environment()?.archived) return E.left({ _tag: "EnvironmentArchived", env: m.environment()!.env });
-      if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) return none;
+      if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) return sameRequest(m, cmd.idempotencyKey, cmd.target, cmd.arguments);
       if (cmd.call && m.call(cmd.call.callId)) return none;
       if (cmd.call) {
         const caller = m.execution(cmd.call.executionId);
@@ -251,7 +253,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       }
       const id = parseRunId(cmd.runId);
       if (id._tag === "Left") return E.left({ _tag: "InvalidName", message: describeInvalidName(id.left) });
-      const found = findTarget(m, cmd.target);
+      const found = findRunnable(m, cmd.target, cmd.arguments, cmd.call === undefined);
       if (E.isLeft(found)) return found;
       const options = mergeOptions(found.right.options, cmd.options);
       const rootStepId = "1" as StepId;
@@ -294,7 +296,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
       const resumed = resumedCall(caller, { runId: cmd.runId, callId: cmd.call.callId }, cmd.target, cmd.keys?.memo);
       if (resumed) return E.right([resumed]);
-      const found = findTarget(m, cmd.target);
+      const found = findRunnable(m, cmd.target, cmd.arguments, false);
       if (E.isLeft(found)) return found;
       const options = mergeOptions(found.right.options, cmd.options);
       const stepId = String(r.steps + 1) as StepId;
@@ -402,9 +404,12 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
     case "CancelRun": {
       const r = m.run(cmd.runId);
       if (!r) return E.left({ _tag: "UnknownRun", runId: cmd.runId });
+      // Cancelling twice is idempotent.
       if (r.status === "cancelled") return none;
       const steps = m.stepsOfRun(cmd.runId);
       const active = activeUnder(cmd.runId, steps, steps);
+      // A run that ended otherwise keeps its outcome: only work in flight (re-runs of its steps) is stopped.
+      if (r.status !== "running") return finishedRunCancel(cmd.runId, r.status, active, run, cmd.reason);
       return E.right([
         run("RunCancelled", cmd.runId, { reason: cmd.reason }),
         ...active.map((x) =>
@@ -430,6 +435,8 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
       const step = m.step(cmd.runId, cmd.stepId);
       if (!step) return E.left({ _tag: "UnknownStep", runId: cmd.runId, stepId: cmd.stepId });
+      const hosted = findTarget(m, step.target);
+      if (E.isLeft(hosted)) return hosted;
       const latest = step.executions[step.executions.length - 1];
       const x = latest === undefined ? undefined : m.execution(latest);
       if (x && !isFinished(x.status)) {
@@ -622,3 +629,68 @@ const sameManifest = (m: Model, repository: string, targets: readonly TargetMani
 };
 
 export type { TargetKind };
+
+/**
+ * A submission with a known idempotency key: the same target and arguments
+ * (compared canonically: key order does not matter) get the first run, by
+ * deciding nothing; anything else is refused.
+ */
+const sameRequest = (m: Model, key: string, target: TargetRef, args: readonly Value[]): Decision => {
+  const first = m.runForKey(key);
+  const r = first === undefined ? undefined : m.run(first);
+  if (!r) return none;
+  const same =
+    r.target.repository === target.repository &&
+    r.target.target === target.target &&
+    canonicalJson(r.arguments) === canonicalJson(args);
+  return same ? none : E.left({ _tag: "IdempotencyKeyReused", key, runId: r.runId, target: `${r.target.repository}:${r.target.target}` });
+};
+
+/**
+ * The target as registered, if these arguments fit its parameters, and (for
+ * a run submitted from outside, `asRun`) if it is a workflow: only
+ * workflows are scheduled as runs; tasks are called by workflows.
+ */
+const findRunnable = (m: Model, t: TargetRef, args: readonly Value[], asRun: boolean): E.Either<Rejection, TargetManifest> => {
+  const found = findTarget(m, t);
+  if (E.isLeft(found)) return found;
+  const target = found.right;
+  if (asRun && target.kind !== "workflow") {
+    const workflows = (m.manifest(t.repository)?.targets ?? []).filter((x) => x.kind === "workflow").map((x) => `${t.repository}:${x.name}`);
+    return E.left({ _tag: "NotAWorkflow", repository: t.repository, target: t.target, workflows });
+  }
+  const a = target.arity;
+  if (a && (args.length < a.min || (a.max !== undefined && args.length > a.max))) {
+    return E.left({
+      _tag: "WrongArgumentCount",
+      target: `${t.repository}:${t.target}`,
+      given: args.length,
+      min: a.min,
+      ...(a.max === undefined ? {} : { max: a.max }),
+      parameters: target.parameters.map((p) => p.name),
+    });
+  }
+  return found;
+};
+
+/** Why a step of `target` could not run in this environment (no agent here has registered it), if so. */
+export const unhostedTarget = (m: Model, target: TargetRef): Rejection | undefined => {
+  const found = findTarget(m, target);
+  return E.isLeft(found) ? found.left : undefined;
+};
+
+/**
+ * Cancelling a run that succeeded or failed: refused, unless steps of it are
+ * re-running; then those executions are cancelled and the run keeps its
+ * outcome (no `RunCancelled`).
+ */
+const finishedRunCancel = (
+  runId: string,
+  status: string,
+  active: readonly ExecutionDoc[],
+  run: (type: "ExecutionCancelled", runId: string, data: Extract<Event, { type: "ExecutionCancelled" }>["data"]) => Event,
+  reason: string,
+): Decision =>
+  active.length === 0
+    ? E.left({ _tag: "RunFinished", runId, status })
+    : E.right(active.map((x) => run("ExecutionCancelled", runId, { executionId: x.executionId, stepId: x.stepId, reason })));

@@ -182,12 +182,19 @@ export class Environments {
   async rebase(project: string, env: string, base: string | null): Promise<void> {
     const e = await this.get(project, env);
     if (base !== null) {
-      await this.get(project, base); // refuses an unknown base
+      await this.requireBase(project, base);
       const path = this.chain(project, base);
       if (path.includes(env)) throw new Refused({ _tag: "EnvironmentCycle", path: [env, ...path.slice(0, path.indexOf(env) + 1)] });
     }
     const r = await e.rt.execute({ type: "RebaseEnvironment", base });
     if (!r.ok) throw new Refused(r.rejection);
+  }
+
+  /** An environment that can be a base: one that exists and is not archived. */
+  async requireBase(project: string, base: string): Promise<Env> {
+    const b = await this.get(project, base); // refuses an unknown base
+    if (getEnvironment(b.rt.source)?.archived) throw new Refused({ _tag: "ArchivedBase", env: `${b.ref.project}/${b.ref.env}`, as: "base" });
+    return b;
   }
 
   async archive(project: string, env: string): Promise<void> {
@@ -220,14 +227,17 @@ export class Environments {
    * A run that lives in the branch's parent (as of the branch point), or in
    * a base: brings it into the branch — the run, each step, and the results
    * they had, as reused from where they came from — so that steps of it can
-   * be re-run there. Does nothing if the branch has the run already.
+   * be re-run there. Does nothing if the branch has the run already; brings
+ * nothing if `check` refuses the run as found.
    */
-  async importRun(e: Env, runId: string): Promise<RunView | undefined> {
+  async importRun(e: Env, runId: string, check?: (view: RunView) => Rejection | undefined): Promise<RunView | undefined> {
     const own = getRunView(e.rt.source, runId as never);
     if (own) return own;
     const from = this.findRun(e, runId);
     if (!from) return undefined;
     const { env, view, seq } = from;
+    const refusal = check?.(view);
+    if (refusal) throw new Refused(refusal);
     for (let i = 0; i < view.steps.length; i += IMPORT_CHUNK) {
       const r = await e.rt.execute({
         type: "ImportRun",

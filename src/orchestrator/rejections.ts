@@ -16,7 +16,19 @@ export type Rejection =
   | { readonly _tag: "EnvironmentCycle"; readonly path: readonly string[] }
   | { readonly _tag: "RunFinished"; readonly runId: string; readonly status: string }
   | { readonly _tag: "NotAssigned"; readonly executionId: string; readonly agentId: string }
-  | { readonly _tag: "InvalidArgument"; readonly message: string };
+  | { readonly _tag: "InvalidArgument"; readonly message: string }
+  | { readonly _tag: "IdempotencyKeyReused"; readonly key: string; readonly runId: string; readonly target: string }
+  | { readonly _tag: "NotAWorkflow"; readonly repository: string; readonly target: string; readonly workflows: readonly string[] }
+  | {
+      readonly _tag: "WrongArgumentCount";
+      readonly target: string;
+      readonly given: number;
+      readonly min: number;
+      /** Absent: no limit (a rest parameter). */
+      readonly max?: number;
+      readonly parameters: readonly string[];
+    }
+  | { readonly _tag: "ArchivedBase"; readonly env: string; readonly as: "base" | "parent" };
 
 export const rejectionMessage = (r: Rejection): string => {
   switch (r._tag) {
@@ -45,7 +57,25 @@ export const rejectionMessage = (r: Rejection): string => {
     case "EnvironmentCycle":
       return `that base would make a cycle: ${r.path.join(" → ")}`;
     case "RunFinished":
-      return `run ${r.runId} is already ${r.status}`;
+      return `run ${r.runId} has already ${FINISHED[r.status] ?? r.status}: see it with 'tributary runs show ${r.runId}'`;
+    case "IdempotencyKeyReused":
+      return (
+        `idempotency key ${JSON.stringify(r.key)} was already used for run ${r.runId} (${r.target}) with other arguments or another target: ` +
+        `use a new key, or send the same target and arguments to get run ${r.runId}`
+      );
+    case "NotAWorkflow":
+      return (
+        `${r.repository}:${r.target} is a task: only workflows are submitted as runs; call the task from a workflow` +
+        (r.workflows.length ? ` (workflows of ${r.repository}: ${r.workflows.join(", ")})` : ` (${r.repository} has no workflow)`)
+      );
+    case "WrongArgumentCount": {
+      const range = r.max === undefined ? `at least ${r.min}` : r.min === r.max ? `${r.min}` : `${r.min} to ${r.max}`;
+      const names = r.parameters.length ? ` (${r.parameters.join(", ")})` : "";
+      const one = r.min === 1 && (r.max === 1 || r.max === undefined);
+      return `${r.target} takes ${range} argument${one ? "" : "s"}${names}, got ${r.given}`;
+    }
+    case "ArchivedBase":
+      return `environment ${r.env} is archived: it cannot be the ${r.as} of another environment; choose one that is not archived`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
   }
@@ -65,10 +95,17 @@ export const rejectionStatus = (r: Rejection): number => {
     case "RunFinished":
     case "NotAssigned":
     case "EnvironmentCycle":
+    case "IdempotencyKeyReused":
+    case "ArchivedBase":
       return 409;
     case "UnknownTarget":
     case "InvalidName":
     case "InvalidArgument":
+    case "NotAWorkflow":
+    case "WrongArgumentCount":
       return 400;
   }
 };
+
+/** How a finished run's status reads after "has already". */
+const FINISHED: { readonly [status: string]: string } = { succeeded: "succeeded", failed: "failed", cancelled: "been cancelled" };

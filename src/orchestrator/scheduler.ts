@@ -492,6 +492,12 @@ export class EnvScheduler {
   }
 
   /** Connected agents, for the API. */
+  /** Does a connected agent host `repository:target`? */
+  hosts(target: string): boolean {
+    for (const a of this.agents.values()) if (a.targets.has(target)) return true;
+    return false;
+  }
+
   connected(): { agentId: string; tags: AgentSlot["tags"]; concurrency: number; targets: string[]; running: number }[] {
     return [...this.agents.values()].map((a) => ({
       agentId: a.agentId,

@@ -24,6 +24,7 @@ import {
   staleSteps,
   stepsOfRun,
   type AssetDoc,
+  type RunView,
 } from "../projections/index.js";
 import {
   AGENT_PATH,
@@ -38,6 +39,8 @@ import { fromJson, toJson } from "./json.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 import { Environments, Refused, type Env } from "./environments.js";
 import { stepKeys } from "./keys.js";
+import { unhostedTarget } from "./decide.js";
+import type { Model } from "./model.js";
 import { assetRefOf, type AgentConnection } from "./scheduler.js";
 import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobStore } from "./blob-store.js";
 import { FsBlobStore } from "./blob-store-fs.js";
@@ -220,6 +223,11 @@ export class TributaryServer {
       conn.send({ type: "refused", reason: "hello needs project, env and manifests" });
       return undefined;
     }
+    const badArity = arityProblem(m.manifests);
+    if (badArity) {
+      conn.send({ type: "refused", reason: badArity });
+      return undefined;
+    }
     const env = await this.env(m.project, m.env);
     const id = await env.scheduler.connect(conn, m);
     return { id, env };
@@ -275,7 +283,7 @@ export class TributaryServer {
       }
       if (base !== undefined) {
         if (typeof base !== "string") throw new HttpError(400, "base must be an environment name");
-        await this.env(project, base);
+        await this.envs.requireBase(project, base);
       }
       const e = await this.env(project, name, typeof base === "string" ? { base } : {});
       return { name, ...getEnvironment(e.rt.source) };
@@ -303,7 +311,7 @@ export class TributaryServer {
       const runId = id;
       if (parseRunId(runId)._tag === "Left") throw new HttpError(400, `invalid run id ${JSON.stringify(runId)}`);
       const rerun = sub === "steps" && stepId !== undefined && action === "rerun" && method === "POST";
-      const view = rerun ? await this.envs.importRun(env, runId) : getRunView(rt.source, runId as never);
+      const view = rerun ? await this.envs.importRun(env, runId, rerunCheck(rt.model, stepId)) : getRunView(rt.source, runId as never);
       if (!view) throw rejected({ _tag: "UnknownRun", runId });
       if (rest.length === 2 && method === "GET") return { ...view, stale: staleSteps(view) };
       if (sub === "history" && method === "GET") {
@@ -325,7 +333,10 @@ export class TributaryServer {
       if (sub === "cancel" && method === "POST") {
         const r = await rt.execute({ type: "CancelRun", runId, reason: "cancelled by user" });
         if (!r.ok) throw rejected(r.rejection);
-        return { runId, cancelled: true, seq: r.seq };
+        if (r.events.length === 0) return { runId, cancelled: true, already: true };
+        if (r.events.some((e) => e.type === "RunCancelled")) return { runId, cancelled: true, seq: r.seq };
+        // A finished run with re-runs in flight: those stopped, the run keeps its outcome.
+        return { runId, cancelled: false, stopped: r.events.length, status: rt.model.run(runId)?.status, seq: r.seq };
       }
       if (rerun) {
         const r = await rt.execute({ type: "RerunStep", runId, stepId, ...memoKeyNow(env, runId, stepId) });
@@ -333,7 +344,8 @@ export class TributaryServer {
         const step = rt.model.step(runId, stepId)!;
         const cascade = (body as { cascade?: unknown } | undefined)?.cascade === true;
         if (cascade) void this.cascade(env, runId, stepId);
-        return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq, cascade };
+        const warning = waiting(env, step.target);
+        return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: r.seq, cascade, ...(warning ? { warning } : {}) };
       }
     }
     if (what === "assets" && method === "GET") {
@@ -430,7 +442,8 @@ export class TributaryServer {
     if (!r.ok) throw rejected(r.rejection);
     const created = r.events.find((e) => e.type === "RunSubmitted");
     const runId = created?.runId ?? (b.idempotencyKey === undefined ? undefined : env.rt.model.runForKey(b.idempotencyKey));
-    return { runId, created: created !== undefined, seq: r.seq };
+    const warning = created ? waiting(env, { repository, target }) : undefined;
+    return { runId, created: created !== undefined, seq: r.seq, ...(warning ? { warning } : {}) };
   }
 
   private followLogs(env: Env, runId: string, res: ServerResponse): typeof STREAMED {
@@ -520,4 +533,37 @@ const callerOf = (env: Env, runId: string, stepId: string): string | undefined =
 const memoKeyNow = (env: Env, runId: string, stepId: string): { memoKey?: string } => {
   const step = env.rt.model.step(runId, stepId);
   return step ? { memoKey: stepKeys(env.rt.model, step.target, step.arguments as never, step.options).memo } : {};
+};
+
+/** Before a run is brought into a branch to re-run `stepId`: is that step's target hosted here? */
+const rerunCheck =
+  (m: Model, stepId: string) =>
+  (view: RunView): Rejection | undefined => {
+    const step = view.steps.find((s) => s.stepId === stepId);
+    if (!step) return { _tag: "UnknownStep", runId: view.run.runId, stepId };
+    return unhostedTarget(m, step.target);
+  };
+
+/** What to tell whoever queued work for a target that no connected agent hosts: it waits. */
+const waiting = (env: Env, t: { readonly repository: string; readonly target: string }): string | undefined =>
+  env.scheduler.hosts(`${t.repository}:${t.target}`)
+    ? undefined
+    : `no connected agent hosts ${t.repository}:${t.target} now: it waits until one connects to ${env.ref.project}/${env.ref.env} ('tributary agent --env ${env.ref.env} MODULE')`;
+
+/** A target's optional `arity` must be `{ min, max? }`, whole numbers with min <= max (it is logged with the manifest). */
+const arityProblem = (manifests: readonly unknown[]): string | undefined => {
+  const nat = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  for (const [i, r] of manifests.entries()) {
+    const targets = (r as { targets?: unknown } | null)?.targets;
+    if (!Array.isArray(targets)) continue;
+    for (const [j, t] of targets.entries()) {
+      const a = (t as { arity?: unknown } | null)?.arity;
+      if (a === undefined) continue;
+      const { min, max } = (a ?? {}) as { min?: unknown; max?: unknown };
+      if (typeof a !== "object" || a === null || !nat(min) || (max !== undefined && (!nat(max) || (max as number) < (min as number)))) {
+        return `manifests[${i}].targets[${j}].arity must be { min, max? }: whole numbers >= 0, max >= min, no max for a rest parameter`;
+      }
+    }
+  }
+  return undefined;
 };

@@ -47,6 +47,7 @@ describe("an agent", () => {
       parameters: [{ name: "a" }, { name: "b", default: "1" }],
       options: { retries: { limit: 3, delayMs: 1000, factor: 2, maxDelayMs: 60_000 } },
       codeHash: expect.stringMatching(/^[0-9a-f]{16}$/),
+      arity: { min: 1, max: 2 },
     });
     expect(agent.agentId).toBe("agent-1");
     expect(agent.connected).toBe(true);

@@ -123,4 +123,35 @@ describe("the tributary CLI", () => {
     expect(rerun).toMatchObject({ code: 0 });
     expect(rerun.stdout).toMatch(/re-running step 2 of run \S+ in production: execution \S+-2-2/);
   });
+
+  it("wrong requests exit 1 with a refusal that says why: cancelling a finished run, a reused key, a task, a wrong count, an archived base", async () => {
+    const done = JSON.parse((await cli(["submit", "flows:double", "--arg", "2", "--wait", "--json"], env)).stdout) as { runId: string };
+    const cancel = await cli(["runs", "cancel", done.runId], env);
+    expect(cancel).toMatchObject({ code: 1, stderr: expect.stringContaining(`run ${done.runId} has already succeeded`) });
+    expect((await cli(["runs", "show", done.runId], env)).stdout).toMatch(/SUCCEEDED/);
+
+    const running = (await cli(["submit", "flows:sleep_flow", "--arg", "30000", "--arg", "1"], env)).stdout.trim();
+    expect(await cli(["runs", "cancel", running], env)).toMatchObject({ code: 0, stdout: `cancelled run ${running}\n` });
+    expect(await cli(["runs", "cancel", running], env)).toMatchObject({ code: 0, stdout: `run ${running} was already cancelled\n` });
+
+    expect((await cli(["submit", "flows:double", "--arg", "1", "--idempotency-key", "cli-refuse"], env)).code).toBe(0);
+    const reused = await cli(["submit", "flows:double", "--arg", "5", "--idempotency-key", "cli-refuse"], env);
+    expect(reused).toMatchObject({ code: 1, stderr: expect.stringMatching(/idempotency key "cli-refuse" was already used for run \S+ \(flows:double\)/) });
+
+    const task = await cli(["submit", "flows:add", "--arg", "1", "--arg", "2"], env);
+    expect(task).toMatchObject({ code: 1, stderr: expect.stringMatching(/flows:add is a task: only workflows are submitted as runs/) });
+
+    const count = await cli(["submit", "flows:fan_out", "--wait"], env);
+    expect(count).toMatchObject({ code: 1, stderr: expect.stringContaining("flows:fan_out takes 1 argument (n), got 0") });
+
+    expect((await cli(["envs", "create", "nobody", "--base", "production"], env)).code).toBe(0);
+    const rerun = await cli(["runs", "rerun", done.runId, "1", "--env", "nobody"], env);
+    expect(rerun).toMatchObject({ code: 1, stderr: expect.stringContaining("unknown target flows:double: no connected agent has registered it") });
+
+    expect((await cli(["envs", "create", "attic"], env)).code).toBe(0);
+    expect((await cli(["envs", "archive", "attic"], env)).code).toBe(0);
+    const base = await cli(["envs", "create", "loft", "--base", "attic"], env);
+    expect(base).toMatchObject({ code: 1, stderr: expect.stringContaining("environment default/attic is archived: it cannot be the base") });
+    expect((await cli(["envs", "update", "staging", "--base", "attic"], env)).code).toBe(1);
+  });
 });

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { loadRepositories, manifestOf, ModuleLoadError, parseParameterSource, parseParameters } from "../../src/agent/modules.js";
+import { arityOf, loadRepositories, parameterLists, manifestOf, ModuleLoadError, parseParameterSource, parseParameters } from "../../src/agent/modules.js";
 
 const fixtures = fileURLToPath(new URL("../agent/fixtures/", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -25,13 +25,14 @@ describe("loading repositories", () => {
     expect(manifestOf(named)).toEqual({
       repository: "custom_name",
       targets: [
-        { name: "double", kind: "task", parameters: [{ name: "x" }], options: { timeoutMs: 500, requires: { gpu: ["yes"], region: ["eu", "us"] } }, codeHash: expect.stringMatching(/^[0-9a-f]{16}$/) },
+        { name: "double", kind: "task", parameters: [{ name: "x" }], options: { timeoutMs: 500, requires: { gpu: ["yes"], region: ["eu", "us"] } }, codeHash: expect.stringMatching(/^[0-9a-f]{16}$/), arity: { min: 1, max: 1 } },
         {
           name: "flow",
           kind: "workflow",
           parameters: [{ name: "input" }, { name: "scale", default: "2" }, { name: "...rest" }],
           options: { retries: { limit: 1, delayMs: 1000, factor: 2, maxDelayMs: 60_000 }, cache: { maxAgeMs: 1000 }, memo: true },
           codeHash: expect.stringMatching(/^[0-9a-f]{16}$/),
+          arity: { min: 1 },
         },
       ],
     });
@@ -89,5 +90,35 @@ describe("parameter names from a function's source", () => {
     expect(parseParameters(function sum(a: number, b = 2) {
       return a + b;
     })).toEqual([{ name: "a" }, { name: "b", default: "2" }]);
+  });
+});
+
+describe("how many arguments a target takes", () => {
+  it.each([
+    ["(a, b) => a", { min: 2, max: 2 }],
+    ["() => 1", { min: 0, max: 0 }],
+    ["x => x", { min: 1, max: 1 }],
+    ["(a, b = 2) => a", { min: 1, max: 2 }],
+    ["(a, b = 2, c) => a", { min: 3, max: 3 }],
+    ["(a, ...rest) => a", { min: 1 }],
+    ["function (a) { return arguments[1]; }", { min: 1 }],
+    ["(a: number, b?: string) => a", { min: 1, max: 2 }],
+  ])("%s takes %j", (src, expected) => {
+    expect(arityOf(src)).toEqual(expected);
+  });
+
+  it("a TypeScript `x?: T`, erased from the loaded code, is found optional in the module's source", () => {
+    const original = parameterLists("export const f = task('f', async (order: number, note?: string): Promise<number> => order); // f(order, note)");
+    expect(arityOf("async (order, note) => order")).toEqual({ min: 2, max: 2 });
+    expect(arityOf("async (order, note) => order", () => original)).toEqual({ min: 1, max: 2 });
+  });
+
+  it("a parameter list it cannot read gives no arity (any count is accepted)", () => {
+    expect(arityOf("not a function")).toBeUndefined();
+  });
+
+  it("an agent reports a TypeScript fixture's optional parameter as optional", async () => {
+    const [reuse] = await loadRepositories(["test/e2e/fixtures/reuse.ts"], root);
+    expect(manifestOf(reuse!).targets.find((t) => t.name === "cache_flow")?.arity).toEqual({ min: 1, max: 2 });
   });
 });

@@ -4,6 +4,7 @@ import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
 import type { Command } from "../../src/orchestrator/commands.js";
 import { decide, executionIdOf } from "../../src/orchestrator/decide.js";
 import { modelOf } from "../../src/orchestrator/model.js";
+import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/rejections.js";
 import { delayFor, shouldRetry } from "../../src/orchestrator/retry-policy.js";
 
 const NOW = 1_700_000_000_000;
@@ -417,6 +418,129 @@ describe("decide: reusing results", () => {
       });
       // A failure of a child step (its caller may catch it) cancels nothing else.
       expect(types(g.when(result("R1-2-1", fail(false))))).toEqual(["ExecutionFailed"]);
+    });
+  });
+
+  describe("wrong requests are refused", () => {
+    const cancel: Command = { type: "CancelRun", runId: "R1", reason: "user" };
+    const rejection = (d: ReturnType<ReturnType<typeof given>["when"]>) => (d._tag === "Left" ? d.left : undefined);
+
+    it("cancelling a run that succeeded or failed is refused, naming the run and its status; its outcome stays", () => {
+      const ok = given(connect, submit(), assign(x1), result(x1, { ok: true, value: "done" }));
+      expect(rejection(ok.when(cancel))).toEqual({ _tag: "RunFinished", runId: "R1", status: "succeeded" });
+      const failed = given(connect, submit(), assign(x1), result(x1, fail(false)));
+      expect(rejection(failed.when(cancel))).toEqual({ _tag: "RunFinished", runId: "R1", status: "failed" });
+      expect(failed.model().run("R1")?.status).toBe("failed");
+    });
+
+    it("cancelling a finished run whose step is re-running stops that execution only: the run keeps its outcome", () => {
+      const g = given(connect, submit(), assign(x1), call(1), assign("R1-2-1"), result("R1-2-1", { ok: true, value: 1 }), result(x1, { ok: true, value: "done" }));
+      g.and({ type: "RerunStep", runId: "R1", stepId: "2" });
+      expect(g.when(cancel)).toMatchObject({ _tag: "Right", right: [{ type: "ExecutionCancelled", data: { executionId: "R1-2-2" } }] });
+      g.and(cancel);
+      expect(g.model().run("R1")?.status).toBe("succeeded");
+      expect(rejection(g.when(cancel))).toEqual({ _tag: "RunFinished", runId: "R1", status: "succeeded" });
+      expect(types(g.when({ type: "RerunStep", runId: "R1", stepId: "2" }))).toEqual(["ExecutionCreated"]);
+    });
+
+    it("cancelling a cancelled run again decides nothing (idempotent)", () => {
+      expect(types(given(connect, submit(), cancel).when(cancel))).toEqual([]);
+    });
+
+    it("a reused idempotency key with other arguments or another target is refused, naming the key and its run", () => {
+      const g = given(connect, submit("R1", { idempotencyKey: "k", arguments: [{ a: 1, b: [2] }] }));
+      expect(rejection(g.when(submit("R2", { idempotencyKey: "k", arguments: [{ a: 1, b: [3] }] })))).toEqual({
+        _tag: "IdempotencyKeyReused",
+        key: "k",
+        runId: "R1",
+        target: "shop:checkout",
+      });
+      const other = { ...submit("R2", { idempotencyKey: "k", arguments: [{ a: 1, b: [2] }] }), target: { repository: "shop", target: "other" } } as Command;
+      expect(rejection(g.when(other))).toMatchObject({ _tag: "IdempotencyKeyReused", key: "k" });
+    });
+
+    it("the same key with the same target and arguments, in any key order, gets the first run", () => {
+      const g = given(connect, submit("R1", { idempotencyKey: "k", arguments: [{ a: 1, b: { c: 2, d: 3 } }] }));
+      expect(types(g.when(submit("R2", { idempotencyKey: "k", arguments: [{ b: { d: 3, c: 2 }, a: 1 }] })))).toEqual([]);
+    });
+
+    it("a task submitted as a run is refused, listing the workflows of its repository", () => {
+      const d = given(connect).when({ ...submit(), target: { repository: "shop", target: "charge" } } as Command);
+      expect(rejection(d)).toEqual({ _tag: "NotAWorkflow", repository: "shop", target: "charge", workflows: ["shop:checkout"] });
+    });
+
+    const withArity: Command = {
+      type: "ConnectAgent",
+      agentId: "a1",
+      tags: {},
+      concurrency: 4,
+      manifests: [
+        {
+          repository: "shop",
+          targets: [
+            { name: "checkout", kind: "workflow", parameters: [{ name: "order" }, { name: "note", default: "''" }], options: {}, arity: { min: 1, max: 2 } },
+            { name: "charge", kind: "task", parameters: [{ name: "...orders" }], options: {}, arity: { min: 1 } },
+          ],
+        },
+      ],
+    };
+
+    it.each([
+      [[], 0],
+      [[1, "x", true], 3],
+    ])("a run with arguments %j that do not fit the parameters is refused with the count and the range", (args, given_) => {
+      expect(rejection(given(withArity).when(submit("R1", { arguments: args })))).toEqual({
+        _tag: "WrongArgumentCount",
+        target: "shop:checkout",
+        given: given_,
+        min: 1,
+        max: 2,
+        parameters: ["order", "note"],
+      });
+    });
+
+    it("arguments within the range are accepted; a rest parameter has no maximum; a manifest without arity accepts any count", () => {
+      expect(types(given(withArity).when(submit("R1", { arguments: [1] })))).toContain("RunSubmitted");
+      expect(types(given(withArity).when(submit("R1", { arguments: [1, "x"] })))).toContain("RunSubmitted");
+      const g = given(withArity, submit("R1", { arguments: [1] }), assign(x1));
+      expect(types(g.when({ ...call(1), arguments: [1, 2, 3, 4, 5] } as Command))).toEqual(["StepScheduled", "ExecutionCreated"]);
+      expect(types(given(connect).when(submit("R1", { arguments: [] })))).toContain("RunSubmitted");
+    });
+
+    it("a call from task code with too few arguments is refused (the call fails at its call site)", () => {
+      const g = given(withArity, submit("R1", { arguments: [1] }), assign(x1));
+      expect(rejection(g.when({ ...call(1), arguments: [] } as Command))).toMatchObject({ _tag: "WrongArgumentCount", target: "shop:charge", given: 0, min: 1 });
+    });
+
+    it.each([
+      [{ min: 1, max: 1 }, 0, "shop:f takes 1 argument (a), got 0"],
+      [{ min: 0, max: 0 }, 2, "shop:f takes 0 arguments (a), got 2"],
+      [{ min: 1, max: 3 }, 4, "shop:f takes 1 to 3 arguments (a), got 4"],
+      [{ min: 1 }, 0, "shop:f takes at least 1 argument (a), got 0"],
+      [{ min: 2 }, 1, "shop:f takes at least 2 arguments (a), got 1"],
+    ])("a wrong count with arity %j, given %i, reads: %s", (arity, n, message) => {
+      expect(rejectionMessage({ _tag: "WrongArgumentCount", target: "shop:f", given: n, ...arity, parameters: ["a"] })).toBe(message);
+      expect(rejectionStatus({ _tag: "WrongArgumentCount", target: "shop:f", given: n, ...arity, parameters: ["a"] })).toBe(400);
+    });
+
+    it("the other refusals name what was wrong, with their HTTP status", () => {
+      expect(rejectionMessage({ _tag: "RunFinished", runId: "R1", status: "cancelled" })).toBe("run R1 has already been cancelled: see it with 'tributary runs show R1'");
+      expect(rejectionStatus({ _tag: "IdempotencyKeyReused", key: "k", runId: "R1", target: "shop:checkout" })).toBe(409);
+      expect(rejectionMessage({ _tag: "NotAWorkflow", repository: "shop", target: "charge", workflows: [] })).toBe(
+        "shop:charge is a task: only workflows are submitted as runs; call the task from a workflow (shop has no workflow)",
+      );
+      expect(rejectionStatus({ _tag: "ArchivedBase", env: "p/old", as: "base" })).toBe(409);
+    });
+
+    it("re-running a step whose target no agent here has registered is refused, as submitting it would be", () => {
+      const g = given(connect, submit(), assign(x1), call(1), assign("R1-2-1"), result("R1-2-1", { ok: true, value: 1 }));
+      g.and({ ...connect, agentId: "a2", manifests: [{ repository: "shop", targets: [manifests[0]!.targets[0]!] }] } as Command);
+      expect(rejection(g.when({ type: "RerunStep", runId: "R1", stepId: "2" }))).toMatchObject({
+        _tag: "UnknownTarget",
+        repository: "shop",
+        target: "charge",
+        known: ["shop:checkout"],
+      });
     });
   });
 });

@@ -61,7 +61,7 @@ export const run = async (argv: string[]): Promise<number> => {
   }
   if (sub === "archive" && name) {
     const r = await api<EnvRow>(t.server, "POST", `${path}/${encodeURIComponent(name)}/archive`);
-    console.log(values.json ? toJson(r) : `archived environment ${t.project}/${name}: it accepts no new runs`);
+    console.log(values.json ? toJson(r) : `archived environment ${t.project}/${name}: it accepts no new runs and cannot be a base`);
     return 0;
   }
   if (sub === "branch" && name && values.from) {

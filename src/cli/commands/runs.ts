@@ -81,15 +81,22 @@ export const run = async (argv: string[]): Promise<number> => {
     }
     case "cancel": {
       if (!runId) break;
-      const r = await api(t.server, "POST", envPath(t, `/runs/${runId}/cancel`));
-      out(r, () => `cancelled run ${runId}`);
+      const r = await api<{ cancelled: boolean; already?: boolean; stopped?: number; status?: string }>(t.server, "POST", envPath(t, `/runs/${runId}/cancel`));
+      out(r, () =>
+        r.already
+          ? `run ${runId} was already cancelled`
+          : r.cancelled
+            ? `cancelled run ${runId}`
+            : `run ${runId} has already ${r.status}: stopped the ${r.stopped} execution(s) of its steps re-running; it stays ${r.status}`,
+      );
       return 0;
     }
     case "rerun": {
       if (!runId || !stepId) break;
-      const r = await api<{ executionId: string }>(t.server, "POST", envPath(t, `/runs/${runId}/steps/${stepId}/rerun`), {
+      const r = await api<{ executionId: string; warning?: string }>(t.server, "POST", envPath(t, `/runs/${runId}/steps/${stepId}/rerun`), {
         cascade: values.cascade,
       });
+      if (r.warning && !values.json) console.error(`warning: ${r.warning}`);
       out(r, () => `re-running step ${stepId} of run ${runId} in ${t.env}: execution ${r.executionId}${values.cascade ? ", then its callers up to the root" : ""}`);
       return 0;
     }

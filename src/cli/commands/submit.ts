@@ -28,11 +28,12 @@ export const run = async (argv: string[]): Promise<number> => {
       throw new CliError(`--arg number ${i + 1} is not valid JSON: ${a}`, 1);
     }
   });
-  const submitted = await api<{ runId: string; created: boolean }>(t.server, "POST", envPath(t, "/runs"), {
+  const submitted = await api<{ runId: string; created: boolean; warning?: string }>(t.server, "POST", envPath(t, "/runs"), {
     target,
     arguments: args,
     ...(values["idempotency-key"] ? { idempotencyKey: values["idempotency-key"] } : {}),
   });
+  if (submitted.warning && !values.json) console.error(`warning: ${submitted.warning}`);
   if (!values.wait) {
     console.log(values.json ? toJson(submitted) : submitted.runId);
     return 0;
