@@ -7,7 +7,7 @@
  * sockets.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { StepOptions, TargetRef, Value } from "../events/index.js";
+import type { BlobRef, StepOptions, TargetRef, Value } from "../events/index.js";
 import type { AssetFile, AssetRef, HandleRef, LogLevel, Outcome } from "./protocol.js";
 import { InvalidValueError, OutsideExecutionError } from "./errors.js";
 import { Asset, isAssetLike, type PersistOptions, type RestoreOptions } from "./asset.js";
@@ -61,6 +61,8 @@ export type HostRequest =
       readonly type: "submit";
       readonly target: TargetRef;
       readonly arguments: readonly Value[];
+      /** Set by the worker when the arguments travel as a blob (`arguments` is then empty). */
+      readonly argumentsBlob?: BlobRef;
       readonly options: StepOptions & { readonly wait?: boolean };
     }
   | { readonly type: "result"; readonly handle: HandleRef; readonly wait: boolean }

@@ -10,7 +10,7 @@
 import { EventEmitter } from "node:events";
 import type { Worker } from "node:worker_threads";
 import type { ErrorInfo, Value } from "../events/index.js";
-import { encodeMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
+import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
@@ -205,6 +205,7 @@ class AgentRuntime extends EventEmitter implements Agent {
           attempt: m.attempt,
           target: { repository: m.target.repository, target: m.target.target },
           arguments: m.arguments,
+          ...(m.argumentsBlob === undefined ? {} : { argumentsBlob: m.argumentsBlob }),
         });
       case "abort":
         return this.#abort(m.executionId, m.reason);
@@ -303,12 +304,23 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "request": {
         const requestId = this.#nextRequestId++;
         const message = { ...m.request, requestId, executionId: m.executionId } as AgentMessage;
+        // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
+        const size = frameBytes(message);
+        if (size > MAX_FRAME_BYTES) {
+          const hint = m.request.type === "submit" ? "arguments" : m.request.type === "persist" ? "metadata" : "request";
+          this.#pool.send(slot, slot.worker, {
+            t: "replyError",
+            id: m.id,
+            message: `the ${m.request.type} request is ${size} bytes encoded, over the frame limit of ${MAX_FRAME_BYTES} bytes: make its ${hint} smaller, or persist large data as an asset`,
+          });
+          return;
+        }
         this.#requests.set(requestId, { slot, worker: slot.worker, id: m.id, message });
         this.#conn.send(message);
         return;
       }
       case "log": {
-        const message: AgentMessage = { type: "log", executionId: m.executionId, level: m.level, message: m.message, at: m.at, ...(m.fields ? { fields: m.fields } : {}) };
+        const message = fitLog({ type: "log", executionId: m.executionId, level: m.level, message: m.message, at: m.at, ...(m.fields ? { fields: m.fields } : {}) });
         this.#o.onLog?.({ source: "task", level: m.level, message: m.message, executionId: m.executionId, at: m.at, ...(m.fields ? { fields: m.fields } : {}) });
         if (!this.#conn.send(message)) {
           this.#logs.push(message);
@@ -376,3 +388,18 @@ class AgentRuntime extends EventEmitter implements Agent {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Log lines longer than this are cut (with a note saying how long they were); fields that do not fit are dropped. */
+const MAX_LOG_CHARS = 1_000_000;
+
+/** A log line that fits in a frame: an over-long message is cut, fields too large are replaced by a note. */
+const fitLog = (m: Extract<AgentMessage, { type: "log" }>): Extract<AgentMessage, { type: "log" }> => {
+  let out = m;
+  if (m.message.length > MAX_LOG_CHARS) {
+    out = { ...out, message: `${m.message.slice(0, MAX_LOG_CHARS)} … [cut: the line was ${m.message.length} characters, over the limit of ${MAX_LOG_CHARS}]` };
+  }
+  if (out.fields !== undefined && frameBytes(out) > MAX_FRAME_BYTES - 1024) {
+    out = { ...out, fields: { note: `fields dropped: over the frame limit of ${MAX_FRAME_BYTES} bytes` } };
+  }
+  return out;
+};

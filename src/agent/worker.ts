@@ -5,14 +5,14 @@
  */
 import { realpath } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import type { Value } from "../events/index.js";
-import type { AssetRef, LogLevel } from "./protocol.js";
+import type { BlobRef, Value } from "../events/index.js";
+import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "./protocol.js";
 import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
 import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
 import { BlobClient } from "./blob-client.js";
 import { makeWorkdir, removeWorkdir, workdirOf } from "./workdir.js";
-import { abortError, abortErrorInfo as abortInfo, toErrorInfo } from "./errors.js";
+import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, toErrorInfo } from "./errors.js";
 import { decodeWithHandles } from "./handle.js";
 import { loadRepositories, manifestOf } from "./modules.js";
 import type { TargetCore } from "./sdk.js";
@@ -84,12 +84,48 @@ class WorkerExecution implements ExecutionHost {
   request(request: HostRequest): Promise<HostReply> {
     if (this.signal.aborted) return Promise.reject(this.signal.reason as Error);
     if (this.finished) return Promise.reject(new Error(`execution ${this.info.executionId} has finished: its handles can no longer be used`));
-    const id = nextRequestId++;
-    return new Promise<HostReply>((resolve, reject) => {
-      requests.set(id, { exec: this, resolve, reject });
-      this.#pending.add(id);
-      post({ t: "request", id, executionId: this.info.executionId, request });
-    });
+    // Requests leave in the order they were made, even when one waits for its arguments' upload.
+    const ready = this.#posting.then(() => this.#withLargeArguments(request));
+    this.#posting = ready.then(
+      () => undefined,
+      () => undefined,
+    );
+    return ready.then(
+      (prepared) =>
+        new Promise<HostReply>((resolve, reject) => {
+          if (this.signal.aborted) return reject(this.signal.reason as Error);
+          const id = nextRequestId++;
+          requests.set(id, { exec: this, resolve, reject });
+          this.#pending.add(id);
+          post({ t: "request", id, executionId: this.info.executionId, request: prepared });
+        }),
+    );
+  }
+
+  #posting: Promise<void> = Promise.resolve();
+
+  /** A call whose arguments are over the inline limit sends them as a blob, uploaded first; over the argument limit, it fails here. */
+  async #withLargeArguments(request: HostRequest): Promise<HostRequest> {
+    if (request.type !== "submit" || request.arguments.length === 0) return request;
+    const what = `${request.target.repository}:${request.target.target}`;
+    const bytes = packArguments(request.arguments);
+    if (bytes.length <= INLINE_VALUE_BYTES) return request;
+    if (bytes.length > MAX_ARGUMENT_BYTES) {
+      throw new ArgumentsTooLargeError(
+        `the arguments of the call to ${what} are ${bytes.length} bytes encoded, over the limit of ${MAX_ARGUMENT_BYTES} bytes: ` +
+          "persist large data as an asset (context().persist) and pass the asset instead",
+      );
+    }
+    try {
+      const blob = await blobs.putBytes(bytes, this.signal);
+      return { ...request, arguments: [], argumentsBlob: blob };
+    } catch (err) {
+      if (this.signal.aborted) throw this.signal.reason as Error;
+      throw new ArgumentsTooLargeError(
+        `the arguments of the call to ${what} (${bytes.length} bytes encoded) could not be stored as a blob: ${(err as Error).message}; ` +
+          "persist large data as an asset and pass the asset instead",
+      );
+    }
   }
 
   settle(id: number): void {
@@ -146,6 +182,20 @@ const cleanFields = (fields: LogFields): { [key: string]: Value } => {
   return out;
 };
 
+/** Arguments kept as a blob: downloaded and decoded before the code runs. A failure is retryable (it is not the code's). */
+const loadArguments = async (blob: BlobRef, signal: AbortSignal): Promise<Value[]> => {
+  try {
+    return unpackArguments(await blobs.getBytes(blob.sha256, blob.size, signal));
+  } catch (err) {
+    if (signal.aborted) throw signal.reason as Error;
+    throw new ArgumentsUnavailableError(`could not load the arguments' blob ${blob.key}: ${(err as Error).message}`);
+  }
+};
+
+class ArgumentsUnavailableError extends Error {
+  override name = "ArgumentsUnavailable";
+}
+
 const execute = async (order: ExecuteOrder): Promise<void> => {
   const { executionId } = order;
   if (executions.has(executionId)) return;
@@ -176,7 +226,8 @@ const execute = async (order: ExecuteOrder): Promise<void> => {
   post({ t: "started", executionId });
   let report: FromWorker;
   try {
-    const args = decodeWithHandles(order.arguments, exec) as never[];
+    const given = order.argumentsBlob === undefined ? order.arguments : await loadArguments(order.argumentsBlob, exec.signal);
+    const args = decodeWithHandles(given, exec) as never[];
     const value: unknown = await runInExecution(exec, () => core.fn(...args));
     await exec.drain();
     if (exec.abortReason !== undefined) throw exec.signal.reason;

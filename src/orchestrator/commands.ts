@@ -26,6 +26,8 @@ export type Command =
       readonly runId: string;
       readonly target: TargetRef;
       readonly arguments: readonly Value[];
+      /** Arguments kept as a blob (then `arguments` is empty). */
+      readonly argumentsBlob?: BlobRef;
       readonly options?: StepOptions;
       readonly idempotencyKey?: string;
       /** Memo and cache keys of the root step (see keys.ts). */
@@ -41,6 +43,8 @@ export type Command =
       readonly target: TargetRef;
       readonly kind: TargetKind;
       readonly arguments: readonly Value[];
+      /** Arguments kept as a blob (then `arguments` is empty). */
+      readonly argumentsBlob?: BlobRef;
       readonly options: StepOptions;
       /** Memo and cache keys (see keys.ts). */
       readonly keys?: { readonly memo: string; readonly cache?: string };

@@ -192,6 +192,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
         run("RunSubmitted", cmd.runId, {
           target: cmd.target,
           arguments: cmd.arguments,
+          ...(cmd.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.argumentsBlob }),
           rootStepId,
           ...(cmd.idempotencyKey === undefined ? {} : { idempotencyKey: cmd.idempotencyKey }),
           ...(cmd.call
@@ -210,6 +211,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           target: cmd.target,
           kind: found.right.kind,
           arguments: cmd.arguments,
+          ...(cmd.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.argumentsBlob }),
           options,
           ...(cmd.keys ? { memoKey: cmd.keys.memo } : {}),
           ...(cmd.keys?.cache && options.cache ? { cacheKey: cmd.keys.cache } : {}),
@@ -235,6 +237,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           target: cmd.target,
           kind: cmd.kind,
           arguments: cmd.arguments,
+          ...(cmd.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.argumentsBlob }),
           options,
           parentExecutionId: cmd.call.executionId as ExecutionId,
           callId: cmd.call.callId,
@@ -449,6 +452,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           run("RunSubmitted", runId, {
             target: cmd.run.target,
             arguments: cmd.run.arguments,
+            ...(cmd.run.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.run.argumentsBlob }),
             rootStepId: cmd.run.rootStepId,
             branchedFrom: { env: cmd.from.env as EnvName, seq: cmd.from.seq },
           }),
@@ -462,6 +466,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
             target: s.target,
             kind: s.kind,
             arguments: s.arguments,
+            ...(s.argumentsBlob === undefined ? {} : { argumentsBlob: s.argumentsBlob }),
             options: s.options,
             ...(s.memoKey === undefined ? {} : { memoKey: s.memoKey }),
             ...(s.cacheKey === undefined ? {} : { cacheKey: s.cacheKey }),

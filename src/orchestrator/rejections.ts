@@ -16,7 +16,9 @@ export type Rejection =
   | { readonly _tag: "EnvironmentCycle"; readonly path: readonly string[] }
   | { readonly _tag: "RunFinished"; readonly runId: string; readonly status: string }
   | { readonly _tag: "NotAssigned"; readonly executionId: string; readonly agentId: string }
-  | { readonly _tag: "InvalidArgument"; readonly message: string };
+  | { readonly _tag: "InvalidArgument"; readonly message: string }
+  /** The events a command would append are over the log's commit limit. */
+  | { readonly _tag: "CommitTooLarge"; readonly command: string; readonly bytes: number; readonly limit: number };
 
 export const rejectionMessage = (r: Rejection): string => {
   switch (r._tag) {
@@ -48,6 +50,11 @@ export const rejectionMessage = (r: Rejection): string => {
       return `run ${r.runId} is already ${r.status}`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
+    case "CommitTooLarge":
+      return (
+        `${r.command} would record ${r.bytes} bytes, over the limit of ${r.limit} bytes for one commit: ` +
+        "keep large values (arguments, metadata, keys) small, or persist them as an asset and pass the asset"
+      );
   }
 };
 
@@ -70,5 +77,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "InvalidName":
     case "InvalidArgument":
       return 400;
+    case "CommitTooLarge":
+      return 413;
   }
 };

@@ -266,7 +266,15 @@ export class EnvScheduler {
     }
     const callId = `${m.executionId}/${m.requestId}`;
     const kind = this.rt.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
-    const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options);
+    const blobArgs = m.argumentsBlob === undefined ? {} : { argumentsBlob: m.argumentsBlob };
+    if (m.argumentsBlob !== undefined) {
+      const stored = await this.options.blobs?.stat(m.argumentsBlob.key);
+      if (!stored || stored.size !== m.argumentsBlob.size) {
+        a.conn.send({ type: "error", requestId: m.requestId, message: `the arguments' blob ${m.argumentsBlob.key} is not stored: upload it first` });
+        return;
+      }
+    }
+    const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options, m.argumentsBlob);
     const r =
       kind === "workflow"
         ? await this.rt.execute({
@@ -274,6 +282,7 @@ export class EnvScheduler {
             runId: this.rt.newId(),
             target: m.target,
             arguments: m.arguments,
+            ...blobArgs,
             ...(m.options ? { options: m.options } : {}),
             keys,
             call: { executionId: m.executionId, callId, runId: caller.runId, stepId: caller.stepId },
@@ -285,6 +294,7 @@ export class EnvScheduler {
             target: m.target,
             kind,
             arguments: m.arguments,
+            ...blobArgs,
             options: m.options ?? {},
             keys,
           });
@@ -323,6 +333,7 @@ export class EnvScheduler {
             attempt: x.attempt,
             target: step.target,
             arguments: step.arguments as readonly Value[],
+            ...(step.argumentsBlob === undefined ? {} : { argumentsBlob: step.argumentsBlob }),
             ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
           });
           break;

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WebSocketServer, type WebSocket } from "ws";
 import {
@@ -14,6 +15,7 @@ import {
   logRef,
   parseRunId,
   type EventLog,
+  type Value,
 } from "../events/index.js";
 import {
   getAsset,
@@ -27,7 +29,9 @@ import {
 } from "../projections/index.js";
 import {
   AGENT_PATH,
+  INLINE_VALUE_BYTES,
   MAX_FRAME_BYTES,
+  packArguments,
   PROTOCOL_VERSION,
   decodeMessage,
   encodeMessage,
@@ -411,13 +415,18 @@ export class TributaryServer {
     if (b.arguments !== undefined && !Array.isArray(b.arguments)) throw new HttpError(400, "arguments must be an array");
     if (b.idempotencyKey !== undefined && typeof b.idempotencyKey !== "string") throw new HttpError(400, "idempotencyKey must be a string");
     const [repository, target] = b.target.split(":") as [string, string];
-    const args = (b.arguments ?? []) as never;
+    const given = (b.arguments ?? []) as Value[];
+    // Arguments too large to log inline are kept as a blob, as agents do with theirs.
+    const packed = packArguments(given);
+    const argumentsBlob = packed.length > INLINE_VALUE_BYTES ? await this.blobs.put(Readable.from([Buffer.from(packed)])) : undefined;
+    const args = argumentsBlob === undefined ? given : [];
     const r = await env.rt.execute({
       type: "SubmitRun",
       runId: env.rt.newId(),
       target: { repository, target },
       arguments: args,
-      keys: stepKeys(env.rt.model, { repository, target }, args, undefined),
+      ...(argumentsBlob === undefined ? {} : { argumentsBlob: { key: argumentsBlob.key, size: argumentsBlob.size, sha256: argumentsBlob.sha256 } }),
+      keys: stepKeys(env.rt.model, { repository, target }, args, undefined, argumentsBlob),
       ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
     });
     if (!r.ok) throw rejected(r.rejection);
@@ -512,5 +521,5 @@ const callerOf = (env: Env, runId: string, stepId: string): string | undefined =
 /** The memo key of a step with the code its environment's agents host now. */
 const memoKeyNow = (env: Env, runId: string, stepId: string): { memoKey?: string } => {
   const step = env.rt.model.step(runId, stepId);
-  return step ? { memoKey: stepKeys(env.rt.model, step.target, step.arguments as never, step.options).memo } : {};
+  return step ? { memoKey: stepKeys(env.rt.model, step.target, step.arguments as never, step.options, step.argumentsBlob).memo } : {};
 };
