@@ -46,6 +46,7 @@ import { assetRefOf, type AgentConnection } from "./scheduler.js";
 import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobStore } from "./blob-store.js";
 import { FsBlobStore } from "./blob-store-fs.js";
 import { NatsBlobStore } from "./blob-store-nats.js";
+import { DataDirLock } from "./data-lock.js";
 
 export interface ServerOptions {
   /** Data directory: embedded log, projections, task logs. Default `./.tributary`. */
@@ -82,6 +83,8 @@ class HttpError extends Error {
   }
 }
 
+const goingAway = () => new HttpError(503, "the server is shutting down: retry in a moment");
+
 const rejected = (r: Rejection) => new HttpError(rejectionStatus(r), rejectionMessage(r));
 
 export class TributaryServer {
@@ -91,11 +94,16 @@ export class TributaryServer {
   private readonly notice: (m: string) => void;
   readonly dataDir: string;
   private closing = false;
+  private closed: Promise<void> | undefined;
+  /** Aborted when the server starts closing. */
+  private readonly stopping = new AbortController();
 
   private constructor(
     readonly log: EventLog,
     readonly blobs: BlobStore,
     options: ServerOptions,
+    /** The data directory's lock, released by `close` (or, on a hard exit, by `lock.release()`). */
+    readonly lock: DataDirLock,
   ) {
     this.dataDir = options.dataDir ?? ".tributary";
     this.notice = options.onNotice ?? ((m) => console.error(m));
@@ -121,14 +129,22 @@ export class TributaryServer {
   /** Opens the log, starts every environment's orchestrator (resuming pending work), and listens. */
   static async start(options: ServerOptions = {}): Promise<TributaryServer> {
     const dataDir = options.dataDir ?? ".tributary";
-    const log: EventLog = options.nats
-      ? await JetStreamEventLog.connect({ servers: options.nats })
-      : new EmbeddedEventLog({ dir: join(dataDir, "log") });
-    const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
-    const blobs: BlobStore = options.nats
-      ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
-      : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
-    const server = new TributaryServer(log, blobs, options);
+    // Before anything under the data directory is opened (with --nats too: projections and task logs live there).
+    const lock = DataDirLock.acquire(dataDir);
+    let log: EventLog | undefined;
+    let blobs: BlobStore;
+    try {
+      log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
+      const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
+      blobs = options.nats
+        ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
+        : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
+    } catch (e) {
+      await log?.close().catch(() => undefined);
+      lock.release();
+      throw e;
+    }
+    const server = new TributaryServer(log, blobs, options, lock);
     try {
       for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
       await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, {});
@@ -227,6 +243,7 @@ export class TributaryServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      if (this.closing) throw goingAway();
       const url = new URL(req.url ?? "/", "http://x");
       const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
       if (parts[0] === "api" && parts[1] === "blobs" && parts.length === 3) return await this.blob(req, res, parts[2]!);
@@ -237,6 +254,9 @@ export class TributaryServer {
     } catch (e) {
       const status =
         e instanceof HttpError || e instanceof Refused ? e.status : e instanceof InvalidNameError ? 400 : 500;
+      // What fails because the server is stopping (its orchestrators closed) is for the client to retry.
+      if (status === 500 && this.closing) return this.answerGoingAway(res);
+      if (status === 503) return this.answerGoingAway(res, (e as Error).message);
       if (status === 500) this.notice(`API error: ${(e as Error).stack ?? String(e)}`);
       if (!res.headersSent) send(res, status, { error: (e as Error).message });
       else res.end();
@@ -312,7 +332,7 @@ export class TributaryServer {
       }
       if (sub === "result" && method === "GET") {
         const wait = q.get("wait") === "true" || q.get("wait") === "1";
-        const outcome = wait ? await rt.waitForStep(runId, view.run.rootStepId) : await rt.outcomeOf(runId, view.run.rootStepId);
+        const outcome = wait ? await this.unlessClosing(rt.waitForStep(runId, view.run.rootStepId)) : await rt.outcomeOf(runId, view.run.rootStepId);
         return { runId, ...(outcome ? { outcome } : { pending: true }) };
       }
       if (sub === "logs" && method === "GET") {
@@ -443,20 +463,68 @@ export class TributaryServer {
     });
     const finished = env.rt.waitForStep(runId, getRunView(env.rt.source, runId as never)!.run.rootStepId);
     void finished.then(() => setTimeout(() => res.end(), 100));
-    res.on("close", stop);
+    // A stopping server ends the stream: the client asks again (and skips the lines it has) once it is back.
+    const end = () => res.end();
+    this.stopping.signal.addEventListener("abort", end, { once: true });
+    res.on("close", () => {
+      stop();
+      this.stopping.signal.removeEventListener("abort", end);
+    });
     return STREAMED;
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /** Waits for `work`, unless the server starts closing first: then a 503 that tells the client to retry. */
+  private unlessClosing<T>(work: Promise<T>): Promise<T> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.reject(goingAway());
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(goingAway());
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  private answerGoingAway(res: ServerResponse, message = goingAway().message): void {
+    if (res.headersSent) return void res.end();
+    send(res, 503, { error: message }, { "retry-after": "1", connection: "close" });
+  }
+
+  /**
+   * Stops, in well under a second when nothing hangs: stops listening;
+   * answers long polls (`result?wait=true`) with 503 and Retry-After and ends
+   * log streams, so that clients retry; tells agents the server is going
+   * away (close code 1001: they reconnect with backoff); lets the appends in
+   * flight finish and flushes the projections; closes the log; releases the
+   * data directory's lock.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closing = true;
-    for (const c of this.wss.clients) c.terminate();
+    const stopped = new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
+    this.stopping.abort();
+    for (const c of this.wss.clients) c.close(1001, "server shutting down");
     this.wss.close();
-    await new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
-    this.http.closeAllConnections?.();
-    await this.envs.close();
-    await this.blobs.close();
-    await this.log.close();
+    try {
+      await this.envs.close();
+      this.http.closeIdleConnections();
+      // Whatever is still open (an agent that does not answer the close, a slow request) is cut.
+      const cut = setTimeout(() => {
+        this.http.closeAllConnections();
+        for (const c of this.wss.clients) c.terminate();
+      }, 200);
+      await stopped;
+      clearTimeout(cut);
+      for (const c of this.wss.clients) c.terminate();
+      await this.blobs.close();
+      await this.log.close();
+    } finally {
+      this.lock.release();
+    }
   }
 }
 
@@ -476,9 +544,9 @@ const KNOWN_AGENT_MESSAGES = new Set([
   "restore",
 ]);
 
-const send = (res: ServerResponse, status: number, value: unknown) => {
+const send = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
   const text = toJson(value);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
 };
 
