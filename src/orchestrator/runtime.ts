@@ -82,6 +82,8 @@ class Pending {
 }
 
 const FLUSH_EVERY_MS = 20;
+/** An error's message and stack are cut to this many characters when they would not fit in a commit. */
+const MAX_ERROR_CHARS = 50_000;
 const FLUSH_AT_COMMITS = 500;
 
 export class EnvRuntime {
@@ -204,6 +206,12 @@ export class EnvRuntime {
         // Too large to log inline (blob results come with assets): record a terminal failure instead.
         const error = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
         return this.execute({ ...cmd, outcome: { ok: false, error } });
+      }
+      if (cmd.type === "RecordResult" && !cmd.outcome.ok && (cmd.outcome.error.message.length > MAX_ERROR_CHARS || (cmd.outcome.error.stack?.length ?? 0) > MAX_ERROR_CHARS)) {
+        // A failure is recorded whatever its size: its message and stack are cut.
+        const { error } = cmd.outcome;
+        const cut = (t: string) => (t.length > MAX_ERROR_CHARS ? `${t.slice(0, MAX_ERROR_CHARS - 100)} … [cut from ${t.length} characters]` : t);
+        return this.execute({ ...cmd, outcome: { ok: false, error: { ...error, message: cut(error.message), ...(error.stack === undefined ? {} : { stack: cut(error.stack) }) } } });
       }
       // Refused before it is folded: the log would refuse it, and the overlay must not hold what the log will not.
       return { ok: false, rejection: { _tag: "CommitTooLarge", command: cmd.type, bytes, limit: MAX_COMMIT_BYTES } };

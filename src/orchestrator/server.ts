@@ -179,7 +179,13 @@ export class TributaryServer {
     let helloSeen = false;
     const conn: AgentConnection = {
       send: (m: ServerMessage) => {
-        if (ws.readyState === ws.OPEN) ws.send(encodeMessage(m));
+        if (ws.readyState !== ws.OPEN) return;
+        const bytes = encodeMessage(m);
+        if (bytes.length <= MAX_FRAME_BYTES) return ws.send(bytes);
+        // The agent would drop the connection on it: an answer becomes an error; anything else is not sent.
+        const message = `the server's ${m.type} message is ${bytes.length} bytes, over the frame limit of ${MAX_FRAME_BYTES}: keep large values in assets`;
+        this.notice(`agent connection: ${message}`);
+        if ("requestId" in m && m.requestId !== undefined) ws.send(encodeMessage({ type: "error", requestId: m.requestId, message }));
       },
       close: (reason: string) => ws.close(1000, reason.slice(0, 120)),
     };

@@ -84,4 +84,11 @@ describe.each(LOG_KINDS)("limits that answer on the %s log", (kind) => {
     expect((outcome as unknown as { value: { message: string } }).value.message).toMatch(/PersistAsset would record \d+ bytes, over the limit of 1000000 bytes/);
     await stillWorks();
   });
+
+  it("a failure with a message too large to log is recorded with the message cut", async () => {
+    const { outcome, view } = await h.api.run("limits:big_error_flow", [3 * MB]);
+    expect(outcome).toMatchObject({ status: "failed", error: { type: "RangeError", message: expect.stringMatching(/\[cut from 3000000 characters\]$/) } });
+    expect(view.run.status).toBe("failed");
+    await stillWorks();
+  });
 });
