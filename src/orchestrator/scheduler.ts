@@ -266,15 +266,20 @@ export class EnvScheduler {
     }
     const callId = `${m.executionId}/${m.requestId}`;
     const kind = this.rt.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
-    const blobArgs = m.argumentsBlob === undefined ? {} : { argumentsBlob: m.argumentsBlob };
-    if (m.argumentsBlob !== undefined) {
-      const stored = await this.options.blobs?.stat(m.argumentsBlob.key);
-      if (!stored || stored.size !== m.argumentsBlob.size) {
-        a.conn.send({ type: "error", requestId: m.requestId, message: `the arguments' blob ${m.argumentsBlob.key} is not stored: upload it first` });
+    const b = m.argumentsBlob;
+    const blobArgs = b === undefined ? {} : { argumentsBlob: { key: b.key, size: b.size, sha256: b.sha256 } };
+    if (b !== undefined) {
+      if (b.key !== keyOf(b.sha256) || m.arguments.length > 0) {
+        a.conn.send({ type: "error", requestId: m.requestId, message: `argumentsBlob.key must be "sha256:" + argumentsBlob.sha256, and arguments empty` });
+        return;
+      }
+      const stored = await this.options.blobs?.stat(b.key);
+      if (!stored || stored.size !== b.size) {
+        a.conn.send({ type: "error", requestId: m.requestId, message: `the arguments' blob ${b.key} is not stored: upload it first` });
         return;
       }
     }
-    const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options, m.argumentsBlob);
+    const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options, b);
     const r =
       kind === "workflow"
         ? await this.rt.execute({
