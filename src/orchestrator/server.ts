@@ -222,7 +222,8 @@ export class TributaryServer {
       void agent.env.scheduler.onMessage(agent.id, m as unknown as AgentMessage);
     });
     ws.on("close", () => {
-      if (agent) void agent.env.scheduler.disconnect(agent.id, conn, "connection closed");
+      // A server that stops closes every socket: the agents did not leave, and come back when it is up again.
+      if (agent && !this.closing) void agent.env.scheduler.disconnect(agent.id, conn, "connection closed");
     });
     ws.on("error", () => ws.terminate());
   }
