@@ -4,13 +4,14 @@
  * `worker-boot.mjs`, which registers tsx first so that TypeScript loads.
  */
 import { realpath } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import type { BlobRef, Value } from "../events/index.js";
 import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "./protocol.js";
 import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
 import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
-import { BlobClient } from "./blob-client.js";
+import { BlobClient, BlobHttpError, BlobMismatchError, BlobMissingError } from "./blob-client.js";
 import { makeWorkdir, removeWorkdir, workdirOf } from "./workdir.js";
 import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, toErrorInfo } from "./errors.js";
 import { decodeWithHandles } from "./handle.js";
@@ -94,6 +95,7 @@ class WorkerExecution implements ExecutionHost {
       (prepared) =>
         new Promise<HostReply>((resolve, reject) => {
           if (this.signal.aborted) return reject(this.signal.reason as Error);
+          if (this.finished) return reject(new Error(`execution ${this.info.executionId} has finished: its handles can no longer be used`));
           const id = nextRequestId++;
           requests.set(id, { exec: this, resolve, reject });
           this.#pending.add(id);
@@ -117,7 +119,7 @@ class WorkerExecution implements ExecutionHost {
       );
     }
     try {
-      const blob = await blobs.putBytes(bytes, this.signal);
+      const blob = await untilDone(() => blobs.putBytes(bytes, this.signal), this.signal);
       return { ...request, arguments: [], argumentsBlob: blob };
     } catch (err) {
       if (this.signal.aborted) throw this.signal.reason as Error;
@@ -185,10 +187,29 @@ const cleanFields = (fields: LogFields): { [key: string]: Value } => {
 /** Arguments kept as a blob: downloaded and decoded before the code runs. A failure is retryable (it is not the code's). */
 const loadArguments = async (blob: BlobRef, signal: AbortSignal): Promise<Value[]> => {
   try {
-    return unpackArguments(await blobs.getBytes(blob.sha256, blob.size, signal));
+    return unpackArguments(await untilDone(() => blobs.getBytes(blob.sha256, blob.size, signal), signal));
   } catch (err) {
     if (signal.aborted) throw signal.reason as Error;
     throw new ArgumentsUnavailableError(`could not load the arguments' blob ${blob.key}: ${(err as Error).message}`);
+  }
+};
+
+/**
+ * Retries a blob transfer while the server cannot be reached or fails
+ * (it may be restarting: backoff 250 ms doubling to 5 s, until `signal`);
+ * what the server refuses (a 4xx, a missing or corrupt blob) is thrown.
+ */
+const untilDone = async <T>(transfer: () => Promise<T>, signal: AbortSignal): Promise<T> => {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await transfer();
+    } catch (err) {
+      const refused = err instanceof BlobMissingError || err instanceof BlobMismatchError || (err instanceof BlobHttpError && err.status >= 400 && err.status < 500);
+      if (refused || signal.aborted) throw err;
+      post({ t: "diagnostic", level: "warn", message: `blob transfer failed (${(err as Error).message}); retrying in ${delay} ms` });
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw signal.reason as Error;
+    }
   }
 };
 
