@@ -91,4 +91,12 @@ describe.each(LOG_KINDS)("limits that answer on the %s log", (kind) => {
     expect(view.run.status).toBe("failed");
     await stillWorks();
   });
+
+  it("the log replays: a rebuild reproduces the projections, blob references included", async () => {
+    const before = await h.api.ok<{ lines: string[] }>("GET", "/projections/dump");
+    expect(before.lines.some((l) => l.includes('"argumentsBlob"'))).toBe(true);
+    await h.api.ok("POST", "/projections/rebuild");
+    const after = await h.api.ok<{ lines: string[] }>("GET", "/projections/dump");
+    expect(after.lines).toEqual(before.lines);
+  });
 });

@@ -42,11 +42,12 @@ describe("shutdown and restart", () => {
     return out;
   };
 
-  it("SIGINT with a submit --wait attached stops the server within 2 s; the client is told to retry", async () => {
+  it.each(["embedded", "jetstream"])("SIGINT with a submit --wait attached stops the server (%s log) within 2 s; the client is told to retry", async (kind) => {
     const dir = await dataDir();
     const port = await freePort();
-    const env = { TRIBUTARY_SERVER: `http://127.0.0.1:${port}` };
-    const server = await startServer(dir, port);
+    const project = `stop${Math.random().toString(36).slice(2, 8)}`;
+    const env = { TRIBUTARY_SERVER: `http://127.0.0.1:${port}`, TRIBUTARY_PROJECT: project };
+    const server = await startServer(dir, port, ["--project", project, ...(kind === "jetstream" ? ["--nats", inject("natsUrl")] : [])]);
     const agent = spawn(["agent", FLOWS], env);
     await waitForOutput(agent, /connected/);
     const client = spawn(["submit", "flows:sleep_task", "--arg", "30000", "--wait"], env);
@@ -69,7 +70,7 @@ describe("shutdown and restart", () => {
 
   it.each(["embedded", "jetstream"])("a second server on the same data directory (%s log) is refused, naming the first's pid", async (kind) => {
     const dir = await dataDir();
-    const nats = kind === "jetstream" ? ["--nats", inject("natsUrl")] : [];
+    const nats = ["--project", `lock${Math.random().toString(36).slice(2, 8)}`, ...(kind === "jetstream" ? ["--nats", inject("natsUrl")] : [])];
     const first = await startServer(dir, await freePort(), nats);
     const second = await cli(["server", "--data", dir, "--port", String(await freePort()), ...nats]);
     expect(second.code).toBe(1);
