@@ -189,7 +189,7 @@ export const parseServerMessage = (bytes: Uint8Array): ServerMessage | string =>
       case "submitted":
         return isNum(m["requestId"]) && isRef(m["handle"]);
       case "resolved":
-        return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"]));
+        return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"])) && (m["resultBlob"] === undefined || isBlobRef(m["resultBlob"]));
       case "ack":
         return isNum(m["requestId"]);
       case "persisted":

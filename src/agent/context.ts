@@ -78,7 +78,7 @@ export type HostRequest =
 /** The server's answer to a {@link HostRequest}. */
 export type HostReply =
   | { readonly type: "submitted"; readonly handle: HandleRef }
-  | { readonly type: "resolved"; readonly outcome?: Outcome }
+  | { readonly type: "resolved"; readonly outcome?: Outcome; readonly resultBlob?: BlobRef }
   | { readonly type: "ack" }
   | { readonly type: "persisted"; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly asset: AssetRef };

@@ -25,6 +25,8 @@ export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 export const INLINE_VALUE_BYTES = 256 * 1024;
 /** Largest arguments of one call, msgpack-encoded: past it the call fails at the call site (use an asset). */
 export const MAX_ARGUMENT_BYTES = 64 * 1024 * 1024;
+/** Largest result, msgpack-encoded: past it the execution fails with a terminal `ResultTooLarge` (return an asset). */
+export const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
 /**
  * A call's arguments as msgpack bytes, with the keys of every plain object
@@ -124,7 +126,15 @@ export type AgentMessage =
    * it if it never will be; until then the agent keeps the result and sends
    * it again after a reconnection.
    */
-  | { readonly type: "succeeded"; readonly executionId: string; readonly value: Value; readonly requestId?: number }
+  | {
+      readonly type: "succeeded";
+      readonly executionId: string;
+      /** `null` when `valueBlob` is given. */
+      readonly value: Value;
+      /** A value over {@link INLINE_VALUE_BYTES} encoded: the blob of its msgpack bytes, uploaded first. */
+      readonly valueBlob?: BlobRef;
+      readonly requestId?: number;
+    }
   | { readonly type: "failed"; readonly executionId: string; readonly error: ErrorInfo; readonly requestId?: number }
   | {
       /** Task code called a target: schedule a step (or a run, for a workflow). */
@@ -202,6 +212,8 @@ export type ServerMessage =
       readonly requestId: number;
       /** Absent when asked without waiting and the step has not finished. */
       readonly outcome?: Outcome;
+      /** The step succeeded with a result kept as this blob (its msgpack bytes; `outcome.value` is `null`): the agent downloads it. */
+      readonly resultBlob?: BlobRef;
     }
   | { readonly type: "ack"; readonly requestId: number }
   | { readonly type: "persisted"; readonly requestId: number; readonly asset: AssetRef }

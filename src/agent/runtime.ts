@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Worker } from "node:worker_threads";
-import type { ErrorInfo, Value } from "../events/index.js";
+import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
 import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
@@ -212,7 +212,10 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "submitted":
         return this.#reply(m.requestId, { type: "submitted", handle: m.handle });
       case "resolved":
-        return this.#reply(m.requestId, m.outcome === undefined ? { type: "resolved" } : { type: "resolved", outcome: m.outcome });
+        return this.#reply(
+          m.requestId,
+          m.outcome === undefined ? { type: "resolved" } : { type: "resolved", outcome: m.outcome, ...(m.resultBlob === undefined ? {} : { resultBlob: m.resultBlob }) },
+        );
       case "persisted":
       case "restored":
         return this.#reply(m.requestId, { type: m.type, asset: m.asset });
@@ -298,7 +301,11 @@ class AgentRuntime extends EventEmitter implements Agent {
         this.#accepted.delete(m.executionId);
         this.#pool.finished(m.executionId);
         this.#dropRequests((r) => r.message.type !== "submit" && "executionId" in r.message && r.message.executionId === m.executionId);
-        this.#report(m.t === "succeeded" ? { type: "succeeded", executionId: m.executionId, value: m.value } : { type: "failed", executionId: m.executionId, error: m.error });
+        this.#report(
+          m.t === "succeeded"
+            ? { type: "succeeded", executionId: m.executionId, value: m.value, ...(m.valueBlob === undefined ? {} : { valueBlob: m.valueBlob }) }
+            : { type: "failed", executionId: m.executionId, error: m.error },
+        );
         this.#pump();
         return;
       case "request": {
@@ -352,7 +359,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   }
 
   /** Keeps a result until the server acknowledges it, and sends it if connected. */
-  #report(m: { type: "succeeded"; executionId: string; value: Value } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
+  #report(m: { type: "succeeded"; executionId: string; value: Value; valueBlob?: BlobRef } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
     const requestId = this.#nextRequestId++;
     let message: Extract<AgentMessage, { type: "succeeded" | "failed" }> = { ...m, requestId };
     // A frame over the limit would close the connection, and be re-sent after every reconnect.

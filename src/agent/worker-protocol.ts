@@ -44,7 +44,7 @@ export type FromWorker =
   | { readonly t: "ready"; readonly manifests: readonly RepositoryManifest[] }
   | { readonly t: "loadFailed"; readonly message: string }
   | { readonly t: "started"; readonly executionId: string }
-  | { readonly t: "succeeded"; readonly executionId: string; readonly value: Value }
+  | { readonly t: "succeeded"; readonly executionId: string; readonly value: Value; readonly valueBlob?: BlobRef }
   | { readonly t: "failed"; readonly executionId: string; readonly error: ErrorInfo }
   | { readonly t: "request"; readonly id: number; readonly executionId: string; readonly request: HostRequest }
   | {

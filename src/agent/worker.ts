@@ -6,8 +6,9 @@
 import { realpath } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import type { BlobRef, Value } from "../events/index.js";
-import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "./protocol.js";
+import { packValue, unpackValue } from "../events/codec.js";
+import type { BlobRef, Value } from "../events/types.js";
+import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "./protocol.js";
 import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
 import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
@@ -213,6 +214,28 @@ const untilDone = async <T>(transfer: () => Promise<T>, signal: AbortSignal): Pr
   }
 };
 
+/** A result over the inline limit is uploaded as a blob and reported by reference; over the result limit, the execution fails. */
+const withLargeResult = async (executionId: string, value: Value, signal: AbortSignal): Promise<FromWorker> => {
+  const bytes = packValue(value);
+  if (bytes.length <= INLINE_VALUE_BYTES) return { t: "succeeded", executionId, value };
+  if (bytes.length > MAX_RESULT_BYTES) {
+    const message = `the result of ${executionId} is ${bytes.length} bytes encoded, over the limit of ${MAX_RESULT_BYTES} bytes: persist large data as an asset and return the asset`;
+    return { t: "failed", executionId, error: { type: "ResultTooLarge", message, retryable: false } };
+  }
+  const blob = await untilDone(() => blobs.putBytes(bytes, signal), signal);
+  return { t: "succeeded", executionId, value: null, valueBlob: blob };
+};
+
+/** A result the server keeps as a blob, downloaded for the code that awaits it. */
+const loadResult = async (blob: BlobRef, signal: AbortSignal): Promise<Value> => {
+  try {
+    return unpackValue(await untilDone(() => blobs.getBytes(blob.sha256, blob.size, signal), signal)) as Value;
+  } catch (err) {
+    if (signal.aborted) throw signal.reason as Error;
+    throw new Error(`could not load the result kept as blob ${blob.key}: ${(err as Error).message}`);
+  }
+};
+
 class ArgumentsUnavailableError extends Error {
   override name = "ArgumentsUnavailable";
 }
@@ -253,8 +276,9 @@ const execute = async (order: ExecuteOrder): Promise<void> => {
     await exec.drain();
     if (exec.abortReason !== undefined) throw exec.signal.reason;
     try {
-      report = { t: "succeeded", executionId, value: await finishValue(prepareResult(value)) };
+      report = await withLargeResult(executionId, await finishValue(prepareResult(value)), exec.signal);
     } catch (err) {
+      if (exec.abortReason !== undefined) throw err;
       report = { t: "failed", executionId, error: { ...toErrorInfo(err), retryable: false } };
     }
   } catch (err) {
@@ -291,8 +315,10 @@ const onMessage = (m: ToWorker): void => {
       if (r === undefined) return;
       requests.delete(m.id);
       r.exec.settle(m.id);
-      if (m.t === "reply") r.resolve(m.reply);
-      else r.reject(new Error(m.message));
+      if (m.t !== "reply") r.reject(new Error(m.message));
+      else if (m.reply.type === "resolved" && m.reply.resultBlob !== undefined) {
+        void loadResult(m.reply.resultBlob, r.exec.signal).then((value) => r.resolve({ type: "resolved", outcome: { status: "succeeded", value } }), r.reject);
+      } else r.resolve(m.reply);
       return;
     }
     default: {

@@ -332,7 +332,8 @@ export class EnvRuntime {
     return this.rawOutcome(runId, stepId) !== undefined;
   }
 
-  private rawOutcome(runId: string, stepId: string): RawOutcome | undefined {
+  /** The outcome of a step, if it has one, a result kept as a blob left as its reference. */
+  rawOutcome(runId: string, stepId: string): RawOutcome | undefined {
     const step = this.model.step(runId, stepId);
     return step ? stepOutcome(step, this.model) : undefined;
   }
@@ -345,13 +346,17 @@ export class EnvRuntime {
 
   /** Resolves with the step's outcome once it has one. */
   async waitForStep(runId: string, stepId: string): Promise<Outcome> {
+    return this.load(await this.waitForStepRaw(runId, stepId));
+  }
+
+  /** As {@link waitForStep}, a result kept as a blob left as its reference. */
+  waitForStepRaw(runId: string, stepId: string): Promise<RawOutcome> {
     const now = this.rawOutcome(runId, stepId);
-    if (now) return this.load(now);
-    const raw = await new Promise<RawOutcome>((resolve) => {
+    if (now) return Promise.resolve(now);
+    return new Promise<RawOutcome>((resolve) => {
       const key = `${runId}/${stepId}`;
       this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]);
     });
-    return this.load(raw);
   }
 
   private async load(raw: RawOutcome): Promise<Outcome> {

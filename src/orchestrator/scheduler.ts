@@ -141,7 +141,7 @@ export class EnvScheduler {
           // stopping, is not the task's failure: retried like an abandonment.
           const restarted = m.type === "failed" && NOT_THE_TASKS_FAULT.has(m.error.type);
           const runId = this.runOf(m.executionId);
-          const large = m.type === "succeeded" ? await this.storeIfLarge(m.value) : undefined;
+          const large = m.type === "succeeded" ? (m.valueBlob !== undefined ? await this.uploaded(m.valueBlob) : await this.storeIfLarge(m.value)) : undefined;
           const recorded = await run(
             restarted
               ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.type === "failed" ? m.error.message : "" }
@@ -169,10 +169,10 @@ export class EnvScheduler {
           await this.submit(a, m);
           return;
         case "result": {
-          const outcome = m.wait
-            ? await this.rt.waitForStep(m.handle.runId, m.handle.stepId)
-            : await this.rt.outcomeOf(m.handle.runId, m.handle.stepId);
-          reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
+          const outcome = m.wait ? await this.rt.waitForStepRaw(m.handle.runId, m.handle.stepId) : this.rt.rawOutcome(m.handle.runId, m.handle.stepId);
+          // A result kept as a blob is the agent's to download: it may be larger than a frame.
+          if (outcome && "blob" in outcome) reply({ type: "resolved", requestId: m.requestId, outcome: { status: "succeeded", value: null }, resultBlob: outcome.blob });
+          else reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
           return;
         }
         case "cancel":
@@ -220,6 +220,14 @@ export class EnvScheduler {
     if (bytes.length <= INLINE_RESULT_BYTES) return undefined;
     const info = await this.options.blobs.put(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
     return { key: info.key, size: info.size, sha256: info.sha256 };
+  }
+
+  /** A blob an agent says it uploaded (a large result): its reference, once it is there with its size. */
+  private async uploaded(b: BlobRef): Promise<BlobRef> {
+    if (b.key !== keyOf(b.sha256)) throw new Error(`valueBlob.key must be "sha256:" + valueBlob.sha256`);
+    const stored = await this.options.blobs?.stat(b.key);
+    if (!stored || stored.size !== b.size) throw new Error(`the result's blob ${b.key} is not stored with ${b.size} bytes: upload it first`);
+    return { key: b.key, size: b.size, sha256: b.sha256 };
   }
 
   /** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */

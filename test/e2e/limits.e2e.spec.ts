@@ -60,6 +60,17 @@ describe.each(LOG_KINDS)("limits that answer on the %s log", (kind) => {
     await stillWorks();
   });
 
+  it("a 20 MB result, over the frame limit, reaches its caller and the API through a blob the agent uploaded", async () => {
+    const n = 20 * MB;
+    const { outcome, view } = await h.api.run("limits:big_result_flow", [n]);
+    expect(outcome).toEqual({ status: "succeeded", value: { length: n, head: "<abcdefg", tail: "habcdef>" } });
+    const step = view.steps.find((s) => s.target.target === "big_result")!;
+    expect(step.result).toMatchObject({ kind: "blob", blob: { size: expect.any(Number) } });
+    const direct = await h.api.run("limits:big_result_run", [n]);
+    expect(((direct.outcome as unknown as { value: string }).value).length).toBe(n);
+    await stillWorks();
+  });
+
   it("a log line over the frame limit is cut, with a note, and the connection stays", async () => {
     const { outcome, runId } = await h.api.run("limits:big_log", [12 * MB]);
     expect(outcome).toEqual({ status: "succeeded", value: "logged" });
