@@ -134,6 +134,11 @@ class AgentRuntime extends EventEmitter implements Agent {
     try {
       await prepareWorkdirRoot(this.#o.workdirRoot);
       this.manifests = await this.#pool.start();
+      // The server would close the connection on a hello over the frame limit, at every reconnection.
+      const hello = frameBytes({ type: "hello", protocol: PROTOCOL_VERSION, project: this.#o.project, env: this.#o.env, tags: normaliseTags(this.#o.tags), concurrency: this.#o.concurrency, manifests: this.manifests, running: [] });
+      if (hello > MAX_FRAME_BYTES / 2) {
+        throw new Error(`the manifests of the agent's modules are ${hello} bytes encoded, too many for the server's frame limit (${MAX_FRAME_BYTES}): split the modules over several agents`);
+      }
       await new Promise<void>((resolve, reject) => {
         this.#started = { resolve, reject };
         this.#conn.connect();
