@@ -112,6 +112,54 @@ export class BlobClient {
   }
 
   /**
+   * Uploads bytes held in memory as their blob; returns its reference.
+   * @throws BlobHttpError with the server's message (413: over its limit).
+   */
+  async putBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<{ key: string; size: number; sha256: string }> {
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const headers = { "content-type": "application/octet-stream", "content-length": String(bytes.length) };
+    const res = await this.#send("PUT", sha256, headers, signal, (req) => req.end(bytes));
+    if (res.statusCode !== 200) {
+      const text = await errorText(res);
+      throw new BlobHttpError(res.statusCode ?? 0, `PUT ${this.url(sha256)} answered ${res.statusCode}${text ? `: ${text}` : ""}`);
+    }
+    res.resume();
+    return { key: `sha256:${sha256}`, size: bytes.length, sha256 };
+  }
+
+  /**
+   * Downloads a blob into memory, checking its size and sha256.
+   * @throws BlobMissingError, BlobMismatchError, BlobHttpError
+   */
+  async getBytes(sha256: string, expectedSize: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const res = await this.#send("GET", sha256, {}, signal, (req) => req.end());
+    if (res.statusCode === 404) {
+      res.resume();
+      throw new BlobMissingError(`blob sha256:${sha256} is missing on the server`);
+    }
+    if (res.statusCode !== 200) {
+      const text = await errorText(res);
+      throw new BlobHttpError(res.statusCode ?? 0, `GET ${this.url(sha256)} answered ${res.statusCode}${text ? `: ${text}` : ""}`);
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    for await (const chunk of res) {
+      received += (chunk as Buffer).length;
+      if (received > expectedSize) {
+        res.destroy();
+        throw new BlobMismatchError(`the server sent more than the ${expectedSize} bytes of blob sha256:${sha256}: the stored blob is corrupt`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const bytes = Buffer.concat(chunks, received);
+    const got = createHash("sha256").update(bytes).digest("hex");
+    if (received !== expectedSize || got !== sha256) {
+      throw new BlobMismatchError(`blob sha256:${sha256}: expected ${expectedSize} bytes, got ${received} bytes with sha256 ${got}: the stored blob is corrupt`);
+    }
+    return bytes;
+  }
+
+  /**
    * Downloads the blob into a temporary file next to `dest`, checking size
    * and sha256 as the bytes arrive, then renames it to `dest` (replacing a
    * file or a link there, never following one). Nothing is left behind on

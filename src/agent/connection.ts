@@ -113,7 +113,13 @@ export class Connection {
     const ws = this.#ws;
     if (!this.#welcomed || ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
     try {
-      ws.send(encodeMessage(m));
+      const bytes = encodeMessage(m);
+      // The server would close the connection on it: the last guard (callers check their frames first).
+      if (bytes.length > MAX_FRAME_BYTES) {
+        this.#opts.diagnostic("error", `did not send a ${m.type} message of ${bytes.length} bytes: over the frame limit of ${MAX_FRAME_BYTES}`);
+        return true;
+      }
+      ws.send(bytes);
       return true;
     } catch (err) {
       this.#opts.diagnostic("error", `could not send a ${m.type} message: ${err instanceof Error ? err.message : String(err)}`);
@@ -150,6 +156,8 @@ const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFin
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isRef = (v: unknown): boolean => isObj(v) && isStr(v["runId"]) && isStr(v["stepId"]) && isStr(v["executionId"]);
 const isErrorInfo = (v: unknown): boolean => isObj(v) && isStr(v["type"]) && isStr(v["message"]);
+const isBlobRef = (v: unknown): boolean =>
+  isObj(v) && isStr(v["key"]) && isStr(v["sha256"]) && /^[0-9a-f]{64}$/.test(v["sha256"]) && v["key"] === `sha256:${v["sha256"]}` && isNum(v["size"]) && v["size"] >= 0;
 const OUTCOMES = new Set(["failed", "cancelled", "timed_out", "abandoned"]);
 const isOutcome = (v: unknown): boolean =>
   isObj(v) && (v["status"] === "succeeded" ? "value" in v : OUTCOMES.has(v["status"] as string) && isErrorInfo(v["error"]));
@@ -173,14 +181,15 @@ export const parseServerMessage = (bytes: Uint8Array): ServerMessage | string =>
           isObj(m["target"]) &&
           isStr(m["target"]["repository"]) &&
           isStr(m["target"]["target"]) &&
-          Array.isArray(m["arguments"])
+          Array.isArray(m["arguments"]) &&
+          (m["argumentsBlob"] === undefined || isBlobRef(m["argumentsBlob"]))
         );
       case "abort":
         return isStr(m["executionId"]) && ["cancelled", "timed_out", "abandoned"].includes(m["reason"] as string);
       case "submitted":
         return isNum(m["requestId"]) && isRef(m["handle"]);
       case "resolved":
-        return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"]));
+        return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"])) && (m["resultBlob"] === undefined || isBlobRef(m["resultBlob"]));
       case "ack":
         return isNum(m["requestId"]);
       case "persisted":

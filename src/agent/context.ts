@@ -7,7 +7,7 @@
  * sockets.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { StepOptions, TargetRef, Value } from "../events/index.js";
+import type { BlobRef, StepOptions, TargetRef, Value } from "../events/index.js";
 import type { AssetFile, AssetRef, HandleRef, LogLevel, Outcome } from "./protocol.js";
 import { InvalidValueError, OutsideExecutionError } from "./errors.js";
 import { Asset, isAssetLike, type PersistOptions, type RestoreOptions } from "./asset.js";
@@ -61,6 +61,10 @@ export type HostRequest =
       readonly type: "submit";
       readonly target: TargetRef;
       readonly arguments: readonly Value[];
+      /** Set by the worker when the arguments travel as a blob (`arguments` is then empty). */
+      readonly argumentsBlob?: BlobRef;
+      /** With `argumentsBlob`: how many arguments it holds. */
+      readonly argumentCount?: number;
       readonly options: StepOptions & { readonly wait?: boolean };
     }
   | { readonly type: "result"; readonly handle: HandleRef; readonly wait: boolean }
@@ -76,7 +80,7 @@ export type HostRequest =
 /** The server's answer to a {@link HostRequest}. */
 export type HostReply =
   | { readonly type: "submitted"; readonly handle: HandleRef }
-  | { readonly type: "resolved"; readonly outcome?: Outcome }
+  | { readonly type: "resolved"; readonly outcome?: Outcome; readonly resultBlob?: BlobRef }
   | { readonly type: "ack" }
   | { readonly type: "persisted"; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly asset: AssetRef };

@@ -46,6 +46,15 @@ export class InvalidValueError extends TypeError {
   }
 }
 
+/**
+ * A call's arguments are over the limit (`MAX_ARGUMENT_BYTES`, 64 MiB) encoded (or the
+ * blob could not be stored): thrown at the call site, nothing is sent.
+ * Persist large data as an asset and pass the asset instead.
+ */
+export class ArgumentsTooLargeError extends TerminalError {
+  override name = "ArgumentsTooLargeError";
+}
+
 /** A target was defined (or called `.with`) with an invalid option; `field` names it, e.g. `retries.limit`. */
 export class InvalidOptionError extends TypeError {
   override name = "InvalidOptionError";

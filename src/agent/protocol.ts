@@ -10,13 +10,48 @@
 // The codec alone, not the events index: workers load this file, and the
 // index would bring LMDB and the NATS client into every worker.
 import { packValue, unpackValue } from "../events/codec.js";
-import type { ErrorInfo, StepOptions, TargetManifest, TargetRef, Value } from "../events/types.js";
+import type { BlobRef, ErrorInfo, StepOptions, TargetManifest, TargetRef, Value } from "../events/types.js";
 
 export const PROTOCOL_VERSION = 1;
 /** Path of the agents' WebSocket endpoint on the server. */
 export const AGENT_PATH = "/agent";
-/** Largest frame either side accepts, in bytes. */
+/** Largest frame either side accepts, in bytes. The agent checks every frame it sends against it (a larger one would break the connection). */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/**
+ * A call's arguments larger than this, msgpack-encoded, travel as a blob
+ * (uploaded by the agent, `PUT {BLOB_PATH}/sha256:…`) and the log records the
+ * reference; results larger than this are kept as blobs too.
+ */
+export const INLINE_VALUE_BYTES = 256 * 1024;
+/** Largest arguments of one call, msgpack-encoded: past it the call fails at the call site (use an asset). */
+export const MAX_ARGUMENT_BYTES = 64 * 1024 * 1024;
+/** Largest result, msgpack-encoded: past it the execution fails with a terminal `ResultTooLarge` (return an asset). */
+export const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A call's arguments as msgpack bytes, with the keys of every plain object
+ * sorted: equal arguments give equal bytes, so a blob of arguments is
+ * deduplicated and its hash serves memo and cache keys.
+ */
+export const packArguments = (args: readonly Value[]): Uint8Array => packValue(sortKeys(args));
+
+/** Reads the bytes {@link packArguments} made; throws when they are not an array. */
+export const unpackArguments = (bytes: Uint8Array): Value[] => {
+  const v = unpackValue(bytes);
+  if (!Array.isArray(v)) throw new TypeError("the arguments' blob does not hold an array of values");
+  return v as Value[];
+};
+
+const sortKeys = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (typeof v !== "object" || v === null || v instanceof Date || v instanceof Uint8Array) return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+  return out;
+};
+
+/** The encoded size of a frame, in bytes. */
+export const frameBytes = (m: AgentMessage | ServerMessage): number => encodeMessage(m).length;
 
 /** A reference to a step of a run, as task code holds it. */
 export interface HandleRef {
@@ -91,7 +126,15 @@ export type AgentMessage =
    * it if it never will be; until then the agent keeps the result and sends
    * it again after a reconnection.
    */
-  | { readonly type: "succeeded"; readonly executionId: string; readonly value: Value; readonly requestId?: number }
+  | {
+      readonly type: "succeeded";
+      readonly executionId: string;
+      /** `null` when `valueBlob` is given. */
+      readonly value: Value;
+      /** A value over {@link INLINE_VALUE_BYTES} encoded: the blob of its msgpack bytes, uploaded first. */
+      readonly valueBlob?: BlobRef;
+      readonly requestId?: number;
+    }
   | { readonly type: "failed"; readonly executionId: string; readonly error: ErrorInfo; readonly requestId?: number }
   | {
       /** Task code called a target: schedule a step (or a run, for a workflow). */
@@ -105,7 +148,12 @@ export type AgentMessage =
        */
       readonly call?: number;
       readonly target: TargetRef;
+      /** Empty when `argumentsBlob` is given. */
       readonly arguments: readonly Value[];
+      /** The arguments' msgpack bytes (an array of values), uploaded as a blob because they are over {@link INLINE_VALUE_BYTES}. */
+      readonly argumentsBlob?: BlobRef;
+      /** With `argumentsBlob`: how many arguments it holds (the server checks the count against the target's parameters). */
+      readonly argumentCount?: number;
       /** Per-call options, over the target's own. */
       readonly options?: StepOptions & { readonly wait?: boolean };
     }
@@ -160,7 +208,9 @@ export type ServerMessage =
       readonly stepId: string;
       readonly attempt: number;
       readonly target: TargetRef;
+      /** Empty when `argumentsBlob` is given: the agent downloads the arguments before it runs the code. */
       readonly arguments: readonly Value[];
+      readonly argumentsBlob?: BlobRef;
       readonly timeoutMs?: number;
     }
   | { readonly type: "abort"; readonly executionId: string; readonly reason: "cancelled" | "timed_out" | "abandoned" }
@@ -170,6 +220,8 @@ export type ServerMessage =
       readonly requestId: number;
       /** Absent when asked without waiting and the step has not finished. */
       readonly outcome?: Outcome;
+      /** The step succeeded with a result kept as this blob (its msgpack bytes; `outcome.value` is `null`): the agent downloads it. */
+      readonly resultBlob?: BlobRef;
     }
   | { readonly type: "ack"; readonly requestId: number }
   | { readonly type: "persisted"; readonly requestId: number; readonly asset: AssetRef }

@@ -9,8 +9,8 @@
  */
 import { EventEmitter } from "node:events";
 import type { Worker } from "node:worker_threads";
-import type { ErrorInfo, Value } from "../events/index.js";
-import { encodeMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
+import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
+import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
@@ -136,6 +136,11 @@ class AgentRuntime extends EventEmitter implements Agent {
     try {
       await prepareWorkdirRoot(this.#o.workdirRoot);
       this.manifests = await this.#pool.start();
+      // The server would close the connection on a hello over the frame limit, at every reconnection.
+      const hello = frameBytes({ type: "hello", protocol: PROTOCOL_VERSION, project: this.#o.project, env: this.#o.env, tags: normaliseTags(this.#o.tags), concurrency: this.#o.concurrency, manifests: this.manifests, running: [] });
+      if (hello > MAX_FRAME_BYTES / 2) {
+        throw new Error(`the manifests of the agent's modules are ${hello} bytes encoded, too many for the server's frame limit (${MAX_FRAME_BYTES}): split the modules over several agents`);
+      }
       await new Promise<void>((resolve, reject) => {
         this.#started = { resolve, reject };
         this.#conn.connect();
@@ -207,13 +212,17 @@ class AgentRuntime extends EventEmitter implements Agent {
           attempt: m.attempt,
           target: { repository: m.target.repository, target: m.target.target },
           arguments: m.arguments,
+          ...(m.argumentsBlob === undefined ? {} : { argumentsBlob: m.argumentsBlob }),
         });
       case "abort":
         return this.#abort(m.executionId, m.reason);
       case "submitted":
         return this.#reply(m.requestId, { type: "submitted", handle: m.handle });
       case "resolved":
-        return this.#reply(m.requestId, m.outcome === undefined ? { type: "resolved" } : { type: "resolved", outcome: m.outcome });
+        return this.#reply(
+          m.requestId,
+          m.outcome === undefined ? { type: "resolved" } : { type: "resolved", outcome: m.outcome, ...(m.resultBlob === undefined ? {} : { resultBlob: m.resultBlob }) },
+        );
       case "persisted":
       case "restored":
         return this.#reply(m.requestId, { type: m.type, asset: m.asset });
@@ -300,7 +309,11 @@ class AgentRuntime extends EventEmitter implements Agent {
         this.#calls.delete(m.executionId);
         this.#pool.finished(m.executionId);
         this.#dropRequests((r) => r.message.type !== "submit" && "executionId" in r.message && r.message.executionId === m.executionId);
-        this.#report(m.t === "succeeded" ? { type: "succeeded", executionId: m.executionId, value: m.value } : { type: "failed", executionId: m.executionId, error: m.error });
+        this.#report(
+          m.t === "succeeded"
+            ? { type: "succeeded", executionId: m.executionId, value: m.value, ...(m.valueBlob === undefined ? {} : { valueBlob: m.valueBlob }) }
+            : { type: "failed", executionId: m.executionId, error: m.error },
+        );
         this.#pump();
         return;
       case "request": {
@@ -308,12 +321,23 @@ class AgentRuntime extends EventEmitter implements Agent {
         // Calls are numbered per execution, in the order the code made them (one worker runs it, in order).
         const call = m.request.type === "submit" ? { call: this.#callCount(m.executionId) } : {};
         const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
+        // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
+        const size = frameBytes(message);
+        if (size > MAX_FRAME_BYTES) {
+          const hint = m.request.type === "submit" ? "arguments" : m.request.type === "persist" ? "metadata" : "request";
+          this.#pool.send(slot, slot.worker, {
+            t: "replyError",
+            id: m.id,
+            message: `the ${m.request.type} request is ${size} bytes encoded, over the frame limit of ${MAX_FRAME_BYTES} bytes: make its ${hint} smaller, or persist large data as an asset`,
+          });
+          return;
+        }
         this.#requests.set(requestId, { slot, worker: slot.worker, id: m.id, message });
         this.#conn.send(message);
         return;
       }
       case "log": {
-        const message: AgentMessage = { type: "log", executionId: m.executionId, level: m.level, message: m.message, at: m.at, ...(m.fields ? { fields: m.fields } : {}) };
+        const message = fitLog({ type: "log", executionId: m.executionId, level: m.level, message: m.message, at: m.at, ...(m.fields ? { fields: m.fields } : {}) });
         this.#o.onLog?.({ source: "task", level: m.level, message: m.message, executionId: m.executionId, at: m.at, ...(m.fields ? { fields: m.fields } : {}) });
         if (!this.#conn.send(message)) {
           this.#logs.push(message);
@@ -361,7 +385,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   }
 
   /** Keeps a result until the server acknowledges it, and sends it if connected. */
-  #report(m: { type: "succeeded"; executionId: string; value: Value } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
+  #report(m: { type: "succeeded"; executionId: string; value: Value; valueBlob?: BlobRef } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
     const requestId = this.#nextRequestId++;
     let message: Extract<AgentMessage, { type: "succeeded" | "failed" }> = { ...m, requestId };
     // A frame over the limit would close the connection, and be re-sent after every reconnect.
@@ -397,3 +421,18 @@ class AgentRuntime extends EventEmitter implements Agent {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Log lines longer than this are cut (with a note saying how long they were); fields that do not fit are dropped. */
+const MAX_LOG_CHARS = 1_000_000;
+
+/** A log line that fits in a frame: an over-long message is cut, fields too large are replaced by a note. */
+const fitLog = (m: Extract<AgentMessage, { type: "log" }>): Extract<AgentMessage, { type: "log" }> => {
+  let out = m;
+  if (m.message.length > MAX_LOG_CHARS) {
+    out = { ...out, message: `${m.message.slice(0, MAX_LOG_CHARS)} … [cut: the line was ${m.message.length} characters, over the limit of ${MAX_LOG_CHARS}]` };
+  }
+  if (out.fields !== undefined && frameBytes(out) > MAX_FRAME_BYTES - 1024) {
+    out = { ...out, fields: { note: `fields dropped: over the frame limit of ${MAX_FRAME_BYTES} bytes` } };
+  }
+  return out;
+};

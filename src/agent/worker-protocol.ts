@@ -2,7 +2,7 @@
  * Messages between the agent's main thread and its worker threads. Internal:
  * they never leave the process.
  */
-import type { ErrorInfo, TargetRef, Value } from "../events/index.js";
+import type { BlobRef, ErrorInfo, TargetRef, Value } from "../events/index.js";
 import type { HostReply, HostRequest } from "./context.js";
 import type { LogLevel, RepositoryManifest } from "./protocol.js";
 
@@ -28,6 +28,8 @@ export interface ExecuteOrder {
   readonly attempt: number;
   readonly target: TargetRef;
   readonly arguments: readonly Value[];
+  /** The arguments are this blob's (then `arguments` is empty): the worker downloads it. */
+  readonly argumentsBlob?: BlobRef;
 }
 
 export type AbortReason = "cancelled" | "timed_out" | "abandoned";
@@ -42,7 +44,7 @@ export type FromWorker =
   | { readonly t: "ready"; readonly manifests: readonly RepositoryManifest[] }
   | { readonly t: "loadFailed"; readonly message: string }
   | { readonly t: "started"; readonly executionId: string }
-  | { readonly t: "succeeded"; readonly executionId: string; readonly value: Value }
+  | { readonly t: "succeeded"; readonly executionId: string; readonly value: Value; readonly valueBlob?: BlobRef }
   | { readonly t: "failed"; readonly executionId: string; readonly error: ErrorInfo }
   | { readonly t: "request"; readonly id: number; readonly executionId: string; readonly request: HostRequest }
   | {

@@ -4,15 +4,17 @@
  * `worker-boot.mjs`, which registers tsx first so that TypeScript loads.
  */
 import { realpath } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import type { Value } from "../events/index.js";
-import type { AssetRef, LogLevel } from "./protocol.js";
+import { packValue, unpackValue } from "../events/codec.js";
+import type { BlobRef, Value } from "../events/types.js";
+import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "./protocol.js";
 import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
 import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
-import { BlobClient } from "./blob-client.js";
+import { BlobClient, BlobHttpError, BlobMismatchError, BlobMissingError } from "./blob-client.js";
 import { makeWorkdir, removeWorkdir, workdirOf } from "./workdir.js";
-import { abortError, abortErrorInfo as abortInfo, toErrorInfo } from "./errors.js";
+import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, toErrorInfo } from "./errors.js";
 import { decodeWithHandles } from "./handle.js";
 import { loadRepositories, manifestOf } from "./modules.js";
 import type { TargetCore } from "./sdk.js";
@@ -84,12 +86,49 @@ class WorkerExecution implements ExecutionHost {
   request(request: HostRequest): Promise<HostReply> {
     if (this.signal.aborted) return Promise.reject(this.signal.reason as Error);
     if (this.finished) return Promise.reject(new Error(`execution ${this.info.executionId} has finished: its handles can no longer be used`));
-    const id = nextRequestId++;
-    return new Promise<HostReply>((resolve, reject) => {
-      requests.set(id, { exec: this, resolve, reject });
-      this.#pending.add(id);
-      post({ t: "request", id, executionId: this.info.executionId, request });
-    });
+    // Requests leave in the order they were made, even when one waits for its arguments' upload.
+    const ready = this.#posting.then(() => this.#withLargeArguments(request));
+    this.#posting = ready.then(
+      () => undefined,
+      () => undefined,
+    );
+    return ready.then(
+      (prepared) =>
+        new Promise<HostReply>((resolve, reject) => {
+          if (this.signal.aborted) return reject(this.signal.reason as Error);
+          if (this.finished) return reject(new Error(`execution ${this.info.executionId} has finished: its handles can no longer be used`));
+          const id = nextRequestId++;
+          requests.set(id, { exec: this, resolve, reject });
+          this.#pending.add(id);
+          post({ t: "request", id, executionId: this.info.executionId, request: prepared });
+        }),
+    );
+  }
+
+  #posting: Promise<void> = Promise.resolve();
+
+  /** A call whose arguments are over the inline limit sends them as a blob, uploaded first; over the argument limit, it fails here. */
+  async #withLargeArguments(request: HostRequest): Promise<HostRequest> {
+    if (request.type !== "submit" || request.arguments.length === 0) return request;
+    const what = `${request.target.repository}:${request.target.target}`;
+    const bytes = packArguments(request.arguments);
+    if (bytes.length <= INLINE_VALUE_BYTES) return request;
+    if (bytes.length > MAX_ARGUMENT_BYTES) {
+      throw new ArgumentsTooLargeError(
+        `the arguments of the call to ${what} are ${bytes.length} bytes encoded, over the limit of ${MAX_ARGUMENT_BYTES} bytes: ` +
+          "persist large data as an asset (context().persist) and pass the asset instead",
+      );
+    }
+    try {
+      const blob = await untilDone(() => blobs.putBytes(bytes, this.signal), this.signal);
+      return { ...request, arguments: [], argumentsBlob: blob, argumentCount: request.arguments.length };
+    } catch (err) {
+      if (this.signal.aborted) throw this.signal.reason as Error;
+      throw new ArgumentsTooLargeError(
+        `the arguments of the call to ${what} (${bytes.length} bytes encoded) could not be stored as a blob: ${(err as Error).message}; ` +
+          "persist large data as an asset and pass the asset instead",
+      );
+    }
   }
 
   settle(id: number): void {
@@ -146,6 +185,61 @@ const cleanFields = (fields: LogFields): { [key: string]: Value } => {
   return out;
 };
 
+/** Arguments kept as a blob: downloaded and decoded before the code runs. A failure is retryable (it is not the code's). */
+const loadArguments = async (blob: BlobRef, signal: AbortSignal): Promise<Value[]> => {
+  try {
+    return unpackArguments(await untilDone(() => blobs.getBytes(blob.sha256, blob.size, signal), signal));
+  } catch (err) {
+    if (signal.aborted) throw signal.reason as Error;
+    throw new ArgumentsUnavailableError(`could not load the arguments' blob ${blob.key}: ${(err as Error).message}`);
+  }
+};
+
+/**
+ * Retries a blob transfer while the server cannot be reached or fails
+ * (it may be restarting: backoff 250 ms doubling to 5 s, until `signal`);
+ * what the server refuses (a 4xx, a missing or corrupt blob) is thrown.
+ */
+const untilDone = async <T>(transfer: () => Promise<T>, signal: AbortSignal): Promise<T> => {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await transfer();
+    } catch (err) {
+      const refused = err instanceof BlobMissingError || err instanceof BlobMismatchError || (err instanceof BlobHttpError && err.status >= 400 && err.status < 500);
+      if (refused || signal.aborted) throw err;
+      post({ t: "diagnostic", level: "warn", message: `blob transfer failed (${(err as Error).message}); retrying in ${delay} ms` });
+      await sleep(delay, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw signal.reason as Error;
+    }
+  }
+};
+
+/** A result over the inline limit is uploaded as a blob and reported by reference; over the result limit, the execution fails. */
+const withLargeResult = async (executionId: string, value: Value, signal: AbortSignal): Promise<FromWorker> => {
+  const bytes = packValue(value);
+  if (bytes.length <= INLINE_VALUE_BYTES) return { t: "succeeded", executionId, value };
+  if (bytes.length > MAX_RESULT_BYTES) {
+    const message = `the result of ${executionId} is ${bytes.length} bytes encoded, over the limit of ${MAX_RESULT_BYTES} bytes: persist large data as an asset and return the asset`;
+    return { t: "failed", executionId, error: { type: "ResultTooLarge", message, retryable: false } };
+  }
+  const blob = await untilDone(() => blobs.putBytes(bytes, signal), signal);
+  return { t: "succeeded", executionId, value: null, valueBlob: blob };
+};
+
+/** A result the server keeps as a blob, downloaded for the code that awaits it. */
+const loadResult = async (blob: BlobRef, signal: AbortSignal): Promise<Value> => {
+  try {
+    return unpackValue(await untilDone(() => blobs.getBytes(blob.sha256, blob.size, signal), signal)) as Value;
+  } catch (err) {
+    if (signal.aborted) throw signal.reason as Error;
+    throw new Error(`could not load the result kept as blob ${blob.key}: ${(err as Error).message}`);
+  }
+};
+
+class ArgumentsUnavailableError extends Error {
+  override name = "ArgumentsUnavailable";
+}
+
 const execute = async (order: ExecuteOrder): Promise<void> => {
   const { executionId } = order;
   if (executions.has(executionId)) return;
@@ -176,13 +270,15 @@ const execute = async (order: ExecuteOrder): Promise<void> => {
   post({ t: "started", executionId });
   let report: FromWorker;
   try {
-    const args = decodeWithHandles(order.arguments, exec) as never[];
+    const given = order.argumentsBlob === undefined ? order.arguments : await loadArguments(order.argumentsBlob, exec.signal);
+    const args = decodeWithHandles(given, exec) as never[];
     const value: unknown = await runInExecution(exec, () => core.fn(...args));
     await exec.drain();
     if (exec.abortReason !== undefined) throw exec.signal.reason;
     try {
-      report = { t: "succeeded", executionId, value: await finishValue(prepareResult(value)) };
+      report = await withLargeResult(executionId, await finishValue(prepareResult(value)), exec.signal);
     } catch (err) {
+      if (exec.abortReason !== undefined) throw err;
       report = { t: "failed", executionId, error: { ...toErrorInfo(err), retryable: false } };
     }
   } catch (err) {
@@ -219,8 +315,10 @@ const onMessage = (m: ToWorker): void => {
       if (r === undefined) return;
       requests.delete(m.id);
       r.exec.settle(m.id);
-      if (m.t === "reply") r.resolve(m.reply);
-      else r.reject(new Error(m.message));
+      if (m.t !== "reply") r.reject(new Error(m.message));
+      else if (m.reply.type === "resolved" && m.reply.resultBlob !== undefined) {
+        void loadResult(m.reply.resultBlob, r.exec.signal).then((value) => r.resolve({ type: "resolved", outcome: { status: "succeeded", value } }), r.reject);
+      } else r.resolve(m.reply);
       return;
     }
     default: {

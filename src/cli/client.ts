@@ -25,7 +25,12 @@ export const envPath = (t: Target, rest: string): string =>
 
 export const api = async <T>(server: string, method: "GET" | "POST", path: string, body?: unknown): Promise<T> => {
   const res = await request(server, method, path, body);
-  const text = await res.text();
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw new CliError(`the connection to the Tributary server at ${server} was cut (${(e as Error).message})`, 2);
+  }
   let value: unknown;
   try {
     value = text ? fromJson(text) : undefined;

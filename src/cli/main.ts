@@ -24,7 +24,8 @@ commands:
   server       [--data DIR] [--nats URL] [--port N] [--host H]   run the server
   agent        --server URL [--project P] [--env E] [--tag k=v]... [--concurrency N] MODULE...
   submit       REPO:TARGET [--arg JSON]... [--idempotency-key K] [--wait]
-  runs         ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP
+  runs         ls | show RUN | wait RUN | history RUN | logs RUN [--follow] | cancel RUN
+               | rerun RUN STEP [--cascade] [--wait]
   envs         ls | create NAME [--base ENV]
   projections  rebuild | dump
   assets       ls [--run RUN] | show ASSET | download ASSET [--to DIR]

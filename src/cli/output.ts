@@ -52,7 +52,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
           ? `✗ ${step.error.type}: ${step.error.message}`
           : "";
     lines.push(
-      `${indent}${last ? "└─" : "├─"} ${earlier ? "(earlier) " : ""}${step.stepId} ${target(step)}(${step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
+      `${indent}${last ? "└─" : "├─"} ${earlier ? "(earlier) " : ""}${step.stepId} ${target(step)}(${step.argumentsBlob ? `<arguments: blob ${step.argumentsBlob.size} bytes>` : step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
         `  ${step.status}  attempts ${execs.length}` +
         (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
         (latest?.agentId ? `  on ${latest.agentId}` : "") +

@@ -190,7 +190,10 @@ export type RunSubmitted = RunEventOf<
   "RunSubmitted",
   {
     target: TargetRef;
+    /** Empty when `argumentsBlob` is set. */
     arguments: readonly Value[];
+    /** Arguments too large to log inline: the blob of their msgpack bytes (an array of values). */
+    argumentsBlob?: BlobRef;
     rootStepId: StepId;
     /** A repeated submission with the same key returns this run. */
     idempotencyKey?: string;
@@ -216,7 +219,10 @@ export type StepScheduled = RunEventOf<
     stepId: StepId;
     target: TargetRef;
     kind: TargetKind;
+    /** Empty when `argumentsBlob` is set. */
     arguments: readonly Value[];
+    /** Arguments too large to log inline: the blob of their msgpack bytes (an array of values). */
+    argumentsBlob?: BlobRef;
     options: StepOptions;
     /** Present when the step's result may be cached / reused from a cache. */
     cacheKey?: string;

@@ -100,6 +100,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   RunSubmitted: obj({
     target,
     arguments: arr(value),
+    argumentsBlob: opt(blob),
     rootStepId: str,
     idempotencyKey: opt(str),
     parent: opt(execRef),
@@ -112,6 +113,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     target,
     kind: lit("workflow", "task"),
     arguments: arr(value),
+    argumentsBlob: opt(blob),
     options,
     cacheKey: opt(str),
     memoKey: opt(str),

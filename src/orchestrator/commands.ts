@@ -30,6 +30,10 @@ export type Command =
       readonly runId: string;
       readonly target: TargetRef;
       readonly arguments: readonly Value[];
+      /** Arguments kept as a blob (then `arguments` is empty). */
+      readonly argumentsBlob?: BlobRef;
+      /** How many arguments the blob holds, as the edge that stored it counted them (for the arity check). */
+      readonly argumentCount?: number;
       readonly options?: StepOptions;
       readonly idempotencyKey?: string;
       /** Memo and cache keys of the root step (see keys.ts). */
@@ -45,6 +49,10 @@ export type Command =
       readonly target: TargetRef;
       readonly kind: TargetKind;
       readonly arguments: readonly Value[];
+      /** Arguments kept as a blob (then `arguments` is empty). */
+      readonly argumentsBlob?: BlobRef;
+      /** How many arguments the blob holds, as the edge that stored it counted them (for the arity check). */
+      readonly argumentCount?: number;
       readonly options: StepOptions;
       /** Memo and cache keys (see keys.ts). */
       readonly keys?: { readonly memo: string; readonly cache?: string };

@@ -244,7 +244,9 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
 
     case "SubmitRun": {
       if (m.environment()?.archived) return E.left({ _tag: "EnvironmentArchived", env: m.environment()!.env });
-      if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) return sameRequest(m, cmd.idempotencyKey, cmd.target, cmd.arguments);
+      if (cmd.idempotencyKey !== undefined && m.runForKey(cmd.idempotencyKey)) {
+        return sameRequest(m, cmd.idempotencyKey, cmd.target, cmd.arguments, cmd.argumentsBlob?.sha256);
+      }
       if (cmd.call && m.call(cmd.call.callId)) return none;
       if (cmd.call) {
         const caller = m.execution(cmd.call.executionId);
@@ -253,7 +255,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       }
       const id = parseRunId(cmd.runId);
       if (id._tag === "Left") return E.left({ _tag: "InvalidName", message: describeInvalidName(id.left) });
-      const found = findRunnable(m, cmd.target, cmd.arguments, cmd.call === undefined);
+      const found = findRunnable(m, cmd.target, cmd.argumentCount ?? cmd.arguments.length, cmd.call === undefined);
       if (E.isLeft(found)) return found;
       const options = mergeOptions(found.right.options, cmd.options);
       const rootStepId = "1" as StepId;
@@ -261,6 +263,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
         run("RunSubmitted", cmd.runId, {
           target: cmd.target,
           arguments: cmd.arguments,
+          ...(cmd.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.argumentsBlob }),
           rootStepId,
           ...(cmd.idempotencyKey === undefined ? {} : { idempotencyKey: cmd.idempotencyKey }),
           ...(cmd.call
@@ -279,6 +282,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           target: cmd.target,
           kind: found.right.kind,
           arguments: cmd.arguments,
+          ...(cmd.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.argumentsBlob }),
           options,
           ...(cmd.keys ? { memoKey: cmd.keys.memo } : {}),
           ...(cmd.keys?.cache && options.cache ? { cacheKey: cmd.keys.cache } : {}),
@@ -296,7 +300,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (r.status === "cancelled") return E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
       const resumed = resumedCall(caller, { runId: cmd.runId, callId: cmd.call.callId }, cmd.target, cmd.keys?.memo);
       if (resumed) return E.right([resumed]);
-      const found = findRunnable(m, cmd.target, cmd.arguments, false);
+      const found = findRunnable(m, cmd.target, cmd.argumentCount ?? cmd.arguments.length, false);
       if (E.isLeft(found)) return found;
       const options = mergeOptions(found.right.options, cmd.options);
       const stepId = String(r.steps + 1) as StepId;
@@ -306,6 +310,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           target: cmd.target,
           kind: cmd.kind,
           arguments: cmd.arguments,
+          ...(cmd.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.argumentsBlob }),
           options,
           parentExecutionId: cmd.call.executionId as ExecutionId,
           callId: cmd.call.callId,
@@ -531,6 +536,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
           run("RunSubmitted", runId, {
             target: cmd.run.target,
             arguments: cmd.run.arguments,
+            ...(cmd.run.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.run.argumentsBlob }),
             rootStepId: cmd.run.rootStepId,
             branchedFrom: { env: cmd.from.env as EnvName, seq: cmd.from.seq },
           }),
@@ -544,6 +550,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
             target: s.target,
             kind: s.kind,
             arguments: s.arguments,
+            ...(s.argumentsBlob === undefined ? {} : { argumentsBlob: s.argumentsBlob }),
             options: s.options,
             ...(s.memoKey === undefined ? {} : { memoKey: s.memoKey }),
             ...(s.cacheKey === undefined ? {} : { cacheKey: s.cacheKey }),
@@ -635,14 +642,15 @@ export type { TargetKind };
  * (compared canonically: key order does not matter) get the first run, by
  * deciding nothing; anything else is refused.
  */
-const sameRequest = (m: Model, key: string, target: TargetRef, args: readonly Value[]): Decision => {
+const sameRequest = (m: Model, key: string, target: TargetRef, args: readonly Value[], blobSha256: string | undefined): Decision => {
   const first = m.runForKey(key);
   const r = first === undefined ? undefined : m.run(first);
   if (!r) return none;
   const same =
     r.target.repository === target.repository &&
     r.target.target === target.target &&
-    canonicalJson(r.arguments) === canonicalJson(args);
+    canonicalJson(r.arguments) === canonicalJson(args) &&
+    r.argumentsBlob?.sha256 === blobSha256;
   return same ? none : E.left({ _tag: "IdempotencyKeyReused", key, runId: r.runId, target: `${r.target.repository}:${r.target.target}` });
 };
 
@@ -651,7 +659,7 @@ const sameRequest = (m: Model, key: string, target: TargetRef, args: readonly Va
  * a run submitted from outside, `asRun`) if it is a workflow: only
  * workflows are scheduled as runs; tasks are called by workflows.
  */
-const findRunnable = (m: Model, t: TargetRef, args: readonly Value[], asRun: boolean): E.Either<Rejection, TargetManifest> => {
+const findRunnable = (m: Model, t: TargetRef, count: number, asRun: boolean): E.Either<Rejection, TargetManifest> => {
   const found = findTarget(m, t);
   if (E.isLeft(found)) return found;
   const target = found.right;
@@ -660,11 +668,11 @@ const findRunnable = (m: Model, t: TargetRef, args: readonly Value[], asRun: boo
     return E.left({ _tag: "NotAWorkflow", repository: t.repository, target: t.target, workflows });
   }
   const a = target.arity;
-  if (a && (args.length < a.min || (a.max !== undefined && args.length > a.max))) {
+  if (a && (count < a.min || (a.max !== undefined && count > a.max))) {
     return E.left({
       _tag: "WrongArgumentCount",
       target: `${t.repository}:${t.target}`,
-      given: args.length,
+      given: count,
       min: a.min,
       ...(a.max === undefined ? {} : { max: a.max }),
       parameters: target.parameters.map((p) => p.name),

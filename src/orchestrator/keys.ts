@@ -8,9 +8,13 @@
  * - the **cache key**, for targets with the `cache` option: the same, with
  *   the cache namespace, and the caller's own key instead of the arguments
  *   when it gave one.
+ *
+ * Arguments kept as a blob enter the keys as the sha256 of their bytes. The
+ * agent encodes them with object keys sorted (see `packArguments`), so equal
+ * large arguments have equal bytes and equal keys too.
  */
 import { createHash } from "node:crypto";
-import type { StepOptions, TargetRef, Value } from "../events/index.js";
+import type { BlobRef, StepOptions, TargetRef, Value } from "../events/index.js";
 import { canonicalJson } from "../projections/index.js";
 import type { Model } from "./model.js";
 import { mergeOptions } from "./decide.js";
@@ -22,7 +26,14 @@ export interface StepKeys {
 
 const hash = (value: unknown): string => createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 32);
 
-export const stepKeys = (m: Model, target: TargetRef, args: readonly Value[], callOptions: StepOptions | undefined): StepKeys => {
+export const stepKeys = (
+  m: Model,
+  target: TargetRef,
+  inline: readonly Value[],
+  callOptions: StepOptions | undefined,
+  argumentsBlob?: BlobRef,
+): StepKeys => {
+  const args: unknown = argumentsBlob === undefined ? inline : { $blob: argumentsBlob.sha256 };
   const manifest = m.manifest(target.repository)?.targets.find((t) => t.name === target.target);
   const code = manifest?.codeHash ?? "";
   const options = mergeOptions(manifest?.options ?? {}, callOptions);

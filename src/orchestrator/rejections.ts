@@ -28,7 +28,9 @@ export type Rejection =
       readonly max?: number;
       readonly parameters: readonly string[];
     }
-  | { readonly _tag: "ArchivedBase"; readonly env: string; readonly as: "base" | "parent" };
+  | { readonly _tag: "ArchivedBase"; readonly env: string; readonly as: "base" | "parent" }
+  /** The events a command would append are over the log's commit limit. */
+  | { readonly _tag: "CommitTooLarge"; readonly command: string; readonly bytes: number; readonly limit: number };
 
 export const rejectionMessage = (r: Rejection): string => {
   switch (r._tag) {
@@ -78,6 +80,11 @@ export const rejectionMessage = (r: Rejection): string => {
       return `environment ${r.env} is archived: it cannot be the ${r.as} of another environment; choose one that is not archived`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
+    case "CommitTooLarge":
+      return (
+        `${r.command} would record ${r.bytes} bytes, over the limit of ${r.limit} bytes for one commit: ` +
+        "keep large values (arguments, metadata, keys) small, or persist them as an asset and pass the asset"
+      );
   }
 };
 
@@ -104,6 +111,8 @@ export const rejectionStatus = (r: Rejection): number => {
     case "NotAWorkflow":
     case "WrongArgumentCount":
       return 400;
+    case "CommitTooLarge":
+      return 413;
   }
 };
 

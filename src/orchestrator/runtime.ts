@@ -82,6 +82,8 @@ class Pending {
 }
 
 const FLUSH_EVERY_MS = 20;
+/** An error's message and stack are cut to this many characters when they would not fit in a commit. */
+const MAX_ERROR_CHARS = 50_000;
 const FLUSH_AT_COMMITS = 500;
 
 export class EnvRuntime {
@@ -198,10 +200,21 @@ export class EnvRuntime {
       await this.settled();
       return { ok: true, events };
     }
-    if (encodeCommit(events).length > MAX_COMMIT_BYTES && cmd.type === "RecordResult" && cmd.outcome.ok && "value" in cmd.outcome) {
-      // Too large to log inline (blob results come with assets): record a terminal failure instead.
-      const error = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
-      return this.execute({ ...cmd, outcome: { ok: false, error } });
+    const bytes = encodeCommit(events).length;
+    if (bytes > MAX_COMMIT_BYTES) {
+      if (cmd.type === "RecordResult" && cmd.outcome.ok && "value" in cmd.outcome) {
+        // Too large to log inline (blob results come with assets): record a terminal failure instead.
+        const error = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
+        return this.execute({ ...cmd, outcome: { ok: false, error } });
+      }
+      if (cmd.type === "RecordResult" && !cmd.outcome.ok && (cmd.outcome.error.message.length > MAX_ERROR_CHARS || (cmd.outcome.error.stack?.length ?? 0) > MAX_ERROR_CHARS)) {
+        // A failure is recorded whatever its size: its message and stack are cut.
+        const { error } = cmd.outcome;
+        const cut = (t: string) => (t.length > MAX_ERROR_CHARS ? `${t.slice(0, MAX_ERROR_CHARS - 100)} … [cut from ${t.length} characters]` : t);
+        return this.execute({ ...cmd, outcome: { ok: false, error: { ...error, message: cut(error.message), ...(error.stack === undefined ? {} : { stack: cut(error.stack) }) } } });
+      }
+      // Refused before it is folded: the log would refuse it, and the overlay must not hold what the log will not.
+      return { ok: false, rejection: { _tag: "CommitTooLarge", command: cmd.type, bytes, limit: MAX_COMMIT_BYTES } };
     }
     const seq = ++this.assigned;
     const commit: Commit = {
@@ -319,7 +332,8 @@ export class EnvRuntime {
     return this.rawOutcome(runId, stepId) !== undefined;
   }
 
-  private rawOutcome(runId: string, stepId: string): RawOutcome | undefined {
+  /** The outcome of a step, if it has one, a result kept as a blob left as its reference. */
+  rawOutcome(runId: string, stepId: string): RawOutcome | undefined {
     const step = this.model.step(runId, stepId);
     return step ? stepOutcome(step, this.model) : undefined;
   }
@@ -332,13 +346,17 @@ export class EnvRuntime {
 
   /** Resolves with the step's outcome once it has one. */
   async waitForStep(runId: string, stepId: string): Promise<Outcome> {
+    return this.load(await this.waitForStepRaw(runId, stepId));
+  }
+
+  /** As {@link waitForStep}, a result kept as a blob left as its reference. */
+  waitForStepRaw(runId: string, stepId: string): Promise<RawOutcome> {
     const now = this.rawOutcome(runId, stepId);
-    if (now) return this.load(now);
-    const raw = await new Promise<RawOutcome>((resolve) => {
+    if (now) return Promise.resolve(now);
+    return new Promise<RawOutcome>((resolve) => {
       const key = `${runId}/${stepId}`;
       this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]);
     });
-    return this.load(raw);
   }
 
   private async load(raw: RawOutcome): Promise<Outcome> {

@@ -164,7 +164,7 @@ export class EnvScheduler {
           // stopping, is not the task's failure: retried like an abandonment.
           const restarted = m.type === "failed" ? NOT_THE_TASKS_FAULT.get(m.error.type) : undefined;
           const runId = this.runOf(m.executionId);
-          const large = m.type === "succeeded" ? await this.storeIfLarge(m.value) : undefined;
+          const large = m.type === "succeeded" ? (m.valueBlob !== undefined ? await this.uploaded(m.valueBlob) : await this.storeIfLarge(m.value)) : undefined;
           const recorded = await run(
             restarted && m.type === "failed"
               ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.error.message, cause: restarted }
@@ -192,10 +192,10 @@ export class EnvScheduler {
           await this.submit(a, m);
           return;
         case "result": {
-          const outcome = m.wait
-            ? await this.rt.waitForStep(m.handle.runId, m.handle.stepId)
-            : await this.rt.outcomeOf(m.handle.runId, m.handle.stepId);
-          reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
+          const outcome = m.wait ? await this.rt.waitForStepRaw(m.handle.runId, m.handle.stepId) : this.rt.rawOutcome(m.handle.runId, m.handle.stepId);
+          // A result kept as a blob is the agent's to download: it may be larger than a frame.
+          if (outcome && "blob" in outcome) reply({ type: "resolved", requestId: m.requestId, outcome: { status: "succeeded", value: null }, resultBlob: outcome.blob });
+          else reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
           return;
         }
         case "cancel":
@@ -245,6 +245,14 @@ export class EnvScheduler {
     return { key: info.key, size: info.size, sha256: info.sha256 };
   }
 
+  /** A blob an agent says it uploaded (a large result): its reference, once it is there with its size. */
+  private async uploaded(b: BlobRef): Promise<BlobRef> {
+    if (b.key !== keyOf(b.sha256)) throw new Error(`valueBlob.key must be "sha256:" + valueBlob.sha256`);
+    const stored = await this.options.blobs?.stat(b.key);
+    if (!stored || stored.size !== b.size) throw new Error(`the result's blob ${b.key} is not stored with ${b.size} bytes: upload it first`);
+    return { key: b.key, size: b.size, sha256: b.sha256 };
+  }
+
   /** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */
   private async persist(a: ConnectedAgent, m: Extract<AgentMessage, { type: "persist" }>): Promise<void> {
     const fail = (message: string) => a.conn.send({ type: "error", requestId: m.requestId, message });
@@ -290,7 +298,23 @@ export class EnvScheduler {
     // The call's position in its execution (agents number them); older agents: the request id.
     const callId = `${m.executionId}/${m.call ?? `r${m.requestId}`}`;
     const kind = this.rt.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
-    const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options);
+    const b = m.argumentsBlob;
+    const blobArgs =
+      b === undefined
+        ? {}
+        : { argumentsBlob: { key: b.key, size: b.size, sha256: b.sha256 }, ...(m.argumentCount === undefined ? {} : { argumentCount: m.argumentCount }) };
+    if (b !== undefined) {
+      if (b.key !== keyOf(b.sha256) || m.arguments.length > 0) {
+        a.conn.send({ type: "error", requestId: m.requestId, message: `argumentsBlob.key must be "sha256:" + argumentsBlob.sha256, and arguments empty` });
+        return;
+      }
+      const stored = await this.options.blobs?.stat(b.key);
+      if (!stored || stored.size !== b.size) {
+        a.conn.send({ type: "error", requestId: m.requestId, message: `the arguments' blob ${b.key} is not stored: upload it first` });
+        return;
+      }
+    }
+    const keys = stepKeys(this.rt.model, m.target, m.arguments, m.options, b);
     const r =
       kind === "workflow"
         ? await this.rt.execute({
@@ -298,6 +322,7 @@ export class EnvScheduler {
             runId: this.rt.newId(),
             target: m.target,
             arguments: m.arguments,
+            ...blobArgs,
             ...(m.options ? { options: m.options } : {}),
             keys,
             call: { executionId: m.executionId, callId, runId: caller.runId, stepId: caller.stepId },
@@ -309,6 +334,7 @@ export class EnvScheduler {
             target: m.target,
             kind,
             arguments: m.arguments,
+            ...blobArgs,
             options: m.options ?? {},
             keys,
           });
@@ -347,6 +373,7 @@ export class EnvScheduler {
             attempt: x.attempt,
             target: step.target,
             arguments: step.arguments as readonly Value[],
+            ...(step.argumentsBlob === undefined ? {} : { argumentsBlob: step.argumentsBlob }),
             ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
           });
           break;

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WebSocketServer, type WebSocket } from "ws";
 import {
@@ -14,6 +15,7 @@ import {
   logRef,
   parseRunId,
   type EventLog,
+  type Value,
 } from "../events/index.js";
 import {
   getAsset,
@@ -28,7 +30,9 @@ import {
 } from "../projections/index.js";
 import {
   AGENT_PATH,
+  INLINE_VALUE_BYTES,
   MAX_FRAME_BYTES,
+  packArguments,
   PROTOCOL_VERSION,
   decodeMessage,
   encodeMessage,
@@ -45,6 +49,7 @@ import { assetRefOf, type AgentConnection } from "./scheduler.js";
 import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobStore } from "./blob-store.js";
 import { FsBlobStore } from "./blob-store-fs.js";
 import { NatsBlobStore } from "./blob-store-nats.js";
+import { DataDirLock } from "./data-lock.js";
 
 export interface ServerOptions {
   /** Data directory: embedded log, projections, task logs. Default `./.tributary`. */
@@ -87,6 +92,8 @@ class HttpError extends Error {
   }
 }
 
+const goingAway = () => new HttpError(503, "the server is shutting down: retry in a moment");
+
 const rejected = (r: Rejection) => new HttpError(rejectionStatus(r), rejectionMessage(r));
 
 export class TributaryServer {
@@ -96,11 +103,16 @@ export class TributaryServer {
   private readonly notice: (m: string) => void;
   readonly dataDir: string;
   private closing = false;
+  private closed: Promise<void> | undefined;
+  /** Aborted when the server starts closing. */
+  private readonly stopping = new AbortController();
 
   private constructor(
     readonly log: EventLog,
     readonly blobs: BlobStore,
     options: ServerOptions,
+    /** The data directory's lock, released by `close` (or, on a hard exit, by `lock.release()`). */
+    readonly lock: DataDirLock,
   ) {
     this.dataDir = options.dataDir ?? ".tributary";
     this.notice = options.onNotice ?? ((m) => console.error(m));
@@ -127,14 +139,22 @@ export class TributaryServer {
   /** Opens the log, starts every environment's orchestrator (resuming pending work), and listens. */
   static async start(options: ServerOptions = {}): Promise<TributaryServer> {
     const dataDir = options.dataDir ?? ".tributary";
-    const log: EventLog = options.nats
-      ? await JetStreamEventLog.connect({ servers: options.nats })
-      : new EmbeddedEventLog({ dir: join(dataDir, "log") });
-    const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
-    const blobs: BlobStore = options.nats
-      ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
-      : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
-    const server = new TributaryServer(log, blobs, options);
+    // Before anything under the data directory is opened (with --nats too: projections and task logs live there).
+    const lock = DataDirLock.acquire(dataDir);
+    let log: EventLog | undefined;
+    let blobs: BlobStore;
+    try {
+      log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
+      const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
+      blobs = options.nats
+        ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
+        : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
+    } catch (e) {
+      await log?.close().catch(() => undefined);
+      lock.release();
+      throw e;
+    }
+    const server = new TributaryServer(log, blobs, options, lock);
     try {
       for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
       await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, {});
@@ -169,7 +189,13 @@ export class TributaryServer {
     let helloSeen = false;
     const conn: AgentConnection = {
       send: (m: ServerMessage) => {
-        if (ws.readyState === ws.OPEN) ws.send(encodeMessage(m));
+        if (ws.readyState !== ws.OPEN) return;
+        const bytes = encodeMessage(m);
+        if (bytes.length <= MAX_FRAME_BYTES) return ws.send(bytes);
+        // The agent would drop the connection on it: an answer becomes an error; anything else is not sent.
+        const message = `the server's ${m.type} message is ${bytes.length} bytes, over the frame limit of ${MAX_FRAME_BYTES}: keep large values in assets`;
+        this.notice(`agent connection: ${message}`);
+        if ("requestId" in m && m.requestId !== undefined) ws.send(encodeMessage({ type: "error", requestId: m.requestId, message }));
       },
       close: (reason: string) => ws.close(1000, reason.slice(0, 120)),
     };
@@ -206,7 +232,8 @@ export class TributaryServer {
       void agent.env.scheduler.onMessage(agent.id, m as unknown as AgentMessage);
     });
     ws.on("close", () => {
-      if (agent) void agent.env.scheduler.disconnect(agent.id, conn, "connection closed");
+      // A server that stops closes every socket: the agents did not leave, and come back when it is up again.
+      if (agent && !this.closing) void agent.env.scheduler.disconnect(agent.id, conn, "connection closed");
     });
     ws.on("error", () => ws.terminate());
   }
@@ -238,6 +265,7 @@ export class TributaryServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      if (this.closing) throw goingAway();
       const url = new URL(req.url ?? "/", "http://x");
       const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
       if (parts[0] === "api" && parts[1] === "blobs" && parts.length === 3) return await this.blob(req, res, parts[2]!);
@@ -248,6 +276,9 @@ export class TributaryServer {
     } catch (e) {
       const status =
         e instanceof HttpError || e instanceof Refused ? e.status : e instanceof InvalidNameError ? 400 : 500;
+      // What fails because the server is stopping (its orchestrators closed) is for the client to retry.
+      if (status === 500 && this.closing) return this.answerGoingAway(res);
+      if (status === 503) return this.answerGoingAway(res, (e as Error).message);
       if (status === 500) this.notice(`API error: ${(e as Error).stack ?? String(e)}`);
       if (!res.headersSent) send(res, status, { error: (e as Error).message });
       else res.end();
@@ -323,7 +354,7 @@ export class TributaryServer {
       }
       if (sub === "result" && method === "GET") {
         const wait = q.get("wait") === "true" || q.get("wait") === "1";
-        const outcome = wait ? await rt.waitForStep(runId, view.run.rootStepId) : await rt.outcomeOf(runId, view.run.rootStepId);
+        const outcome = wait ? await this.unlessClosing(rt.waitForStep(runId, view.run.rootStepId)) : await rt.outcomeOf(runId, view.run.rootStepId);
         return { runId, ...(outcome ? { outcome } : { pending: true }) };
       }
       if (sub === "logs" && method === "GET") {
@@ -430,13 +461,20 @@ export class TributaryServer {
     if (b.arguments !== undefined && !Array.isArray(b.arguments)) throw new HttpError(400, "arguments must be an array");
     if (b.idempotencyKey !== undefined && typeof b.idempotencyKey !== "string") throw new HttpError(400, "idempotencyKey must be a string");
     const [repository, target] = b.target.split(":") as [string, string];
-    const args = (b.arguments ?? []) as never;
+    const given = (b.arguments ?? []) as Value[];
+    // Arguments too large to log inline are kept as a blob, as agents do with theirs.
+    const packed = packArguments(given);
+    const argumentsBlob = packed.length > INLINE_VALUE_BYTES ? await this.blobs.put(Readable.from([Buffer.from(packed)])) : undefined;
+    const args = argumentsBlob === undefined ? given : [];
     const r = await env.rt.execute({
       type: "SubmitRun",
       runId: env.rt.newId(),
       target: { repository, target },
       arguments: args,
-      keys: stepKeys(env.rt.model, { repository, target }, args, undefined),
+      ...(argumentsBlob === undefined
+        ? {}
+        : { argumentsBlob: { key: argumentsBlob.key, size: argumentsBlob.size, sha256: argumentsBlob.sha256 }, argumentCount: given.length }),
+      keys: stepKeys(env.rt.model, { repository, target }, args, undefined, argumentsBlob),
       ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
     });
     if (!r.ok) throw rejected(r.rejection);
@@ -454,20 +492,68 @@ export class TributaryServer {
     });
     const finished = env.rt.waitForStep(runId, getRunView(env.rt.source, runId as never)!.run.rootStepId);
     void finished.then(() => setTimeout(() => res.end(), 100));
-    res.on("close", stop);
+    // A stopping server ends the stream: the client asks again (and skips the lines it has) once it is back.
+    const end = () => res.end();
+    this.stopping.signal.addEventListener("abort", end, { once: true });
+    res.on("close", () => {
+      stop();
+      this.stopping.signal.removeEventListener("abort", end);
+    });
     return STREAMED;
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /** Waits for `work`, unless the server starts closing first: then a 503 that tells the client to retry. */
+  private unlessClosing<T>(work: Promise<T>): Promise<T> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.reject(goingAway());
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(goingAway());
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  private answerGoingAway(res: ServerResponse, message = goingAway().message): void {
+    if (res.headersSent) return void res.end();
+    send(res, 503, { error: message }, { "retry-after": "1", connection: "close" });
+  }
+
+  /**
+   * Stops, in well under a second when nothing hangs: stops listening;
+   * answers long polls (`result?wait=true`) with 503 and Retry-After and ends
+   * log streams, so that clients retry; tells agents the server is going
+   * away (close code 1001: they reconnect with backoff); lets the appends in
+   * flight finish and flushes the projections; closes the log; releases the
+   * data directory's lock.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closing = true;
-    for (const c of this.wss.clients) c.terminate();
+    const stopped = new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
+    this.stopping.abort();
+    for (const c of this.wss.clients) c.close(1001, "server shutting down");
     this.wss.close();
-    await new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
-    this.http.closeAllConnections?.();
-    await this.envs.close();
-    await this.blobs.close();
-    await this.log.close();
+    try {
+      await this.envs.close();
+      this.http.closeIdleConnections();
+      // Whatever is still open (an agent that does not answer the close, a slow request) is cut.
+      const cut = setTimeout(() => {
+        this.http.closeAllConnections();
+        for (const c of this.wss.clients) c.terminate();
+      }, 200);
+      await stopped;
+      clearTimeout(cut);
+      for (const c of this.wss.clients) c.terminate();
+      await this.blobs.close();
+      await this.log.close();
+    } finally {
+      this.lock.release();
+    }
   }
 }
 
@@ -487,9 +573,9 @@ const KNOWN_AGENT_MESSAGES = new Set([
   "restore",
 ]);
 
-const send = (res: ServerResponse, status: number, value: unknown) => {
+const send = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
   const text = toJson(value);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
 };
 
@@ -532,7 +618,7 @@ const callerOf = (env: Env, runId: string, stepId: string): string | undefined =
 /** The memo key of a step with the code its environment's agents host now. */
 const memoKeyNow = (env: Env, runId: string, stepId: string): { memoKey?: string } => {
   const step = env.rt.model.step(runId, stepId);
-  return step ? { memoKey: stepKeys(env.rt.model, step.target, step.arguments as never, step.options).memo } : {};
+  return step ? { memoKey: stepKeys(env.rt.model, step.target, step.arguments as never, step.options, step.argumentsBlob).memo } : {};
 };
 
 /** Before a run is brought into a branch to re-run `stepId`: is that step's target hosted here? */

@@ -11,6 +11,7 @@ import type {
   AbandonCause,
   AgentId,
   AssetId,
+  BlobRef,
   ErrorInfo,
   Event,
   ExecutionId,
@@ -33,6 +34,8 @@ export interface RunDoc {
   readonly runId: RunId;
   readonly target: TargetRef;
   readonly arguments: readonly Value[];
+  /** Arguments kept as a blob (then `arguments` is empty). */
+  readonly argumentsBlob?: BlobRef;
   readonly rootStepId: StepId;
   readonly idempotencyKey?: string;
   readonly parent?: ExecutionRef;
@@ -62,6 +65,8 @@ export interface StepDoc {
   readonly target: TargetRef;
   readonly kind: TargetKind;
   readonly arguments: readonly Value[];
+  /** Arguments kept as a blob (then `arguments` is empty). */
+  readonly argumentsBlob?: BlobRef;
   readonly options: StepOptions;
   readonly cacheKey?: string;
   readonly memoKey?: string;
@@ -153,6 +158,7 @@ export const runsProjection: Projection<RunDoc> = {
         runId: e.runId,
         target: d.target,
         arguments: d.arguments,
+        ...(d.argumentsBlob === undefined ? {} : { argumentsBlob: d.argumentsBlob }),
         rootStepId: d.rootStepId,
         ...(d.idempotencyKey === undefined ? {} : { idempotencyKey: d.idempotencyKey }),
         ...(d.parent === undefined ? {} : { parent: d.parent }),
@@ -269,6 +275,7 @@ export const stepsProjection: Projection<StepDoc> = {
         target: d.target,
         kind: d.kind,
         arguments: d.arguments,
+        ...(d.argumentsBlob === undefined ? {} : { argumentsBlob: d.argumentsBlob }),
         options: d.options,
         ...(d.cacheKey === undefined ? {} : { cacheKey: d.cacheKey }),
         ...(d.memoKey === undefined ? {} : { memoKey: d.memoKey }),

@@ -130,8 +130,8 @@ describe.each(LOG_KINDS)("workflows end to end on the %s log", (kind) => {
     const direct = await h.api.run("flows:big_text_run", [n]);
     expect(direct.outcome.status).toBe("succeeded");
     expect((direct.outcome as { value: string }).value).toBe("x".repeat(n));
-    // Past the frame limit the agent refuses to send it, with what to do instead.
-    const huge = await h.api.run("flows:big_text_run", [9_000_000]);
+    // Past the result limit (64 MiB) the agent refuses to send it, with what to do instead.
+    const huge = await h.api.run("flows:big_text_run", [70_000_000]);
     expect(huge.outcome).toMatchObject({ status: "failed", error: { type: "ResultTooLarge", message: expect.stringMatching(/persist large data as an asset/) } });
     expect((await h.api.run("flows:fan_out", [2])).outcome).toEqual({ status: "succeeded", value: 3 });
   });

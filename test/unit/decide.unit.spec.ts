@@ -507,6 +507,15 @@ describe("decide: reusing results", () => {
       expect(types(given(connect).when(submit("R1", { arguments: [] })))).toContain("RunSubmitted");
     });
 
+    it("arguments kept as a blob are counted by the count their edge gives", () => {
+      const blob = { key: `sha256:${"a".repeat(64)}`, size: 300_000, sha256: "a".repeat(64) };
+      expect(rejection(given(withArity).when(submit("R1", { arguments: [], argumentsBlob: blob, argumentCount: 3 })))).toMatchObject({
+        _tag: "WrongArgumentCount",
+        given: 3,
+      });
+      expect(types(given(withArity).when(submit("R1", { arguments: [], argumentsBlob: blob, argumentCount: 1 })))).toContain("RunSubmitted");
+    });
+
     it("a call from task code with too few arguments is refused (the call fails at its call site)", () => {
       const g = given(withArity, submit("R1", { arguments: [1] }), assign(x1));
       expect(rejection(g.when({ ...call(1), arguments: [] } as Command))).toMatchObject({ _tag: "WrongArgumentCount", target: "shop:charge", given: 0, min: 1 });

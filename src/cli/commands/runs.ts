@@ -1,4 +1,4 @@
-/** `tributary runs ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP` */
+/** `tributary runs ls | show RUN | wait RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP [--cascade] [--wait]` */
 import { parseArgs } from "node:util";
 import type { Commit, Event } from "../../events/index.js";
 import { fromJson, toJson } from "../../orchestrator/json.js";
@@ -7,8 +7,10 @@ import type { RunDoc, RunView } from "../../projections/index.js";
 import { api, CliError, envPath, request } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";
+import { printOutcome, retrying, waitForCascade, waitForRun, waitForStep } from "../wait.js";
 
-const USAGE = "usage: tributary runs ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP [--cascade]";
+const USAGE =
+  "usage: tributary runs ls | show RUN | wait RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP [--cascade] [--wait]";
 
 export const run = async (argv: string[]): Promise<number> => {
   const { values, positionals } = parseArgs({
@@ -19,6 +21,7 @@ export const run = async (argv: string[]): Promise<number> => {
       follow: { type: "boolean", default: false },
       limit: { type: "string" },
       cascade: { type: "boolean", default: false },
+      wait: { type: "boolean", default: false },
     },
   });
   const t = targetOf(values);
@@ -44,6 +47,10 @@ export const run = async (argv: string[]): Promise<number> => {
       out(view, () => renderRunTree(view, new Set(view.stale)));
       return 0;
     }
+    case "wait": {
+      if (!runId) break;
+      return printOutcome(runId, await waitForRun(t, runId), values.json);
+    }
     case "history": {
       if (!runId) break;
       const rows = await api<(Event & { seq: number; index: number })[]>(t.server, "GET", envPath(t, `/runs/${runId}/history`));
@@ -68,16 +75,38 @@ export const run = async (argv: string[]): Promise<number> => {
         for (const l of await api<TaskLogLine[]>(t.server, "GET", envPath(t, `/runs/${runId}/logs`))) console.log(show(l));
         return 0;
       }
-      const res = await request(t.server, "GET", envPath(t, `/runs/${runId}/logs?follow=true`));
-      if (!res.ok || !res.body) throw new CliError(`cannot follow the logs of ${runId}: HTTP ${res.status}`, res.status >= 500 ? 2 : 1);
-      let rest = "";
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        rest += Buffer.from(chunk).toString("utf8");
-        const lines = rest.split("\n");
-        rest = lines.pop() ?? "";
-        for (const l of lines) if (l) console.log(show(fromJson(l) as TaskLogLine));
+      // Across server restarts: each new stream starts from the run's first line; the lines printed already are skipped.
+      const seen = new Set<string>();
+      for (;;) {
+        await retrying(`following the logs of ${runId}`, async () => {
+          const res = await request(t.server, "GET", envPath(t, `/runs/${runId}/logs?follow=true`));
+          if (!res.ok || !res.body) {
+            const message = `cannot follow the logs of ${runId}: HTTP ${res.status}${res.status === 404 ? ` (no run ${runId}?)` : ""}`;
+            throw new CliError(message, res.status >= 500 ? 2 : 1);
+          }
+          let rest = "";
+          try {
+            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+              rest += Buffer.from(chunk).toString("utf8");
+              const lines = rest.split("\n");
+              rest = lines.pop() ?? "";
+              for (const text of lines) {
+                if (!text) continue;
+                const l = fromJson(text) as TaskLogLine;
+                const key = `${l.executionId}\0${l.at}\0${l.level}\0${l.message}`;
+                if (seen.has(key)) continue;
+                seen.add(key);
+                console.log(show(l));
+              }
+            }
+          } catch (e) {
+            throw new CliError(`the log stream of ${runId} was cut (${(e as Error).message})`, 2);
+          }
+        });
+        // The stream ends when the run has finished, or when the server stops: then follow again.
+        const view = await retrying(`following the logs of ${runId}`, () => api<RunView>(t.server, "GET", envPath(t, `/runs/${runId}`)));
+        if (view.run.status !== "running") return 0;
       }
-      return 0;
     }
     case "cancel": {
       if (!runId) break;
@@ -97,8 +126,14 @@ export const run = async (argv: string[]): Promise<number> => {
         cascade: values.cascade,
       });
       if (r.warning && !values.json) console.error(`warning: ${r.warning}`);
-      out(r, () => `re-running step ${stepId} of run ${runId} in ${t.env}: execution ${r.executionId}${values.cascade ? ", then its callers up to the root" : ""}`);
-      return 0;
+      if (!values.wait || !values.json) {
+        const text = `re-running step ${stepId} of run ${runId} in ${t.env}: execution ${r.executionId}${values.cascade ? ", then its callers up to the root" : ""}`;
+        if (values.wait) console.error(`${text}; waiting…`);
+        else out(r, () => text);
+      }
+      if (!values.wait) return 0;
+      const outcome = values.cascade ? await waitForCascade(t, runId, stepId, r.executionId) : await waitForStep(t, runId, stepId, r.executionId);
+      return printOutcome(runId, outcome, values.json, values.cascade ? `run ${runId}` : `step ${stepId} of run ${runId}`);
     }
   }
   throw new CliError(USAGE, 1);

@@ -1,6 +1,8 @@
 /** `tributary server`: runs the server until SIGINT / SIGTERM. */
 import { parseArgs } from "node:util";
-import { TributaryServer } from "../../orchestrator/server.js";
+import { DataDirLocked } from "../../orchestrator/data-lock.js";
+import { TributaryServer, type ServerOptions } from "../../orchestrator/server.js";
+import { CliError } from "../client.js";
 
 export const run = async (argv: string[]): Promise<number> => {
   const { values } = parseArgs({
@@ -17,7 +19,7 @@ export const run = async (argv: string[]): Promise<number> => {
       "max-asset-bytes": { type: "string" },
     },
   });
-  const server = await TributaryServer.start({
+  const server = await startServer({
     dataDir: values.data ?? process.env.TRIBUTARY_DATA ?? ".tributary",
     ...(values.nats ? { nats: values.nats } : {}),
     port: values.port === undefined ? 7777 : Number(values.port),
@@ -33,6 +35,32 @@ export const run = async (argv: string[]): Promise<number> => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
+  // A second signal, or a close that hangs (a log that does not answer), exits at once; the lock goes either way.
+  const now = (code: number, why: string) => {
+    console.error(`tributary server: ${why}`);
+    server.lock.release();
+    process.exit(code);
+  };
+  process.once("SIGINT", () => now(130, "exiting at once"));
+  process.once("SIGTERM", () => now(143, "exiting at once"));
+  const hard = setTimeout(() => now(1, `did not stop within ${STOP_WITHIN_MS} ms: exiting`), STOP_WITHIN_MS);
+  console.error("tributary server: stopping (again to exit at once)");
   await server.close();
+  clearTimeout(hard);
+  console.error("tributary server: stopped");
+  // Nothing of the server is left; a stray handle (a user's module, a socket) must not keep the process up.
+  setTimeout(() => process.exit(0), 50).unref();
   return 0;
+};
+
+/** How long a stop may take before the process exits anyway. */
+const STOP_WITHIN_MS = 1800;
+
+const startServer = async (options: ServerOptions): Promise<TributaryServer> => {
+  try {
+    return await TributaryServer.start(options);
+  } catch (e) {
+    if (e instanceof DataDirLocked) throw new CliError(e.message, 1);
+    throw e;
+  }
 };

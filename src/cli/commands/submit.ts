@@ -1,11 +1,10 @@
 /** `tributary submit REPO:TARGET [--arg JSON]... [--idempotency-key K] [--wait]` */
 import { parseArgs } from "node:util";
-import type { Outcome } from "../../agent/protocol.js";
 import { fromJson, toJson } from "../../orchestrator/json.js";
 import type { RunView } from "../../projections/index.js";
 import { api, CliError, envPath, type Target } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
-import { showValue } from "../output.js";
+import { printOutcome, waitForRun } from "../wait.js";
 
 export const run = async (argv: string[]): Promise<number> => {
   const { values, positionals } = parseArgs({
@@ -40,13 +39,8 @@ export const run = async (argv: string[]): Promise<number> => {
   }
   if (!values.json) console.error(`run ${submitted.runId}${submitted.created ? "" : " (existing, same idempotency key)"}: waiting…`);
   const progress = !values.json && process.stderr.isTTY ? showProgress(t, submitted.runId) : undefined;
-  const r = await api<{ outcome: Outcome }>(t.server, "GET", envPath(t, `/runs/${submitted.runId}/result?wait=true`)).finally(
-    () => progress?.stop(),
-  );
-  if (values.json) console.log(toJson({ runId: submitted.runId, ...r.outcome }));
-  else if (r.outcome.status === "succeeded") console.log(showValue(r.outcome.value, 10_000));
-  else console.error(`run ${submitted.runId} ${r.outcome.status}: ${r.outcome.error.type}: ${r.outcome.error.message}`);
-  return r.outcome.status === "succeeded" ? 0 : 3;
+  const outcome = await waitForRun(t, submitted.runId).finally(() => progress?.stop());
+  return printOutcome(submitted.runId, outcome, values.json);
 };
 
 /** On a terminal: a line on stderr, redrawn twice a second, with the run's step counts. */
