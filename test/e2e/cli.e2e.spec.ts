@@ -97,6 +97,21 @@ describe("the tributary CLI", () => {
     expect(down.stderr).toMatch(/cannot reach the Tributary server .* start it with 'tributary server'/);
   });
 
+  it.each([
+    [["server", "--port", "abc"], /--port takes a whole number from 0 to 65535, got "abc"/],
+    [["server", "--heartbeat-ms", "1.5"], /--heartbeat-ms takes a whole number/],
+    [["server", "--nats", "localhost"], /--nats takes nats:\/\/host:port URLs/],
+    [["server", "--project", "has space"], /--project: invalid project name "has space"/],
+    [["runs", "ls", "--server", "not a url"], /--server takes the server's http:\/\/ or https:\/\/ URL/],
+    [["runs", "ls", "--limit", "2.5"], /--limit takes a whole number from 1 to 10000, got "2.5"/],
+    [["runs", "ls", "--env", "../etc"], /--env: invalid environment name "..\/etc"/],
+    [["agent", "--concurrency", "0", "examples/orders.ts"], /--concurrency takes a whole number from 1/],
+  ])("a bad option is refused before anything starts: %j", async (args, message) => {
+    const r = await cli(args);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+  });
+
   it("envs create and ls; projections dump is stable across a rebuild", async () => {
     expect((await cli(["envs", "create", "staging"], env)).code).toBe(0);
     const ls = await cli(["envs", "ls"], env);

@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startAgent } from "../../agent/runtime.js";
+import { wholeNumber } from "../args.js";
 import { CliError } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
 
@@ -30,15 +31,9 @@ export const run = async (argv: string[]): Promise<number> => {
     if (!m) throw new CliError(`--tag takes key=value, got ${JSON.stringify(kv)}`, 1);
     (tags[m[1]!] ??= []).push(m[2]!);
   }
-  const number = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new CliError(`--${name} takes a whole number of 1 or more, got ${JSON.stringify(v)}`, 1);
-    return n;
-  };
-  const concurrency = number("concurrency", values.concurrency);
-  const workers = number("workers", values.workers);
-  const maxAssetBytes = number("max-asset-bytes", values["max-asset-bytes"]);
+  const concurrency = wholeNumber("concurrency", values.concurrency, 1, 100_000);
+  const workers = wholeNumber("workers", values.workers, 1, 1024);
+  const maxAssetBytes = wholeNumber("max-asset-bytes", values["max-asset-bytes"], 1);
   const agent = await startAgent({
     server: t.server,
     project: t.project,

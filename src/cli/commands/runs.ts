@@ -5,6 +5,7 @@ import { fromJson, toJson } from "../../orchestrator/json.js";
 import type { TaskLogLine } from "../../orchestrator/task-logs.js";
 import type { RunDoc, RunView } from "../../projections/index.js";
 import { api, CliError, envPath, request } from "../client.js";
+import { runId as checkRunId, wholeNumber } from "../args.js";
 import { COMMON, targetOf } from "../options.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";
 import { printOutcome, retrying, waitForCascade, waitForRun, waitForStep } from "../wait.js";
@@ -26,10 +27,11 @@ export const run = async (argv: string[]): Promise<number> => {
   });
   const t = targetOf(values);
   const [sub, runId, stepId] = positionals;
+  if (runId !== undefined && sub !== "ls") checkRunId(runId);
   const out = (v: unknown, text: () => string) => console.log(values.json ? toJson(v) : text());
   switch (sub) {
     case "ls": {
-      const runs = await api<RunDoc[]>(t.server, "GET", envPath(t, `/runs?limit=${Number(values.limit ?? 50)}`));
+      const runs = await api<RunDoc[]>(t.server, "GET", envPath(t, `/runs?limit=${wholeNumber("limit", values.limit, 1, 10_000) ?? 50}`));
       out(runs, () =>
         [
           `${"run".padEnd(26)}  ${"status".padEnd(9)}  ${"submitted".padEnd(24)}  steps  target`,

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { DataDirLocked } from "../../orchestrator/data-lock.js";
 import { TributaryServer, type ServerOptions } from "../../orchestrator/server.js";
+import { name, natsUrls, wholeNumber } from "../args.js";
 import { CliError } from "../client.js";
 
 export const run = async (argv: string[]): Promise<number> => {
@@ -19,16 +20,24 @@ export const run = async (argv: string[]): Promise<number> => {
       "max-asset-bytes": { type: "string" },
     },
   });
+  const port = wholeNumber("port", values.port, 0, 65535);
+  const heartbeatMs = wholeNumber("heartbeat-ms", values["heartbeat-ms"], 10, 3_600_000);
+  const restartGraceMs = wholeNumber("restart-grace-ms", values["restart-grace-ms"], 0, 86_400_000);
+  const maxBlobBytes = wholeNumber("max-blob-bytes", values["max-blob-bytes"], 1);
+  const maxAssetBytes = wholeNumber("max-asset-bytes", values["max-asset-bytes"], 1);
+  const nats = natsUrls(values.nats);
+  const project = values.project ?? process.env.TRIBUTARY_PROJECT ?? "default";
+  name("project", project, values.project !== undefined ? "--project" : "TRIBUTARY_PROJECT");
   const server = await startServer({
     dataDir: values.data ?? process.env.TRIBUTARY_DATA ?? ".tributary",
-    ...(values.nats ? { nats: values.nats } : {}),
-    port: values.port === undefined ? 7777 : Number(values.port),
+    ...(nats ? { nats } : {}),
+    port: port ?? 7777,
     ...(values.host ? { host: values.host } : {}),
-    ...(values["heartbeat-ms"] ? { heartbeatMs: Number(values["heartbeat-ms"]) } : {}),
-    ...(values["restart-grace-ms"] ? { restartGraceMs: Number(values["restart-grace-ms"]) } : {}),
-    defaultProject: values.project ?? process.env.TRIBUTARY_PROJECT ?? "default",
-    ...(values["max-blob-bytes"] ? { maxBlobBytes: Number(values["max-blob-bytes"]) } : {}),
-    ...(values["max-asset-bytes"] ? { maxAssetBytes: Number(values["max-asset-bytes"]) } : {}),
+    ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+    ...(restartGraceMs === undefined ? {} : { restartGraceMs }),
+    defaultProject: project,
+    ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
+    ...(maxAssetBytes === undefined ? {} : { maxAssetBytes }),
   });
   console.log(`tributary server listening on ${server.url} (log: ${server.log.kind}, data: ${server.dataDir})`);
   await new Promise<void>((resolve) => {

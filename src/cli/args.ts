@@ -1,0 +1,66 @@
+/**
+ * Command-line values at the edge: each option is checked before anything
+ * is sent or started, and refused (exit 1) with a message that names the
+ * option, what it takes and what it got.
+ */
+import { describeInvalidName, parseEnvName, parseProjectName, parseRunId } from "../events/ids.js";
+import { CliError } from "./client.js";
+
+const refuse = (message: string): never => {
+  throw new CliError(message, 1);
+};
+
+/** A whole number within `[min, max]`, or `undefined` when the option is absent. */
+export const wholeNumber = (option: string, raw: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+  if (raw === undefined) return undefined;
+  const n = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
+    refuse(`--${option} takes a whole number ${range}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+};
+
+/** An `http://` or `https://` URL of a Tributary server. */
+export const serverUrl = (raw: string, from = "--server"): string => {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    refuse(`${from} takes the server's http:// or https:// URL (e.g. http://127.0.0.1:7777), got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+};
+
+/** One or more `nats://host:port` URLs, comma-separated. */
+export const natsUrls = (raw: string | undefined): string | undefined => {
+  if (raw === undefined) return undefined;
+  for (const part of raw.split(",")) {
+    let ok = false;
+    try {
+      const u = new URL(part.trim());
+      ok = ["nats:", "tls:", "ws:", "wss:"].includes(u.protocol) && u.hostname !== "";
+    } catch {
+      ok = false;
+    }
+    if (!ok) refuse(`--nats takes nats://host:port URLs, comma-separated, got ${JSON.stringify(part)}`);
+  }
+  return raw;
+};
+
+/** A project or environment name, checked as the server checks it. */
+export const name = (what: "project" | "env", raw: string, from: string): string => {
+  const parsed = what === "project" ? parseProjectName(raw) : parseEnvName(raw);
+  if (parsed._tag === "Left") refuse(`${from}: ${describeInvalidName(parsed.left)}`);
+  return raw;
+};
+
+/** A run id as the CLI is given it. */
+export const runId = (raw: string): string => {
+  const parsed = parseRunId(raw);
+  if (parsed._tag === "Left") refuse(describeInvalidName(parsed.left));
+  return raw;
+};
