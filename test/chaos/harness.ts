@@ -49,7 +49,7 @@ export interface ChaosOptions {
   readonly agents?: number;
   /** Runs submitted before the first kill. Default 6. */
   readonly initialRuns?: number;
-  /** A new run is submitted every [min, max] ms while the chaos goes on. Default 400–1500. */
+  /** A new run is submitted every [min, max] ms while the chaos goes on. Default 700–2000. */
   readonly submitEveryMs?: readonly [number, number];
   /** How long to wait for every run once the last restart is done. Default 120000. */
   readonly settleMs?: number;
@@ -207,7 +207,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
   const maxOutage = o.maxOutageMs ?? 8000;
   const minUp = o.minUptimeMs ?? 500;
   const maxUp = o.maxUptimeMs ?? 3000;
-  const [minEvery, maxEvery] = o.submitEveryMs ?? [400, 1500];
+  const [minEvery, maxEvery] = o.submitEveryMs ?? [700, 2000];
   const heartbeatMs = o.heartbeatMs ?? 500;
   const chaosRng = new Rng(o.seed);
   const workRng = new Rng(o.seed ^ 0x5eed);
@@ -266,6 +266,13 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
     everyProc.push(p);
     agents.push(p);
     await p.waitFor(/agent \S+ connected/, 30_000);
+    connected.add(p);
+  };
+  const connected = new Set<Proc>();
+  /** Starts agents until `want` are alive (those still connecting count). */
+  const topUpAgents = () => {
+    const want = o.agents ?? 2;
+    for (let n = agents.filter((a) => a.alive).length; n < want; n++) void startAgentProc().catch((e) => say(`a new agent did not start: ${(e as Error).message}`));
   };
 
   // --- HTTP -----------------------------------------------------------------
@@ -337,15 +344,15 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       const outage = chaosRng.int(0, maxOutage);
       if (killAgent) {
         await sleep(agentAt);
-        const live = agents.filter((a) => a.alive);
+        const live = agents.filter((a) => a.alive && connected.has(a));
         const victim = live[chaosRng.int(0, live.length - 1)];
         if (victim) {
           killedAgents.set(victim.pid, Date.now());
           await victim.kill9();
           agentKills++;
           say(`kill ${k}: agent ${victim.pid} killed`);
-          // Its replacement connects when the server is up.
-          void startAgentProc().catch((e) => say(`a new agent did not start: ${(e as Error).message}`));
+          // Its replacement connects as soon as the server is up.
+          topUpAgents();
         }
         await sleep(uptime - agentAt);
       } else await sleep(uptime);
@@ -361,6 +368,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       await sleep(outage);
       if (killNats) await startNats();
       await startServer();
+      topUpAgents(); // an agent that exited by itself is replaced too
       const out = Date.now() - down;
       maxOutageMs = Math.max(maxOutageMs, out);
       say(`kill ${k}/${o.kills}: server${killNats ? " and nats-server" : ""} down ${(out / 1000).toFixed(1)} s, up again (pid ${server!.pid})`);
@@ -368,6 +376,8 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
     submitting = false;
     await submitter;
     await Promise.all(pending);
+    const selfExitedAgents = agents.filter((a) => !a.alive && !a.killedByUs);
+    for (const a of selfExitedAgents) failures.push(`agent ${a.pid} exited by itself (${a.child.exitCode ?? a.child.signalCode}); its output:\n${a.tail()}`);
     // Every agent process the chaos left is meant to be up now; replacements may still be connecting.
     say(`chaos over: ${submitted.length} runs submitted; waiting for them (at most ${((o.settleMs ?? 120_000) / 1000).toFixed(0)} s)`);
 
