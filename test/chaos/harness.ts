@@ -49,6 +49,10 @@ export interface ChaosOptions {
   readonly agents?: number;
   /** Runs submitted before the first kill. Default 6. */
   readonly initialRuns?: number;
+  /** No new run is submitted while this many are unfinished. Default 8. */
+  readonly maxInFlight?: number;
+  /** Concurrency of each agent. Default 64. */
+  readonly concurrency?: number;
   /** A new run is submitted every [min, max] ms while the chaos goes on. Default 700–2000. */
   readonly submitEveryMs?: readonly [number, number];
   /** How long to wait for every run once the last restart is done. Default 120000. */
@@ -188,13 +192,14 @@ interface Marker {
 interface HistoryEvent {
   readonly seq: number;
   readonly type: string;
+  readonly at: number;
   readonly data: { readonly stepId?: string; readonly executionId?: string };
 }
 
 interface View {
   readonly run: { readonly runId: string; readonly status: string; readonly parent?: unknown; readonly error?: { type: string; message: string } };
-  readonly steps: readonly { readonly stepId: string; readonly status: string; readonly target: unknown; readonly executions: readonly string[] }[];
-  readonly executions: Readonly<Record<string, { readonly status: string; readonly stepId: string }>>;
+  readonly steps: readonly { readonly stepId: string; readonly status: string; readonly kind: string; readonly target: unknown; readonly executions: readonly string[] }[];
+  readonly executions: Readonly<Record<string, { readonly status: string; readonly stepId: string; readonly agentId?: string }>>;
 }
 
 type Outcome = { status: "succeeded"; value: unknown } | { status: string; error: { type: string; message: string } };
@@ -257,7 +262,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
   const startAgentProc = async () => {
     const p = new Proc(
       "agent",
-      spawn(process.execPath, [BIN, "agent", "--server", url, "--project", PROJECT, "--env", "production", "--concurrency", "16", CHAOS_FLOWS], {
+      spawn(process.execPath, [BIN, "agent", "--server", url, "--project", PROJECT, "--env", "production", "--concurrency", String(o.concurrency ?? 64), CHAOS_FLOWS], {
         cwd: ROOT,
         env: { ...process.env, TRIB_CHAOS_MARKERS: markers },
         stdio: ["ignore", "pipe", "pipe"],
@@ -322,10 +327,32 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
   let closing = false;
   let next = 0;
   const pending: Promise<void>[] = [];
+  // Outcomes are collected all along (the server may be down: then later).
+  const outcomes = new Map<string, Outcome>();
+  const collect = async () => {
+    for (const e of submitted) {
+      if (!e.runId || outcomes.has(e.runId) || closing) continue;
+      try {
+        const r = await call<{ outcome?: Outcome }>("GET", `${ENV_PATH}/runs/${e.runId}/result`, undefined, 5000);
+        if (r.status === 200 && r.body.outcome) outcomes.set(e.runId, r.body.outcome);
+      } catch {
+        // down: next round
+      }
+    }
+  };
+  const unfinished = () => submitted.filter((e) => !e.refused && !(e.runId && outcomes.has(e.runId))).length;
+  const collector = (async () => {
+    while (submitting) {
+      await collect();
+      await sleep(300);
+    }
+  })();
+  const maxInFlight = o.maxInFlight ?? 8;
   const submitter = (async () => {
     while (submitting) {
       await sleep(chaosRng.int(minEvery, maxEvery));
-      if (submitting) pending.push(submit(makeSubmission(workRng, "r", next++)));
+      // Bounded, so that workflows waiting on their calls never hold every slot of the agents.
+      if (submitting && unfinished() < maxInFlight) pending.push(submit(makeSubmission(workRng, "r", next++)));
     }
   })();
 
@@ -383,18 +410,10 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
 
     // --- settle ---------------------------------------------------------------
     const deadline = Date.now() + (o.settleMs ?? 120_000);
-    const outcomes = new Map<string, Outcome>();
+    await collector;
     for (;;) {
-      for (const e of submitted) {
-        if (!e.runId || outcomes.has(e.runId)) continue;
-        try {
-          const r = await ok<{ outcome?: Outcome }>("GET", `/runs/${e.runId}/result`);
-          if (r.outcome) outcomes.set(e.runId, r.outcome);
-        } catch (err) {
-          say(`result of ${e.runId}: ${(err as Error).message}`);
-        }
-      }
-      if (submitted.every((e) => !e.runId || outcomes.has(e.runId)) || Date.now() > deadline) break;
+      await collect();
+      if (unfinished() === 0 || Date.now() > deadline) break;
       await sleep(250);
     }
     // Let what the finished runs left behind (if anything) come to rest before it is counted.
@@ -427,6 +446,8 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
     let failedRuns = submitted.filter((e) => e.refused || !outcomes.has(e.runId!) || outcomes.get(e.runId!)!.status !== "succeeded" || !isDeepStrictEqual((outcomes.get(e.runId!) as { value?: unknown }).value, e.s.expected)).length;
     let doubleSuccesses = 0;
     let leftActive = 0;
+    const activeSummary = new Map<string, number>();
+    const abandonedAt = new Map<string, number>();
     for (const runId of runIds) {
       const view = await ok<View>("GET", `/runs/${runId}`);
       views.set(runId, view);
@@ -436,7 +457,10 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       }
       const history = await ok<HistoryEvent[]>("GET", `/runs/${runId}/history`);
       const successes = new Map<string, number>();
-      for (const ev of history) if (ev.type === "ExecutionSucceeded" && ev.data.stepId) successes.set(ev.data.stepId, (successes.get(ev.data.stepId) ?? 0) + 1);
+      for (const ev of history) {
+        if (ev.type === "ExecutionSucceeded" && ev.data.stepId) successes.set(ev.data.stepId, (successes.get(ev.data.stepId) ?? 0) + 1);
+        if (ev.type === "ExecutionAbandoned" && ev.data.executionId) abandonedAt.set(ev.data.executionId, ev.at);
+      }
       for (const [stepId, n] of successes) {
         if (n > 1) {
           doubleSuccesses++;
@@ -452,9 +476,18 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       for (const [id, x] of Object.entries(view.executions)) {
         if (x.status === "queued" || x.status === "assigned" || x.status === "running") {
           leftActive++;
+          const what = `${x.status} ${view.steps.find((st) => st.stepId === x.stepId)?.kind ?? "?"} executions${x.agentId ? ` on ${x.agentId}` : ""}`;
+          activeSummary.set(what, (activeSummary.get(what) ?? 0) + 1);
           failures.push(`execution ${id} of ${runId}/${x.stepId} is left ${x.status}`);
         }
       }
+    }
+
+    if (activeSummary.size > 0) {
+      const agentsNow = await ok<{ connected: unknown[] }>("GET", "/agents");
+      failures.unshift(
+        `left active at the end: ${[...activeSummary].map(([k, n]) => `${n} ${k}`).join(", ")}; connected agents: ${JSON.stringify(agentsNow.connected)}`,
+      );
     }
 
     // --- markers (the tasks' own record) -------------------------------------
@@ -465,15 +498,17 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
     }
     const tasksExecuted = marks.filter((m) => m.what === "start" && m.kind === "task").length;
     const workflowsExecuted = marks.filter((m) => m.what === "start" && m.kind === "workflow").length;
-    const succeededExecution = (m: Marker) => views.get(m.runId)?.executions[m.executionId]?.status === "succeeded";
     let redone = 0;
     let redoneExcused = 0;
     for (const r of marks.filter((m) => m.what === "redo")) {
       const finishedBefore = marks.filter((m) => m.what === "done" && m.key === r.key && m.at <= r.at);
-      // A finish is lost, not redone, when its agent was killed after it and before its result was recorded.
+      // A finish is lost, not redone, when its agent was killed after it and before its result was
+      // recorded: the execution was abandoned, and only after the kill (an abandonment before it is
+      // the server's doing, not the kill's).
       const lost = (d: Marker) => {
         const killedAt = killedAgents.get(d.pid);
-        return killedAt !== undefined && killedAt >= d.at && !succeededExecution(d);
+        const gaveUp = abandonedAt.get(d.executionId);
+        return killedAt !== undefined && killedAt >= d.at && gaveUp !== undefined && gaveUp >= killedAt;
       };
       if (finishedBefore.length > 0 && finishedBefore.every(lost)) {
         redoneExcused++;
