@@ -45,6 +45,8 @@ export interface ChaosOptions {
   readonly agentKillChance?: number;
   /** Chance, per kill cycle on JetStream, that the nats-server is killed with the server. Default 0.3. */
   readonly natsKillChance?: number;
+  /** Chance, per kill cycle on JetStream, that the nats-server alone is killed (and restarted) while the server runs. Default 0.15. */
+  readonly natsAloneChance?: number;
   /** Agent processes running at once. Default 2. */
   readonly agents?: number;
   /** Runs submitted before the first kill. Default 6. */
@@ -84,6 +86,12 @@ export interface ChaosReport {
   readonly workflowsExecuted: number;
   /** Calls whose code started again after it had returned once (not excused). */
   readonly redone: number;
+  /**
+   * Where the redos ran: a new execution of the step that had finished; a new
+   * step of the same run for the same call (its caller was retried); another
+   * run (a second child run for the same call, or a cache miss).
+   */
+  readonly redoneHow: { readonly sameStep: number; readonly newStep: number; readonly otherRun: number };
   /** Redos whose first finish was on an agent killed before the result was recorded. */
   readonly redoneExcused: number;
   /** Steps with two or more `ExecutionSucceeded` in their run's history. */
@@ -277,7 +285,10 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
   /** Starts agents until `want` are alive (those still connecting count). */
   const topUpAgents = () => {
     const want = o.agents ?? 2;
-    for (let n = agents.filter((a) => a.alive).length; n < want; n++) void startAgentProc().catch((e) => say(`a new agent did not start: ${(e as Error).message}`));
+    for (let n = agents.filter((a) => a.alive).length; n < want; n++)
+      void startAgentProc().catch((e) => {
+        if (!closing) say(`a new agent did not start: ${(e as Error).message}`);
+      });
   };
 
   // --- HTTP -----------------------------------------------------------------
@@ -368,21 +379,46 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       const killAgent = chaosRng.chance(o.agentKillChance ?? 0.3);
       const agentAt = chaosRng.int(0, uptime);
       const killNats = !!natsDir && chaosRng.chance(o.natsKillChance ?? 0.3);
+      const natsAlone = !!natsDir && chaosRng.chance(o.natsAloneChance ?? 0.15);
+      const natsAloneAt = chaosRng.int(0, uptime);
+      const natsAloneOutage = chaosRng.int(0, Math.floor(maxOutage / 2));
       const outage = chaosRng.int(0, maxOutage);
-      if (killAgent) {
-        await sleep(agentAt);
-        const live = agents.filter((a) => a.alive && connected.has(a));
-        const victim = live[chaosRng.int(0, live.length - 1)];
-        if (victim) {
-          killedAgents.set(victim.pid, Date.now());
-          await victim.kill9();
-          agentKills++;
-          say(`kill ${k}: agent ${victim.pid} killed`);
-          // Its replacement connects as soon as the server is up.
-          topUpAgents();
-        }
-        await sleep(uptime - agentAt);
-      } else await sleep(uptime);
+      // What happens while the server is up, in time order.
+      const during: { at: number; act: () => Promise<void> }[] = [];
+      if (killAgent)
+        during.push({
+          at: agentAt,
+          act: async () => {
+            const live = agents.filter((a) => a.alive && connected.has(a));
+            const victim = live[chaosRng.int(0, live.length - 1)];
+            if (!victim) return;
+            killedAgents.set(victim.pid, Date.now());
+            await victim.kill9();
+            agentKills++;
+            say(`kill ${k}: agent ${victim.pid} killed`);
+            topUpAgents(); // its replacement connects as soon as the server is up
+          },
+        });
+      if (natsAlone)
+        during.push({
+          at: natsAloneAt,
+          act: async () => {
+            // The nats-server alone, under a running server: it must ride it out.
+            const t = Date.now();
+            await nats!.kill();
+            natsKills++;
+            await sleep(natsAloneOutage);
+            await startNats();
+            say(`kill ${k}: nats-server alone down ${((Date.now() - t) / 1000).toFixed(1)} s`);
+          },
+        });
+      during.sort((a, b) => a.at - b.at);
+      const upSince = Date.now();
+      for (const d of during) {
+        await sleep(Math.max(0, upSince + d.at - Date.now()));
+        await d.act();
+      }
+      await sleep(Math.max(0, upSince + uptime - Date.now()));
 
       const down = Date.now();
       if (!server!.alive) say(`kill ${k}: the server was already down`);
@@ -499,6 +535,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
     const tasksExecuted = marks.filter((m) => m.what === "start" && m.kind === "task").length;
     const workflowsExecuted = marks.filter((m) => m.what === "start" && m.kind === "workflow").length;
     let redone = 0;
+    const redoneHow = { sameStep: 0, newStep: 0, otherRun: 0 };
     let redoneExcused = 0;
     for (const r of marks.filter((m) => m.what === "redo")) {
       const finishedBefore = marks.filter((m) => m.what === "done" && m.key === r.key && m.at <= r.at);
@@ -516,6 +553,9 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       }
       redone++;
       const first = finishedBefore[0];
+      if (first && first.runId === r.runId && first.stepId === r.stepId) redoneHow.sameStep++;
+      else if (first && first.runId === r.runId) redoneHow.newStep++;
+      else redoneHow.otherRun++;
       failures.push(
         `${r.kind} ${r.key} ran again after it had finished: execution ${r.executionId} (run ${r.runId}, step ${r.stepId}, attempt ${r.attempt})` +
           (first ? ` after ${first.executionId} (run ${first.runId}, step ${first.stepId}) finished ${r.at - first.at} ms earlier` : ""),
@@ -553,6 +593,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       workflowsExecuted,
       redone,
       redoneExcused,
+      redoneHow,
       doubleSuccesses,
       failedRuns,
       leftActive,
@@ -586,6 +627,9 @@ export const chaosTable = (rs: readonly ChaosReport[]): string => {
     ["tasks executed (markers)", (r) => String(r.tasksExecuted)],
     ["workflows executed (markers)", (r) => String(r.workflowsExecuted)],
     ["redone after finishing", (r) => String(r.redone)],
+    ["  … as a new execution of the step", (r) => String(r.redoneHow.sameStep)],
+    ["  … as a new step of the run", (r) => String(r.redoneHow.newStep)],
+    ["  … in another run", (r) => String(r.redoneHow.otherRun)],
     ["redone, excused (agent killed)", (r) => String(r.redoneExcused)],
     ["steps with 2 successes", (r) => String(r.doubleSuccesses)],
     ["failed / wrong runs", (r) => String(r.failedRuns)],

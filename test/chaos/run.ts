@@ -1,7 +1,8 @@
 /**
  * `npm run chaos -- --kills N --seed S [--adapter embedded|jetstream|both]
  *  [--max-outage-ms N] [--min-uptime-ms N] [--max-uptime-ms N] [--agent-kill-chance P]
- *  [--nats-kill-chance P] [--settle-ms N] [--port N] [--nats-port N] [--keep] [--quiet]`
+ *  [--nats-kill-chance P] [--nats-alone-chance P] [--agents N] [--max-in-flight N]
+ *  [--settle-ms N] [--port N] [--nats-port N] [--keep] [--quiet]`
  *
  * Runs the chaos campaign on each log, prints a table (one column per log)
  * and every violated invariant, and exits 1 if any invariant failed (2 if
@@ -25,6 +26,9 @@ const { values } = parseArgs({
     "max-uptime-ms": { type: "string" },
     "agent-kill-chance": { type: "string" },
     "nats-kill-chance": { type: "string" },
+    "nats-alone-chance": { type: "string" },
+    agents: { type: "string" },
+    "max-in-flight": { type: "string" },
     "settle-ms": { type: "string" },
     port: { type: "string" },
     "nats-port": { type: "string" },
@@ -67,6 +71,9 @@ for (const adapter of adapters) {
         ...optional("maxUptimeMs", whole("max-uptime-ms", values["max-uptime-ms"])),
         ...optional("agentKillChance", chance("agent-kill-chance", values["agent-kill-chance"])),
         ...optional("natsKillChance", chance("nats-kill-chance", values["nats-kill-chance"])),
+        ...optional("natsAloneChance", chance("nats-alone-chance", values["nats-alone-chance"])),
+        ...optional("agents", whole("agents", values.agents, 1)),
+        ...optional("maxInFlight", whole("max-in-flight", values["max-in-flight"], 1)),
         ...optional("settleMs", whole("settle-ms", values["settle-ms"])),
         ...optional("port", port),
         ...optional("natsPort", natsPort),
