@@ -92,6 +92,8 @@ export interface ChaosReport {
    * run (a second child run for the same call, or a cache miss).
    */
   readonly redoneHow: { readonly sameStep: number; readonly newStep: number; readonly otherRun: number };
+  /** Calls that returned twice from overlapping executions (neither started after the other returned); not an invariant. */
+  readonly overlapping: number;
   /** Redos whose first finish was on an agent killed before the result was recorded. */
   readonly redoneExcused: number;
   /** Steps with two or more `ExecutionSucceeded` in their run's history. */
@@ -562,6 +564,13 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       );
     }
 
+    // Calls whose code returned twice although neither start followed a return: two executions
+    // that overlapped (e.g. one abandoned while it still ran). Reported, not an invariant.
+    const doneByKey = new Map<string, number>();
+    for (const m of marks) if (m.what === "done") doneByKey.set(m.key, (doneByKey.get(m.key) ?? 0) + 1);
+    const redoKeys = new Set(marks.filter((m) => m.what === "redo").map((m) => m.key));
+    const overlapping = [...doneByKey].filter(([key, n]) => n > 1 && !redoKeys.has(key)).length;
+
     // --- rebuild ------------------------------------------------------------------
     let rebuildEqual = false;
     for (let attempt = 0; attempt < 3 && !rebuildEqual; attempt++) {
@@ -594,6 +603,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       redone,
       redoneExcused,
       redoneHow,
+      overlapping,
       doubleSuccesses,
       failedRuns,
       leftActive,
@@ -631,6 +641,7 @@ export const chaosTable = (rs: readonly ChaosReport[]): string => {
     ["  … as a new step of the run", (r) => String(r.redoneHow.newStep)],
     ["  … in another run", (r) => String(r.redoneHow.otherRun)],
     ["redone, excused (agent killed)", (r) => String(r.redoneExcused)],
+    ["finished twice, overlapping (info)", (r) => String(r.overlapping)],
     ["steps with 2 successes", (r) => String(r.doubleSuccesses)],
     ["failed / wrong runs", (r) => String(r.failedRuns)],
     ["steps/executions left active", (r) => String(r.leftActive)],

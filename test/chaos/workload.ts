@@ -30,8 +30,8 @@ export class Rng {
   }
 }
 
-export type Kind = "fan_out" | "chain" | "retries" | "cached" | "parent" | "assets";
-export const KINDS: readonly Kind[] = ["fan_out", "chain", "retries", "cached", "parent", "assets"];
+export type Kind = "fan_out" | "chain" | "retries" | "cached" | "parent" | "assets" | "long_chain";
+export const KINDS: readonly Kind[] = ["fan_out", "chain", "retries", "cached", "parent", "assets", "long_chain"];
 
 export interface Submission {
   /** Unique per submission; also its idempotency key. */
@@ -69,6 +69,12 @@ export const makeSubmission = (rng: Rng, prefix: string, i: number): Submission 
     }
     case "chain": {
       const n = rng.int(3, 10);
+      const x0 = rng.int(0, 1000);
+      return { tag, kind, target: "chaos:chain", arguments: [tag, n, x0], expected: chainOf(n, x0), runs: 1 };
+    }
+    case "long_chain": {
+      // Long enough (a few seconds) to live through several kills.
+      const n = rng.int(20, 30);
       const x0 = rng.int(0, 1000);
       return { tag, kind, target: "chaos:chain", arguments: [tag, n, x0], expected: chainOf(n, x0), runs: 1 };
     }
