@@ -11,6 +11,15 @@ import { LOG_KINDS } from "./support.js";
 const seed = Number(process.env.TRIB_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 describe.each(LOG_KINDS)("chaos on the %s log", (adapter) => {
+  it("the control: with no kills every invariant holds, so a violation under chaos is the chaos's doing", { timeout: 60_000 }, async () => {
+    const report = await runChaos({ adapter, kills: 0, seed, initialRuns: 7, settleMs: 30_000 });
+    const summary = `${chaosTable([report])}\n${report.failures.slice(0, 15).join("\n")}`;
+    expect(report.submitted, summary).toBeGreaterThanOrEqual(7); // every kind of workflow once
+    expect(report.tasksExecuted, summary).toBeGreaterThan(20);
+    expect(report.failures.length, summary).toBe(0);
+    expect(report.rebuildEqual, summary).toBe(true);
+  });
+
   it(`three server kills under a mixed workload leave every invariant intact (seed ${seed})`, { timeout: 90_000 }, async () => {
     const report = await runChaos({
       adapter,
