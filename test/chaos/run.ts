@@ -2,7 +2,7 @@
  * `npm run chaos -- --kills N --seed S [--adapter embedded|jetstream|both]
  *  [--max-outage-ms N] [--min-uptime-ms N] [--max-uptime-ms N] [--agent-kill-chance P]
  *  [--nats-kill-chance P] [--nats-alone-chance P] [--agents N] [--max-in-flight N]
- *  [--settle-ms N] [--port N] [--nats-port N] [--keep] [--quiet]`
+ *  [--settle-ms N] [--heartbeat-ms N] [--port N] [--nats-port N] [--keep] [--quiet]`
  *
  * Runs the chaos campaign on each log, prints a table (one column per log)
  * and every violated invariant, and exits 1 if any invariant failed (2 if
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     agents: { type: "string" },
     "max-in-flight": { type: "string" },
     "settle-ms": { type: "string" },
+    "heartbeat-ms": { type: "string" },
     port: { type: "string" },
     "nats-port": { type: "string" },
     keep: { type: "boolean", default: false },
@@ -75,6 +76,7 @@ for (const adapter of adapters) {
         ...optional("agents", whole("agents", values.agents, 1)),
         ...optional("maxInFlight", whole("max-in-flight", values["max-in-flight"], 1)),
         ...optional("settleMs", whole("settle-ms", values["settle-ms"])),
+        ...optional("heartbeatMs", whole("heartbeat-ms", values["heartbeat-ms"], 1)),
         ...optional("port", port),
         ...optional("natsPort", natsPort),
         keep: values.keep,
