@@ -2,12 +2,13 @@
  * `npm run chaos -- --kills N --seed S [--adapter embedded|jetstream|both]
  *  [--max-outage-ms N] [--min-uptime-ms N] [--max-uptime-ms N] [--agent-kill-chance P]
  *  [--nats-kill-chance P] [--nats-alone-chance P] [--agents N] [--max-in-flight N]
- *  [--settle-ms N] [--heartbeat-ms N] [--port N] [--nats-port N] [--keep] [--quiet]`
+ *  [--settle-ms N] [--heartbeat-ms N] [--port N] [--nats-port N] [--keep] [--report FILE] [--quiet]`
  *
  * Runs the chaos campaign on each log, prints a table (one column per log)
  * and every violated invariant, and exits 1 if any invariant failed (2 if
  * the harness itself could not run). See docs/chaos.md.
  */
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { chaosTable, runChaos, type Adapter, type ChaosReport } from "./harness.js";
 
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     port: { type: "string" },
     "nats-port": { type: "string" },
     keep: { type: "boolean", default: false },
+    report: { type: "string" },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -97,6 +99,10 @@ if (reports.length > 0) {
     console.log(`\n${r.adapter}: ${r.failures.length} invariant violation(s):`);
     for (const f of r.failures.slice(0, 40)) console.log(`  - ${f}`);
     if (r.failures.length > 40) console.log(`  … and ${r.failures.length - 40} more`);
+  }
+  if (values.report) {
+    writeFileSync(values.report, JSON.stringify({ seed, kills, reports }, null, 2));
+    console.log(`the full reports (every violation) are in ${values.report}`);
   }
   for (const r of reports) if (r.dirs.length) console.log(`${r.adapter}: kept ${r.dirs.join(" ")}`);
   const bad = reports.some((r) => r.failures.length > 0);
