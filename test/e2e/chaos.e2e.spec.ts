@@ -31,7 +31,7 @@ describe.each(LOG_KINDS)("chaos on the %s log", (adapter) => {
       initialRuns: 6,
       settleMs: 30_000,
     });
-    const summary = `${chaosTable([report])}\nreproduce: npm run chaos -- --kills 3 --seed ${seed} --adapter ${adapter} --max-outage-ms 2000 --max-uptime-ms 1500`;
+    const summary = `${chaosTable([report])}\nreproduce: npm run chaos -- --kills 3 --seed ${seed} --adapter ${adapter} --max-outage-ms 2000 --min-uptime-ms 400 --max-uptime-ms 1500`;
     // The campaign really ran: kills, runs and task executions happened.
     expect(report.kills, summary).toBe(3);
     expect(report.submitted, summary).toBeGreaterThanOrEqual(6);
