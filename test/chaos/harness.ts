@@ -217,7 +217,7 @@ type Outcome = { status: "succeeded"; value: unknown } | { status: string; error
 /** Runs one chaos campaign on one log and checks the invariants. */
 export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
   const log = o.log ?? (() => {});
-  const say = (s: string) => log(`[${o.adapter}] ${s}`);
+  const say = (s: string) => log(`${new Date().toISOString().slice(11, 23)} [${o.adapter}] ${s}`);
   const t0 = Date.now();
   const maxOutage = o.maxOutageMs ?? 8000;
   const minUp = o.minUptimeMs ?? 500;
