@@ -127,11 +127,8 @@ export class BlobClient {
     return { key: `sha256:${sha256}`, size: bytes.length, sha256 };
   }
 
-  /**
-   * Downloads a blob into memory, checking its size and sha256.
-   * @throws BlobMissingError, BlobMismatchError, BlobHttpError
-   */
-  async getBytes(sha256: string, expectedSize: number, signal?: AbortSignal): Promise<Uint8Array> {
+  /** `GET` of a blob: the response when it is 200. @throws BlobMissingError, BlobHttpError */
+  async #get(sha256: string, signal: AbortSignal | undefined) {
     const res = await this.#send("GET", sha256, {}, signal, (req) => req.end());
     if (res.statusCode === 404) {
       res.resume();
@@ -141,6 +138,15 @@ export class BlobClient {
       const text = await errorText(res);
       throw new BlobHttpError(res.statusCode ?? 0, `GET ${this.url(sha256)} answered ${res.statusCode}${text ? `: ${text}` : ""}`);
     }
+    return res;
+  }
+
+  /**
+   * Downloads a blob into memory, checking its size and sha256.
+   * @throws BlobMissingError, BlobMismatchError, BlobHttpError
+   */
+  async getBytes(sha256: string, expectedSize: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const res = await this.#get(sha256, signal);
     const chunks: Buffer[] = [];
     let received = 0;
     for await (const chunk of res) {
@@ -167,15 +173,7 @@ export class BlobClient {
    * @throws BlobMissingError, BlobMismatchError, BlobHttpError
    */
   async download(sha256: string, dest: string, expectedSize: number, signal?: AbortSignal): Promise<void> {
-    const res = await this.#send("GET", sha256, {}, signal, (req) => req.end());
-    if (res.statusCode === 404) {
-      res.resume();
-      throw new BlobMissingError(`blob sha256:${sha256} is missing on the server`);
-    }
-    if (res.statusCode !== 200) {
-      const text = await errorText(res);
-      throw new BlobHttpError(res.statusCode ?? 0, `GET ${this.url(sha256)} answered ${res.statusCode}${text ? `: ${text}` : ""}`);
-    }
+    const res = await this.#get(sha256, signal);
     const temp = path.join(path.dirname(dest), `.${path.basename(dest).slice(0, 100)}.${randomBytes(6).toString("hex")}.tributary-part`);
     const hash = createHash("sha256");
     let received = 0;

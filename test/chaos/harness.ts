@@ -14,13 +14,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, mkdir, readdir, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { fromJson, toJson } from "../../src/orchestrator/json.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { freePort } from "../support/ports.js";
 import { makeSubmission, Rng, type Submission } from "./workload.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -175,17 +175,6 @@ class Proc {
     });
   }
 }
-
-/** A free TCP port on 127.0.0.1. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolvePort(a.port) : reject(new Error("no free port"))));
-    });
-  });
 
 interface Marker {
   readonly what: "start" | "done" | "fail" | "redo";

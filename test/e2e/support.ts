@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { inject } from "vitest";
@@ -14,6 +13,7 @@ import type { Outcome } from "../../src/agent/protocol.js";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import { fromJson, toJson } from "../../src/orchestrator/json.js";
 import { TributaryServer } from "../../src/orchestrator/server.js";
+export { freePort } from "../support/ports.js";
 import type { RunView } from "../../src/projections/index.js";
 
 export const FLOWS = resolve(import.meta.dirname, "fixtures/flows.ts");
@@ -126,17 +126,6 @@ export const startHarness = async (kind: LogKind, options: { heartbeatMs?: numbe
     },
   };
 };
-
-/** A free TCP port on 127.0.0.1. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolvePort(a.port) : reject(new Error("no port"))));
-    });
-  });
 
 /** Runs `tributary ...args` as a child process. */
 export const spawnCli = (args: string[], env: Record<string, string> = {}): ChildProcess =>
