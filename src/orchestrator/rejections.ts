@@ -16,7 +16,9 @@ export type Rejection =
   | { readonly _tag: "EnvironmentCycle"; readonly path: readonly string[] }
   | { readonly _tag: "RunFinished"; readonly runId: string; readonly status: string }
   | { readonly _tag: "NotAssigned"; readonly executionId: string; readonly agentId: string }
-  | { readonly _tag: "InvalidArgument"; readonly message: string };
+  | { readonly _tag: "InvalidArgument"; readonly message: string }
+  /** The decision would record an event that would not decode (a value from outside that slipped past the edge). */
+  | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string };
 
 export const rejectionMessage = (r: Rejection): string => {
   switch (r._tag) {
@@ -48,6 +50,8 @@ export const rejectionMessage = (r: Rejection): string => {
       return `run ${r.runId} is already ${r.status}`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
+    case "InvalidEvent":
+      return `refused: it would record an invalid ${r.eventType} event: ${r.reason}`;
   }
 };
 
@@ -69,6 +73,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "UnknownTarget":
     case "InvalidName":
     case "InvalidArgument":
+    case "InvalidEvent":
       return 400;
   }
 };
