@@ -6,7 +6,7 @@
 import WebSocket from "ws";
 import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "./protocol.js";
 import type { AgentMessage, LogLevel, ServerMessage } from "./protocol.js";
-import { isAssetRef } from "./asset.js";
+import { checkServerMessage } from "../protocol/agent.js";
 
 export interface ConnectionOptions {
   /** `http(s)://host:port` of the server, or the `ws(s)://` URL of its agent endpoint. */
@@ -145,52 +145,13 @@ export class Connection {
 const toBytes = (data: WebSocket.RawData): Uint8Array =>
   Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 
-const isStr = (v: unknown): v is string => typeof v === "string";
-const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isRef = (v: unknown): boolean => isObj(v) && isStr(v["runId"]) && isStr(v["stepId"]) && isStr(v["executionId"]);
-const isErrorInfo = (v: unknown): boolean => isObj(v) && isStr(v["type"]) && isStr(v["message"]);
-const OUTCOMES = new Set(["failed", "cancelled", "timed_out", "abandoned"]);
-const isOutcome = (v: unknown): boolean =>
-  isObj(v) && (v["status"] === "succeeded" ? "value" in v : OUTCOMES.has(v["status"] as string) && isErrorInfo(v["error"]));
-
-/** A checked server message, or what is wrong with the frame. */
+/**
+ * A checked server message, or what is wrong with the frame: each type's
+ * schema in src/protocol (compiled when its first frame arrives).
+ */
 export const parseServerMessage = (bytes: Uint8Array): ServerMessage | string => {
   const m = decodeMessage(bytes);
   if (m === undefined) return "not a msgpack object with a string type";
-  const ok = ((): boolean => {
-    switch (m.type) {
-      case "welcome":
-        return isStr(m["agentId"]) && isNum(m["heartbeatMs"]) && (m["heartbeatMs"] as number) > 0;
-      case "refused":
-        return isStr(m["reason"]);
-      case "execute":
-        return (
-          isStr(m["executionId"]) &&
-          isStr(m["runId"]) &&
-          isStr(m["stepId"]) &&
-          isNum(m["attempt"]) &&
-          isObj(m["target"]) &&
-          isStr(m["target"]["repository"]) &&
-          isStr(m["target"]["target"]) &&
-          Array.isArray(m["arguments"])
-        );
-      case "abort":
-        return isStr(m["executionId"]) && ["cancelled", "timed_out", "abandoned"].includes(m["reason"] as string);
-      case "submitted":
-        return isNum(m["requestId"]) && isRef(m["handle"]);
-      case "resolved":
-        return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"]));
-      case "ack":
-        return isNum(m["requestId"]);
-      case "persisted":
-      case "restored":
-        return isNum(m["requestId"]) && isAssetRef(m["asset"]);
-      case "error":
-        return isStr(m["message"]) && (m["requestId"] === undefined || isNum(m["requestId"]));
-      default:
-        return false;
-    }
-  })();
-  return ok ? (m as unknown as ServerMessage) : `malformed or unknown message of type ${JSON.stringify(m.type).slice(0, 80)}`;
+  const problem = checkServerMessage(m);
+  return problem === undefined ? (m as unknown as ServerMessage) : `malformed message: ${problem.slice(0, 500)}`;
 };

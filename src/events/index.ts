@@ -45,3 +45,4 @@ export { MAX_COMMIT_BYTES } from "./log.js";
 export { EmbeddedEventLog, type EmbeddedEventLogOptions } from "./log-embedded.js";
 export { JetStreamEventLog, type JetStreamEventLogOptions } from "./log-jetstream.js";
 export { lmdbFileProblem } from "./lmdb-file.js";
+export { verifyLog, type LogVerification } from "./verify.js";

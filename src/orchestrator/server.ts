@@ -13,6 +13,7 @@ import {
   JetStreamEventLog,
   logRef,
   parseRunId,
+  verifyLog,
   type EventLog,
 } from "../events/index.js";
 import {
@@ -34,6 +35,7 @@ import {
   type AgentMessage,
   type ServerMessage,
 } from "../agent/protocol.js";
+import { apiSchema, checkAgentMessage, checkBody, checkQuery, matchRoute, MAX_BODY_BYTES } from "../protocol/index.js";
 import { fromJson, toJson } from "./json.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 import { Environments, Refused, type Env } from "./environments.js";
@@ -66,7 +68,8 @@ export interface ServerOptions {
 export const DEFAULT_PROJECT = "default";
 export const DEFAULT_ENV = "production";
 const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
-const MAX_BODY_BYTES = 1024 * 1024;
+/** How much of an over-limit body is read (and dropped) so that the client hears the 413; past it the socket is closed. */
+const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 
 /** An HTTP error with a status and a message that says what to do. */
 class HttpError extends Error {
@@ -173,10 +176,25 @@ export class TributaryServer {
       if (!agent) {
         if (helloSeen) return; // hello in progress
         if (m.type !== "hello") {
-          conn.send({ type: "error", message: `expected hello first, got ${m.type}` });
+          conn.send({ type: "error", message: `expected hello first, got ${JSON.stringify(m.type.slice(0, 64))}` });
           return;
         }
         helloSeen = true;
+        // The version first: another version's hello may have another shape.
+        if (m["protocol"] !== PROTOCOL_VERSION) {
+          conn.send({
+            type: "refused",
+            reason: `protocol version ${JSON.stringify(m["protocol"] ?? null)} is not supported: this server speaks version ${PROTOCOL_VERSION}; upgrade the agent or the server`,
+          });
+          ws.close(1008, "refused");
+          return;
+        }
+        const problem = checkAgentMessage(m);
+        if (problem) {
+          conn.send({ type: "refused", reason: problem });
+          ws.close(1008, "refused");
+          return;
+        }
         void this.hello(conn, m as unknown as Extract<AgentMessage, { type: "hello" }>).then(
           (a) => {
             agent = a;
@@ -189,8 +207,11 @@ export class TributaryServer {
         );
         return;
       }
-      if (!KNOWN_AGENT_MESSAGES.has(m.type)) {
-        conn.send({ type: "error", message: `unknown message type ${JSON.stringify(m.type)}` });
+      // Checked against its type's schema before any command is made of it.
+      const problem = checkAgentMessage(m);
+      if (problem) {
+        const requestId = m["requestId"];
+        conn.send({ type: "error", ...(Number.isSafeInteger(requestId) ? { requestId: requestId as number } : {}), message: problem });
         return;
       }
       void agent.env.scheduler.onMessage(agent.id, m as unknown as AgentMessage);
@@ -201,18 +222,8 @@ export class TributaryServer {
     ws.on("error", () => ws.terminate());
   }
 
+  /** A hello checked against its schema: registers the agent. */
   private async hello(conn: AgentConnection, m: Extract<AgentMessage, { type: "hello" }>): Promise<{ id: string; env: Env } | undefined> {
-    if (m.protocol !== PROTOCOL_VERSION) {
-      conn.send({
-        type: "refused",
-        reason: `protocol version ${String(m.protocol)} is not supported: this server speaks version ${PROTOCOL_VERSION}; upgrade the agent or the server`,
-      });
-      return undefined;
-    }
-    if (typeof m.project !== "string" || typeof m.env !== "string" || !Array.isArray(m.manifests)) {
-      conn.send({ type: "refused", reason: "hello needs project, env and manifests" });
-      return undefined;
-    }
     const env = await this.env(m.project, m.env);
     const id = await env.scheduler.connect(conn, m);
     return { id, env };
@@ -224,18 +235,40 @@ export class TributaryServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? "/", "http://x");
-      const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-      if (parts[0] === "api" && parts[1] === "blobs" && parts.length === 3) return await this.blob(req, res, parts[2]!);
-      const body = req.method === "POST" ? await readBody(req) : undefined;
-      const out = await this.route(req.method ?? "GET", parts, url.searchParams, body, res);
+      let parts: string[];
+      try {
+        parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+      } catch {
+        throw new HttpError(400, "the path is not valid percent-encoding");
+      }
+      if (parts[0] !== "api") throw new HttpError(404, "not found: the API lives under /api (see GET /api/schema)");
+      // The edge: the route, its path parameters, query and body are checked before anything is done.
+      const method = req.method ?? "GET";
+      const match = matchRoute(method, parts.slice(1));
+      if (!match.ok) {
+        if (match.allow) res.setHeader("allow", match.allow.join(", "));
+        throw new HttpError(match.status, match.message);
+      }
+      const { route } = match.matched;
+      const badQuery = checkQuery(route, url.searchParams);
+      if (badQuery) throw new HttpError(400, badQuery);
+      if (parts[1] === "blobs") return await this.blob(req, res, parts[2]!);
+      const body = method === "POST" || method === "PUT" ? await readBody(req) : await noBody(req);
+      const badBody = checkBody(route, body);
+      if (badBody) throw new HttpError(400, badBody);
+      if (route.path === "schema") return send(res, 200, apiSchema());
+      const out = await this.route(method, parts, url.searchParams, body, res);
       if (out === STREAMED) return;
       send(res, 200, out);
     } catch (e) {
       const status =
         e instanceof HttpError || e instanceof Refused ? e.status : e instanceof InvalidNameError ? 400 : 500;
       if (status === 500) this.notice(`API error: ${(e as Error).stack ?? String(e)}`);
-      if (!res.headersSent) send(res, status, { error: (e as Error).message });
-      else res.end();
+      if (!res.headersSent) {
+        // A body left unread (over the limit, or refused before reading) closes the connection after the answer.
+        if (!req.complete) res.setHeader("connection", "close");
+        send(res, status, { error: (e as Error).message });
+      } else res.end();
     }
   }
 
@@ -283,6 +316,12 @@ export class TributaryServer {
       return { name: p[4], ...getEnvironment((await this.env(project, p[4]!)).rt.source) };
     }
     if (p[3] !== "envs" || p.length < 6) throw new HttpError(404, `no such endpoint: /${p.join("/")}`);
+    if (p[5] === "log" && p[6] === "verify") {
+      // Straight from the log: the environment's orchestrator may not start on a log that does not decode.
+      const ref = logRef(project, p[4]!);
+      if (!(await this.log.hasEnv(ref))) throw rejected({ _tag: "UnknownEnvironment", env: `${project}/${p[4]}` });
+      return { project, env: p[4], log: this.log.kind, ...(await verifyLog(this.log, ref)) };
+    }
     const env = await this.env(project, p[4]!);
     const { rt } = env;
     const rest = p.slice(5);
@@ -453,40 +492,41 @@ export class TributaryServer {
 
 const STREAMED = Symbol("streamed");
 
-const KNOWN_AGENT_MESSAGES = new Set([
-  "heartbeat",
-  "started",
-  "succeeded",
-  "failed",
-  "submit",
-  "result",
-  "cancel",
-  "log",
-  "hello",
-  "persist",
-  "restore",
-]);
-
 const send = (res: ServerResponse, status: number, value: unknown) => {
   const text = toJson(value);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 };
 
+/**
+ * Reads a JSON body of at most MAX_BODY_BYTES. Past the limit it answers 413
+ * at once and reads on, dropping the bytes, so the client gets the answer
+ * instead of a reset connection (up to MAX_DISCARD_BYTES; then it closes).
+ */
 const readBody = (req: IncomingMessage): Promise<unknown> =>
   new Promise((resolve, reject) => {
+    const tooLarge = () => new HttpError(413, `request body over the limit of ${MAX_BODY_BYTES} bytes: pass large values as assets (see docs/sdk.md)`);
+    const declared = Number(req.headers["content-length"]);
+    let over = Number.isFinite(declared) && declared > MAX_BODY_BYTES;
+    if (over) reject(tooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
+      if (over) {
+        if (size > MAX_DISCARD_BYTES) req.destroy();
+        return;
+      }
       if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes: large values belong in assets`));
-        req.destroy();
+        over = true;
+        chunks.length = 0;
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
     });
     req.on("end", () => {
+      if (over) return;
       if (size === 0) return resolve(undefined);
       try {
         resolve(fromJson(Buffer.concat(chunks).toString("utf8")));
@@ -496,6 +536,15 @@ const readBody = (req: IncomingMessage): Promise<unknown> =>
     });
     req.on("error", reject);
   });
+
+/** A request that takes no body: one is refused (400), and what was sent is dropped. */
+const noBody = async (req: IncomingMessage): Promise<undefined> => {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (req.headers["transfer-encoding"] === undefined && (!Number.isFinite(declared) || declared === 0)) return undefined;
+  const body = await readBody(req);
+  if (body !== undefined) throw new HttpError(400, `${req.method ?? "GET"} requests take no body`);
+  return undefined;
+};
 
 /** The step whose execution called `stepId` (in a branch, maybe an execution of the parent environment). */
 const callerOf = (env: Env, runId: string, stepId: string): string | undefined => {
