@@ -38,7 +38,7 @@ export interface InvalidName {
  */
 /** Project and environment names (also the JSON Schema `pattern` of the API). */
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
-const NAME_HINT =
+export const NAME_HINT =
   "use 1-64 characters: letters, digits and '-', starting with a letter or digit (no '.', '_', '*', '>', '/' or spaces)";
 
 /**
@@ -47,7 +47,7 @@ const NAME_HINT =
  */
 /** Run, step, execution, agent and asset ids (also the JSON Schema `pattern` of the API). */
 export const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const ID_HINT = "use 1-64 characters: letters, digits, '-' and '_', starting with a letter or digit";
+export const ID_HINT = "use 1-64 characters: letters, digits, '-' and '_', starting with a letter or digit";
 
 const parser =
   <B extends string>(kind: string, re: RegExp, hint: string) =>

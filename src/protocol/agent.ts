@@ -9,8 +9,8 @@
  * fields an agent does not know yet.
  */
 import { Type, type TObject, type TProperties, type TSchema } from "@sinclair/typebox";
-import { ID, NAME } from "../events/ids.js";
-import { AssetFileSchema, AssetRefSchema, HandleRefSchema, ValueSchema, check, type Check } from "./schema.js";
+import { ID, ID_HINT, NAME, NAME_HINT } from "../events/ids.js";
+import { AssetFileSchema, AssetRefSchema, HandleRefSchema, NamedString, ValueSchema, check, type Check } from "./schema.js";
 
 const strict = <T extends TProperties>(props: T, description?: string): TObject<T> =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
@@ -20,8 +20,8 @@ const Str = (max = 256) => Type.String({ minLength: 1, maxLength: max });
 const Text = (max: number) => Type.String({ maxLength: max });
 const Nat = () => Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Lit = <T extends string>(...values: T[]) => Type.Union(values.map((v) => Type.Literal(v)));
-const Name = () => Type.String({ pattern: NAME.source, description: "a name of 1-64 letters, digits and '-', starting with a letter or digit" });
-const Id = () => Type.String({ pattern: ID.source, description: "an id of 1-64 letters, digits, '-' and '_', starting with a letter or digit" });
+const Name = (what: string) => NamedString(NAME, what, NAME_HINT);
+const Id = (what: string) => NamedString(ID, what, ID_HINT);
 const RequestId = Nat;
 const ExecutionId = () => Str();
 
@@ -82,9 +82,9 @@ export const AGENT_MESSAGES = {
   hello: strict({
     type: Type.Literal("hello"),
     protocol: Type.Integer(),
-    project: Name(),
-    env: Name(),
-    agentId: Type.Optional(Id()),
+    project: Name("project name"),
+    env: Name("environment name"),
+    agentId: Type.Optional(Id("agent id")),
     tags: TagsSchema,
     concurrency: Type.Integer({ minimum: 1, maximum: 100_000 }),
     manifests: Type.Array(RepositoryManifestSchema, { maxItems: 1000 }),

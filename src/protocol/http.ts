@@ -6,18 +6,16 @@
  * serves {@link apiSchema}: these same schemas as JSON Schema.
  */
 import { Type, type TObject, type TProperties, type TSchema } from "@sinclair/typebox";
-import { ID, NAME } from "../events/ids.js";
+import { ID, ID_HINT, NAME, NAME_HINT } from "../events/ids.js";
 import { BLOB_PATH, MAX_BODY_BYTES, PROTOCOL_VERSION } from "./constants.js";
 import { AGENT_MESSAGES, SERVER_MESSAGES } from "./agent.js";
-import { ValueSchema, check, type Check } from "./schema.js";
+import { NamedString, ValueSchema, check, type Check } from "./schema.js";
 
 const strict = <T extends TProperties>(props: T, description?: string): TObject<T> =>
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 
-const Name = (what: string) =>
-  Type.String({ pattern: NAME.source, description: `the ${what}: 1-64 letters, digits and '-', starting with a letter or digit` });
-const Id = (what: string) =>
-  Type.String({ pattern: ID.source, description: `the ${what}: 1-64 letters, digits, '-' and '_', starting with a letter or digit` });
+const Name = (what: string) => NamedString(NAME, what, NAME_HINT);
+const Id = (what: string) => NamedString(ID, what, ID_HINT);
 const Flag = (description: string) =>
   Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")], { description });
 
@@ -27,11 +25,8 @@ export const PARAMS = {
   env: Name("environment name"),
   runId: Id("run id"),
   stepId: Id("step id"),
-  assetId: Type.String({
-    pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$",
-    description: "the asset id: 1-256 letters, digits, '-' and '_', starting with a letter or digit",
-  }),
-  key: Type.String({ pattern: "^sha256:[0-9a-f]{64}$", description: "the blob key: sha256:<64 lower-case hex digits>" }),
+  assetId: NamedString(/^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$/, "asset id", "use 1-256 characters: letters, digits, '-' and '_', starting with a letter or digit"),
+  key: NamedString(/^sha256:[0-9a-f]{64}$/, "blob key", "expected sha256:<64 lower-case hex digits>"),
 } as const;
 export type ParamName = keyof typeof PARAMS;
 
@@ -143,7 +138,7 @@ export const matchRoute = (method: string, segments: readonly string[]): Match =
     if (!p.startsWith(":")) continue;
     const name = p.slice(1);
     const problem = paramCheck(name)(segments[i]);
-    if (problem) return { ok: false, status: 400, message: `${problem} (got ${JSON.stringify(segments[i]!.slice(0, 80))})` };
+    if (problem) return { ok: false, status: 400, message: problem };
     params[name] = segments[i]!;
   }
   return { ok: true, matched: { route, params } };

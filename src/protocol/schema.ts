@@ -51,6 +51,11 @@ const describeError = (e: ValueError, root: string): string => {
     case ValueErrorType.Kind:
       if (e.schema[Kind] === VALUE_KIND) return valueProblem(e.value, path) ?? `${path} must be ${expected(e.schema)}`;
       return `${path} must be ${expected(e.schema)}`;
+    case ValueErrorType.StringPattern:
+      if (typeof e.schema["x-name"] === "string") {
+        return `${path}: invalid ${String(e.schema["x-name"])} ${JSON.stringify(String(e.value).slice(0, 80))}: ${String(e.schema["x-hint"])}`;
+      }
+      return `${path} must be ${expected(e.schema)}`;
     case ValueErrorType.StringMaxLength:
       return `${path} must be at most ${String(e.schema["maxLength"])} characters long`;
     case ValueErrorType.ArrayMaxItems:
@@ -61,6 +66,13 @@ const describeError = (e: ValueError, root: string): string => {
       return `${path} must be ${expected(e.schema)}`;
   }
 };
+
+/**
+ * A name or id: a string of `pattern`, refused as `invalid <what> "<value>": <hint>`
+ * (the wording of the ids' own parsers).
+ */
+export const NamedString = (pattern: RegExp, what: string, hint: string) =>
+  Type.String({ pattern: pattern.source, description: `the ${what}: ${hint}`, "x-name": what, "x-hint": hint });
 
 /** What a value of `schema` must be, in words. */
 export const expected = (s: TSchema): string => {
