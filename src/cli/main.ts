@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   runs: () => import("./commands/runs.js"),
   envs: () => import("./commands/envs.js"),
   projections: () => import("./commands/projections.js"),
+  log: () => import("./commands/log.js"),
   assets: () => import("./commands/assets.js"),
   demo: () => import("./commands/demo.js"),
 };
@@ -27,6 +28,7 @@ commands:
   runs         ls | show RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP
   envs         ls | create NAME [--base ENV]
   projections  rebuild | dump
+  log          verify   decode every commit of the environment's log; exit 1 if any fails
   assets       ls [--run RUN] | show ASSET | download ASSET [--to DIR]
   demo         start a server and an agent, run the example workflow, print it
 
