@@ -107,6 +107,17 @@ export class TributaryServer {
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
     });
     this.http = createServer((req, res) => void this.handle(req, res));
+    // Requests Node's parser refuses (an unknown method, a malformed header) get a JSON 400 too, not a bare one.
+    this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || (err.code === "ECONNRESET")) return void socket.destroy();
+      const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+      const what = err.code === "HPE_INVALID_METHOD" ? "an unknown HTTP method" : `a malformed HTTP request (${err.code ?? err.message})`;
+      const text = JSON.stringify({ error: `${what}: see GET /api/schema for the API` });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      );
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.http.on("upgrade", (req, socket, head) => {
       if (new URL(req.url ?? "/", "http://x").pathname !== AGENT_PATH) {

@@ -156,7 +156,7 @@ export const checkQuery = (route: Route, query: URLSearchParams): string | undef
   }
   if (!route.query) {
     const first = Object.keys(obj)[0];
-    return first === undefined ? undefined : `query parameter ${first} is not known here: this endpoint takes none`;
+    return first === undefined ? undefined : `query parameter ${JSON.stringify(first)} is not known here: this endpoint takes none`;
   }
   let c = compiledQueries.get(route);
   if (!c) compiledQueries.set(route, (c = check(route.query, "")));

@@ -1,0 +1,512 @@
+/**
+ * A fuzz campaign against a real server (a child process on the embedded or
+ * the JetStream log) with a real agent hosting test/e2e/fixtures/flows.ts.
+ *
+ * 1. Records real agent sessions: the agent talks to the server through a
+ *    recording WebSocket proxy while a few workflows run.
+ * 2. Sends `inputs` inputs, seeded: mutated recorded frames of every agent
+ *    message type on fresh WebSocket connections (hellos on connections of
+ *    their own), and random methods, paths, queries, headers and bodies on
+ *    every HTTP route.
+ * 3. Throughout, `/api/health` must answer within a bound and the server
+ *    process must live; every refusal must be a 4xx or an `error`/`refused`
+ *    frame with a message and no stack trace.
+ * 4. At the end, per environment: a rebuild reproduces the live dump, and
+ *    `log verify` finds every commit decodes.
+ *
+ * The same seed gives the same inputs (the ids inside recorded frames differ
+ * from run to run, as the server makes them).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { Agent as HttpAgent, request, type IncomingHttpHeaders } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket, { WebSocketServer } from "ws";
+import { startAgent, type Agent } from "../../src/agent/index.js";
+import { AGENT_PATH, decodeMessage, encodeMessage, type AgentMessage, type ServerMessage } from "../../src/agent/protocol.js";
+import { ROUTES } from "../../src/protocol/index.js";
+import { fromJson, toJson } from "../../src/orchestrator/json.js";
+import { Random } from "../support/prng.js";
+import { BIN, FLOWS, ROOT, freePort } from "../e2e/support.js";
+import { mutateFrame, mutateValue, randomValue } from "./mutate.js";
+
+export interface CampaignOptions {
+  readonly inputs: number;
+  readonly seed: number;
+  readonly log?: "embedded" | "jetstream";
+  /** NATS URL for the JetStream log. */
+  readonly nats?: string;
+  /** Longest acceptable health answer, ms. Default 2,000. */
+  readonly healthBoundMs?: number;
+  readonly onProgress?: (done: number, report: CampaignReport) => void;
+}
+
+export interface CampaignReport {
+  seed: number;
+  log: string;
+  inputs: number;
+  agentFrames: number;
+  httpRequests: number;
+  recordedFrames: Record<string, number>;
+  seconds: number;
+  /** Refusals by kind: `error:<what>`, `refused:<what>`, `http:<status>`. */
+  refusals: Record<string, number>;
+  /** Answers that were not refusals: `frame:<type>`, `http:2xx`. */
+  accepted: Record<string, number>;
+  mutations: Record<string, number>;
+  health: { checks: number; maxMs: number; slow: number };
+  /** What went wrong: a crash, a stall, a 5xx, an unclear refusal, a rebuild mismatch, a corrupt commit. */
+  findings: string[];
+  envs: { env: string; lastSeq: number; rebuildMatches: boolean; verifyFailures: number }[];
+}
+
+const AGENT_TYPES = ["hello", "heartbeat", "started", "succeeded", "failed", "submit", "result", "cancel", "persist", "restore", "log"] as const;
+const STACK = /\n\s+at \S|\bat [\w.<>]+ \(\/|node:internal/;
+const count = (m: Record<string, number>, k: string, n = 1) => (m[k] = (m[k] ?? 0) + n);
+
+/** A short kind for a refusal message: its leading words, without ids or values. */
+const kindOf = (message: string): string =>
+  message
+    .replace(/"[^"]*"/g, "…")
+    .replace(/\b[0-9A-Z]{20,}\S*/g, "…")
+    .split(/[:(]/)[0]!
+    .replace(/\d+/g, "N")
+    .trim()
+    .slice(0, 60);
+
+export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> => {
+  const r = new Random(o.seed);
+  const report: CampaignReport = {
+    seed: o.seed,
+    log: o.log ?? "embedded",
+    inputs: 0,
+    agentFrames: 0,
+    httpRequests: 0,
+    recordedFrames: {},
+    seconds: 0,
+    refusals: {},
+    accepted: {},
+    mutations: {},
+    health: { checks: 0, maxMs: 0, slow: 0 },
+    findings: [],
+    envs: [],
+  };
+  const finding = (f: string) => {
+    if (report.findings.length < 200) report.findings.push(f.slice(0, 600));
+  };
+  const dataDir = await mkdtemp(join(tmpdir(), "trib-fuzz-"));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const project = "default";
+  const http = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+  let server: ChildProcess | undefined;
+  let agent: Agent | undefined;
+  let proxy: WebSocketServer | undefined;
+  let stderr = "";
+  let exited: string | undefined;
+  const started = Date.now();
+  let healthTimer: NodeJS.Timeout | undefined;
+  try {
+    // -- the server, a process of its own
+    server = spawn(
+      process.execPath,
+      [BIN, "server", "--data", dataDir, "--port", String(port), "--host", "127.0.0.1", ...(o.log === "jetstream" ? ["--nats", o.nats!] : [])],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    server.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+    });
+    server.on("exit", (code, signal) => (exited = `the server exited (code ${code}, signal ${signal})`));
+    await waitUntil(async () => (await call(http, url, "GET", "/api/health", undefined, {}, 1000).catch(() => undefined))?.status === 200, 20_000);
+
+    // -- record real sessions through a proxy
+    const recorded = new Map<string, AgentMessage[]>();
+    proxy = new WebSocketServer({ port: 0, host: "127.0.0.1", path: AGENT_PATH });
+    await new Promise((res) => proxy!.once("listening", res));
+    proxy.on("connection", (client) => {
+      const upstream = new WebSocket(`ws://127.0.0.1:${port}${AGENT_PATH}`);
+      const queue: Buffer[] = [];
+      upstream.on("open", () => queue.splice(0).forEach((b) => upstream.send(b)));
+      client.on("message", (data) => {
+        const b = Buffer.from(data as Buffer);
+        const m = decodeMessage(b) as unknown as AgentMessage | undefined;
+        if (m) recorded.set(m.type, [...(recorded.get(m.type) ?? []), m].slice(-20));
+        if (upstream.readyState === WebSocket.OPEN) upstream.send(b);
+        else queue.push(b);
+      });
+      upstream.on("message", (data) => client.readyState === WebSocket.OPEN && client.send(data as Buffer));
+      client.on("close", () => upstream.close());
+      upstream.on("close", () => client.close());
+      upstream.on("error", () => client.terminate());
+      client.on("error", () => upstream.terminate());
+    });
+    const proxyPort = (proxy.address() as { port: number }).port;
+    agent = await startAgent({ server: `http://127.0.0.1:${proxyPort}`, project, env: "production", modules: [FLOWS], concurrency: 8, onLog: () => {} });
+    const runs: string[] = [];
+    for (const [target, args] of [
+      ["flows:fan_out", [4]],
+      ["flows:chain", [3]],
+      ["flows:flaky_flow", [1]],
+      ["flows:catch_flow", []],
+      ["flows:calls_workflow", [2]],
+      ["flows:logs", []],
+      ["flows:wait_flow", []],
+      ["flows:handle_flow", []],
+    ] as const) {
+      const res = await call(http, url, "POST", `/api/projects/${project}/envs/production/runs`, toJson({ target, arguments: args }));
+      const runId = (fromJson(res.text) as { runId: string }).runId;
+      runs.push(runId);
+      await call(http, url, "GET", `/api/projects/${project}/envs/production/runs/${runId}/result?wait=true`, undefined, {}, 20_000);
+    }
+    await new Promise((res) => setTimeout(res, 2100)); // a heartbeat
+    for (const [k, v] of recorded) report.recordedFrames[k] = v.length;
+    const seeds = seedFrames(recorded, runs[0]!);
+
+    // -- health, throughout
+    const health = async () => {
+      const t = Date.now();
+      const res = await call(http, url, "GET", "/api/health", undefined, {}, o.healthBoundMs ?? 2000).catch((e: Error) => ({ status: 0, text: e.message }));
+      const ms = Date.now() - t;
+      report.health.checks++;
+      report.health.maxMs = Math.max(report.health.maxMs, ms);
+      if (res.status !== 200) {
+        report.health.slow++;
+        finding(`health did not answer within ${o.healthBoundMs ?? 2000} ms (${res.status} ${res.text}) after ${report.inputs} inputs`);
+      }
+    };
+    healthTimer = setInterval(() => void health(), 250);
+
+    // -- the campaign
+    const httpPlan = httpInputs(r, project, runs);
+    while (report.inputs < o.inputs) {
+      if (exited) {
+        finding(`${exited} after ${report.inputs} inputs; its last words: ${stderr.slice(-2000)}`);
+        break;
+      }
+      if (r.chance(0.6)) {
+        const n = Math.min(o.inputs - report.inputs, r.int(1, 40));
+        await agentBatch(r, url, seeds, n, report, finding);
+        report.inputs += n;
+        report.agentFrames += n;
+      } else {
+        const n = Math.min(o.inputs - report.inputs, r.int(1, 20));
+        await Promise.all(Array.from({ length: n }, () => httpInput(http, url, httpPlan(), report, finding)));
+        report.inputs += n;
+        report.httpRequests += n;
+      }
+      o.onProgress?.(report.inputs, report);
+    }
+    clearInterval(healthTimer);
+    healthTimer = undefined;
+    if (exited) return report;
+
+    // -- the end: the log decodes, and a rebuild reproduces the live dump
+    await agent.stop({ drainMs: 0 });
+    agent = undefined;
+    const envs = JSON.parse((await call(http, url, "GET", `/api/projects/${project}/envs`)).text) as { name: string }[];
+    for (const { name } of envs) {
+      const base = `/api/projects/${project}/envs/${name}`;
+      await waitStable(http, url, base);
+      const live = JSON.parse((await call(http, url, "GET", `${base}/projections/dump`)).text) as { lastSeq: number; lines: string[] };
+      const rebuilt = await call(http, url, "POST", `${base}/projections/rebuild`, undefined, {}, 60_000);
+      const after = JSON.parse((await call(http, url, "GET", `${base}/projections/dump`)).text) as { lastSeq: number; lines: string[] };
+      const verify = JSON.parse((await call(http, url, "GET", `${base}/log/verify`, undefined, {}, 60_000)).text) as { failures: { seq: number; reason: string }[] };
+      const matches = rebuilt.status === 200 && after.lastSeq === live.lastSeq && JSON.stringify(after.lines) === JSON.stringify(live.lines);
+      if (!matches) finding(`${name}: the rebuild (${rebuilt.status} ${rebuilt.text.slice(0, 200)}) does not reproduce the live dump`);
+      for (const f of verify.failures) finding(`${name}: commit ${f.seq} does not decode: ${f.reason}`);
+      report.envs.push({ env: name, lastSeq: live.lastSeq, rebuildMatches: matches, verifyFailures: verify.failures.length });
+    }
+    const apiErrors = stderr.match(/API error: [^\n]*/g) ?? [];
+    for (const e of apiErrors.slice(0, 20)) finding(`server notice: ${e}`);
+    return report;
+  } finally {
+    report.seconds = Math.round((Date.now() - started) / 100) / 10;
+    clearInterval(healthTimer);
+    await agent?.stop({ drainMs: 0 }).catch(() => undefined);
+    proxy?.close();
+    http.destroy();
+    if (server && !exited) {
+      server.kill("SIGTERM");
+      await new Promise((res) => {
+        const t = setTimeout(() => {
+          server?.kill("SIGKILL");
+          res(undefined);
+        }, 5000);
+        server!.once("exit", () => {
+          clearTimeout(t);
+          res(undefined);
+        });
+      });
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  }
+};
+
+/** Recorded frames by type, with hand-made valid frames for the types the flows did not send. */
+const seedFrames = (recorded: Map<string, AgentMessage[]>, runId: string): Map<string, AgentMessage[]> => {
+  const seeds = new Map(recorded);
+  const executionId = (recorded.get("started")?.[0] as { executionId?: string } | undefined)?.executionId ?? `${runId}-1-1`;
+  const handle = { runId, stepId: "1", executionId };
+  const add = (m: AgentMessage) => !seeds.has(m.type) && seeds.set(m.type, [m]);
+  add({ type: "cancel", requestId: 1, executionId, handle });
+  add({ type: "persist", requestId: 2, executionId, entries: [{ path: "out/a.txt", size: 3, sha256: "a".repeat(64) }], name: "a", metadata: { rows: 3 } });
+  add({ type: "restore", requestId: 3, executionId, assetId: `${executionId}-a2`, to: "in" });
+  add({ type: "result", requestId: 4, executionId, handle, wait: false });
+  add({ type: "heartbeat", running: [executionId] });
+  add({ type: "log", executionId, level: "info", message: "hi", at: Date.now() });
+  return seeds;
+};
+
+/** A fresh connection: a (mutated) hello alone, or a valid hello then `n` mutated frames of the other types. */
+const agentBatch = async (
+  r: Random,
+  url: string,
+  seeds: Map<string, AgentMessage[]>,
+  n: number,
+  report: CampaignReport,
+  finding: (f: string) => void,
+): Promise<void> => {
+  const ws = new WebSocket(url.replace("http", "ws") + AGENT_PATH);
+  const replies: ServerMessage[] = [];
+  let closed = false;
+  ws.on("message", (d) => {
+    const m = decodeMessage(Buffer.from(d as Buffer)) as unknown as ServerMessage | undefined;
+    if (m) replies.push(m);
+    else finding("the server sent a frame that does not decode");
+  });
+  ws.on("close", () => (closed = true));
+  ws.on("error", () => undefined);
+  await new Promise<void>((res) => {
+    ws.once("open", () => res());
+    ws.once("error", () => res());
+  });
+  if (ws.readyState !== WebSocket.OPEN) {
+    finding(`could not open an agent connection after ${report.inputs} inputs`);
+    return;
+  }
+  const hellos = seeds.get("hello") ?? [];
+  const valid = { ...(r.pick(hellos) as object), agentId: `fuzz-${r.hex(8)}` } as Record<string, unknown>;
+  const send = (bytes: Uint8Array, text = false) => ws.readyState === WebSocket.OPEN && ws.send(text ? Buffer.from(bytes).toString("latin1") : bytes, { binary: !text });
+  if (n === 1 || r.chance(0.15)) {
+    // A mutated hello on a connection of its own.
+    const m = mutateFrame(r, valid, AGENT_TYPES);
+    count(report.mutations, `hello:${m.mutation}`);
+    send(m.bytes, m.text);
+    await waitFor(() => closed || replies.some((x) => x.type === "welcome" || x.type === "refused" || x.type === "error"), 3000);
+  } else {
+    send(encodeMessage(valid as AgentMessage));
+    await waitFor(() => replies.some((x) => x.type === "welcome" || x.type === "refused"), 3000);
+    if (!replies.some((x) => x.type === "welcome")) finding(`a recorded hello was not welcomed: ${JSON.stringify(replies).slice(0, 300)}`);
+    for (let i = 0; i < n; i++) {
+      const type = r.pick(AGENT_TYPES.filter((t) => t !== "hello" && seeds.has(t)));
+      const m = mutateFrame(r, r.pick(seeds.get(type)!), AGENT_TYPES);
+      count(report.mutations, `${type}:${m.mutation}`);
+      send(m.bytes, m.text);
+    }
+    // A probe that is always answered: once its error arrives, the frames before it were handled.
+    send(encodeMessage({ type: "fuzz-probe" } as never));
+    await waitFor(() => closed || replies.some((x) => x.type === "error" && /fuzz-probe/.test(x.message)), 5000);
+    if (!closed && !replies.some((x) => x.type === "error" && /fuzz-probe/.test(x.message))) {
+      finding(`an agent connection stalled: no answer to the probe within 5 s after ${report.inputs} inputs`);
+    }
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  for (const m of replies) {
+    if (m.type === "error" || m.type === "refused") {
+      const message = m.type === "error" ? m.message : m.reason;
+      if (typeof message !== "string" || message.length === 0) finding(`an ${m.type} frame without a message`);
+      else if (STACK.test(message)) finding(`an ${m.type} frame with a stack trace: ${message}`);
+      else if (!/fuzz-probe/.test(message)) count(report.refusals, `${m.type}:${kindOf(message)}`);
+    } else count(report.accepted, `frame:${m.type}`);
+  }
+  ws.terminate();
+};
+
+interface HttpInput {
+  method: string;
+  path: string;
+  body?: Uint8Array | string;
+  headers: Record<string, string>;
+  /** A long poll or stream: cut short, never a finding. */
+  long?: boolean;
+}
+
+/** Random requests over every route. */
+const httpInputs = (r: Random, project: string, runs: readonly string[]): (() => HttpInput) => {
+  const hex = "a".repeat(64);
+  const good: Record<string, string[]> = {
+    project: [project, project, "fuzz"],
+    env: ["production", "production", "fz-1", "fz-2"],
+    runId: [...runs, "01ABCDEFGHJKMNPQRSTVWXYZ01"],
+    stepId: ["1", "2", "0"],
+    assetId: ["x-a1"],
+    key: [`sha256:${hex}`],
+  };
+  const bad = ["", "a.b", "*", ">", "%zz", "%2F", "..", "__proto__", "constructor", "x".repeat(300), "é🙂", "%00", "a%20b", "-x"];
+  const bodies: Record<string, unknown[]> = {
+    SubmitBody: [
+      { target: "flows:add", arguments: [1, 2] },
+      { target: "flows:double", arguments: [3] },
+      { target: "nope:x", arguments: [] },
+      { target: "flows:add", arguments: [1, 2], idempotencyKey: "k1" },
+    ],
+    CreateEnvBody: [{ name: "fz-1" }, { name: "fz-2", base: "production" }, { name: "fz-1", from: "production", at: 3 }],
+    UpdateEnvBody: [{ base: "production" }, { base: null }],
+    RerunBody: [{ cascade: false }, {}],
+  };
+  const bodyFor = (route: (typeof ROUTES)[number]): unknown => {
+    const s = route.body;
+    if (s === undefined) return {};
+    const props = Object.keys((s as { properties?: object }).properties ?? {});
+    const key = props.includes("target") ? "SubmitBody" : props.includes("cascade") ? "RerunBody" : props.includes("name") ? "CreateEnvBody" : "UpdateEnvBody";
+    return r.pick(bodies[key]!);
+  };
+  return () => {
+    const route = r.pick(ROUTES);
+    const method = r.chance(0.7) ? route.method : r.pick(["GET", "POST", "PUT", "HEAD", "DELETE", "PATCH", "OPTIONS", "FROB"]);
+    let segs = route.path.split("/").map((p) => {
+      if (!p.startsWith(":")) return p;
+      const name = p.slice(1);
+      return r.chance(0.8) ? encodeURIComponent(r.pick(good[name]!)) : r.pick(bad);
+    });
+    // Archiving the environments under test would refuse the rest: only branches and new ones.
+    if (route.path.endsWith("/archive") && (segs[4] === "production" || segs[2] !== project)) segs[4] = "fz-2";
+    if (r.chance(0.1)) segs = r.chance(0.5) ? [...segs, r.pick(["x", "", "runs"])] : segs.slice(0, -1);
+    if (r.chance(0.03)) segs = [r.pick(["", "x", "agent", "api%2F"]), ...segs];
+    const query: string[] = [];
+    if (r.chance(0.4)) {
+      for (let i = r.int(1, 3); i > 0; i--) {
+        const k = r.pick(["limit", "wait", "follow", "run", "x", "", "limit"]);
+        const v = k === "wait" || k === "follow" ? r.pick(["false", "0", "maybe", "", "true"]) : r.pick(["5", "0", "-1", "abc", "1e3", "99999", "", ...runs.slice(0, 1)]);
+        query.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+      }
+    }
+    const long = query.some((q) => q === "wait=true" || q === "follow=true");
+    const path = `/api/${segs.join("/")}${query.length ? `?${query.join("&")}` : ""}`;
+    const headers: Record<string, string> = {};
+    if (r.chance(0.5)) headers["content-type"] = r.pick(["application/json", "text/plain", "application/x-www-form-urlencoded", "garbage/ /", "application/json; charset=latin1"]);
+    if (r.chance(0.05)) headers["x-forwarded-for"] = "1.2.3.4";
+    if (r.chance(0.05)) headers["accept"] = r.pick(["*/*", "text/html", "\u00ff"]).replace(/[^\x20-\x7e]/g, "?");
+    let body: Uint8Array | string | undefined;
+    if (method !== "GET" && method !== "HEAD" ? r.chance(0.85) : r.chance(0.05)) {
+      switch (r.int(0, 9)) {
+        case 0:
+          body = r.bytes(r.int(0, 300));
+          break;
+        case 1:
+          body = r.pick(["{", "[1,", "nul", '{"target":', "\u0000", "{}}", '"x"', "1e999"]);
+          break;
+        case 2:
+          body = toJson(randomValue(r));
+          break;
+        case 3:
+          body = r.chance(0.3) ? "x".repeat(1024 * 1024 + r.int(1, 500_000)) : toJson({ target: "flows:add", arguments: ["x".repeat(r.int(100, 900_000))] });
+          break;
+        default:
+          body = safeJson(mutateValue(r, bodyFor(route)).value);
+      }
+    }
+    return { method, path, headers, ...(body === undefined ? {} : { body }), long };
+  };
+};
+
+const safeJson = (v: unknown): string => {
+  try {
+    return toJson(v) ?? "null";
+  } catch {
+    return "{}";
+  }
+};
+
+const httpInput = async (http: HttpAgent, url: string, input: HttpInput, report: CampaignReport, finding: (f: string) => void): Promise<void> => {
+  const res = await call(http, url, input.method, input.path, input.body, input.headers, input.long ? 300 : 10_000).catch((e: Error) => ({
+    status: -1,
+    text: e.message,
+    headers: {} as IncomingHttpHeaders,
+  }));
+  const what = `${input.method} ${input.path.slice(0, 200)} (${typeof input.body === "string" ? input.body.length : (input.body?.length ?? 0)} bytes)`;
+  if (res.status === -1) {
+    if (!input.long) finding(`${what}: no answer: ${res.text}`);
+    return;
+  }
+  if (res.status >= 500) {
+    finding(`${what}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+    return;
+  }
+  if (res.status >= 400) {
+    count(report.refusals, `http:${res.status}`);
+    if (input.method === "HEAD") return;
+    let error: unknown;
+    try {
+      error = (JSON.parse(res.text) as { error?: unknown }).error;
+    } catch {
+      error = undefined;
+    }
+    if (typeof error !== "string" || error.length === 0) finding(`${what}: HTTP ${res.status} without an error message: ${res.text.slice(0, 200)}`);
+    else if (STACK.test(error)) finding(`${what}: HTTP ${res.status} with a stack trace: ${error.slice(0, 300)}`);
+    else count(report.refusals, `http:${res.status}:${kindOf(error)}`);
+    return;
+  }
+  count(report.accepted, `http:${res.status}`);
+};
+
+/** One request with a deadline; any method, headers and body. */
+const call = (
+  http: HttpAgent,
+  url: string,
+  method: string,
+  path: string,
+  body?: Uint8Array | string,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> =>
+  new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { method, headers: { ...headers, ...(body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) }) }, agent: http });
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), headers: res.headers });
+      });
+      res.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+    req.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end(body);
+  });
+
+const waitFor = async (f: () => boolean, ms: number): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!f() && Date.now() < end) await new Promise((res) => setTimeout(res, 2));
+};
+
+const waitUntil = async (f: () => Promise<boolean>, ms: number): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`the server did not start within ${ms} ms`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+};
+
+/** Waits until the environment's log stops growing (agents disconnected, retries settled). */
+const waitStable = async (http: HttpAgent, url: string, base: string): Promise<void> => {
+  let last = -1;
+  for (let i = 0; i < 50; i++) {
+    const res = await call(http, url, "GET", `${base}/projections/dump`);
+    const { lastSeq } = JSON.parse(res.text) as { lastSeq: number };
+    if (lastSeq === last) return;
+    last = lastSeq;
+    await new Promise((res) => setTimeout(res, 300));
+  }
+};
