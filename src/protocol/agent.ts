@@ -177,7 +177,10 @@ export const SERVER_MESSAGES = {
 export type AgentMessageType = keyof typeof AGENT_MESSAGES;
 export type ServerMessageType = keyof typeof SERVER_MESSAGES;
 
-const checks = <K extends string>(schemas: Record<K, TSchema>): ((m: { type: string }) => string | undefined) => {
+/** A decoded frame: an object with a string `type`. */
+export type Frame = { readonly type: string; readonly [key: string]: unknown };
+
+const checks = <K extends string>(schemas: Record<K, TSchema>): ((m: Frame) => string | undefined) => {
   const compiled = new Map<string, Check>();
   return (m) => {
     if (!Object.hasOwn(schemas, m.type)) {
@@ -195,7 +198,7 @@ const checks = <K extends string>(schemas: Record<K, TSchema>): ((m: { type: str
  * when it fits, else a message naming the field and what it must be. Each
  * type's schema is compiled when its first frame arrives.
  */
-export const checkAgentMessage: (m: { type: string }) => string | undefined = checks(AGENT_MESSAGES);
+export const checkAgentMessage: (m: Frame) => string | undefined = checks(AGENT_MESSAGES);
 
 /** Checks a decoded server frame (on the agent), like {@link checkAgentMessage}. */
-export const checkServerMessage: (m: { type: string }) => string | undefined = checks(SERVER_MESSAGES);
+export const checkServerMessage: (m: Frame) => string | undefined = checks(SERVER_MESSAGES);

@@ -24,13 +24,16 @@ if (values.log !== "embedded" && values.log !== "jetstream") throw new Error(`--
 
 const nats = values.log === "jetstream" && values.nats === undefined ? await startNatsServer() : undefined;
 let lastPrint = 0;
+let printed = 0;
 const report = await runCampaign({
   inputs,
   seed,
   log: values.log,
   ...(values.log === "jetstream" ? { nats: values.nats ?? nats!.url } : {}),
   onProgress: (done, r) => {
-    if (values.json || Date.now() - lastPrint < 5000) return;
+    if (values.json) return;
+    for (; printed < r.findings.length; printed++) console.error(`fuzz: finding after ${done} inputs: ${r.findings[printed]}`);
+    if (Date.now() - lastPrint < 5000) return;
     lastPrint = Date.now();
     console.error(`fuzz: ${done}/${inputs} inputs, ${r.findings.length} findings, health max ${r.health.maxMs} ms`);
   },
