@@ -18,7 +18,9 @@ export type Rejection =
   | { readonly _tag: "NotAssigned"; readonly executionId: string; readonly agentId: string }
   | { readonly _tag: "InvalidArgument"; readonly message: string }
   /** The decision would record an event that would not decode (a value from outside that slipped past the edge). */
-  | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string };
+  | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string }
+  /** The decision's commit would be over the log's limit (large values belong in blobs and assets). */
+  | { readonly _tag: "CommitTooLarge"; readonly command: string; readonly bytes: number; readonly limit: number };
 
 export const rejectionMessage = (r: Rejection): string => {
   switch (r._tag) {
@@ -52,6 +54,8 @@ export const rejectionMessage = (r: Rejection): string => {
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
     case "InvalidEvent":
       return `refused: it would record an invalid ${r.eventType} event: ${r.reason}`;
+    case "CommitTooLarge":
+      return `refused: ${r.command} would record ${r.bytes} bytes, over the log's limit of ${r.limit} per commit: pass large values as assets`;
   }
 };
 
@@ -70,6 +74,8 @@ export const rejectionStatus = (r: Rejection): number => {
     case "NotAssigned":
     case "EnvironmentCycle":
       return 409;
+    case "CommitTooLarge":
+      return 413;
     case "UnknownTarget":
     case "InvalidName":
     case "InvalidArgument":

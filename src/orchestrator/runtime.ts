@@ -204,11 +204,14 @@ export class EnvRuntime {
       await this.settled();
       return { ok: true, events };
     }
-    if (encodeCommit(events).length > MAX_COMMIT_BYTES && cmd.type === "RecordResult" && cmd.outcome.ok && "value" in cmd.outcome) {
+    const bytes = encodeCommit(events).length;
+    if (bytes > MAX_COMMIT_BYTES && cmd.type === "RecordResult" && cmd.outcome.ok && "value" in cmd.outcome) {
       // Too large to log inline (blob results come with assets): record a terminal failure instead.
       const error = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
       return this.execute({ ...cmd, outcome: { ok: false, error } });
     }
+    // Any other over-limit commit is refused here, as a rejection, rather than failing its append (and a reload).
+    if (bytes > MAX_COMMIT_BYTES) return { ok: false, rejection: { _tag: "CommitTooLarge", command: cmd.type, bytes, limit: MAX_COMMIT_BYTES } };
     const seq = ++this.assigned;
     const commit: Commit = {
       seq,

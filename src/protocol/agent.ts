@@ -141,7 +141,7 @@ export const AGENT_MESSAGES = {
     level: Lit("debug", "info", "warn", "error"),
     message: Type.String(),
     fields: Type.Optional(Fields()),
-    at: Type.Number(),
+    at: Type.Number({ minimum: -8.64e15, maximum: 8.64e15, description: "a time in ms since 1970 (a valid date)" }),
   }),
 } satisfies Record<string, TSchema>;
 

@@ -89,7 +89,7 @@ export const expected = (s: TSchema): string => {
       return min === undefined ? "an integer" : `a whole number >= ${min}${s["maximum"] !== undefined && s["maximum"] !== Number.MAX_SAFE_INTEGER ? ` and <= ${String(s["maximum"])}` : ""}`;
     }
     case "Number":
-      return "a finite number";
+      return s.description ?? "a finite number";
     case "Boolean":
       return "true or false";
     case "Null":
@@ -162,6 +162,7 @@ export const valueProblem = (v: unknown, path: string, depth = 0): string | unde
     }
     return undefined;
   }
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? `${shorten(path)} must be a valid date` : undefined;
   if (!isPlainObject(v)) return undefined;
   const keys = Object.keys(v);
   if (keys.length === 1 && (keys[0] === HANDLE_TAG || keys[0] === ASSET_TAG)) {

@@ -216,6 +216,12 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
     expect(streamed.status).toBe(413);
     expect(((await streamed.json()) as { error: string }).error).toMatch(/over the limit/);
     expect((await fetch(new URL("/api/health", h.server.url))).status).toBe(200);
+    // Under the body limit, but its commit (the arguments are in two events) over the log's: 413 too, and nothing appended.
+    const seq = await settledSeq(h);
+    const heavy = await fetch(url, { method: "POST", body: JSON.stringify({ target: "raw:wf", arguments: ["x".repeat(600_000)] }) });
+    expect(heavy.status).toBe(413);
+    expect(((await heavy.json()) as { error: string }).error).toMatch(/SubmitRun would record \d+ bytes, over the log's limit of 1000000 per commit: pass large values as assets/);
+    expect((await h.api.ok<Verified>("GET", "/log/verify")).lastSeq).toBe(seq);
   });
 
   it("GET /api/schema serves the JSON Schema of every route and agent message", async () => {

@@ -53,7 +53,7 @@ describe("protocol schemas", () => {
     expect(checkAgentMessage({ type: "cancel", requestId: -1, executionId: "x", handle: { runId: "r", stepId: "s", executionId: "x" } })).toBe(
       "invalid cancel message: requestId must be a whole number >= 0",
     );
-    expect(checkAgentMessage({ type: "log", executionId: "x", level: "info", message: "m", at: Number.NaN })).toBe("invalid log message: at must be a finite number");
+    expect(checkAgentMessage({ type: "log", executionId: "x", level: "info", message: "m", at: Number.NaN })).toBe("invalid log message: at must be a time in ms since 1970 (a valid date)");
     expect(checkAgentMessage({ type: "heartbeat", running: [], x: 1 })).toBe("invalid heartbeat message: x is not a known field: remove it");
     expect(checkServerMessage({ type: "abort", executionId: "x", reason: "bored" })).toMatch(/reason must be one of "cancelled", "timed_out", "abandoned"/);
     expect(checkAgentMessage({ type: "constructor" })).toMatch(/^unknown message type "constructor"/);
@@ -66,6 +66,7 @@ describe("protocol schemas", () => {
     expect(valueProblem(deep, "v")).toMatch(/nested deeper than 128 levels/);
     expect(valueProblem({ "$tributary.asset": { assetId: "a" } }, "v")).toMatch(/^v\["\$tributary\.asset"\]: env is missing/);
     expect(valueProblem({ "$tributary.handle": "x", other: 1 }, "v")).toBeUndefined(); // not a tag: two keys
+    expect(valueProblem([new Date(Number.NaN)], "v")).toBe("v[0] must be a valid date");
     expect(pathOf("/manifests/0/targets/1/options/timeoutMs")).toBe("manifests[0].targets[1].options.timeoutMs");
     expect(pathOf("/a~1b/c d")).toBe('["a/b"]["c d"]');
   });
