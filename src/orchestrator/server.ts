@@ -276,7 +276,9 @@ export class TributaryServer {
         e instanceof HttpError || e instanceof Refused ? e.status : e instanceof InvalidNameError ? 400 : 500;
       if (status === 500) this.notice(`API error: ${(e as Error).stack ?? String(e)}`);
       if (!res.headersSent) {
-        // A body left unread (over the limit, or refused before reading) closes the connection after the answer.
+        // A body left unread (over the limit, or refused before it was read) is read and dropped first, so the
+        // client, still sending, hears the answer instead of a reset.
+        if (!req.complete) await discard(req);
         if (!req.complete) res.setHeader("connection", "close");
         send(res, status, { error: (e as Error).message });
       } else res.end();
@@ -546,6 +548,32 @@ const readBody = (req: IncomingMessage): Promise<unknown> =>
       }
     });
     req.on("error", reject);
+  });
+
+/** Reads what is left of a request's body and drops it: up to MAX_DISCARD_BYTES and 5 s, then the socket closes. */
+const discard = (req: IncomingMessage): Promise<void> =>
+  new Promise((resolve) => {
+    if (req.complete || req.destroyed) return resolve();
+    let size = 0;
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      req.destroy();
+      done();
+    }, 5000);
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_DISCARD_BYTES) {
+        req.destroy();
+        done();
+      }
+    });
+    req.once("end", done);
+    req.once("close", done);
+    req.once("error", done);
+    req.resume();
   });
 
 /** A request that takes no body: one is refused (400), and what was sent is dropped. */

@@ -215,6 +215,10 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
     const streamed = await fetch(url, { method: "POST", body: ReadableStream.from(chunks), duplex: "half" } as RequestInit);
     expect(streamed.status).toBe(413);
     expect(((await streamed.json()) as { error: string }).error).toMatch(/over the limit/);
+    // A large body sent to a request refused before it is read still gets its answer.
+    const early = await fetch(new URL(`/api/projects/${h.api.project}/envs/production/runs/x/history`, h.server.url), { method: "PUT", body: big });
+    expect(early.status).toBe(405);
+    expect(((await early.json()) as { error: string }).error).toMatch(/PUT is not allowed/);
     expect((await fetch(new URL("/api/health", h.server.url))).status).toBe(200);
     // Under the body limit, but its commit (the arguments are in two events) over the log's: 413 too, and nothing appended.
     const seq = await settledSeq(h);
