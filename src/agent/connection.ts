@@ -6,7 +6,7 @@
 import WebSocket from "ws";
 import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "./protocol.js";
 import type { AgentMessage, LogLevel, ServerMessage } from "./protocol.js";
-import { checkServerMessage } from "../protocol/agent.js";
+import type { Frame } from "../protocol/agent.js";
 
 export interface ConnectionOptions {
   /** `http(s)://host:port` of the server, or the `ws(s)://` URL of its agent endpoint. */
@@ -57,6 +57,13 @@ export class Connection {
 
   connect(): void {
     if (this.#closed) return;
+    if (!serverMessageCheck) {
+      void loadServerMessageCheck().then(
+        () => this.connect(),
+        (err: unknown) => this.#opts.diagnostic("error", `cannot load the protocol's schemas: ${(err as Error).message}`),
+      );
+      return;
+    }
     const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES });
     this.#ws = ws;
     this.#welcomed = false;
@@ -145,13 +152,26 @@ export class Connection {
 const toBytes = (data: WebSocket.RawData): Uint8Array =>
   Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 
+let serverMessageCheck: ((m: Frame) => string | undefined) | undefined;
+
+/**
+ * Loads the schemas of the server's messages (src/protocol). Loaded on the
+ * first connection, not with this module: worker threads import the SDK,
+ * which imports this file, and need no schema library.
+ */
+export const loadServerMessageCheck = async (): Promise<void> => {
+  serverMessageCheck ??= (await import("../protocol/agent.js")).checkServerMessage;
+};
+
 /**
  * A checked server message, or what is wrong with the frame: each type's
- * schema in src/protocol (compiled when its first frame arrives).
+ * schema in src/protocol (compiled when its first frame arrives). Needs
+ * {@link loadServerMessageCheck} first (a connection does it).
  */
 export const parseServerMessage = (bytes: Uint8Array): ServerMessage | string => {
+  if (!serverMessageCheck) throw new Error("parseServerMessage: call loadServerMessageCheck() first");
   const m = decodeMessage(bytes);
   if (m === undefined) return "not a msgpack object with a string type";
-  const problem = checkServerMessage(m);
+  const problem = serverMessageCheck(m);
   return problem === undefined ? (m as unknown as ServerMessage) : `malformed message: ${problem.slice(0, 500)}`;
 };
