@@ -50,6 +50,9 @@ else {
   console.log(`fuzz campaign: seed ${report.seed}, ${report.log} log, ${report.inputs} inputs (${report.agentFrames} agent frames, ${report.httpRequests} HTTP requests) in ${report.seconds} s`);
   console.log(`recorded frames: ${JSON.stringify(report.recordedFrames)}`);
   console.log(`health: ${report.health.checks} checks, slowest ${report.health.maxMs} ms (after ${report.health.slowestAfter} inputs), ${report.health.slow} over the bound`);
+  const statuses = Object.entries(report.refusals).filter(([k]) => /^http:\d+$/.test(k));
+  const frames = Object.entries(report.refusals).filter(([k]) => /^(error|refused):/.test(k)).reduce((n, [, v]) => n + v, 0);
+  console.log(`refusals: ${frames} error/refused frames; HTTP ${statuses.map(([k, v]) => `${k.slice(5)}: ${v}`).join(", ")}`);
   console.log(`refusals by kind:\n${top(report.refusals, 40)}`);
   console.log(`accepted:\n${top(report.accepted, 20)}`);
   console.log(`environments: ${report.envs.map((e) => `${e.env} (${e.lastSeq} commits, rebuild ${e.rebuildMatches ? "matches" : "DIFFERS"}, ${e.verifyFailures} corrupt)`).join("; ")}`);
