@@ -13,7 +13,7 @@ export interface ValidationRow {
   readonly value: string;
 }
 
-const nsPer = (n: number, f: () => void, rounds = 5): number => {
+const nsPer = (n: number, f: () => void, rounds = 10): number => {
   let best = Infinity;
   for (let r = 0; r < rounds; r++) {
     const t0 = process.hrtime.bigint();

@@ -16,7 +16,7 @@
  * depth. Decoding validates every event and upcasts old versions.
  */
 import { crc32 } from "node:zlib";
-import { Packr } from "msgpackr";
+import { Packr, Unpackr } from "msgpackr";
 import { CorruptEvent, InvalidEvent } from "./errors.js";
 import { CURRENT_VERSION, RUN_EVENT_TYPES, type Event } from "./types.js";
 import { upcast } from "./upcast.js";
@@ -30,6 +30,19 @@ const packr = new Packr({
   useRecords: false,
   moreTypes: true,
   copyBuffers: true,
+  useBigIntExtension: true,
+  int64AsType: "bigint",
+  mapsAsObjects: true,
+});
+
+/**
+ * The same settings without copying binary values out of the input: the
+ * pre-append check reads its own fresh payload and keeps nothing of it.
+ */
+const checker = new Unpackr({
+  useRecords: false,
+  moreTypes: true,
+  copyBuffers: false,
   useBigIntExtension: true,
   int64AsType: "bigint",
   mapsAsObjects: true,
@@ -67,7 +80,7 @@ export const encodeCheckedCommit = (events: readonly Event[]): Uint8Array => {
   const payload = packr.pack(events);
   let raw: unknown;
   try {
-    raw = packr.unpack(payload);
+    raw = checker.unpack(payload);
   } catch (cause) {
     throw new InvalidEvent(String(events[0]?.type), 0, `does not decode: ${(cause as Error).message}`);
   }
