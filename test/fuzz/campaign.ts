@@ -160,7 +160,7 @@ export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> =
       }
       if (r.chance(0.6)) {
         const n = Math.min(o.inputs - report.inputs, r.int(1, 40));
-        await agentBatch(r, url, seeds, n, report, finding);
+        await agentBatch(r, url, seeds, n, report, finding, Math.max(5000, 2 * (o.healthBoundMs ?? 2000)));
         report.inputs += n;
         report.agentFrames += n;
       } else {
@@ -240,6 +240,7 @@ const agentBatch = async (
   n: number,
   report: CampaignReport,
   finding: (f: string) => void,
+  stallMs: number,
 ): Promise<void> => {
   const ws = new WebSocket(url.replace("http", "ws") + AGENT_PATH);
   const replies: ServerMessage[] = [];
@@ -267,10 +268,10 @@ const agentBatch = async (
     const m = mutateFrame(r, valid, AGENT_TYPES);
     count(report.mutations, `hello:${m.mutation}`);
     send(m.bytes, m.text);
-    await waitFor(() => closed || replies.some((x) => x.type === "welcome" || x.type === "refused" || x.type === "error"), 3000);
+    await waitFor(() => closed || replies.some((x) => x.type === "welcome" || x.type === "refused" || x.type === "error"), stallMs);
   } else {
     send(encodeMessage(valid as AgentMessage));
-    await waitFor(() => replies.some((x) => x.type === "welcome" || x.type === "refused"), 3000);
+    await waitFor(() => replies.some((x) => x.type === "welcome" || x.type === "refused"), stallMs);
     if (!replies.some((x) => x.type === "welcome")) finding(`a recorded hello was not welcomed: ${JSON.stringify(replies).slice(0, 300)}`);
     for (let i = 0; i < n; i++) {
       const type = r.pick(AGENT_TYPES.filter((t) => t !== "hello" && seeds.has(t)));
@@ -280,9 +281,9 @@ const agentBatch = async (
     }
     // A probe that is always answered: once its error arrives, the frames before it were handled.
     send(encodeMessage({ type: "fuzz-probe" } as never));
-    await waitFor(() => closed || replies.some((x) => x.type === "error" && /fuzz-probe/.test(x.message)), 5000);
+    await waitFor(() => closed || replies.some((x) => x.type === "error" && /fuzz-probe/.test(x.message)), stallMs);
     if (!closed && !replies.some((x) => x.type === "error" && /fuzz-probe/.test(x.message))) {
-      finding(`an agent connection stalled: no answer to the probe within 5 s after ${report.inputs} inputs`);
+      finding(`an agent connection stalled: no answer to the probe within ${stallMs} ms after ${report.inputs} inputs`);
     }
     await new Promise((res) => setTimeout(res, 5));
   }
