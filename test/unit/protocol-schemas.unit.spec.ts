@@ -6,10 +6,28 @@
 import type { Static } from "@sinclair/typebox";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { AgentMessage, ServerMessage } from "../../src/agent/protocol.js";
-import type { Value } from "../../src/events/index.js";
-import { AGENT_MESSAGES, SERVER_MESSAGES, checkAgentMessage, checkServerMessage, pathOf, valueProblem } from "../../src/protocol/index.js";
+import type { StepOptions, TargetManifest, Value } from "../../src/events/index.js";
+import {
+  AGENT_MESSAGES,
+  RepositoryManifestSchema,
+  SERVER_MESSAGES,
+  StepOptionsSchema,
+  checkAgentMessage,
+  checkServerMessage,
+  pathOf,
+  valueProblem,
+} from "../../src/protocol/index.js";
 
 type Of<U, T> = Extract<U, { type: T }>;
+type AgentSchemas = typeof AGENT_MESSAGES;
+/** The message types whose schema and TypeScript type have different fields (a field added to one and not the other). */
+type FieldMismatch = {
+  [K in AgentMessage["type"]]: [keyof Of<AgentMessage, K>] extends [keyof Static<AgentSchemas[K]>]
+    ? [keyof Static<AgentSchemas[K]>] extends [keyof Of<AgentMessage, K>]
+      ? never
+      : K
+    : K;
+}[AgentMessage["type"]];
 
 describe("protocol schemas", () => {
   it("every message type of the protocol has a schema, and what fits a schema fits its type", () => {
@@ -20,6 +38,10 @@ describe("protocol schemas", () => {
     expectTypeOf<Static<(typeof AGENT_MESSAGES)["persist"]>>().toExtend<Of<AgentMessage, "persist">>();
     expectTypeOf<Static<(typeof AGENT_MESSAGES)["log"]>>().toExtend<Of<AgentMessage, "log">>();
     expectTypeOf<Static<(typeof AGENT_MESSAGES)["failed"]>>().toExtend<Of<AgentMessage, "failed">>();
+    // A field added to a message's type must be added to its schema (or the server refuses it), and back.
+    expectTypeOf<FieldMismatch>().toEqualTypeOf<never>();
+    expectTypeOf<keyof Static<typeof StepOptionsSchema>>().toEqualTypeOf<keyof StepOptions>();
+    expectTypeOf<keyof Static<typeof RepositoryManifestSchema>["targets"][number]>().toEqualTypeOf<keyof TargetManifest>();
     expect(Object.keys(AGENT_MESSAGES)).toHaveLength(11);
   });
 
