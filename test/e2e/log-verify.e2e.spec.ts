@@ -53,7 +53,7 @@ describe("tributary log verify", () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`sequence ${last + 1}: checksum mismatch`);
     expect(bad.stdout).toMatch(new RegExp(`sequence ${last + 2}: .*agentId must be a string`));
-    expect(bad.stderr).toMatch(/2 commit\(s\) do not decode.*restore the log from a backup/);
+    expect(bad.stderr).toMatch(/2 commits that do not decode.*restore the log from a backup/);
     const badJson = JSON.parse((await cli([...direct, "--json"])).stdout) as { commits: number; failures: { seq: number }[] };
     expect(badJson.failures.map((f) => f.seq)).toEqual([last + 1, last + 2]);
     expect(badJson.commits).toBe(last + 2);

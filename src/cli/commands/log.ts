@@ -33,10 +33,11 @@ export const run = async (argv: string[]): Promise<number> => {
   else {
     for (const f of r.failures) console.log(`sequence ${f.seq}: ${f.reason}`);
     if (r.gaps.length) console.log(`missing sequences: ${r.gaps.join(", ")}`);
-    const summary = `${t.project}/${t.env} (${r.log} log): ${r.commits} commits, ${r.events} events up to sequence ${r.lastSeq}`;
+    const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
+    const summary = `${t.project}/${t.env} (${r.log} log): ${n(r.commits, "commit")}, ${n(r.events, "event")} up to sequence ${r.lastSeq}`;
     if (bad) {
       console.error(
-        `${summary}: ${r.failures.length} commit(s) do not decode${r.gaps.length ? `, ${r.gaps.length} missing` : ""}. ` +
+        `${summary}: ${n(r.failures.length, "commit")} that ${r.failures.length === 1 ? "does" : "do"} not decode${r.gaps.length ? `, ${r.gaps.length} missing` : ""}. ` +
           "Projections cannot be rebuilt past them: restore the log from a backup",
       );
     } else console.log(`${summary}: every commit decodes`);
