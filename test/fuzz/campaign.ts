@@ -1,6 +1,7 @@
 /**
  * A fuzz campaign against a real server (a child process on the embedded or
- * the JetStream log) with a real agent hosting test/e2e/fixtures/flows.ts.
+ * the JetStream log) with a real agent hosting test/e2e/fixtures/flows.ts
+ * and files.ts, and fixtures/cancels.ts.
  *
  * 1. Records real agent sessions: the agent talks to the server through a
  *    recording WebSocket proxy while a few workflows run.
@@ -19,7 +20,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpAgent, createServer, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
@@ -73,6 +74,7 @@ export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> =
   let server: ChildProcess | undefined;
   let agent: Agent | undefined;
   let proxy: WebSocketServer | undefined;
+  let proxyHttp: Server | undefined;
   let stderr = "";
   let exited: string | undefined;
   const started = Date.now();
@@ -93,8 +95,18 @@ export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> =
 
     // -- record real sessions through a proxy
     const recorded = new Map<string, AgentMessage[]>();
-    proxy = new WebSocketServer({ port: 0, host: "127.0.0.1", path: AGENT_PATH });
-    await new Promise((res) => proxy!.once("listening", res));
+    // The proxy passes plain HTTP (the agent's blob uploads and downloads) straight through.
+    proxyHttp = createServer((req, res) => {
+      const up = request(`${url}${req.url ?? "/"}`, { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on("error", () => res.destroy());
+      req.pipe(up);
+    });
+    proxy = new WebSocketServer({ noServer: true });
+    proxyHttp.on("upgrade", (req, socket, head) => proxy!.handleUpgrade(req, socket, head, (ws) => proxy!.emit("connection", ws, req)));
+    await new Promise<void>((res) => proxyHttp!.listen(0, "127.0.0.1", () => res()));
     proxy.on("connection", (client) => {
       const upstream = new WebSocket(`ws://127.0.0.1:${port}${AGENT_PATH}`);
       const queue: Buffer[] = [];
@@ -112,8 +124,9 @@ export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> =
       upstream.on("error", () => client.terminate());
       client.on("error", () => upstream.terminate());
     });
-    const proxyPort = (proxy.address() as { port: number }).port;
-    agent = await startAgent({ server: `http://127.0.0.1:${proxyPort}`, project, env: "production", modules: [FLOWS], concurrency: 8, onLog: () => {} });
+    const proxyPort = (proxyHttp.address() as { port: number }).port;
+    const modules = [FLOWS, join(ROOT, "test/e2e/fixtures/files.ts"), join(ROOT, "test/fuzz/fixtures/cancels.ts")];
+    agent = await startAgent({ server: `http://127.0.0.1:${proxyPort}`, project, env: "production", modules, concurrency: 8, onLog: () => {} });
     const runs: string[] = [];
     for (const [target, args] of [
       ["flows:fan_out", [4]],
@@ -124,6 +137,8 @@ export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> =
       ["flows:logs", []],
       ["flows:wait_flow", []],
       ["flows:handle_flow", []],
+      ["files:files_flow", ["fz"]],
+      ["cancels:cancel_flow", []],
     ] as const) {
       const res = await call(http, url, "POST", `/api/projects/${project}/envs/production/runs`, toJson({ target, arguments: args }));
       const runId = (fromJson(res.text) as { runId: string }).runId;
@@ -199,6 +214,8 @@ export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> =
     clearInterval(healthTimer);
     await agent?.stop({ drainMs: 0 }).catch(() => undefined);
     proxy?.close();
+    proxyHttp?.closeAllConnections();
+    proxyHttp?.close();
     http.destroy();
     if (server && !exited) {
       server.kill("SIGTERM");
@@ -217,7 +234,7 @@ export const runCampaign = async (o: CampaignOptions): Promise<CampaignReport> =
   }
 };
 
-/** Recorded frames by type, with hand-made valid frames for the types the flows did not send. */
+/** Recorded frames by type, with hand-made valid frames for any type the flows did not send (none, normally). */
 const seedFrames = (recorded: Map<string, AgentMessage[]>, runId: string): Map<string, AgentMessage[]> => {
   const seeds = new Map(recorded);
   const executionId = (recorded.get("started")?.[0] as { executionId?: string } | undefined)?.executionId ?? `${runId}-1-1`;
