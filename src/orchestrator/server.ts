@@ -97,7 +97,7 @@ export class TributaryServer {
     this.http = createServer((req, res) => void this.handle(req, res));
     // Requests Node's parser refuses (an unknown method, a malformed header) get a JSON 400 too, not a bare one.
     this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable || (err.code === "ECONNRESET")) return void socket.destroy();
+      if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
       const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
       const what = err.code === "HPE_INVALID_METHOD" ? "an unknown HTTP method" : `a malformed HTTP request (${err.code ?? err.message})`;
       const text = JSON.stringify({ error: `${what}: see GET /api/schema for the API` });
