@@ -19,6 +19,8 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   demo: () => import("./commands/demo.js"),
 };
 
+const LOG_FAULTS = new Set(["CorruptEvent", "LogUnavailable", "LogNotFound", "LogClosed", "InvalidCommit", "InvalidEvent", "WrongExpectedSequence"]);
+
 export const USAGE = `usage: tributary <command> [options]
 
 commands:
@@ -60,7 +62,9 @@ export const main = async (argv: string[]): Promise<number> => {
       console.error(`tributary ${name}: ${e.message}\n\n${USAGE}`);
       return 1;
     }
-    console.error(`tributary ${name}: ${(e as Error).stack ?? String(e)}`);
+    // The log's own faults say what happened and what to do; anything else is a bug, and its stack helps.
+    const known = e instanceof Error && LOG_FAULTS.has(e.name);
+    console.error(`tributary ${name}: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}`);
     return 2;
   }
 };

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { WebSocketServer, type WebSocket } from "ws";
 import {
+  CorruptEvent,
   EmbeddedEventLog,
   InvalidNameError,
   JetStreamEventLog,
@@ -128,7 +129,20 @@ export class TributaryServer {
       : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
     const server = new TributaryServer(log, blobs, options);
     try {
-      for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
+      for (const ref of await log.listEnvs()) {
+        try {
+          await server.env(ref.project, ref.env);
+        } catch (e) {
+          if (!(e instanceof CorruptEvent)) throw e;
+          const where = options.nats ? `--nats ${options.nats}` : `--data ${dataDir}`;
+          throw new CorruptEvent(
+            `${e.reason}. The log of ${ref.project}/${ref.env} does not decode, so the server cannot start: list every commit that fails with ` +
+              `'tributary log verify --project ${ref.project} --env ${ref.env} ${where}', and restore the log from a backup`,
+            e.seq,
+            { cause: e },
+          );
+        }
+      }
       await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, {});
       await new Promise<void>((resolve, reject) => {
         server.http.once("error", reject);

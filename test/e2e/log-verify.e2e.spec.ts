@@ -58,6 +58,12 @@ describe("tributary log verify", () => {
     expect(badJson.failures.map((f) => f.seq)).toEqual([last + 1, last + 2]);
     expect(badJson.commits).toBe(last + 2);
     expect((await cli(["log", "verify", "--data", dataDir, "--project", "nobody"])).code).toBe(1);
+    // A server will not start on that log, and says how to find out more.
+    const start = await cli(["server", "--data", dataDir, "--port", "0"]);
+    expect(start.code).toBe(2);
+    expect(start.stderr).toContain(`corrupt event at sequence ${last + 1}: checksum mismatch`);
+    expect(start.stderr).toContain(`'tributary log verify --project ${project} --env production --data ${dataDir}', and restore the log from a backup`);
+    expect(start.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("JetStream: garbage published onto the stream's subject is reported by sequence through the server, with exit 1", async () => {
