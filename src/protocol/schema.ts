@@ -152,12 +152,44 @@ let assetCheck: Check | undefined;
  * {@link MAX_VALUE_DEPTH}, and every handle or asset tag holding a well-formed
  * reference (the server reads them). JSON, `Date`, bytes and `bigint` pass.
  */
-export const valueProblem = (v: unknown, path: string, depth = 0): string | undefined => {
+export const valueProblem = (v: unknown, path: string, depth = 0): string | undefined =>
+  depth === 0 && v !== undefined && valueFits(v, 0) ? undefined : describeValue(v, path, depth);
+
+/** The fast walk: whether a value fits, building no paths (what almost every value does). */
+const valueFits = (v: unknown, depth: number): boolean => {
+  if (depth > MAX_VALUE_DEPTH) return false;
+  if (typeof v !== "object" || v === null) return true;
+  if (Array.isArray(v)) {
+    if (v.length > 0 && depth >= MAX_VALUE_DEPTH) return false;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === "object" && x !== null && !valueFits(x, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (v instanceof Date) return !Number.isNaN(v.getTime());
+  if (v instanceof Uint8Array) return true;
+  const o = v as Record<string, unknown>;
+  let n = 0;
+  let only: string | undefined;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) continue;
+    if (depth >= MAX_VALUE_DEPTH) return false;
+    n++;
+    only = k;
+    const x = o[k];
+    if (typeof x === "object" && x !== null && !valueFits(x, depth + 1)) return false;
+  }
+  return n !== 1 || (only !== HANDLE_TAG && only !== ASSET_TAG) || describeValue(v, "", depth) === undefined;
+};
+
+/** The slow walk: the first problem, with its path. */
+const describeValue = (v: unknown, path: string, depth: number): string | undefined => {
   if (v === undefined && depth === 0) return `${path} is missing: it must be a value`;
   if (depth > MAX_VALUE_DEPTH) return `${shorten(path)} is nested deeper than ${MAX_VALUE_DEPTH} levels`;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const p = valueProblem(v[i], `${path}[${i}]`, depth + 1);
+      const p = describeValue(v[i], `${path}[${i}]`, depth + 1);
       if (p) return p;
     }
     return undefined;
@@ -172,7 +204,7 @@ export const valueProblem = (v: unknown, path: string, depth = 0): string | unde
     return p ? `${path}["${tag}"]: ${p}` : undefined;
   }
   for (const k of keys) {
-    const p = valueProblem(v[k], `${path}.${k}`, depth + 1);
+    const p = describeValue(v[k], `${path}.${k}`, depth + 1);
     if (p) return p;
   }
   return undefined;
