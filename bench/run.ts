@@ -3,7 +3,7 @@
  * asserts a speed. Options: `--events N` (default 100000), `--awaited N`
  * (events appended one by one, default 10000), `--adapter embedded|jetstream`
  * (default both), `--fan-out N`, `--chain N`, `--steps N` (the branch
- * benchmark's workflow, default 1000), `--only workflows|branch|assets|log`, `--asset-mb N` (default 100) (default
+ * benchmark's workflow, default 1000), `--only workflows|branch|assets|validation|log`, `--asset-mb N` (default 100) (default
  * all three sections).
  */
 import { cpus, totalmem } from "node:os";
@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { runAssetBench } from "./assets.js";
 import { runBranchBench } from "./branch.js";
 import { runLogBench, type Row } from "./log.js";
+import { runValidationBench } from "./validation.js";
 import { runWorkflowBench } from "./workflows.js";
 
 const { values } = parseArgs({
@@ -51,6 +52,11 @@ if (section("assets")) {
   console.log("");
   console.log(["adapter".padEnd(10), "asset measure".padEnd(48), "result"].join(" "));
   for (const r of as) console.log([r.adapter.padEnd(10), r.what.padEnd(48), r.value].join(" "));
+}
+if (section("validation")) {
+  console.log("");
+  console.log(["validation measure".padEnd(70), "result"].join(" "));
+  for (const r of runValidationBench()) console.log([r.what.padEnd(70), r.value].join(" "));
 }
 if (!section("log")) process.exit(0);
 

@@ -6,7 +6,7 @@
 import WebSocket from "ws";
 import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "./protocol.js";
 import type { AgentMessage, LogLevel, ServerMessage } from "./protocol.js";
-import { isAssetRef } from "./asset.js";
+import type { Frame } from "../protocol/agent.js";
 
 export interface ConnectionOptions {
   /** `http(s)://host:port` of the server, or the `ws(s)://` URL of its agent endpoint. */
@@ -57,6 +57,13 @@ export class Connection {
 
   connect(): void {
     if (this.#closed) return;
+    if (!serverMessageCheck) {
+      void loadServerMessageCheck().then(
+        () => this.connect(),
+        (err: unknown) => this.#opts.diagnostic("error", `cannot load the protocol's schemas: ${(err as Error).message}`),
+      );
+      return;
+    }
     const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES });
     this.#ws = ws;
     this.#welcomed = false;
@@ -151,55 +158,26 @@ export class Connection {
 const toBytes = (data: WebSocket.RawData): Uint8Array =>
   Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 
-const isStr = (v: unknown): v is string => typeof v === "string";
-const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isRef = (v: unknown): boolean => isObj(v) && isStr(v["runId"]) && isStr(v["stepId"]) && isStr(v["executionId"]);
-const isErrorInfo = (v: unknown): boolean => isObj(v) && isStr(v["type"]) && isStr(v["message"]);
-const isBlobRef = (v: unknown): boolean =>
-  isObj(v) && isStr(v["key"]) && isStr(v["sha256"]) && /^[0-9a-f]{64}$/.test(v["sha256"]) && v["key"] === `sha256:${v["sha256"]}` && isNum(v["size"]) && v["size"] >= 0;
-const OUTCOMES = new Set(["failed", "cancelled", "timed_out", "abandoned"]);
-const isOutcome = (v: unknown): boolean =>
-  isObj(v) && (v["status"] === "succeeded" ? "value" in v : OUTCOMES.has(v["status"] as string) && isErrorInfo(v["error"]));
+let serverMessageCheck: ((m: Frame) => string | undefined) | undefined;
 
-/** A checked server message, or what is wrong with the frame. */
+/**
+ * Loads the schemas of the server's messages (src/protocol). Loaded on the
+ * first connection, not with this module: worker threads import the SDK,
+ * which imports this file, and need no schema library.
+ */
+export const loadServerMessageCheck = async (): Promise<void> => {
+  serverMessageCheck ??= (await import("../protocol/agent.js")).checkServerMessage;
+};
+
+/**
+ * A checked server message, or what is wrong with the frame: each type's
+ * schema in src/protocol (compiled when its first frame arrives). Needs
+ * {@link loadServerMessageCheck} first (a connection does it).
+ */
 export const parseServerMessage = (bytes: Uint8Array): ServerMessage | string => {
+  if (!serverMessageCheck) throw new Error("parseServerMessage: call loadServerMessageCheck() first");
   const m = decodeMessage(bytes);
   if (m === undefined) return "not a msgpack object with a string type";
-  const ok = ((): boolean => {
-    switch (m.type) {
-      case "welcome":
-        return isStr(m["agentId"]) && isNum(m["heartbeatMs"]) && (m["heartbeatMs"] as number) > 0;
-      case "refused":
-        return isStr(m["reason"]);
-      case "execute":
-        return (
-          isStr(m["executionId"]) &&
-          isStr(m["runId"]) &&
-          isStr(m["stepId"]) &&
-          isNum(m["attempt"]) &&
-          isObj(m["target"]) &&
-          isStr(m["target"]["repository"]) &&
-          isStr(m["target"]["target"]) &&
-          Array.isArray(m["arguments"]) &&
-          (m["argumentsBlob"] === undefined || isBlobRef(m["argumentsBlob"]))
-        );
-      case "abort":
-        return isStr(m["executionId"]) && ["cancelled", "timed_out", "abandoned"].includes(m["reason"] as string);
-      case "submitted":
-        return isNum(m["requestId"]) && isRef(m["handle"]);
-      case "resolved":
-        return isNum(m["requestId"]) && (m["outcome"] === undefined || isOutcome(m["outcome"])) && (m["resultBlob"] === undefined || isBlobRef(m["resultBlob"]));
-      case "ack":
-        return isNum(m["requestId"]);
-      case "persisted":
-      case "restored":
-        return isNum(m["requestId"]) && isAssetRef(m["asset"]);
-      case "error":
-        return isStr(m["message"]) && (m["requestId"] === undefined || isNum(m["requestId"]));
-      default:
-        return false;
-    }
-  })();
-  return ok ? (m as unknown as ServerMessage) : `malformed or unknown message of type ${JSON.stringify(m.type).slice(0, 80)}`;
+  const problem = serverMessageCheck(m);
+  return problem === undefined ? (m as unknown as ServerMessage) : `malformed message: ${problem.slice(0, 500)}`;
 };

@@ -11,12 +11,11 @@
 // index would bring LMDB and the NATS client into every worker.
 import { packValue, unpackValue } from "../events/codec.js";
 import type { BlobRef, ErrorInfo, StepOptions, TargetManifest, TargetRef, Value } from "../events/types.js";
+import { ASSET_TAG, HANDLE_TAG } from "../protocol/constants.js";
 
-export const PROTOCOL_VERSION = 1;
-/** Path of the agents' WebSocket endpoint on the server. */
-export const AGENT_PATH = "/agent";
-/** Largest frame either side accepts, in bytes. The agent checks every frame it sends against it (a larger one would break the connection). */
-export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+// The constants live with the schemas in src/protocol (without the schema library).
+// The agent checks every frame it sends against MAX_FRAME_BYTES (a larger one would break the connection).
+export { AGENT_PATH, ASSET_TAG, BLOB_PATH, HANDLE_TAG, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/constants.js";
 /**
  * A call's arguments larger than this, msgpack-encoded, travel as a blob
  * (uploaded by the agent, `PUT {BLOB_PATH}/sha256:…`) and the log records the
@@ -87,14 +86,8 @@ export interface AssetRef {
   readonly metadata?: { readonly [key: string]: Value };
 }
 
-/** Tag of an asset reference inside arguments and results: `{ [ASSET_TAG]: AssetRef }`. */
-export const ASSET_TAG = "$tributary.asset";
-
 export const isAssetValue = (v: unknown): v is { readonly [ASSET_TAG]: AssetRef } =>
   typeof v === "object" && v !== null && !Array.isArray(v) && ASSET_TAG in v && Object.keys(v).length === 1;
-
-/** Path of the blob API: `GET | HEAD | PUT {BLOB_PATH}/sha256:<hex>`, bodies streamed. */
-export const BLOB_PATH = "/api/blobs";
 
 export interface RepositoryManifest {
   readonly repository: string;
@@ -243,9 +236,6 @@ export const decodeMessage = (bytes: Uint8Array): { type: string; [k: string]: u
     return undefined;
   }
 };
-
-/** Tag of a handle inside arguments and results: `{ [HANDLE_TAG]: HandleRef }`. */
-export const HANDLE_TAG = "$tributary.handle";
 
 export const isHandleValue = (v: unknown): v is { readonly [HANDLE_TAG]: HandleRef } =>
   typeof v === "object" && v !== null && !Array.isArray(v) && HANDLE_TAG in v && Object.keys(v).length === 1;

@@ -14,9 +14,12 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   runs: () => import("./commands/runs.js"),
   envs: () => import("./commands/envs.js"),
   projections: () => import("./commands/projections.js"),
+  log: () => import("./commands/log.js"),
   assets: () => import("./commands/assets.js"),
   demo: () => import("./commands/demo.js"),
 };
+
+const LOG_FAULTS = new Set(["CorruptEvent", "LogUnavailable", "LogNotFound", "LogClosed", "InvalidCommit", "InvalidEvent", "WrongExpectedSequence"]);
 
 export const USAGE = `usage: tributary <command> [options]
 
@@ -28,6 +31,7 @@ commands:
                | rerun RUN STEP [--cascade] [--wait]
   envs         ls | create NAME [--base ENV]
   projections  rebuild | dump
+  log          verify   decode every commit of the environment's log; exit 1 if any fails
   assets       ls [--run RUN] | show ASSET | download ASSET [--to DIR]
   demo         start a server and an agent, run the example workflow, print it
 
@@ -59,7 +63,9 @@ export const main = async (argv: string[]): Promise<number> => {
       console.error(`tributary ${name}: ${e.message}\n\n${USAGE}`);
       return 1;
     }
-    console.error(`tributary ${name}: ${(e as Error).stack ?? String(e)}`);
+    // The log's own faults say what happened and what to do; anything else is a bug, and its stack helps.
+    const known = e instanceof Error && LOG_FAULTS.has(e.name);
+    console.error(`tributary ${name}: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}`);
     return 2;
   }
 };

@@ -16,8 +16,8 @@
  * depth. Decoding validates every event and upcasts old versions.
  */
 import { crc32 } from "node:zlib";
-import { Packr } from "msgpackr";
-import { CorruptEvent } from "./errors.js";
+import { Packr, Unpackr } from "msgpackr";
+import { CorruptEvent, InvalidEvent } from "./errors.js";
 import { CURRENT_VERSION, RUN_EVENT_TYPES, type Event } from "./types.js";
 import { upcast } from "./upcast.js";
 import { DATA, envelope, isKnownType } from "./validate.js";
@@ -30,6 +30,19 @@ const packr = new Packr({
   useRecords: false,
   moreTypes: true,
   copyBuffers: true,
+  useBigIntExtension: true,
+  int64AsType: "bigint",
+  mapsAsObjects: true,
+});
+
+/**
+ * The same settings without copying binary values out of the input: the
+ * pre-append check reads its own fresh payload and keeps nothing of it.
+ */
+const checker = new Unpackr({
+  useRecords: false,
+  moreTypes: true,
+  copyBuffers: false,
   useBigIntExtension: true,
   int64AsType: "bigint",
   mapsAsObjects: true,
@@ -56,6 +69,57 @@ export const frame = (payload: Uint8Array): Uint8Array => {
 
 /** Frames the events of one commit. */
 export const encodeCommit = (events: readonly Event[]): Uint8Array => frame(packr.pack(events));
+
+/**
+ * Frames the events of one commit after proving that they decode: the
+ * payload is unpacked and every event validated exactly as a read would.
+ * What the log adapters store.
+ * @throws InvalidEvent naming the event type and the field
+ */
+export const encodeCheckedCommit = (events: readonly Event[]): Uint8Array => {
+  const payload = packr.pack(events);
+  let raw: unknown;
+  try {
+    raw = checker.unpack(payload);
+  } catch (cause) {
+    throw new InvalidEvent(String(events[0]?.type), 0, `does not decode: ${(cause as Error).message}`);
+  }
+  const back = raw as unknown[];
+  for (let i = 0; i < events.length; i++) {
+    const problem = eventProblem(back[i], i);
+    if (problem) throw new InvalidEvent(typeName(events[i]), i, problem);
+  }
+  return frame(payload);
+};
+
+/**
+ * The decoder's validation of events held in memory (no encoding): the first
+ * problem as an {@link InvalidEvent}, or `undefined` when every event would
+ * decode. The orchestrator checks its decisions with it before using them.
+ */
+export const checkEvents = (events: readonly unknown[]): InvalidEvent | undefined => {
+  for (let i = 0; i < events.length; i++) {
+    const problem = eventProblem(events[i], i);
+    if (problem) return new InvalidEvent(typeName(events[i]), i, problem);
+  }
+  return undefined;
+};
+
+const typeName = (e: unknown): string => {
+  const t = (e as { type?: unknown } | null)?.type;
+  return typeof t === "string" ? t.slice(0, 64) : "untyped";
+};
+
+/** Why an event value would not decode (`event[i](Type).data.` trimmed off the path), or `undefined`. */
+const eventProblem = (raw: unknown, index: number): string | undefined => {
+  try {
+    decodeEventValue(raw, undefined, index);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof CorruptEvent)) throw e;
+    return e.reason.replace(/^event\[\d+\](\([A-Za-z]+\))?(: |\.)?(data\.)?/, "") || e.reason;
+  }
+};
 
 /**
  * Decodes a framed commit: checks the frame and checksum, decodes, validates

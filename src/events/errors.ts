@@ -48,6 +48,21 @@ export class InvalidNameError extends TributaryError {
 /** A commit that must not be appended: empty, mixing runs, too large. */
 export class InvalidCommit extends TributaryError {}
 
+/**
+ * An event that would not decode, refused before it is written: `eventType`
+ * and `index` say which event of the commit, `reason` which field and what
+ * it must be (the decoder's own message).
+ */
+export class InvalidEvent extends InvalidCommit {
+  constructor(
+    readonly eventType: string,
+    readonly index: number,
+    readonly reason: string,
+  ) {
+    super(`invalid ${eventType} event (event ${index} of the commit), not written: ${reason}`);
+  }
+}
+
 /** The environment's log does not exist. */
 export class LogNotFound extends TributaryError {
   constructor(readonly stream: string) {

@@ -36,16 +36,18 @@ export interface InvalidName {
  * slashes: the name becomes a NATS subject token and part of a stream name
  * (`TRIB_<project>_<env>`), and `_` is the separator there.
  */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
-const NAME_HINT =
+/** Project and environment names (also the JSON Schema `pattern` of the API). */
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+export const NAME_HINT =
   "use 1-64 characters: letters, digits and '-', starting with a letter or digit (no '.', '_', '*', '>', '/' or spaces)";
 
 /**
  * Ids of runs, steps, executions, agents and assets: 1 to 64 characters of
  * letters, digits, `-` and `_` (a valid NATS subject token).
  */
-const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const ID_HINT = "use 1-64 characters: letters, digits, '-' and '_', starting with a letter or digit";
+/** Run, step, execution, agent and asset ids (also the JSON Schema `pattern` of the API). */
+export const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const ID_HINT = "use 1-64 characters: letters, digits, '-' and '_', starting with a letter or digit";
 
 const parser =
   <B extends string>(kind: string, re: RegExp, hint: string) =>

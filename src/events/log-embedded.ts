@@ -28,6 +28,8 @@ import {
   type AppendOptions,
   type Appended,
   type EventLog,
+  type RawCommit,
+  type RawReadOptions,
   type ReadOptions,
   type SubscribeOptions,
   type Subscription,
@@ -109,6 +111,11 @@ export class EmbeddedEventLog implements EventLog {
     if (options.runId !== undefined) runSubject(ref, options.runId); // refuses an invalid id
     const h = await this.handle(ref);
     yield* h.range(options.from ?? 1, options.to ?? h.committed, options.runId);
+  }
+
+  async *readRaw(ref: LogRef, options: RawReadOptions = {}): AsyncIterable<RawCommit> {
+    const h = await this.handle(ref);
+    yield* h.rawRange(options.from ?? 1, options.to ?? h.committed);
   }
 
   subscribe(ref: LogRef, options: SubscribeOptions = {}): Subscription {
@@ -224,6 +231,14 @@ class EnvLog {
       const bytes = this.commits.get(seq);
       if (bytes === undefined) continue;
       yield this.decode(seq, bytes);
+    }
+  }
+
+  /** The stored bytes of commits `from..to` (inclusive), undecoded. */
+  *rawRange(from: number, to: number): Generator<RawCommit> {
+    if (to < from) return;
+    for (const { key, value } of this.commits.getRange({ start: from, end: to + 1 })) {
+      yield { seq: key, bytes: value };
     }
   }
 

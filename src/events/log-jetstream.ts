@@ -45,6 +45,8 @@ import {
   type AppendOptions,
   type Appended,
   type EventLog,
+  type RawCommit,
+  type RawReadOptions,
   type ReadOptions,
   type SubscribeOptions,
   type Subscription,
@@ -213,6 +215,15 @@ export class JetStreamEventLog implements EventLog {
   }
 
   async *read(ref: LogRef, options: ReadOptions = {}): AsyncIterable<Commit> {
+    for await (const m of this.#messages(ref, options)) yield this.#commitOf(m);
+  }
+
+  async *readRaw(ref: LogRef, options: RawReadOptions = {}): AsyncIterable<RawCommit> {
+    for await (const m of this.#messages(ref, options)) yield { seq: m.seq, bytes: new Uint8Array(m.data) };
+  }
+
+  /** The stored messages from `from` to `to`, undecoded. */
+  async *#messages(ref: LogRef, options: ReadOptions): AsyncIterable<JsMsg> {
     this.#checkOpen();
     if (options.runId !== undefined) runSubject(ref, options.runId); // refuses an invalid id, even on an empty range
     const from = Math.max(1, options.from ?? 1);
@@ -228,7 +239,7 @@ export class JetStreamEventLog implements EventLog {
       messages = await this.#consume(ref, consumer, Math.min(pending, PULL_BATCH));
       for await (const m of messages) {
         if (m.seq > to) return;
-        yield this.#commitOf(m);
+        yield m;
         if (m.seq >= to) return;
         // `pending` counts the matching messages stored after this one; on a
         // run's subject the last match can come before `to`. (On the whole

@@ -7,7 +7,7 @@
  */
 import { InvalidCommit, InvalidNameError } from "./errors.js";
 import { isSortableId, parseRunId, type EventId, type RunId } from "./ids.js";
-import { encodeCommit } from "./codec.js";
+import { encodeCheckedCommit } from "./codec.js";
 import { envSubject, runSubject, type LogRef } from "./subjects.js";
 import type { Commit, Event } from "./types.js";
 import { RUN_EVENT_TYPES } from "./types.js";
@@ -38,6 +38,20 @@ export interface ReadOptions {
   readonly to?: number;
   /** Only the commits of this run. */
   readonly runId?: RunId;
+}
+
+/** Options of {@link EventLog.readRaw}: a range of sequences. */
+export interface RawReadOptions {
+  /** First sequence to read, inclusive. Default 1. */
+  readonly from?: number;
+  /** Last sequence to read, inclusive. Default: the last one when the read starts. */
+  readonly to?: number;
+}
+
+/** A commit as stored: its sequence and its bytes, not decoded. */
+export interface RawCommit {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
 }
 
 export interface SubscribeOptions {
@@ -72,6 +86,9 @@ export interface EventLog {
    * Appends the events of one decision as one commit.
    * @throws WrongExpectedSequence when fencing fails (nothing stored),
    *   InvalidCommit for an empty, mixed-run or oversized commit,
+   *   InvalidEvent (an InvalidCommit) for an event that would not decode:
+   *   every commit is checked with the decoder's validation before it is written,
+   *   so nothing that would fail to read back is ever stored,
    *   LogNotFound when the environment has no log,
    *   LogUnavailable when the outcome is unknown (a timeout, a lost
    *   connection): the commit may have been stored; retry with the same
@@ -80,6 +97,12 @@ export interface EventLog {
   append(ref: LogRef, events: readonly Event[], options?: AppendOptions): Promise<Appended>;
   /** Reads commits in sequence order. @throws LogNotFound, CorruptEvent */
   read(ref: LogRef, options?: ReadOptions): AsyncIterable<Commit>;
+  /**
+   * Reads the stored bytes of every commit in sequence order without decoding
+   * them, so a corrupt commit does not stop the read (`tributary log verify`).
+   * @throws LogNotFound
+   */
+  readRaw(ref: LogRef, options?: RawReadOptions): AsyncIterable<RawCommit>;
   /**
    * Delivers the commits from `from` on, in order, then each new one as it is
    * appended. The iteration ends when the subscription or the log is closed,
@@ -108,8 +131,10 @@ export interface PreparedCommit {
 }
 
 /**
- * Checks the rules every commit obeys, whatever the adapter, and encodes it.
- * @throws InvalidCommit, InvalidNameError
+ * Checks the rules every commit obeys, whatever the adapter, and encodes it;
+ * the encoded bytes are decoded and validated as a read would, so a commit
+ * that would not decode is never written.
+ * @throws InvalidCommit, InvalidEvent, InvalidNameError
  */
 export const prepareCommit = (ref: LogRef, events: readonly Event[], maxBytes = MAX_COMMIT_BYTES): PreparedCommit => {
   const first = events[0];
@@ -130,7 +155,7 @@ export const prepareCommit = (ref: LogRef, events: readonly Event[], maxBytes = 
     const r = parseRunId(runId);
     if (r._tag === "Left") throw new InvalidNameError(r.left);
   }
-  const bytes = encodeCommit(events);
+  const bytes = encodeCheckedCommit(events);
   if (bytes.length > maxBytes) {
     throw new InvalidCommit(
       `commit of ${bytes.length} bytes exceeds the limit of ${maxBytes}: store large values in the blob store and log their reference`,

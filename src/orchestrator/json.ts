@@ -10,7 +10,8 @@ export const toJson = (value: unknown, space?: number): string =>
     function (this: Record<string, unknown>, key, v: unknown) {
       const raw = this[key];
       if (typeof raw === "bigint") return { $bigint: raw.toString() };
-      if (raw instanceof Date) return { $date: raw.toISOString() };
+      // An invalid date (none passes the edge, but old logs may hold one) must not fail a whole answer.
+      if (raw instanceof Date) return { $date: Number.isNaN(raw.getTime()) ? "Invalid Date" : raw.toISOString() };
       if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw).toString("base64") };
       return v;
     },

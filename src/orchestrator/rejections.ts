@@ -29,7 +29,9 @@ export type Rejection =
       readonly parameters: readonly string[];
     }
   | { readonly _tag: "ArchivedBase"; readonly env: string; readonly as: "base" | "parent" }
-  /** The events a command would append are over the log's commit limit. */
+  /** The decision would record an event that would not decode (a value from outside that slipped past the edge). */
+  | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string }
+  /** The decision's commit would be over the log's limit (large values belong in blobs and assets). */
   | { readonly _tag: "CommitTooLarge"; readonly command: string; readonly bytes: number; readonly limit: number };
 
 export const rejectionMessage = (r: Rejection): string => {
@@ -80,6 +82,8 @@ export const rejectionMessage = (r: Rejection): string => {
       return `environment ${r.env} is archived: it cannot be the ${r.as} of another environment; choose one that is not archived`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
+    case "InvalidEvent":
+      return `refused: it would record an invalid ${r.eventType} event: ${r.reason}`;
     case "CommitTooLarge":
       return (
         `${r.command} would record ${r.bytes} bytes, over the limit of ${r.limit} bytes for one commit: ` +
@@ -105,14 +109,15 @@ export const rejectionStatus = (r: Rejection): number => {
     case "IdempotencyKeyReused":
     case "ArchivedBase":
       return 409;
+    case "CommitTooLarge":
+      return 413;
     case "UnknownTarget":
     case "InvalidName":
     case "InvalidArgument":
     case "NotAWorkflow":
     case "WrongArgumentCount":
+    case "InvalidEvent":
       return 400;
-    case "CommitTooLarge":
-      return 413;
   }
 };
 

@@ -12,6 +12,7 @@
  * from the log (the truth) and carries on.
  */
 import {
+  checkEvents,
   encodeCommit,
   unpackValue,
   type BlobRef,
@@ -196,6 +197,11 @@ export class EnvRuntime {
     const decision = decide(cmd, this.model, { now: this.clock(), id: () => this.ids.next() as EventId });
     if (decision._tag === "Left") return { ok: false, rejection: decision.left };
     const events = decision.right;
+    // The decoder's validation, before anything is folded: an event that
+    // would not decode is a rejection here, not a failed append (which
+    // would send the runtime through its reload).
+    const invalid = checkEvents(events);
+    if (invalid) return { ok: false, rejection: { _tag: "InvalidEvent", eventType: invalid.eventType, reason: invalid.reason } };
     if (events.length === 0) {
       await this.settled();
       return { ok: true, events };

@@ -256,13 +256,10 @@ export class EnvScheduler {
   /** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */
   private async persist(a: ConnectedAgent, m: Extract<AgentMessage, { type: "persist" }>): Promise<void> {
     const fail = (message: string) => a.conn.send({ type: "error", requestId: m.requestId, message });
-    if (!Array.isArray(m.entries)) return fail("persist needs entries");
+    // The frame's shape (entries with a path, a size and a sha256) was checked against its schema on arrival.
     let total = 0;
     for (const e of m.entries) {
-      if (typeof e?.path !== "string" || !isSafeAssetPath(e.path)) return fail(`asset path ${JSON.stringify(e?.path)} is not a relative path inside the working directory`);
-      if (!Number.isSafeInteger(e.size) || e.size < 0 || typeof e.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(e.sha256)) {
-        return fail(`entry ${e.path} needs a size and a sha256`);
-      }
+      if (!isSafeAssetPath(e.path)) return fail(`asset path ${JSON.stringify(e.path)} is not a relative path inside the working directory`);
       total += e.size;
       const stored = await this.options.blobs?.stat(keyOf(e.sha256));
       if (!stored || stored.size !== e.size) return fail(`the blob of ${e.path} (${keyOf(e.sha256)}) is not stored: upload it first`);

@@ -9,11 +9,13 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WebSocketServer, type WebSocket } from "ws";
 import {
+  CorruptEvent,
   EmbeddedEventLog,
   InvalidNameError,
   JetStreamEventLog,
   logRef,
   parseRunId,
+  verifyLog,
   type EventLog,
   type Value,
 } from "../events/index.js";
@@ -39,7 +41,9 @@ import {
   type AgentMessage,
   type ServerMessage,
 } from "../agent/protocol.js";
-import { fromJson, toJson } from "./json.js";
+import { apiSchema, checkAgentMessage, checkBody, checkQuery, matchRoute } from "../protocol/index.js";
+import { toJson } from "./json.js";
+import { discard, HttpError, noBody, readBody, send } from "./http-io.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 import { Environments, Refused, type Env } from "./environments.js";
 import { stepKeys } from "./keys.js";
@@ -80,18 +84,6 @@ export interface ServerOptions {
 export const DEFAULT_PROJECT = "default";
 export const DEFAULT_ENV = "production";
 const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
-const MAX_BODY_BYTES = 1024 * 1024;
-
-/** An HTTP error with a status and a message that says what to do. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const goingAway = () => new HttpError(503, "the server is shutting down: retry in a moment");
 
 const rejected = (r: Rejection) => new HttpError(rejectionStatus(r), rejectionMessage(r));
@@ -126,6 +118,17 @@ export class TributaryServer {
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
     });
     this.http = createServer((req, res) => void this.handle(req, res));
+    // Requests Node's parser refuses (an unknown method, a malformed header) get a JSON 400 too, not a bare one.
+    this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+      const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+      const what = err.code === "HPE_INVALID_METHOD" ? "an unknown HTTP method" : `a malformed HTTP request (${err.code ?? err.message})`;
+      const text = JSON.stringify({ error: `${what}: see GET /api/schema for the API` });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      );
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.http.on("upgrade", (req, socket, head) => {
       if (new URL(req.url ?? "/", "http://x").pathname !== AGENT_PATH) {
@@ -156,7 +159,20 @@ export class TributaryServer {
     }
     const server = new TributaryServer(log, blobs, options, lock);
     try {
-      for (const ref of await log.listEnvs()) await server.env(ref.project, ref.env);
+      for (const ref of await log.listEnvs()) {
+        try {
+          await server.env(ref.project, ref.env);
+        } catch (e) {
+          if (!(e instanceof CorruptEvent)) throw e;
+          const where = options.nats ? `--nats ${options.nats}` : `--data ${dataDir}`;
+          throw new CorruptEvent(
+            `${e.reason}. The log of ${ref.project}/${ref.env} does not decode, so the server cannot start: list every commit that fails with ` +
+              `'tributary log verify --project ${ref.project} --env ${ref.env} ${where}', and restore the log from a backup`,
+            e.seq,
+            { cause: e },
+          );
+        }
+      }
       await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, {});
       await new Promise<void>((resolve, reject) => {
         server.http.once("error", reject);
@@ -209,10 +225,25 @@ export class TributaryServer {
       if (!agent) {
         if (helloSeen) return; // hello in progress
         if (m.type !== "hello") {
-          conn.send({ type: "error", message: `expected hello first, got ${m.type}` });
+          conn.send({ type: "error", message: `expected hello first, got ${JSON.stringify(m.type.slice(0, 64))}` });
           return;
         }
         helloSeen = true;
+        // The version first: another version's hello may have another shape.
+        if (m["protocol"] !== PROTOCOL_VERSION) {
+          conn.send({
+            type: "refused",
+            reason: `protocol version ${JSON.stringify(m["protocol"] ?? null)} is not supported: this server speaks version ${PROTOCOL_VERSION}; upgrade the agent or the server`,
+          });
+          ws.close(1008, "refused");
+          return;
+        }
+        const problem = checkAgentMessage(m) ?? arityProblem(m["manifests"] as readonly unknown[]);
+        if (problem) {
+          conn.send({ type: "refused", reason: problem });
+          ws.close(1008, "refused");
+          return;
+        }
         void this.hello(conn, m as unknown as Extract<AgentMessage, { type: "hello" }>).then(
           (a) => {
             agent = a;
@@ -225,8 +256,11 @@ export class TributaryServer {
         );
         return;
       }
-      if (!KNOWN_AGENT_MESSAGES.has(m.type)) {
-        conn.send({ type: "error", message: `unknown message type ${JSON.stringify(m.type)}` });
+      // Checked against its type's schema before any command is made of it.
+      const problem = checkAgentMessage(m);
+      if (problem) {
+        const requestId = m["requestId"];
+        conn.send({ type: "error", ...(Number.isSafeInteger(requestId) ? { requestId: requestId as number } : {}), message: problem });
         return;
       }
       void agent.env.scheduler.onMessage(agent.id, m as unknown as AgentMessage);
@@ -238,23 +272,8 @@ export class TributaryServer {
     ws.on("error", () => ws.terminate());
   }
 
+  /** A hello checked against its schema: registers the agent. */
   private async hello(conn: AgentConnection, m: Extract<AgentMessage, { type: "hello" }>): Promise<{ id: string; env: Env } | undefined> {
-    if (m.protocol !== PROTOCOL_VERSION) {
-      conn.send({
-        type: "refused",
-        reason: `protocol version ${String(m.protocol)} is not supported: this server speaks version ${PROTOCOL_VERSION}; upgrade the agent or the server`,
-      });
-      return undefined;
-    }
-    if (typeof m.project !== "string" || typeof m.env !== "string" || !Array.isArray(m.manifests)) {
-      conn.send({ type: "refused", reason: "hello needs project, env and manifests" });
-      return undefined;
-    }
-    const badArity = arityProblem(m.manifests);
-    if (badArity) {
-      conn.send({ type: "refused", reason: badArity });
-      return undefined;
-    }
     const env = await this.env(m.project, m.env);
     const id = await env.scheduler.connect(conn, m);
     return { id, env };
@@ -267,10 +286,29 @@ export class TributaryServer {
     try {
       if (this.closing) throw goingAway();
       const url = new URL(req.url ?? "/", "http://x");
-      const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-      if (parts[0] === "api" && parts[1] === "blobs" && parts.length === 3) return await this.blob(req, res, parts[2]!);
-      const body = req.method === "POST" ? await readBody(req) : undefined;
-      const out = await this.route(req.method ?? "GET", parts, url.searchParams, body, res);
+      let parts: string[];
+      try {
+        parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+      } catch {
+        throw new HttpError(400, "the path is not valid percent-encoding");
+      }
+      if (parts[0] !== "api") throw new HttpError(404, "not found: the API lives under /api (see GET /api/schema)");
+      // The edge: the route, its path parameters, query and body are checked before anything is done.
+      const method = req.method ?? "GET";
+      const match = matchRoute(method, parts.slice(1));
+      if (!match.ok) {
+        if (match.allow) res.setHeader("allow", match.allow.join(", "));
+        throw new HttpError(match.status, match.message);
+      }
+      const { route } = match.matched;
+      const badQuery = checkQuery(route, url.searchParams);
+      if (badQuery) throw new HttpError(400, badQuery);
+      if (parts[1] === "blobs") return await this.blob(req, res, parts[2]!);
+      const body = method === "POST" || method === "PUT" ? await readBody(req) : await noBody(req);
+      const badBody = checkBody(route, body);
+      if (badBody) throw new HttpError(400, badBody);
+      if (route.path === "schema") return send(res, 200, apiSchema());
+      const out = await this.route(method, parts, url.searchParams, body, res);
       if (out === STREAMED) return;
       send(res, 200, out);
     } catch (e) {
@@ -280,8 +318,13 @@ export class TributaryServer {
       if (status === 500 && this.closing) return this.answerGoingAway(res);
       if (status === 503) return this.answerGoingAway(res, (e as Error).message);
       if (status === 500) this.notice(`API error: ${(e as Error).stack ?? String(e)}`);
-      if (!res.headersSent) send(res, status, { error: (e as Error).message });
-      else res.end();
+      if (!res.headersSent) {
+        // A body left unread (over the limit, or refused before it was read) is read and dropped first, so the
+        // client, still sending, hears the answer instead of a reset.
+        if (!req.complete) await discard(req);
+        if (!req.complete) res.setHeader("connection", "close");
+        send(res, status, { error: (e as Error).message });
+      } else res.end();
     }
   }
 
@@ -329,6 +372,12 @@ export class TributaryServer {
       return { name: p[4], ...getEnvironment((await this.env(project, p[4]!)).rt.source) };
     }
     if (p[3] !== "envs" || p.length < 6) throw new HttpError(404, `no such endpoint: /${p.join("/")}`);
+    if (p[5] === "log" && p[6] === "verify") {
+      // Straight from the log: the environment's orchestrator may not start on a log that does not decode.
+      const ref = logRef(project, p[4]!);
+      if (!(await this.log.hasEnv(ref))) throw rejected({ _tag: "UnknownEnvironment", env: `${project}/${p[4]}` });
+      return { project, env: p[4], log: this.log.kind, ...(await verifyLog(this.log, ref)) };
+    }
     const env = await this.env(project, p[4]!);
     const { rt } = env;
     const rest = p.slice(5);
@@ -558,50 +607,6 @@ export class TributaryServer {
 }
 
 const STREAMED = Symbol("streamed");
-
-const KNOWN_AGENT_MESSAGES = new Set([
-  "heartbeat",
-  "started",
-  "succeeded",
-  "failed",
-  "submit",
-  "result",
-  "cancel",
-  "log",
-  "hello",
-  "persist",
-  "restore",
-]);
-
-const send = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) => {
-  const text = toJson(value);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
-  res.end(text);
-};
-
-const readBody = (req: IncomingMessage): Promise<unknown> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes: large values belong in assets`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => {
-      if (size === 0) return resolve(undefined);
-      try {
-        resolve(fromJson(Buffer.concat(chunks).toString("utf8")));
-      } catch {
-        reject(new HttpError(400, "the request body is not valid JSON"));
-      }
-    });
-    req.on("error", reject);
-  });
 
 /** The step whose execution called `stepId` (in a branch, maybe an execution of the parent environment). */
 const callerOf = (env: Env, runId: string, stepId: string): string | undefined => {

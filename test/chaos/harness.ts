@@ -444,7 +444,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       await sleep(250);
     }
     // Let what the finished runs left behind (if anything) come to rest before it is counted.
-    const allRuns = async () => (await ok<{ runId: string; status: string }[]>("GET", "/runs?limit=100000")).map((r) => r.runId);
+    const allRuns = async () => (await ok<{ runId: string; status: string }[]>("GET", "/runs?limit=10000")).map((r) => r.runId);
     const activeCount = async () => {
       let n = 0;
       for (const runId of await allRuns()) {

@@ -7,7 +7,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   InvalidCommit,
+  InvalidEvent,
   InvalidNameError,
+  CorruptEvent,
+  decodeCommit,
+  encodeCommit,
   LogClosed,
   LogNotFound,
   MAX_COMMIT_BYTES,
@@ -17,6 +21,7 @@ import {
   runSubject,
   type Commit,
   type Event,
+  type ManifestRegistered,
   type EventLog,
   type LogRef,
   type RunId,
@@ -40,6 +45,12 @@ export interface LogFixture {
   reopen(): Promise<EventLog>;
   /** Releases the storage; called after every test, once its logs are closed. */
   cleanup(): Promise<void>;
+  /**
+   * Stores `bytes` as the environment's next commit underneath the adapter
+   * (the log of the test is closed meanwhile): how a test makes a corrupt
+   * commit that no append would write.
+   */
+  writeUnderneath(ref: LogRef, bytes: Uint8Array): Promise<void>;
 }
 
 export interface ContractOptions {
@@ -498,6 +509,35 @@ export function eventLogContract(name: string, makeLog: () => Promise<LogFixture
         expect(seqs(await all(log.read(ref)))).toEqual([1]);
       });
 
+      it("an event that would not decode is refused with InvalidEvent naming its type and field, and nothing is stored", async () => {
+        const ref = await env();
+        await appendMany(log, ref, 1);
+        // The poison of issue 8: a manifest whose option timeoutMs is a string.
+        const poison = {
+          id: agentConnected("x").id,
+          type: "ManifestRegistered",
+          v: 1,
+          at: 1_700_000_000_000,
+          data: {
+            repository: "orders",
+            agentId: "agent-1",
+            targets: [{ name: "charge", kind: "task", parameters: [], options: { timeoutMs: "soon" } }],
+          },
+        } as unknown as ManifestRegistered;
+        const refused = await log.append(ref, [poison]).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(InvalidEvent);
+        expect(refused).toBeInstanceOf(InvalidCommit);
+        expect(refused).toMatchObject({ eventType: "ManifestRegistered", index: 0 });
+        expect((refused as Error).message).toMatch(/ManifestRegistered.*targets\[0\]\.options\.timeoutMs must be a whole number >= 0/);
+        // A bad event anywhere in a commit refuses the whole commit.
+        const second = await log.append(ref, [agentConnected("ok"), { ...agentConnected("bad"), data: { agentId: 7 } } as never]).catch((e: unknown) => e);
+        expect(second).toMatchObject({ eventType: "AgentConnected", index: 1 });
+        expect((second as Error).message).toMatch(/agentId must be a string/);
+        expect(await log.lastSeq(ref)).toBe(1);
+        expect(await log.append(ref, [agentConnected("after")])).toEqual({ seq: 2, duplicate: false });
+        expect(seqs(await all(log.read(ref)))).toEqual([1, 2]);
+      });
+
       it("a commit larger than MAX_COMMIT_BYTES is rejected with InvalidCommit and the log is unchanged", async () => {
         const ref = await env();
         await appendMany(log, ref, 1);
@@ -505,6 +545,47 @@ export function eventLogContract(name: string, makeLog: () => Promise<LogFixture
         await expect(log.append(ref, [huge])).rejects.toBeInstanceOf(InvalidCommit);
         expect(await log.lastSeq(ref)).toBe(1);
         expect(await log.append(ref, [agentConnected("after")])).toEqual({ seq: 2, duplicate: false });
+      });
+    });
+
+    describe("raw reads", () => {
+      it("readRaw yields every commit's stored bytes in order, and they decode to what read returns", async () => {
+        const ref = await env();
+        const run = newRunId();
+        await log.append(ref, submission(run));
+        await appendMany(log, ref, 3);
+        const raw = await all(log.readRaw(ref));
+        expect(raw.map((c) => c.seq)).toEqual([1, 2, 3, 4]);
+        const read = await all(log.read(ref));
+        expect(raw.map((c) => decodeCommit(c.bytes, c.seq))).toEqual(read.map((c) => c.events));
+        expect((await all(log.readRaw(ref, { from: 2, to: 3 }))).map((c) => c.seq)).toEqual([2, 3]);
+        expect(await all(log.readRaw(ref, { from: 5 }))).toEqual([]);
+      });
+
+      it("readRaw reads past commits that do not decode, where read stops at the first naming its sequence", async () => {
+        const ref = await env();
+        await appendMany(log, ref, 2);
+        await log.close();
+        await fixture.writeUnderneath(ref, new Uint8Array([0x54, 0x01, 0xde, 0xad, 0xbe, 0xef, 0x90]));
+        // Framed with a good checksum, but an event the decoder refuses.
+        await fixture.writeUnderneath(ref, encodeCommit([{ ...agentConnected("x"), data: { agentId: 1 } } as never]));
+        log = await fixture.reopen();
+        logs.push(log);
+        await log.append(ref, [agentConnected("after")]);
+        const raw = await all(log.readRaw(ref));
+        expect(raw.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5]);
+        const failing = raw.flatMap((c) => {
+          try {
+            decodeCommit(c.bytes, c.seq);
+            return [];
+          } catch (e) {
+            return [e as CorruptEvent];
+          }
+        });
+        expect(failing.map((e) => e.seq)).toEqual([3, 4]);
+        expect(failing[0]!.message).toMatch(/sequence 3: checksum mismatch/);
+        expect(failing[1]!.message).toMatch(/sequence 4: .*agentId must be a string/);
+        await expect(all(log.read(ref))).rejects.toThrow(/corrupt event at sequence 3/);
       });
     });
 

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { open } from "lmdb";
 import { EmbeddedEventLog, LogUnavailable, logRef } from "../../src/events/index.js";
 import { agentConnected } from "../support/events.js";
 import { eventLogContract } from "../contract/event-log.contract.js";
@@ -12,6 +13,15 @@ eventLogContract("embedded", async () => {
     log: new EmbeddedEventLog({ dir }),
     reopen: async () => new EmbeddedEventLog({ dir }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
+    writeUnderneath: async (ref, bytes) => {
+      // Straight into LMDB, as a damaged disk or another program would.
+      const root = open({ path: join(dir, ref.project, ref.env), maxDbs: 4, compression: false });
+      const commits = root.openDB<Uint8Array, number>({ name: "commits", encoding: "binary" });
+      let last = 0;
+      for (const k of commits.getKeys({ reverse: true, limit: 1 })) last = k;
+      commits.putSync(last + 1, bytes);
+      await root.close();
+    },
   };
 });
 

@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, inject, it } from "vitest";
 import {
   InvalidCommit,
   JetStreamEventLog,
+  envSubject,
   LogUnavailable,
   logRef,
   type Commit,
@@ -39,7 +40,20 @@ eventLogContract(
   "JetStream",
   async () => {
     const open = (): Promise<EventLog> => JetStreamEventLog.connect({ servers: url, name: `contract-${prefix}` });
-    return { log: await open(), reopen: open, cleanup: deleteLeftovers };
+    return {
+      log: await open(),
+      reopen: open,
+      cleanup: deleteLeftovers,
+      writeUnderneath: async (ref, bytes) => {
+        // Garbage published onto the stream's subject by any NATS client.
+        const nc = await connect({ servers: url });
+        try {
+          await jetstream(nc).publish(envSubject(ref), bytes);
+        } finally {
+          await nc.close();
+        }
+      },
+    };
   },
   { projectPrefix: prefix },
 );

@@ -1,9 +1,9 @@
 /** Assets as values (encoding, decoding), the SDK's persist/restore arguments, and the protocol's asset messages. */
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Asset, AssetIntegrityError, InvalidValueError, OutsideExecutionError, context, persist, restore } from "../../src/index.js";
 import { isAssetLike, isAssetRef } from "../../src/agent/asset.js";
 import { blobBaseUrl } from "../../src/agent/blob-client.js";
-import { parseServerMessage } from "../../src/agent/connection.js";
+import { loadServerMessageCheck, parseServerMessage } from "../../src/agent/connection.js";
 import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply } from "../../src/agent/context.js";
 import { Handle } from "../../src/agent/handle.js";
 import { ASSET_TAG, decodeMessage, encodeMessage, HANDLE_TAG, type AssetRef } from "../../src/agent/protocol.js";
@@ -163,6 +163,7 @@ describe("persist() and restore() in task code", () => {
 });
 
 describe("the protocol's asset replies", () => {
+  beforeAll(() => loadServerMessageCheck());
   it("accepts persisted and restored with a well-formed asset, and nothing else", () => {
     for (const type of ["persisted", "restored"] as const) {
       expect(parseServerMessage(encodeMessage({ type, requestId: 3, asset: ref }))).toEqual({ type, requestId: 3, asset: ref });

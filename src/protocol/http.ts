@@ -1,0 +1,206 @@
+/**
+ * Schemas of the HTTP API: every route with its methods, path parameters,
+ * query and body. The server matches each request against {@link ROUTES}
+ * (unknown path: 404, wrong method: 405) and checks its parameters, query
+ * and body before it acts (a misfit: 400 naming the field). `GET /api/schema`
+ * serves {@link apiSchema}: these same schemas as JSON Schema.
+ */
+import { Type, type TObject, type TProperties, type TSchema } from "@sinclair/typebox";
+import { ID, ID_HINT, NAME, NAME_HINT } from "../events/ids.js";
+import { BLOB_PATH, MAX_BODY_BYTES, PROTOCOL_VERSION } from "./constants.js";
+import { AGENT_MESSAGES, SERVER_MESSAGES } from "./agent.js";
+import { NamedString, ValueSchema, check, type Check } from "./schema.js";
+
+const strict = <T extends TProperties>(props: T, description?: string): TObject<T> =>
+  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
+
+const Name = (what: string) => NamedString(NAME, what, NAME_HINT);
+const Id = (what: string) => NamedString(ID, what, ID_HINT);
+const Flag = (description: string) =>
+  Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")], { description });
+
+/** Path parameters, by name. */
+export const PARAMS = {
+  project: Name("project name"),
+  env: Name("environment name"),
+  runId: Id("run id"),
+  stepId: Id("step id"),
+  assetId: NamedString(/^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$/, "asset id", "use 1-256 characters: letters, digits, '-' and '_', starting with a letter or digit"),
+  key: NamedString(/^sha256:[0-9a-f]{64}$/, "blob key", "expected sha256:<64 lower-case hex digits>"),
+} as const;
+export type ParamName = keyof typeof PARAMS;
+
+/** Bodies. */
+export const SubmitBody = strict({
+  target: Type.String({ pattern: "^[^:]+:[^:]+$", description: 'the target as "repository:target", e.g. "orders:process_orders"' }),
+  arguments: Type.Optional(Type.Array(ValueSchema(), { maxItems: 100_000 })),
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+});
+export const CreateEnvBody = strict({
+  name: Name("environment name"),
+  base: Type.Optional(Name("base environment")),
+  from: Type.Optional(Name("environment to branch from")),
+  at: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "a log sequence number" })),
+  atTime: Type.Optional(Type.String({ maxLength: 64, description: "an ISO date" })),
+});
+export const UpdateEnvBody = strict({
+  base: Type.Union([Name("new base environment"), Type.Null()], { description: 'the new base: a name, or null for none' }),
+});
+export const RerunBody = strict({ cascade: Type.Optional(Type.Boolean()) });
+export const EmptyBody = strict({}, "no fields");
+
+export interface Route {
+  readonly method: "GET" | "POST" | "PUT" | "HEAD";
+  /** Segments after `/api`; `:name` is a parameter of {@link PARAMS}. */
+  readonly path: string;
+  readonly summary: string;
+  /** Accepted query parameters (all optional). Any other is refused. */
+  readonly query?: TObject;
+  /** JSON body, for POST. Absent: none accepted other than `{}`. */
+  readonly body?: TSchema;
+  /** The body is a stream of bytes, not JSON. */
+  readonly rawBody?: boolean;
+}
+
+const ENV = "projects/:project/envs/:env";
+const RUN = `${ENV}/runs/:runId`;
+
+/** Every route of the API. */
+export const ROUTES: readonly Route[] = [
+  { method: "GET", path: "health", summary: "liveness and the kind of log" },
+  { method: "GET", path: "schema", summary: "this API as JSON Schema" },
+  { method: "GET", path: "projects/:project/envs", summary: "environments of a project" },
+  { method: "POST", path: "projects/:project/envs", summary: "create or branch an environment", body: CreateEnvBody },
+  { method: "POST", path: `${ENV}/update`, summary: "set an environment's base", body: UpdateEnvBody },
+  { method: "POST", path: `${ENV}/archive`, summary: "archive an environment" },
+  {
+    method: "GET",
+    path: `${ENV}/runs`,
+    summary: "latest runs",
+    query: strict({ limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]{0,3}|10000)$", description: "a whole number from 1 to 10000" })) }),
+  },
+  { method: "POST", path: `${ENV}/runs`, summary: "submit a run", body: SubmitBody },
+  { method: "GET", path: RUN, summary: "a run with its steps" },
+  { method: "GET", path: `${RUN}/history`, summary: "a run's events" },
+  { method: "GET", path: `${RUN}/result`, summary: "a run's outcome", query: strict({ wait: Type.Optional(Flag("wait for the outcome")) }) },
+  { method: "GET", path: `${RUN}/logs`, summary: "a run's task logs", query: strict({ follow: Type.Optional(Flag("stream until the run ends (ndjson)")) }) },
+  { method: "POST", path: `${RUN}/cancel`, summary: "cancel a run" },
+  { method: "POST", path: `${RUN}/steps/:stepId/rerun`, summary: "re-run a step", body: RerunBody },
+  { method: "GET", path: `${ENV}/steps/:runId`, summary: "a run's steps" },
+  { method: "GET", path: `${ENV}/assets`, summary: "assets", query: strict({ run: Type.Optional(Id("run id")) }) },
+  { method: "GET", path: `${ENV}/assets/:assetId`, summary: "an asset" },
+  { method: "GET", path: `${ENV}/agents`, summary: "agents connected and known" },
+  { method: "GET", path: `${ENV}/projections/dump`, summary: "every projection document" },
+  { method: "POST", path: `${ENV}/projections/rebuild`, summary: "drop the projections and replay the log" },
+  { method: "GET", path: `${ENV}/log/verify`, summary: "decode every commit of the log; list those that fail" },
+  { method: "GET", path: "blobs/:key", summary: "a blob's bytes" },
+  { method: "HEAD", path: "blobs/:key", summary: "a blob's size" },
+  { method: "PUT", path: "blobs/:key", summary: "store a blob (streamed; its sha256 must match the key)", rawBody: true },
+];
+
+/** A request matched to its route, parameters checked. */
+export interface Matched {
+  readonly route: Route;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export type Match =
+  | { readonly ok: true; readonly matched: Matched }
+  | { readonly ok: false; readonly status: 400 | 404 | 405; readonly message: string; readonly allow?: readonly string[] };
+
+const split = (path: string): string[] => path.split("/");
+const compiledParams = new Map<string, Check>();
+const paramCheck = (name: string): Check => {
+  let c = compiledParams.get(name);
+  if (!c) compiledParams.set(name, (c = check(PARAMS[name as ParamName], name)));
+  return c;
+};
+
+/**
+ * Finds the route of `method` and `segments` (the decoded path after `/api`)
+ * and checks its path parameters.
+ */
+export const matchRoute = (method: string, segments: readonly string[]): Match => {
+  const fits = ROUTES.filter((r) => {
+    const parts = split(r.path);
+    return parts.length === segments.length && parts.every((p, i) => p.startsWith(":") || p === segments[i]);
+  });
+  if (fits.length === 0) return { ok: false, status: 404, message: `no such endpoint: /api/${segments.join("/")}: see GET /api/schema` };
+  const route = fits.find((r) => r.method === method);
+  if (!route) {
+    const allow = [...new Set(fits.map((r) => r.method))];
+    return { ok: false, status: 405, message: `${method} is not allowed on /api/${segments.join("/")}: use ${allow.join(" or ")}`, allow };
+  }
+  const params: Record<string, string> = {};
+  const parts = split(route.path);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (!p.startsWith(":")) continue;
+    const name = p.slice(1);
+    const problem = paramCheck(name)(segments[i]);
+    if (problem) return { ok: false, status: 400, message: problem };
+    params[name] = segments[i]!;
+  }
+  return { ok: true, matched: { route, params } };
+};
+
+const compiledQueries = new Map<Route, Check>();
+const compiledBodies = new Map<Route, Check>();
+
+/** Checks a query string against the route's: `undefined` or a message naming the parameter. */
+export const checkQuery = (route: Route, query: URLSearchParams): string | undefined => {
+  const obj: Record<string, string> = {};
+  for (const [k, v] of query) {
+    if (Object.hasOwn(obj, k)) return `query parameter ${k} is given twice: give it once`;
+    obj[k] = v;
+  }
+  if (!route.query) {
+    const first = Object.keys(obj)[0];
+    return first === undefined ? undefined : `query parameter ${JSON.stringify(first)} is not known here: this endpoint takes none`;
+  }
+  let c = compiledQueries.get(route);
+  if (!c) compiledQueries.set(route, (c = check(route.query, "")));
+  const problem = c(obj);
+  return problem === undefined ? undefined : `query parameter ${problem}`;
+};
+
+/** Checks a decoded JSON body (`undefined` when empty) against the route's. */
+export const checkBody = (route: Route, body: unknown): string | undefined => {
+  const schema = route.body ?? EmptyBody;
+  if (body === undefined) return route.body && hasRequired(route.body) ? `the request needs a JSON body: ${describeBody(route.body)}` : undefined;
+  let c = compiledBodies.get(route);
+  if (!c) compiledBodies.set(route, (c = check(schema, "body")));
+  return c(body);
+};
+
+const hasRequired = (s: TSchema): boolean => Array.isArray(s["required"]) && (s["required"] as unknown[]).length > 0;
+const describeBody = (s: TSchema): string => `an object with ${(s["required"] as string[]).join(", ")}`;
+
+let schemaDoc: unknown;
+/**
+ * The API as one JSON Schema document: each route with its parameters, query
+ * and body, and the agent protocol's messages. Plain JSON (the schema
+ * library's own markers are symbols, dropped by `JSON.stringify`).
+ */
+export const apiSchema = (): unknown =>
+  (schemaDoc ??= JSON.parse(
+    JSON.stringify({
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      title: "Tributary server API",
+      description: `HTTP API under /api and the agent protocol (version ${PROTOCOL_VERSION}, msgpack frames on the WebSocket /agent). Request bodies are JSON, at most ${MAX_BODY_BYTES} bytes; blobs (${BLOB_PATH}) are streamed bytes. Errors answer {"error": "..."} with 400, 404, 405, 409 or 413.`,
+      routes: ROUTES.map((r) => ({
+        method: r.method,
+        path: `/api/${r.path.replace(/:(\w+)/g, "{$1}")}`,
+        summary: r.summary,
+        params: Object.fromEntries(
+          split(r.path)
+            .filter((p) => p.startsWith(":"))
+            .map((p) => [p.slice(1), PARAMS[p.slice(1) as ParamName]]),
+        ),
+        ...(r.query ? { query: r.query } : {}),
+        ...(r.body ? { body: r.body } : r.rawBody ? { body: { type: "string", contentMediaType: "application/octet-stream" } } : {}),
+      })),
+      agentMessages: AGENT_MESSAGES,
+      serverMessages: SERVER_MESSAGES,
+    }),
+  ));

@@ -1,0 +1,18 @@
+/**
+ * The edge: one schema per agent message and per HTTP route, shared by the
+ * agent and the server. Imports only from `src/events`. See
+ * docs/architecture.md ("The edge").
+ */
+export * from "./constants.js";
+export { check, expected, pathOf, valueProblem, ValueSchema, HandleRefSchema, AssetRefSchema, AssetFileSchema, type Check } from "./schema.js";
+export {
+  AGENT_MESSAGES,
+  SERVER_MESSAGES,
+  checkAgentMessage,
+  checkServerMessage,
+  StepOptionsSchema,
+  RepositoryManifestSchema,
+  type AgentMessageType,
+  type ServerMessageType,
+} from "./agent.js";
+export { ROUTES, PARAMS, matchRoute, checkQuery, checkBody, apiSchema, type Route, type Matched, type Match } from "./http.js";
