@@ -77,6 +77,8 @@ class AgentRuntime extends EventEmitter implements Agent {
   readonly #results = new Map<string, Extract<AgentMessage, { type: "succeeded" | "failed" }>>();
   readonly #resultRequests = new Map<number, string>();
   readonly #requests = new Map<number, { slot: WorkerSlot; worker: Worker; id: number; message: AgentMessage }>();
+  /** The ids of the requests in `#requests` of each execution (a fan-out holds thousands: no scan per finished execution). */
+  readonly #requestsOf = new Map<string, Set<number>>();
   readonly #logs: AgentMessage[] = [];
   /** Calls made so far by each execution running here. */
   readonly #calls = new Map<string, number>();
@@ -290,7 +292,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   #reply(requestId: number, reply: HostReply | undefined, error?: string): void {
     const r = this.#requests.get(requestId);
     if (r === undefined) return;
-    this.#requests.delete(requestId);
+    this.#forget(requestId, r.message);
     this.#pool.send(r.slot, r.worker, reply !== undefined ? { t: "reply", id: r.id, reply } : { t: "replyError", id: r.id, message: error ?? "error" });
   }
 
@@ -308,7 +310,11 @@ class AgentRuntime extends EventEmitter implements Agent {
         this.#accepted.delete(m.executionId);
         this.#calls.delete(m.executionId);
         this.#pool.finished(m.executionId);
-        this.#dropRequests((r) => r.message.type !== "submit" && "executionId" in r.message && r.message.executionId === m.executionId);
+        // Its code is done: what it still waits for is dropped; its calls still go, so that their steps are made.
+        for (const id of [...(this.#requestsOf.get(m.executionId) ?? [])]) {
+          const r = this.#requests.get(id);
+          if (r && r.message.type !== "submit") this.#forget(id, r.message);
+        }
         this.#report(
           m.t === "succeeded"
             ? { type: "succeeded", executionId: m.executionId, value: m.value, ...(m.valueBlob === undefined ? {} : { valueBlob: m.valueBlob }) }
@@ -333,6 +339,9 @@ class AgentRuntime extends EventEmitter implements Agent {
           return;
         }
         this.#requests.set(requestId, { slot, worker: slot.worker, id: m.id, message });
+        const mine = this.#requestsOf.get(m.executionId);
+        if (mine) mine.add(requestId);
+        else this.#requestsOf.set(m.executionId, new Set([requestId]));
         this.#conn.send(message);
         return;
       }
@@ -404,7 +413,17 @@ class AgentRuntime extends EventEmitter implements Agent {
   }
 
   #dropRequests(which: (r: { slot: WorkerSlot; worker: Worker; message: AgentMessage }) => boolean): void {
-    for (const [id, r] of this.#requests) if (which(r)) this.#requests.delete(id);
+    for (const [id, r] of this.#requests) if (which(r)) this.#forget(id, r.message);
+  }
+
+  /** Drops a request (answered, or no longer wanted). */
+  #forget(requestId: number, message: AgentMessage): void {
+    this.#requests.delete(requestId);
+    const executionId = "executionId" in message ? message.executionId : undefined;
+    const mine = executionId === undefined ? undefined : this.#requestsOf.get(executionId);
+    if (!mine) return;
+    mine.delete(requestId);
+    if (mine.size === 0) this.#requestsOf.delete(executionId!);
   }
 
   /** Removes the working directory of an execution whose worker went away. */
