@@ -115,12 +115,16 @@ export class Connection {
     });
   }
 
-  /** Sends if connected and welcomed; `false` otherwise (the caller keeps what must not be lost). */
-  send(m: AgentMessage): boolean {
+  /**
+   * Sends if connected and welcomed; `false` otherwise (the caller keeps what
+   * must not be lost). `encoded`: the message's bytes, when the caller has
+   * encoded it already (to check its size).
+   */
+  send(m: AgentMessage, encoded?: Uint8Array): boolean {
     const ws = this.#ws;
     if (!this.#welcomed || ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
     try {
-      const bytes = encodeMessage(m);
+      const bytes = encoded ?? encodeMessage(m);
       // The server would close the connection on it: the last guard (callers check their frames first).
       if (bytes.length > MAX_FRAME_BYTES) {
         this.#opts.diagnostic("error", `did not send a ${m.type} message of ${bytes.length} bytes: over the frame limit of ${MAX_FRAME_BYTES}`);

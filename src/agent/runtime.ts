@@ -328,7 +328,8 @@ class AgentRuntime extends EventEmitter implements Agent {
         const call = m.request.type === "submit" ? { call: this.#callCount(m.executionId) } : {};
         const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
         // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
-        const size = frameBytes(message);
+        const bytes = encodeMessage(message);
+        const size = bytes.length;
         if (size > MAX_FRAME_BYTES) {
           const hint = m.request.type === "submit" ? "arguments" : m.request.type === "persist" ? "metadata" : "request";
           this.#pool.send(slot, slot.worker, {
@@ -342,7 +343,7 @@ class AgentRuntime extends EventEmitter implements Agent {
         const mine = this.#requestsOf.get(m.executionId);
         if (mine) mine.add(requestId);
         else this.#requestsOf.set(m.executionId, new Set([requestId]));
-        this.#conn.send(message);
+        this.#conn.send(message, bytes);
         return;
       }
       case "log": {
@@ -397,8 +398,10 @@ class AgentRuntime extends EventEmitter implements Agent {
   #report(m: { type: "succeeded"; executionId: string; value: Value; valueBlob?: BlobRef } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
     const requestId = this.#nextRequestId++;
     let message: Extract<AgentMessage, { type: "succeeded" | "failed" }> = { ...m, requestId };
+    let bytes: Uint8Array | undefined = encodeMessage(message);
     // A frame over the limit would close the connection, and be re-sent after every reconnect.
-    if (encodeMessage(message).length > MAX_FRAME_BYTES - 1024) {
+    if (bytes.length > MAX_FRAME_BYTES - 1024) {
+      bytes = undefined;
       const error: ErrorInfo = {
         type: "ResultTooLarge",
         message: `the result of ${m.executionId} is over ${MAX_FRAME_BYTES} bytes encoded: persist large data as an asset and return the asset`,
@@ -408,7 +411,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     }
     this.#results.set(m.executionId, message);
     this.#resultRequests.set(requestId, m.executionId);
-    this.#conn.send(message);
+    this.#conn.send(message, bytes);
     this.emit("settled", m.executionId, message);
   }
 

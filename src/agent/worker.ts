@@ -111,8 +111,9 @@ class WorkerExecution implements ExecutionHost {
   async #withLargeArguments(request: HostRequest): Promise<HostRequest> {
     if (request.type !== "submit" || request.arguments.length === 0) return request;
     const what = `${request.target.repository}:${request.target.target}`;
+    // The size does not depend on key order: measure without sorting, and sort (for the blob's hash) only when it is a blob.
+    if (packValue(request.arguments).length <= INLINE_VALUE_BYTES) return request;
     const bytes = packArguments(request.arguments);
-    if (bytes.length <= INLINE_VALUE_BYTES) return request;
     if (bytes.length > MAX_ARGUMENT_BYTES) {
       throw new ArgumentsTooLargeError(
         `the arguments of the call to ${what} are ${bytes.length} bytes encoded, over the limit of ${MAX_ARGUMENT_BYTES} bytes: ` +
