@@ -37,8 +37,16 @@ interface Meta {
 
 const META_KEY = "meta";
 
+/**
+ * Projections whose documents are few, read on every call and rarely
+ * written: their decoded documents are kept (documents are never mutated;
+ * a write drops the ones it replaces).
+ */
+const DECODED_CACHE: ReadonlySet<string> = new Set(["manifests", "environment"]);
+
 export class LmdbProjectionStore implements DocSource {
   private readonly tables = new Map<string, Database<Uint8Array, string>>();
+  private readonly decoded = new Map<string, Map<string, unknown>>([...DECODED_CACHE].map((name) => [name, new Map<string, unknown>()]));
   private readonly metaDb: Database<Uint8Array, string>;
   private meta: Meta;
 
@@ -126,15 +134,20 @@ export class LmdbProjectionStore implements DocSource {
   }
 
   get<D>(projection: string, key: string): D | undefined {
+    const cache = this.decoded.get(projection);
+    if (cache?.has(key)) return cache.get(key) as D;
     const table = this.tables.get(projection);
     if (!table) return undefined;
     const bytes = table.get(key);
     if (bytes === undefined) return undefined;
+    let doc: D;
     try {
-      return unpackValue(bytes) as D;
+      doc = unpackValue(bytes) as D;
     } catch (cause) {
       throw new ProjectionCorrupt(projection, key, { cause });
     }
+    cache?.set(key, doc);
+    return doc;
   }
 
   *range<D>(projection: string, options: RangeOptions = {}): Iterable<readonly [string, D]> {
@@ -196,6 +209,10 @@ export class LmdbProjectionStore implements DocSource {
       versions: versionsOf(this.projections),
       ...(origin !== undefined ? { origin } : this.meta.origin === undefined ? {} : { origin: this.meta.origin }),
     };
+    for (const [name, docs] of changes) {
+      const cache = this.decoded.get(name);
+      if (cache) for (const key of docs.keys()) cache.delete(key);
+    }
     this.root.transactionSync(() => {
       for (const [name, docs] of changes) {
         const table = this.tables.get(name)!;
@@ -211,6 +228,7 @@ export class LmdbProjectionStore implements DocSource {
 
   /** Empties every table and resets the checkpoint to 0, in one transaction. */
   clear(): void {
+    for (const cache of this.decoded.values()) cache.clear();
     this.root.transactionSync(() => {
       for (const t of this.tables.values()) t.clearSync();
       this.metaDb.clearSync();
