@@ -600,7 +600,11 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
  */
 const nextAttempt = (m: Model, step: StepDoc): number => {
   let attempt = step.executions.length + 1;
-  const taken = (id: string) => id === step.reusedFrom?.executionId || m.execution(id) !== undefined;
+  // In a run brought into a branch, the parent's executions are named by the steps they called
+  // (`parentExecutionId`, and their call ids): a new execution must not take such a name, or its
+  // calls would be taken for the parent execution's calls.
+  const named = step.reusedFrom ? new Set<string>(m.stepsOfRun(step.runId).flatMap((s) => (s.parentExecutionId ? [s.parentExecutionId] : []))) : undefined;
+  const taken = (id: string) => id === step.reusedFrom?.executionId || named?.has(id) === true || m.execution(id) !== undefined;
   while (taken(executionIdOf(step.runId, step.stepId, attempt))) attempt++;
   return attempt;
 };

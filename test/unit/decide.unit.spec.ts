@@ -360,6 +360,23 @@ describe("decide: reusing results", () => {
       expect(g.when(callBy(x3, 2))).toMatchObject({ _tag: "Right", right: [{ type: "CallResumed", data: { resumedCallId: `${x1}/2`, step: { stepId: "3" } } }] });
     });
 
+    it("in a branch, a re-run never takes the name of a parent execution whose calls were brought in with the run", () => {
+      // In production: x1 calls charge(1) and is lost; x2 resumes it and finishes.
+      const parent = interrupted("server-restart");
+      parent.and(callBy(x2, 1));
+      parent.and(callBy(x2, 2));
+      parent.and(result("R1-3-1", { ok: true, value: "c2" }));
+      parent.and(result(x2, { ok: true, value: "done" }));
+      const view = parent.model();
+      const branch = given({ type: "BranchEnvironment", project: "p", env: "dev", parent: "production", at: 99 }, connect);
+      branch.and({ type: "ImportRun", from: { env: "production", seq: 99 }, run: view.run("R1")!, steps: view.stepsOfRun("R1"), first: true });
+      const [created] = branch.and({ type: "RerunStep", runId: "R1", stepId: "1" });
+      const rerun = (created as { data: { executionId: string } }).data.executionId;
+      expect([x1, x2]).not.toContain(rerun);
+      // Its first call is its own: a new step, not the parent execution's first call.
+      expect(types(branch.when(callBy(rerun, 1, "email")))).toEqual(["StepScheduled", "ExecutionCreated"]);
+    });
+
     it("a workflow call (a child run) is matched like a task call", () => {
       const childCall = (executionId: string, n: number): Command =>
         submit(`C${executionId.slice(-1)}`, { call: { executionId, callId: `${executionId}/${n}`, runId: "R1", stepId: "1" }, keys: { memo: "memo-child" } });
