@@ -86,6 +86,8 @@ export type Command =
       readonly cause: AbandonCause;
     }
   | { readonly type: "CancelRun"; readonly runId: string; readonly reason: string }
+  /** Cancels (a commit's worth of) what a run that has ended still has in flight. */
+  | { readonly type: "SweepRun"; readonly runId: string }
   | { readonly type: "CancelStep"; readonly runId: string; readonly stepId: string; readonly reason: string }
   | {
       readonly type: "RerunStep";

@@ -90,7 +90,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
     const cancelled = r?.status === "cancelled";
     if (cancelled || !(forceRetry || shouldRetry(step.options.retries, x.attempt, error))) {
       if (cancelled || !r || r.rootStepId !== step.stepId) return [ended];
-      return [ended, ...leftBehind(x, `run failed: ${error.type}: ${error.message}`)];
+      return [ended, ...leftBehind(x, `run failed: ${error.type} in ${x.executionId}`)];
     }
     const attempt = nextAttempt(m, step);
     const delay = resume?.immediate ? 0 : step.options.retries ? delayFor(step.options.retries, x.attempt) : 0;
@@ -107,10 +107,15 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
     ];
   };
 
-  /** Cancellations of every execution of the run still in flight but `x`, whose failure ended the run. */
+  /**
+   * Cancellations of the executions of the run still in flight but `x`,
+   * whose failure ended the run: the first {@link CANCELS_PER_COMMIT} (the
+   * scheduler sweeps the rest, `SweepRun`, so that no commit outgrows the log).
+   */
   const leftBehind = (x: ExecutionDoc, reason: string): Event[] =>
     activeUnder(x.runId, m.stepsOfRun(x.runId), m.stepsOfRun(x.runId))
       .filter((a) => a.executionId !== x.executionId)
+      .slice(0, CANCELS_PER_COMMIT)
       .map((a) => run("ExecutionCancelled", x.runId, { executionId: a.executionId, stepId: a.stepId, reason }));
 
   /**
@@ -417,10 +422,29 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (r.status !== "running") return finishedRunCancel(cmd.runId, r.status, active, run, cmd.reason);
       return E.right([
         run("RunCancelled", cmd.runId, { reason: cmd.reason }),
-        ...active.map((x) =>
+        // The rest, past what one commit holds, is swept by the scheduler (SweepRun).
+        ...active.slice(0, CANCELS_PER_COMMIT).map((x) =>
           run("ExecutionCancelled", cmd.runId, { executionId: x.executionId, stepId: x.stepId, reason: cmd.reason }),
         ),
       ]);
+    }
+
+    case "SweepRun": {
+      // A run that has ended (failed for good, or cancelled) keeps nothing in flight.
+      const r = m.run(cmd.runId);
+      if (!r || (r.status !== "failed" && r.status !== "cancelled")) return none;
+      const steps = m.stepsOfRun(cmd.runId);
+      const root = m.step(cmd.runId, r.rootStepId);
+      const latestRoot = root?.executions[root.executions.length - 1];
+      const reason = r.status === "cancelled" ? (r.cancelReason ?? "run cancelled") : `run failed: ${r.error?.type ?? "Error"} in ${latestRoot ?? "its root"}`;
+      // Only what it left when it ended: a re-run started since is the user's.
+      const ended = r.finishedSeq ?? Number.POSITIVE_INFINITY;
+      return E.right(
+        activeUnder(cmd.runId, steps, steps)
+          .filter((x) => x.createdSeq < ended)
+          .slice(0, CANCELS_PER_COMMIT)
+          .map((x) => run("ExecutionCancelled", cmd.runId, { executionId: x.executionId, stepId: x.stepId, reason })),
+      );
     }
 
     case "CancelStep": {
@@ -696,6 +720,9 @@ export const unhostedTarget = (m: Model, target: TargetRef): Rejection | undefin
  * re-running; then those executions are cancelled and the run keeps its
  * outcome (no `RunCancelled`).
  */
+/** Most cancellations one decision records (each is an event of the commit: a commit has a size limit). */
+export const CANCELS_PER_COMMIT = 200;
+
 const finishedRunCancel = (
   runId: string,
   status: string,
@@ -705,4 +732,4 @@ const finishedRunCancel = (
 ): Decision =>
   active.length === 0
     ? E.left({ _tag: "RunFinished", runId, status })
-    : E.right(active.map((x) => run("ExecutionCancelled", runId, { executionId: x.executionId, stepId: x.stepId, reason })));
+    : E.right(active.slice(0, CANCELS_PER_COMMIT).map((x) => run("ExecutionCancelled", runId, { executionId: x.executionId, stepId: x.stepId, reason })));

@@ -141,6 +141,7 @@ export class Environments {
     });
     scheduler.kick();
     scheduler.resolveAllDeferrals();
+    scheduler.sweepEndedRuns();
     return { ref, rt, scheduler, logs, ...(frozen ? { frozen } : {}) };
   }
 

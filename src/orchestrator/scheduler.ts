@@ -401,6 +401,7 @@ export class EnvScheduler {
         }
         case "RunCancelled":
           this.cancelChildRuns(e.runId, e.data.reason);
+          this.sweep(e.runId);
           break;
         case "StepDeferred":
           // It may have deferred to a step that has just finished.
@@ -433,10 +434,47 @@ export class EnvScheduler {
     }
   }
 
-  /** When the root step's end failed its run, the runs it spawned that are still in flight are cancelled. */
+  /**
+   * When the root step's end failed its run, what the run still has in
+   * flight is cancelled: the rest of its executions, and the runs it spawned.
+   */
   private cancelChildRunsIfFailed(model: Model, runId: string, stepId: string): void {
     const r = model.run(runId);
-    if (r?.status === "failed" && r.rootStepId === stepId) this.cancelChildRuns(runId, `run ${runId} failed`);
+    if (r?.status !== "failed" || r.rootStepId !== stepId) return;
+    this.cancelChildRuns(runId, `run ${runId} failed`);
+    this.sweep(runId);
+  }
+
+  private readonly sweeping = new Set<string>();
+
+  /**
+   * Cancels, a commit's worth at a time, what a run that has ended left in
+   * flight past what its last commit could hold (see `SweepRun`).
+   */
+  sweep(runId: string): void {
+    if (this.sweeping.has(runId) || this.closed) return;
+    this.sweeping.add(runId);
+    void (async () => {
+      try {
+        for (;;) {
+          const r = await this.rt.execute({ type: "SweepRun", runId });
+          if (!r.ok || r.events.length === 0 || this.closed) return;
+        }
+      } catch (e) {
+        this.options.onNotice?.(`sweeping run ${runId}: ${(e as Error).message}`);
+      } finally {
+        this.sweeping.delete(runId);
+      }
+    })();
+  }
+
+  /** At start: runs that ended while what they left in flight was not yet all cancelled. */
+  sweepEndedRuns(): void {
+    const runs = new Set([...this.rt.active.values()].map((x) => x.runId));
+    for (const runId of runs) {
+      const status = this.rt.model.run(runId)?.status;
+      if (status === "failed" || status === "cancelled") this.sweep(runId);
+    }
   }
 
   /** Runs spawned by executions of `runId` are cancelled with it. */

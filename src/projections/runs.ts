@@ -48,6 +48,8 @@ export interface RunDoc {
   readonly submittedAt: number;
   readonly submittedSeq: number;
   readonly finishedAt?: number;
+  /** Sequence of the commit that ended the run. */
+  readonly finishedSeq?: number;
   readonly updatedAt: number;
   /** Sequence of the last commit that touched the run. */
   readonly lastSeq: number;
@@ -149,7 +151,7 @@ export const isFinished = (status: ExecutionStatus): boolean =>
 
 export const runsProjection: Projection<RunDoc> = {
   name: "runs",
-  version: 2,
+  version: 3,
   keysOf: (e) => (e.runId === undefined ? [] : [e.runId]),
   evolve(doc, e, _key, ctx) {
     if (e.type === "RunSubmitted") {
@@ -181,17 +183,17 @@ export const runsProjection: Projection<RunDoc> = {
       const counted = execution ? { ...base, pending: Math.max(0, doc.pending - 1) } : base;
       if (!root || doc.status === "cancelled") return counted;
       const { error: _old, ...rest } = counted;
-      return { ...rest, status, finishedAt: e.at, ...(error ? { error } : {}) };
+      return { ...rest, status, finishedAt: e.at, finishedSeq: ctx.seq, ...(error ? { error } : {}) };
     };
     switch (e.type) {
       case "RunCancelled":
-        return { ...base, status: "cancelled", cancelReason: e.data.reason, finishedAt: doc.finishedAt ?? e.at };
+        return { ...base, status: "cancelled", cancelReason: e.data.reason, finishedAt: doc.finishedAt ?? e.at, finishedSeq: doc.finishedSeq ?? ctx.seq };
       case "StepScheduled":
         return { ...base, steps: doc.steps + 1 };
       case "ExecutionCreated": {
         const next = { ...base, executions: doc.executions + 1, pending: doc.pending + 1 };
         if (!root || doc.status === "cancelled") return next;
-        const { error: _e, finishedAt: _f, ...rest } = next;
+        const { error: _e, finishedAt: _f, finishedSeq: _fs, ...rest } = next;
         return { ...rest, status: "running" };
       }
       case "ExecutionSucceeded":

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { IdGenerator, type Commit, type Event, type EventId } from "../../src/events/index.js";
 import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
 import type { Command } from "../../src/orchestrator/commands.js";
-import { decide, executionIdOf } from "../../src/orchestrator/decide.js";
+import { CANCELS_PER_COMMIT, decide, executionIdOf } from "../../src/orchestrator/decide.js";
 import { modelOf } from "../../src/orchestrator/model.js";
 import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/rejections.js";
 import { delayFor, shouldRetry } from "../../src/orchestrator/retry-policy.js";
@@ -420,6 +420,23 @@ describe("decide: reusing results", () => {
       }
       g.and(assign(x));
       expect(types(g.when(abandon(x, "agent-lost")))).toEqual(["ExecutionAbandoned"]);
+    });
+
+    it("what a failed run left in flight past one commit's worth is swept, a commit at a time; a re-run started since is not", () => {
+      const g = given(connect, submit(), assign(x1));
+      for (let n = 1; n <= CANCELS_PER_COMMIT + 50; n++) g.and(callBy(x1, n));
+      expect(types(g.when({ type: "SweepRun", runId: "R1" }))).toEqual([]); // still running: nothing to sweep
+      const failed = g.and(result(x1, fail(false)));
+      expect(failed.length).toBe(1 + CANCELS_PER_COMMIT);
+      expect(failed[1]!.data).toMatchObject({ reason: `run failed: Error in ${x1}` });
+      const swept = g.and({ type: "SweepRun", runId: "R1" });
+      expect(swept.map((e) => e.type)).toEqual(Array(50).fill("ExecutionCancelled"));
+      expect(types(g.when({ type: "SweepRun", runId: "R1" }))).toEqual([]);
+      // A step of the failed run re-run by hand later is left alone.
+      const later = given(connect, submit(), assign(x1), callBy(x1, 1));
+      later.and(result(x1, fail(false)));
+      later.and({ type: "RerunStep", runId: "R1", stepId: "2" });
+      expect(types(later.when({ type: "SweepRun", runId: "R1" }, NOW + 1))).toEqual([]);
     });
 
     it("a run whose root fails for good cancels what it left in flight", () => {
