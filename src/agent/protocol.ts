@@ -219,7 +219,17 @@ export type ServerMessage =
   | { readonly type: "ack"; readonly requestId: number }
   | { readonly type: "persisted"; readonly requestId: number; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly requestId: number; readonly asset: AssetRef }
-  | { readonly type: "error"; readonly requestId?: number; readonly message: string };
+  | {
+      readonly type: "error";
+      readonly requestId?: number;
+      readonly message: string;
+      /**
+       * The server could not act on the request now (its log or blob store
+       * failed): the agent keeps it and sends it again later. Without it, the
+       * request is refused for good.
+       */
+      readonly retry?: boolean;
+    };
 
 // ---------------------------------------------------------------------------
 

@@ -42,6 +42,8 @@ export interface Agent extends EventEmitter {
 }
 
 const MAX_BUFFERED_LOGS = 1000;
+/** How long before a request or result the server could not act on is sent again. */
+const RESEND_AFTER_MS = 1000;
 const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
   l.abortReason !== undefined
     ? abortInfo(l.abortReason)
@@ -238,6 +240,7 @@ class AgentRuntime extends EventEmitter implements Agent {
         return this.#reply(m.requestId, { type: "ack" });
       }
       case "error": {
+        if (m.retry === true && m.requestId !== undefined) return this.#sendAgain(m.requestId, m.message);
         if (m.requestId !== undefined && this.#requests.has(m.requestId)) return this.#reply(m.requestId, undefined, m.message);
         const refusedResult = m.requestId === undefined ? undefined : this.#resultRequests.get(m.requestId);
         if (m.requestId !== undefined && refusedResult !== undefined) {
@@ -365,6 +368,22 @@ class AgentRuntime extends EventEmitter implements Agent {
         return this.#diag("warn", `unknown worker message ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * The server could not act on a request or a result now: it is kept, and
+   * sent again in a moment (and after any reconnect, as always).
+   */
+  #sendAgain(requestId: number, why: string): void {
+    this.#diag("warn", `the server could not act on request ${requestId} now (${why}); sending it again`);
+    setTimeout(() => {
+      if (this.#stopping) return;
+      const request = this.#requests.get(requestId)?.message;
+      const executionId = this.#resultRequests.get(requestId);
+      const result = executionId === undefined ? undefined : this.#results.get(executionId);
+      const message = request ?? (result?.requestId === requestId ? result : undefined);
+      if (message) this.#conn.send(message);
+    }, RESEND_AFTER_MS).unref();
   }
 
   /** The number of the execution's next call. */

@@ -229,7 +229,13 @@ export class EnvScheduler {
           return;
       }
     } catch (e) {
-      reply({ type: "error", ...("requestId" in m ? { requestId: m.requestId } : {}), message: (e as Error).message });
+      // Not a refusal: the log or the blob store failed. The agent keeps what it sent and sends it again.
+      reply({
+        type: "error",
+        ...("requestId" in m ? { requestId: m.requestId } : {}),
+        message: `the server could not act on it now (${(e as Error).message}); it will be sent again`,
+        retry: true,
+      });
     }
   }
 

@@ -189,7 +189,7 @@ export const SERVER_MESSAGES = {
   ack: open({ type: Type.Literal("ack"), requestId: Type.Number() }),
   persisted: open({ type: Type.Literal("persisted"), requestId: Type.Number(), asset: AssetRefSchema() }),
   restored: open({ type: Type.Literal("restored"), requestId: Type.Number(), asset: AssetRefSchema() }),
-  error: open({ type: Type.Literal("error"), requestId: Type.Optional(Type.Number()), message: Type.String() }),
+  error: open({ type: Type.Literal("error"), requestId: Type.Optional(Type.Number()), message: Type.String(), retry: Type.Optional(Type.Boolean()) }),
 } satisfies Record<string, TSchema>;
 
 export type AgentMessageType = keyof typeof AGENT_MESSAGES;

@@ -160,6 +160,20 @@ describe("an agent", () => {
     expect(server.count((m) => m.type === "succeeded" && m.executionId === "acked")).toBe(1);
   });
 
+  it("keeps a result the server could not record now (an error with retry) and sends it again on the same connection; a refusal drops it", async () => {
+    const server = await serve();
+    await agentFor(server);
+    server.ackResults = false;
+    server.execute("kept", "echo", [1]);
+    const first = await server.result("kept");
+    server.send({ type: "error", requestId: first.requestId!, message: "the log is unavailable", retry: true });
+    const again = await server.waitFor("succeeded", (m) => m.executionId === "kept" && m.requestId === first.requestId && m !== first, 4000);
+    expect(again.connection).toBe(first.connection);
+    server.send({ type: "error", requestId: first.requestId!, message: "refused for good" });
+    await sleep(1500);
+    expect(server.count((m) => m.type === "succeeded" && m.executionId === "kept")).toBe(2);
+  });
+
   it("ignores malformed and unknown frames, logs them, and keeps working on the same connection", async () => {
     const server = await serve();
     const logs: AgentLogEntry[] = [];
