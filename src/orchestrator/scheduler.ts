@@ -102,6 +102,8 @@ export class EnvScheduler {
       this.agents.delete(agentId);
       old.conn.close("replaced by a new connection of the same agent");
     }
+    // Until it is registered again it is away, with the usual grace from now (not from its assignments).
+    if (!this.agents.has(agentId)) this.lostAt.set(agentId, this.clock());
     const r = await this.rt.execute({
       type: "ConnectAgent",
       agentId,

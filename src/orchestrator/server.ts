@@ -248,6 +248,10 @@ export class TributaryServer {
           (a) => {
             agent = a;
             if (!a) ws.close(1008, "refused");
+            // The socket closed while the hello was being recorded: the agent left at once.
+            else if (ws.readyState === ws.CLOSING || ws.readyState === ws.CLOSED) {
+              if (!this.closing) void a.env.scheduler.disconnect(a.id, conn, "connection closed");
+            }
           },
           (e: unknown) => {
             conn.send({ type: "refused", reason: (e as Error).message });
