@@ -43,6 +43,7 @@ export class Connection {
   #welcomed = false;
   #closed = false;
   #backoff = MIN_BACKOFF_MS;
+  #saidUnreachable = false;
   #retry: NodeJS.Timeout | undefined;
 
   constructor(opts: ConnectionOptions) {
@@ -88,6 +89,7 @@ export class Connection {
           clearTimeout(welcomeTimer);
           this.#welcomed = true;
           this.#backoff = MIN_BACKOFF_MS;
+          this.#saidUnreachable = false;
           this.#opts.onWelcome(m);
         } else if (m.type === "refused") {
           clearTimeout(welcomeTimer);
@@ -99,7 +101,13 @@ export class Connection {
       }
     });
     ws.on("error", (err) => {
-      this.#opts.diagnostic(this.#welcomed ? "warn" : "debug", `connection to ${this.#url}: ${err.message}`);
+      // Said once per outage, so that an agent started before its server (or cut off from it) is not silent.
+      const first = !this.#welcomed && !this.#saidUnreachable;
+      if (first) this.#saidUnreachable = true;
+      this.#opts.diagnostic(
+        this.#welcomed || first ? "warn" : "debug",
+        this.#welcomed ? `connection to ${this.#url}: ${err.message}` : `cannot reach the server at ${this.#url} (${err.message}); retrying`,
+      );
     });
     ws.on("close", (code, reason) => {
       clearTimeout(welcomeTimer);

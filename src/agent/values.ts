@@ -97,6 +97,7 @@ export const prepareValue = (value: unknown, where: string): Prepared => {
       for (const key of Object.keys(v)) {
         if (key === HANDLE_TAG) fail(where, path, `the key "${HANDLE_TAG}"`, " (it is reserved for handles)");
         if (key === ASSET_TAG) fail(where, path, `the key "${ASSET_TAG}"`, " (it is reserved for assets)");
+        if (key === "__proto__") fail(where, path, 'the key "__proto__"', " (values cannot keep it: rename it)");
         const item = (v as Record<string, unknown>)[key];
         if (item !== undefined) out[key] = walk(item, `${path}${keyPath(key)}`);
       }

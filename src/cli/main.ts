@@ -41,7 +41,16 @@ common options: --server URL (TRIBUTARY_SERVER, default http://127.0.0.1:7777)
                 --json  machine-readable output
 exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed`;
 
+/** A reader that stops early (`| head`) closes the pipe: that ends the command quietly, as it does for other tools. */
+const quietOnClosedPipe = (stream: NodeJS.WriteStream): void => {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+};
+
 export const main = async (argv: string[]): Promise<number> => {
+  quietOnClosedPipe(process.stdout);
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
     console.log(USAGE);

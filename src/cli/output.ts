@@ -106,7 +106,8 @@ const describeAsset = (view: RunView, assetId: string): string => {
 export const describeEvent = (e: Event): string => {
   switch (e.type) {
     case "RunSubmitted":
-      return `${e.data.target.repository}:${e.data.target.target} args ${showValue(e.data.arguments, 40)}`;
+      return `${e.data.target.repository}:${e.data.target.target} args ` +
+        (e.data.argumentsBlob ? `<blob ${e.data.argumentsBlob.size} bytes>` : showValue(e.data.arguments, 40));
     case "RunCancelled":
       return e.data.reason;
     case "StepScheduled":

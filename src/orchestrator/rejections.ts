@@ -57,7 +57,11 @@ export const rejectionMessage = (r: Rejection): string => {
     case "EnvironmentExists":
       return `environment ${r.env} already exists`;
     case "UnknownEnvironment":
-      return `no environment ${r.env}: create it with 'tributary envs create ${r.env}'`;
+    {
+      // Named `project/env` where the project matters: the command takes the project as an option.
+      const [project, env] = r.env.includes("/") ? (r.env.split("/", 2) as [string, string]) : [undefined, r.env];
+      return `no environment ${r.env}: create it with 'tributary envs create ${env}${project ? ` --project ${project}` : ""}'`;
+    }
     case "EnvironmentCycle":
       return `that base would make a cycle: ${r.path.join(" → ")}`;
     case "RunFinished":

@@ -174,7 +174,7 @@ const valueFits = (v: unknown, depth: number): boolean => {
   let only: string | undefined;
   for (const k in o) {
     if (!Object.hasOwn(o, k)) continue;
-    if (depth >= MAX_VALUE_DEPTH) return false;
+    if (depth >= MAX_VALUE_DEPTH || k === "__proto__") return false;
     n++;
     only = k;
     const x = o[k];
@@ -204,6 +204,8 @@ const describeValue = (v: unknown, path: string, depth: number): string | undefi
     return p ? `${path}["${tag}"]: ${p}` : undefined;
   }
   for (const k of keys) {
+    // The codec would not keep it (msgpackr renames it, against prototype pollution): refused, not changed.
+    if (k === "__proto__") return `${shorten(path)} has a key "__proto__", which values cannot hold: rename it`;
     const p = describeValue(v[k], `${path}.${k}`, depth + 1);
     if (p) return p;
   }

@@ -1,9 +1,9 @@
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, FLOWS, freePort, spawnCli, waitForOutput } from "./support.js";
+import { BIN, cli, FLOWS, freePort, spawnCli, waitForOutput } from "./support.js";
 
 /** The `tributary` command as a user runs it: a server process, an agent process, and commands. */
 describe("the tributary CLI", () => {
@@ -33,6 +33,23 @@ describe("the tributary CLI", () => {
     const r = await cli(["submit", "flows:fan_out", "--arg", "5", "--wait"], env);
     expect(r).toMatchObject({ code: 0, stdout: "15\n" });
     expect(r.stderr).toMatch(/run \S+: waiting/);
+  });
+
+  it("--arg @FILE reads an argument too large for a command line from a file", async () => {
+    const file = join(dataDir, "big-arg.json");
+    await writeFile(file, JSON.stringify("x".repeat(300_000)));
+    expect(await cli(["submit", "flows:length_of", "--arg", `@${file}`, "--wait"], env)).toMatchObject({ code: 0, stdout: "300000\n" });
+    const missing = await cli(["submit", "flows:length_of", "--arg", `@${file}.nope`], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/--arg number 1: cannot read .*big-arg\.json\.nope \(ENOENT\)/);
+  });
+
+  it("output piped into head ends quietly, without a broken-pipe trace", () => {
+    for (const command of ["projections dump", "runs ls", "runs ls --json"]) {
+      const r = spawnSync("sh", ["-c", `node ${BIN} ${command} | head -c 10`], { env: { ...process.env, ...env }, encoding: "utf8" });
+      expect(r.stderr, command).not.toMatch(/EPIPE|Error/);
+      expect(r.stdout.length, command).toBeGreaterThan(0);
+    }
   });
 
   it("submit prints the run id; runs ls, show and history describe it; --json is machine-readable", async () => {

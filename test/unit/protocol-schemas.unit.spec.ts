@@ -89,6 +89,8 @@ describe("protocol schemas", () => {
     expect(valueProblem({ "$tributary.asset": { assetId: "a" } }, "v")).toMatch(/^v\["\$tributary\.asset"\]: env is missing/);
     expect(valueProblem({ "$tributary.handle": "x", other: 1 }, "v")).toBeUndefined(); // not a tag: two keys
     expect(valueProblem([new Date(Number.NaN)], "v")).toBe("v[0] must be a valid date");
+    // A key the codec would rename is refused, not silently changed (found by trying it: it broke idempotency).
+    expect(valueProblem(JSON.parse('[{"a": {"__proto__": 1}}]'), "body.arguments")).toBe('body.arguments[0].a has a key "__proto__", which values cannot hold: rename it');
     expect(pathOf("/manifests/0/targets/1/options/timeoutMs")).toBe("manifests[0].targets[1].options.timeoutMs");
     expect(pathOf("/a~1b/c d")).toBe('["a/b"]["c d"]');
   });

@@ -70,6 +70,13 @@ const startServer = async (options: ServerOptions): Promise<TributaryServer> => 
     return await TributaryServer.start(options);
   } catch (e) {
     if (e instanceof DataDirLocked) throw new CliError(e.message, 1);
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 7777}`;
+    if (code === "EADDRINUSE") throw new CliError(`${where} is in use (another server?): stop it, or choose another --port`, 1);
+    if (code === "EACCES") throw new CliError(`${where} may not be listened on by this user: choose a --port above 1024`, 1);
+    if (code === "ENOTFOUND" || code === "EADDRNOTAVAIL" || code === "EAI_AGAIN") {
+      throw new CliError(`--host ${JSON.stringify(options.host ?? "")} is not an address of this machine (${code}): use 127.0.0.1, 0.0.0.0 or one of its addresses`, 1);
+    }
     throw e;
   }
 };

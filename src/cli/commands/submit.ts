@@ -1,4 +1,5 @@
 /** `tributary submit REPO:TARGET [--arg JSON]... [--idempotency-key K] [--wait]` */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { fromJson, toJson } from "../../orchestrator/json.js";
 import type { RunView } from "../../projections/index.js";
@@ -20,17 +21,32 @@ export const run = async (argv: string[]): Promise<number> => {
   const t = targetOf(values);
   const target = positionals[0];
   if (!target || positionals.length > 1) throw new CliError("give one target as REPOSITORY:TARGET, e.g. orders:process_orders", 1);
-  const args = (values.arg ?? []).map((a, i) => {
+  const args = (values.arg ?? []).map((given, i) => {
+    // `@FILE` reads the argument's JSON from a file (or `@-` from stdin): values too large for a command line.
+    let text = given;
+    if (given.startsWith("@")) {
+      const file = given.slice(1);
+      try {
+        text = readFileSync(file === "-" ? 0 : file, "utf8");
+      } catch (e) {
+        throw new CliError(`--arg number ${i + 1}: cannot read ${file === "-" ? "stdin" : file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 1);
+      }
+    }
     try {
-      return fromJson(a);
+      return fromJson(text);
     } catch {
-      throw new CliError(`--arg number ${i + 1} is not valid JSON: ${a}`, 1);
+      const shown = text.length > 200 ? `${text.slice(0, 200)}… (${text.length} characters)` : text;
+      throw new CliError(`--arg number ${i + 1} is not valid JSON: ${shown}`, 1);
     }
   });
+  const key = values["idempotency-key"];
+  if (key !== undefined && (key.length === 0 || key.length > 256)) {
+    throw new CliError(`--idempotency-key takes 1 to 256 characters, got ${key.length}`, 1);
+  }
   const submitted = await api<{ runId: string; created: boolean; warning?: string }>(t.server, "POST", envPath(t, "/runs"), {
     target,
     arguments: args,
-    ...(values["idempotency-key"] ? { idempotencyKey: values["idempotency-key"] } : {}),
+    ...(key !== undefined ? { idempotencyKey: key } : {}),
   });
   if (submitted.warning && !values.json) console.error(`warning: ${submitted.warning}`);
   if (!values.wait) {
