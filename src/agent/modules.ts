@@ -49,7 +49,12 @@ export const loadRepositories = async (paths: readonly string[], cwd = process.c
     try {
       ns = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     } catch (err) {
-      throw new ModuleLoadError(`cannot load module ${path}: ${err instanceof Error ? err.message : String(err)}`, path, { cause: err });
+      const message = err instanceof Error ? err.message : String(err);
+      // A .ts file outside an ESM package is compiled as CommonJS, and its imports then fail obscurely.
+      const hint = /require\(\) (of )?ES Module|Cannot use import statement outside a module/.test(message)
+        ? `; it was loaded as CommonJS: put it in a package whose package.json says "type": "module" (or name it .mts)`
+        : "";
+      throw new ModuleLoadError(`cannot load module ${path}: ${message}${hint}`, path, { cause: err });
     }
     const repo = fromNamespace(ns, path);
     if (repositories.some((r) => r.repository === repo.repository)) {

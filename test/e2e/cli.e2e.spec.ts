@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, cli, FLOWS, freePort, spawnCli, waitForOutput } from "./support.js";
+import { BIN, cli, FLOWS, freePort, ROOT, spawnCli, waitForOutput } from "./support.js";
 
 /** The `tributary` command as a user runs it: a server process, an agent process, and commands. */
 describe("the tributary CLI", () => {
@@ -42,6 +42,16 @@ describe("the tributary CLI", () => {
     const missing = await cli(["submit", "flows:length_of", "--arg", `@${file}.nope`], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/--arg number 1: cannot read .*big-arg\.json\.nope \(ENOENT\)/);
+  });
+
+  it("an agent whose module does not load exits 1 saying why, and what to do for a .ts file outside an ESM package", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "trib-mod-"));
+    await writeFile(join(dir, "flows.ts"), `import { workflow } from ${JSON.stringify(join(ROOT, "src/index.js"))};\nexport const w = workflow("w", () => 1);\n`);
+    const r = await cli(["agent", join(dir, "flows.ts")], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot load module .*flows\.ts: .*put it in a package whose package.json says "type": "module" \(or name it \.mts\)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("output piped into head ends quietly, without a broken-pipe trace", () => {

@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { AgentRefusedError } from "../../agent/errors.js";
 import { startAgent } from "../../agent/runtime.js";
 import { wholeNumber } from "../args.js";
 import { CliError } from "../client.js";
@@ -45,6 +46,11 @@ export const run = async (argv: string[]): Promise<number> => {
     ...(maxAssetBytes ? { maxAssetBytes } : {}),
     ...(values["keep-workdirs"] ? { keepWorkdirs: true } : {}),
     ...(values["workdir-root"] ? { workdirRoot: resolve(values["workdir-root"]) } : {}),
+  }).catch((e: unknown) => {
+    // A module that does not load, or a server that refuses the agent: the message says what to do, no stack.
+    const message = (e as Error).message;
+    if (message.startsWith("cannot load module") || e instanceof AgentRefusedError) throw new CliError(message, 1);
+    throw e;
   });
   console.error(`agent ${agent.agentId} connected to ${t.server} (${t.project}/${t.env})`);
   await new Promise<void>((r) => {
