@@ -1,7 +1,7 @@
 /**
  * The agent's WebSocket to the server: says `hello` on every (re)connection,
  * waits for `welcome`, checks every frame the server sends, and reconnects
- * with exponential backoff (100 ms doubling to 5 s) when the socket closes.
+ * with exponential backoff (100 ms doubling to 2 s) when the socket closes.
  */
 import WebSocket from "ws";
 import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "./protocol.js";
@@ -24,7 +24,7 @@ export interface ConnectionOptions {
 }
 
 const MIN_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 5000;
+const MAX_BACKOFF_MS = 2000;
 
 /** The agent endpoint's URL for a server URL. */
 export const agentUrl = (server: string): string => {

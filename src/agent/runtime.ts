@@ -58,7 +58,7 @@ const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
  * process.on("SIGTERM", () => void agent.stop());
  *
  * @returns once the server has welcomed the agent; while the server cannot
- *   be reached it keeps trying (backoff up to 5 s).
+ *   be reached it keeps trying (backoff up to 2 s).
  * @throws {AgentRefusedError} when the server refuses it (protocol version, ...).
  * @throws an error naming the module when a module fails to load.
  */

@@ -55,7 +55,7 @@ const NOT_THE_TASKS_FAULT: ReadonlyMap<string, AbandonCause> = new Map<string, A
 ]);
 
 /** Longest wait of an agent between two attempts to connect (its backoff's cap, see src/agent/connection.ts). */
-const AGENT_MAX_BACKOFF_MS = 5000;
+const AGENT_MAX_BACKOFF_MS = 2000;
 
 export class EnvScheduler {
   private readonly agents = new Map<string, ConnectedAgent>();

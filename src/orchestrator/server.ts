@@ -75,7 +75,7 @@ export interface ServerOptions {
   /**
    * How long agents have, after the server starts, to connect again before
    * the executions they ran are abandoned, ms. Default: the agents' reconnect
-   * backoff cap (5 s) plus two heartbeats.
+   * backoff cap (2 s) plus two heartbeats.
    */
   readonly restartGraceMs?: number;
   readonly onNotice?: (message: string) => void;
