@@ -113,10 +113,15 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
    * scheduler sweeps the rest, `SweepRun`, so that no commit outgrows the log).
    */
   const leftBehind = (x: ExecutionDoc, reason: string): Event[] =>
-    activeUnder(x.runId, m.stepsOfRun(x.runId), m.stepsOfRun(x.runId))
-      .filter((a) => a.executionId !== x.executionId)
-      .slice(0, CANCELS_PER_COMMIT)
-      .map((a) => run("ExecutionCancelled", x.runId, { executionId: a.executionId, stepId: a.stepId, reason }));
+    cancellations(
+      x.runId,
+      activeUnder(x.runId, m.stepsOfRun(x.runId), m.stepsOfRun(x.runId)).filter((a) => a.executionId !== x.executionId),
+      reason,
+    );
+
+  /** Cancellations of these executions of a run, at most `limit` of them (a commit's worth). */
+  const cancellations = (runId: string, xs: readonly ExecutionDoc[], reason: string, limit = CANCELS_PER_COMMIT): Event[] =>
+    xs.slice(0, limit).map((x) => run("ExecutionCancelled", runId, { executionId: x.executionId, stepId: x.stepId, reason }));
 
   /**
    * A call of an execution that resumes an abandoned one, matched to the
@@ -418,15 +423,13 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       if (r.status === "cancelled") return none;
       const steps = m.stepsOfRun(cmd.runId);
       const active = activeUnder(cmd.runId, steps, steps);
-      // A run that ended otherwise keeps its outcome: only work in flight (re-runs of its steps) is stopped.
-      if (r.status !== "running") return finishedRunCancel(cmd.runId, r.status, active, run, cmd.reason);
-      return E.right([
-        run("RunCancelled", cmd.runId, { reason: cmd.reason }),
-        // The rest, past what one commit holds, is swept by the scheduler (SweepRun).
-        ...active.slice(0, CANCELS_PER_COMMIT).map((x) =>
-          run("ExecutionCancelled", cmd.runId, { executionId: x.executionId, stepId: x.stepId, reason: cmd.reason }),
-        ),
-      ]);
+      // A run that succeeded or failed keeps its outcome: refused, unless steps of it are re-running;
+      // then only those executions are cancelled (no RunCancelled).
+      if (r.status !== "running") {
+        return active.length === 0 ? E.left({ _tag: "RunFinished", runId: cmd.runId, status: r.status }) : E.right(cancellations(cmd.runId, active, cmd.reason));
+      }
+      // The rest, past what one commit holds, is swept by the scheduler (SweepRun).
+      return E.right([run("RunCancelled", cmd.runId, { reason: cmd.reason }), ...cancellations(cmd.runId, active, cmd.reason)]);
     }
 
     case "SweepRun": {
@@ -439,23 +442,14 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
       const reason = r.status === "cancelled" ? (r.cancelReason ?? "run cancelled") : `run failed: ${r.error?.type ?? "Error"} in ${latestRoot ?? "its root"}`;
       // Only what it left when it ended: a re-run started since is the user's.
       const ended = r.finishedSeq ?? Number.POSITIVE_INFINITY;
-      return E.right(
-        activeUnder(cmd.runId, steps, steps)
-          .filter((x) => x.createdSeq < ended)
-          .slice(0, CANCELS_PER_COMMIT)
-          .map((x) => run("ExecutionCancelled", cmd.runId, { executionId: x.executionId, stepId: x.stepId, reason })),
-      );
+      return E.right(cancellations(cmd.runId, activeUnder(cmd.runId, steps, steps).filter((x) => x.createdSeq < ended), reason));
     }
 
     case "CancelStep": {
       const step = m.step(cmd.runId, cmd.stepId);
       if (!step) return E.left({ _tag: "UnknownStep", runId: cmd.runId, stepId: cmd.stepId });
       const active = activeUnder(cmd.runId, m.stepsOfRun(cmd.runId), [step]);
-      return E.right(
-        active.map((x) =>
-          run("ExecutionCancelled", cmd.runId, { executionId: x.executionId, stepId: x.stepId, reason: cmd.reason }),
-        ),
-      );
+      return E.right(cancellations(cmd.runId, active, cmd.reason, Number.POSITIVE_INFINITY));
     }
 
     case "RerunStep": {
@@ -715,21 +709,5 @@ export const unhostedTarget = (m: Model, target: TargetRef): Rejection | undefin
   return E.isLeft(found) ? found.left : undefined;
 };
 
-/**
- * Cancelling a run that succeeded or failed: refused, unless steps of it are
- * re-running; then those executions are cancelled and the run keeps its
- * outcome (no `RunCancelled`).
- */
 /** Most cancellations one decision records (each is an event of the commit: a commit has a size limit). */
 export const CANCELS_PER_COMMIT = 200;
-
-const finishedRunCancel = (
-  runId: string,
-  status: string,
-  active: readonly ExecutionDoc[],
-  run: (type: "ExecutionCancelled", runId: string, data: Extract<Event, { type: "ExecutionCancelled" }>["data"]) => Event,
-  reason: string,
-): Decision =>
-  active.length === 0
-    ? E.left({ _tag: "RunFinished", runId, status })
-    : E.right(active.slice(0, CANCELS_PER_COMMIT).map((x) => run("ExecutionCancelled", runId, { executionId: x.executionId, stepId: x.stepId, reason })));
