@@ -11,9 +11,9 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
-import { FsBlobStore } from "../src/orchestrator/blob-store-fs.js";
-import { NatsBlobStore } from "../src/orchestrator/blob-store-nats.js";
-import type { BlobStore } from "../src/orchestrator/blob-store.js";
+import { FsBlobStore } from "../src/events/storage/blob-store-fs.js";
+import { NatsBlobStore } from "../src/events/storage/blob-store-nats.js";
+import type { BlobStore } from "../src/events/storage/blob-store.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { Random } from "../test/support/prng.js";
 

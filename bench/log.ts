@@ -6,16 +6,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  EmbeddedEventLog,
-  encodeCommit,
-  JetStreamEventLog,
-  logRef,
-  type Event,
-  type EventLog,
-  type LogRef,
-} from "../src/events/index.js";
-import { LmdbProjectionStore, PROJECTIONS, Projector } from "../src/projections/index.js";
+import { logRef, type Event, type EventLog, type LogRef } from "../src/events/index.js";
+import { EmbeddedEventLog, JetStreamEventLog } from "../src/events/storage/index.js";
+import { encodeCommit } from "../src/events/codec.js";
+import { PROJECTIONS } from "../src/projections/index.js";
+import { LmdbProjectionStore, Projector } from "../src/projections/store/index.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { simulate } from "../test/support/simulate.js";
 

@@ -4,7 +4,8 @@
  * and the runtime's check of its decisions); per frame, the agent-frame
  * schemas. Events are the simulator's (the log bench's workload).
  */
-import { checkEvents, encodeCheckedCommit, encodeCommit, type Event } from "../src/events/index.js";
+import { type Event } from "../src/events/index.js";
+import { checkEvents, encodeCheckedCommit, encodeCommit } from "../src/events/codec.js";
 import { checkAgentMessage } from "../src/protocol/index.js";
 import { workload } from "./log.js";
 

@@ -14,15 +14,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  EmbeddedEventLog,
-  IdGenerator,
-  JetStreamEventLog,
-  logRef,
-  type Event,
-  type EventLog,
-} from "../src/events/index.js";
-import { getRunView, LmdbProjectionStore, PROJECTIONS, Projector } from "../src/projections/index.js";
+import { IdGenerator, logRef, type Event, type EventLog } from "../src/events/index.js";
+import { EmbeddedEventLog, JetStreamEventLog } from "../src/events/storage/index.js";
+import { getRunView, PROJECTIONS } from "../src/projections/index.js";
+import { LmdbProjectionStore, Projector } from "../src/projections/store/index.js";
 import { renderHistory, renderRunTree } from "../src/cli/output.js";
 
 const { values } = parseArgs({ options: { data: { type: "string" }, nats: { type: "string" } } });

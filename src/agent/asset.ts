@@ -8,7 +8,7 @@
  * The uploads and downloads are in assets.ts, run by the agent's workers.
  */
 import type { Value } from "../events/types.js";
-import { ASSET_TAG, type AssetFile, type AssetRef } from "./protocol.js";
+import { ASSET_TAG, type AssetFile, type AssetRef } from "../protocol/messages.js";
 
 /** Brand of assets; a symbol from the global registry, so that two copies of the SDK agree. */
 export const ASSET_BRAND: unique symbol = Symbol.for("tributary.asset") as never;

@@ -9,8 +9,8 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import type { AssetFile, AssetRef } from "./protocol.js";
-import { MAX_FRAME_BYTES } from "./protocol.js";
+import type { AssetFile, AssetRef } from "../protocol/messages.js";
+import { MAX_FRAME_BYTES } from "../protocol/messages.js";
 import type { HostPersistOptions, HostReply, HostRequest } from "./context.js";
 import type { RestoreOptions } from "./asset.js";
 import { isAssetRef } from "./asset.js";

@@ -12,7 +12,7 @@ import https from "node:https";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AGENT_PATH, BLOB_PATH } from "./protocol.js";
+import { AGENT_PATH, BLOB_PATH } from "../protocol/messages.js";
 
 const CHUNK = 256 * 1024;
 const MAX_ERROR_BODY = 16 * 1024;

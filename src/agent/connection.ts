@@ -4,8 +4,8 @@
  * with exponential backoff (100 ms doubling to 2 s) when the socket closes.
  */
 import WebSocket from "ws";
-import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "./protocol.js";
-import type { AgentMessage, LogLevel, ServerMessage } from "./protocol.js";
+import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "../protocol/messages.js";
+import type { AgentMessage, LogLevel, ServerMessage } from "../protocol/messages.js";
 import type { Frame } from "../protocol/agent.js";
 
 export interface ConnectionOptions {

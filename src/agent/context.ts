@@ -8,7 +8,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { BlobRef, StepOptions, TargetRef, Value } from "../events/index.js";
-import type { AssetFile, AssetRef, HandleRef, LogLevel, Outcome } from "./protocol.js";
+import type { AssetFile, AssetRef, HandleRef, LogLevel, Outcome } from "../protocol/messages.js";
 import { InvalidValueError, OutsideExecutionError } from "./errors.js";
 import { Asset, isAssetLike, type PersistOptions, type RestoreOptions } from "./asset.js";
 import { prepareValue } from "./values.js";

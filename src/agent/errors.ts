@@ -3,7 +3,7 @@
  * error crosses a call as {@link ErrorInfo} and back.
  */
 import type { ErrorInfo } from "../events/index.js";
-import type { Outcome } from "./protocol.js";
+import type { Outcome } from "../protocol/messages.js";
 
 /**
  * Throw it from task code to fail the execution without any retry, whatever

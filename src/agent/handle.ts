@@ -1,7 +1,7 @@
 /**
  * Handles: references to steps that task code submitted or received.
  */
-import type { HandleRef } from "./protocol.js";
+import type { HandleRef } from "../protocol/messages.js";
 import { currentHost, type ExecutionHost, type HostReply } from "./context.js";
 import { errorFromOutcome, OutsideExecutionError } from "./errors.js";
 import { decodeValue, HANDLE_BRAND, type HandleLike } from "./values.js";

@@ -20,4 +20,4 @@ export {
 } from "./errors.js";
 export { startAgent, type Agent, type AgentLogEntry, type AgentOptions } from "./runtime.js";
 export { loadRepositories, manifestOf, ModuleLoadError, type LoadedRepository } from "./modules.js";
-export { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./protocol.js";
+export { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/messages.js";

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Arity, ParameterManifest, TargetManifest } from "../events/index.js";
-import type { RepositoryManifest } from "./protocol.js";
+import type { RepositoryManifest } from "../protocol/messages.js";
 import { bindRepository, targetCore, type TargetCore } from "./sdk.js";
 
 /** A loaded module: a repository and its targets by name. */

@@ -4,7 +4,7 @@
  * does not stop within the grace period.
  */
 import { Worker } from "node:worker_threads";
-import type { LogLevel, RepositoryManifest } from "./protocol.js";
+import type { LogLevel, RepositoryManifest } from "../protocol/messages.js";
 import type { AbortReason, ExecuteOrder, FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
 
 /** An execution that was on a worker when the worker went away. */

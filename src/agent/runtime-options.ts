@@ -1,7 +1,7 @@
 /** The options of `startAgent`, checked, with their defaults. */
 import path from "node:path";
 import type { Value } from "../events/index.js";
-import type { LogLevel } from "./protocol.js";
+import type { LogLevel } from "../protocol/messages.js";
 import { defaultWorkdirRoot } from "./workdir.js";
 
 /** Default of `maxAssetBytes`: 8 GiB. */

@@ -10,7 +10,7 @@
 import { EventEmitter } from "node:events";
 import type { Worker } from "node:worker_threads";
 import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
-import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "./protocol.js";
+import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "../protocol/messages.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";

@@ -10,7 +10,7 @@
  * is refused. Shared sub-values are copied; cycles are refused.
  */
 import type { Value } from "../events/index.js";
-import { ASSET_TAG, HANDLE_TAG, isAssetValue, isHandleValue, type HandleRef } from "./protocol.js";
+import { ASSET_TAG, HANDLE_TAG, isAssetValue, isHandleValue, type HandleRef } from "../protocol/messages.js";
 import { InvalidValueError } from "./errors.js";
 import { Asset, isAssetLike, isAssetRef } from "./asset.js";
 

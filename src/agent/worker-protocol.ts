@@ -4,7 +4,7 @@
  */
 import type { BlobRef, ErrorInfo, TargetRef, Value } from "../events/index.js";
 import type { HostReply, HostRequest } from "./context.js";
-import type { LogLevel, RepositoryManifest } from "./protocol.js";
+import type { LogLevel, RepositoryManifest } from "../protocol/messages.js";
 
 /** Given to each worker at spawn. */
 export interface WorkerData {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { packValue, unpackValue } from "../events/codec.js";
 import type { BlobRef, Value } from "../events/types.js";
-import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "./protocol.js";
+import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "../protocol/messages.js";
 import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
 import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";

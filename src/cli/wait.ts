@@ -4,7 +4,7 @@
  * is down or restarting (a note on stderr, backoff from 250 ms doubling to
  * 5 s), and carry on once it is back. Refusals (4xx) still end them.
  */
-import type { Outcome } from "../agent/protocol.js";
+import type { Outcome } from "../protocol/messages.js";
 import { toJson } from "../orchestrator/json.js";
 import type { ExecutionDoc, RunView, StepDoc } from "../projections/index.js";
 import { api, CliError, envPath, type Target } from "./client.js";

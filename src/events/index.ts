@@ -1,4 +1,9 @@
-/** The event layer: catalogue, ids, codec, the `EventLog` port and its adapters. */
+/**
+ * The event layer's pure part: the catalogue of events, ids, errors,
+ * subjects and the `EventLog` port. Loads no I/O library: the codec
+ * (msgpackr) is `./codec.js`, the log adapters and blob stores are
+ * `./storage/index.js`.
+ */
 export type * from "./types.js";
 export { CURRENT_VERSION, EVENT_TYPES, RUN_EVENT_TYPES, isRunEvent } from "./types.js";
 export type {
@@ -36,13 +41,8 @@ export {
   LogUnavailable,
   WrongExpectedSequence,
 } from "./errors.js";
-export { checkEvents, decodeCommit, decodeEventValue, encodeCheckedCommit, encodeCommit, packValue, unpackValue } from "./codec.js";
 export { upcast } from "./upcast.js";
 export type { LogRef } from "./subjects.js";
 export { describeLog, envSubject, logRef, runSubject, streamName, streamSubjects } from "./subjects.js";
 export type { AppendOptions, Appended, EventLog, RawCommit, RawReadOptions, ReadOptions, SubscribeOptions, Subscription } from "./log.js";
 export { MAX_COMMIT_BYTES } from "./log.js";
-export { EmbeddedEventLog, type EmbeddedEventLogOptions } from "./log-embedded.js";
-export { JetStreamEventLog, type JetStreamEventLogOptions } from "./log-jetstream.js";
-export { lmdbFileProblem } from "./lmdb-file.js";
-export { verifyLog, type LogVerification } from "./verify.js";

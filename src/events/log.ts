@@ -5,12 +5,9 @@
  * (`test/contract/event-log.contract.ts`): `EmbeddedEventLog` (single
  * process, on disk, the default) and `JetStreamEventLog` (NATS JetStream).
  */
-import { InvalidCommit, InvalidNameError } from "./errors.js";
-import { isSortableId, parseRunId, type EventId, type RunId } from "./ids.js";
-import { encodeCheckedCommit } from "./codec.js";
-import { envSubject, runSubject, type LogRef } from "./subjects.js";
+import type { RunId } from "./ids.js";
+import type { LogRef } from "./subjects.js";
 import type { Commit, Event } from "./types.js";
-import { RUN_EVENT_TYPES } from "./types.js";
 
 export interface AppendOptions {
   /**
@@ -121,53 +118,6 @@ export interface EventLog {
  * so a commit that fits one fits the other. Large values go to the blob store.
  */
 export const MAX_COMMIT_BYTES = 1_000_000;
-
-/** A commit checked and encoded, ready for an adapter to store. */
-export interface PreparedCommit {
-  readonly id: EventId;
-  readonly subject: string;
-  readonly runId?: RunId;
-  readonly bytes: Uint8Array;
-}
-
-/**
- * Checks the rules every commit obeys, whatever the adapter, and encodes it;
- * the encoded bytes are decoded and validated as a read would, so a commit
- * that would not decode is never written.
- * @throws InvalidCommit, InvalidEvent, InvalidNameError
- */
-export const prepareCommit = (ref: LogRef, events: readonly Event[], maxBytes = MAX_COMMIT_BYTES): PreparedCommit => {
-  const first = events[0];
-  if (!first) throw new InvalidCommit("a commit needs at least one event");
-  const runId = first.runId;
-  for (const e of events) {
-    if (!isSortableId(e.id)) throw new InvalidCommit(`event id ${JSON.stringify(e.id)} is not a sortable id`);
-    if (e.runId !== runId) {
-      throw new InvalidCommit(
-        `all events of a commit must belong to the same run (or all to the environment); got ${String(runId)} and ${String(e.runId)}`,
-      );
-    }
-    if (RUN_EVENT_TYPES.has(e.type) !== (e.runId !== undefined)) {
-      throw new InvalidCommit(`${e.type} ${e.runId === undefined ? "needs" : "must not carry"} a runId`);
-    }
-  }
-  if (runId !== undefined) {
-    const r = parseRunId(runId);
-    if (r._tag === "Left") throw new InvalidNameError(r.left);
-  }
-  const bytes = encodeCheckedCommit(events);
-  if (bytes.length > maxBytes) {
-    throw new InvalidCommit(
-      `commit of ${bytes.length} bytes exceeds the limit of ${maxBytes}: store large values in the blob store and log their reference`,
-    );
-  }
-  return {
-    id: first.id,
-    subject: runId === undefined ? envSubject(ref) : runSubject(ref, runId),
-    ...(runId === undefined ? {} : { runId }),
-    bytes,
-  };
-};
 
 /** Builds a {@link Commit} from what an adapter read back. */
 export const commitOf = (seq: number, subject: string, events: readonly Event[]): Commit => {

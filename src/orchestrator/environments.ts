@@ -6,18 +6,11 @@
  */
 import { join } from "node:path";
 import { logRef, type EventLog, type LogRef } from "../events/index.js";
-import {
-  getEnvironment,
-  getRunView,
-  LmdbProjectionStore,
-  Projector,
-  PROJECTIONS,
-  type DocSource,
-  type RunView,
-} from "../projections/index.js";
-import type { BlobStore } from "./blob-store.js";
-import type { Inherited } from "./model.js";
-import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
+import { getEnvironment, getRunView, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
+import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
+import type { BlobStore } from "../events/storage/blob-store.js";
+import type { Inherited } from "./core/model.js";
+import { rejectionMessage, rejectionStatus, type Rejection } from "./core/rejections.js";
 import { EnvRuntime } from "./runtime.js";
 import { EnvScheduler } from "./scheduler.js";
 import { TaskLogs } from "./task-logs.js";

@@ -16,8 +16,8 @@
 import { createHash } from "node:crypto";
 import type { BlobRef, StepOptions, TargetRef, Value } from "../events/index.js";
 import { canonicalJson } from "../projections/index.js";
-import type { Model } from "./model.js";
-import { mergeOptions } from "./decide.js";
+import type { Model } from "./core/model.js";
+import { mergeOptions } from "./core/decide.js";
 
 export interface StepKeys {
   readonly memo: string;

@@ -11,37 +11,16 @@
  * batches. If an append fails, the runtime stops deciding, reloads its state
  * from the log (the truth) and carries on.
  */
-import {
-  checkEvents,
-  encodeCommit,
-  unpackValue,
-  type BlobRef,
-  type Value,
-  IdGenerator,
-  MAX_COMMIT_BYTES,
-  type Commit,
-  type Event,
-  type EventId,
-  type EventLog,
-  type LogRef,
-} from "../events/index.js";
-import {
-  applyCommit,
-  isFinished,
-  LmdbProjectionStore,
-  Overlay,
-  Projector,
-  PROJECTIONS,
-  type DocSource,
-  type ExecutionDoc,
-  type StepDoc,
-} from "../projections/index.js";
-import type { Outcome } from "../agent/protocol.js";
-import type { Command } from "./commands.js";
-import { decide } from "./decide.js";
-import { modelOf, type Inherited, type Model } from "./model.js";
-import { handlesIn, trackActive, type ActiveExecution } from "./next-actions.js";
-import type { Rejection } from "./rejections.js";
+import { type BlobRef, type Value, IdGenerator, MAX_COMMIT_BYTES, type Commit, type Event, type EventId, type EventLog, type LogRef } from "../events/index.js";
+import { checkEvents, encodeCommit, unpackValue } from "../events/codec.js";
+import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc, type StepDoc } from "../projections/index.js";
+import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
+import type { Outcome } from "../protocol/messages.js";
+import type { Command } from "./core/commands.js";
+import { decide } from "./core/decide.js";
+import { modelOf, type Inherited, type Model } from "./core/model.js";
+import { handlesIn, trackActive, type ActiveExecution } from "./core/next-actions.js";
+import type { Rejection } from "./core/rejections.js";
 
 export type Executed =
   | { readonly ok: true; readonly events: readonly Event[]; readonly seq?: number }

@@ -5,16 +5,17 @@
  * work once the commits that record it are acknowledged.
  */
 import { Readable } from "node:stream";
-import { packValue, type AbandonCause, type BlobRef, type Commit, type TargetRef, type Value } from "../events/index.js";
-import type { AgentMessage, AssetRef, HandleRef, Outcome, ServerMessage } from "../agent/protocol.js";
+import { type AbandonCause, type BlobRef, type Commit, type TargetRef, type Value } from "../events/index.js";
+import { packValue } from "../events/codec.js";
+import type { AgentMessage, AssetRef, HandleRef, Outcome, ServerMessage } from "../protocol/messages.js";
 import type { AssetDoc } from "../projections/index.js";
-import type { Command } from "./commands.js";
-import type { Model } from "./model.js";
-import { nextActions, type AgentSlot } from "./next-actions.js";
-import { keyOf, type BlobStore } from "./blob-store.js";
-import { isSafeAssetPath } from "./decide.js";
+import type { Command } from "./core/commands.js";
+import type { Model } from "./core/model.js";
+import { nextActions, type AgentSlot } from "./core/next-actions.js";
+import { keyOf, type BlobStore } from "../events/storage/blob-store.js";
+import { isSafeAssetPath } from "./core/decide.js";
 import { stepKeys } from "./keys.js";
-import { rejectionMessage } from "./rejections.js";
+import { rejectionMessage } from "./core/rejections.js";
 import type { EnvRuntime } from "./runtime.js";
 import type { TaskLogs } from "./task-logs.js";
 

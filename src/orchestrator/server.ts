@@ -8,17 +8,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WebSocketServer, type WebSocket } from "ws";
-import {
-  CorruptEvent,
-  EmbeddedEventLog,
-  InvalidNameError,
-  JetStreamEventLog,
-  logRef,
-  parseRunId,
-  verifyLog,
-  type EventLog,
-  type Value,
-} from "../events/index.js";
+import { CorruptEvent, InvalidNameError, logRef, parseRunId, type EventLog, type Value } from "../events/index.js";
+import { EmbeddedEventLog, JetStreamEventLog, verifyLog } from "../events/storage/index.js";
 import {
   getAsset,
   getEnvironment,
@@ -40,19 +31,19 @@ import {
   encodeMessage,
   type AgentMessage,
   type ServerMessage,
-} from "../agent/protocol.js";
+} from "../protocol/messages.js";
 import { apiSchema, checkAgentMessage, checkBody, checkQuery, matchRoute } from "../protocol/index.js";
 import { toJson } from "./json.js";
 import { discard, HttpError, noBody, readBody, send } from "./http-io.js";
-import { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
+import { rejectionMessage, rejectionStatus, type Rejection } from "./core/rejections.js";
 import { Environments, Refused, type Env } from "./environments.js";
 import { stepKeys } from "./keys.js";
-import { unhostedTarget } from "./decide.js";
-import type { Model } from "./model.js";
+import { unhostedTarget } from "./core/decide.js";
+import type { Model } from "./core/model.js";
 import { assetRefOf, type AgentConnection } from "./scheduler.js";
-import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobStore } from "./blob-store.js";
-import { FsBlobStore } from "./blob-store-fs.js";
-import { NatsBlobStore } from "./blob-store-nats.js";
+import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobStore } from "../events/storage/blob-store.js";
+import { FsBlobStore } from "../events/storage/blob-store-fs.js";
+import { NatsBlobStore } from "../events/storage/blob-store-nats.js";
 import { DataDirLock } from "./data-lock.js";
 
 export interface ServerOptions {

@@ -1,4 +1,7 @@
-/** Projections: pure folds of the log, materialised in LMDB, and queries over them. */
+/**
+ * Projections, the pure part: folds of the log and queries over them. The
+ * LMDB store, the projector and time travel (I/O) are `./store/index.js`.
+ */
 export type { AnyProjection, DocReader, DocSource, EvolveContext, Projection, RangeOptions } from "./projection.js";
 export { applyCommit, Overlay, versionsOf } from "./projection.js";
 export { PROJECTIONS, RUN_PROJECTIONS } from "./all.js";
@@ -10,7 +13,4 @@ export * from "./reuse.js";
 export * from "./queries.js";
 export { canonicalJson, dumpLine } from "./dump.js";
 export { MemoryStore } from "./memory-store.js";
-export { LmdbProjectionStore } from "./store-lmdb.js";
-export { Projector, type CatchUpResult, type ProjectorOptions } from "./projector.js";
-export { runAsOf, stateAsOf } from "./time-travel.js";
 export { ProjectionCorrupt, ProjectionGap } from "./errors.js";

@@ -2,7 +2,7 @@
  * Schemas of the agent protocol: every WebSocket frame, both ways, one
  * schema per message type. The server checks each agent frame against its
  * schema before it makes a command of it; the agent checks each server
- * frame. The TypeScript types of the messages stay in `src/agent/protocol.ts`.
+ * frame. The TypeScript types of the messages stay in `src/protocol/messages.ts`.
  *
  * Agent frames are strict (an unknown field is refused: what the server
  * records must be exactly what the protocol says); server frames are open to

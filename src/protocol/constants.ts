@@ -1,6 +1,6 @@
 /**
  * Constants of the wire protocol that both sides share. No schema library
- * here: worker threads load these (through `src/agent/protocol.ts`) and must
+ * here: worker threads load these (through `src/protocol/messages.ts`) and must
  * not pay for the schemas.
  */
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type Agent, type AgentLogEntry } from "../../src/index.js";
-import { ASSET_TAG, type AssetRef } from "../../src/agent/protocol.js";
+import { ASSET_TAG, type AssetRef } from "../../src/protocol/messages.js";
 import { ScriptedServer } from "./scripted-server.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));

@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROTOCOL_VERSION, startAgent, type Agent, type AgentLogEntry } from "../../src/index.js";
-import { HANDLE_TAG } from "../../src/agent/protocol.js";
+import { HANDLE_TAG } from "../../src/protocol/messages.js";
 import { ScriptedServer } from "./scripted-server.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));

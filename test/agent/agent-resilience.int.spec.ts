@@ -5,8 +5,8 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { AgentRefusedError, startAgent, type Agent, type AgentLogEntry, type AgentOptions } from "../../src/index.js";
-import { encodeMessage } from "../../src/agent/protocol.js";
-import { packValue } from "../../src/events/index.js";
+import { encodeMessage } from "../../src/protocol/messages.js";
+import { packValue } from "../../src/events/codec.js";
 import { ScriptedServer, type ScriptedServerOptions } from "./scripted-server.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));

@@ -23,7 +23,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Value } from "../../src/events/index.js";
-import { AGENT_PATH, BLOB_PATH, decodeMessage, encodeMessage, type AgentMessage, type AssetRef, type Outcome, type ServerMessage } from "../../src/agent/protocol.js";
+import { AGENT_PATH, BLOB_PATH, decodeMessage, encodeMessage, type AgentMessage, type AssetRef, type Outcome, type ServerMessage } from "../../src/protocol/messages.js";
 
 export interface ScriptedServerOptions {
   /** Answer `hello` with `welcome` (default), or with `refused` and this reason. */

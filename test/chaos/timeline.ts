@@ -4,7 +4,8 @@
  * it) in log order, interleaved with the agents' connections, with times to
  * set against the harness's progress lines and the marker files.
  */
-import { EmbeddedEventLog, logRef } from "../../src/events/index.js";
+import { logRef } from "../../src/events/index.js";
+import { EmbeddedEventLog } from "../../src/events/storage/index.js";
 
 const [dir, runId, stepId] = process.argv.slice(2);
 if (!dir || !runId) {

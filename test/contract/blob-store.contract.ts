@@ -18,7 +18,7 @@ import {
   keyOf,
   type BlobInfo,
   type BlobStore,
-} from "../../src/orchestrator/blob-store.js";
+} from "../../src/events/storage/blob-store.js";
 import { Random } from "../support/prng.js";
 
 /** What the storage holds. */

@@ -5,29 +5,8 @@
  * the other.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  InvalidCommit,
-  InvalidEvent,
-  InvalidNameError,
-  CorruptEvent,
-  decodeCommit,
-  encodeCommit,
-  LogClosed,
-  LogNotFound,
-  MAX_COMMIT_BYTES,
-  WrongExpectedSequence,
-  envSubject,
-  logRef,
-  runSubject,
-  type Commit,
-  type Event,
-  type ManifestRegistered,
-  type EventLog,
-  type LogRef,
-  type RunId,
-  type StepScheduled,
-  type Subscription,
-} from "../../src/events/index.js";
+import { InvalidCommit, InvalidEvent, InvalidNameError, CorruptEvent, LogClosed, LogNotFound, MAX_COMMIT_BYTES, WrongExpectedSequence, envSubject, logRef, runSubject, type Commit, type Event, type ManifestRegistered, type EventLog, type LogRef, type RunId, type StepScheduled, type Subscription } from "../../src/events/index.js";
+import { decodeCommit, encodeCommit } from "../../src/events/codec.js";
 import {
   agentConnected,
   executionSucceeded,

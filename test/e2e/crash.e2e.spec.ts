@@ -95,7 +95,8 @@ describe.each(LOG_KINDS)("crashes on the %s log", (kind) => {
 
     if (kind === "jetstream") {
       await agent.stop({ drainMs: 0 });
-      const { JetStreamEventLog, logRef } = await import("../../src/events/index.js");
+      const { JetStreamEventLog } = await import("../../src/events/storage/index.js");
+      const { logRef } = await import("../../src/events/index.js");
       const log = await JetStreamEventLog.connect({ servers: inject("natsUrl") });
       await log.deleteEnv(logRef(project, "production"));
       await log.close();

@@ -5,7 +5,7 @@
  */
 import { request, type IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROTOCOL_VERSION } from "../../src/agent/protocol.js";
+import { PROTOCOL_VERSION } from "../../src/protocol/messages.js";
 import { ROUTES } from "../../src/protocol/index.js";
 import { RawAgent } from "../support/raw-agent.js";
 import { LOG_KINDS, startHarness, type Harness } from "./support.js";

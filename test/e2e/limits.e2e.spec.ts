@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_ARGUMENT_BYTES } from "../../src/agent/protocol.js";
+import { MAX_ARGUMENT_BYTES } from "../../src/protocol/messages.js";
 import type { Agent } from "../../src/agent/runtime.js";
 import { LOG_KINDS, startHarness, type Harness } from "./support.js";
 

@@ -8,7 +8,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { open } from "lmdb";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { encodeCommit, envSubject, logRef } from "../../src/events/index.js";
+import { envSubject, logRef } from "../../src/events/index.js";
+import { encodeCommit } from "../../src/events/codec.js";
 import { agentConnected } from "../support/events.js";
 import { cli, startHarness, type Harness } from "./support.js";
 

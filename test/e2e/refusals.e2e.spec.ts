@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from "../../src/agent/protocol.js";
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from "../../src/protocol/messages.js";
 import { eventually, LOG_KINDS, startHarness, type Harness } from "./support.js";
 
 describe.each(LOG_KINDS)("wrong requests are refused on the %s log", (kind) => {

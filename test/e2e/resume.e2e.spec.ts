@@ -79,7 +79,8 @@ describe.each(LOG_KINDS)("resume, never redo, on the %s log", (kind) => {
     };
     if (kind === "jetstream") {
       cleanups.push(async () => {
-        const { JetStreamEventLog, logRef } = await import("../../src/events/index.js");
+        const { JetStreamEventLog } = await import("../../src/events/storage/index.js");
+      const { logRef } = await import("../../src/events/index.js");
         const log = await JetStreamEventLog.connect({ servers: inject("natsUrl") });
         await log.deleteEnv(logRef(project, "production")).catch(() => undefined);
         await log.close();

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { inject } from "vitest";
-import type { Outcome } from "../../src/agent/protocol.js";
+import type { Outcome } from "../../src/protocol/messages.js";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import { fromJson, toJson } from "../../src/orchestrator/json.js";
 import { TributaryServer } from "../../src/orchestrator/server.js";

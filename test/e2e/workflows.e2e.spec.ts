@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from "../../src/agent/protocol.js";
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from "../../src/protocol/messages.js";
 import { eventually, LOG_KINDS, startHarness, type Harness } from "./support.js";
 
 describe.each(LOG_KINDS)("workflows end to end on the %s log", (kind) => {

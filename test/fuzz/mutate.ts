@@ -4,7 +4,7 @@
  * prototype-shaped keys, and (on the encoded bytes) bit flips and
  * truncations. Pure apart from the seeded random source.
  */
-import { ASSET_TAG, HANDLE_TAG } from "../../src/agent/protocol.js";
+import { ASSET_TAG, HANDLE_TAG } from "../../src/protocol/messages.js";
 import { packValue } from "../../src/events/codec.js";
 import type { Random } from "../support/prng.js";
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { FsBlobStore } from "../../src/orchestrator/blob-store-fs.js";
-import { hexOfKey } from "../../src/orchestrator/blob-digest.js";
+import { FsBlobStore } from "../../src/events/storage/blob-store-fs.js";
+import { hexOfKey } from "../../src/events/storage/blob-digest.js";
 import { blobStoreContract, type Inventory } from "../contract/blob-store.contract.js";
 
 /** Blob files (under the 2-hex-digit shards) and leftovers (anything in tmp/, or elsewhere). */

@@ -4,9 +4,9 @@ import { JsHeaders, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { Base64UrlPaddedCodec, Objm, type ObjectStore } from "@nats-io/obj";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { describe, expect, inject, it } from "vitest";
-import { hexOfKey } from "../../src/orchestrator/blob-digest.js";
-import { BlobCorrupt, keyOf } from "../../src/orchestrator/blob-store.js";
-import { NatsBlobStore } from "../../src/orchestrator/blob-store-nats.js";
+import { hexOfKey } from "../../src/events/storage/blob-digest.js";
+import { BlobCorrupt, keyOf } from "../../src/events/storage/blob-store.js";
+import { NatsBlobStore } from "../../src/events/storage/blob-store-nats.js";
 import { startNatsServer } from "../support/nats-server.js";
 import { blobStoreContract, type Inventory } from "../contract/blob-store.contract.js";
 

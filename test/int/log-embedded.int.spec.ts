@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { open } from "lmdb";
-import { EmbeddedEventLog, LogUnavailable, logRef } from "../../src/events/index.js";
+import { LogUnavailable, logRef } from "../../src/events/index.js";
+import { EmbeddedEventLog } from "../../src/events/storage/index.js";
 import { agentConnected } from "../support/events.js";
 import { eventLogContract } from "../contract/event-log.contract.js";
 

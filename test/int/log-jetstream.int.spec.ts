@@ -5,15 +5,8 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, inject, it } from "vitest";
-import {
-  InvalidCommit,
-  JetStreamEventLog,
-  envSubject,
-  LogUnavailable,
-  logRef,
-  type Commit,
-  type EventLog,
-} from "../../src/events/index.js";
+import { InvalidCommit, envSubject, LogUnavailable, logRef, type Commit, type EventLog } from "../../src/events/index.js";
+import { JetStreamEventLog } from "../../src/events/storage/index.js";
 import { eventLogContract } from "../contract/event-log.contract.js";
 import { agentConnected, newRunId, stepScheduled } from "../support/events.js";
 import { startNatsServer } from "../support/nats-server.js";

@@ -4,17 +4,8 @@ import { join } from "node:path";
 import { open } from "lmdb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Event, EventLog, RunId } from "../../src/events/index.js";
-import {
-  canonicalJson,
-  getRunView,
-  LmdbProjectionStore,
-  PROJECTIONS,
-  ProjectionCorrupt,
-  Projector,
-  runAsOf,
-  runsProjection,
-  stateAsOf,
-} from "../../src/projections/index.js";
+import { canonicalJson, getRunView, PROJECTIONS, ProjectionCorrupt, runsProjection } from "../../src/projections/index.js";
+import { LmdbProjectionStore, Projector, runAsOf, stateAsOf } from "../../src/projections/store/index.js";
 import { LOG_ADAPTERS, type TestLog } from "../support/logs.js";
 import { simulate } from "../support/simulate.js";
 

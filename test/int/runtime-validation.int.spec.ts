@@ -8,9 +8,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EmbeddedEventLog, logRef } from "../../src/events/index.js";
+import { logRef } from "../../src/events/index.js";
+import { EmbeddedEventLog } from "../../src/events/storage/index.js";
 import { EnvRuntime } from "../../src/orchestrator/runtime.js";
-import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/rejections.js";
+import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/core/rejections.js";
 
 describe("the runtime's check of its decisions", () => {
   it("a command whose events would not decode is rejected with InvalidEvent before anything is folded or appended", async () => {

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
-import { EmbeddedEventLog, JetStreamEventLog, logRef, type EventLog, type LogRef } from "../../src/events/index.js";
+import { logRef, type EventLog, type LogRef } from "../../src/events/index.js";
+import { EmbeddedEventLog, JetStreamEventLog } from "../../src/events/storage/index.js";
 
 export interface TestLog {
   readonly log: EventLog;

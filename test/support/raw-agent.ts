@@ -4,7 +4,7 @@
  * the server answers.
  */
 import WebSocket from "ws";
-import { AGENT_PATH, decodeMessage, encodeMessage, type AgentMessage, type ServerMessage } from "../../src/agent/protocol.js";
+import { AGENT_PATH, decodeMessage, encodeMessage, type AgentMessage, type ServerMessage } from "../../src/protocol/messages.js";
 
 export class RawAgent {
   readonly received: ServerMessage[] = [];

@@ -6,7 +6,7 @@ import { blobBaseUrl } from "../../src/agent/blob-client.js";
 import { loadServerMessageCheck, parseServerMessage } from "../../src/agent/connection.js";
 import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply } from "../../src/agent/context.js";
 import { Handle } from "../../src/agent/handle.js";
-import { ASSET_TAG, decodeMessage, encodeMessage, HANDLE_TAG, type AssetRef } from "../../src/agent/protocol.js";
+import { ASSET_TAG, decodeMessage, encodeMessage, HANDLE_TAG, type AssetRef } from "../../src/protocol/messages.js";
 import { DEFAULT_MAX_ASSET_BYTES, validateAgentOptions } from "../../src/agent/runtime-options.js";
 import { decodeValue, finishValue, prepareArguments, prepareResult, prepareValue } from "../../src/agent/values.js";
 import { defaultWorkdirRoot, workdirOf } from "../../src/agent/workdir.js";

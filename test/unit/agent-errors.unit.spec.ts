@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AbandonedError, CancelledError, TerminalError, TimeoutError } from "../../src/index.js";
 import { errorFromInfo, errorFromOutcome, toErrorInfo } from "../../src/agent/errors.js";
-import { decodeMessage, encodeMessage } from "../../src/agent/protocol.js";
+import { decodeMessage, encodeMessage } from "../../src/protocol/messages.js";
 import type { ErrorInfo } from "../../src/events/index.js";
 
 /** The error as the caller sees it: to info, through msgpack, and back. */

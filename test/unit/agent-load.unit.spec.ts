@@ -16,7 +16,7 @@ const run = (code: string) =>
 
 describe("what the SDK loads", () => {
   it("the package root and the wire protocol load no schema library; the connection's check does", () => {
-    const sdk = run(`await import("./src/index.ts"); await import("./src/agent/protocol.ts"); console.log("ok");`);
+    const sdk = run(`await import("./src/index.ts"); await import("./src/protocol/messages.ts"); console.log("ok");`);
     expect(sdk.stdout.trim()).toBe("ok");
     expect(sdk.stderr).not.toContain("LOADED");
     const conn = run(`const c = await import("./src/agent/connection.ts"); await c.loadServerMessageCheck(); console.log("ok");`);

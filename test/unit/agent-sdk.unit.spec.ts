@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError, Handle, InvalidValueError, OutsideExecutionError, context, task, workflow } from "../../src/index.js";
 import { runInExecution, type ExecutionHost, type HostReply, type HostRequest } from "../../src/agent/context.js";
-import { HANDLE_TAG, type HandleRef, type Outcome } from "../../src/agent/protocol.js";
+import { HANDLE_TAG, type HandleRef, type Outcome } from "../../src/protocol/messages.js";
 import { bindRepository, targetCore, type Target } from "../../src/agent/sdk.js";
 
 const charge = task("charge", { retries: 2, timeout: 1000 }, async (order: number) => ({ order, ok: true }));

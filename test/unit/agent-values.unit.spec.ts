@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidValueError } from "../../src/index.js";
 import { Handle } from "../../src/agent/handle.js";
-import { decodeMessage, encodeMessage, HANDLE_TAG } from "../../src/agent/protocol.js";
+import { decodeMessage, encodeMessage, HANDLE_TAG } from "../../src/protocol/messages.js";
 import { decodeValue, finishValue, prepareArguments, prepareResult, prepareValue } from "../../src/agent/values.js";
 
 const error = (f: () => unknown): InvalidValueError => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { IdGenerator, type Commit, type Event, type EventId } from "../../src/events/index.js";
 import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
-import type { Command } from "../../src/orchestrator/commands.js";
-import { CANCELS_PER_COMMIT, decide, executionIdOf } from "../../src/orchestrator/decide.js";
-import { modelOf } from "../../src/orchestrator/model.js";
-import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/rejections.js";
-import { delayFor, shouldRetry } from "../../src/orchestrator/retry-policy.js";
+import type { Command } from "../../src/orchestrator/core/commands.js";
+import { CANCELS_PER_COMMIT, decide, executionIdOf } from "../../src/orchestrator/core/decide.js";
+import { modelOf } from "../../src/orchestrator/core/model.js";
+import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/core/rejections.js";
+import { delayFor, shouldRetry } from "../../src/orchestrator/core/retry-policy.js";
 
 const NOW = 1_700_000_000_000;
 

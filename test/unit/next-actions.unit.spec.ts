@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nextActions, satisfies, type ActiveExecution, type AgentSlot } from "../../src/orchestrator/next-actions.js";
+import { nextActions, satisfies, type ActiveExecution, type AgentSlot } from "../../src/orchestrator/core/next-actions.js";
 
 const NOW = 10_000;
 const target = { repository: "shop", target: "charge" };

@@ -5,7 +5,7 @@
  */
 import type { Static } from "@sinclair/typebox";
 import { describe, expect, expectTypeOf, it } from "vitest";
-import type { AgentMessage, ServerMessage } from "../../src/agent/protocol.js";
+import type { AgentMessage, ServerMessage } from "../../src/protocol/messages.js";
 import type { StepOptions, TargetManifest, Value } from "../../src/events/index.js";
 import {
   AGENT_MESSAGES,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeCommit, encodeCommit } from "../../src/events/codec.js";
-import { prepareCommit } from "../../src/events/log.js";
+import { prepareCommit } from "../../src/events/storage/prepare.js";
 import { logRef } from "../../src/events/subjects.js";
 import type { Event, EventType } from "../../src/events/types.js";
 import { countEvents, simulate, simulationStats, type SimulateOptions } from "../support/simulate.js";

@@ -1,7 +1,7 @@
 /** `tributary assets ls [--run RUN] | show ASSET | download ASSET [--to DIR]` */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { AssetRef } from "../../agent/protocol.js";
+import type { AssetRef } from "../../protocol/messages.js";
 import { toJson } from "../../orchestrator/json.js";
 import type { AssetDoc } from "../../projections/index.js";
 import { api, CliError, envPath } from "../client.js";

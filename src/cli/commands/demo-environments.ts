@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startAgent } from "../../agent/runtime.js";
-import type { Outcome } from "../../agent/protocol.js";
+import type { Outcome } from "../../protocol/messages.js";
 import { TributaryServer } from "../../orchestrator/server.js";
 import type { RunView } from "../../projections/index.js";
 import { api, envPath, type Target } from "../client.js";

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startAgent } from "../../agent/runtime.js";
-import type { Outcome } from "../../agent/protocol.js";
+import type { Outcome } from "../../protocol/messages.js";
 import type { Commit, Event } from "../../events/index.js";
 import { TributaryServer } from "../../orchestrator/server.js";
 import type { RunView } from "../../projections/index.js";

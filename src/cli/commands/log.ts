@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { logRef } from "../../events/subjects.js";
-import { verifyLog, type LogVerification } from "../../events/verify.js";
+import { verifyLog, type LogVerification } from "../../events/storage/verify.js";
 import { toJson } from "../../orchestrator/json.js";
 import { api, CliError, envPath } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
@@ -56,7 +56,7 @@ const direct = async (project: string, env: string, data: string | undefined, na
   } catch (e) {
     throw new CliError((e as Error).message, 1);
   }
-  const { EmbeddedEventLog, JetStreamEventLog } = await import("../../events/index.js");
+  const { EmbeddedEventLog, JetStreamEventLog } = await import("../../events/storage/index.js");
   const log = nats !== undefined ? await JetStreamEventLog.connect({ servers: nats }) : new EmbeddedEventLog({ dir: join(data!, "log") });
   try {
     if (!(await log.hasEnv(ref))) throw new CliError(`no log for ${project}/${env} ${nats !== undefined ? `on ${nats}` : `in ${data}`}`, 1);

@@ -18,13 +18,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
-import { decodeCommit } from "./codec.js";
+import { decodeCommit } from "../codec.js";
 import { lmdbFileProblem } from "./lmdb-file.js";
-import { LogClosed, LogNotFound, LogUnavailable, WrongExpectedSequence } from "./errors.js";
-import type { RunId } from "./ids.js";
+import { LogClosed, LogNotFound, LogUnavailable, WrongExpectedSequence } from "../errors.js";
+import type { RunId } from "../ids.js";
+import { prepareCommit } from "./prepare.js";
 import {
   commitOf,
-  prepareCommit,
   type AppendOptions,
   type Appended,
   type EventLog,
@@ -33,9 +33,9 @@ import {
   type ReadOptions,
   type SubscribeOptions,
   type Subscription,
-} from "./log.js";
-import { describeLog, envSubject, logRef, runSubject, type LogRef } from "./subjects.js";
-import type { Commit, Event } from "./types.js";
+} from "../log.js";
+import { describeLog, envSubject, logRef, runSubject, type LogRef } from "../subjects.js";
+import type { Commit, Event } from "../types.js";
 
 export interface EmbeddedEventLogOptions {
   /** Directory that holds one sub-directory per project and environment. */

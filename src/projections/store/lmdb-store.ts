@@ -16,9 +16,11 @@
 import { existsSync } from "node:fs";
 import { mkdir, rename } from "node:fs/promises";
 import { open, type Database, type RootDatabase } from "lmdb";
-import { lmdbFileProblem, packValue, unpackValue, type Commit } from "../events/index.js";
-import { dumpLine } from "./dump.js";
-import { ProjectionCorrupt, ProjectionGap } from "./errors.js";
+import { type Commit } from "../../events/index.js";
+import { lmdbFileProblem } from "../../events/storage/index.js";
+import { packValue, unpackValue } from "../../events/codec.js";
+import { dumpLine } from "../dump.js";
+import { ProjectionCorrupt, ProjectionGap } from "../errors.js";
 import {
   applyCommit,
   Overlay,
@@ -26,7 +28,7 @@ import {
   type AnyProjection,
   type DocSource,
   type RangeOptions,
-} from "./projection.js";
+} from "../projection.js";
 
 interface Meta {
   readonly checkpoint: number;

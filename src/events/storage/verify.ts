@@ -2,10 +2,10 @@
  * `log verify`: decodes every commit of an environment's log, reading the
  * stored bytes past any that fail, and lists each failure with its sequence.
  */
-import { decodeCommit } from "./codec.js";
-import { CorruptEvent } from "./errors.js";
-import type { EventLog } from "./log.js";
-import type { LogRef } from "./subjects.js";
+import { decodeCommit } from "../codec.js";
+import { CorruptEvent } from "../errors.js";
+import type { EventLog } from "../log.js";
+import type { LogRef } from "../subjects.js";
 
 export interface LogVerification {
   /** Sequence of the last commit when the check began. */

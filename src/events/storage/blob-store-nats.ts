@@ -55,7 +55,7 @@ import {
 } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { closeNats } from "../events/nats-close.js";
+import { closeNats } from "./nats-close.js";
 import { DEFAULT_MAX_BLOB_BYTES, GetDigest, PutDigest, checkExpected, checkLimit, hexOfKey, type Expected } from "./blob-digest.js";
 import {
   BlobCorrupt,

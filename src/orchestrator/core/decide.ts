@@ -27,7 +27,7 @@ import {
   type TargetManifest,
   type TargetRef,
   type Value,
-} from "../events/index.js";
+} from "../../events/index.js";
 import {
   abandonedError,
   canonicalJson,
@@ -35,7 +35,7 @@ import {
   timeoutError,
   type ExecutionDoc,
   type StepDoc,
-} from "../projections/index.js";
+} from "../../projections/index.js";
 import type { Command } from "./commands.js";
 import type { Model } from "./model.js";
 import type { Rejection } from "./rejections.js";

@@ -27,7 +27,7 @@ import {
 } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { closeNats } from "./nats-close.js";
-import { decodeCommit } from "./codec.js";
+import { decodeCommit } from "../codec.js";
 import {
   CorruptEvent,
   InvalidCommit,
@@ -36,12 +36,12 @@ import {
   LogNotFound,
   LogUnavailable,
   WrongExpectedSequence,
-} from "./errors.js";
-import type { RunId } from "./ids.js";
+} from "../errors.js";
+import type { RunId } from "../ids.js";
+import { prepareCommit } from "./prepare.js";
 import {
   MAX_COMMIT_BYTES,
   commitOf,
-  prepareCommit,
   type AppendOptions,
   type Appended,
   type EventLog,
@@ -50,9 +50,9 @@ import {
   type ReadOptions,
   type SubscribeOptions,
   type Subscription,
-} from "./log.js";
-import { describeLog, logRef, runSubject, streamName, streamSubjects, type LogRef } from "./subjects.js";
-import type { Commit, Event } from "./types.js";
+} from "../log.js";
+import { describeLog, logRef, runSubject, streamName, streamSubjects, type LogRef } from "../subjects.js";
+import type { Commit, Event } from "../types.js";
 
 export interface JetStreamEventLogOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */

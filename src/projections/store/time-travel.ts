@@ -2,11 +2,11 @@
  * Time travel: state as of a sequence of the log, folded in memory with the
  * same projections as the live store.
  */
-import type { EventLog, LogRef, RunId } from "../events/index.js";
-import { MemoryStore } from "./memory-store.js";
-import type { AnyProjection } from "./projection.js";
-import { getRunView, type RunView } from "./queries.js";
-import { PROJECTIONS, RUN_PROJECTIONS } from "./all.js";
+import type { EventLog, LogRef, RunId } from "../../events/index.js";
+import { MemoryStore } from "../memory-store.js";
+import type { AnyProjection } from "../projection.js";
+import { getRunView, type RunView } from "../queries.js";
+import { PROJECTIONS, RUN_PROJECTIONS } from "../all.js";
 
 /** Every projection of the environment as of sequence `seq` (inclusive). */
 export const stateAsOf = async (

@@ -3,7 +3,7 @@
  * the time come in with the command (made at the edge), so that `decide` is
  * pure and a decision replays identically.
  */
-import type { AbandonCause, BlobRef, ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../events/index.js";
+import type { AbandonCause, BlobRef, ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../../events/index.js";
 
 /** A call made by running task code, as the agent reported it. */
 export interface Call {
@@ -103,7 +103,7 @@ export type Command =
       readonly concurrency: number;
       readonly manifests: readonly {
         readonly repository: string;
-        readonly targets: readonly import("../events/index.js").TargetManifest[];
+        readonly targets: readonly import("../../events/index.js").TargetManifest[];
       }[];
     }
   | { readonly type: "DisconnectAgent"; readonly agentId: string; readonly reason: string }
@@ -144,8 +144,8 @@ export type Command =
        */
       readonly type: "ImportRun";
       readonly from: { readonly env: string; readonly seq: number };
-      readonly run: import("../projections/index.js").RunDoc;
-      readonly steps: readonly import("../projections/index.js").StepDoc[];
+      readonly run: import("../../projections/index.js").RunDoc;
+      readonly steps: readonly import("../../projections/index.js").StepDoc[];
       readonly first: boolean;
     };
 

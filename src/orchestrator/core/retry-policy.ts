@@ -1,7 +1,7 @@
 /**
  * Retry policies as data: defaults, and the pure delay before a retry.
  */
-import type { AbandonCause, ErrorInfo, RetryPolicy } from "../events/index.js";
+import type { AbandonCause, ErrorInfo, RetryPolicy } from "../../events/index.js";
 
 export const DEFAULT_RETRY: RetryPolicy = { limit: 0, delayMs: 1000, factor: 2, maxDelayMs: 60_000 };
 

@@ -3,7 +3,7 @@
  * look-ups over projection documents. Built over any `DocSource` (the live
  * store with its in-memory overlay, or an in-memory store in tests).
  */
-import type { AssetId, ExecutionId, RunId } from "../events/index.js";
+import type { AssetId, ExecutionId, RunId } from "../../events/index.js";
 import {
   getAsset,
   getCacheEntry,
@@ -29,7 +29,7 @@ import {
   type ManifestDoc,
   type RunDoc,
   type StepDoc,
-} from "../projections/index.js";
+} from "../../projections/index.js";
 
 export interface Model {
   run(runId: string): RunDoc | undefined;

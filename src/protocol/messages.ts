@@ -1,21 +1,19 @@
 /**
  * The wire protocol between agents and the server: WebSocket binary frames,
  * each one msgpack-encoded message (the log's codec settings, so arguments
- * and results keep Date, Uint8Array and bigint). This file is the only part
- * of the agent that the orchestrator imports.
+ * and results keep Date, Uint8Array and bigint). The agent and the server
+ * both import it; the schemas that check each frame are `./agent.ts`.
  *
  * Version 1. An agent says its version in `hello`; a server that does not
  * speak it answers `refused` and closes.
  */
-// The codec alone, not the events index: workers load this file, and the
-// index would bring LMDB and the NATS client into every worker.
+// The codec alone, not the events barrels: worker threads load this file.
 import { packValue, unpackValue } from "../events/codec.js";
-import type { BlobRef, ErrorInfo, StepOptions, TargetManifest, TargetRef, Value } from "../events/types.js";
-import { ASSET_TAG, HANDLE_TAG } from "../protocol/constants.js";
+import type { BlobRef, ErrorInfo, StepOptions, TargetRef, Value } from "../events/types.js";
 
 // The constants live with the schemas in src/protocol (without the schema library).
 // The agent checks every frame it sends against MAX_FRAME_BYTES (a larger one would break the connection).
-export { AGENT_PATH, ASSET_TAG, BLOB_PATH, HANDLE_TAG, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/constants.js";
+export { AGENT_PATH, ASSET_TAG, BLOB_PATH, HANDLE_TAG, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./constants.js";
 /**
  * A call's arguments larger than this, msgpack-encoded, travel as a blob
  * (uploaded by the agent, `PUT {BLOB_PATH}/sha256:…`) and the log records the
@@ -52,47 +50,9 @@ const sortKeys = (v: unknown): unknown => {
 /** The encoded size of a frame, in bytes. */
 export const frameBytes = (m: AgentMessage | ServerMessage): number => encodeMessage(m).length;
 
-/** A reference to a step of a run, as task code holds it. */
-export interface HandleRef {
-  readonly runId: string;
-  readonly stepId: string;
-  /** The execution that was current when the handle was made. */
-  readonly executionId: string;
-}
-
-/** How a call ended, as the caller sees it. */
-export type Outcome =
-  | { readonly status: "succeeded"; readonly value: Value }
-  | { readonly status: "failed" | "cancelled" | "timed_out" | "abandoned"; readonly error: ErrorInfo };
-
-/** One file of an asset, as agents see it. The bytes are the blob `sha256:<sha256>`. */
-export interface AssetFile {
-  /** Relative, `/`-separated, never `..`. */
-  readonly path: string;
-  readonly size: number;
-  readonly sha256: string;
-}
-
-/**
- * A reference to a persisted asset: what task code holds, returns and passes
- * on. It lists the files without their bytes.
- */
-export interface AssetRef {
-  readonly assetId: string;
-  readonly name?: string;
-  /** The environment the asset was persisted in. */
-  readonly env: string;
-  readonly entries: readonly AssetFile[];
-  readonly metadata?: { readonly [key: string]: Value };
-}
-
-export const isAssetValue = (v: unknown): v is { readonly [ASSET_TAG]: AssetRef } =>
-  typeof v === "object" && v !== null && !Array.isArray(v) && ASSET_TAG in v && Object.keys(v).length === 1;
-
-export interface RepositoryManifest {
-  readonly repository: string;
-  readonly targets: readonly TargetManifest[];
-}
+export type { AssetFile, AssetRef, HandleRef, Outcome, RepositoryManifest } from "./values.js";
+export { isAssetValue, isHandleValue } from "./values.js";
+import type { AssetFile, AssetRef, HandleRef, Outcome, RepositoryManifest } from "./values.js";
 
 // ---------------------------------------------------------------------------
 // agent → server
@@ -246,6 +206,3 @@ export const decodeMessage = (bytes: Uint8Array): { type: string; [k: string]: u
     return undefined;
   }
 };
-
-export const isHandleValue = (v: unknown): v is { readonly [HANDLE_TAG]: HandleRef } =>
-  typeof v === "object" && v !== null && !Array.isArray(v) && HANDLE_TAG in v && Object.keys(v).length === 1;

@@ -9,9 +9,9 @@
  * from sequence 1 when it cannot, saying why. Then it catches up from the
  * checkpoint, in batches, and can follow the log live.
  */
-import type { Commit, EventLog, LogRef } from "../events/index.js";
-import { describeLog } from "../events/index.js";
-import type { LmdbProjectionStore } from "./store-lmdb.js";
+import type { Commit, EventLog, LogRef } from "../../events/index.js";
+import { describeLog } from "../../events/index.js";
+import type { LmdbProjectionStore } from "./lmdb-store.js";
 
 export interface ProjectorOptions {
   readonly log: EventLog;

@@ -5,8 +5,9 @@
  * their deadline, abandon executions their agent no longer runs — and when
  * to look again.
  */
-import type { AbandonCause, Event, TargetRef } from "../events/index.js";
-import { HANDLE_TAG, isHandleValue } from "../agent/protocol.js";
+import type { AbandonCause, Event, TargetRef } from "../../events/index.js";
+import { HANDLE_TAG } from "../../protocol/constants.js";
+import { isHandleValue } from "../../protocol/values.js";
 import type { Model } from "./model.js";
 
 /** An execution that has not finished, as the scheduler tracks it. */

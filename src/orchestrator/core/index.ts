@@ -1,0 +1,10 @@
+/**
+ * The orchestrator's pure core: commands, the read model, the deciders and
+ * `nextActions`. No I/O: see docs/architecture.md ("Layers").
+ */
+export type { Call, Command } from "./commands.js";
+export { decide, executionIdOf, isSafeAssetPath, mergeOptions, unhostedTarget, CANCELS_PER_COMMIT, type DecideContext, type Decision } from "./decide.js";
+export { modelOf, type Inherited, type Model } from "./model.js";
+export { nextActions, trackActive, handlesIn, satisfies, type Action, type ActiveExecution, type AgentSlot, type Liveness, type Plan } from "./next-actions.js";
+export { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
+export { ABANDON_RETRIES, FREE_ABANDON_CAUSES, delayFor, shouldRetry } from "./retry-policy.js";
