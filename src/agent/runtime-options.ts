@@ -1,7 +1,8 @@
-/** The options of `startAgent`, checked, with their defaults. */
+/** The options of `startAgent`, checked, with their defaults; and the `Agent` it returns. */
+import type { EventEmitter } from "node:events";
 import path from "node:path";
 import type { Value } from "../events/index.js";
-import type { LogLevel } from "../protocol/messages.js";
+import type { LogLevel, RepositoryManifest } from "../protocol/messages.js";
 import { defaultWorkdirRoot } from "./workdir.js";
 
 /** Default of `maxAssetBytes`: 8 GiB. */
@@ -92,3 +93,23 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
     maxAssetBytes: o.maxAssetBytes ?? DEFAULT_MAX_ASSET_BYTES,
   };
 };
+
+/** A running agent. Events: `connected` (agentId), `disconnected` (code, reason), `settled` (executionId, message). */
+export interface Agent extends EventEmitter {
+  /** The id the server gave (after each welcome). */
+  readonly agentId: string;
+  readonly connected: boolean;
+  readonly manifests: readonly RepositoryManifest[];
+  /** Executions accepted and not finished (running or queued). */
+  running(): string[];
+  /** Resolves when the agent is connected (at once if it is). */
+  waitConnected(): Promise<void>;
+  /**
+   * Stops gracefully: new executions are declined (failed, retryable), the
+   * running ones have `drainMs` (default 5000) to finish, the server has up
+   * to a second more to acknowledge the results, then the socket closes and
+   * the workers stop (what still runs then is abandoned, for the server to
+   * retry).
+   */
+  stop(options?: { readonly drainMs?: number }): Promise<void>;
+}

@@ -8,38 +8,19 @@
  * unanswered are re-sent too, with the same request ids.
  */
 import { EventEmitter } from "node:events";
-import type { Worker } from "node:worker_threads";
 import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
 import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "../protocol/messages.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
+import { fitLog, fitResult } from "./frame-limits.js";
+import { InFlight } from "./in-flight.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
 import type { HostReply } from "./context.js";
-import { normaliseTags, validateAgentOptions, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
+import { normaliseTags, validateAgentOptions, type Agent, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
 import { prepareWorkdirRoot, removeWorkdir, removeWorkdirRoot, workdirOf } from "./workdir.js";
 
-export type { AgentLogEntry, AgentOptions } from "./runtime-options.js";
-
-/** A running agent. Events: `connected` (agentId), `disconnected` (code, reason), `settled` (executionId, message). */
-export interface Agent extends EventEmitter {
-  /** The id the server gave (after each welcome). */
-  readonly agentId: string;
-  readonly connected: boolean;
-  readonly manifests: readonly RepositoryManifest[];
-  /** Executions accepted and not finished (running or queued). */
-  running(): string[];
-  /** Resolves when the agent is connected (at once if it is). */
-  waitConnected(): Promise<void>;
-  /**
-   * Stops gracefully: new executions are declined (failed, retryable), the
-   * running ones have `drainMs` (default 5000) to finish, the server has up
-   * to a second more to acknowledge the results, then the socket closes and
-   * the workers stop (what still runs then is abandoned, for the server to
-   * retry).
-   */
-  stop(options?: { readonly drainMs?: number }): Promise<void>;
-}
+export type { Agent, AgentLogEntry, AgentOptions } from "./runtime-options.js";
 
 const MAX_BUFFERED_LOGS = 1000;
 /** How long before a request or result the server could not act on is sent again. */
@@ -76,15 +57,8 @@ class AgentRuntime extends EventEmitter implements Agent {
   readonly #conn: Connection;
   readonly #accepted = new Map<string, ExecuteOrder>();
   readonly #queue: ExecuteOrder[] = [];
-  readonly #results = new Map<string, Extract<AgentMessage, { type: "succeeded" | "failed" }>>();
-  readonly #resultRequests = new Map<number, string>();
-  readonly #requests = new Map<number, { slot: WorkerSlot; worker: Worker; id: number; message: AgentMessage }>();
-  /** The ids of the requests in `#requests` of each execution (a fan-out holds thousands: no scan per finished execution). */
-  readonly #requestsOf = new Map<string, Set<number>>();
+  readonly #inFlight = new InFlight();
   readonly #logs: AgentMessage[] = [];
-  /** Calls made so far by each execution running here. */
-  readonly #calls = new Map<string, number>();
-  #nextRequestId = 1;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
   #started: { resolve(): void; reject(e: Error): void } | undefined;
@@ -171,7 +145,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     const deadline = Date.now() + drainMs;
     while (this.#accepted.size > 0 && Date.now() < deadline && this.connected) await sleep(20);
     const ackDeadline = Date.now() + Math.min(drainMs, 1000);
-    while (this.#results.size > 0 && Date.now() < ackDeadline && this.connected) await sleep(20);
+    while (this.#inFlight.unacknowledged > 0 && Date.now() < ackDeadline && this.connected) await sleep(20);
     clearInterval(this.#heartbeat);
     await this.#conn.close();
     await this.#pool.stop();
@@ -189,8 +163,8 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.#heartbeat = setInterval(() => this.#conn.send({ type: "heartbeat", running: this.#alive() }), this.#o.heartbeatMs ?? heartbeatMs);
     this.#heartbeat.unref();
     // Whatever the previous connection may have lost: results, requests, then logs.
-    for (const m of this.#results.values()) this.#conn.send(m);
-    for (const r of this.#requests.values()) this.#conn.send(r.message);
+    for (const m of this.#inFlight.results()) this.#conn.send(m);
+    for (const r of this.#inFlight.requests()) this.#conn.send(r.message);
     for (const m of this.#logs.splice(0)) this.#conn.send(m);
     if (this.#started !== undefined) {
       this.#started.resolve();
@@ -231,22 +205,16 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "restored":
         return this.#reply(m.requestId, { type: m.type, asset: m.asset });
       case "ack": {
-        const executionId = this.#resultRequests.get(m.requestId);
-        if (executionId !== undefined) {
-          this.#resultRequests.delete(m.requestId);
-          this.#results.delete(executionId);
-          return;
-        }
+        if (this.#inFlight.resultOf(m.requestId) !== undefined) return this.#inFlight.dropResult(m.requestId);
         return this.#reply(m.requestId, { type: "ack" });
       }
       case "error": {
         if (m.retry === true && m.requestId !== undefined) return this.#sendAgain(m.requestId, m.message);
-        if (m.requestId !== undefined && this.#requests.has(m.requestId)) return this.#reply(m.requestId, undefined, m.message);
-        const refusedResult = m.requestId === undefined ? undefined : this.#resultRequests.get(m.requestId);
+        if (m.requestId !== undefined && this.#inFlight.request(m.requestId)) return this.#reply(m.requestId, undefined, m.message);
+        const refusedResult = m.requestId === undefined ? undefined : this.#inFlight.resultOf(m.requestId);
         if (m.requestId !== undefined && refusedResult !== undefined) {
           // The server has seen the result and will not record it: sending it again would not help.
-          this.#resultRequests.delete(m.requestId);
-          this.#results.delete(refusedResult);
+          this.#inFlight.dropResult(m.requestId);
           return this.#diag("warn", `the server refused the result of ${refusedResult}: ${m.message}`);
         }
         return this.#diag("warn", `the server reported an error${m.requestId !== undefined ? ` (request ${m.requestId})` : ""}: ${m.message}`);
@@ -261,7 +229,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   #execute(order: ExecuteOrder): void {
     const { executionId } = order;
     if (this.#accepted.has(executionId)) return;
-    const done = this.#results.get(executionId);
+    const done = this.#inFlight.result(executionId);
     if (done !== undefined) {
       this.#conn.send(done);
       return;
@@ -293,9 +261,9 @@ class AgentRuntime extends EventEmitter implements Agent {
   }
 
   #reply(requestId: number, reply: HostReply | undefined, error?: string): void {
-    const r = this.#requests.get(requestId);
+    const r = this.#inFlight.request(requestId);
     if (r === undefined) return;
-    this.#forget(requestId, r.message);
+    this.#inFlight.forget(requestId);
     this.#pool.send(r.slot, r.worker, reply !== undefined ? { t: "reply", id: r.id, reply } : { t: "replyError", id: r.id, message: error ?? "error" });
   }
 
@@ -311,13 +279,10 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "failed":
         if (!this.#accepted.has(m.executionId)) return;
         this.#accepted.delete(m.executionId);
-        this.#calls.delete(m.executionId);
+        this.#inFlight.endCalls(m.executionId);
         this.#pool.finished(m.executionId);
         // Its code is done: what it still waits for is dropped; its calls still go, so that their steps are made.
-        for (const id of [...(this.#requestsOf.get(m.executionId) ?? [])]) {
-          const r = this.#requests.get(id);
-          if (r && r.message.type !== "submit") this.#forget(id, r.message);
-        }
+        this.#inFlight.forgetOf(m.executionId, (r) => r.message.type !== "submit");
         this.#report(
           m.t === "succeeded"
             ? { type: "succeeded", executionId: m.executionId, value: m.value, ...(m.valueBlob === undefined ? {} : { valueBlob: m.valueBlob }) }
@@ -326,9 +291,9 @@ class AgentRuntime extends EventEmitter implements Agent {
         this.#pump();
         return;
       case "request": {
-        const requestId = this.#nextRequestId++;
+        const requestId = this.#inFlight.newRequestId();
         // Calls are numbered per execution, in the order the code made them (one worker runs it, in order).
-        const call = m.request.type === "submit" ? { call: this.#callCount(m.executionId) } : {};
+        const call = m.request.type === "submit" ? { call: this.#inFlight.nextCall(m.executionId) } : {};
         const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
         // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
         const bytes = encodeMessage(message);
@@ -342,10 +307,7 @@ class AgentRuntime extends EventEmitter implements Agent {
           });
           return;
         }
-        this.#requests.set(requestId, { slot, worker: slot.worker, id: m.id, message });
-        const mine = this.#requestsOf.get(m.executionId);
-        if (mine) mine.add(requestId);
-        else this.#requestsOf.set(m.executionId, new Set([requestId]));
+        this.#inFlight.addRequest(requestId, { slot, worker: slot.worker, id: m.id, message });
         this.#conn.send(message, bytes);
         return;
       }
@@ -378,19 +340,9 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.#diag("warn", `the server could not act on request ${requestId} now (${why}); sending it again`);
     setTimeout(() => {
       if (this.#stopping) return;
-      const request = this.#requests.get(requestId)?.message;
-      const executionId = this.#resultRequests.get(requestId);
-      const result = executionId === undefined ? undefined : this.#results.get(executionId);
-      const message = request ?? (result?.requestId === requestId ? result : undefined);
+      const message = this.#inFlight.message(requestId);
       if (message) this.#conn.send(message);
     }, RESEND_AFTER_MS).unref();
-  }
-
-  /** The number of the execution's next call. */
-  #callCount(executionId: string): number {
-    const n = (this.#calls.get(executionId) ?? 0) + 1;
-    this.#calls.set(executionId, n);
-    return n;
   }
 
   /**
@@ -398,54 +350,28 @@ class AgentRuntime extends EventEmitter implements Agent {
    * and those whose result waits for the server's acknowledgement.
    */
   #alive(): string[] {
-    return [...new Set([...this.#accepted.keys(), ...this.#results.keys()])];
+    return [...new Set([...this.#accepted.keys(), ...this.#inFlight.resultExecutions()])];
   }
 
   #lost(lost: readonly LostExecution[], why: string): void {
     this.#diag("warn", why);
     for (const l of lost) {
-      this.#calls.delete(l.executionId);
+      this.#inFlight.endCalls(l.executionId);
       if (!this.#o.keepWorkdirs) void this.#removeWorkdir(l.executionId);
       if (!this.#accepted.delete(l.executionId)) continue;
       this.#report({ type: "failed", executionId: l.executionId, error: lostInfo(l, why) });
     }
-    this.#dropRequests((r) => r.slot.worker !== r.worker);
+    this.#inFlight.forgetWhere((r) => r.slot.worker !== r.worker);
     this.#pump();
   }
 
   /** Keeps a result until the server acknowledges it, and sends it if connected. */
   #report(m: { type: "succeeded"; executionId: string; value: Value; valueBlob?: BlobRef } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
-    const requestId = this.#nextRequestId++;
-    let message: Extract<AgentMessage, { type: "succeeded" | "failed" }> = { ...m, requestId };
-    let bytes: Uint8Array | undefined = encodeMessage(message);
-    // A frame over the limit would close the connection, and be re-sent after every reconnect.
-    if (bytes.length > MAX_FRAME_BYTES - 1024) {
-      bytes = undefined;
-      const error: ErrorInfo = {
-        type: "ResultTooLarge",
-        message: `the result of ${m.executionId} is over ${MAX_FRAME_BYTES} bytes encoded: persist large data as an asset and return the asset`,
-        retryable: false,
-      };
-      message = { type: "failed", executionId: m.executionId, error, requestId };
-    }
-    this.#results.set(m.executionId, message);
-    this.#resultRequests.set(requestId, m.executionId);
+    const requestId = this.#inFlight.newRequestId();
+    const { message, bytes } = fitResult({ ...m, requestId });
+    this.#inFlight.keepResult(message);
     this.#conn.send(message, bytes);
     this.emit("settled", m.executionId, message);
-  }
-
-  #dropRequests(which: (r: { slot: WorkerSlot; worker: Worker; message: AgentMessage }) => boolean): void {
-    for (const [id, r] of this.#requests) if (which(r)) this.#forget(id, r.message);
-  }
-
-  /** Drops a request (answered, or no longer wanted). */
-  #forget(requestId: number, message: AgentMessage): void {
-    this.#requests.delete(requestId);
-    const executionId = "executionId" in message ? message.executionId : undefined;
-    const mine = executionId === undefined ? undefined : this.#requestsOf.get(executionId);
-    if (!mine) return;
-    mine.delete(requestId);
-    if (mine.size === 0) this.#requestsOf.delete(executionId!);
   }
 
   /** Removes the working directory of an execution whose worker went away. */
@@ -462,18 +388,3 @@ class AgentRuntime extends EventEmitter implements Agent {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Log lines longer than this are cut (with a note saying how long they were); fields that do not fit are dropped. */
-const MAX_LOG_CHARS = 1_000_000;
-
-/** A log line that fits in a frame: an over-long message is cut, fields too large are replaced by a note. */
-const fitLog = (m: Extract<AgentMessage, { type: "log" }>): Extract<AgentMessage, { type: "log" }> => {
-  let out = m;
-  if (m.message.length > MAX_LOG_CHARS) {
-    out = { ...out, message: `${m.message.slice(0, MAX_LOG_CHARS)} … [cut: the line was ${m.message.length} characters, over the limit of ${MAX_LOG_CHARS}]` };
-  }
-  if (out.fields !== undefined && frameBytes(out) > MAX_FRAME_BYTES - 1024) {
-    out = { ...out, fields: { note: `fields dropped: over the frame limit of ${MAX_FRAME_BYTES} bytes` } };
-  }
-  return out;
-};
