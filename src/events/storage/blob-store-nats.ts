@@ -49,13 +49,13 @@ import {
   JsHeaders,
   jetstreamManager,
   type Consumer,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { Base64UrlPaddedCodec, Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
+import { Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { closeNats } from "./nats-close.js";
+import { closeNats, messageOf } from "./nats.js";
+import { blobInfo, chunkSubject, chunksOf, damageOf, hexOfDigest, metaSubject } from "./object-store-wire.js";
 import { DEFAULT_MAX_BLOB_BYTES, GetDigest, PutDigest, checkExpected, checkLimit, hexOfKey, type Expected } from "./blob-digest.js";
 import {
   BlobCorrupt,
@@ -92,11 +92,8 @@ export const DEFAULT_BLOB_BUCKET = "tributary-blobs";
 const CHUNK_BYTES = 1024 * 1024;
 /** How many bytes of chunks a read asks for ahead of its reader. */
 const READ_AHEAD_BYTES = 8 * 1024 * 1024;
-/** A read whose next chunk does not arrive within this time fails rather than waiting forever. */
-const CHUNK_WAIT_MS = 30_000;
 /** How long `close()` lets pending work drain before closing outright. */
 const DRAIN_TIMEOUT_MS = 2_000;
-const DIGEST_PREFIX = "SHA-256=";
 
 /**
  * A {@link BlobStore} on a NATS JetStream object store (nats-server 2.9 or
@@ -179,7 +176,7 @@ export class NatsBlobStore implements BlobStore {
       const digest = new PutDigest(this.#limit, expected);
       if (expected === undefined) return await this.#putUnnamed(source, digest);
       const existing = await this.#os.info(expected.sha256);
-      if (existing && !existing.deleted && this.#damage(existing, expected.sha256) === undefined) {
+      if (existing && !existing.deleted && damageOf(existing, expected.sha256) === undefined) {
         // Stored already: only check the bytes (BlobMismatch if they are wrong).
         await new Promise<void>((resolve, reject) =>
           pipeline(source, digest, (e) => (e ? reject(digest.failure ?? e) : resolve())).resume(),
@@ -221,7 +218,7 @@ export class NatsBlobStore implements BlobStore {
     if (info.chunks === 0) return verify.end();
     let consumer: Consumer;
     try {
-      consumer = await this.#js.consumers.get(this.#stream, { filter_subjects: this.#chunkSubject(info.nuid) });
+      consumer = await this.#js.consumers.get(this.#stream, { filter_subjects: chunkSubject(this.#bucket, info.nuid) });
     } catch (e) {
       throw this.#translate(e, `read blob ${key} from`);
     }
@@ -237,7 +234,7 @@ export class NatsBlobStore implements BlobStore {
     // the consumer's heartbeats time out (seen here with 1 MiB chunks).
     const chunkBytes = info.options?.max_chunk_size ?? CHUNK_BYTES;
     const batch = Math.max(2, Math.floor(READ_AHEAD_BYTES / chunkBytes));
-    const chunks = Readable.from(this.#chunks(consumer, info.chunks, batch, key), { objectMode: false, highWaterMark: CHUNK_BYTES });
+    const chunks = Readable.from(chunksOf(consumer, info.chunks, batch, key, (e) => this.#translate(e, `read blob ${key} from`)), { objectMode: false, highWaterMark: CHUNK_BYTES });
     // A reader that stops early destroys `verify`, which ends the consumer.
     pipeline(chunks, verify, () => undefined);
     return verify;
@@ -268,18 +265,18 @@ export class NatsBlobStore implements BlobStore {
       const { sha256 } = digest.digest;
       this.#confirm(info, digest, sha256);
       const target = await this.#os.info(sha256);
-      if (target && !target.deleted && this.#damage(target, sha256) === undefined) {
+      if (target && !target.deleted && damageOf(target, sha256) === undefined) {
         await this.#discard(tmp, info.nuid);
         return blobInfo(sha256, target.size);
       }
-      const raw = await this.#jsm.streams.getMessage(this.#stream, { last_by_subj: this.#metaSubject(tmp) });
+      const raw = await this.#jsm.streams.getMessage(this.#stream, { last_by_subj: metaSubject(this.#bucket, tmp) });
       if (!raw) throw new Error(`the temporary object ${tmp} disappeared before it was renamed`);
       const meta: Record<string, unknown> = { ...raw.json<Record<string, unknown>>(), name: sha256 };
       delete meta.revision;
       const h = headers();
       h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
       try {
-        await this.#js.publish(this.#metaSubject(sha256), JSON.stringify(meta), {
+        await this.#js.publish(metaSubject(this.#bucket, sha256), JSON.stringify(meta), {
           headers: h,
           expect: { lastSubjectSequence: target?.revision ?? 0 },
           timeout: this.#timeoutMs,
@@ -291,8 +288,8 @@ export class NatsBlobStore implements BlobStore {
         return await this.#storedOrFail(sha256);
       }
       // The chunks now belong to the hash's name; drop the temporary name, and the chunks of a damaged entry replaced.
-      await this.#purge(this.#metaSubject(tmp));
-      if (target && !target.deleted) await this.#purge(this.#chunkSubject(target.nuid)).catch(() => undefined);
+      await this.#purge(metaSubject(this.#bucket, tmp));
+      if (target && !target.deleted) await this.#purge(chunkSubject(this.#bucket, target.nuid)).catch(() => undefined);
       return blobInfo(sha256, info.size);
     } catch (e) {
       await this.#discard(tmp, info.nuid).catch(() => undefined);
@@ -350,57 +347,19 @@ export class NatsBlobStore implements BlobStore {
       throw this.#translate(e, `${doing} blob ${key} in`);
     });
     if (!info || info.deleted) return undefined;
-    const damage = this.#damage(info, hex);
+    const damage = damageOf(info, hex);
     if (damage !== undefined) throw new BlobCorrupt(key, damage);
     return info;
   }
 
-  /** What is wrong with a live object's metadata for the name `hex`, if anything. */
-  #damage(info: ObjectInfo, hex: string): string | undefined {
-    const remedy = "a put of the right bytes replaces it";
-    if (info.options?.link) return `the object store holds a link under its name, not the bytes; ${remedy}`;
-    if (hexOfDigest(info.digest) !== hex) return `the object store's digest of it is ${info.digest || "missing"}; ${remedy}`;
-    return undefined;
-  }
-
-  /** The chunks of one object, in order, asking for more only as the reader consumes them. */
-  async *#chunks(consumer: Consumer, count: number, batch: number, key: string): AsyncGenerator<Uint8Array> {
-    let messages: ConsumerMessages | undefined;
-    try {
-      messages = await consumer.consume({ max_messages: batch });
-      const it = messages[Symbol.asyncIterator]();
-      for (let n = 0; n < count; n++) {
-        const next = await nextWithin(it, CHUNK_WAIT_MS);
-        if (next === "timeout") {
-          throw new Error(`chunk ${n + 1} of ${count} of blob ${key} did not arrive within ${CHUNK_WAIT_MS / 1000} s`);
-        }
-        if (next.done) throw new Error(`the read of blob ${key} ended after ${n} of ${count} chunks`);
-        yield next.value.data;
-      }
-    } catch (e) {
-      throw this.#translate(e, `read blob ${key} from`);
-    } finally {
-      messages?.stop();
-      void consumer.delete().catch(() => undefined);
-    }
-  }
-
   /** Removes a temporary object: its metadata, then its chunks (no delete marker is left behind). */
   async #discard(name: string, nuid: string): Promise<void> {
-    await this.#purge(this.#metaSubject(name));
-    await this.#purge(this.#chunkSubject(nuid));
+    await this.#purge(metaSubject(this.#bucket, name));
+    await this.#purge(chunkSubject(this.#bucket, nuid));
   }
 
   async #purge(subject: string): Promise<void> {
     await this.#jsm.streams.purge(this.#stream, { filter: subject });
-  }
-
-  #metaSubject(name: string): string {
-    return `$O.${this.#bucket}.M.${Base64UrlPaddedCodec.encode(name)}`;
-  }
-
-  #chunkSubject(nuid: string): string {
-    return `$O.${this.#bucket}.C.${nuid}`;
   }
 
   #checkOpen(): void {
@@ -417,15 +376,6 @@ export class NatsBlobStore implements BlobStore {
   }
 }
 
-const blobInfo = (hex: string, size: number): BlobInfo => ({ key: keyOf(hex), size, sha256: hex });
-
-/** The hex SHA-256 of an object store digest (`SHA-256=<base64url>`), or `undefined` when it is not one. */
-const hexOfDigest = (digest: string | undefined): string | undefined => {
-  if (!digest?.startsWith(DIGEST_PREFIX)) return undefined;
-  const bytes = Buffer.from(digest.slice(DIGEST_PREFIX.length), "base64url");
-  return bytes.length === 32 ? bytes.toString("hex") : undefined;
-};
-
 const isWrongLastSequence = (e: unknown): boolean =>
   e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence;
 
@@ -436,15 +386,3 @@ const isOwnError = (e: unknown): e is Error =>
   e instanceof BlobCorrupt ||
   e instanceof InvalidBlobKey ||
   e instanceof RangeError;
-
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-/** The iterator's next value, or "timeout" after `ms`. */
-const nextWithin = async <T>(it: AsyncIterator<T>, ms: number): Promise<IteratorResult<T> | "timeout"> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([it.next(), new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-};

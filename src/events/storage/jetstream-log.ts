@@ -26,7 +26,8 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { closeNats } from "./nats-close.js";
+import { closeNats, hasNoResponders, messageOf } from "./nats.js";
+import { JetStreamSubscription } from "./jetstream-subscription.js";
 import { decodeCommit } from "../codec.js";
 import {
   CorruptEvent,
@@ -361,13 +362,6 @@ const STREAM_NAME_IN_USE = 10058;
 const isStreamNotFound = (e: unknown): boolean =>
   e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound;
 
-const hasNoResponders = (e: unknown): boolean => {
-  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
-    if (c.name === "NoRespondersError" || /no responders/i.test(c.message)) return true;
-  }
-  return false;
-};
-
 const isOwnFault = (e: unknown): e is Error =>
   e instanceof CorruptEvent ||
   e instanceof WrongExpectedSequence ||
@@ -377,47 +371,3 @@ const isOwnFault = (e: unknown): e is Error =>
   e instanceof LogUnavailable ||
   e instanceof LogClosed;
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-/**
- * A live feed from an ordered consumer. The consumer is created on the first
- * iteration and deleted when the iteration ends.
- */
-class JetStreamSubscription implements Subscription {
-  #closed = false;
-  #messages: ConsumerMessages | undefined;
-
-  constructor(
-    private readonly open: () => Promise<Consumer>,
-    private readonly consume: (consumer: Consumer) => Promise<ConsumerMessages>,
-    private readonly toCommit: (m: JsMsg) => Commit,
-    private readonly translate: (cause: unknown) => Error,
-  ) {}
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Commit> {
-    if (this.#closed) return;
-    const consumer = await this.open();
-    try {
-      if (this.#closed) return;
-      const messages = await this.consume(consumer);
-      this.#messages = messages;
-      if (this.#closed) return;
-      for await (const m of messages) {
-        if (this.#closed) return;
-        yield this.toCommit(m);
-      }
-    } catch (cause) {
-      if (this.#closed) return;
-      throw this.translate(cause);
-    } finally {
-      this.#messages?.stop();
-      void consumer.delete().catch(() => undefined);
-    }
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    // Ends a `for await` that is waiting for the next message.
-    this.#messages?.stop();
-  }
-}
