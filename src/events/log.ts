@@ -5,9 +5,27 @@
  * (`test/contract/event-log.contract.ts`): `EmbeddedEventLog` (single
  * process, on disk, the default) and `JetStreamEventLog` (NATS JetStream).
  */
-import type { RunId } from "./ids.js";
+import type { EventId, RunId } from "./ids.js";
 import type { LogRef } from "./subjects.js";
-import type { Commit, Event } from "./types.js";
+import type { Event } from "./types.js";
+
+/**
+ * A commit: the events one decision produced, stored as one message at one
+ * sequence number of the environment's log. All events of a commit belong to
+ * the same run, or all to the environment. An event is addressed by
+ * (`seq`, index in `events`).
+ */
+export interface Commit {
+  /** Position in the environment's log, from 1, strictly increasing. */
+  readonly seq: number;
+  /** The commit's id: the id of its first event (the message id). */
+  readonly id: EventId;
+  /** The subject the commit was stored under. */
+  readonly subject: string;
+  /** The run the events belong to; absent for environment events. */
+  readonly runId?: RunId;
+  readonly events: readonly Event[];
+}
 
 export interface AppendOptions {
   /**

@@ -393,20 +393,5 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
 
 export const isRunEvent = (e: Event): e is RunEvent => RUN_EVENT_TYPES.has(e.type);
 
-/**
- * A commit: the events one decision produced, stored as one message at one
- * sequence number of the environment's log. All events of a commit belong to
- * the same run, or all to the environment. An event is addressed by
- * (`seq`, index in `events`).
- */
-export interface Commit {
-  /** Position in the environment's log, from 1, strictly increasing. */
-  readonly seq: number;
-  /** The commit's id: the id of its first event (the message id). */
-  readonly id: EventId;
-  /** The subject the commit was stored under. */
-  readonly subject: string;
-  /** The run the events belong to; absent for environment events. */
-  readonly runId?: RunId;
-  readonly events: readonly Event[];
-}
+/** The unit of the log: see `log.ts`. */
+export type { Commit } from "./log.js";
