@@ -15,6 +15,7 @@
 import { expect } from "vitest";
 import {
   CURRENT_VERSION,
+  type Brand,
   type Commit,
   type EnvEvent,
   type Event,
@@ -22,6 +23,7 @@ import {
   type EventType,
   type RunEvent,
   type RunId,
+  type TargetManifest,
 } from "../../src/events/index.js";
 import { checkEvents } from "../../src/events/codec.js";
 import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
@@ -46,7 +48,7 @@ export const eventIdOf = (n: number): EventId => (base32(NOW, 10) + base32(n, 16
 // Facts: events without their envelope
 
 /** Ids in test data are plain strings: the builders brand them. */
-type Loose<T> = T extends string
+type Loose<T> = T extends Brand<string, string>
   ? string
   : T extends Date | Uint8Array | bigint
     ? T
@@ -131,8 +133,8 @@ export interface Outcome {
   readonly decision: Decision;
   /** Exactly these events (stamped with the ids that come next, and the time of the decision); returns the model after them. */
   then(...expected: readonly Fact[]): Model;
-  /** Refused with this rejection: its `_tag`, and when `fields` are given, exactly those fields. */
-  rejected<T extends Rejection["_tag"]>(tag: T, fields?: Omit<Extract<Rejection, { _tag: T }>, "_tag">): void;
+  /** Refused with this rejection: its `_tag`, and when `fields` are given, exactly those fields. Returns the rejection. */
+  rejected<T extends Rejection["_tag"]>(tag: T, fields?: Omit<Extract<Rejection, { _tag: T }>, "_tag">): Extract<Rejection, { _tag: T }>;
   /** Accepted with no events: the command's effect is already there. */
   nothing(): void;
 }
@@ -182,6 +184,7 @@ const spec = (commits: readonly Given[], inherited: readonly { env: string; comm
           if (decision._tag === "Right") throw new Error(`${cmd.type} was accepted, with ${decision.right.map((e) => e.type).join(", ") || "no events"}; expected ${tag}`);
           if (fields === undefined) expect(decision.left._tag).toBe(tag);
           else expect(decision.left).toStrictEqual({ _tag: tag, ...fields });
+          return decision.left as Extract<Rejection, { _tag: typeof tag }>;
         },
         nothing() {
           expect(decided()).toEqual([]);
@@ -215,12 +218,18 @@ export const SHOP = {
 /** The options a step of a `SHOP` target is scheduled with, when its call adds none. */
 export const optionsOf = (target: string) => SHOP.targets.find((t) => t.name === target)?.options ?? {};
 
+/** The targets an agent hosts from one repository. */
+export interface Manifest {
+  readonly repository: string;
+  readonly targets: readonly TargetManifest[];
+}
+
 /** Environment `env` of project `p` was created. */
 export const environmentCreated = (env = "production", base?: string): Fact =>
   envEvent("EnvironmentCreated", { project: "p", env, ...(base === undefined ? {} : { base }) });
 
 /** Agent `agentId` connected, hosting these repositories (default: {@link SHOP}). */
-export const agentConnected = (agentId = "a1", manifests: readonly (typeof SHOP)[] = [SHOP]): Fact[] => [
+export const agentConnected = (agentId = "a1", manifests: readonly Manifest[] = [SHOP]): Fact[] => [
   envEvent("AgentConnected", { agentId, tags: {}, repositories: manifests.map((m) => m.repository), concurrency: 4 }),
   ...manifests.map((m) => envEvent("ManifestRegistered", { repository: m.repository, agentId, targets: m.targets })),
 ];

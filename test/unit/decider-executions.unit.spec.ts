@@ -83,6 +83,21 @@ describe("executions: RecordResult", () => {
       );
   });
 
+  it("retry delays grow by the policy's factor up to its maximum", () => {
+    const retries = { limit: 5, delayMs: 100, factor: 3, maxDelayMs: 1000 };
+    const history: Given[] = [...started, stepCalled(x1, 1, "2", { options: { retries } }), executionAssigned("R1-2-1")];
+    for (const [attempt, delay] of [[1, 100], [2, 300], [3, 900], [4, 1000]] as const) {
+      const x = `R1-2-${attempt}`;
+      given(...history)
+        .when(result(x, fail(true)))
+        .then(
+          runEvent("ExecutionFailed", "R1", { ...ref(x), error: { type: "Error", message: "boom", retryable: true } }),
+          runEvent("ExecutionCreated", "R1", { executionId: `R1-2-${attempt + 1}`, stepId: "2", attempt: attempt + 1, reason: "retry", notBefore: NOW + delay }),
+        );
+      history.push(executionFailed(x, true), executionCreated(`R1-2-${attempt + 1}`, { notBefore: NOW + delay }), executionAssigned(`R1-2-${attempt + 1}`));
+    }
+  });
+
   it("a failure past the retry limit, a terminal error, or an error outside retryOn is final", () => {
     const error = (retryable: boolean, type = "Error") => ({ type, message: "boom", retryable });
     const third = [...charging, executionFailed("R1-2-1", true), executionCreated("R1-2-2"), executionFailed("R1-2-2", true), executionCreated("R1-2-3"), executionAssigned("R1-2-3")];
