@@ -1,0 +1,607 @@
+/**
+ * Every HTTP route, table-driven from `ROUTES` (src/protocol/http.ts): for
+ * each route a case with its success path and the refusals that belong to it
+ * (bad path parameter, bad query, bad body, an unknown environment, run,
+ * step or asset, a state that refuses it). Refusals that every route of a
+ * kind has are made from the route itself (each path parameter, the query,
+ * a body where none is taken, an unknown environment); the table adds the
+ * route's own. A meta-test fails when a route has no case (or a case no
+ * route), so a new route without a test fails the suite.
+ *
+ * One real server (embedded log) with a real agent hosting the flows and
+ * files fixtures.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { request, type IncomingHttpHeaders } from "node:http";
+import { resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fromJson, toJson } from "../../src/orchestrator/json.js";
+import { PARAMS, ROUTES, type ParamName, type Route } from "../../src/protocol/http.js";
+import { FLOWS, startHarness, type Harness } from "./support.js";
+
+const FILES = resolve(import.meta.dirname, "fixtures/files.ts");
+
+interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly bytes: Buffer;
+  /** The body decoded as the API's JSON, if it is JSON. */
+  readonly json: unknown;
+}
+
+/** Any method, path and body (a value is sent as JSON; a string or bytes as they are). */
+const call = (server: string, method: string, path: string, body?: unknown): Promise<Reply> =>
+  new Promise((done, fail) => {
+    const payload = body === undefined ? undefined : typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(toJson(body));
+    const req = request(new URL(path, server), { method, headers: payload ? { "content-length": payload.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (d: Buffer) => chunks.push(d));
+      res.on("end", () => {
+        const bytes = Buffer.concat(chunks);
+        let json: unknown;
+        if (bytes.length > 0 && /json/.test(res.headers["content-type"] ?? "")) json = fromJson(bytes.toString());
+        done({ status: res.statusCode ?? 0, headers: res.headers, bytes, json });
+      });
+    });
+    req.on("error", fail);
+    req.end(payload);
+  });
+
+/** What the cases share: the server, runs made once, a blob. */
+interface Ctx {
+  readonly h: Harness;
+  readonly project: string;
+  /** `/api/projects/<project>/envs/production` */
+  readonly env: string;
+  /** A run of flows:double(21), succeeded. */
+  readonly doneRun: string;
+  /** A run of files:files_flow, which persisted an asset. */
+  readonly filesRun: string;
+  /** A run of flows:logs, which logged a line. */
+  readonly logsRun: string;
+  readonly blob: { readonly key: string; readonly bytes: Buffer };
+  /** Sends a request and returns the reply. */
+  call(method: string, path: string, body?: unknown): Promise<Reply>;
+  /** Sends a request that must answer 200, and returns its JSON. */
+  ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
+  /** A new environment of the project (its path). */
+  freshEnv(): Promise<string>;
+}
+
+interface Refusal {
+  /** What is wrong, for the test's message. */
+  readonly what: string;
+  readonly method?: string;
+  readonly path: string;
+  readonly body?: unknown;
+  readonly status: number;
+  readonly error: RegExp;
+}
+
+interface RouteCase {
+  /** Concrete path parameters for the generic refusals (the env is the test's production). */
+  readonly params?: (c: Ctx) => Partial<Record<ParamName, string>>;
+  /** A body the route accepts, for the generic refusals that need one to get past the body check. */
+  readonly body?: unknown;
+  /** The success path: requests and what they answer. */
+  success(c: Ctx): Promise<void>;
+  /** The route's own refusals (beyond the generic ones). */
+  refusals(c: Ctx): Refusal[] | Promise<Refusal[]>;
+}
+
+const BAD: Record<ParamName, { value: string; error: RegExp }> = {
+  project: { value: "bad.name", error: /invalid project name "bad\.name"/ },
+  env: { value: "bad.name", error: /invalid environment name "bad\.name"/ },
+  runId: { value: "bad.id", error: /invalid run id "bad\.id"/ },
+  stepId: { value: "bad.id", error: /invalid step id "bad\.id"/ },
+  assetId: { value: "bad.id", error: /invalid asset id "bad\.id"/ },
+  key: { value: "sha256:nothex", error: /invalid blob key "sha256:nothex"/ },
+};
+
+const keyOf = (r: Route) => `${r.method} ${r.path}`;
+const paramNames = (r: Route) => r.path.split("/").filter((p) => p.startsWith(":")).map((p) => p.slice(1) as ParamName);
+/** `/api/<route path>` with the parameters filled in. */
+const pathOf = (r: Route, params: Partial<Record<string, string>>) =>
+  `/api/${r.path
+    .split("/")
+    .map((p) => (p.startsWith(":") ? encodeURIComponent(params[p.slice(1)] ?? `missing-${p.slice(1)}`) : p))
+    .join("/")}`;
+/** The route a request's method and path have the shape of (parameters not checked). */
+const shapeOf = (method: string, path: string): Route | undefined => {
+  const parts = new URL(path, "http://x").pathname.split("/").filter(Boolean).slice(1);
+  return ROUTES.find((r) => {
+    const rp = r.path.split("/");
+    return r.method === method && rp.length === parts.length && rp.every((p, i) => p.startsWith(":") || p === parts[i]);
+  });
+};
+
+const byKey = (rows: readonly [string, RouteCase][]) => new Map(rows);
+
+const ENV = "projects/:project/envs/:env";
+const RUN = `${ENV}/runs/:runId`;
+
+const CASES = byKey([
+  [
+    "GET health",
+    {
+      async success(c) {
+        expect(await c.ok("GET", "/api/health")).toEqual({ ok: true, log: "embedded" });
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "GET schema",
+    {
+      async success(c) {
+        const doc = await c.ok<{ routes: { method: string; path: string }[]; agentMessages: object }>("GET", "/api/schema");
+        expect(doc.routes.map((r) => `${r.method} ${r.path}`)).toEqual(ROUTES.map((r) => `${r.method} /api/${r.path.replace(/:(\w+)/g, "{$1}")}`));
+        expect(Object.keys(doc.agentMessages)).toContain("hello");
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "GET projects/:project/envs",
+    {
+      async success(c) {
+        const envs = await c.ok<{ name: string; lastSeq: number }[]>("GET", `/api/projects/${c.project}/envs`);
+        expect(envs.find((e) => e.name === "production")).toMatchObject({ name: "production", lastSeq: expect.any(Number) });
+        // A project nobody has used has no environments.
+        expect(await c.ok("GET", "/api/projects/nobody-here/envs")).toEqual([]);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "POST projects/:project/envs",
+    {
+      body: { name: "made-by-generic-refusal" },
+      async success(c) {
+        const made = await c.ok("POST", `/api/projects/${c.project}/envs`, { name: "staging-r", base: "production" });
+        expect(made).toMatchObject({ name: "staging-r", base: "production" });
+        const branch = await c.ok("POST", `/api/projects/${c.project}/envs`, { name: "branch-r", from: "production" });
+        expect(branch).toMatchObject({ name: "branch-r" });
+        const names = (await c.ok<{ name: string }[]>("GET", `/api/projects/${c.project}/envs`)).map((e) => e.name);
+        expect(names).toEqual(expect.arrayContaining(["staging-r", "branch-r"]));
+      },
+      refusals: (c) => [
+        { what: "no body", path: `/api/projects/${c.project}/envs`, status: 400, error: /the request needs a JSON body: an object with name/ },
+        { what: "a bad name", path: `/api/projects/${c.project}/envs`, body: { name: "bad.name" }, status: 400, error: /body\.name: invalid environment name "bad\.name"/ },
+        { what: "a negative sequence", path: `/api/projects/${c.project}/envs`, body: { name: "x", at: -1 }, status: 400, error: /body\.at must be a whole number >= 0/ },
+        { what: "an existing name", path: `/api/projects/${c.project}/envs`, body: { name: "production" }, status: 409, error: /environment .*production already exists/ },
+        { what: "an unknown base", path: `/api/projects/${c.project}/envs`, body: { name: "orphan", base: "nowhere" }, status: 404, error: /nowhere/ },
+        { what: "an atTime that is not a date", path: `/api/projects/${c.project}/envs`, body: { name: "when", from: "production", atTime: "yesterday" }, status: 400, error: /atTime "yesterday" is not an ISO date/ },
+      ],
+    },
+  ],
+  [
+    `POST ${ENV}/update`,
+    {
+      body: { base: null },
+      async success(c) {
+        const env = await c.freshEnv();
+        expect(await c.ok("POST", `${env}/update`, { base: "production" })).toMatchObject({ base: "production" });
+        const cleared = await c.ok("POST", `${env}/update`, { base: null });
+        expect(cleared["base"]).toBeUndefined();
+      },
+      refusals: async (c) => {
+        const env = await c.freshEnv();
+        return [
+          { what: "no body", path: `${env}/update`, status: 400, error: /needs a JSON body: an object with base/ },
+          { what: "a base that is not a name", path: `${env}/update`, body: { base: 3 }, status: 400, error: /body\.base must be/ },
+          { what: "an unknown base", path: `${env}/update`, body: { base: "nowhere" }, status: 404, error: /nowhere/ },
+          { what: "itself as its base (a cycle)", path: `${env}/update`, body: { base: env.split("/").at(-1) }, status: 409, error: /cycle/ },
+        ];
+      },
+    },
+  ],
+  [
+    `POST ${ENV}/archive`,
+    {
+      async success(c) {
+        const env = await c.freshEnv();
+        expect(await c.ok("POST", `${env}/archive`)).toMatchObject({ archived: expect.anything() });
+        // An archived environment accepts no new runs.
+        const r = await c.call("POST", `${env}/runs`, { target: "flows:double", arguments: [1] });
+        expect(r.status).toBe(409);
+      },
+      refusals: async (c) => {
+        const env = await c.freshEnv();
+        await c.ok("POST", `${env}/archive`);
+        return [{ what: "an archived environment as a base", path: `/api/projects/${c.project}/envs`, method: "POST", body: { name: "on-archived", base: env.split("/").at(-1) }, status: 409, error: /archived/ }];
+      },
+    },
+  ],
+  [
+    `GET ${ENV}/runs`,
+    {
+      async success(c) {
+        const runs = await c.ok<{ runId: string }[]>("GET", `${c.env}/runs`);
+        expect(runs.map((r) => r.runId)).toEqual(expect.arrayContaining([c.doneRun, c.filesRun, c.logsRun]));
+        expect(await c.ok<unknown[]>("GET", `${c.env}/runs?limit=1`)).toHaveLength(1);
+      },
+      refusals: (c) => [
+        { what: "a limit of 0", path: `${c.env}/runs?limit=0`, status: 400, error: /query parameter limit must be a whole number from 1 to 10000/ },
+        { what: "a limit that is not a number", path: `${c.env}/runs?limit=abc`, status: 400, error: /limit must be a whole number/ },
+        { what: "a limit given twice", path: `${c.env}/runs?limit=1&limit=2`, status: 400, error: /limit is given twice/ },
+      ],
+    },
+  ],
+  [
+    `POST ${ENV}/runs`,
+    {
+      body: { target: "flows:double", arguments: [1] },
+      async success(c) {
+        const made = await c.ok<{ runId: string; created: boolean; seq: number }>("POST", `${c.env}/runs`, { target: "flows:double", arguments: [5], idempotencyKey: "routes-1" });
+        expect(made).toMatchObject({ runId: expect.any(String), created: true, seq: expect.any(Number) });
+        expect(await c.ok("POST", `${c.env}/runs`, { target: "flows:double", arguments: [5], idempotencyKey: "routes-1" })).toEqual({ runId: made.runId, created: false });
+        expect(await c.h.api.result(made.runId)).toEqual({ status: "succeeded", value: 10 });
+      },
+      refusals: (c) => [
+        { what: "no body", path: `${c.env}/runs`, status: 400, error: /needs a JSON body: an object with target/ },
+        { what: "a body that is not JSON", path: `${c.env}/runs`, body: "{", status: 400, error: /not valid JSON/ },
+        { what: "a target without repository", path: `${c.env}/runs`, body: { target: "double" }, status: 400, error: /body\.target must/ },
+        { what: "arguments that are not a list", path: `${c.env}/runs`, body: { target: "flows:double", arguments: 1 }, status: 400, error: /body\.arguments must be an array/ },
+        { what: "an unknown field", path: `${c.env}/runs`, body: { target: "flows:double", priority: 1 }, status: 400, error: /body\.priority is not a known field/ },
+        { what: "an unknown target", path: `${c.env}/runs`, body: { target: "flows:nope" }, status: 400, error: /unknown target flows:nope/ },
+        { what: "a task as a run", path: `${c.env}/runs`, body: { target: "flows:add", arguments: [1, 2] }, status: 400, error: /task/ },
+        { what: "the wrong number of arguments", path: `${c.env}/runs`, body: { target: "flows:double", arguments: [1, 2, 3] }, status: 400, error: /argument/ },
+        { what: "a reused idempotency key with other arguments", path: `${c.env}/runs`, body: { target: "flows:double", arguments: [6], idempotencyKey: "routes-1" }, status: 409, error: /idempotency key "routes-1" was already used/ },
+      ],
+    },
+  ],
+  [
+    `GET ${RUN}`,
+    {
+      params: (c) => ({ runId: c.doneRun }),
+      async success(c) {
+        const view = await c.ok<{ run: { runId: string; status: string }; steps: unknown[]; stale: unknown }>("GET", `${c.env}/runs/${c.doneRun}`);
+        expect(view.run).toMatchObject({ runId: c.doneRun, status: "succeeded" });
+        expect(view.steps).toHaveLength(1);
+        expect(view).toHaveProperty("stale");
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    `GET ${RUN}/history`,
+    {
+      params: (c) => ({ runId: c.doneRun }),
+      async success(c) {
+        const history = await c.ok<{ seq: number; index: number; type: string }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);
+        expect(history.map((e) => e.type)).toEqual(["RunSubmitted", "StepScheduled", "ExecutionCreated", "ExecutionAssigned", "ExecutionStarted", "ExecutionSucceeded"]);
+        expect(history.map((e) => e.seq)).toEqual([...history.map((e) => e.seq)].sort((a, b) => a - b));
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    `GET ${RUN}/result`,
+    {
+      params: (c) => ({ runId: c.doneRun }),
+      async success(c) {
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}/result`)).toEqual({ runId: c.doneRun, outcome: { status: "succeeded", value: 42 } });
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}/result?wait=true`)).toEqual({ runId: c.doneRun, outcome: { status: "succeeded", value: 42 } });
+        const slow = await c.h.api.submit("flows:sleep_flow", [30_000, 1]);
+        expect(await c.ok("GET", `${c.env}/runs/${slow}/result?wait=0`)).toEqual({ runId: slow, pending: true });
+        await c.ok("POST", `${c.env}/runs/${slow}/cancel`);
+      },
+      refusals: (c) => [{ what: "wait that is not a flag", path: `${c.env}/runs/${c.doneRun}/result?wait=maybe`, status: 400, error: /wait must be one of "true", "false", "1", "0"/ }],
+    },
+  ],
+  [
+    `GET ${RUN}/logs`,
+    {
+      params: (c) => ({ runId: c.logsRun }),
+      async success(c) {
+        const lines = await c.ok<{ message: string; fields?: object; level: string }[]>("GET", `${c.env}/runs/${c.logsRun}/logs`);
+        expect(lines).toMatchObject([{ level: "info", message: "hello from a task", fields: { answer: 42 } }]);
+        // Followed: ndjson, ending because the run has ended.
+        const followed = await c.call("GET", `${c.env}/runs/${c.logsRun}/logs?follow=true`);
+        expect(followed.status).toBe(200);
+        expect(followed.headers["content-type"]).toBe("application/x-ndjson");
+        expect(followed.bytes.toString().trim().split("\n").map((l) => (fromJson(l) as { message: string }).message)).toEqual(["hello from a task"]);
+      },
+      refusals: (c) => [{ what: "follow that is not a flag", path: `${c.env}/runs/${c.logsRun}/logs?follow=always`, status: 400, error: /follow must be one of/ }],
+    },
+  ],
+  [
+    `POST ${RUN}/cancel`,
+    {
+      params: (c) => ({ runId: c.doneRun }),
+      async success(c) {
+        const runId = await c.h.api.submit("flows:sleep_flow", [30_000, 1]);
+        expect(await c.ok("POST", `${c.env}/runs/${runId}/cancel`)).toMatchObject({ runId, cancelled: true, seq: expect.any(Number) });
+        expect(await c.ok("POST", `${c.env}/runs/${runId}/cancel`)).toEqual({ runId, cancelled: true, already: true });
+        expect((await c.h.api.view(runId)).run.status).toBe("cancelled");
+      },
+      refusals: (c) => [
+        { what: "a run that succeeded", path: `${c.env}/runs/${c.doneRun}/cancel`, status: 409, error: new RegExp(`run ${c.doneRun} has already succeeded`) },
+        { what: "a body", path: `${c.env}/runs/${c.doneRun}/cancel`, body: { now: true }, status: 400, error: /body\.now is not a known field/ },
+      ],
+    },
+  ],
+  [
+    `POST ${RUN}/steps/:stepId/rerun`,
+    {
+      params: (c) => ({ runId: c.doneRun, stepId: "1" }),
+      body: {},
+      async success(c) {
+        const { runId } = await c.h.api.run("flows:double", [4]);
+        const r = await c.ok<{ runId: string; stepId: string; executionId: string; cascade: boolean }>("POST", `${c.env}/runs/${runId}/steps/1/rerun`, { cascade: false });
+        expect(r).toMatchObject({ runId, stepId: "1", executionId: expect.any(String), cascade: false });
+        await expect.poll(async () => (await c.h.api.view(runId)).executions[r.executionId]?.status, { timeout: 10_000 }).toBe("succeeded");
+        // Without a body too.
+        const again = await c.ok<{ executionId: string }>("POST", `${c.env}/runs/${runId}/steps/1/rerun`);
+        await expect.poll(async () => (await c.h.api.view(runId)).executions[again.executionId]?.status, { timeout: 10_000 }).toBe("succeeded");
+      },
+      refusals: (c) => [
+        { what: "an unknown step", path: `${c.env}/runs/${c.doneRun}/steps/99/rerun`, body: {}, status: 404, error: new RegExp(`run ${c.doneRun} has no step 99`) },
+        { what: "cascade that is not a boolean", path: `${c.env}/runs/${c.doneRun}/steps/1/rerun`, body: { cascade: "yes" }, status: 400, error: /body\.cascade must be/ },
+      ],
+    },
+  ],
+  [
+    `GET ${ENV}/steps/:runId`,
+    {
+      params: (c) => ({ runId: c.doneRun }),
+      async success(c) {
+        const steps = await c.ok<{ runId: string; stepId: string; status: string }[]>("GET", `${c.env}/steps/${c.doneRun}`);
+        expect(steps).toMatchObject([{ runId: c.doneRun, stepId: "1", status: "succeeded" }]);
+        // A run that is not there has no steps.
+        expect(await c.ok("GET", `${c.env}/steps/no-such-run`)).toEqual([]);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    `GET ${ENV}/assets`,
+    {
+      async success(c) {
+        const all = await c.ok<{ assetId: string; persisted: { runId: string } }[]>("GET", `${c.env}/assets`);
+        expect(all.length).toBeGreaterThan(0);
+        const ofRun = await c.ok<{ assetId: string; persisted: { runId: string } }[]>("GET", `${c.env}/assets?run=${c.filesRun}`);
+        expect(ofRun.length).toBeGreaterThan(0);
+        expect(ofRun.every((a) => a.persisted.runId === c.filesRun)).toBe(true);
+        expect(await c.ok("GET", `${c.env}/assets?run=${c.doneRun}`)).toEqual([]);
+      },
+      refusals: (c) => [{ what: "a run that is not a run id", path: `${c.env}/assets?run=a.b`, status: 400, error: /query parameter run: invalid run id "a\.b"/ }],
+    },
+  ],
+  [
+    `GET ${ENV}/assets/:assetId`,
+    {
+      params: () => ({ assetId: "unused" }),
+      async success(c) {
+        const [first] = await c.ok<{ assetId: string }[]>("GET", `${c.env}/assets?run=${c.filesRun}`);
+        const one = await c.ok<{ assetId: string; ref: { assetId: string; env: string; entries: unknown[] } }>("GET", `${c.env}/assets/${first!.assetId}`);
+        expect(one).toMatchObject({ assetId: first!.assetId, ref: { assetId: first!.assetId, env: "production" } });
+        expect(one.ref.entries.length).toBeGreaterThan(0);
+      },
+      refusals: (c) => [{ what: "an unknown asset", path: `${c.env}/assets/no-such-asset`, status: 404, error: /no asset no-such-asset/ }],
+    },
+  ],
+  [
+    `GET ${ENV}/agents`,
+    {
+      async success(c) {
+        const agents = await c.ok<{ connected: { agentId: string; targets: string[] }[]; known: { agentId: string }[] }>("GET", `${c.env}/agents`);
+        expect(agents.connected).toHaveLength(1);
+        expect(agents.connected[0]!.targets).toEqual(expect.arrayContaining(["flows:double", "files:files_flow"]));
+        expect(agents.known.map((a) => a.agentId)).toContain(agents.connected[0]!.agentId);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    `GET ${ENV}/projections/dump`,
+    {
+      async success(c) {
+        const dump = await c.ok<{ lastSeq: number; lines: string[] }>("GET", `${c.env}/projections/dump`);
+        expect(dump.lastSeq).toBeGreaterThan(0);
+        expect(dump.lines.some((l) => l.includes(c.doneRun))).toBe(true);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    `POST ${ENV}/projections/rebuild`,
+    {
+      async success(c) {
+        const env = await c.freshEnv();
+        await c.ok("POST", `${env}/update`, { base: "production" });
+        const before = await c.ok<{ lastSeq: number; lines: string[] }>("GET", `${env}/projections/dump`);
+        expect(before.lines.length).toBeGreaterThan(0);
+        const rebuilt = await c.ok<{ rebuilt: number; lastSeq: number }>("POST", `${env}/projections/rebuild`);
+        expect(rebuilt).toEqual({ rebuilt: before.lastSeq, lastSeq: before.lastSeq });
+        expect((await c.ok<{ lines: string[] }>("GET", `${env}/projections/dump`)).lines).toEqual(before.lines);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    `GET ${ENV}/log/verify`,
+    {
+      async success(c) {
+        const v = await c.ok<{ project: string; env: string; log: string; lastSeq: number; commits: number; failures: unknown[] }>("GET", `${c.env}/log/verify`);
+        expect(v).toMatchObject({ project: c.project, env: "production", log: "embedded", failures: [] });
+        expect(v.commits).toBe(v.lastSeq);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "GET blobs/:key",
+    {
+      params: (c) => ({ key: c.blob.key }),
+      async success(c) {
+        const r = await c.call("GET", `/api/blobs/${c.blob.key}`);
+        expect(r.status).toBe(200);
+        expect(r.headers["content-type"]).toBe("application/octet-stream");
+        expect(r.bytes.equals(c.blob.bytes)).toBe(true);
+      },
+      refusals: () => [{ what: "an unknown blob", path: `/api/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /no blob sha256:0{64}/ }],
+    },
+  ],
+  [
+    "HEAD blobs/:key",
+    {
+      params: (c) => ({ key: c.blob.key }),
+      async success(c) {
+        const r = await c.call("HEAD", `/api/blobs/${c.blob.key}`);
+        expect(r.status).toBe(200);
+        expect(Number(r.headers["content-length"])).toBe(c.blob.bytes.length);
+        expect(r.bytes.length).toBe(0);
+      },
+      // A HEAD answer has no body to carry the message: the status says it.
+      refusals: () => [{ what: "an unknown blob", path: `/api/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /^$/ }],
+    },
+  ],
+  [
+    "PUT blobs/:key",
+    {
+      params: (c) => ({ key: c.blob.key }),
+      body: Buffer.from("x"),
+      async success(c) {
+        const bytes = randomBytes(4096);
+        const sha = createHash("sha256").update(bytes).digest("hex");
+        const put = await c.call("PUT", `/api/blobs/sha256:${sha}`, bytes);
+        expect(put.status).toBe(200);
+        expect(put.json).toEqual({ key: `sha256:${sha}`, size: bytes.length, sha256: sha });
+        expect((await c.call("GET", `/api/blobs/sha256:${sha}`)).bytes.equals(bytes)).toBe(true);
+      },
+      refusals: () => [
+        {
+          what: "bytes whose sha256 is not the key",
+          path: `/api/blobs/sha256:${"1".repeat(64)}`,
+          body: Buffer.from("not those bytes"),
+          status: 400,
+          error: /sha256/,
+        },
+      ],
+    },
+  ],
+]);
+
+/**
+ * The refusals every route of a kind has: each path parameter invalid, an
+ * unknown query parameter, a body where none is taken (GET) or an unknown
+ * field in it (POST with JSON), an environment that does not exist.
+ */
+const genericRefusals = (r: Route, c: Ctx, rc: RouteCase): Refusal[] => {
+  const params: Partial<Record<string, string>> = { project: c.project, env: "production", ...rc.params?.(c) };
+  const good = pathOf(r, params);
+  const out: Refusal[] = [];
+  for (const name of paramNames(r)) {
+    out.push({ what: `an invalid ${name}`, path: pathOf(r, { ...params, [name]: BAD[name].value }), body: rc.body, status: 400, error: BAD[name].error });
+  }
+  out.push({
+    what: "an unknown query parameter",
+    path: `${good}?surprise=1`,
+    body: rc.body,
+    status: 400,
+    error: r.query ? /query parameter surprise is not a known field/ : /query parameter "surprise" is not known here: this endpoint takes none/,
+  });
+  if (r.method === "GET") out.push({ what: "a body on a GET", path: good, body: "{}", status: 400, error: /GET requests take no body/ });
+  if (r.method === "POST" && !r.rawBody) {
+    out.push({ what: "an unknown field in the body", path: good, body: { ...(rc.body as object), surprise: 1 }, status: 400, error: /body\.surprise is not a known field/ });
+  }
+  if (paramNames(r).includes("env") && !(r.method === "POST" && r.path === "projects/:project/envs")) {
+    out.push({ what: "an environment that does not exist", path: pathOf(r, { ...params, env: "nowhere" }), body: rc.body, status: 404, error: /nowhere/ });
+  }
+  if (r.path.startsWith(`${RUN}`)) {
+    out.push({ what: "a run that does not exist", path: pathOf(r, { ...params, runId: "no-such-run" }), body: rc.body, status: 404, error: /no run no-such-run/ });
+  }
+  // A HEAD answer has no body to carry the message: the status says it.
+  return r.method === "HEAD" ? out.map((f) => ({ ...f, error: /^$/ })) : out;
+};
+
+/** The production log's last sequence once nothing more is appended for a while (runs of earlier cases may still be ending). */
+const quiet = async (c: Ctx): Promise<number> => {
+  let last = -1;
+  for (;;) {
+    const { lastSeq } = await c.ok<{ lastSeq: number }>("GET", `${c.env}/log/verify`);
+    if (lastSeq === last) return lastSeq;
+    last = lastSeq;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe("every HTTP route: its success path and its refusals", () => {
+  let ctx: Ctx;
+  let envs = 0;
+
+  beforeAll(async () => {
+    const h = await startHarness("embedded");
+    await h.agent({ modules: [FLOWS, FILES] });
+    const project = h.api.project;
+    const bytes = randomBytes(1000);
+    const key = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    const callOn = (method: string, path: string, body?: unknown) => call(h.server.url, method, path, body);
+    const put = await callOn("PUT", `/api/blobs/${key}`, bytes);
+    expect(put.status).toBe(200);
+    const [doneRun, filesRun, logsRun] = await Promise.all([
+      h.api.run("flows:double", [21]).then((r) => r.runId),
+      h.api.run("files:files_flow", ["routes"]).then((r) => r.runId),
+      h.api.run("flows:logs").then((r) => r.runId),
+    ]);
+    ctx = {
+      h,
+      project,
+      env: `/api/projects/${project}/envs/production`,
+      doneRun,
+      filesRun,
+      logsRun,
+      blob: { key, bytes },
+      call: callOn,
+      async ok<T>(method: string, path: string, body?: unknown) {
+        const r = await callOn(method, path, body);
+        if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${r.bytes.toString()}`);
+        return r.json as T;
+      },
+      async freshEnv() {
+        const name = `routes-env-${++envs}`;
+        const r = await callOn("POST", `/api/projects/${project}/envs`, { name });
+        if (r.status !== 200) throw new Error(`creating ${name}: ${r.status} ${r.bytes.toString()}`);
+        return `/api/projects/${project}/envs/${name}`;
+      },
+    };
+  });
+  afterAll(() => ctx?.h.close());
+
+  it("every route in ROUTES has a case, and every case a route", () => {
+    const routes = ROUTES.map(keyOf);
+    expect(routes.filter((k) => !CASES.has(k)), "routes without a case: add one to CASES").toEqual([]);
+    expect([...CASES.keys()].filter((k) => !routes.includes(k)), "cases without a route").toEqual([]);
+    // And every path parameter of a route has an invalid value to try.
+    expect(ROUTES.flatMap(paramNames).filter((p) => !(p in BAD) || !(p in PARAMS))).toEqual([]);
+  });
+
+  describe.each(ROUTES.map((r) => [keyOf(r), r] as const))("%s", (key, route) => {
+    const rc = CASES.get(key);
+
+    it("succeeds", async () => {
+      expect(rc, `no case for ${key}`).toBeDefined();
+      await rc!.success(ctx);
+    });
+
+    it("refuses what does not fit, with a status and a message naming the problem", async () => {
+      expect(rc, `no case for ${key}`).toBeDefined();
+      const refusals = [...genericRefusals(route, ctx, rc!), ...(await rc!.refusals(ctx))];
+      expect(refusals.length).toBeGreaterThan(0);
+      const before = await quiet(ctx);
+      for (const f of refusals) {
+        const method = f.method ?? route.method;
+        const label = `${method} ${f.path} (${f.what})`;
+        // The request is one of this route's (or, for a refusal the route leads to, of the route named).
+        if (f.method === undefined) expect(shapeOf(method, f.path), label).toBe(route);
+        const r = await ctx.call(method, f.path, f.body);
+        const error = (r.json as { error?: string } | undefined)?.error ?? "";
+        expect({ status: r.status, error }, label).toEqual({ status: f.status, error: expect.stringMatching(f.error) });
+      }
+      // Refused requests recorded nothing in the test's environment.
+      expect((await ctx.ok<{ lastSeq: number }>("GET", `${ctx.env}/log/verify`)).lastSeq, key).toBe(before);
+    });
+  });
+});
