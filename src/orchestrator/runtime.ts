@@ -265,6 +265,8 @@ export class EnvRuntime {
       this.flushConfirmed();
       for (const p of this.queue) p.settle.reject(p.failure ?? cause);
       this.queue = [];
+      // Closed meanwhile: the next start reloads from the log anyway.
+      if (this.closed) return;
       for (;;) {
         try {
           await this.projector.catchUp();
@@ -378,8 +380,11 @@ export class EnvRuntime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.flushTimer);
     while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
-    if (!this.broken) this.flushConfirmed();
+    // A reload under way ends first (it stops at its next step): it writes to the store.
+    if (this.broken) await this.broken.catch(() => undefined);
+    else this.flushConfirmed();
     await this.store?.close();
   }
 
