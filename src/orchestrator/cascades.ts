@@ -4,8 +4,7 @@
  * executions spawned; a step re-run with `cascade` re-runs its callers, one
  * after the other, up to the root.
  */
-import type { Model } from "./core/model.js";
-import { rejectionMessage } from "./core/rejections.js";
+import { rejectionMessage, type Model } from "./core/index.js";
 import { stepKeys } from "./keys.js";
 import type { Orchestration } from "./orchestration.js";
 

@@ -7,10 +7,7 @@
 import type { BlobRef, Commit, Event } from "../events/index.js";
 import type { DocSource } from "../projections/index.js";
 import type { Outcome } from "../protocol/messages.js";
-import type { Command } from "./core/commands.js";
-import type { Model } from "./core/model.js";
-import type { ActiveExecution } from "./core/next-actions.js";
-import type { Rejection } from "./core/rejections.js";
+import type { Command, Model, ActiveExecution, Rejection } from "./core/index.js";
 
 /** What became of a command: its events (and the commit's sequence, if any), or a rejection. */
 export type Executed =

@@ -5,8 +5,7 @@
  * its message and stack cut; anything else is refused.
  */
 import { MAX_COMMIT_BYTES } from "../events/index.js";
-import type { Command } from "./core/commands.js";
-import type { Rejection } from "./core/rejections.js";
+import type { Command, Rejection } from "./core/index.js";
 
 /** An error's message and stack are cut to this many characters when they would not fit in a commit. */
 const MAX_ERROR_CHARS = 50_000;

@@ -6,7 +6,7 @@
  */
 import type { Commit, Value } from "../../events/index.js";
 import type { ServerMessage } from "../../protocol/messages.js";
-import type { Model } from "../core/model.js";
+import type { Model } from "../core/index.js";
 import { cancelChildRuns } from "../cascades.js";
 import type { Orchestration } from "../orchestration.js";
 

@@ -6,8 +6,7 @@
  * `handleFrame`.
  */
 import type { AgentMessage, ServerMessage } from "../../protocol/messages.js";
-import type { AgentSlot } from "../core/next-actions.js";
-import { rejectionMessage } from "../core/rejections.js";
+import { rejectionMessage, type AgentSlot } from "../core/index.js";
 import type { Orchestration } from "../orchestration.js";
 import { handleFrame, type FrameDeps } from "./frames.js";
 

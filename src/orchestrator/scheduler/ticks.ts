@@ -4,8 +4,7 @@
  * abandon), and a timer for the next time something falls due. Passes are
  * coalesced: a kick during a pass runs one more after it.
  */
-import type { Command } from "../core/commands.js";
-import { nextActions, type AgentSlot } from "../core/next-actions.js";
+import { nextActions, type Command, type AgentSlot } from "../core/index.js";
 import type { Orchestration } from "../orchestration.js";
 
 /** Longest wait of an agent between two attempts to connect (its backoff's cap, see src/agent/connection.ts). */

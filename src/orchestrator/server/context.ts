@@ -9,7 +9,7 @@ import { parseRunId, type EventLog } from "../../events/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
 import { getRunView, type RunView } from "../../projections/index.js";
 import type { ParamName, RouteName } from "../../protocol/index.js";
-import { rejectionMessage, rejectionStatus, type Rejection } from "../core/rejections.js";
+import { rejectionMessage, rejectionStatus, type Rejection } from "../core/index.js";
 import type { Env, Environments } from "../environments.js";
 import { HttpError } from "./http-io.js";
 
