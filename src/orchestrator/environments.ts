@@ -12,7 +12,7 @@ import type { BlobStore } from "../events/storage/blob-store.js";
 import type { Inherited } from "./core/model.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./core/rejections.js";
 import { EnvRuntime } from "./runtime.js";
-import { EnvScheduler } from "./scheduler.js";
+import { EnvScheduler } from "./scheduler/index.js";
 import { TaskLogs } from "./task-logs.js";
 
 export interface Env {
@@ -177,8 +177,8 @@ export class Environments {
     const e = await this.get(project, env);
     if (base !== null) {
       await this.requireBase(project, base);
-      const path = this.chain(project, base);
-      if (path.includes(env)) throw new Refused({ _tag: "EnvironmentCycle", path: [env, ...path.slice(0, path.indexOf(env) + 1)] });
+      const cycle = environmentCycle(env, this.chain(project, base));
+      if (cycle) throw new Refused(cycle);
     }
     const r = await e.rt.execute({ type: "RebaseEnvironment", base });
     if (!r.ok) throw new Refused(r.rejection);
@@ -280,3 +280,7 @@ export class Environments {
     }
   }
 }
+
+/** Giving `env` the base whose chain of bases is `chain` (the base first) would make a cycle: the refusal, naming it. */
+export const environmentCycle = (env: string, chain: readonly string[]): Rejection | undefined =>
+  chain.includes(env) ? { _tag: "EnvironmentCycle", path: [env, ...chain.slice(0, chain.indexOf(env) + 1)] } : undefined;

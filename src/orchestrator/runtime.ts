@@ -11,7 +11,7 @@
  * batches. If an append fails, the runtime stops deciding, reloads its state
  * from the log (the truth) and carries on.
  */
-import { type BlobRef, type Value, IdGenerator, MAX_COMMIT_BYTES, type Commit, type Event, type EventId, type EventLog, type LogRef } from "../events/index.js";
+import { type Value, IdGenerator, MAX_COMMIT_BYTES, type Commit, type EventId, type EventLog, type LogRef } from "../events/index.js";
 import { checkEvents, encodeCommit, unpackValue } from "../events/codec.js";
 import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc, type StepDoc } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
@@ -20,11 +20,10 @@ import type { Command } from "./core/commands.js";
 import { decide } from "./core/decide.js";
 import { modelOf, type Inherited, type Model } from "./core/model.js";
 import { handlesIn, trackActive, type ActiveExecution } from "./core/next-actions.js";
-import type { Rejection } from "./core/rejections.js";
+import type { Executed, Orchestration, RawOutcome } from "./orchestration.js";
+import { fitToCommit } from "./oversized.js";
 
-export type Executed =
-  | { readonly ok: true; readonly events: readonly Event[]; readonly seq?: number }
-  | { readonly ok: false; readonly rejection: Rejection };
+export type { Executed, RawOutcome };
 
 export interface RuntimeOptions {
   readonly log: EventLog;
@@ -38,14 +37,6 @@ export interface RuntimeOptions {
   /** Reads a blob whole (results kept as blobs are at most a frame's size). */
   readonly readBlob?: (key: string) => Promise<Uint8Array>;
 }
-
-/** What happens after a commit is acknowledged. */
-export interface Effects {
-  onCommitted(commit: Commit, model: Model): void;
-}
-
-/** An outcome whose result may still be a blob to load. */
-export type RawOutcome = Outcome | { readonly status: "succeeded"; readonly blob: BlobRef };
 
 /** A decided commit waiting for the log's acknowledgement. */
 class Pending {
@@ -62,11 +53,9 @@ class Pending {
 }
 
 const FLUSH_EVERY_MS = 20;
-/** An error's message and stack are cut to this many characters when they would not fit in a commit. */
-const MAX_ERROR_CHARS = 50_000;
 const FLUSH_AT_COMMITS = 500;
 
-export class EnvRuntime {
+export class EnvRuntime implements Orchestration {
   readonly ref: LogRef;
   private readonly log: EventLog;
   private readonly clock: () => number;
@@ -95,10 +84,10 @@ export class EnvRuntime {
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly waiters = new Map<string, ((o: RawOutcome) => void)[]>();
-  private readonly effects: Effects[] = [];
+  private readonly committed: ((commit: Commit, model: Model) => void)[] = [];
   /** Executions not yet finished, kept in step with every decided commit. */
-  readonly active = new Map<string, ActiveExecution>();
-  model!: Model;
+  private readonly active = new Map<string, ActiveExecution>();
+  private current!: Model;
 
   constructor(private readonly options: RuntimeOptions) {
     this.ref = options.ref;
@@ -113,13 +102,24 @@ export class EnvRuntime {
     return this.overlay;
   }
 
+  /** The model as of every decided commit: what decisions read. */
+  get model(): Model {
+    return this.current;
+  }
+
   /** Sequence of the last acknowledged commit. */
   get lastSeq(): number {
     return this.confirmed;
   }
 
-  addEffects(e: Effects): void {
-    this.effects.push(e);
+  /** The executions not yet finished, as of every decided commit. */
+  activeExecutions(): IterableIterator<ActiveExecution> {
+    return this.active.values();
+  }
+
+  /** Calls `f` after each commit is acknowledged (its effects: dispatching to agents, cascades). */
+  onCommitted(f: (commit: Commit, model: Model) => void): void {
+    this.committed.push(f);
   }
 
   newId(): string {
@@ -141,7 +141,7 @@ export class EnvRuntime {
     this.touched.clear();
     this.overlay = new Overlay(this.store, (p, k) => this.touched.set(`${p}\0${k}`, this.folding));
     this.confirmedOverlay = new Overlay(this.store);
-    this.model = modelOf(this.overlay, this.options.inherited);
+    this.current = modelOf(this.overlay, this.options.inherited);
     this.assigned = this.confirmed = this.store.checkpoint;
     this.active.clear();
     for (const [, x] of this.store.range<ExecutionDoc>("executions")) {
@@ -187,19 +187,9 @@ export class EnvRuntime {
     }
     const bytes = encodeCommit(events).length;
     if (bytes > MAX_COMMIT_BYTES) {
-      if (cmd.type === "RecordResult" && cmd.outcome.ok && "value" in cmd.outcome) {
-        // Too large to log inline (blob results come with assets): record a terminal failure instead.
-        const error = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
-        return this.execute({ ...cmd, outcome: { ok: false, error } });
-      }
-      if (cmd.type === "RecordResult" && !cmd.outcome.ok && (cmd.outcome.error.message.length > MAX_ERROR_CHARS || (cmd.outcome.error.stack?.length ?? 0) > MAX_ERROR_CHARS)) {
-        // A failure is recorded whatever its size: its message and stack are cut.
-        const { error } = cmd.outcome;
-        const cut = (t: string) => (t.length > MAX_ERROR_CHARS ? `${t.slice(0, MAX_ERROR_CHARS - 100)} … [cut from ${t.length} characters]` : t);
-        return this.execute({ ...cmd, outcome: { ok: false, error: { ...error, message: cut(error.message), ...(error.stack === undefined ? {} : { stack: cut(error.stack) }) } } });
-      }
-      // Refused before it is folded: the log would refuse it, and the overlay must not hold what the log will not.
-      return { ok: false, rejection: { _tag: "CommitTooLarge", command: cmd.type, bytes, limit: MAX_COMMIT_BYTES } };
+      // Refused before it is folded (the log would refuse it, and the overlay must not hold what the log will not), or rewritten to fit.
+      const fit = fitToCommit(cmd, bytes);
+      return "rejection" in fit ? { ok: false, rejection: fit.rejection } : this.execute(fit.command);
     }
     const seq = ++this.assigned;
     const commit: Commit = {
@@ -243,7 +233,7 @@ export class EnvRuntime {
       applyCommit(PROJECTIONS, this.confirmedOverlay, commit);
       this.confirmed = commit.seq;
       if (commit.seq === 1) this.origin = commit.id;
-      for (const fx of this.effects) fx.onCommitted(commit, this.model);
+      for (const f of this.committed) f(commit, this.model);
       this.notifyWaiters(commit);
       settle.resolve();
     }

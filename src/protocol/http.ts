@@ -49,7 +49,9 @@ export const UpdateEnvBody = strict({
 export const RerunBody = strict({ cascade: Type.Optional(Type.Boolean()) });
 export const EmptyBody = strict({}, "no fields");
 
-export interface Route {
+interface RouteSpec {
+  /** The route's name: the server dispatches on it (each name has exactly one handler). */
+  readonly name: string;
   readonly method: "GET" | "POST" | "PUT" | "HEAD";
   /** Segments after `/api`; `:name` is a parameter of {@link PARAMS}. */
   readonly path: string;
@@ -65,38 +67,49 @@ export interface Route {
 const ENV = "projects/:project/envs/:env";
 const RUN = `${ENV}/runs/:runId`;
 
-/** Every route of the API. */
-export const ROUTES: readonly Route[] = [
-  { method: "GET", path: "health", summary: "liveness and the kind of log" },
-  { method: "GET", path: "schema", summary: "this API as JSON Schema" },
-  { method: "GET", path: "projects/:project/envs", summary: "environments of a project" },
-  { method: "POST", path: "projects/:project/envs", summary: "create or branch an environment", body: CreateEnvBody },
-  { method: "POST", path: `${ENV}/update`, summary: "set an environment's base", body: UpdateEnvBody },
-  { method: "POST", path: `${ENV}/archive`, summary: "archive an environment" },
+const TABLE = [
+  { name: "health", method: "GET", path: "health", summary: "liveness and the kind of log" },
+  { name: "schema", method: "GET", path: "schema", summary: "this API as JSON Schema" },
+  { name: "listEnvs", method: "GET", path: "projects/:project/envs", summary: "environments of a project" },
+  { name: "createEnv", method: "POST", path: "projects/:project/envs", summary: "create or branch an environment", body: CreateEnvBody },
+  { name: "updateEnv", method: "POST", path: `${ENV}/update`, summary: "set an environment's base", body: UpdateEnvBody },
+  { name: "archiveEnv", method: "POST", path: `${ENV}/archive`, summary: "archive an environment" },
   {
+    name: "listRuns",
     method: "GET",
     path: `${ENV}/runs`,
     summary: "latest runs",
     query: strict({ limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]{0,3}|10000)$", description: "a whole number from 1 to 10000" })) }),
   },
-  { method: "POST", path: `${ENV}/runs`, summary: "submit a run", body: SubmitBody },
-  { method: "GET", path: RUN, summary: "a run with its steps" },
-  { method: "GET", path: `${RUN}/history`, summary: "a run's events" },
-  { method: "GET", path: `${RUN}/result`, summary: "a run's outcome", query: strict({ wait: Type.Optional(Flag("wait for the outcome")) }) },
-  { method: "GET", path: `${RUN}/logs`, summary: "a run's task logs", query: strict({ follow: Type.Optional(Flag("stream until the run ends (ndjson)")) }) },
-  { method: "POST", path: `${RUN}/cancel`, summary: "cancel a run" },
-  { method: "POST", path: `${RUN}/steps/:stepId/rerun`, summary: "re-run a step", body: RerunBody },
-  { method: "GET", path: `${ENV}/steps/:runId`, summary: "a run's steps" },
-  { method: "GET", path: `${ENV}/assets`, summary: "assets", query: strict({ run: Type.Optional(Id("run id")) }) },
-  { method: "GET", path: `${ENV}/assets/:assetId`, summary: "an asset" },
-  { method: "GET", path: `${ENV}/agents`, summary: "agents connected and known" },
-  { method: "GET", path: `${ENV}/projections/dump`, summary: "every projection document" },
-  { method: "POST", path: `${ENV}/projections/rebuild`, summary: "drop the projections and replay the log" },
-  { method: "GET", path: `${ENV}/log/verify`, summary: "decode every commit of the log; list those that fail" },
-  { method: "GET", path: "blobs/:key", summary: "a blob's bytes" },
-  { method: "HEAD", path: "blobs/:key", summary: "a blob's size" },
-  { method: "PUT", path: "blobs/:key", summary: "store a blob (streamed; its sha256 must match the key)", rawBody: true },
-];
+  { name: "submitRun", method: "POST", path: `${ENV}/runs`, summary: "submit a run", body: SubmitBody },
+  { name: "getRun", method: "GET", path: RUN, summary: "a run with its steps" },
+  { name: "runHistory", method: "GET", path: `${RUN}/history`, summary: "a run's events" },
+  { name: "runResult", method: "GET", path: `${RUN}/result`, summary: "a run's outcome", query: strict({ wait: Type.Optional(Flag("wait for the outcome")) }) },
+  { name: "runLogs", method: "GET", path: `${RUN}/logs`, summary: "a run's task logs", query: strict({ follow: Type.Optional(Flag("stream until the run ends (ndjson)")) }) },
+  { name: "cancelRun", method: "POST", path: `${RUN}/cancel`, summary: "cancel a run" },
+  { name: "rerunStep", method: "POST", path: `${RUN}/steps/:stepId/rerun`, summary: "re-run a step", body: RerunBody },
+  { name: "runSteps", method: "GET", path: `${ENV}/steps/:runId`, summary: "a run's steps" },
+  { name: "listAssets", method: "GET", path: `${ENV}/assets`, summary: "assets", query: strict({ run: Type.Optional(Id("run id")) }) },
+  { name: "getAsset", method: "GET", path: `${ENV}/assets/:assetId`, summary: "an asset" },
+  { name: "listAgents", method: "GET", path: `${ENV}/agents`, summary: "agents connected and known" },
+  { name: "dumpProjections", method: "GET", path: `${ENV}/projections/dump`, summary: "every projection document" },
+  { name: "rebuildProjections", method: "POST", path: `${ENV}/projections/rebuild`, summary: "drop the projections and replay the log" },
+  { name: "verifyLog", method: "GET", path: `${ENV}/log/verify`, summary: "decode every commit of the log; list those that fail" },
+  { name: "getBlob", method: "GET", path: "blobs/:key", summary: "a blob's bytes" },
+  { name: "headBlob", method: "HEAD", path: "blobs/:key", summary: "a blob's size" },
+  { name: "putBlob", method: "PUT", path: "blobs/:key", summary: "store a blob (streamed; its sha256 must match the key)", rawBody: true },
+] as const satisfies readonly RouteSpec[];
+
+/** The name of a route of {@link ROUTES}. */
+export type RouteName = (typeof TABLE)[number]["name"];
+
+/** A route of the API. */
+export interface Route extends RouteSpec {
+  readonly name: RouteName;
+}
+
+/** Every route of the API. */
+export const ROUTES: readonly Route[] = TABLE;
 
 /** A request matched to its route, parameters checked. */
 export interface Matched {

@@ -15,4 +15,4 @@ export {
   type AgentMessageType,
   type ServerMessageType,
 } from "./agent.js";
-export { ROUTES, PARAMS, matchRoute, checkQuery, checkBody, apiSchema, type Route, type Matched, type Match } from "./http.js";
+export { ROUTES, PARAMS, matchRoute, checkQuery, checkBody, apiSchema, type Route, type RouteName, type ParamName, type Matched, type Match } from "./http.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { startAgent } from "../../src/agent/runtime.js";
-import { TributaryServer } from "../../src/orchestrator/server.js";
+import { TributaryServer } from "../../src/orchestrator/server/index.js";
 import { Api, freshProject, LOG_KINDS } from "./support.js";
 
 const REUSE = resolve(import.meta.dirname, "fixtures/reuse.ts");

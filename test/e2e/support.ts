@@ -12,7 +12,7 @@ import { inject } from "vitest";
 import type { Outcome } from "../../src/protocol/messages.js";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import { fromJson, toJson } from "../../src/orchestrator/json.js";
-import { TributaryServer } from "../../src/orchestrator/server.js";
+import { TributaryServer } from "../../src/orchestrator/server/index.js";
 export { freePort } from "../support/ports.js";
 import type { RunView } from "../../src/projections/index.js";
 

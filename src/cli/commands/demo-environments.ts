@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startAgent } from "../../agent/runtime.js";
 import type { Outcome } from "../../protocol/messages.js";
-import { TributaryServer } from "../../orchestrator/server.js";
+import { TributaryServer } from "../../orchestrator/server/index.js";
 import type { RunView } from "../../projections/index.js";
 import { api, envPath, type Target } from "../client.js";
 import { renderRunTree, showValue } from "../output.js";

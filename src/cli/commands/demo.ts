@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { startAgent } from "../../agent/runtime.js";
 import type { Outcome } from "../../protocol/messages.js";
 import type { Commit, Event } from "../../events/index.js";
-import { TributaryServer } from "../../orchestrator/server.js";
+import { TributaryServer } from "../../orchestrator/server/index.js";
 import type { RunView } from "../../projections/index.js";
 import { api, CliError, envPath } from "../client.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";

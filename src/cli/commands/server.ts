@@ -1,7 +1,7 @@
 /** `tributary server`: runs the server until SIGINT / SIGTERM. */
 import { parseArgs } from "node:util";
 import { DataDirLocked } from "../../orchestrator/data-lock.js";
-import { TributaryServer, type ServerOptions } from "../../orchestrator/server.js";
+import { TributaryServer, type ServerOptions } from "../../orchestrator/server/index.js";
 import { name, natsUrls, wholeNumber } from "../args.js";
 import { CliError } from "../client.js";
 

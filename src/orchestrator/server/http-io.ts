@@ -4,8 +4,8 @@
  * unread drained so that the client hears the answer, JSON answers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { MAX_BODY_BYTES } from "../protocol/index.js";
-import { fromJson, toJson } from "./json.js";
+import { MAX_BODY_BYTES } from "../../protocol/index.js";
+import { fromJson, toJson } from "../json.js";
 
 /** How much of an over-limit body is read (and dropped) so that the client hears the 413; past it the socket is closed. */
 const MAX_DISCARD_BYTES = 64 * 1024 * 1024;

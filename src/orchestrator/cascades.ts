@@ -1,0 +1,58 @@
+/**
+ * What an operation on one run or step does to others, carried out as
+ * further commands: a run that is cancelled (or fails) cancels the runs its
+ * executions spawned; a step re-run with `cascade` re-runs its callers, one
+ * after the other, up to the root.
+ */
+import { rejectionMessage, type Model } from "./core/index.js";
+import { stepKeys } from "./keys.js";
+import type { Orchestration } from "./orchestration.js";
+
+/** Runs spawned by executions of `runId` still in flight are cancelled with it. */
+export const cancelChildRuns = (orch: Orchestration, runId: string, reason: string): void => {
+  const children = new Set<string>();
+  for (const x of orch.activeExecutions()) {
+    if (orch.model.run(x.runId)?.parent?.runId === runId) children.add(x.runId);
+  }
+  for (const child of children) {
+    void orch.execute({ type: "CancelRun", runId: child, reason: `parent run ${runId} cancelled: ${reason}` }).catch(() => undefined);
+  }
+};
+
+/**
+ * After a re-run of `stepId`, re-runs its caller once it has its new
+ * result, and so on up to the root: each caller's code runs again and its
+ * unchanged calls are reused (memo), so the new result propagates. Stops at
+ * the first step that does not succeed, or whose re-run is refused (said to
+ * `notice`).
+ */
+export const rerunCallers = async (orch: Orchestration, runId: string, stepId: string, notice: (m: string) => void): Promise<void> => {
+  let current = stepId;
+  for (;;) {
+    const outcome = await orch.waitForStepRaw(runId, current);
+    if (outcome.status !== "succeeded") return;
+    const caller = callerOf(orch.model, runId, current);
+    if (!caller) return;
+    const r = await orch.execute({ type: "RerunStep", runId, stepId: caller, ...memoKeyNow(orch.model, runId, caller) });
+    if (!r.ok) {
+      notice(`cascade of ${runId}: re-running step ${caller} refused: ${rejectionMessage(r.rejection)}`);
+      return;
+    }
+    current = caller;
+  }
+};
+
+/** The step whose execution called `stepId` (in a branch, maybe an execution of the parent environment). */
+export const callerOf = (m: Model, runId: string, stepId: string): string | undefined => {
+  const parent = m.step(runId, stepId)?.parentExecutionId;
+  if (parent === undefined) return undefined;
+  const x = m.execution(parent);
+  if (x) return x.stepId;
+  return m.stepsOfRun(runId).find((s) => s.reusedFrom?.executionId === parent || s.resultExecutionId === parent)?.stepId;
+};
+
+/** The memo key of a step with the code its environment's agents host now (for `RerunStep`). */
+export const memoKeyNow = (m: Model, runId: string, stepId: string): { memoKey?: string } => {
+  const step = m.step(runId, stepId);
+  return step ? { memoKey: stepKeys(m, step.target, step.arguments as never, step.options, step.argumentsBlob).memo } : {};
+};

@@ -1,0 +1,35 @@
+/**
+ * What the scheduler and the cascades need of an environment's orchestrator
+ * (`EnvRuntime` implements it): decide and append a command, read the model,
+ * the executions in flight and the steps' outcomes, and hear of acknowledged
+ * commits. Neither side reads the other's fields.
+ */
+import type { BlobRef, Commit, Event } from "../events/index.js";
+import type { DocSource } from "../projections/index.js";
+import type { Outcome } from "../protocol/messages.js";
+import type { Command, Model, ActiveExecution, Rejection } from "./core/index.js";
+
+/** What became of a command: its events (and the commit's sequence, if any), or a rejection. */
+export type Executed =
+  | { readonly ok: true; readonly events: readonly Event[]; readonly seq?: number }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+/** An outcome whose result may still be a blob to load. */
+export type RawOutcome = Outcome | { readonly status: "succeeded"; readonly blob: BlobRef };
+
+export interface Orchestration {
+  /** Decides `cmd` and appends its events; resolves once the commit is acknowledged. */
+  execute(cmd: Command): Promise<Executed>;
+  /** The model as of every commit decided so far. */
+  readonly model: Model;
+  /** The projections as of every commit decided so far (for start-up scans). */
+  readonly source: DocSource;
+  /** The executions not yet finished, as of every commit decided so far. */
+  activeExecutions(): IterableIterator<ActiveExecution>;
+  newId(): string;
+  hasOutcome(runId: string, stepId: string): boolean;
+  rawOutcome(runId: string, stepId: string): RawOutcome | undefined;
+  waitForStepRaw(runId: string, stepId: string): Promise<RawOutcome>;
+  /** Calls `f` after each commit is acknowledged, in sequence order, with the model as of then. */
+  onCommitted(f: (commit: Commit, model: Model) => void): void;
+}

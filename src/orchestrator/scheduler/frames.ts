@@ -1,0 +1,251 @@
+/**
+ * An agent's frames, once checked against their schemas, turned into
+ * commands: a task started or ended, called a target, asked for a step's
+ * result, cancelled a step, persisted or restored an asset, logged a line.
+ * Each answer goes back on the agent's connection.
+ */
+import { Readable } from "node:stream";
+import type { AbandonCause, BlobRef, Value } from "../../events/index.js";
+import { packValue } from "../../events/codec.js";
+import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
+import type { AssetDoc } from "../../projections/index.js";
+import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
+import { isSafeAssetPath, rejectionMessage, type Command } from "../core/index.js";
+import { stepKeys } from "../keys.js";
+import type { Orchestration } from "../orchestration.js";
+import type { TaskLogs } from "../task-logs.js";
+
+export interface FrameDeps {
+  readonly orch: Orchestration;
+  readonly logs: TaskLogs;
+  /** Where assets' and large results' blobs are; `persist` checks that they are there. */
+  readonly blobs?: BlobStore;
+  /** Largest asset, in bytes (all its files). */
+  readonly maxAssetBytes: number;
+}
+
+/** The agent a frame came from. */
+export interface FrameSender {
+  readonly agentId: string;
+  reply(message: ServerMessage): void;
+  /** It reported the end of an execution (a result, or a failure). */
+  ended(executionId: string): void;
+}
+
+/** The frames that act on the orchestrator (`hello` and `heartbeat` are the session's). */
+export type ActingFrame = Exclude<AgentMessage, { type: "hello" | "heartbeat" }>;
+
+/** Results larger than this, encoded, are kept as blobs rather than in the log. */
+const INLINE_RESULT_BYTES = 256 * 1024;
+
+/** Error types agents report for executions they could not run through no fault of the code, and the abandonment they are. */
+const NOT_THE_TASKS_FAULT: ReadonlyMap<string, AbandonCause> = new Map<string, AbandonCause>([
+  ["WorkerRestarted", "worker-restarted"],
+  ["AgentStopping", "agent-stopping"],
+]);
+
+/**
+ * A failure that is not the task's (a worker restarted to stop another
+ * execution, an agent that is stopping): retried like an abandonment, as
+ * this cause.
+ */
+export const notTheTasksFault = (errorType: string): AbandonCause | undefined => NOT_THE_TASKS_FAULT.get(errorType);
+
+/** The id of the asset a `persist` records: from the request, so a persist re-sent after a reconnect records nothing new. */
+export const assetIdOf = (executionId: string, requestId: number): string => `${executionId}-a${requestId}`;
+
+/** What agents and the API are told of an asset. */
+export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
+  assetId: doc.assetId,
+  env,
+  entries: (doc.persisted?.entries ?? []).map((e) => ({ path: e.path, size: e.size, sha256: e.sha256 })),
+  ...(doc.persisted?.name === undefined ? {} : { name: doc.persisted.name }),
+  ...(doc.persisted?.metadata === undefined ? {} : { metadata: doc.persisted.metadata }),
+});
+
+/** Acts on one frame. Never throws: problems are answered as `error`. */
+export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSender): Promise<void> => {
+  const { orch } = d;
+  const { agentId, reply } = from;
+  const run = async (cmd: Command, requestId?: number): Promise<boolean> => {
+    const r = await orch.execute(cmd);
+    if (!r.ok) reply({ type: "error", ...(requestId === undefined ? {} : { requestId }), message: rejectionMessage(r.rejection) });
+    return r.ok;
+  };
+  const runOf = (executionId: string) => orch.model.execution(executionId)?.runId ?? "";
+  try {
+    switch (m.type) {
+      case "started":
+        await run({ type: "RecordStarted", runId: runOf(m.executionId), executionId: m.executionId, agentId });
+        return;
+      case "succeeded":
+      case "failed": {
+        const notOurs = m.type === "failed" ? notTheTasksFault(m.error.type) : undefined;
+        const runId = runOf(m.executionId);
+        const large = m.type === "succeeded" ? (m.valueBlob !== undefined ? await uploaded(d, m.valueBlob) : await storeIfLarge(d, m.value)) : undefined;
+        const recorded = await run(
+          notOurs && m.type === "failed"
+            ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.error.message, cause: notOurs }
+            : {
+                type: "RecordResult",
+                runId,
+                executionId: m.executionId,
+                agentId,
+                outcome: m.type === "failed" ? { ok: false, error: m.error } : large ? { ok: true, blob: large } : { ok: true, value: m.value },
+              },
+          m.requestId,
+        );
+        // The agent keeps a result until it is acknowledged (or refused: then it drops it).
+        if (recorded && m.requestId !== undefined) reply({ type: "ack", requestId: m.requestId });
+        from.ended(m.executionId);
+        return;
+      }
+      case "submit":
+        reply(await submit(d, m));
+        return;
+      case "result": {
+        const outcome = m.wait ? await orch.waitForStepRaw(m.handle.runId, m.handle.stepId) : orch.rawOutcome(m.handle.runId, m.handle.stepId);
+        // A result kept as a blob is the agent's to download: it may be larger than a frame.
+        if (outcome && "blob" in outcome) reply({ type: "resolved", requestId: m.requestId, outcome: { status: "succeeded", value: null }, resultBlob: outcome.blob });
+        else reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
+        return;
+      }
+      case "cancel":
+        if (await run({ type: "CancelStep", runId: m.handle.runId, stepId: m.handle.stepId, reason: `cancelled by ${m.executionId}` }, m.requestId)) {
+          reply({ type: "ack", requestId: m.requestId });
+        }
+        return;
+      case "persist":
+        reply(await persist(d, agentId, m));
+        return;
+      case "restore": {
+        const r = await orch.execute({
+          type: "RestoreAsset",
+          executionId: m.executionId,
+          agentId,
+          assetId: m.assetId,
+          ...(m.to === undefined ? {} : { to: m.to }),
+        });
+        if (!r.ok) return reply({ type: "error", requestId: m.requestId, message: rejectionMessage(r.rejection) });
+        const found = orch.model.asset(m.assetId)!;
+        reply({ type: "restored", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) });
+        return;
+      }
+      case "log": {
+        const x = orch.model.execution(m.executionId);
+        if (x) d.logs.append({ ...m, runId: x.runId, stepId: x.stepId });
+        return;
+      }
+    }
+  } catch (e) {
+    // Not a refusal: the log or the blob store failed. The agent keeps what it sent and sends it again.
+    reply({
+      type: "error",
+      ...("requestId" in m ? { requestId: m.requestId } : {}),
+      message: `the server could not act on it now (${(e as Error).message}); it will be sent again`,
+      retry: true,
+    });
+  }
+};
+
+/**
+ * A result too large to travel inline in the log is stored as a blob (its
+ * msgpack bytes), and the log records the reference.
+ */
+const storeIfLarge = async (d: FrameDeps, value: Value): Promise<BlobRef | undefined> => {
+  if (!d.blobs) return undefined;
+  const bytes = packValue(value);
+  if (bytes.length <= INLINE_RESULT_BYTES) return undefined;
+  const info = await d.blobs.put(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
+  return { key: info.key, size: info.size, sha256: info.sha256 };
+};
+
+/** A blob an agent says it uploaded (a large result): its reference, once it is there with its size. */
+const uploaded = async (d: FrameDeps, b: BlobRef): Promise<BlobRef> => {
+  if (b.key !== keyOf(b.sha256)) throw new Error(`valueBlob.key must be "sha256:" + valueBlob.sha256`);
+  const stored = await d.blobs?.stat(b.key);
+  if (!stored || stored.size !== b.size) throw new Error(`the result's blob ${b.key} is not stored with ${b.size} bytes: upload it first`);
+  return { key: b.key, size: b.size, sha256: b.sha256 };
+};
+
+/** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */
+const persist = async (d: FrameDeps, agentId: string, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
+  const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
+  // The frame's shape (entries with a path, a size and a sha256) was checked against its schema on arrival.
+  let total = 0;
+  for (const e of m.entries) {
+    if (!isSafeAssetPath(e.path)) return fail(`asset path ${JSON.stringify(e.path)} is not a relative path inside the working directory`);
+    total += e.size;
+    const stored = await d.blobs?.stat(keyOf(e.sha256));
+    if (!stored || stored.size !== e.size) return fail(`the blob of ${e.path} (${keyOf(e.sha256)}) is not stored: upload it first`);
+  }
+  if (total > d.maxAssetBytes) return fail(`asset of ${total} bytes is over the limit of ${d.maxAssetBytes} (server option --max-asset-bytes)`);
+  const assetId = assetIdOf(m.executionId, m.requestId);
+  const r = await d.orch.execute({
+    type: "PersistAsset",
+    executionId: m.executionId,
+    agentId,
+    assetId,
+    entries: m.entries,
+    ...(m.name === undefined ? {} : { name: m.name }),
+    ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
+  });
+  if (!r.ok) return fail(rejectionMessage(r.rejection));
+  const found = d.orch.model.asset(assetId)!;
+  return { type: "persisted", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) };
+};
+
+/** Task code called a target: a step in the caller's run, or a new run for a workflow. */
+const submit = async (d: FrameDeps, m: Extract<AgentMessage, { type: "submit" }>): Promise<ServerMessage> => {
+  const { orch } = d;
+  const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
+  const caller = orch.model.execution(m.executionId);
+  if (!caller) return fail(`unknown calling execution ${m.executionId}`);
+  // The call's position in its execution (agents number them); older agents: the request id.
+  const callId = `${m.executionId}/${m.call ?? `r${m.requestId}`}`;
+  const kind = orch.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
+  const b = m.argumentsBlob;
+  const blobArgs =
+    b === undefined
+      ? {}
+      : { argumentsBlob: { key: b.key, size: b.size, sha256: b.sha256 }, ...(m.argumentCount === undefined ? {} : { argumentCount: m.argumentCount }) };
+  if (b !== undefined) {
+    if (b.key !== keyOf(b.sha256) || m.arguments.length > 0) return fail(`argumentsBlob.key must be "sha256:" + argumentsBlob.sha256, and arguments empty`);
+    const stored = await d.blobs?.stat(b.key);
+    if (!stored || stored.size !== b.size) return fail(`the arguments' blob ${b.key} is not stored: upload it first`);
+  }
+  const keys = stepKeys(orch.model, m.target, m.arguments, m.options, b);
+  const r =
+    kind === "workflow"
+      ? await orch.execute({
+          type: "SubmitRun",
+          runId: orch.newId(),
+          target: m.target,
+          arguments: m.arguments,
+          ...blobArgs,
+          ...(m.options ? { options: m.options } : {}),
+          keys,
+          call: { executionId: m.executionId, callId, runId: caller.runId, stepId: caller.stepId },
+        })
+      : await orch.execute({
+          type: "ScheduleStep",
+          runId: caller.runId,
+          call: { executionId: m.executionId, callId },
+          target: m.target,
+          kind,
+          arguments: m.arguments,
+          ...blobArgs,
+          options: m.options ?? {},
+          keys,
+        });
+  if (!r.ok) return fail(rejectionMessage(r.rejection));
+  const made = orch.model.call(callId);
+  if (!made) return fail("the call was not recorded");
+  const step = orch.model.step(made.runId, made.stepId);
+  const handle: HandleRef = {
+    runId: made.runId,
+    stepId: made.stepId,
+    executionId: step?.executions[step.executions.length - 1] ?? "",
+  };
+  return { type: "submitted", requestId: m.requestId, handle };
+};

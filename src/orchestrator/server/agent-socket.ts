@@ -1,0 +1,160 @@
+/**
+ * Agents' WebSocket (`/agent`): the upgrade, the `hello` handshake (the
+ * protocol version first, then the frame's schema), and every later frame
+ * decoded and checked against its type's schema before the environment's
+ * scheduler acts on it. Frames the server sends are kept within the frame
+ * limit.
+ */
+import type { Server as HttpServer } from "node:http";
+import { WebSocketServer, type WebSocket } from "ws";
+import { checkAgentMessage } from "../../protocol/index.js";
+import {
+  AGENT_PATH,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  decodeMessage,
+  encodeMessage,
+  type AgentMessage,
+  type ServerMessage,
+} from "../../protocol/messages.js";
+import type { AgentConnection, EnvScheduler, Hello } from "../scheduler/index.js";
+
+/** What the socket hands an agent's session to. */
+export type AgentHost = Pick<EnvScheduler, "connect" | "onMessage" | "disconnect">;
+
+export interface AgentSocketOptions {
+  /** The scheduler of the environment a hello names (refuses an unknown environment). */
+  hostOf(project: string, env: string): Promise<AgentHost>;
+  /** Aborted when the server starts closing: sockets closed then are not agents leaving. */
+  readonly stopping: AbortSignal;
+  readonly notice: (message: string) => void;
+}
+
+export class AgentSockets {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+
+  constructor(
+    http: HttpServer,
+    private readonly o: AgentSocketOptions,
+  ) {
+    http.on("upgrade", (req, socket, head) => {
+      if (new URL(req.url ?? "/", "http://x").pathname !== AGENT_PATH) {
+        socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    });
+  }
+
+  /** Tells every agent the server is going away (close code 1001: they reconnect with backoff), and accepts no more. */
+  goingAway(): void {
+    for (const c of this.wss.clients) c.close(1001, "server shutting down");
+    this.wss.close();
+  }
+
+  /** Cuts whatever connection is still open. */
+  terminate(): void {
+    for (const c of this.wss.clients) c.terminate();
+  }
+
+  private accept(ws: WebSocket): void {
+    const { stopping } = this.o;
+    let agent: { id: string; host: AgentHost } | undefined;
+    let helloSeen = false;
+    const conn = this.connection(ws);
+    const refuse = (reason: string) => {
+      conn.send({ type: "refused", reason });
+      ws.close(1008, "refused");
+    };
+    ws.on("message", (data, isBinary) => {
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      const m = isBinary ? decodeMessage(bytes) : undefined;
+      if (!m) {
+        conn.send({ type: "error", message: "malformed frame: expected a binary msgpack message with a string 'type'" });
+        return;
+      }
+      if (!agent) {
+        if (helloSeen) return; // hello in progress
+        if (m.type !== "hello") {
+          conn.send({ type: "error", message: `expected hello first, got ${JSON.stringify(m.type.slice(0, 64))}` });
+          return;
+        }
+        helloSeen = true;
+        // The version first: another version's hello may have another shape.
+        if (m["protocol"] !== PROTOCOL_VERSION) {
+          return refuse(
+            `protocol version ${JSON.stringify(m["protocol"] ?? null)} is not supported: this server speaks version ${PROTOCOL_VERSION}; upgrade the agent or the server`,
+          );
+        }
+        const problem = checkAgentMessage(m) ?? arityProblem(m["manifests"] as readonly unknown[]);
+        if (problem) return refuse(problem);
+        void this.hello(conn, m as unknown as Hello).then(
+          (a) => {
+            agent = a;
+            // The socket closed while the hello was being recorded: the agent left at once.
+            if (ws.readyState === ws.CLOSING || ws.readyState === ws.CLOSED) {
+              if (!stopping.aborted) void a.host.disconnect(a.id, conn, "connection closed");
+            }
+          },
+          (e: unknown) => refuse((e as Error).message),
+        );
+        return;
+      }
+      // Checked against its type's schema before any command is made of it.
+      const problem = checkAgentMessage(m);
+      if (problem) {
+        const requestId = m["requestId"];
+        conn.send({ type: "error", ...(Number.isSafeInteger(requestId) ? { requestId: requestId as number } : {}), message: problem });
+        return;
+      }
+      void agent.host.onMessage(agent.id, m as unknown as AgentMessage);
+    });
+    ws.on("close", () => {
+      // A server that stops closes every socket: the agents did not leave, and come back when it is up again.
+      if (agent && !stopping.aborted) void agent.host.disconnect(agent.id, conn, "connection closed");
+    });
+    ws.on("error", () => ws.terminate());
+  }
+
+  /** The scheduler's side of the socket: frames over the limit are not sent (an answer becomes an error). */
+  private connection(ws: WebSocket): AgentConnection {
+    const conn: AgentConnection = {
+      send: (m: ServerMessage) => {
+        if (ws.readyState !== ws.OPEN) return;
+        const bytes = encodeMessage(m);
+        if (bytes.length <= MAX_FRAME_BYTES) return ws.send(bytes);
+        // The agent would drop the connection on it: an answer becomes an error; anything else is not sent.
+        const message = `the server's ${m.type} message is ${bytes.length} bytes, over the frame limit of ${MAX_FRAME_BYTES}: keep large values in assets`;
+        this.o.notice(`agent connection: ${message}`);
+        if ("requestId" in m && m.requestId !== undefined) ws.send(encodeMessage({ type: "error", requestId: m.requestId, message }));
+      },
+      close: (reason: string) => ws.close(1000, reason.slice(0, 120)),
+    };
+    return conn;
+  }
+
+  /** A hello checked against its schema: registers the agent with its environment's scheduler. */
+  private async hello(conn: AgentConnection, m: Hello): Promise<{ id: string; host: AgentHost }> {
+    const host = await this.o.hostOf(m.project, m.env);
+    const id = await host.connect(conn, m);
+    return { id, host };
+  }
+}
+
+/** A target's optional `arity` must be `{ min, max? }`, whole numbers with min <= max (it is logged with the manifest). */
+const arityProblem = (manifests: readonly unknown[]): string | undefined => {
+  const nat = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  for (const [i, r] of manifests.entries()) {
+    const targets = (r as { targets?: unknown } | null)?.targets;
+    if (!Array.isArray(targets)) continue;
+    for (const [j, t] of targets.entries()) {
+      const a = (t as { arity?: unknown } | null)?.arity;
+      if (a === undefined) continue;
+      const { min, max } = (a ?? {}) as { min?: unknown; max?: unknown };
+      if (typeof a !== "object" || a === null || !nat(min) || (max !== undefined && (!nat(max) || (max as number) < (min as number)))) {
+        return `manifests[${i}].targets[${j}].arity must be { min, max? }: whole numbers >= 0, max >= min, no max for a rest parameter`;
+      }
+    }
+  }
+  return undefined;
+};

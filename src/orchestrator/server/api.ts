@@ -1,0 +1,79 @@
+/**
+ * The HTTP API's edge: a request is matched against the route table (404
+ * for an unknown path, 405 for a wrong method), its path parameters, query
+ * and body are checked against the route's schemas (400 naming the field),
+ * and only then handed to its route's handler, by name. Errors are answered
+ * as JSON `{ "error": "..." }`; while the server stops, 503 with Retry-After.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { InvalidNameError } from "../../events/index.js";
+import { checkBody, checkQuery, matchRoute, type ParamName } from "../../protocol/index.js";
+import { Refused } from "../environments.js";
+import { goingAway, STREAMED, type ServerContext } from "./context.js";
+import { discard, HttpError, noBody, readBody, send } from "./http-io.js";
+import { HANDLERS } from "./routes/index.js";
+
+/** Answers one request. Never throws. */
+export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  try {
+    if (ctx.stopping.aborted) throw goingAway();
+    const url = new URL(req.url ?? "/", "http://x");
+    let parts: string[];
+    try {
+      parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch {
+      throw new HttpError(400, "the path is not valid percent-encoding");
+    }
+    if (parts[0] !== "api") throw new HttpError(404, "not found: the API lives under /api (see GET /api/schema)");
+    const method = req.method ?? "GET";
+    const match = matchRoute(method, parts.slice(1));
+    if (!match.ok) {
+      if (match.allow) res.setHeader("allow", match.allow.join(", "));
+      throw new HttpError(match.status, match.message);
+    }
+    const { route } = match.matched;
+    // Checked by matchRoute against the route's path: a handler reads only its own route's parameters.
+    const params = match.matched.params as Readonly<Record<ParamName, string>>;
+    const badQuery = checkQuery(route, url.searchParams);
+    if (badQuery) throw new HttpError(400, badQuery);
+    const handler = HANDLERS[route.name];
+    if ("raw" in handler) return await handler.raw(ctx, { params, query: url.searchParams, req, res });
+    const body = method === "POST" || method === "PUT" ? await readBody(req) : await noBody(req);
+    const badBody = checkBody(route, body);
+    if (badBody) throw new HttpError(400, badBody);
+    const out = await handler(ctx, { params, query: url.searchParams, body, req, res });
+    if (out === STREAMED) return;
+    send(res, 200, out);
+  } catch (e) {
+    const status = e instanceof HttpError || e instanceof Refused ? e.status : e instanceof InvalidNameError ? 400 : 500;
+    // What fails because the server is stopping (its orchestrators closed) is for the client to retry.
+    if (status === 500 && ctx.stopping.aborted) return answerGoingAway(res);
+    if (status === 503) return answerGoingAway(res, (e as Error).message);
+    if (status === 500) ctx.notice(`API error: ${(e as Error).stack ?? String(e)}`);
+    if (!res.headersSent) {
+      // A body left unread (over the limit, or refused before it was read) is read and dropped first, so the
+      // client, still sending, hears the answer instead of a reset.
+      if (!req.complete) await discard(req);
+      if (!req.complete) res.setHeader("connection", "close");
+      send(res, status, { error: (e as Error).message });
+    } else res.end();
+  }
+};
+
+const answerGoingAway = (res: ServerResponse, message = goingAway().message): void => {
+  if (res.headersSent) return void res.end();
+  send(res, 503, { error: message }, { "retry-after": "1", connection: "close" });
+};
+
+/** Requests Node's parser refuses (an unknown method, a malformed header) get a JSON 400 too, not a bare one. */
+export const answerClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+  if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+  const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+  const what = err.code === "HPE_INVALID_METHOD" ? "an unknown HTTP method" : `a malformed HTTP request (${err.code ?? err.message})`;
+  const text = JSON.stringify({ error: `${what}: see GET /api/schema for the API` });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
+};

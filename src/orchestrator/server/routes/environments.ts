@@ -1,0 +1,58 @@
+/** The environments of a project: list, create or branch, set a base, archive, and verify an environment's log. */
+import { logRef } from "../../../events/index.js";
+import { verifyLog } from "../../../events/storage/index.js";
+import { getEnvironment } from "../../../projections/index.js";
+import { rejected, type Handlers } from "../context.js";
+import { HttpError } from "../http-io.js";
+
+export const environmentRoutes = {
+  listEnvs: async (ctx, { params: { project } }) => {
+    const refs = await ctx.log.listEnvs(project);
+    const out = [];
+    for (const r of refs) {
+      const e = await ctx.envs.get(r.project, r.env);
+      out.push({ name: r.env, lastSeq: e.rt.lastSeq, ...(getEnvironment(e.rt.source) ?? {}) });
+    }
+    return out;
+  },
+
+  createEnv: async (ctx, { params: { project }, body }) => {
+    const { name, base, from, at, atTime } = (body ?? {}) as Record<string, unknown>;
+    if (typeof name !== "string") throw new HttpError(400, 'give the environment\'s name as {"name": "..."}');
+    const ref = logRef(project, name);
+    if (await ctx.log.hasEnv(ref)) throw rejected({ _tag: "EnvironmentExists", env: `${project}/${name}` });
+    if (from !== undefined) {
+      if (typeof from !== "string") throw new HttpError(400, "from must be an environment name");
+      if (at !== undefined && !Number.isSafeInteger(at)) throw new HttpError(400, "at must be a log sequence number");
+      const time = atTime === undefined ? undefined : Date.parse(String(atTime));
+      if (time !== undefined && Number.isNaN(time)) throw new HttpError(400, `atTime ${JSON.stringify(atTime)} is not an ISO date`);
+      const e = await ctx.envs.branch(project, name, from, at as number | undefined, time);
+      return { name, ...getEnvironment(e.rt.source) };
+    }
+    if (base !== undefined) {
+      if (typeof base !== "string") throw new HttpError(400, "base must be an environment name");
+      await ctx.envs.requireBase(project, base);
+    }
+    const e = await ctx.envs.get(project, name, typeof base === "string" ? { base } : {});
+    return { name, ...getEnvironment(e.rt.source) };
+  },
+
+  updateEnv: async (ctx, { params: { project, env }, body }) => {
+    const { base } = (body ?? {}) as { base?: unknown };
+    if (base !== null && typeof base !== "string") throw new HttpError(400, 'give the new base as {"base": "name"} or {"base": null}');
+    await ctx.envs.rebase(project, env, base);
+    return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
+  },
+
+  archiveEnv: async (ctx, { params: { project, env } }) => {
+    await ctx.envs.archive(project, env);
+    return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
+  },
+
+  // Straight from the log: the environment's orchestrator may not start on a log that does not decode.
+  verifyLog: async (ctx, { params: { project, env } }) => {
+    const ref = logRef(project, env);
+    if (!(await ctx.log.hasEnv(ref))) throw rejected({ _tag: "UnknownEnvironment", env: `${project}/${env}` });
+    return { project, env, log: ctx.log.kind, ...(await verifyLog(ctx.log, ref)) };
+  },
+} satisfies Partial<Handlers>;

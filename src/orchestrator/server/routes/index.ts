@@ -1,0 +1,28 @@
+/**
+ * Every route's handler, by the route's name in `src/protocol/http.ts`
+ * (`ROUTES`). The type holds the table whole: a route without a handler, or
+ * a handler without a route, does not compile.
+ */
+import type { Handlers } from "../context.js";
+import { agentRoutes } from "./agents.js";
+import { assetRoutes } from "./assets.js";
+import { blobRoutes } from "./blobs.js";
+import { environmentRoutes } from "./environments.js";
+import { logRoutes } from "./logs.js";
+import { metaRoutes } from "./meta.js";
+import { projectionRoutes } from "./projections.js";
+import { runRoutes } from "./runs.js";
+import { stepRoutes } from "./steps.js";
+
+export const HANDLERS: Handlers = {
+  ...metaRoutes,
+  ...environmentRoutes,
+  ...runRoutes,
+  ...stepRoutes,
+
+  ...logRoutes,
+  ...assetRoutes,
+  ...agentRoutes,
+  ...projectionRoutes,
+  ...blobRoutes,
+};

@@ -1,0 +1,182 @@
+/**
+ * The Tributary server: an HTTP API for the CLI (and scripts), and a
+ * WebSocket endpoint for agents, in front of one orchestrator per
+ * environment. This module puts it together: it takes the data directory's
+ * lock, opens the log and the blob store (embedded, or NATS with `nats`),
+ * starts every environment, listens, and stops. The API's edge is `api.ts`
+ * with one handler file per resource under `routes/`; agents' sockets are
+ * `agent-socket.ts`. See docs/api.md.
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import { join } from "node:path";
+import { CorruptEvent, type EventLog } from "../../events/index.js";
+import { EmbeddedEventLog, JetStreamEventLog } from "../../events/storage/index.js";
+import type { BlobStore } from "../../events/storage/blob-store.js";
+import { FsBlobStore } from "../../events/storage/blob-store-fs.js";
+import { NatsBlobStore } from "../../events/storage/blob-store-nats.js";
+import { DataDirLock } from "../data-lock.js";
+import { Environments, type Env } from "../environments.js";
+import { AgentSockets } from "./agent-socket.js";
+import { answerClientError, handleRequest } from "./api.js";
+
+export interface ServerOptions {
+  /** Data directory: embedded log, projections, task logs. Default `./.tributary`. */
+  readonly dataDir?: string;
+  /** NATS server URL(s): use JetStream for the event log instead of the embedded one. */
+  readonly nats?: string;
+  /** HTTP port; 0 picks a free one. Default 7777. */
+  readonly port?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Largest blob (one file of an asset), bytes. Default 8 GiB. */
+  readonly maxBlobBytes?: number;
+  /** Largest asset (all its files), bytes. Default 8 GiB. */
+  readonly maxAssetBytes?: number;
+  /** The project whose `production` environment exists from the start. Default `default`. */
+  readonly defaultProject?: string;
+  /** Heartbeat interval asked of agents, ms. Default 2,000. */
+  readonly heartbeatMs?: number;
+  /**
+   * How long agents have, after the server starts, to connect again before
+   * the executions they ran are abandoned, ms. Default: the agents' reconnect
+   * backoff cap (2 s) plus two heartbeats.
+   */
+  readonly restartGraceMs?: number;
+  readonly onNotice?: (message: string) => void;
+}
+
+export const DEFAULT_PROJECT = "default";
+export const DEFAULT_ENV = "production";
+const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
+
+export class TributaryServer {
+  private readonly envs: Environments;
+  private readonly http: HttpServer;
+  private readonly agents: AgentSockets;
+  private readonly notice: (m: string) => void;
+  readonly dataDir: string;
+  private closed: Promise<void> | undefined;
+  /** Aborted when the server starts closing. */
+  private readonly stopping = new AbortController();
+
+  private constructor(
+    readonly log: EventLog,
+    readonly blobs: BlobStore,
+    options: ServerOptions,
+    /** The data directory's lock, released by `close` (or, on a hard exit, by `lock.release()`). */
+    readonly lock: DataDirLock,
+  ) {
+    this.dataDir = options.dataDir ?? ".tributary";
+    this.notice = options.onNotice ?? ((m) => console.error(m));
+    this.envs = new Environments({
+      log,
+      dataDir: this.dataDir,
+      heartbeatMs: options.heartbeatMs ?? 2000,
+      ...(options.restartGraceMs === undefined ? {} : { restartGraceMs: options.restartGraceMs }),
+      onNotice: this.notice,
+      blobs,
+      maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
+    });
+    const ctx = { log, blobs, envs: this.envs, stopping: this.stopping.signal, notice: this.notice };
+    this.http = createServer((req, res) => void handleRequest(ctx, req, res));
+    this.http.on("clientError", answerClientError);
+    this.agents = new AgentSockets(this.http, {
+      hostOf: async (project, env) => (await this.env(project, env)).scheduler,
+      stopping: this.stopping.signal,
+      notice: this.notice,
+    });
+  }
+
+  /** Opens the log, starts every environment's orchestrator (resuming pending work), and listens. */
+  static async start(options: ServerOptions = {}): Promise<TributaryServer> {
+    const dataDir = options.dataDir ?? ".tributary";
+    // Before anything under the data directory is opened (with --nats too: projections and task logs live there).
+    const lock = DataDirLock.acquire(dataDir);
+    let log: EventLog | undefined;
+    let blobs: BlobStore;
+    try {
+      log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
+      const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
+      blobs = options.nats
+        ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
+        : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
+    } catch (e) {
+      await log?.close().catch(() => undefined);
+      lock.release();
+      throw e;
+    }
+    const server = new TributaryServer(log, blobs, options, lock);
+    try {
+      for (const ref of await log.listEnvs()) {
+        try {
+          await server.env(ref.project, ref.env);
+        } catch (e) {
+          if (!(e instanceof CorruptEvent)) throw e;
+          const where = options.nats ? `--nats ${options.nats}` : `--data ${dataDir}`;
+          throw new CorruptEvent(
+            `${e.reason}. The log of ${ref.project}/${ref.env} does not decode, so the server cannot start: list every commit that fails with ` +
+              `'tributary log verify --project ${ref.project} --env ${ref.env} ${where}', and restore the log from a backup`,
+            e.seq,
+            { cause: e },
+          );
+        }
+      }
+      await server.env(options.defaultProject ?? DEFAULT_PROJECT, DEFAULT_ENV, {});
+      await new Promise<void>((resolve, reject) => {
+        server.http.once("error", reject);
+        server.http.listen(options.port ?? 7777, options.host ?? "127.0.0.1", () => resolve());
+      });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  /** `http://host:port` */
+  get url(): string {
+    const a = this.http.address();
+    if (!a || typeof a === "string") throw new Error("the server is not listening");
+    return `http://${a.address}:${a.port}`;
+  }
+
+  /** The orchestrator of an environment, started on first use. */
+  env(project: string, env: string, create?: { base?: string }): Promise<Env> {
+    return this.envs.get(project, env, create);
+  }
+
+  /**
+   * Stops, in well under a second when nothing hangs: stops listening;
+   * answers long polls (`result?wait=true`) with 503 and Retry-After and ends
+   * log streams, so that clients retry; tells agents the server is going
+   * away (close code 1001: they reconnect with backoff); lets the appends in
+   * flight finish and flushes the projections; closes the log; releases the
+   * data directory's lock.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    const stopped = new Promise<void>((r) => (this.http.listening ? this.http.close(() => r()) : r()));
+    this.stopping.abort();
+    this.agents.goingAway();
+    try {
+      await this.envs.close();
+      this.http.closeIdleConnections();
+      // Whatever is still open (an agent that does not answer the close, a slow request) is cut.
+      const cut = setTimeout(() => {
+        this.http.closeAllConnections();
+        this.agents.terminate();
+      }, 200);
+      await stopped;
+      clearTimeout(cut);
+      this.agents.terminate();
+      await this.blobs.close();
+      await this.log.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+}
