@@ -88,9 +88,7 @@ const setup = async () => {
   const rt = new EnvRuntime({ log, ref, storePath: join(dir, "store"), onNotice: (m) => notices.push(m) });
   await rt.start();
   const seen: Seen[] = [];
-  rt.addEffects({
-    onCommitted: (c) => seen.push({ seq: c.seq, ids: c.events.map((e) => e.id), lastSeq: rt.lastSeq, acked: log.acked.includes(c.seq) }),
-  });
+  rt.onCommitted((c) => seen.push({ seq: c.seq, ids: c.events.map((e) => e.id), lastSeq: rt.lastSeq, acked: log.acked.includes(c.seq) }));
   onTestFinished(async () => {
     await log.release();
     await rt.close();
@@ -161,7 +159,7 @@ describe("the runtime pipelines its decisions", () => {
     expect(rt.model.stepsOfRun("R1").map((s) => s.stepId)).toEqual(["1", "2", "3"]);
     expect(rt.model.execution(executionIdOf("R1", "2", 1))).toMatchObject({ status: "assigned" });
     expect(rt.model.run("R2")).toMatchObject({ status: "running" });
-    expect(rt.active.size).toBe(4);
+    expect([...rt.activeExecutions()]).toHaveLength(4);
     // Nothing is acknowledged yet: no effect ran, no command returned, lastSeq did not move.
     await settle(() => log.appends.every((a) => a.landed !== undefined));
     expect(log.holding).toBe(cmds.length);
@@ -259,7 +257,7 @@ describe("the runtime after a failed append", () => {
       expect(notices.filter((n) => /failed .*; reloading state from the log/.test(n))).toHaveLength(1);
       // The reloaded state is the log's: the failed commands left nothing.
       for (const r of ["R3", "R4", "R5"]) expect(rt.model.run(r)).toBeUndefined();
-      expect([...rt.active.values()].map((x) => x.runId).sort()).toEqual(["R0", "R1", "R2"]);
+      expect([...rt.activeExecutions()].map((x) => x.runId).sort()).toEqual(["R0", "R1", "R2"]);
       expect(rt.lastSeq).toBe(4);
       // Later commands succeed, at the sequences the failed ones had been given.
       const again = await rt.execute(submit("R3"));

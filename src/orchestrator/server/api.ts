@@ -38,7 +38,11 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
     const badQuery = checkQuery(route, url.searchParams);
     if (badQuery) throw new HttpError(400, badQuery);
     const handler = HANDLERS[route.name];
-    if ("raw" in handler) return await handler.raw(ctx, { params, query: url.searchParams, req, res });
+    if ("raw" in handler) {
+      // A raw handler streams its own body (a blob upload); on any other method there is none to take.
+      if (method !== "PUT" && method !== "POST") await noBody(req);
+      return await handler.raw(ctx, { params, query: url.searchParams, req, res });
+    }
     const body = method === "POST" || method === "PUT" ? await readBody(req) : await noBody(req);
     const badBody = checkBody(route, body);
     if (badBody) throw new HttpError(400, badBody);
