@@ -132,7 +132,7 @@ describe("the packed package, installed into a project outside the clone", () =>
 
   it("holds built JavaScript and its .d.ts, no TypeScript sources", () => {
     const pkg = join(app, "node_modules/tributary");
-    for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "dist/src/client/index.d.ts", "dist/src/server.d.ts", "dist/src/cli/bin.js", "dist/src/agent/worker-boot.mjs"]) {
+    for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "dist/src/client/index.d.ts", "dist/src/server.d.ts", "bin/tributary.mjs", "dist/src/cli/main.js", "dist/src/agent/worker-boot.mjs"]) {
       expect(existsSync(join(pkg, f)), f).toBe(true);
     }
     expect(existsSync(join(pkg, "src"))).toBe(false);
