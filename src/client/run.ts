@@ -165,8 +165,8 @@ export class RunHandle<R = unknown> {
 export class SubmittedRun<R = unknown> extends RunHandle<R> {
   /** `false`: a run of the same idempotency key existed (same target and arguments); this is that run. */
   readonly created: boolean;
-  /** Sequence of the commit that recorded it. */
-  readonly seq: number;
+  /** Sequence of the commit that recorded it; `undefined` when nothing was (`created: false`). */
+  readonly seq: number | undefined;
   /** Set when no connected agent hosts the target now: the run waits for one. */
   readonly warning: string | undefined;
   readonly #answer: SubmitAnswer;

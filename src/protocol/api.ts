@@ -30,8 +30,8 @@ export interface SubmitAnswer {
   readonly runId: string;
   /** `false`: a run of the same idempotency key (and target and arguments) existed; this is it. */
   readonly created: boolean;
-  /** Sequence of the commit that recorded the submission. */
-  readonly seq: number;
+  /** Sequence of the commit that recorded the submission; absent when nothing was recorded (a known key). */
+  readonly seq?: number;
   /** Set when no connected agent hosts the target now: the run waits for one. */
   readonly warning?: string;
 }
