@@ -125,9 +125,10 @@ export class RunHandle<R = unknown> {
     for (;;) {
       const res = await patience.retrying(() => this.#scope.transport.stream(this.#request({ method: "GET", route: `${RUN}/logs`, query: { follow: "true" }, ...signal(o) })));
       let rest = "";
+      const utf8 = new TextDecoder();
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          rest += Buffer.from(chunk).toString("utf8");
+          rest += utf8.decode(chunk, { stream: true });
           const lines = rest.split("\n");
           rest = lines.pop() ?? "";
           for (const text of lines) {
