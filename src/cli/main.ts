@@ -5,7 +5,7 @@
  * Exit codes: 0 ok; 1 refused or bad usage; 2 fault (no server, server
  * error); 3 the awaited run failed.
  */
-import { CliError } from "./client.js";
+import { cliErrorOf } from "./client.js";
 
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number | void> }>> = {
   server: () => import("./commands/server.js"),
@@ -64,9 +64,10 @@ export const main = async (argv: string[]): Promise<number> => {
   try {
     return (await (await load()).run(rest)) ?? 0;
   } catch (e) {
-    if (e instanceof CliError) {
-      console.error(`tributary ${name}: ${e.message}`);
-      return e.exitCode;
+    const refused = cliErrorOf(e);
+    if (refused) {
+      console.error(`tributary ${name}: ${refused.message}`);
+      return refused.exitCode;
     }
     if (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS")) {
       console.error(`tributary ${name}: ${e.message}\n\n${USAGE}`);

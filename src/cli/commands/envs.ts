@@ -1,16 +1,11 @@
 /** `tributary envs ls | create NAME [--base ENV] | update NAME --base ENV|--no-base | archive NAME | branch NAME --from ENV [--at SEQ | --at-time ISO]` */
 import { parseArgs } from "node:util";
-import { toJson } from "../../orchestrator/json.js";
-import { api, CliError } from "../client.js";
+import { toJson } from "../../protocol/json.js";
+import type { EnvironmentAnswer } from "../../protocol/api.js";
+import { CliError, clientOf } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
 
-interface EnvRow {
-  name: string;
-  base?: string;
-  branchedFrom?: { parent: string; at: number };
-  archived?: boolean;
-  lastSeq: number;
-}
+type EnvRow = EnvironmentAnswer & { readonly lastSeq?: number };
 
 const USAGE =
   "usage: tributary envs ls | create NAME [--base ENV] | update NAME (--base ENV | --no-base) | archive NAME | branch NAME --from ENV [--at SEQ | --at-time ISO]";
@@ -29,10 +24,10 @@ export const run = async (argv: string[]): Promise<number> => {
     },
   });
   const t = targetOf(values);
+  const client = clientOf(t);
   const [sub, name] = positionals;
-  const path = `/api/projects/${encodeURIComponent(t.project)}/envs`;
   if (sub === "ls") {
-    const rows = await api<EnvRow[]>(t.server, "GET", path);
+    const rows: EnvRow[] = await client.listEnvironments();
     if (values.json) console.log(toJson(rows));
     else {
       const parentOf = (r: EnvRow) => r.base ?? r.branchedFrom?.parent ?? "";
@@ -49,18 +44,18 @@ export const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (sub === "create" && name) {
-    const created = await api<EnvRow>(t.server, "POST", path, { name, ...(values.base ? { base: values.base } : {}) });
+    const created = await client.createEnvironment(name, values.base ? { base: values.base } : {});
     console.log(values.json ? toJson(created) : `created environment ${t.project}/${name}${values.base ? ` (base ${values.base})` : ""}`);
     return 0;
   }
   if (sub === "update" && name) {
     if (values.base === undefined && !values["no-base"]) throw new CliError(USAGE, 1);
-    const r = await api<EnvRow>(t.server, "POST", `${path}/${encodeURIComponent(name)}/update`, { base: values["no-base"] ? null : values.base });
+    const r = await client.setBase(name, values["no-base"] ? null : values.base!);
     console.log(values.json ? toJson(r) : `environment ${t.project}/${name} now has ${r.base ? `base ${r.base}` : "no base"}`);
     return 0;
   }
   if (sub === "archive" && name) {
-    const r = await api<EnvRow>(t.server, "POST", `${path}/${encodeURIComponent(name)}/archive`);
+    const r = await client.archiveEnvironment(name);
     console.log(values.json ? toJson(r) : `archived environment ${t.project}/${name}: it accepts no new runs and cannot be a base`);
     return 0;
   }
@@ -68,8 +63,7 @@ export const run = async (argv: string[]): Promise<number> => {
     if (values.at !== undefined && values["at-time"] !== undefined) throw new CliError("give --at or --at-time, not both", 1);
     const at = values.at === undefined ? undefined : Number(values.at);
     if (at !== undefined && !Number.isSafeInteger(at)) throw new CliError(`--at takes a log sequence number, got ${JSON.stringify(values.at)}`, 1);
-    const r = await api<EnvRow>(t.server, "POST", path, {
-      name,
+    const r = await client.branchEnvironment(name, {
       from: values.from,
       ...(at === undefined ? {} : { at }),
       ...(values["at-time"] === undefined ? {} : { atTime: values["at-time"] }),

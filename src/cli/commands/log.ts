@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { logRef } from "../../events/subjects.js";
 import { verifyLog, type LogVerification } from "../../events/storage/verify.js";
-import { toJson } from "../../orchestrator/json.js";
-import { api, CliError, envPath } from "../client.js";
+import { toJson } from "../../protocol/json.js";
+import { CliError, clientOf } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
 
 const USAGE = "usage: tributary log verify [--project P] [--env E] [--json] [--data DIR | --nats URL]";
@@ -47,7 +47,7 @@ export const run = async (argv: string[]): Promise<number> => {
 
 type Verified = LogVerification & { readonly log: string };
 
-const viaServer = (t: ReturnType<typeof targetOf>): Promise<Verified> => api<Verified>(t.server, "GET", envPath(t, "/log/verify"));
+const viaServer = (t: ReturnType<typeof targetOf>): Promise<Verified> => clientOf(t).verifyLog();
 
 const direct = async (project: string, env: string, data: string | undefined, nats: string | undefined): Promise<Verified> => {
   let ref;

@@ -1,9 +1,9 @@
 /** `tributary submit REPO:TARGET [--arg JSON]... [--idempotency-key K] [--wait]` */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { fromJson, toJson } from "../../orchestrator/json.js";
-import type { RunView } from "../../projections/index.js";
-import { api, CliError, envPath, type Target } from "../client.js";
+import { fromJson, toJson } from "../../protocol/json.js";
+import type { RunHandle } from "../../client/run.js";
+import { CliError, clientOf } from "../client.js";
 import { COMMON, targetOf } from "../options.js";
 import { printOutcome, waitForRun } from "../wait.js";
 
@@ -43,30 +43,26 @@ export const run = async (argv: string[]): Promise<number> => {
   if (key !== undefined && (key.length === 0 || key.length > 256)) {
     throw new CliError(`--idempotency-key takes 1 to 256 characters, got ${key.length}`, 1);
   }
-  const submitted = await api<{ runId: string; created: boolean; warning?: string }>(t.server, "POST", envPath(t, "/runs"), {
-    target,
-    arguments: args,
-    ...(key !== undefined ? { idempotencyKey: key } : {}),
-  });
+  const submitted = await clientOf(t).submit(target, args, key !== undefined ? { idempotencyKey: key } : {});
   if (submitted.warning && !values.json) console.error(`warning: ${submitted.warning}`);
   if (!values.wait) {
     console.log(values.json ? toJson(submitted) : submitted.runId);
     return 0;
   }
   if (!values.json) console.error(`run ${submitted.runId}${submitted.created ? "" : " (existing, same idempotency key)"}: waiting…`);
-  const progress = !values.json && process.stderr.isTTY ? showProgress(t, submitted.runId) : undefined;
+  const progress = !values.json && process.stderr.isTTY ? showProgress(submitted) : undefined;
   const outcome = await waitForRun(t, submitted.runId).finally(() => progress?.stop());
   return printOutcome(submitted.runId, outcome, values.json);
 };
 
 /** On a terminal: a line on stderr, redrawn twice a second, with the run's step counts. */
-const showProgress = (t: Target, runId: string): { stop(): void } => {
+const showProgress = (run: RunHandle): { stop(): void } => {
   let stopped = false;
   const draw = async () => {
     while (!stopped) {
       await new Promise((r) => setTimeout(r, 500));
       if (stopped) break;
-      const view = await api<RunView>(t.server, "GET", envPath(t, `/runs/${runId}`)).catch(() => undefined);
+      const view = await run.view().catch(() => undefined);
       if (!view || stopped) continue;
       const count = (...s: string[]) => view.steps.filter((x) => s.includes(x.status)).length;
       process.stderr.write(

@@ -2,7 +2,7 @@
 import type { ServerResponse } from "node:http";
 import { getRunView } from "../../../projections/index.js";
 import type { Env } from "../../environments.js";
-import { toJson } from "../../json.js";
+import { toJson } from "../../../protocol/json.js";
 import { envOf, runOf, STREAMED, type Handlers, type ServerContext } from "../context.js";
 
 export const logRoutes = {
