@@ -520,8 +520,6 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "AssetRestored",
 ]);
 
-export const isRunEvent = (e: Event): e is RunEvent => RUN_EVENT_TYPES.has(e.type);
-
 /**
  * A commit: the events one decision produced, stored as one message at one
  * sequence number of the environment's log. All events of a commit belong to

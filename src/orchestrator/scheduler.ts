@@ -5,9 +5,9 @@
  * work once the commits that record it are acknowledged.
  */
 import { Readable } from "node:stream";
-import { type AbandonCause, type BlobRef, type Commit, type TargetRef, type Value } from "../events/index.js";
+import { type AbandonCause, type BlobRef, type Commit, type Value } from "../events/index.js";
 import { packValue } from "../events/codec.js";
-import type { AgentMessage, AssetRef, HandleRef, Outcome, ServerMessage } from "../protocol/messages.js";
+import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../protocol/messages.js";
 import type { AssetDoc } from "../projections/index.js";
 import type { Command } from "./core/commands.js";
 import type { Model } from "./core/model.js";
@@ -587,8 +587,6 @@ export class EnvScheduler {
     this.agents.clear();
   }
 }
-
-export type { Outcome, TargetRef };
 
 /** What agents and the API are told of an asset. */
 export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({

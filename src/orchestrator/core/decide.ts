@@ -23,7 +23,6 @@ import {
   type RunId,
   type StepId,
   type StepOptions,
-  type TargetKind,
   type TargetManifest,
   type TargetRef,
   type Value,
@@ -657,7 +656,6 @@ const sameManifest = (m: Model, repository: string, targets: readonly TargetMani
   return current !== undefined && JSON.stringify(current.targets) === JSON.stringify(targets);
 };
 
-export type { TargetKind };
 
 /**
  * A submission with a known idempotency key: the same target and arguments
