@@ -203,9 +203,9 @@ export const COMMANDS = {
   submit: SUBMIT,
   runs: RUNS,
   envs: ENVS,
+  assets: ASSETS,
   projections: PROJECTIONS,
   log: LOG,
-  assets: ASSETS,
   demo: DEMO,
 } as const;
 
