@@ -656,7 +656,6 @@ const sameManifest = (m: Model, repository: string, targets: readonly TargetMani
   return current !== undefined && JSON.stringify(current.targets) === JSON.stringify(targets);
 };
 
-
 /**
  * A submission with a known idempotency key: the same target and arguments
  * (compared canonically: key order does not matter) get the first run, by
