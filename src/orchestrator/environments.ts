@@ -87,10 +87,6 @@ export class Environments {
     return e;
   }
 
-  all(): Promise<Env>[] {
-    return [...this.starting.values()];
-  }
-
   private async start(ref: LogRef, create?: { base?: string; branch?: { parent: string; at: number } }): Promise<Env> {
     const rt = new EnvRuntime({
       log: this.o.log,

@@ -1,22 +1,20 @@
-/** `tributary assets ls [--run RUN] | show ASSET | download ASSET [--to DIR]` */
+/** `tributary assets ls | show ASSET | download ASSET`: see ASSETS in ../table.ts. */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import type { AssetRef } from "../../protocol/messages.js";
 import { toJson } from "../../protocol/json.js";
 import { CliError, clientOf } from "../client.js";
-import { COMMON, targetOf } from "../options.js";
-
-const USAGE = "usage: tributary assets ls [--run RUN] | show ASSET | download ASSET [--to DIR]";
+import { targetOf } from "../options.js";
+import { ASSETS } from "../table.js";
+import { parse, UsageError, usageOf } from "../usage.js";
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...COMMON, run: { type: "string" }, to: { type: "string" } },
-  });
-  const t = targetOf(values);
+  // Arguments, checked against the table.
+  const parsed = parse(ASSETS, argv);
+  const { values, positionals } = parsed;
+  const t = targetOf(parsed);
   const client = clientOf(t);
   const [sub, assetId] = positionals;
+
   if (sub === "ls") {
     const assets = await client.listAssets(values.run ? { run: values.run } : {});
     if (values.json) console.log(toJson(assets));
@@ -50,7 +48,7 @@ export const run = async (argv: string[]): Promise<number> => {
     else console.log(`downloaded ${files.length} files of ${assetId} into ${dir}`);
     return 0;
   }
-  throw new CliError(USAGE, 1);
+  throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(ASSETS));
 };
 
 /** Streams every file of the asset into `dir`, checking sizes and hashes; never writes outside `dir`. */

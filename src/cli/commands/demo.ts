@@ -8,20 +8,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { startAgent } from "../../agent/runtime.js";
 import type { Commit, Event } from "../../events/index.js";
 import { TributaryServer } from "../../orchestrator/server/index.js";
-import { CliError, clientOf } from "../client.js";
+import { clientOf } from "../client.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";
+import { DEMO } from "../table.js";
+import { parse } from "../usage.js";
 
 // From the sources, examples/orders.ts; from the built package, its build (dist/examples/orders.js).
 const EXAMPLES = resolve(fileURLToPath(import.meta.url), `../../../../examples/orders${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`);
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: "string" }, nats: { type: "string" } } });
-  if (positionals[0] === "environments") return (await import("./demo-environments.js")).runEnvironmentsDemo(values);
-  if (positionals.length > 0) throw new CliError(`unknown demo ${JSON.stringify(positionals[0])}: try 'tributary demo' or 'tributary demo environments'`, 1);
+  // Arguments, checked against the table.
+  const { values, sub } = parse(DEMO, argv);
+  if (sub === "environments") return (await import("./demo-environments.js")).runEnvironmentsDemo(values);
+
   const dataDir = values.data ?? (await mkdtemp(join(tmpdir(), "tributary-demo-")));
   const server = await TributaryServer.start({ dataDir, port: 0, ...(values.nats ? { nats: values.nats } : {}), onNotice: () => {} });
   const t = { server: server.url, project: "default", env: "production" };

@@ -1,37 +1,29 @@
-/** `tributary runs ls | show RUN | wait RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP [--cascade] [--wait]` */
-import { parseArgs } from "node:util";
+/** `tributary runs ls | show RUN | wait RUN | history RUN | logs RUN | cancel RUN | rerun RUN STEP`: see RUNS in ../table.ts. */
 import type { Commit, Event } from "../../events/index.js";
 import { toJson } from "../../protocol/json.js";
 import type { LogLine } from "../../protocol/api.js";
-import { CliError, clientOf } from "../client.js";
+import { clientOf } from "../client.js";
 import { runId as checkRunId, wholeNumber } from "../args.js";
-import { COMMON, targetOf } from "../options.js";
+import { targetOf } from "../options.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";
+import { RUNS } from "../table.js";
+import { parse, UsageError, usageOf } from "../usage.js";
 import { noting, printOutcome, waitForRun } from "../wait.js";
 
-const USAGE =
-  "usage: tributary runs ls | show RUN | wait RUN | history RUN | logs RUN [--follow] | cancel RUN | rerun RUN STEP [--cascade] [--wait]";
-
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...COMMON,
-      follow: { type: "boolean", default: false },
-      limit: { type: "string" },
-      cascade: { type: "boolean", default: false },
-      wait: { type: "boolean", default: false },
-    },
-  });
-  const t = targetOf(values);
+  // Arguments, checked against the table.
+  const parsed = parse(RUNS, argv);
+  const { values, positionals } = parsed;
+  const t = targetOf(parsed);
   const client = clientOf(t);
   const [sub, runId, stepId] = positionals;
-  if (runId !== undefined && sub !== "ls") checkRunId(runId);
+  if (runId !== undefined) checkRunId(runId);
+  const limit = wholeNumber("limit", values.limit, 1, 10_000)!;
+
   const out = (v: unknown, text: () => string) => console.log(values.json ? toJson(v) : text());
   switch (sub) {
     case "ls": {
-      const runs = await client.listRuns({ limit: wholeNumber("limit", values.limit, 1, 10_000) ?? 50 });
+      const runs = await client.listRuns({ limit });
       out(runs, () =>
         [
           `${"run".padEnd(26)}  ${"status".padEnd(9)}  ${"submitted".padEnd(24)}  steps  target`,
@@ -106,5 +98,5 @@ export const run = async (argv: string[]): Promise<number> => {
       return printOutcome(runId, outcome, values.json, values.cascade ? `run ${runId}` : `step ${stepId} of run ${runId}`);
     }
   }
-  throw new CliError(USAGE, 1);
+  throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(RUNS));
 };

@@ -1,27 +1,20 @@
-/** `tributary submit REPO:TARGET [--arg JSON]... [--idempotency-key K] [--wait]` */
+/** `tributary submit REPO:TARGET [options]`: see SUBMIT in ../table.ts. */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { fromJson, toJson } from "../../protocol/json.js";
 import type { RunHandle } from "../../client/run.js";
 import { CliError, clientOf } from "../client.js";
-import { COMMON, targetOf } from "../options.js";
+import { targetOf } from "../options.js";
+import { SUBMIT } from "../table.js";
+import { parse } from "../usage.js";
 import { printOutcome, waitForRun } from "../wait.js";
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...COMMON,
-      arg: { type: "string", multiple: true },
-      "idempotency-key": { type: "string" },
-      wait: { type: "boolean", default: false },
-    },
-  });
-  const t = targetOf(values);
-  const target = positionals[0];
-  if (!target || positionals.length > 1) throw new CliError("give one target as REPOSITORY:TARGET, e.g. orders:process_orders", 1);
-  const args = (values.arg ?? []).map((given, i) => {
+  // Arguments, checked against the table; then each --arg read and parsed.
+  const parsed = parse(SUBMIT, argv);
+  const { values, positionals } = parsed;
+  const t = targetOf(parsed);
+  const target = positionals[0]!;
+  const args = values.arg.map((given, i) => {
     // `@FILE` reads the argument's JSON from a file (or `@-` from stdin): values too large for a command line.
     let text = given;
     if (given.startsWith("@")) {

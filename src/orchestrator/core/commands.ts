@@ -149,4 +149,3 @@ export type Command =
       readonly first: boolean;
     };
 
-export type CommandType = Command["type"];
