@@ -125,6 +125,10 @@ describe("the tributary CLI", () => {
     const id = (JSON.parse(runId) as { runId: string }).runId;
     const logs = await cli(["runs", "logs", id], env);
     expect(logs.stdout).toMatch(/info\s+hello from a task\s+\{"answer":42\}/);
+    // --json: NDJSON, one object per line (not one document), as --follow writes them.
+    const ndjson = (await cli(["runs", "logs", id, "--json"], env)).stdout.trimEnd().split("\n");
+    expect(ndjson).toHaveLength(logs.stdout.trimEnd().split("\n").length);
+    expect(ndjson.map((l) => JSON.parse(l) as unknown)).toContainEqual(expect.objectContaining({ runId: id, level: "info", message: "hello from a task", fields: { answer: 42 } }));
   });
 
   it("a failed run exits 3 with the error on stderr", async () => {
