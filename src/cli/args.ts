@@ -21,20 +21,6 @@ export const wholeNumber = (option: string, raw: string | undefined, min = 0, ma
   return n;
 };
 
-/** An `http://` or `https://` URL of a Tributary server. */
-export const serverUrl = (raw: string, from = "--server"): string => {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    refuse(`${from} takes the server's http:// or https:// URL (e.g. http://127.0.0.1:7777), got ${JSON.stringify(raw)}`);
-  }
-  return raw;
-};
-
 /** One or more `nats://host:port` URLs, comma-separated. */
 export const natsUrls = (raw: string | undefined): string | undefined => {
   if (raw === undefined) return undefined;

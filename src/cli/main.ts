@@ -5,6 +5,9 @@
  * Exit codes: 0 ok; 1 refused or bad usage; 2 fault (no server, server
  * error); 3 the awaited run failed.
  */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { cliErrorOf } from "./client.js";
 import { COMMANDS as TABLE, COMMON, EPILOGUE, type CommandName } from "./table.js";
 import { HelpRequested, programUsage, UsageError } from "./usage.js";
@@ -36,9 +39,30 @@ const quietOnClosedPipe = (stream: NodeJS.WriteStream): void => {
   });
 };
 
+/**
+ * The version of the package this file is part of: the `package.json` named
+ * `tributary` above it (`../../` of the sources in a clone, `../../../` of
+ * the build in an installed package).
+ */
+const packageVersion = (): string => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+      if (pkg.name === "tributary" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // No package.json here (or not one to read): look further up.
+    }
+    if (dirname(dir) === dir) throw new Error(`no package.json of tributary above ${fileURLToPath(import.meta.url)}`);
+  }
+};
+
 export const main = async (argv: string[]): Promise<number> => {
   quietOnClosedPipe(process.stdout);
   const [name, ...rest] = argv;
+  if (name === "--version") {
+    console.log(packageVersion());
+    return 0;
+  }
   if (!name || name === "help" || name === "--help" || name === "-h") {
     // `tributary help runs` is `tributary runs --help`.
     const about = name === "help" ? rest[0] : undefined;

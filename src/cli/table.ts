@@ -213,6 +213,7 @@ export type CommandName = keyof typeof COMMANDS;
 
 /** Said under the list of commands. */
 export const EPILOGUE = [
-  "'tributary <command> --help' shows the usage of a command, 'tributary <command> <subcommand> --help' of a subcommand.",
+  "'tributary <command> --help' shows the usage of a command, 'tributary <command> <subcommand> --help' of a subcommand;",
+  "'tributary --version' prints the version.",
   "exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed",
 ] as const;

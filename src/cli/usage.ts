@@ -104,8 +104,6 @@ export class HelpRequested extends Error {
 
 const HELP_OPTION: OptionSpec = { type: "boolean", short: "h", description: "show this usage" };
 
-const isParseArgsError = (e: unknown): e is Error => e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS");
-
 /** The options a subcommand takes (all of the command's, without one). */
 const optionsOf = (spec: CommandSpec, sub: string | undefined): [string, OptionSpec][] =>
   Object.entries(spec.options).filter(([, o]) => sub === undefined || o.in === undefined || o.in.includes(sub));
@@ -119,19 +117,46 @@ const configOf = (options: [string, OptionSpec][]): NonNullable<ParseArgsConfig[
     ]),
   );
 
-const parseWith = (argv: readonly string[], options: [string, OptionSpec][], usage: () => string) => {
-  try {
-    return parseArgs({ args: [...argv], options: configOf(options), allowPositionals: true, strict: true });
-  } catch (e) {
-    if (isParseArgsError(e)) throw new UsageError(e.message, usage());
-    throw e;
+/** A value that starts with `-` but is a negative number, not an option (no option's letter is a digit): `--limit -3`. */
+const NEGATIVE = /^-\.?\d/;
+
+/**
+ * Parses argv with these options, refusing in words of the table what
+ * `parseArgs` would refuse in its own (an unknown option, a missing value,
+ * a value that looks like an option, a value for a switch). It parses
+ * leniently and then checks each option it found, so that it knows which
+ * argument is wrong; a negative number is a value (`--limit -3` is
+ * `--limit=-3`, refused by the command's own check if it must be). Without
+ * `usage`, nothing is checked (to find the subcommand).
+ */
+const parseWith = (argv: readonly string[], spec: CommandSpec, sub: string | undefined, usage?: () => string) => {
+  const options = optionsOf(spec, sub);
+  const parsed = parseArgs({ args: [...argv], options: configOf(options), allowPositionals: true, strict: false, tokens: true });
+  if (usage === undefined) return parsed;
+  const known = new Map<string, OptionSpec>([...options, ["help", HELP_OPTION]]);
+  const command = sub === undefined ? spec.name : `${spec.name} ${sub}`;
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option") continue;
+    const o = known.get(t.name);
+    if (o === undefined) {
+      const elsewhere = t.rawName.startsWith("--") ? spec.options[t.name]?.in : undefined;
+      const where = elsewhere ? `an option of ${elsewhere.map((s) => `${spec.name} ${s}`).join(", ")}, not of ${command}` : `not an option of ${command}`;
+      throw new UsageError(`${t.rawName} is ${where}`, usage());
+    }
+    const takes = `--${t.name} takes ${o.value ?? "a value"} (${o.description})`;
+    if (o.type === "boolean" && t.value !== undefined) throw new UsageError(`--${t.name} takes no value, got ${JSON.stringify(`${t.rawName}=${t.value}`)}`, usage());
+    if (o.type === "string" && t.value === undefined) throw new UsageError(`${takes}, got nothing`, usage());
+    if (o.type === "string" && !t.inlineValue && t.value !== undefined && t.value.length > 1 && t.value.startsWith("-") && !NEGATIVE.test(t.value)) {
+      throw new UsageError(`${takes}, got the option ${JSON.stringify(t.value)}: give the value after --${t.name} (as --${t.name}=… if it starts with "-")`, usage());
+    }
   }
+  return { values: parsed.values, positionals: parsed.positionals };
 };
 
 /** Checks argv against the command's table; see the module's comment. */
 export const parse = <C extends CommandSpec>(spec: C, argv: readonly string[]): Parsed<C> => {
-  // First with every option of the command, to find the subcommand; then with that subcommand's options only.
-  const first = parseWith(argv, optionsOf(spec, undefined), () => usageOf(spec));
+  // First with every option of the command, to find the subcommand; then with that subcommand's options only, checked.
+  const first = parseWith(argv, spec, undefined);
   let sub: string | undefined;
   if (spec.subcommands) {
     const word = first.positionals[0];
@@ -143,7 +168,7 @@ export const parse = <C extends CommandSpec>(spec: C, argv: readonly string[]): 
   const usage = () => usageOf(spec, sub);
   if (first.values.help) throw new HelpRequested(usage());
   const options = optionsOf(spec, sub);
-  const { values: given, positionals } = parseWith(argv, options, usage);
+  const { values: given, positionals } = parseWith(argv, spec, sub, usage);
 
   const args = sub === undefined ? positionals : positionals.slice(1);
   const expected = (sub === undefined ? spec.args : spec.subcommands![sub]!.args) ?? [];

@@ -5,6 +5,7 @@
  */
 import type { Target } from "../agent/sdk.js";
 import { describeInvalidName, parseEnvName, parseProjectName } from "../events/ids.js";
+import type { Value } from "../events/types.js";
 import type {
   AgentsAnswer,
   AssetAnswer,
@@ -18,6 +19,7 @@ import type {
   VerifyAnswer,
 } from "../protocol/api.js";
 import type { AssetDoc } from "../projections/index.js";
+import { jsonValueProblem } from "../protocol/schema.js";
 import { InvalidRequestError } from "./errors.js";
 import { RunHandle, SubmittedRun, type Scope } from "./run.js";
 import { Transport, type Request } from "./transport.js";
@@ -46,8 +48,8 @@ export interface SubmitOptions {
 
 /** The argument types of a workflow (`typeof myWorkflow`), else any list. */
 export type ArgumentsOf<W> = W extends Target<infer A, unknown> ? A : readonly unknown[];
-/** The result type of a workflow (`typeof myWorkflow`), else `unknown`. */
-export type ResultOf<W> = W extends Target<never, infer R> ? R : unknown;
+/** The result type of a workflow (`typeof myWorkflow`), else any {@link Value}. */
+export type ResultOf<W> = W extends Target<never, infer R> ? R : Value;
 
 const ENV = "projects/:project/envs/:env";
 
@@ -104,8 +106,13 @@ export class Client {
 
   /**
    * Submits a run of a workflow, `"repository:target"`; its arguments are
-   * JSON values, `Date`, `Uint8Array` or `bigint`. Give the workflow's type
-   * (`submit<typeof processOrders>(…)`) to type the arguments and the result.
+   * JSON values, `Date`, `Uint8Array` or `bigint`, checked before anything
+   * is sent as the SDK checks a call's (trailing `undefined` arguments are
+   * dropped). Give the workflow's type (`submit<typeof processOrders>(…)`)
+   * to type the arguments and the result.
+   * @throws {InvalidRequestError} for an argument JSON cannot carry as it is
+   *   (a function, a `Map`, `NaN`, `undefined` in an array, a cycle…), naming
+   *   its path: `arguments[0][2] is a function: …`.
    * @throws {ApiError} 400 for an unknown target, a task, a wrong number of
    *   arguments; 409 for an idempotency key used with other arguments.
    */
@@ -115,7 +122,7 @@ export class Client {
       route: `${ENV}/runs`,
       body: {
         target,
-        arguments: args ?? [],
+        arguments: checkArguments(args ?? []),
         ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
       },
     });
@@ -197,7 +204,9 @@ export class Client {
    * `/api/projects/default/envs/production/agents`), checked against the
    * route table as every request is.
    */
-  request<T = unknown>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  async request<T = unknown>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    const unfit = body === undefined ? undefined : jsonValueProblem(body, "body");
+    if (unfit) throw new InvalidRequestError(unfit);
     return this.#scope.transport.json<T>({ method, path, ...(body === undefined ? {} : { body }) });
   }
 
@@ -206,7 +215,12 @@ export class Client {
   }
 }
 
-const checkUrl = (raw: string): string => {
+/**
+ * A Tributary server's URL, `http://` or `https://`; `option` names where it
+ * came from in the message (the CLI's `--server`, `TRIBUTARY_SERVER`).
+ * @throws {InvalidRequestError} for anything else.
+ */
+export const checkUrl = (raw: string, option = "url"): string => {
   let url: URL | undefined;
   try {
     url = new URL(raw);
@@ -214,7 +228,7 @@ const checkUrl = (raw: string): string => {
     url = undefined;
   }
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    throw new InvalidRequestError(`url takes the server's http:// or https:// URL (e.g. http://127.0.0.1:7777), got ${JSON.stringify(raw)}`);
+    throw new InvalidRequestError(`${option} takes the server's http:// or https:// URL (e.g. http://127.0.0.1:7777), got ${JSON.stringify(raw)}`);
   }
   return raw;
 };
@@ -223,4 +237,16 @@ const checkName = (what: "project" | "env", raw: string): string => {
   const parsed = what === "project" ? parseProjectName(raw) : parseEnvName(raw);
   if (parsed._tag === "Left") throw new InvalidRequestError(`${what}: ${describeInvalidName(parsed.left)}`);
   return raw;
+};
+
+/** A call's arguments, checked as the SDK checks them: trailing `undefined` ones dropped, each a value JSON carries as it is. */
+const checkArguments = (args: readonly unknown[]): readonly unknown[] => {
+  if (!Array.isArray(args)) throw new InvalidRequestError(`arguments must be an array (the workflow's arguments, in order), got ${args === null ? "null" : typeof args}`);
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--;
+  for (let i = 0; i < n; i++) {
+    const unfit = jsonValueProblem(args[i], `arguments[${i}]`);
+    if (unfit) throw new InvalidRequestError(unfit);
+  }
+  return n === args.length ? args : args.slice(0, n);
 };

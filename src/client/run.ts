@@ -31,7 +31,11 @@ export interface Scope {
   readonly env: string;
 }
 
-export class RunHandle<R = unknown> {
+/**
+ * A handle on a run; `R` is the workflow's result type (`client.run<typeof
+ * myWorkflow>(id)`, or the type `submit` was given), else any `Value`.
+ */
+export class RunHandle<R = Value> {
   readonly #scope: Scope;
 
   constructor(
@@ -62,20 +66,20 @@ export class RunHandle<R = unknown> {
   }
 
   /** The run's outcome if it has one now, else `undefined` (no waiting). */
-  async poll(): Promise<Outcome | undefined> {
+  async poll(): Promise<Outcome<R> | undefined> {
     const r = await this.#call<ResultAnswer>({ method: "GET", route: `${RUN}/result` });
-    return "outcome" in r ? r.outcome : undefined;
+    return "outcome" in r ? (r.outcome as Outcome<R>) : undefined;
   }
 
   /**
    * The run's outcome, once it has one (a long poll), across restarts of the
    * server (see {@link WaitOptions}).
    */
-  async outcome(o: WaitOptions = {}): Promise<Outcome> {
+  async outcome(o: WaitOptions = {}): Promise<Outcome<R>> {
     return new Patience(o).retrying(async () => {
       const r = await this.#call<ResultAnswer>({ method: "GET", route: `${RUN}/result`, query: { wait: "true" }, ...signal(o) });
       if (!("outcome" in r)) throw new TributaryClientError(`the server answered no outcome for run ${this.runId}`);
-      return r.outcome;
+      return r.outcome as Outcome<R>;
     });
   }
 
@@ -84,7 +88,7 @@ export class RunHandle<R = unknown> {
    * @throws {RunFailedError} carrying the run's error when it failed, was cancelled, timed out or was abandoned.
    */
   async result(o: WaitOptions = {}): Promise<R> {
-    return valueOf(this.runId, await this.outcome(o)) as R;
+    return valueOf(this.runId, await this.outcome(o));
   }
 
   /**
@@ -98,9 +102,13 @@ export class RunHandle<R = unknown> {
 
   /**
    * Runs a finished step again (a new execution); with `cascade`, its
-   * callers are re-run in turn up to the root. {@link Rerun.outcome} waits for it.
+   * callers are re-run in turn up to the root. {@link Rerun.outcome} waits
+   * for it: with `cascade: true` the run's outcome, of type `R`; else the
+   * step's, of the type `S` given (`rerun<number>(stepId)`), else any `Value`.
    */
-  async rerun(stepId: string, options: { readonly cascade?: boolean } = {}): Promise<Rerun> {
+  rerun(stepId: string, options: { readonly cascade: true }): Promise<Rerun<R>>;
+  rerun<S = Value>(stepId: string, options?: { readonly cascade?: boolean }): Promise<Rerun<S>>;
+  async rerun(stepId: string, options: { readonly cascade?: boolean } = {}): Promise<Rerun<unknown>> {
     const answer = await this.#call<RerunAnswer>({
       method: "POST",
       route: `${RUN}/steps/:stepId/rerun`,
@@ -163,7 +171,7 @@ export class RunHandle<R = unknown> {
 }
 
 /** A run just submitted: its handle, and what the server said of the submission. */
-export class SubmittedRun<R = unknown> extends RunHandle<R> {
+export class SubmittedRun<R = Value> extends RunHandle<R> {
   /** `false`: a run of the same idempotency key existed (same target and arguments); this is that run. */
   readonly created: boolean;
   /** Sequence of the commit that recorded it; `undefined` when nothing was (`created: false`). */
@@ -186,8 +194,8 @@ export class SubmittedRun<R = unknown> extends RunHandle<R> {
   }
 }
 
-/** A step re-run: its new execution, and a wait for what it gives. */
-export class Rerun {
+/** A step re-run: its new execution, and a wait for what it gives (of type `S`). */
+export class Rerun<S = Value> {
   readonly runId: string;
   readonly stepId: string;
   /** The step's new execution. */
@@ -197,12 +205,13 @@ export class Rerun {
   readonly warning: string | undefined;
   readonly seq: number;
   readonly #transport: Transport;
-  readonly #run: RunHandle<unknown>;
+  readonly #run: RunHandle<S>;
   readonly #answer: RerunAnswer;
 
   constructor(transport: Transport, run: RunHandle<unknown>, answer: RerunAnswer) {
     this.#transport = transport;
-    this.#run = run;
+    // The root step's outcome is the run's: with `cascade` (or a re-run of the root), `S` is the run's `R`.
+    this.#run = run as RunHandle<S>;
     this.#answer = answer;
     this.runId = answer.runId;
     this.stepId = answer.stepId;
@@ -223,7 +232,7 @@ export class Rerun {
    * has re-run after this one, or the step's failure (a cascade stops there).
    * The root step's outcome is the run's. Polls; across restarts of the server.
    */
-  async outcome(o: WaitOptions = {}): Promise<Outcome> {
+  async outcome(o: WaitOptions = {}): Promise<Outcome<S>> {
     const own = await this.#stepOutcome(this.stepId, this.executionId, o);
     if (!this.cascade || own.status !== "succeeded") return own;
     const patience = new Patience(o);
@@ -239,11 +248,11 @@ export class Rerun {
   }
 
   /** As {@link outcome}, the value when it succeeded. @throws {RunFailedError} otherwise. */
-  async result(o: WaitOptions = {}): Promise<unknown> {
+  async result(o: WaitOptions = {}): Promise<S> {
     return valueOf(this.runId, await this.outcome(o));
   }
 
-  async #stepOutcome(stepId: string, executionId: string, o: WaitOptions): Promise<Outcome> {
+  async #stepOutcome(stepId: string, executionId: string, o: WaitOptions): Promise<Outcome<S>> {
     const patience = new Patience(o);
     for (;;) {
       const view = await patience.retrying(() => this.#run.view());
@@ -258,11 +267,11 @@ export class Rerun {
     }
   }
 
-  async #outcomeOf(step: StepDoc, x: ExecutionDoc | undefined): Promise<Outcome> {
+  async #outcomeOf(step: StepDoc, x: ExecutionDoc | undefined): Promise<Outcome<S>> {
     if (step.status === "succeeded" || step.status === "reused") {
       const r = step.result;
-      if (r?.kind === "blob") return { status: "succeeded", value: await this.#readValue(r.blob.key) };
-      return { status: "succeeded", value: r?.value ?? null };
+      const value = r?.kind === "blob" ? await this.#readValue(r.blob.key) : (r?.value ?? null);
+      return { status: "succeeded", value: value as S };
     }
     const error = x?.error ?? { type: "Error", message: `step ${step.stepId} ${step.status}`, retryable: false };
     return { status: step.status === "cancelled" ? "cancelled" : "failed", error };
@@ -277,7 +286,7 @@ export class Rerun {
   }
 }
 
-const valueOf = (runId: string, outcome: Outcome): unknown => {
+const valueOf = <V>(runId: string, outcome: Outcome<V>): V => {
   if (outcome.status === "succeeded") return outcome.value;
   throw new RunFailedError(runId, outcome.status, outcome.error);
 };

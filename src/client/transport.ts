@@ -68,10 +68,17 @@ export class Transport {
   }
 
   private async send(req: Request, path: string): Promise<Response> {
+    let body: string | undefined;
+    try {
+      body = req.body === undefined ? undefined : toJson(req.body);
+    } catch (e) {
+      // Not the server's fault, and it will not pass: refused, not retried.
+      throw new InvalidRequestError(`the body of ${req.method} ${path} cannot be encoded as JSON: ${(e as Error).message.split("\n")[0]}`);
+    }
     try {
       return await this.fetchImpl(new URL(path, this.url), {
         method: req.method,
-        ...(req.body === undefined ? {} : { body: toJson(req.body), headers: { "content-type": "application/json" } }),
+        ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } }),
         ...(req.signal ? { signal: req.signal } : {}),
       });
     } catch (e) {

@@ -4,7 +4,7 @@
  * docs/architecture.md ("The edge").
  */
 export * from "./constants.js";
-export { check, pathOf, valueProblem, ValueSchema, HandleRefSchema, AssetRefSchema, AssetFileSchema, type Check } from "./schema.js";
+export { check, jsonValueProblem, pathOf, valueProblem, ValueSchema, HandleRefSchema, AssetRefSchema, AssetFileSchema, type Check } from "./schema.js";
 export {
   AGENT_MESSAGES,
   SERVER_MESSAGES,

@@ -183,15 +183,71 @@ const valueFits = (v: unknown, depth: number): boolean => {
   return n !== 1 || (only !== HANDLE_TAG && only !== ASSET_TAG) || describeValue(v, "", depth) === undefined;
 };
 
-/** The slow walk: the first problem, with its path. */
-const describeValue = (v: unknown, path: string, depth: number): string | undefined => {
+/**
+ * What is wrong with a value about to be sent as the API's JSON, or
+ * `undefined`. It is a live JavaScript value, not one decoded from the wire,
+ * so on top of {@link valueProblem}'s rules it is held to those of the SDK's
+ * call sites (docs/sdk.md), before JSON would mangle it: no function, symbol,
+ * `undefined` (a property that is `undefined` is dropped, as JSON drops it),
+ * hole in an array, non-finite number (JSON has none), cycle, nor object
+ * other than a plain one, an array, a `Date` or a `Uint8Array`; and no
+ * one-key object that the API's JSON would read back as a tag
+ * (`{"$date": "…"}`).
+ */
+export const jsonValueProblem = (v: unknown, path: string): string | undefined => describeValue(v, path, 0, new Set());
+
+const SENDABLE = "a value is JSON, a Date, a Uint8Array or a bigint";
+/** The tags of the API's JSON (`./json.ts`): a one-key object of these, holding a string, is read back as a bigint, a Date or bytes. */
+const JSON_TAGS = new Set(["$bigint", "$date", "$bytes"]);
+
+/** What JSON would drop or change in a live value, at this level. `live`: the arrays and objects being walked, for cycles. */
+const unsendable = (v: unknown, path: string, live: ReadonlySet<object>): string | undefined => {
+  const at = shorten(path);
+  switch (typeof v) {
+    case "function":
+      return `${at} is a function: ${SENDABLE}`;
+    case "symbol":
+      return `${at} is a symbol: ${SENDABLE}`;
+    case "undefined":
+      return `${at} is undefined, which JSON cannot carry: use null`;
+    case "number":
+      return Number.isFinite(v) ? undefined : `${at} is ${v}, which JSON cannot carry: use null or a string`;
+    case "object":
+      break;
+    default:
+      return undefined;
+  }
+  if (v === null || v instanceof Date || v instanceof Uint8Array) return undefined;
+  if (live.has(v)) return `${at} is a cycle: the value contains itself`;
+  if (Array.isArray(v)) return undefined;
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name !== "string" || name === "") return `${at} is an object with a custom prototype: ${SENDABLE}`;
+    if (v instanceof Promise) return `${at} is a Promise: await it first`;
+    return `${at} is ${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}: ${SENDABLE}`;
+  }
+  const keys = Object.keys(v);
+  if (keys.length === 1 && JSON_TAGS.has(keys[0]!) && typeof (v as Record<string, unknown>)[keys[0]!] === "string") {
+    return `${at} is an object of the one key "${keys[0]}", which the API's JSON reads back as a tag: rename the key`;
+  }
+  return undefined;
+};
+
+/** The slow walk: the first problem, with its path. With `live`, a value not yet encoded (see {@link jsonValueProblem}). */
+const describeValue = (v: unknown, path: string, depth: number, live?: Set<object>): string | undefined => {
+  const unfit = live && unsendable(v, path, live);
+  if (unfit) return unfit;
   if (v === undefined && depth === 0) return `${path} is missing: it must be a value`;
   if (depth > MAX_VALUE_DEPTH) return `${shorten(path)} is nested deeper than ${MAX_VALUE_DEPTH} levels`;
   if (Array.isArray(v)) {
+    live?.add(v);
     for (let i = 0; i < v.length; i++) {
-      const p = describeValue(v[i], `${path}[${i}]`, depth + 1);
+      if (live && !(i in v)) return `${shorten(`${path}[${i}]`)} is a hole in an array, which JSON cannot carry: use null`;
+      const p = describeValue(v[i], `${path}[${i}]`, depth + 1, live);
       if (p) return p;
     }
+    live?.delete(v);
     return undefined;
   }
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? `${shorten(path)} must be a valid date` : undefined;
@@ -203,12 +259,16 @@ const describeValue = (v: unknown, path: string, depth: number): string | undefi
     const p = c(v[tag]);
     return p ? `${path}["${tag}"]: ${p}` : undefined;
   }
+  live?.add(v);
   for (const k of keys) {
     // The codec would not keep it (msgpackr renames it, against prototype pollution): refused, not changed.
     if (k === "__proto__") return `${shorten(path)} has a key "__proto__", which values cannot hold: rename it`;
-    const p = describeValue(v[k], `${path}.${k}`, depth + 1);
+    // JSON drops it, as the SDK does.
+    if (live && v[k] === undefined) continue;
+    const p = describeValue(v[k], `${path}.${k}`, depth + 1, live);
     if (p) return p;
   }
+  live?.delete(v);
   return undefined;
 };
 

@@ -14,9 +14,9 @@ export interface HandleRef {
   readonly executionId: string;
 }
 
-/** How a call ended, as the caller sees it. */
-export type Outcome =
-  | { readonly status: "succeeded"; readonly value: Value }
+/** How a call ended, as the caller sees it; `V`: the type of its value (a client that knows the workflow's result type says so). */
+export type Outcome<V = Value> =
+  | { readonly status: "succeeded"; readonly value: V }
   | { readonly status: "failed" | "cancelled" | "timed_out" | "abandoned"; readonly error: ErrorInfo };
 
 /** One file of an asset, as agents see it. The bytes are the blob `sha256:<sha256>`. */

@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,8 +62,24 @@ describe("the tributary CLI", () => {
     expect(await cli(["help", "runs"])).toEqual({ code: 0, stdout: `${usageOf(COMMANDS.runs)}\n`, stderr: "" });
     const wrong = await cli(["runs", "ls", "--cascade"]);
     expect(wrong).toMatchObject({ code: 1, stdout: "" });
-    expect(wrong.stderr).toContain(`Unknown option '--cascade'`);
+    expect(wrong.stderr).toContain("tributary runs: --cascade is an option of runs rerun, not of runs ls\n");
     expect(wrong.stderr).toContain(usageOf(COMMANDS.runs, "ls"));
+  });
+
+  it.each([
+    [["runs", "ls", "--bogus"], "--bogus is not an option of runs ls"],
+    [["runs", "ls", "--limit", "--json"], '--limit takes N (at most N runs, 1 to 10000), got the option "--json": give the value after --limit'],
+  ])("bad usage names the option and what it takes, in the CLI's words, with the usage: %j", async (args, message) => {
+    const r = await cli(args);
+    expect(r).toMatchObject({ code: 1, stdout: "" });
+    expect(r.stderr).toContain(`tributary runs: ${message}`);
+    expect(r.stderr).toContain(usageOf(COMMANDS.runs, "ls"));
+    expect(r.stderr).not.toMatch(/ambiguous|To specify|Unknown option/);
+  });
+
+  it("--version prints the version of package.json, exit 0", async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
+    expect(await cli(["--version"])).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
   });
 
   it("output piped into head ends quietly, without a broken-pipe trace", () => {
@@ -81,6 +97,8 @@ describe("the tributary CLI", () => {
     expect(runId).toMatch(/^[0-9A-Z]{26}$/);
     const again = await cli(["submit", "flows:flaky_flow", "--arg", "1", "--idempotency-key", "cli-1"], env);
     expect(again.stdout.trim()).toBe(runId);
+    expect(again.stderr).toBe(`note: run ${runId} already existed (same idempotency key, target and arguments): nothing new was submitted\n`);
+    expect(submitted.stderr).toBe("");
     await cli(["submit", "flows:flaky_flow", "--arg", "1", "--idempotency-key", "cli-1", "--wait"], env);
 
     const ls = await cli(["runs", "ls"], env);
@@ -107,6 +125,10 @@ describe("the tributary CLI", () => {
     const id = (JSON.parse(runId) as { runId: string }).runId;
     const logs = await cli(["runs", "logs", id], env);
     expect(logs.stdout).toMatch(/info\s+hello from a task\s+\{"answer":42\}/);
+    // --json: NDJSON, one object per line (not one document), as --follow writes them.
+    const ndjson = (await cli(["runs", "logs", id, "--json"], env)).stdout.trimEnd().split("\n");
+    expect(ndjson).toHaveLength(logs.stdout.trimEnd().split("\n").length);
+    expect(ndjson.map((l) => JSON.parse(l) as unknown)).toContainEqual(expect.objectContaining({ runId: id, level: "info", message: "hello from a task", fields: { answer: 42 } }));
   });
 
   it("a failed run exits 3 with the error on stderr", async () => {
@@ -143,6 +165,8 @@ describe("the tributary CLI", () => {
     [["server", "--project", "has space"], /--project: invalid project name "has space"/],
     [["runs", "ls", "--server", "not a url"], /--server takes the server's http:\/\/ or https:\/\/ URL/],
     [["runs", "ls", "--limit", "2.5"], /--limit takes a whole number from 1 to 10000, got "2.5"/],
+    [["runs", "ls", "--limit", "-3"], /^tributary runs: --limit takes a whole number from 1 to 10000, got "-3"\n$/],
+    [["submit", "nocolon"], /^tributary submit: REPO:TARGET takes the workflow as repository:target, e.g. orders:process_orders; got "nocolon"\n$/],
     [["runs", "ls", "--env", "../etc"], /--env: invalid environment name "..\/etc"/],
     [["agent", "--concurrency", "0", "examples/orders.ts"], /--concurrency takes a whole number from 1/],
   ])("a bad option is refused before anything starts: %j", async (args, message) => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
-import { ApiError, Client, ConnectionError, InvalidRequestError, RunFailedError, type LogLine } from "../../src/client/index.js";
+import { ApiError, Client, ConnectionError, InvalidRequestError, RunFailedError, isTransient, type LogLine } from "../../src/client/index.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { FLOWS, freePort, freshProject } from "./support.js";
 
@@ -95,6 +95,52 @@ describe("tributary/client", () => {
     expect(() => new Client({ url: "ftp://example.org" })).toThrow(/url takes the server's http:\/\/ or https:\/\/ URL/);
     expect(() => new Client({ env: "../etc" })).toThrow(/env: invalid environment name/);
     expect(await client.request<{ connected: unknown[] }>("GET", `/api/projects/${client.project}/envs/production/agents`)).toMatchObject({ connected: [expect.anything()] });
+  });
+
+  it("an argument JSON cannot carry as it is is refused before anything is sent, naming its path, as the SDK refuses it", async () => {
+    let sent = 0;
+    const counting = new Client({ url: server.url, project: client.project, fetch: (input, init) => (sent++, fetch(input, init)) });
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic["self"] = cyclic;
+    class Order {}
+    const refused: [unknown[], RegExp][] = [
+      [[[() => 1], "x"], /^arguments\[0\]\[0\] is a function: a value is JSON, a Date, a Uint8Array or a bigint$/],
+      [[new Map(), "x"], /^arguments\[0\] is a Map: /],
+      [[new Set([1])], /^arguments\[0\] is a Set: /],
+      [[new Order()], /^arguments\[0\] is an Order: /],
+      [[Promise.resolve(1)], /^arguments\[0\] is a Promise: await it first$/],
+      [[Symbol("s")], /^arguments\[0\] is a symbol: /],
+      [[[Number.NaN], "x"], /^arguments\[0\]\[0\] is NaN, which JSON cannot carry: use null or a string$/],
+      [[{ ratio: Number.POSITIVE_INFINITY }], /^arguments\[0\]\.ratio is Infinity, which JSON cannot carry/],
+      [[[undefined], "x"], /^arguments\[0\]\[0\] is undefined, which JSON cannot carry: use null$/],
+      [[undefined, "x"], /^arguments\[0\] is undefined, which JSON cannot carry: use null$/],
+      // eslint-disable-next-line no-sparse-arrays
+      [[[1, , 3]], /^arguments\[0\]\[1\] is a hole in an array, which JSON cannot carry: use null$/],
+      [[{ when: { $date: "2020-01-01" } }], /^arguments\[0\]\.when is an object of the one key "\$date", which the API's JSON reads back as a tag/],
+      [[cyclic], /^arguments\[0\]\.self is a cycle: the value contains itself$/],
+      [[new Date(Number.NaN)], /^arguments\[0\] must be a valid date$/],
+    ];
+    for (const [args, message] of refused) {
+      const e = await counting.submit("flows:fan_out", args).catch((x: unknown) => x);
+      expect(e, String(message)).toBeInstanceOf(InvalidRequestError);
+      expect((e as Error).message).toMatch(message);
+      expect(isTransient(e)).toBe(false);
+    }
+    // The raw route is checked too; a body that still cannot be encoded is refused, not counted as a failure to reach the server.
+    const runs = `/api/projects/${client.project}/envs/production/runs`;
+    await expect(counting.request("POST", runs, { target: "flows:double", arguments: [cyclic] })).rejects.toThrow(/^body\.arguments\[0\]\.self is a cycle/);
+    const unencodable = await counting.branchEnvironment("never", { from: "production", at: cyclic as never }).catch((x: unknown) => x);
+    expect(unencodable).toBeInstanceOf(InvalidRequestError);
+    expect((unencodable as Error).message).toMatch(/^the body of POST \/api\/projects\/\S+\/envs cannot be encoded as JSON: Converting circular structure to JSON/);
+    expect(isTransient(unencodable)).toBe(false);
+    expect(sent).toBe(0);
+
+    // What JSON carries passes, as the SDK's rules let it: an undefined property is dropped, and so is a trailing undefined argument.
+    const ok = await counting.submit("flows:double", [2, undefined]);
+    expect(await ok.result()).toBe(4);
+    const dropped = await counting.submit("flows:length_of", [{ length: 3, note: undefined } as unknown as string]);
+    expect((await dropped.view()).steps[0]).toMatchObject({ arguments: [{ length: 3 }] });
+    expect(sent).toBeGreaterThan(0);
   });
 
   it("a server that cannot be reached raises a ConnectionError naming its URL; waiting calls retry it for as long as they are told", async () => {

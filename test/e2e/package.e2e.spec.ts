@@ -8,7 +8,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +54,15 @@ export const misusedCall = () => square("two");
 // @ts-expect-error sum_of_squares takes a list of numbers
 export const misusedSubmit = new Client().submit<typeof sumOfSquares>("flows:sum_of_squares", ["x"]);
 export const typedResult = async (): Promise<number> => (await new Client().run<typeof sumOfSquares>("r").result()) + 1;
+export const typedOutcome = async (): Promise<number> => {
+  const o = await new Client().run<typeof sumOfSquares>("r").outcome();
+  return o.status === "succeeded" ? o.value + 1 : o.error.message.length;
+};
+export const misusedOutcome = async () => {
+  const o = await new Client().run<typeof sumOfSquares>("r").poll();
+  // @ts-expect-error the result of sum_of_squares is a number
+  return o?.status === "succeeded" ? o.value.total : 0;
+};
 `;
 
 const APP = `import { Client, RunFailedError } from "tributary/client";
@@ -137,6 +146,11 @@ describe("the packed package, installed into a project outside the clone", () =>
     }
     expect(existsSync(join(pkg, "src"))).toBe(false);
   });
+
+  it("npx tributary --version prints the package's version", async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
+    expect(await run("npx", ["tributary", "--version"], app)).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+  }, 30_000);
 
   it("the user's flows.ts type-checks against the package's types, and misuses of them do not", async () => {
     const tsc = await run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."], app);

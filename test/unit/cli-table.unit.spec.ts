@@ -41,7 +41,11 @@ describe("the CLI's table", () => {
     const ok = parse(RUNS, ["rerun", "R1", "2", "--cascade"]);
     expect(ok).toMatchObject({ sub: "rerun", positionals: ["rerun", "R1", "2"], values: { cascade: true, wait: false, follow: false, limit: "50" } });
     for (const [argv, message, usage] of [
-      [["ls", "--follow"], /Unknown option '--follow'/, usageOf(RUNS, "ls")],
+      [["ls", "--follow"], /^--follow is an option of runs logs, not of runs ls$/, usageOf(RUNS, "ls")],
+      [["ls", "--frob"], /^--frob is not an option of runs ls$/, usageOf(RUNS, "ls")],
+      [["ls", "--limit"], /^--limit takes N \(at most N runs, 1 to 10000\), got nothing$/, usageOf(RUNS, "ls")],
+      [["ls", "--limit", "--json"], /^--limit takes N \(.*\), got the option "--json": give the value after --limit \(as --limit=… if it starts with "-"\)$/, usageOf(RUNS, "ls")],
+      [["ls", "--json=1"], /^--json takes no value, got "--json=1"$/, usageOf(RUNS, "ls")],
       [["show"], /give RUN: a run id/, usageOf(RUNS, "show")],
       [["show", "R1", "R2"], /unexpected argument "R2"/, usageOf(RUNS, "show")],
       [["frob"], /unknown subcommand "frob"/, usageOf(RUNS)],
@@ -56,6 +60,10 @@ describe("the CLI's table", () => {
     expect((thrown(() => parse(ENVS, ["branch", "dev"])) as UsageError).message).toBe("give --from ENV");
     expect((thrown(() => parse(AGENT, [])) as UsageError).message).toMatch(/^give MODULE: /);
     expect(parse(AGENT, ["a.ts", "b.ts", "--tag", "k=v", "--tag", "k=w"])).toMatchObject({ positionals: ["a.ts", "b.ts"], values: { tag: ["k=v", "k=w"] } });
+    // A negative number is a value, not an option: the command's own check words what is wrong with it.
+    expect(parse(RUNS, ["ls", "--limit", "-3"])).toMatchObject({ values: { limit: "-3" } });
+    expect(parse(COMMANDS.submit, ["m:w", "--arg", "-5", "--arg", "-"])).toMatchObject({ values: { arg: ["-5", "-"] }, positionals: ["m:w"] });
+    expect(parse(AGENT, ["a.ts", "--", "--odd.ts"])).toMatchObject({ positionals: ["a.ts", "--odd.ts"] });
   });
 
   it("answers --help and -h of every command and subcommand with its own usage", () => {

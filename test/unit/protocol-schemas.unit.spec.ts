@@ -14,6 +14,7 @@ import {
   StepOptionsSchema,
   checkAgentMessage,
   checkServerMessage,
+  jsonValueProblem,
   pathOf,
   valueProblem,
 } from "../../src/protocol/index.js";
@@ -93,5 +94,21 @@ describe("protocol schemas", () => {
     expect(valueProblem(JSON.parse('[{"a": {"__proto__": 1}}]'), "body.arguments")).toBe('body.arguments[0].a has a key "__proto__", which values cannot hold: rename it');
     expect(pathOf("/manifests/0/targets/1/options/timeoutMs")).toBe("manifests[0].targets[1].options.timeoutMs");
     expect(pathOf("/a~1b/c d")).toBe('["a/b"]["c d"]');
+  });
+
+  it("values about to be sent as JSON: the same walk, also refusing what JSON would drop or change; what crossed a wire is not held to it", () => {
+    let deep: unknown = 0;
+    for (let i = 0; i < 128; i++) deep = [deep];
+    const fine = [deep, new Date(0), new Uint8Array([1]), 2n, { a: undefined, b: [null, -1.5] }, { "$tributary.handle": { runId: "R", stepId: "1", executionId: "R-1-1" } }];
+    for (const v of fine) expect([valueProblem(v, "v"), jsonValueProblem(v, "v")]).toEqual([undefined, undefined]);
+    expect(jsonValueProblem([deep], "v")).toMatch(/nested deeper than 128 levels/);
+    expect(jsonValueProblem({ "$tributary.asset": { assetId: "a" } }, "v")).toMatch(/^v\["\$tributary\.asset"\]: env is missing/);
+    // msgpack carries NaN: the server takes it from an agent; JSON does not: the client refuses it.
+    expect(valueProblem([Number.NaN], "v")).toBeUndefined();
+    expect(jsonValueProblem([1, [Number.NaN]], "v")).toBe("v[1][0] is NaN, which JSON cannot carry: use null or a string");
+    expect(jsonValueProblem({ n: { $bigint: "1" } }, "v")).toMatch(/^v\.n is an object of the one key "\$bigint"/);
+    expect(jsonValueProblem({ n: { $bigint: 1 } }, "v")).toBeUndefined(); // not read back as a tag: its value is not a string
+    const shared = { x: 1 };
+    expect(jsonValueProblem([shared, shared, { again: shared }], "v")).toBeUndefined(); // shared, not a cycle
   });
 });

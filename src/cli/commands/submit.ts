@@ -2,11 +2,15 @@
 import { readFileSync } from "node:fs";
 import { fromJson, toJson } from "../../protocol/json.js";
 import type { RunHandle } from "../../client/run.js";
+import { SubmitBody } from "../../protocol/http.js";
 import { CliError, clientOf } from "../client.js";
 import { targetOf } from "../options.js";
 import { SUBMIT } from "../table.js";
 import { parse } from "../usage.js";
 import { printOutcome, waitForRun } from "../wait.js";
+
+/** What the server takes as a target (`repository:target`), checked here first to say it in the CLI's words. */
+const TARGET = new RegExp(SubmitBody.properties.target.pattern!);
 
 export const run = async (argv: string[]): Promise<number> => {
   // Arguments, checked against the table; then each --arg read and parsed.
@@ -14,6 +18,7 @@ export const run = async (argv: string[]): Promise<number> => {
   const { values, positionals } = parsed;
   const t = targetOf(parsed);
   const target = positionals[0]!;
+  if (!TARGET.test(target)) throw new CliError(`REPO:TARGET takes the workflow as repository:target, e.g. orders:process_orders; got ${JSON.stringify(target)}`, 1);
   const args = values.arg.map((given, i) => {
     // `@FILE` reads the argument's JSON from a file (or `@-` from stdin): values too large for a command line.
     let text = given;
@@ -39,6 +44,7 @@ export const run = async (argv: string[]): Promise<number> => {
   const submitted = await clientOf(t).submit(target, args, key !== undefined ? { idempotencyKey: key } : {});
   if (submitted.warning && !values.json) console.error(`warning: ${submitted.warning}`);
   if (!values.wait) {
+    if (!submitted.created && !values.json) console.error(`note: run ${submitted.runId} already existed (same idempotency key, target and arguments): nothing new was submitted`);
     console.log(values.json ? toJson(submitted) : submitted.runId);
     return 0;
   }
