@@ -21,7 +21,6 @@ import { decide } from "./core/decide.js";
 import { modelOf, type Inherited, type Model } from "./core/model.js";
 import { handlesIn, trackActive, type ActiveExecution } from "./core/next-actions.js";
 import type { Executed, Orchestration, RawOutcome } from "./orchestration.js";
-import { fitToCommit } from "./oversized.js";
 
 export type { Executed, RawOutcome };
 
@@ -186,11 +185,8 @@ export class EnvRuntime implements Orchestration {
       return { ok: true, events };
     }
     const bytes = encodeCommit(events).length;
-    if (bytes > MAX_COMMIT_BYTES) {
-      // Refused before it is folded (the log would refuse it, and the overlay must not hold what the log will not), or rewritten to fit.
-      const fit = fitToCommit(cmd, bytes);
-      return "rejection" in fit ? { ok: false, rejection: fit.rejection } : this.execute(fit.command);
-    }
+    // Refused before it is folded: the log would refuse it, and the overlay must not hold what the log will not.
+    if (bytes > MAX_COMMIT_BYTES) return { ok: false, rejection: { _tag: "CommitTooLarge", command: cmd.type, bytes, limit: MAX_COMMIT_BYTES } };
     const seq = ++this.assigned;
     const commit: Commit = {
       seq,

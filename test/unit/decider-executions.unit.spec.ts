@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CURRENT_VERSION } from "../../src/events/index.js";
 import type { Command } from "../../src/orchestrator/core/commands.js";
 import { CANCELS_PER_COMMIT, executionIdOf } from "../../src/orchestrator/core/decide.js";
+import { MAX_ERROR_CHARS, MAX_OUTCOME_BYTES } from "../../src/orchestrator/core/deciders/outcomes.js";
 import {
   NOW,
   agentConnected,
@@ -134,6 +135,58 @@ describe("executions: RecordResult", () => {
         runEvent("ExecutionFailed", "R1", { ...ref(x1), error: { type: "Error", message: "boom", retryable: false } }),
         ...order.slice(0, CANCELS_PER_COMMIT).map((s) => runEvent("ExecutionCancelled", "R1", { ...ref(`R1-${s}-1`), reason: `run failed: Error in ${x1}` })),
       );
+  });
+
+  it("an inline result whose encoding the edge measured over the commit's room is a terminal ResultTooLarge failure", () => {
+    const tooLarge = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
+    given(...charging)
+      .when(result("R1-2-1", { ok: true, value: "big", encodedBytes: MAX_OUTCOME_BYTES + 1 }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error: tooLarge }));
+    // Within the room, or not measured, it is recorded (the runtime's commit limit still holds).
+    for (const encodedBytes of [MAX_OUTCOME_BYTES, undefined]) {
+      given(...charging)
+        .when(result("R1-2-1", { ok: true, value: "fits", ...(encodedBytes === undefined ? {} : { encodedBytes }) }))
+        .then(runEvent("ExecutionSucceeded", "R1", { ...ref("R1-2-1"), result: { kind: "inline", value: "fits" } }));
+    }
+  });
+
+  it("a failure too large for a commit is recorded with its long message and stack cut, saying from how long", () => {
+    const long = "m".repeat(MAX_ERROR_CHARS + 1);
+    const cut = `${"m".repeat(MAX_ERROR_CHARS - 100)} … [cut from ${long.length} characters]`;
+    const error = { type: "RangeError", message: long, stack: "short", retryable: false };
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error, encodedBytes: MAX_OUTCOME_BYTES + 1 }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error: { ...error, message: cut } }));
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error: { ...error, message: "short", stack: long }, encodedBytes: MAX_OUTCOME_BYTES + 1 }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error: { ...error, message: "short", stack: cut } }));
+    // One that fits is recorded whole, however long its message.
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error, encodedBytes: MAX_OUTCOME_BYTES }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error }));
+  });
+
+  it.each([
+    ["WorkerRestarted", "worker-restarted"],
+    ["AgentStopping", "agent-stopping"],
+  ] as const)("a failure typed %s is not the task's: an abandonment (%s) with the error's message, resumed", (type, cause) => {
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error: { type, message: "the worker was restarted", retryable: true } }))
+      .then(
+        runEvent("ExecutionAbandoned", "R1", { ...ref("R1-2-1"), agentId: "a1", reason: "the worker was restarted", cause }),
+        runEvent("ExecutionCreated", "R1", {
+          executionId: "R1-2-2",
+          stepId: "2",
+          attempt: 2,
+          reason: "retry",
+          // A stopping agent's abandonment is free and resumes at once; a restarted worker's counts, with the policy's backoff.
+          ...(cause === "agent-stopping" ? {} : { notBefore: NOW + 100 }),
+          resumes: "R1-2-1",
+        }),
+      );
+    // Still the agent's result: refused from another agent, nothing for one that has ended.
+    given(...charging).when(result("R1-2-1", { ok: false, error: { type, message: "m", retryable: true } }, "a2")).rejected("NotAssigned", { executionId: "R1-2-1", agentId: "a2" });
+    given(...charging, executionSucceeded("R1-2-1")).when(result("R1-2-1", { ok: false, error: { type, message: "m", retryable: true } })).nothing();
   });
 
   it("a step of a cancelled run that fails is not retried", () => {

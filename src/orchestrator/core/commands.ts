@@ -70,11 +70,15 @@ export type Command =
       readonly runId: string;
       readonly executionId: string;
       readonly agentId: string;
-      /** A value, or (a large one) the blob it was stored as. */
+      /**
+       * A value, or (a large one) the blob it was stored as, or an error.
+       * `encodedBytes`: the value's or the error's msgpack size, as the edge
+       * measured it (absent: not measured; the commit limit still holds).
+       */
       readonly outcome:
-        | { readonly ok: true; readonly value: Value }
+        | { readonly ok: true; readonly value: Value; readonly encodedBytes?: number }
         | { readonly ok: true; readonly blob: BlobRef }
-        | { readonly ok: false; readonly error: ErrorInfo };
+        | { readonly ok: false; readonly error: ErrorInfo; readonly encodedBytes?: number };
     }
   | { readonly type: "TimeOutExecution"; readonly runId: string; readonly executionId: string }
   | {

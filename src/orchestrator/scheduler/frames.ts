@@ -5,7 +5,7 @@
  * Each answer goes back on the agent's connection.
  */
 import { Readable } from "node:stream";
-import type { AbandonCause, BlobRef, Value } from "../../events/index.js";
+import type { BlobRef } from "../../events/index.js";
 import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
 import type { AssetDoc } from "../../projections/index.js";
@@ -38,19 +38,6 @@ export type ActingFrame = Exclude<AgentMessage, { type: "hello" | "heartbeat" }>
 /** Results larger than this, encoded, are kept as blobs rather than in the log. */
 const INLINE_RESULT_BYTES = 256 * 1024;
 
-/** Error types agents report for executions they could not run through no fault of the code, and the abandonment they are. */
-const NOT_THE_TASKS_FAULT: ReadonlyMap<string, AbandonCause> = new Map<string, AbandonCause>([
-  ["WorkerRestarted", "worker-restarted"],
-  ["AgentStopping", "agent-stopping"],
-]);
-
-/**
- * A failure that is not the task's (a worker restarted to stop another
- * execution, an agent that is stopping): retried like an abandonment, as
- * this cause.
- */
-export const notTheTasksFault = (errorType: string): AbandonCause | undefined => NOT_THE_TASKS_FAULT.get(errorType);
-
 /** The id of the asset a `persist` records: from the request, so a persist re-sent after a reconnect records nothing new. */
 export const assetIdOf = (executionId: string, requestId: number): string => `${executionId}-a${requestId}`;
 
@@ -80,21 +67,8 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
         return;
       case "succeeded":
       case "failed": {
-        const notOurs = m.type === "failed" ? notTheTasksFault(m.error.type) : undefined;
-        const runId = runOf(m.executionId);
-        const large = m.type === "succeeded" ? (m.valueBlob !== undefined ? await uploaded(d, m.valueBlob) : await storeIfLarge(d, m.value)) : undefined;
-        const recorded = await run(
-          notOurs && m.type === "failed"
-            ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.error.message, cause: notOurs }
-            : {
-                type: "RecordResult",
-                runId,
-                executionId: m.executionId,
-                agentId,
-                outcome: m.type === "failed" ? { ok: false, error: m.error } : large ? { ok: true, blob: large } : { ok: true, value: m.value },
-              },
-          m.requestId,
-        );
+        const outcome = m.type === "failed" ? { ok: false as const, error: m.error, encodedBytes: packValue(m.error).length } : await resultOf(d, m);
+        const recorded = await run({ type: "RecordResult", runId: runOf(m.executionId), executionId: m.executionId, agentId, outcome }, m.requestId);
         // The agent keeps a result until it is acknowledged (or refused: then it drops it).
         if (recorded && m.requestId !== undefined) reply({ type: "ack", requestId: m.requestId });
         from.ended(m.executionId);
@@ -149,15 +123,16 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
 };
 
 /**
- * A result too large to travel inline in the log is stored as a blob (its
- * msgpack bytes), and the log records the reference.
+ * A result as it is recorded: a blob the agent uploaded; a value too large
+ * to travel inline in the log stored as a blob (its msgpack bytes), the log
+ * recording the reference; or the value, with its encoded size.
  */
-const storeIfLarge = async (d: FrameDeps, value: Value): Promise<BlobRef | undefined> => {
-  if (!d.blobs) return undefined;
-  const bytes = packValue(value);
-  if (bytes.length <= INLINE_RESULT_BYTES) return undefined;
+const resultOf = async (d: FrameDeps, m: Extract<AgentMessage, { type: "succeeded" }>): Promise<Extract<Command, { type: "RecordResult" }>["outcome"]> => {
+  if (m.valueBlob !== undefined) return { ok: true, blob: await uploaded(d, m.valueBlob) };
+  const bytes = packValue(m.value);
+  if (!d.blobs || bytes.length <= INLINE_RESULT_BYTES) return { ok: true, value: m.value, encodedBytes: bytes.length };
   const info = await d.blobs.put(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
-  return { key: info.key, size: info.size, sha256: info.sha256 };
+  return { ok: true, blob: { key: info.key, size: info.size, sha256: info.sha256 } };
 };
 
 /** A blob an agent says it uploaded (a large result): its reference, once it is there with its size. */
