@@ -122,7 +122,8 @@ export type Command =
       readonly type: "PersistAsset";
       readonly executionId: string;
       readonly agentId: string;
-      readonly assetId: string;
+      /** The agent's request: the asset's id is made of it (`assetIdOf`), so a request re-sent records nothing new. */
+      readonly requestId: number;
       readonly entries: readonly { readonly path: string; readonly size: number; readonly sha256: string }[];
       readonly name?: string;
       readonly metadata?: { readonly [key: string]: Value };

@@ -28,7 +28,7 @@ export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => 
 
 export type { DecideContext, Decision } from "./decision.js";
 export { executionIdOf } from "./deciders/attempts.js";
-export { isSafeAssetPath } from "./deciders/assets.js";
+export { assetIdOf } from "./deciders/assets.js";
 export { CANCELS_PER_COMMIT } from "./deciders/cancellations.js";
 export { mergeOptions, unhostedTarget } from "./deciders/targets.js";
 export type { TargetKind } from "../../events/index.js";

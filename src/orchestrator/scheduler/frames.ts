@@ -10,7 +10,7 @@ import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
 import type { AssetDoc } from "../../projections/index.js";
 import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
-import { isSafeAssetPath, rejectionMessage, type Command } from "../core/index.js";
+import { assetIdOf, rejectionMessage, type Command } from "../core/index.js";
 import { stepKeys } from "../keys.js";
 import type { Orchestration } from "../orchestration.js";
 import type { TaskLogs } from "../task-logs.js";
@@ -37,9 +37,6 @@ export type ActingFrame = Exclude<AgentMessage, { type: "hello" | "heartbeat" }>
 
 /** Results larger than this, encoded, are kept as blobs rather than in the log. */
 const INLINE_RESULT_BYTES = 256 * 1024;
-
-/** The id of the asset a `persist` records: from the request, so a persist re-sent after a reconnect records nothing new. */
-export const assetIdOf = (executionId: string, requestId: number): string => `${executionId}-a${requestId}`;
 
 /** What agents and the API are told of an asset. */
 export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
@@ -143,30 +140,28 @@ const uploaded = async (d: FrameDeps, b: BlobRef): Promise<BlobRef> => {
   return { key: b.key, size: b.size, sha256: b.sha256 };
 };
 
-/** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */
+/** Records an asset whose blobs the agent uploaded, once every blob is there with its size (its paths are the decider's to check). */
 const persist = async (d: FrameDeps, agentId: string, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
   const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
   // The frame's shape (entries with a path, a size and a sha256) was checked against its schema on arrival.
   let total = 0;
   for (const e of m.entries) {
-    if (!isSafeAssetPath(e.path)) return fail(`asset path ${JSON.stringify(e.path)} is not a relative path inside the working directory`);
     total += e.size;
     const stored = await d.blobs?.stat(keyOf(e.sha256));
     if (!stored || stored.size !== e.size) return fail(`the blob of ${e.path} (${keyOf(e.sha256)}) is not stored: upload it first`);
   }
   if (total > d.maxAssetBytes) return fail(`asset of ${total} bytes is over the limit of ${d.maxAssetBytes} (server option --max-asset-bytes)`);
-  const assetId = assetIdOf(m.executionId, m.requestId);
   const r = await d.orch.execute({
     type: "PersistAsset",
     executionId: m.executionId,
     agentId,
-    assetId,
+    requestId: m.requestId,
     entries: m.entries,
     ...(m.name === undefined ? {} : { name: m.name }),
     ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
   });
   if (!r.ok) return fail(rejectionMessage(r.rejection));
-  const found = d.orch.model.asset(assetId)!;
+  const found = d.orch.model.asset(assetIdOf(m.executionId, m.requestId))!;
   return { type: "persisted", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) };
 };
 

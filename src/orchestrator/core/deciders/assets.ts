@@ -16,19 +16,23 @@ export const isSafeAssetPath = (p: string): boolean =>
   p.length > 0 && p.length <= 4096 && !p.startsWith("/") && !p.includes("\\") && !p.includes("\0") &&
   p.split("/").every((seg) => seg !== "" && seg !== "." && seg !== "..");
 
-/** An asset's files, once (an asset id recorded already decides nothing), if every path stays inside the directory. */
+/** The id of the asset an execution persists with its request `requestId`: a persist re-sent after a reconnect is recognised. */
+export const assetIdOf = (executionId: string, requestId: number): AssetId => `${executionId}-a${requestId}` as AssetId;
+
+/** An asset's files, once (a request recorded already decides nothing), if every path stays inside the directory. */
 export const persistAsset: Handler<"PersistAsset"> = (cmd, m, ctx) => {
   const own = runningOn(m, cmd.executionId, cmd.agentId);
   if (E.isLeft(own)) return own;
   const x = own.right;
-  if (m.asset(cmd.assetId)) return none;
+  const assetId = assetIdOf(x.executionId, cmd.requestId);
+  if (m.asset(assetId)) return none;
   const bad = cmd.entries.map((e) => e.path).find((p) => !isSafeAssetPath(p));
   if (bad !== undefined) {
     return reject({ _tag: "InvalidArgument", message: `asset path ${JSON.stringify(bad)} is not a relative path inside the working directory` });
   }
   return accept([
     runEvent(ctx, "AssetPersisted", x.runId, {
-      assetId: cmd.assetId as AssetId,
+      assetId,
       executionId: x.executionId,
       stepId: x.stepId,
       ...(cmd.name === undefined ? {} : { name: cmd.name }),
