@@ -5,11 +5,13 @@
  * frozen projection store of their own.
  */
 import { join } from "node:path";
-import { logRef, type EventLog, type LogRef } from "../events/index.js";
-import { getEnvironment, getRunView, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
+import { IdGenerator, logRef, type EventId, type EventLog, type LogRef } from "../events/index.js";
+import { getEnvironment, getRunView, MemoryStore, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { BlobStore } from "../events/storage/blob-store.js";
-import type { Inherited } from "./core/model.js";
+import type { Command, ProposedBase } from "./core/commands.js";
+import { decide } from "./core/decide.js";
+import { modelOf, type Inherited } from "./core/model.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./core/rejections.js";
 import { EnvRuntime } from "./runtime.js";
 import { EnvScheduler } from "./scheduler/index.js";
@@ -92,6 +94,10 @@ export class Environments {
   }
 
   private async start(ref: LogRef, create?: { base?: string; branch?: { parent: string; at: number } }): Promise<Env> {
+    const first = create && (await this.firstCommand(ref, create));
+    // Decided first on the state of a log not yet made (none), so that a refusal leaves no log behind.
+    const refusal = first && refusalOf(first);
+    if (refusal) throw new Refused(refusal);
     const rt = new EnvRuntime({
       log: this.o.log,
       ref,
@@ -107,11 +113,7 @@ export class Environments {
     await rt.start();
     let doc = getEnvironment(rt.source);
     if (!doc) {
-      const r = await rt.execute(
-        create?.branch
-          ? { type: "BranchEnvironment", project: ref.project, env: ref.env, parent: create.branch.parent, at: create.branch.at }
-          : { type: "CreateEnvironment", project: ref.project, env: ref.env, ...(create?.base ? { base: create.base } : {}) },
-      );
+      const r = await rt.execute(first ?? { type: "CreateEnvironment", project: ref.project, env: ref.env });
       if (!r.ok && r.rejection._tag !== "EnvironmentExists") throw new Refused(r.rejection);
       doc = getEnvironment(rt.source);
     }
@@ -136,6 +138,35 @@ export class Environments {
     scheduler.resolveAllDeferrals();
     scheduler.sweepEndedRuns();
     return { ref, rt, scheduler, logs, ...(frozen ? { frozen } : {}) };
+  }
+
+  /** The first command of a new environment, with what its decider needs to know of its base or its parent. */
+  private async firstCommand(ref: LogRef, create: { base?: string; branch?: { parent: string; at: number } }): Promise<Command> {
+    if (create.branch) {
+      const { parent, at } = create.branch;
+      // Not itself: it does not exist yet (and is starting: looking it up would wait for this).
+      const lastSeq = parent === ref.env ? undefined : (await this.find(ref.project, parent))?.rt.lastSeq;
+      return { type: "BranchEnvironment", project: ref.project, env: ref.env, parent: { env: parent, ...(lastSeq === undefined ? {} : { lastSeq }) }, at };
+    }
+    const base = create.base;
+    if (!base) return { type: "CreateEnvironment", project: ref.project, env: ref.env };
+    return { type: "CreateEnvironment", project: ref.project, env: ref.env, base: base === ref.env ? { env: base } : await this.proposedBase(ref.project, base) };
+  }
+
+  /** An environment, if there is one of this name (started on first use). */
+  private async find(project: string, env: string): Promise<Env | undefined> {
+    try {
+      return await this.get(project, env);
+    } catch (e) {
+      if (e instanceof Refused && e.rejection._tag === "UnknownEnvironment") return undefined;
+      throw e;
+    }
+  }
+
+  /** What a decider needs to know of `base` as a base: does it exist, is it archived, what are its own bases. */
+  private async proposedBase(project: string, base: string): Promise<ProposedBase> {
+    const b = await this.find(project, base);
+    return b ? { env: base, found: { archived: getEnvironment(b.rt.source)?.archived === true, bases: this.chain(project, base).slice(1) } } : { env: base };
   }
 
   /**
@@ -172,23 +203,11 @@ export class Environments {
     return out;
   }
 
-  /** Sets (or with `null` removes) an environment's base, refusing unknown bases and cycles. */
+  /** Sets (or with `null` removes) an environment's base: refused for an unknown or archived base, or a cycle. */
   async rebase(project: string, env: string, base: string | null): Promise<void> {
     const e = await this.get(project, env);
-    if (base !== null) {
-      await this.requireBase(project, base);
-      const cycle = environmentCycle(env, this.chain(project, base));
-      if (cycle) throw new Refused(cycle);
-    }
-    const r = await e.rt.execute({ type: "RebaseEnvironment", base });
+    const r = await e.rt.execute({ type: "RebaseEnvironment", base: base === null ? null : await this.proposedBase(project, base) });
     if (!r.ok) throw new Refused(r.rejection);
-  }
-
-  /** An environment that can be a base: one that exists and is not archived. */
-  async requireBase(project: string, base: string): Promise<Env> {
-    const b = await this.get(project, base); // refuses an unknown base
-    if (getEnvironment(b.rt.source)?.archived) throw new Refused({ _tag: "ArchivedBase", env: `${b.ref.project}/${b.ref.env}`, as: "base" });
-    return b;
   }
 
   async archive(project: string, env: string): Promise<void> {
@@ -202,17 +221,15 @@ export class Environments {
    * its last), or as of the last commit at or before `atTime`.
    */
   async branch(project: string, env: string, parent: string, at?: number, atTime?: number): Promise<Env> {
-    const p = await this.get(project, parent);
-    let seq = at ?? p.rt.lastSeq;
-    if (atTime !== undefined) {
+    // An unknown parent, or a branch point outside its log, is the decider's to refuse.
+    const p = await this.find(project, parent);
+    let seq = at ?? p?.rt.lastSeq ?? 0;
+    if (p && atTime !== undefined) {
       seq = 0;
       for await (const c of this.o.log.read(p.ref)) {
         if ((c.events[0]?.at ?? 0) > atTime) break;
         seq = c.seq;
       }
-    }
-    if (!Number.isSafeInteger(seq) || seq < 1 || seq > p.rt.lastSeq) {
-      throw new Refused({ _tag: "InvalidArgument", message: `branch point ${seq} is outside ${parent}'s log (1 to ${p.rt.lastSeq})` });
     }
     return this.get(project, env, { branch: { parent, at: seq } });
   }
@@ -281,6 +298,9 @@ export class Environments {
   }
 }
 
-/** Giving `env` the base whose chain of bases is `chain` (the base first) would make a cycle: the refusal, naming it. */
-export const environmentCycle = (env: string, chain: readonly string[]): Rejection | undefined =>
-  chain.includes(env) ? { _tag: "EnvironmentCycle", path: [env, ...chain.slice(0, chain.indexOf(env) + 1)] } : undefined;
+/** Why the first command of a new environment would be refused, decided on the state of no log at all. */
+const refusalOf = (first: Command): Rejection | undefined => {
+  const ids = new IdGenerator();
+  const d = decide(first, modelOf(new MemoryStore(PROJECTIONS)), { now: Date.now(), id: () => ids.next() as EventId });
+  return d._tag === "Left" ? d.left : undefined;
+};

@@ -17,12 +17,23 @@ export interface Call {
   readonly callId: string;
 }
 
+/** An environment proposed as a base, as the edge found it among the project's environments. */
+export interface ProposedBase {
+  readonly env: string;
+  /** Absent: there is no such environment. */
+  readonly found?: {
+    readonly archived: boolean;
+    /** Its own base, that one's base, and so on, nearest first, up to the first repeat (included). */
+    readonly bases: readonly string[];
+  };
+}
+
 export type Command =
   | {
       readonly type: "CreateEnvironment";
       readonly project: string;
       readonly env: string;
-      readonly base?: string;
+      readonly base?: ProposedBase;
     }
   | {
       readonly type: "SubmitRun";
@@ -112,9 +123,9 @@ export type Command =
     }
   | { readonly type: "DisconnectAgent"; readonly agentId: string; readonly reason: string }
   | {
-      /** Checked at the edge for cycles and unknown bases, which need the other environments. */
+      /** A new base, or none (`null`); what the decider needs to know of the other environments comes with it. */
       readonly type: "RebaseEnvironment";
-      readonly base: string | null;
+      readonly base: ProposedBase | null;
     }
   | { readonly type: "ArchiveEnvironment"; readonly reason?: string }
   | {
@@ -139,7 +150,9 @@ export type Command =
       readonly type: "BranchEnvironment";
       readonly project: string;
       readonly env: string;
-      readonly parent: string;
+      /** The parent, and its log's last sequence as the edge found it (absent: there is no such environment). */
+      readonly parent: { readonly env: string; readonly lastSeq?: number };
+      /** The parent's sequence to branch at. */
       readonly at: number;
     }
   | {
