@@ -30,5 +30,6 @@ export type { DecideContext, Decision } from "./decision.js";
 export { executionIdOf } from "./deciders/attempts.js";
 export { assetIdOf } from "./deciders/assets.js";
 export { CANCELS_PER_COMMIT } from "./deciders/cancellations.js";
-export { mergeOptions, unhostedTarget } from "./deciders/targets.js";
+export { rerunnable } from "./deciders/runs.js";
+export { mergeOptions } from "./deciders/targets.js";
 export type { TargetKind } from "../../events/index.js";

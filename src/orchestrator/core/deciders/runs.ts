@@ -17,10 +17,11 @@ import {
   type TargetRef,
   type Value,
 } from "../../../events/index.js";
-import { canonicalJson, isFinished } from "../../../projections/index.js";
+import { canonicalJson, isFinished, type StepDoc } from "../../../projections/index.js";
 import { accept, none, reject, type Decision, type Handler, type Handlers } from "../decision.js";
 import { runEvent } from "../event.js";
 import type { Model } from "../model.js";
+import type { Rejection } from "../rejections.js";
 import { executionIdOf, firstExecution, nextAttempt } from "./attempts.js";
 import { activeUnder, cancellations } from "./cancellations.js";
 import { resumedCall, reuseOrExecute, sourceOf } from "./reuse.js";
@@ -175,10 +176,9 @@ export const rerunStep: Handler<"RerunStep"> = (cmd, m, ctx) => {
   const r = m.run(cmd.runId);
   if (!r) return reject({ _tag: "UnknownRun", runId: cmd.runId });
   if (r.status === "cancelled") return reject({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
-  const step = m.step(cmd.runId, cmd.stepId);
-  if (!step) return reject({ _tag: "UnknownStep", runId: cmd.runId, stepId: cmd.stepId });
-  const hosted = findTarget(m, step.target);
-  if (E.isLeft(hosted)) return hosted;
+  const found = rerunnable(m, cmd.runId, cmd.stepId, m.step(cmd.runId, cmd.stepId));
+  if (E.isLeft(found)) return found;
+  const step = found.right;
   const latest = step.executions[step.executions.length - 1];
   const x = latest === undefined ? undefined : m.execution(latest);
   if (x && !isFinished(x.status)) {
@@ -194,6 +194,18 @@ export const rerunStep: Handler<"RerunStep"> = (cmd, m, ctx) => {
       ...(cmd.memoKey !== undefined && cmd.memoKey !== step.memoKey ? { memoKey: cmd.memoKey } : {}),
     }),
   ]);
+};
+
+/**
+ * Step `stepId` of run `runId` as found (here, or in the run an import would
+ * bring into this branch), if it could be re-run here: it exists, and an
+ * agent here has registered its target. Checked before an import too, so a
+ * run is not brought in for nothing.
+ */
+export const rerunnable = (m: Model, runId: string, stepId: string, step: StepDoc | undefined): E.Either<Rejection, StepDoc> => {
+  if (!step) return E.left({ _tag: "UnknownStep", runId, stepId });
+  const hosted = findTarget(m, step.target);
+  return E.isLeft(hosted) ? hosted : E.right(step);
 };
 
 /**
