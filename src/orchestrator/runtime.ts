@@ -13,14 +13,14 @@
  */
 import { type Value, IdGenerator, MAX_COMMIT_BYTES, type Commit, type EventId, type EventLog, type LogRef } from "../events/index.js";
 import { checkEvents, encodeCommit, unpackValue } from "../events/codec.js";
-import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc, type StepDoc } from "../projections/index.js";
+import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { Outcome } from "../protocol/messages.js";
 import type { Command } from "./core/commands.js";
 import { decide } from "./core/decide.js";
 import { modelOf, type Inherited, type Model } from "./core/model.js";
-import { handlesIn, trackActive, type ActiveExecution } from "./core/next-actions.js";
-import type { Executed, Orchestration, RawOutcome } from "./orchestration.js";
+import { activeOf, trackActive, type ActiveExecution } from "./core/next-actions.js";
+import { stepOutcome, type Executed, type Orchestration, type RawOutcome } from "./orchestration.js";
 
 export type { Executed, RawOutcome };
 
@@ -146,21 +146,7 @@ export class EnvRuntime implements Orchestration {
     for (const [, x] of this.store.range<ExecutionDoc>("executions")) {
       if (isFinished(x.status)) continue;
       const step = this.model.step(x.runId, x.stepId);
-      if (!step) continue;
-      this.active.set(x.executionId, {
-        executionId: x.executionId,
-        runId: x.runId,
-        stepId: x.stepId,
-        status: x.status as ActiveExecution["status"],
-        target: step.target,
-        ...(step.options.requires ? { requires: step.options.requires } : {}),
-        ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
-        ...(x.notBefore === undefined ? {} : { notBefore: x.notBefore }),
-        ...(x.agentId === undefined ? {} : { agentId: x.agentId }),
-        ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
-        ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
-        ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
-      });
+      if (step) this.active.set(x.executionId, activeOf(x, step));
     }
   }
 
@@ -389,21 +375,3 @@ export class EnvRuntime implements Orchestration {
     return r.commits;
   }
 }
-
-/**
- * How a step ended, as its callers see it: the latest execution's outcome,
- * or `undefined` while it may still produce one (including a pending retry).
- */
-export const stepOutcome = (step: StepDoc, m: Model): RawOutcome | undefined => {
-  if (step.status === "succeeded" || step.status === "reused") {
-    const r = step.result;
-    return r?.kind === "blob" ? { status: "succeeded", blob: r.blob } : { status: "succeeded", value: r?.value ?? null };
-  }
-  if (step.status !== "failed" && step.status !== "cancelled") return undefined;
-  const latest = step.executions[step.executions.length - 1];
-  const x = latest === undefined ? undefined : m.execution(latest);
-  const error = step.error ?? x?.error ?? { type: "Error", message: "failed", retryable: false };
-  const status =
-    x?.status === "timed_out" ? "timed_out" : x?.status === "abandoned" ? "abandoned" : step.status === "cancelled" ? "cancelled" : "failed";
-  return { status, error };
-};

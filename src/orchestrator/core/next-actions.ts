@@ -6,6 +6,7 @@
  * to look again.
  */
 import type { AbandonCause, Event, TargetRef } from "../../events/index.js";
+import type { ExecutionDoc, StepDoc } from "../../projections/index.js";
 import { HANDLE_TAG } from "../../protocol/constants.js";
 import { isHandleValue } from "../../protocol/values.js";
 import type { Model } from "./model.js";
@@ -200,6 +201,22 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
       return;
   }
 };
+
+/** An execution not yet finished, as its documents have it (loaded at start, and after a reload). */
+export const activeOf = (x: ExecutionDoc, step: StepDoc): ActiveExecution => ({
+  executionId: x.executionId,
+  runId: x.runId,
+  stepId: x.stepId,
+  status: x.status as ActiveExecution["status"],
+  target: step.target,
+  ...(step.options.requires ? { requires: step.options.requires } : {}),
+  ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
+  ...(x.notBefore === undefined ? {} : { notBefore: x.notBefore }),
+  ...(x.agentId === undefined ? {} : { agentId: x.agentId }),
+  ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
+  ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
+  ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
+});
 
 /** `runId/stepId` of every handle inside `value`, at any depth. */
 export const handlesIn = (value: unknown): string[] => {
