@@ -5,7 +5,7 @@
  * frozen projection store of their own.
  */
 import { join } from "node:path";
-import { IdGenerator, logRef, type EventId, type EventLog, type LogRef } from "../events/index.js";
+import { IdGenerator, logRef, type EnvName, type EventId, type EventLog, type LogRef, type RunId } from "../events/index.js";
 import { getEnvironment, getRunView, MemoryStore, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { BlobStore } from "../events/storage/blob-store.js";
@@ -23,7 +23,7 @@ export interface Env {
   readonly scheduler: EnvScheduler;
   readonly logs: TaskLogs;
   /** For a branch: the parent's projections as of the branch point. */
-  readonly frozen?: { readonly parent: string; readonly at: number; readonly projector: Projector };
+  readonly frozen?: { readonly parent: EnvName; readonly at: number; readonly projector: Projector };
 }
 
 /** A refusal to report with an HTTP status. */
@@ -145,11 +145,12 @@ export class Environments {
     if (create.branch) {
       const { parent, at } = create.branch;
       // Not itself: it does not exist yet (and is starting: looking it up would wait for this).
-      const lastSeq = parent === ref.env ? undefined : (await this.find(ref.project, parent))?.rt.lastSeq;
-      return { type: "BranchEnvironment", project: ref.project, env: ref.env, parent: { env: parent, ...(lastSeq === undefined ? {} : { lastSeq }) }, at };
+      const name = logRef(ref.project, parent).env;
+      const lastSeq = name === ref.env ? undefined : (await this.find(ref.project, name))?.rt.lastSeq;
+      return { type: "BranchEnvironment", project: ref.project, env: ref.env, parent: { env: name, ...(lastSeq === undefined ? {} : { lastSeq }) }, at };
     }
-    const base = create.base;
-    if (!base) return { type: "CreateEnvironment", project: ref.project, env: ref.env };
+    if (!create.base) return { type: "CreateEnvironment", project: ref.project, env: ref.env };
+    const base = logRef(ref.project, create.base).env;
     return { type: "CreateEnvironment", project: ref.project, env: ref.env, base: base === ref.env ? { env: base } : await this.proposedBase(ref.project, base) };
   }
 
@@ -164,7 +165,7 @@ export class Environments {
   }
 
   /** What a decider needs to know of `base` as a base: does it exist, is it archived, what are its own bases. */
-  private async proposedBase(project: string, base: string): Promise<ProposedBase> {
+  private async proposedBase(project: string, base: EnvName): Promise<ProposedBase> {
     const b = await this.find(project, base);
     return b ? { env: base, found: { archived: getEnvironment(b.rt.source)?.archived === true, bases: this.chain(project, base).slice(1) } } : { env: base };
   }
@@ -176,7 +177,7 @@ export class Environments {
   private inheritedFor(ref: LogRef): Inherited {
     const self = this;
     return function* () {
-      const seen = new Set<string>([ref.env]);
+      const seen = new Set<EnvName>([ref.env]);
       let current = self.started.get(`${ref.project}/${ref.env}`);
       while (current) {
         const doc = getEnvironment(current.rt.source);
@@ -191,7 +192,7 @@ export class Environments {
   }
 
   /** The base chain from `env` up, stopping at a repeat (which is then included). */
-  private chain(project: string, env: string): string[] {
+  private chain(project: string, env: EnvName): EnvName[] {
     const out = [env];
     let base = this.started.get(`${project}/${env}`) && getEnvironment(this.started.get(`${project}/${env}`)!.rt.source)?.base;
     while (base !== undefined) {
@@ -206,7 +207,7 @@ export class Environments {
   /** Sets (or with `null` removes) an environment's base: refused for an unknown or archived base, or a cycle. */
   async rebase(project: string, env: string, base: string | null): Promise<void> {
     const e = await this.get(project, env);
-    const r = await e.rt.execute({ type: "RebaseEnvironment", base: base === null ? null : await this.proposedBase(project, base) });
+    const r = await e.rt.execute({ type: "RebaseEnvironment", base: base === null ? null : await this.proposedBase(project, logRef(project, base).env) });
     if (!r.ok) throw new Refused(r.rejection);
   }
 
@@ -241,8 +242,8 @@ export class Environments {
    * be re-run there. Does nothing if the branch has the run already; brings
  * nothing if `check` refuses the run as found.
    */
-  async importRun(e: Env, runId: string, check?: (view: RunView) => Rejection | undefined): Promise<RunView | undefined> {
-    const own = getRunView(e.rt.source, runId as never);
+  async importRun(e: Env, runId: RunId, check?: (view: RunView) => Rejection | undefined): Promise<RunView | undefined> {
+    const own = getRunView(e.rt.source, runId);
     if (own) return own;
     const from = this.findRun(e, runId);
     if (!from) return undefined;
@@ -259,13 +260,13 @@ export class Environments {
       });
       if (!r.ok) throw new Refused(r.rejection);
     }
-    return getRunView(e.rt.source, runId as never);
+    return getRunView(e.rt.source, runId);
   }
 
   /** Where an environment can see a run it does not have: its frozen parent view, or its bases. */
-  private findRun(e: Env, runId: string): { env: string; view: RunView; seq: number } | undefined {
-    const look = (src: DocSource, env: string, seq: number) => {
-      const view = getRunView(src, runId as never);
+  private findRun(e: Env, runId: RunId): { env: EnvName; view: RunView; seq: number } | undefined {
+    const look = (src: DocSource, env: EnvName, seq: number) => {
+      const view = getRunView(src, runId);
       return view ? { env, view, seq } : undefined;
     };
     if (e.frozen) {

@@ -5,7 +5,7 @@
  * commits. Neither side reads the other's fields. And how a step ended, as
  * its callers see it.
  */
-import type { BlobRef, Commit, Event } from "../events/index.js";
+import type { BlobRef, Commit, Event, RunId, StepId } from "../events/index.js";
 import type { DocSource, StepDoc } from "../projections/index.js";
 import type { Outcome } from "../protocol/messages.js";
 import type { Command, Model, ActiveExecution, Rejection } from "./core/index.js";
@@ -28,9 +28,11 @@ export interface Orchestration {
   /** The executions not yet finished, as of every commit decided so far. */
   activeExecutions(): IterableIterator<ActiveExecution>;
   newId(): string;
-  hasOutcome(runId: string, stepId: string): boolean;
-  rawOutcome(runId: string, stepId: string): RawOutcome | undefined;
-  waitForStepRaw(runId: string, stepId: string): Promise<RawOutcome>;
+  /** A fresh run id. */
+  newRunId(): RunId;
+  hasOutcome(runId: RunId, stepId: StepId): boolean;
+  rawOutcome(runId: RunId, stepId: StepId): RawOutcome | undefined;
+  waitForStepRaw(runId: RunId, stepId: StepId): Promise<RawOutcome>;
   /** Calls `f` after each commit is acknowledged, in sequence order, with the model as of then. */
   onCommitted(f: (commit: Commit, model: Model) => void): void;
 }

@@ -11,7 +11,7 @@
  * batches. If an append fails, the runtime stops deciding, reloads its state
  * from the log (the truth) and carries on.
  */
-import { type Value, IdGenerator, MAX_COMMIT_BYTES, type Commit, type EventId, type EventLog, type LogRef } from "../events/index.js";
+import { type Value, IdGenerator, MAX_COMMIT_BYTES, parseField, parseRunId, type Commit, type EventId, type EventLog, type LogRef, type RunId, type StepId } from "../events/index.js";
 import { checkEvents, encodeCommit, unpackValue } from "../events/codec.js";
 import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
@@ -82,7 +82,8 @@ export class EnvRuntime implements Orchestration {
   private broken: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly waiters = new Map<string, ((o: RawOutcome) => void)[]>();
+  /** `runId/stepId` → the step, and who waits for its outcome. */
+  private readonly waiters = new Map<string, { readonly runId: RunId; readonly stepId: StepId; readonly ws: ((o: RawOutcome) => void)[] }>();
   private readonly committed: ((commit: Commit, model: Model) => void)[] = [];
   /** Executions not yet finished, kept in step with every decided commit. */
   private readonly active = new Map<string, ActiveExecution>();
@@ -123,6 +124,13 @@ export class EnvRuntime implements Orchestration {
 
   newId(): string {
     return this.ids.next();
+  }
+
+  newRunId(): RunId {
+    // A sortable id is always a valid run id: this never throws.
+    const id = parseField(parseRunId, "runId", this.ids.next());
+    if (id._tag === "Left") throw new Error(id.left);
+    return id.right;
   }
 
   /** Opens the projection store, brings it up to date with the log, loads the executions in flight. */
@@ -287,34 +295,36 @@ export class EnvRuntime implements Orchestration {
   // Waiting for steps
 
   /** Has the step an outcome (without loading a result kept as a blob)? */
-  hasOutcome(runId: string, stepId: string): boolean {
+  hasOutcome(runId: RunId, stepId: StepId): boolean {
     return this.rawOutcome(runId, stepId) !== undefined;
   }
 
   /** The outcome of a step, if it has one, a result kept as a blob left as its reference. */
-  rawOutcome(runId: string, stepId: string): RawOutcome | undefined {
+  rawOutcome(runId: RunId, stepId: StepId): RawOutcome | undefined {
     const step = this.model.step(runId, stepId);
     return step ? stepOutcome(step, this.model) : undefined;
   }
 
   /** The outcome of a step, if it has one; a result kept as a blob is loaded. */
-  outcomeOf(runId: string, stepId: string): Promise<Outcome | undefined> {
+  outcomeOf(runId: RunId, stepId: StepId): Promise<Outcome | undefined> {
     const raw = this.rawOutcome(runId, stepId);
     return raw ? this.load(raw) : Promise.resolve(undefined);
   }
 
   /** Resolves with the step's outcome once it has one. */
-  async waitForStep(runId: string, stepId: string): Promise<Outcome> {
+  async waitForStep(runId: RunId, stepId: StepId): Promise<Outcome> {
     return this.load(await this.waitForStepRaw(runId, stepId));
   }
 
   /** As {@link waitForStep}, a result kept as a blob left as its reference. */
-  waitForStepRaw(runId: string, stepId: string): Promise<RawOutcome> {
+  waitForStepRaw(runId: RunId, stepId: StepId): Promise<RawOutcome> {
     const now = this.rawOutcome(runId, stepId);
     if (now) return Promise.resolve(now);
     return new Promise<RawOutcome>((resolve) => {
       const key = `${runId}/${stepId}`;
-      this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]);
+      const w = this.waiters.get(key);
+      if (w) w.ws.push(resolve);
+      else this.waiters.set(key, { runId, stepId, ws: [resolve] });
     });
   }
 
@@ -327,26 +337,22 @@ export class EnvRuntime implements Orchestration {
   private notifyWaiters(commit: Commit): void {
     if (this.waiters.size === 0 || commit.runId === undefined) return;
     for (const e of commit.events) {
-      if (!("stepId" in e.data)) continue;
-      const key = `${commit.runId}/${e.data.stepId}`;
-      const ws = this.waiters.get(key);
-      if (!ws) continue;
-      const outcome = this.rawOutcome(commit.runId, e.data.stepId);
-      if (!outcome) continue;
-      this.waiters.delete(key);
-      for (const w of ws) w(outcome);
+      if ("stepId" in e.data) this.answer(`${commit.runId}/${e.data.stepId}`);
     }
   }
 
   /** Answers every waiter whose step has an outcome (after state was reloaded). */
   private recheckWaiters(): void {
-    for (const [key, ws] of this.waiters) {
-      const [runId, stepId] = key.split("/") as [string, string];
-      const outcome = this.rawOutcome(runId, stepId);
-      if (!outcome) continue;
-      this.waiters.delete(key);
-      for (const w of ws) w(outcome);
-    }
+    for (const key of [...this.waiters.keys()]) this.answer(key);
+  }
+
+  /** Answers the waiters of step `key` (`runId/stepId`), if it has an outcome now. */
+  private answer(key: string): void {
+    const w = this.waiters.get(key);
+    const outcome = w && this.rawOutcome(w.runId, w.stepId);
+    if (!outcome) return;
+    this.waiters.delete(key);
+    for (const f of w.ws) f(outcome);
   }
 
   async close(): Promise<void> {

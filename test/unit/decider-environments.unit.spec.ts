@@ -1,9 +1,9 @@
 import { describe, it } from "vitest";
 import type { ProposedBase } from "../../src/orchestrator/core/commands.js";
-import { envEvent, environmentCreated, given } from "../support/decider-spec.js";
+import { envEvent, environmentCreated, given, type Loose } from "../support/decider-spec.js";
 
 /** An environment found as a base: not archived unless told, with these bases of its own. */
-const found = (env: string, bases: readonly string[] = [], archived = false): ProposedBase => ({ env, found: { archived, bases } });
+const found = (env: string, bases: readonly string[] = [], archived = false): Loose<ProposedBase> => ({ env, found: { archived, bases } });
 
 describe("environments: CreateEnvironment and BranchEnvironment", () => {
   it("a new environment's first event names its project, and its base when it has one", () => {

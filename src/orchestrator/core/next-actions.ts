@@ -5,7 +5,7 @@
  * their deadline, abandon executions their agent no longer runs — and when
  * to look again.
  */
-import type { AbandonCause, Event, TargetRef } from "../../events/index.js";
+import type { AbandonCause, AgentId, Event, ExecutionId, RunId, StepId, TargetRef } from "../../events/index.js";
 import type { ExecutionDoc, StepDoc } from "../../projections/index.js";
 import { HANDLE_TAG } from "../../protocol/constants.js";
 import { isHandleValue } from "../../protocol/values.js";
@@ -13,15 +13,15 @@ import type { Model } from "./model.js";
 
 /** An execution that has not finished, as the scheduler tracks it. */
 export interface ActiveExecution {
-  readonly executionId: string;
-  readonly runId: string;
-  readonly stepId: string;
+  readonly executionId: ExecutionId;
+  readonly runId: RunId;
+  readonly stepId: StepId;
   readonly status: "queued" | "assigned" | "running";
   readonly target: TargetRef;
   readonly requires?: { readonly [tag: string]: readonly string[] };
   readonly timeoutMs?: number;
   readonly notBefore?: number;
-  readonly agentId?: string;
+  readonly agentId?: AgentId;
   readonly assignedAt?: number;
   readonly startedAt?: number;
   /** Steps (`runId/stepId`) whose outcome the execution waits for before it may be assigned (option `wait`). */
@@ -30,7 +30,7 @@ export interface ActiveExecution {
 
 /** A connected agent, as the scheduler sees it. */
 export interface AgentSlot {
-  readonly agentId: string;
+  readonly agentId: AgentId;
   /** `repository:target` of every target it hosts. */
   readonly targets: ReadonlySet<string>;
   readonly tags: { readonly [tag: string]: readonly string[] };
@@ -41,13 +41,13 @@ export interface AgentSlot {
 }
 
 export type Action =
-  | { readonly type: "assign"; readonly runId: string; readonly executionId: string; readonly agentId: string }
-  | { readonly type: "timeout"; readonly runId: string; readonly executionId: string }
+  | { readonly type: "assign"; readonly runId: RunId; readonly executionId: ExecutionId; readonly agentId: AgentId }
+  | { readonly type: "timeout"; readonly runId: RunId; readonly executionId: ExecutionId }
   | {
       readonly type: "abandon";
-      readonly runId: string;
-      readonly executionId: string;
-      readonly agentId: string;
+      readonly runId: RunId;
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
       readonly reason: string;
       readonly cause: AbandonCause;
     };
@@ -64,7 +64,7 @@ export interface Liveness {
   /** How long an agent has, after the server started, to connect again. */
   readonly restartGraceMs?: number;
   /** When an agent not connected now left this server process; `undefined` if it has not been connected since the start. */
-  readonly lostAt?: (agentId: string) => number | undefined;
+  readonly lostAt?: (agentId: AgentId) => number | undefined;
 }
 
 export interface Plan {

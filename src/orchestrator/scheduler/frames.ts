@@ -5,7 +5,19 @@
  * Each answer goes back on the agent's connection.
  */
 import { Readable } from "node:stream";
-import type { BlobRef } from "../../events/index.js";
+import * as E from "fp-ts/lib/Either.js";
+import {
+  parseAssetId,
+  parseExecutionId,
+  parseField,
+  parseRunId,
+  parseStepId,
+  type AgentId,
+  type BlobRef,
+  type ExecutionId,
+  type RunId,
+  type StepId,
+} from "../../events/index.js";
 import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
 import type { AssetDoc } from "../../projections/index.js";
@@ -26,7 +38,7 @@ export interface FrameDeps {
 
 /** The agent a frame came from. */
 export interface FrameSender {
-  readonly agentId: string;
+  readonly agentId: AgentId;
   reply(message: ServerMessage): void;
   /** It reported the end of an execution (a result, or a failure). */
   ended(executionId: string): void;
@@ -51,59 +63,63 @@ export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
 export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSender): Promise<void> => {
   const { orch } = d;
   const { agentId, reply } = from;
-  const run = async (cmd: Command, requestId?: number): Promise<boolean> => {
+  const requestId = "requestId" in m ? m.requestId : undefined;
+  const fail = (message: string) => reply({ type: "error", ...(requestId === undefined ? {} : { requestId }), message });
+  const run = async (cmd: Command): Promise<boolean> => {
     const r = await orch.execute(cmd);
-    if (!r.ok) reply({ type: "error", ...(requestId === undefined ? {} : { requestId }), message: rejectionMessage(r.rejection) });
+    if (!r.ok) fail(rejectionMessage(r.rejection));
     return r.ok;
   };
-  const runOf = (executionId: string) => orch.model.execution(executionId)?.runId ?? "";
+  // The ids a frame names, parsed first: one that could be nobody's is refused, naming its field.
+  const parsed = parseField(parseExecutionId, "executionId", m.executionId);
+  if (E.isLeft(parsed)) return fail(parsed.left);
+  const executionId = parsed.right;
   try {
     switch (m.type) {
       case "started":
-        await run({ type: "RecordStarted", runId: runOf(m.executionId), executionId: m.executionId, agentId });
+        await run({ type: "RecordStarted", executionId, agentId });
         return;
       case "succeeded":
       case "failed": {
         const outcome = m.type === "failed" ? { ok: false as const, error: m.error, encodedBytes: packValue(m.error).length } : await resultOf(d, m);
-        const recorded = await run({ type: "RecordResult", runId: runOf(m.executionId), executionId: m.executionId, agentId, outcome }, m.requestId);
+        const recorded = await run({ type: "RecordResult", executionId, agentId, outcome });
         // The agent keeps a result until it is acknowledged (or refused: then it drops it).
         if (recorded && m.requestId !== undefined) reply({ type: "ack", requestId: m.requestId });
         from.ended(m.executionId);
         return;
       }
       case "submit":
-        reply(await submit(d, m));
+        reply(await submit(d, executionId, m));
         return;
       case "result": {
-        const outcome = m.wait ? await orch.waitForStepRaw(m.handle.runId, m.handle.stepId) : orch.rawOutcome(m.handle.runId, m.handle.stepId);
+        const step = stepOf(m.handle);
+        if (E.isLeft(step)) return fail(step.left);
+        const { runId, stepId } = step.right;
+        const outcome = m.wait ? await orch.waitForStepRaw(runId, stepId) : orch.rawOutcome(runId, stepId);
         // A result kept as a blob is the agent's to download: it may be larger than a frame.
         if (outcome && "blob" in outcome) reply({ type: "resolved", requestId: m.requestId, outcome: { status: "succeeded", value: null }, resultBlob: outcome.blob });
         else reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
         return;
       }
-      case "cancel":
-        if (await run({ type: "CancelStep", runId: m.handle.runId, stepId: m.handle.stepId, reason: `cancelled by ${m.executionId}` }, m.requestId)) {
-          reply({ type: "ack", requestId: m.requestId });
-        }
+      case "cancel": {
+        const step = stepOf(m.handle);
+        if (E.isLeft(step)) return fail(step.left);
+        if (await run({ type: "CancelStep", ...step.right, reason: `cancelled by ${m.executionId}` })) reply({ type: "ack", requestId: m.requestId });
         return;
+      }
       case "persist":
-        reply(await persist(d, agentId, m));
+        reply(await persist(d, agentId, executionId, m));
         return;
       case "restore": {
-        const r = await orch.execute({
-          type: "RestoreAsset",
-          executionId: m.executionId,
-          agentId,
-          assetId: m.assetId,
-          ...(m.to === undefined ? {} : { to: m.to }),
-        });
-        if (!r.ok) return reply({ type: "error", requestId: m.requestId, message: rejectionMessage(r.rejection) });
-        const found = orch.model.asset(m.assetId)!;
+        const assetId = parseField(parseAssetId, "assetId", m.assetId);
+        if (E.isLeft(assetId)) return fail(assetId.left);
+        if (!(await run({ type: "RestoreAsset", executionId, agentId, assetId: assetId.right, ...(m.to === undefined ? {} : { to: m.to }) }))) return;
+        const found = orch.model.asset(assetId.right)!;
         reply({ type: "restored", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) });
         return;
       }
       case "log": {
-        const x = orch.model.execution(m.executionId);
+        const x = orch.model.execution(executionId);
         if (x) d.logs.append({ ...m, runId: x.runId, stepId: x.stepId });
         return;
       }
@@ -112,11 +128,19 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
     // Not a refusal: the log or the blob store failed. The agent keeps what it sent and sends it again.
     reply({
       type: "error",
-      ...("requestId" in m ? { requestId: m.requestId } : {}),
+      ...(requestId === undefined ? {} : { requestId }),
       message: `the server could not act on it now (${(e as Error).message}); it will be sent again`,
       retry: true,
     });
   }
+};
+
+/** The step a handle names, its ids parsed (or the refusal naming the field). */
+const stepOf = (h: HandleRef): E.Either<string, { readonly runId: RunId; readonly stepId: StepId }> => {
+  const runId = parseField(parseRunId, "handle.runId", h.runId);
+  if (E.isLeft(runId)) return runId;
+  const stepId = parseField(parseStepId, "handle.stepId", h.stepId);
+  return E.isLeft(stepId) ? stepId : E.right({ runId: runId.right, stepId: stepId.right });
 };
 
 /**
@@ -141,7 +165,7 @@ const uploaded = async (d: FrameDeps, b: BlobRef): Promise<BlobRef> => {
 };
 
 /** Records an asset whose blobs the agent uploaded, once every blob is there with its size (its paths are the decider's to check). */
-const persist = async (d: FrameDeps, agentId: string, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
+const persist = async (d: FrameDeps, agentId: AgentId, executionId: ExecutionId, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
   const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
   // The frame's shape (entries with a path, a size and a sha256) was checked against its schema on arrival.
   let total = 0;
@@ -153,7 +177,7 @@ const persist = async (d: FrameDeps, agentId: string, m: Extract<AgentMessage, {
   if (total > d.maxAssetBytes) return fail(`asset of ${total} bytes is over the limit of ${d.maxAssetBytes} (server option --max-asset-bytes)`);
   const r = await d.orch.execute({
     type: "PersistAsset",
-    executionId: m.executionId,
+    executionId,
     agentId,
     requestId: m.requestId,
     entries: m.entries,
@@ -161,15 +185,15 @@ const persist = async (d: FrameDeps, agentId: string, m: Extract<AgentMessage, {
     ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
   });
   if (!r.ok) return fail(rejectionMessage(r.rejection));
-  const found = d.orch.model.asset(assetIdOf(m.executionId, m.requestId))!;
+  const found = d.orch.model.asset(assetIdOf(executionId, m.requestId))!;
   return { type: "persisted", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) };
 };
 
 /** Task code called a target: a step in the caller's run, or a new run for a workflow. */
-const submit = async (d: FrameDeps, m: Extract<AgentMessage, { type: "submit" }>): Promise<ServerMessage> => {
+const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMessage, { type: "submit" }>): Promise<ServerMessage> => {
   const { orch } = d;
   const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
-  const caller = orch.model.execution(m.executionId);
+  const caller = orch.model.execution(executionId);
   if (!caller) return fail(`unknown calling execution ${m.executionId}`);
   // The call's position in its execution (agents number them); older agents: the request id.
   const callId = `${m.executionId}/${m.call ?? `r${m.requestId}`}`;
@@ -189,18 +213,18 @@ const submit = async (d: FrameDeps, m: Extract<AgentMessage, { type: "submit" }>
     kind === "workflow"
       ? await orch.execute({
           type: "SubmitRun",
-          runId: orch.newId(),
+          runId: orch.newRunId(),
           target: m.target,
           arguments: m.arguments,
           ...blobArgs,
           ...(m.options ? { options: m.options } : {}),
           keys,
-          call: { executionId: m.executionId, callId, runId: caller.runId, stepId: caller.stepId },
+          call: { executionId, callId, runId: caller.runId, stepId: caller.stepId },
         })
       : await orch.execute({
           type: "ScheduleStep",
           runId: caller.runId,
-          call: { executionId: m.executionId, callId },
+          call: { executionId, callId },
           target: m.target,
           kind,
           arguments: m.arguments,

@@ -5,7 +5,6 @@
  * its bases, how long is its log) comes with the command, gathered by the
  * edge.
  */
-import type { EnvName, ProjectName } from "../../../events/index.js";
 import type { ProposedBase } from "../commands.js";
 import { accept, none, reject, type Handler, type Handlers } from "../decision.js";
 import { envEvent } from "../event.js";
@@ -18,9 +17,9 @@ export const createEnvironment: Handler<"CreateEnvironment"> = (cmd, m, ctx) => 
   if (refusal) return reject(refusal);
   return accept([
     envEvent(ctx, "EnvironmentCreated", {
-      project: cmd.project as ProjectName,
-      env: cmd.env as EnvName,
-      ...(cmd.base === undefined ? {} : { base: cmd.base.env as EnvName }),
+      project: cmd.project,
+      env: cmd.env,
+      ...(cmd.base === undefined ? {} : { base: cmd.base.env }),
     }),
   ]);
 };
@@ -38,7 +37,7 @@ export const branchEnvironment: Handler<"BranchEnvironment"> = (cmd, m, ctx) => 
     return reject({ _tag: "InvalidArgument", message: `branch point ${cmd.at} is outside ${parent}'s log (1 to ${lastSeq})` });
   }
   return accept([
-    envEvent(ctx, "EnvironmentBranched", { project: cmd.project as ProjectName, env: cmd.env as EnvName, parent: parent as EnvName, at: cmd.at }),
+    envEvent(ctx, "EnvironmentBranched", { project: cmd.project, env: cmd.env, parent, at: cmd.at }),
   ]);
 };
 
@@ -54,7 +53,7 @@ export const rebaseEnvironment: Handler<"RebaseEnvironment"> = (cmd, m, ctx) => 
     if (refusal) return reject(refusal);
   }
   if ((here.base ?? null) === (cmd.base?.env ?? null)) return none;
-  return accept([envEvent(ctx, "EnvironmentRebased", { base: (cmd.base?.env ?? null) as EnvName | null })]);
+  return accept([envEvent(ctx, "EnvironmentRebased", { base: cmd.base?.env ?? null })]);
 };
 
 /** Archived, once: it refuses new runs from now on. */

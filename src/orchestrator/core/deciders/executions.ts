@@ -16,7 +16,7 @@ import { fitError, overCommit, RESULT_TOO_LARGE } from "./outcomes.js";
 export const assignExecution: Handler<"AssignExecution"> = (cmd, m, ctx) => {
   const x = m.execution(cmd.executionId);
   if (!x || x.status !== "queued") return none;
-  return accept([runEvent(ctx, "ExecutionAssigned", x.runId, { executionId: x.executionId, stepId: x.stepId, agentId: cmd.agentId as AgentId })]);
+  return accept([runEvent(ctx, "ExecutionAssigned", x.runId, { executionId: x.executionId, stepId: x.stepId, agentId: cmd.agentId })]);
 };
 
 /** The agent it was assigned to started it (once: a repeat decides nothing). */
@@ -79,7 +79,7 @@ export const abandonExecution: Handler<"AbandonExecution"> = (cmd, m, ctx) => {
 };
 
 /** The events of an abandonment of `x` (lost by, or reported by, agent `agentId`), and its retry. */
-const abandonment = (m: Model, ctx: DecideContext, x: ExecutionDoc, step: StepDoc, agentId: string, reason: string, cause: AbandonCause): Event[] => {
+const abandonment = (m: Model, ctx: DecideContext, x: ExecutionDoc, step: StepDoc, agentId: AgentId, reason: string, cause: AbandonCause): Event[] => {
   const free = FREE_ABANDON_CAUSES.has(cause);
   const counted = step.executions.filter((id) => {
     const prior = m.execution(id);
@@ -88,7 +88,7 @@ const abandonment = (m: Model, ctx: DecideContext, x: ExecutionDoc, step: StepDo
   const ended = runEvent(ctx, "ExecutionAbandoned", x.runId, {
     executionId: x.executionId,
     stepId: x.stepId,
-    agentId: agentId as AgentId,
+    agentId,
     reason,
     cause,
   });

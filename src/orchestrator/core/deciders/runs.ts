@@ -5,24 +5,14 @@
  * branch.
  */
 import * as E from "fp-ts/lib/Either.js";
-import {
-  describeInvalidName,
-  parseRunId,
-  type EnvName,
-  type Event,
-  type ExecutionId,
-  type ResultSource,
-  type RunId,
-  type StepId,
-  type TargetRef,
-  type Value,
-} from "../../../events/index.js";
+import type { Event, ResultSource, TargetRef, Value } from "../../../events/index.js";
 import { canonicalJson, isFinished, type StepDoc } from "../../../projections/index.js";
 import { accept, none, reject, type Decision, type Handler, type Handlers } from "../decision.js";
 import { runEvent } from "../event.js";
 import type { Model } from "../model.js";
 import type { Rejection } from "../rejections.js";
-import { executionIdOf, firstExecution, nextAttempt } from "./attempts.js";
+import { firstExecution, nextAttempt } from "./attempts.js";
+import { executionIdOf, stepIdOf } from "./ids.js";
 import { activeUnder, cancellations } from "./cancellations.js";
 import { resumedCall, reuseOrExecute, sourceOf } from "./reuse.js";
 import { findRunnable, findTarget, mergeOptions } from "./targets.js";
@@ -37,16 +27,14 @@ export const submitRun: Handler<"SubmitRun"> = (cmd, m, ctx) => {
   if (cmd.call && m.call(cmd.call.callId)) return none;
   if (cmd.call) {
     const caller = m.execution(cmd.call.executionId);
-    const resumed = caller && resumedCall(m, ctx, caller, cmd.call.runId as RunId, cmd.call.callId, cmd.target, cmd.keys?.memo);
+    const resumed = caller && resumedCall(m, ctx, caller, cmd.call.runId, cmd.call.callId, cmd.target, cmd.keys?.memo);
     if (resumed) return accept([resumed]);
   }
-  const id = parseRunId(cmd.runId);
-  if (E.isLeft(id)) return reject({ _tag: "InvalidName", message: describeInvalidName(id.left) });
-  const runId = id.right;
+  const { runId } = cmd;
   const found = findRunnable(m, cmd.target, cmd.argumentCount ?? cmd.arguments.length, cmd.call === undefined);
   if (E.isLeft(found)) return found;
   const options = mergeOptions(found.right.options, cmd.options);
-  const rootStepId = "1" as StepId;
+  const rootStepId = stepIdOf(1);
   return accept([
     runEvent(ctx, "RunSubmitted", runId, {
       target: cmd.target,
@@ -56,11 +44,7 @@ export const submitRun: Handler<"SubmitRun"> = (cmd, m, ctx) => {
       ...(cmd.idempotencyKey === undefined ? {} : { idempotencyKey: cmd.idempotencyKey }),
       ...(cmd.call
         ? {
-            parent: {
-              runId: cmd.call.runId as RunId,
-              stepId: cmd.call.stepId as StepId,
-              executionId: cmd.call.executionId as ExecutionId,
-            },
+            parent: { runId: cmd.call.runId, stepId: cmd.call.stepId, executionId: cmd.call.executionId },
             callId: cmd.call.callId,
           }
         : {}),
@@ -92,7 +76,7 @@ export const scheduleStep: Handler<"ScheduleStep"> = (cmd, m, ctx) => {
   const found = findRunnable(m, cmd.target, cmd.argumentCount ?? cmd.arguments.length, false);
   if (E.isLeft(found)) return found;
   const options = mergeOptions(found.right.options, cmd.options);
-  const stepId = String(r.steps + 1) as StepId;
+  const stepId = stepIdOf(r.steps + 1);
   return accept([
     runEvent(ctx, "StepScheduled", r.runId, {
       stepId,
@@ -217,7 +201,7 @@ export const importRun: Handler<"ImportRun"> = (cmd, m, ctx) => {
   const runId = cmd.run.runId;
   if (cmd.first && m.run(runId)) return none;
   if (!cmd.first && !m.run(runId)) return reject({ _tag: "UnknownRun", runId });
-  const from = cmd.from.env as EnvName;
+  const from = cmd.from.env;
   const events: Event[] = [];
   if (cmd.first) {
     events.push(

@@ -24,7 +24,7 @@ export const runRoutes = {
     const env = await envOf(ctx, r);
     await runOf(ctx, env, r);
     const out = [];
-    for await (const c of ctx.log.read(env.ref, { runId: r.params.runId as never })) {
+    for await (const c of ctx.log.read(env.ref, { runId: r.params.runId })) {
       for (let i = 0; i < c.events.length; i++) out.push({ seq: c.seq, index: i, ...c.events[i] });
     }
     return out;
@@ -82,7 +82,7 @@ const submit = async (ctx: ServerContext, env: Env, body: unknown): Promise<unkn
   const args = argumentsBlob === undefined ? given : [];
   const r = await env.rt.execute({
     type: "SubmitRun",
-    runId: env.rt.newId(),
+    runId: env.rt.newRunId(),
     target: { repository, target },
     arguments: args,
     ...(argumentsBlob === undefined
