@@ -369,6 +369,13 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
       [{ type: "submit", requestId: 23, executionId: "no-such-execution", target: { repository: "scripted", target: "task" }, arguments: [] }, /unknown calling execution no-such-execution/, 23],
       [{ type: "submit", requestId: 24, executionId: x.executionId, call: 1, target: { repository: "scripted", target: "nope" }, arguments: [] }, /nope/, 24],
       [{ type: "restore", requestId: 25, executionId: x.executionId, assetId: "no-such-asset" }, /no-such-asset/, 25],
+      // Ids that could be nobody's are refused before anything is looked up, naming the field.
+      [{ type: "started", executionId: "no such" }, /^executionId: invalid execution id "no such": use 1-64 characters/, undefined],
+      [{ type: "succeeded", executionId: "a.b", value: 1, requestId: 28 }, /^executionId: invalid execution id "a\.b"/, 28],
+      [{ type: "log", executionId: "a>b", level: "info", message: "m", at: 1 }, /^executionId: invalid execution id "a>b"/, undefined],
+      [{ type: "result", requestId: 29, executionId: x.executionId, handle: { runId: "a b", stepId: "1", executionId: "" }, wait: true }, /^handle\.runId: invalid run id "a b"/, 29],
+      [{ type: "cancel", requestId: 30, executionId: x.executionId, handle: { runId, stepId: "../1", executionId: "" } }, /^handle\.stepId: invalid step id "\.\.\/1"/, 30],
+      [{ type: "restore", requestId: 31, executionId: x.executionId, assetId: "no/such" }, /^assetId: invalid asset id "no\/such"/, 31],
       [{ type: "frobnicate" }, /unknown message type "frobnicate"/, undefined],
     ];
     for (const [frame, message, requestId] of refusals) {
