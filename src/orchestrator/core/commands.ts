@@ -28,11 +28,7 @@ import type { RunDoc, StepDoc } from "../../projections/index.js";
 export interface Call {
   /** The calling execution. */
   readonly executionId: ExecutionId;
-  /**
-   * `<executionId>/<n>`, `n` counting the execution's calls from 1 in the
-   * order its code made them: the same call re-sent is recognised, and an
-   * execution that resumes an abandoned one finds that one's `n`th call.
-   */
+  /** `callIdOf(executionId, n)`, `n` counting the execution's calls from 1 in the order its code made them. */
   readonly callId: string;
 }
 

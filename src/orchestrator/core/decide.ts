@@ -27,7 +27,7 @@ const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Mode
 export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => dispatch(cmd.type, cmd, m, ctx);
 
 export type { DecideContext, Decision } from "./decision.js";
-export { assetIdOf, executionIdOf } from "./deciders/ids.js";
+export { assetIdOf, callIdOf, executionIdOf } from "./deciders/ids.js";
 export { CANCELS_PER_COMMIT } from "./deciders/cancellations.js";
 export { rerunnable } from "./deciders/runs.js";
 export { mergeOptions } from "./deciders/targets.js";

@@ -22,7 +22,7 @@ import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
 import type { AssetDoc } from "../../projections/index.js";
 import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
-import { assetIdOf, rejectionMessage, type Command } from "../core/index.js";
+import { assetIdOf, callIdOf, rejectionMessage, type Command } from "../core/index.js";
 import { stepKeys } from "../keys.js";
 import type { Orchestration } from "../orchestration.js";
 import type { TaskLogs } from "../task-logs.js";
@@ -196,7 +196,7 @@ const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMe
   const caller = orch.model.execution(executionId);
   if (!caller) return fail(`unknown calling execution ${m.executionId}`);
   // The call's position in its execution (agents number them); older agents: the request id.
-  const callId = `${m.executionId}/${m.call ?? `r${m.requestId}`}`;
+  const callId = callIdOf(executionId, m.call ?? `r${m.requestId}`);
   const kind = orch.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
   const b = m.argumentsBlob;
   const blobArgs =

@@ -9,7 +9,7 @@ import type { DecideContext } from "../decision.js";
 import { runEvent } from "../event.js";
 import type { Model } from "../model.js";
 import { firstExecution } from "./attempts.js";
-import { NO_EXECUTION } from "./ids.js";
+import { callIdOf, NO_EXECUTION } from "./ids.js";
 
 /** A step's memo key, and its cache key when its result may come from a cache. */
 export interface StepKeys {
@@ -96,13 +96,13 @@ export const resumedCall = (
   target: TargetRef,
   memoKey: string | undefined,
 ): Event | undefined => {
-  const prefix = `${caller.executionId}/`;
+  const prefix = callIdOf(caller.executionId, "");
   if (caller.resumes === undefined || !callId.startsWith(prefix)) return undefined;
   const n = callId.slice(prefix.length);
   const seen = new Set<string>();
   for (let prev: ExecutionId | undefined = caller.resumes; prev !== undefined && !seen.has(prev); prev = m.execution(prev)?.resumes) {
     seen.add(prev);
-    const earlier = `${prev}/${n}`;
+    const earlier = callIdOf(prev, n);
     const made = m.call(earlier);
     if (!made) continue;
     const s = m.step(made.runId, made.stepId);
