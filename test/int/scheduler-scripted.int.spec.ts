@@ -244,6 +244,26 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
     expect(abandoned.at - history[3]!.at).toBeGreaterThan(GRACE_MS);
   });
 
+  it("a failure the agent reports as not the task's (AgentStopping) is an acknowledged abandonment, retried at once by an execution resuming it; another agent's report is refused", async () => {
+    const { env, api } = await freshEnv();
+    const a = await agent(env, { agentId: "stopper" });
+    const other = await agent(env, { agentId: "bystander" });
+    const runId = await api.submit("scripted:wf", [1]);
+    const first = await a.execute((m) => m.runId === runId);
+    a.started(first.executionId);
+    const stopping = { type: "AgentStopping", message: "the agent is stopping", retryable: true };
+    const from = other.raw.received.length;
+    other.send({ type: "failed", executionId: first.executionId, error: stopping, requestId: 41 });
+    expect(await other.raw.next("error", 5000, (m) => m.requestId === 41, from)).toMatchObject({ message: `execution ${first.executionId} is not assigned to agent bystander` });
+    const at = a.raw.received.length;
+    a.send({ type: "failed", executionId: first.executionId, error: stopping, requestId: 42 });
+    expect(await a.raw.next(["ack", "error"], 5000, (m) => m.requestId === 42, at)).toEqual({ type: "ack", requestId: 42 });
+    const history = await api.history(runId);
+    expect(types(history).slice(-2)).toEqual(["ExecutionAbandoned", "ExecutionCreated"]);
+    expect(last(history, "ExecutionAbandoned")!.data).toEqual({ executionId: first.executionId, stepId: "1", agentId: "stopper", reason: "the agent is stopping", cause: "agent-stopping" });
+    expect(last(history, "ExecutionCreated")!.data).toEqual({ executionId: `${runId}-1-2`, stepId: "1", attempt: 2, reason: "retry", resumes: first.executionId });
+  });
+
   it("an agent that disconnects loses its executions once the grace has passed (agent-lost); an agent that connects gets the retry", async () => {
     const { env, api } = await freshEnv();
     const a = await agent(env, { agentId: "leaver" });
