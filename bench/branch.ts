@@ -19,7 +19,7 @@ import { join, resolve } from "node:path";
 import { startAgent, type Agent } from "../src/agent/runtime.js";
 import { logRef, type EventLog } from "../src/events/index.js";
 import { EmbeddedEventLog, JetStreamEventLog } from "../src/events/storage/index.js";
-import { fromJson, toJson } from "../src/orchestrator/json.js";
+import { fromJson, toJson } from "../src/protocol/json.js";
 import { PROJECTIONS, type RunView } from "../src/projections/index.js";
 import { LmdbProjectionStore, Projector } from "../src/projections/store/index.js";
 import { startNatsServer } from "../test/support/nats-server.js";

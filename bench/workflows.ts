@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startAgent } from "../src/agent/runtime.js";
-import { fromJson, toJson } from "../src/orchestrator/json.js";
+import { fromJson, toJson } from "../src/protocol/json.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 
 export interface WorkflowRow {

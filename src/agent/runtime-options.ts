@@ -13,7 +13,7 @@ export interface AgentOptions {
   readonly server: string;
   /** Default `"default"`. */
   readonly project?: string;
-  /** Default `"default"`. */
+  /** Default `"production"`, as the server's, the CLI's and the client's. */
   readonly env?: string;
   /** Tags the agent offers to `requires`: a value or several per tag. */
   readonly tags?: Readonly<Record<string, string | readonly string[]>>;
@@ -79,7 +79,7 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
   return {
     server: o.server,
     project: o.project ?? "default",
-    env: o.env ?? "default",
+    env: o.env ?? "production",
     tags: o.tags ?? {},
     concurrency: count("concurrency", o.concurrency, 16),
     workers: count("workers", o.workers, 2),

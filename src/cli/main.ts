@@ -5,9 +5,11 @@
  * Exit codes: 0 ok; 1 refused or bad usage; 2 fault (no server, server
  * error); 3 the awaited run failed.
  */
-import { CliError } from "./client.js";
+import { cliErrorOf } from "./client.js";
+import { COMMANDS as TABLE, COMMON, EPILOGUE, type CommandName } from "./table.js";
+import { HelpRequested, programUsage, UsageError } from "./usage.js";
 
-const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number | void> }>> = {
+const COMMANDS: Record<CommandName, () => Promise<{ run(argv: string[]): Promise<number | void> }>> = {
   server: () => import("./commands/server.js"),
   agent: () => import("./commands/agent.js"),
   submit: () => import("./commands/submit.js"),
@@ -21,25 +23,10 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 
 const LOG_FAULTS = new Set(["CorruptEvent", "LogUnavailable", "LogNotFound", "LogClosed", "InvalidCommit", "InvalidEvent", "WrongExpectedSequence"]);
 
-export const USAGE = `usage: tributary <command> [options]
+/** `tributary --help`: every command, from the table. */
+export const USAGE = programUsage(Object.values(TABLE), COMMON, EPILOGUE);
 
-commands:
-  server       [--data DIR] [--nats URL] [--port N] [--host H]   run the server
-  agent        --server URL [--project P] [--env E] [--tag k=v]... [--concurrency N] MODULE...
-  submit       REPO:TARGET [--arg JSON]... [--idempotency-key K] [--wait]
-  runs         ls | show RUN | wait RUN | history RUN | logs RUN [--follow] | cancel RUN
-               | rerun RUN STEP [--cascade] [--wait]
-  envs         ls | create NAME [--base ENV]
-  projections  rebuild | dump
-  log          verify   decode every commit of the environment's log; exit 1 if any fails
-  assets       ls [--run RUN] | show ASSET | download ASSET [--to DIR]
-  demo         start a server and an agent, run the example workflow, print it
-
-common options: --server URL (TRIBUTARY_SERVER, default http://127.0.0.1:7777)
-                --project P (TRIBUTARY_PROJECT, default "default")
-                --env E (TRIBUTARY_ENV, default "production")
-                --json  machine-readable output
-exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed`;
+const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
 
 /** A reader that stops early (`| head`) closes the pipe: that ends the command quietly, as it does for other tools. */
 const quietOnClosedPipe = (stream: NodeJS.WriteStream): void => {
@@ -53,24 +40,31 @@ export const main = async (argv: string[]): Promise<number> => {
   quietOnClosedPipe(process.stdout);
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
+    // `tributary help runs` is `tributary runs --help`.
+    const about = name === "help" ? rest[0] : undefined;
+    if (about !== undefined && isCommand(about)) return main([about, ...rest.slice(1), "--help"]);
     console.log(USAGE);
     return name ? 0 : 1;
   }
-  const load = COMMANDS[name];
-  if (!load) {
+  if (!isCommand(name)) {
     console.error(`tributary: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     return 1;
   }
   try {
-    return (await (await load()).run(rest)) ?? 0;
+    return (await (await COMMANDS[name]()).run(rest)) ?? 0;
   } catch (e) {
-    if (e instanceof CliError) {
-      console.error(`tributary ${name}: ${e.message}`);
-      return e.exitCode;
+    if (e instanceof HelpRequested) {
+      console.log(e.usage);
+      return 0;
     }
-    if (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS")) {
-      console.error(`tributary ${name}: ${e.message}\n\n${USAGE}`);
+    if (e instanceof UsageError) {
+      console.error(`tributary ${name}: ${e.message}\n\n${e.usage}`);
       return 1;
+    }
+    const refused = cliErrorOf(e);
+    if (refused) {
+      console.error(`tributary ${name}: ${refused.message}`);
+      return refused.exitCode;
     }
     // The log's own faults say what happened and what to do; anything else is a bug, and its stack helps.
     const known = e instanceof Error && LOG_FAULTS.has(e.name);

@@ -5,7 +5,7 @@
  * `./storage/index.js`.
  */
 export type * from "./types.js";
-export { CURRENT_VERSION, EVENT_TYPES, RUN_EVENT_TYPES, isRunEvent } from "./types.js";
+export { CURRENT_VERSION, EVENT_TYPES, RUN_EVENT_TYPES } from "./types.js";
 export type {
   AgentId,
   AssetId,

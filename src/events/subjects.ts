@@ -44,8 +44,3 @@ export const runSubject = (ref: LogRef, runId: RunId): string => {
   return `trib.${ref.project}.${ref.env}.run.${runId}`;
 };
 
-/** The run id in a subject made by {@link runSubject}, if any. */
-export const runIdOfSubject = (subject: string): RunId | undefined => {
-  const parts = subject.split(".");
-  return parts.length === 5 && parts[3] === "run" ? (parts[4] as RunId) : undefined;
-};

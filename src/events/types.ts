@@ -391,7 +391,5 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "AssetRestored",
 ]);
 
-export const isRunEvent = (e: Event): e is RunEvent => RUN_EVENT_TYPES.has(e.type);
-
 /** The unit of the log: see `log.ts`. */
 export type { Commit } from "./log.js";

@@ -89,10 +89,6 @@ export class Environments {
     return e;
   }
 
-  all(): Promise<Env>[] {
-    return [...this.starting.values()];
-  }
-
   private async start(ref: LogRef, create?: { base?: string; branch?: { parent: string; at: number } }): Promise<Env> {
     const first = create && (await this.firstCommand(ref, create));
     // Decided first on the state of a log not yet made (none), so that a refusal leaves no log behind.

@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Value } from "../events/index.js";
-import { fromJson, toJson } from "./json.js";
+import { fromJson, toJson } from "../protocol/json.js";
 
 export interface TaskLogLine {
   readonly runId: string;

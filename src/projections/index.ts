@@ -2,7 +2,7 @@
  * Projections, the pure part: folds of the log and queries over them. The
  * LMDB store, the projector and time travel (I/O) are `./store/index.js`.
  */
-export type { AnyProjection, DocReader, DocSource, EvolveContext, Projection, RangeOptions } from "./projection.js";
+export type { AnyProjection, DocSource, EvolveContext, Projection, RangeOptions } from "./projection.js";
 export { applyCommit, Overlay, versionsOf } from "./projection.js";
 export { PROJECTIONS, RUN_PROJECTIONS } from "./all.js";
 export * from "./runs.js";

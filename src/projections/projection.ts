@@ -145,6 +145,21 @@ export const applyCommit = (projections: readonly AnyProjection[], overlay: Over
 export const versionsOf = (projections: readonly AnyProjection[]): Record<string, number> =>
   Object.fromEntries(projections.map((p) => [p.name, p.version]));
 
+/** The events of the given types. */
+export type EventOf<T extends Event["type"]> = Extract<Event, { readonly type: T }>;
+
+/**
+ * A guard for the events of the listed types: the events a projection
+ * follows, listed once. `keysOf` keys the events it lets through, and
+ * `evolve` narrows to them, so that a `switch` ending in {@link unreachable}
+ * handles exactly the listed types (the compiler refuses a missing case and a
+ * case for a type not listed).
+ */
+export const eventsOfTypes = <const T extends Event["type"]>(types: readonly T[]): ((e: Event) => e is EventOf<T>) => {
+  const listed: ReadonlySet<string> = new Set(types);
+  return (e): e is EventOf<T> => listed.has(e.type);
+};
+
 /** Exhaustiveness check for `switch` over event types. */
 export const unreachable = (x: never): never => {
   throw new Error(`unexpected value ${JSON.stringify(x)}`);

@@ -13,7 +13,6 @@ import type {
   AssetId,
   BlobRef,
   ErrorInfo,
-  Event,
   ExecutionId,
   ExecutionReason,
   ExecutionRef,
@@ -26,7 +25,7 @@ import type {
   TargetRef,
   Value,
 } from "../events/index.js";
-import { unreachable, type Projection } from "./projection.js";
+import { eventsOfTypes, unreachable, type Projection } from "./projection.js";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 
@@ -137,7 +136,7 @@ export const abandonedError = (reason: string): ErrorInfo => ({
   message: `abandoned: ${reason}`,
   retryable: true,
 });
-export const cancelledError = (reason: string): ErrorInfo => ({
+const cancelledError = (reason: string): ErrorInfo => ({
   type: "CancelledError",
   message: `cancelled: ${reason}`,
   retryable: false,
@@ -175,7 +174,7 @@ export const runsProjection: Projection<RunDoc> = {
         pending: 0,
       };
     }
-    if (!doc) return doc; // a run event before its run: ignored, as the orchestrator never writes one
+    if (!doc || e.runId === undefined) return doc; // a run event before its run: ignored, as the orchestrator never writes one
     const base = { ...doc, updatedAt: e.at, lastSeq: ctx.seq };
     const root = "stepId" in e.data && e.data.stepId === doc.rootStepId;
     /** An outcome of a step: it ends the run when the step is the root. */
@@ -215,14 +214,6 @@ export const runsProjection: Projection<RunDoc> = {
       case "AssetPersisted":
       case "AssetRestored":
         return base;
-      case "ManifestRegistered":
-      case "AgentConnected":
-      case "AgentDisconnected":
-      case "EnvironmentCreated":
-      case "EnvironmentBranched":
-      case "EnvironmentRebased":
-      case "EnvironmentArchived":
-        return doc;
       default:
         return unreachable(e);
     }
@@ -231,44 +222,27 @@ export const runsProjection: Projection<RunDoc> = {
 
 // ---------------------------------------------------------------------------
 
-/** The step an execution event belongs to, for `keysOf`. */
-const stepOf = (e: Event): string[] => {
-  switch (e.type) {
-    case "StepScheduled":
-    case "ExecutionCreated":
-    case "ExecutionAssigned":
-    case "ExecutionStarted":
-    case "ExecutionSucceeded":
-    case "ExecutionFailed":
-    case "ExecutionCancelled":
-    case "ExecutionTimedOut":
-    case "ExecutionAbandoned":
-    case "StepResultReused":
-    case "StepDeferred":
-      return [stepKey(e.runId, e.data.stepId)];
-    case "RunSubmitted":
-    case "RunCancelled":
-    case "CallResumed":
-    case "AssetPersisted":
-    case "AssetRestored":
-    case "ManifestRegistered":
-    case "AgentConnected":
-    case "AgentDisconnected":
-    case "EnvironmentCreated":
-    case "EnvironmentBranched":
-    case "EnvironmentRebased":
-    case "EnvironmentArchived":
-      return [];
-    default:
-      return unreachable(e);
-  }
-};
+/** The events of a step, each naming it by `data.stepId`. */
+const isStepEvent = eventsOfTypes([
+  "StepScheduled",
+  "ExecutionCreated",
+  "ExecutionAssigned",
+  "ExecutionStarted",
+  "ExecutionSucceeded",
+  "ExecutionFailed",
+  "ExecutionCancelled",
+  "ExecutionTimedOut",
+  "ExecutionAbandoned",
+  "StepResultReused",
+  "StepDeferred",
+]);
 
 export const stepsProjection: Projection<StepDoc> = {
   name: "steps",
   version: 2,
-  keysOf: stepOf,
+  keysOf: (e) => (isStepEvent(e) ? [stepKey(e.runId, e.data.stepId)] : []),
   evolve(doc, e, _key, ctx) {
+    if (!isStepEvent(e)) return doc;
     if (e.type === "StepScheduled") {
       const d = e.data;
       return {
@@ -323,50 +297,33 @@ export const stepsProjection: Projection<StepDoc> = {
       case "StepDeferred":
         return { ...doc, status: "deferred", deferredTo: e.data.to };
       default:
-        return doc;
+        return unreachable(e);
     }
   },
 };
 
 // ---------------------------------------------------------------------------
 
-const executionOf = (e: Event): string[] => {
-  switch (e.type) {
-    case "ExecutionCreated":
-    case "ExecutionAssigned":
-    case "ExecutionStarted":
-    case "ExecutionSucceeded":
-    case "ExecutionFailed":
-    case "ExecutionCancelled":
-    case "ExecutionTimedOut":
-    case "ExecutionAbandoned":
-    case "AssetPersisted":
-    case "AssetRestored":
-      return [e.data.executionId];
-    case "RunSubmitted":
-    case "RunCancelled":
-    case "StepScheduled":
-    case "StepResultReused":
-    case "StepDeferred":
-    case "CallResumed":
-    case "ManifestRegistered":
-    case "AgentConnected":
-    case "AgentDisconnected":
-    case "EnvironmentCreated":
-    case "EnvironmentBranched":
-    case "EnvironmentRebased":
-    case "EnvironmentArchived":
-      return [];
-    default:
-      return unreachable(e);
-  }
-};
+/** The events of an execution, each naming it by `data.executionId`. */
+const isExecutionEvent = eventsOfTypes([
+  "ExecutionCreated",
+  "ExecutionAssigned",
+  "ExecutionStarted",
+  "ExecutionSucceeded",
+  "ExecutionFailed",
+  "ExecutionCancelled",
+  "ExecutionTimedOut",
+  "ExecutionAbandoned",
+  "AssetPersisted",
+  "AssetRestored",
+]);
 
 export const executionsProjection: Projection<ExecutionDoc> = {
   name: "executions",
   version: 2,
-  keysOf: executionOf,
+  keysOf: (e) => (isExecutionEvent(e) ? [e.data.executionId] : []),
   evolve(doc, e, _key, ctx) {
+    if (!isExecutionEvent(e)) return doc;
     if (e.type === "ExecutionCreated") {
       const d = e.data;
       return {
@@ -411,7 +368,7 @@ export const executionsProjection: Projection<ExecutionDoc> = {
       case "AssetRestored":
         return { ...doc, assetsRestored: [...doc.assetsRestored, e.data.assetId] };
       default:
-        return doc;
+        return unreachable(e);
     }
   },
 };

@@ -192,9 +192,6 @@ export const SERVER_MESSAGES = {
   error: open({ type: Type.Literal("error"), requestId: Type.Optional(Type.Number()), message: Type.String(), retry: Type.Optional(Type.Boolean()) }),
 } satisfies Record<string, TSchema>;
 
-export type AgentMessageType = keyof typeof AGENT_MESSAGES;
-export type ServerMessageType = keyof typeof SERVER_MESSAGES;
-
 /** A decoded frame: an object with a string `type`. */
 export type Frame = { readonly type: string; readonly [key: string]: unknown };
 

@@ -4,7 +4,7 @@
  * docs/architecture.md ("The edge").
  */
 export * from "./constants.js";
-export { check, expected, pathOf, valueProblem, ValueSchema, HandleRefSchema, AssetRefSchema, AssetFileSchema, type Check } from "./schema.js";
+export { check, pathOf, valueProblem, ValueSchema, HandleRefSchema, AssetRefSchema, AssetFileSchema, type Check } from "./schema.js";
 export {
   AGENT_MESSAGES,
   SERVER_MESSAGES,
@@ -12,7 +12,5 @@ export {
   checkServerMessage,
   StepOptionsSchema,
   RepositoryManifestSchema,
-  type AgentMessageType,
-  type ServerMessageType,
 } from "./agent.js";
-export { ROUTES, PARAMS, matchRoute, checkQuery, checkBody, apiSchema, type Route, type RouteName, type ParamName, type Matched, type Match } from "./http.js";
+export { ROUTES, matchRoute, checkQuery, checkBody, apiSchema, type RouteName, type ParamName } from "./http.js";

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
-import { fromJson, toJson } from "../../src/orchestrator/json.js";
+import { fromJson, toJson } from "../../src/protocol/json.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { freePort } from "../support/ports.js";
 import { makeSubmission, Rng, type Submission } from "./workload.js";

@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMMANDS } from "../../src/cli/table.js";
+import { usageOf } from "../../src/cli/usage.js";
 import { BIN, cli, FLOWS, freePort, ROOT, spawnCli, waitForOutput } from "./support.js";
 
 /** The `tributary` command as a user runs it: a server process, an agent process, and commands. */
@@ -52,6 +54,16 @@ describe("the tributary CLI", () => {
     expect(r.stderr).toMatch(/cannot load module .*flows\.ts: .*put it in a package whose package.json says "type": "module" \(or name it \.mts\)/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("--help prints the usage the table makes, on stdout, exit 0; an option of another subcommand is bad usage, exit 1", async () => {
+    const usage = usageOf(COMMANDS.runs, "rerun");
+    expect(await cli(["runs", "rerun", "--help"])).toEqual({ code: 0, stdout: `${usage}\n`, stderr: "" });
+    expect(await cli(["help", "runs"])).toEqual({ code: 0, stdout: `${usageOf(COMMANDS.runs)}\n`, stderr: "" });
+    const wrong = await cli(["runs", "ls", "--cascade"]);
+    expect(wrong).toMatchObject({ code: 1, stdout: "" });
+    expect(wrong.stderr).toContain(`Unknown option '--cascade'`);
+    expect(wrong.stderr).toContain(usageOf(COMMANDS.runs, "ls"));
   });
 
   it("output piped into head ends quietly, without a broken-pipe trace", () => {

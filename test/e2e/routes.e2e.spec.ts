@@ -15,7 +15,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { request, type IncomingHttpHeaders } from "node:http";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fromJson, toJson } from "../../src/orchestrator/json.js";
+import { fromJson, toJson } from "../../src/protocol/json.js";
 import { PARAMS, ROUTES, type ParamName, type Route } from "../../src/protocol/http.js";
 import { FLOWS, startHarness, type Harness } from "./support.js";
 

@@ -1,7 +1,7 @@
 /**
  * End-to-end test support: a real server (in this process, or as a child
- * process to kill), real agents over a real WebSocket, and the HTTP API as
- * the CLI uses it.
+ * process to kill), real agents over a real WebSocket, and the HTTP API
+ * through `tributary/client`, as the CLI uses it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -11,7 +11,8 @@ import { join, resolve } from "node:path";
 import { inject } from "vitest";
 import type { Outcome } from "../../src/protocol/messages.js";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
-import { fromJson, toJson } from "../../src/orchestrator/json.js";
+import { Client, type SubmitOptions } from "../../src/client/index.js";
+import { decodeJson, encodeJson } from "../../src/client/transport.js";
 import { TributaryServer } from "../../src/orchestrator/server/index.js";
 export { freePort } from "../support/ports.js";
 import type { RunView } from "../../src/projections/index.js";
@@ -23,39 +24,44 @@ export const BIN = join(ROOT, "bin/tributary.mjs");
 export type LogKind = "embedded" | "jetstream";
 export const LOG_KINDS: readonly LogKind[] = ["embedded", "jetstream"];
 
-/** A client of one environment's API. */
+/**
+ * One environment's API as the tests use it: `tributary/client` (`client`),
+ * plus `call`, raw HTTP for tests of the server's edge (the request reaches
+ * the server as written, without the client's checks).
+ */
 export class Api {
+  readonly client: Client;
+
   constructor(
     readonly url: string,
     readonly project: string,
     readonly env = "production",
-  ) {}
-
-  private path(rest: string) {
-    return `/api/projects/${this.project}/envs/${this.env}${rest}`;
+  ) {
+    this.client = new Client({ url, project, env });
   }
 
+  /** Any request as written, and the status and decoded body of its answer. */
   async call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const res = await fetch(new URL(path, this.url), {
       method,
-      ...(body === undefined ? {} : { body: toJson(body), headers: { "content-type": "application/json" } }),
+      ...(body === undefined ? {} : { body: encodeJson(body), headers: { "content-type": "application/json" } }),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? fromJson(text) : undefined) as T };
+    return { status: res.status, body: (text ? decodeJson(text) : undefined) as T };
   }
 
-  async ok<T>(method: "GET" | "POST", rest: string, body?: unknown): Promise<T> {
-    const r = await this.call<T>(method, this.path(rest), body);
-    if (r.status !== 200) throw new Error(`${method} ${rest}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
+  /** A request to a route of this environment (`rest` after `…/envs/{env}`), through the client. */
+  ok<T>(method: "GET" | "POST", rest: string, body?: unknown): Promise<T> {
+    return this.client.request<T>(method, `/api/projects/${this.project}/envs/${this.env}${rest}`, body);
   }
 
-  async submit(target: string, args: unknown[] = [], extra: object = {}): Promise<string> {
-    return (await this.ok<{ runId: string }>("POST", "/runs", { target, arguments: args, ...extra })).runId;
+  async submit(target: string, args: unknown[] = [], extra: SubmitOptions = {}): Promise<string> {
+    return (await this.client.submit(target, args, extra)).runId;
   }
 
+  /** The run's outcome; a server that goes away fails it at once (no waiting out). */
   result(runId: string): Promise<Outcome> {
-    return this.ok<{ outcome: Outcome }>("GET", `/runs/${runId}/result?wait=true`).then((r) => r.outcome);
+    return this.client.run(runId).outcome({ retryForMs: 0 });
   }
 
   async run(target: string, args: unknown[] = []): Promise<{ runId: string; outcome: Outcome; view: RunView }> {
@@ -65,11 +71,12 @@ export class Api {
   }
 
   view(runId: string): Promise<RunView> {
-    return this.ok<RunView>("GET", `/runs/${runId}`);
+    return this.client.run(runId).view();
   }
 
-  history(runId: string): Promise<{ seq: number; type: string; at: number; data: Record<string, unknown> }[]> {
-    return this.ok("GET", `/runs/${runId}/history`);
+  /** The run's events, loosely typed for the tests' look-ups. */
+  async history(runId: string): Promise<{ seq: number; type: string; at: number; data: Record<string, unknown> }[]> {
+    return (await this.client.run(runId).history()) as unknown as { seq: number; type: string; at: number; data: Record<string, unknown> }[];
   }
 }
 

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
 import { startAgent, type Agent } from "../../src/agent/index.js";
 import { AGENT_PATH, decodeMessage, encodeMessage, type AgentMessage, type ServerMessage } from "../../src/protocol/messages.js";
-import { fromJson, toJson } from "../../src/orchestrator/json.js";
+import { fromJson, toJson } from "../../src/protocol/json.js";
 import { Random } from "../support/prng.js";
 import { BIN, FLOWS, ROOT, freePort } from "../e2e/support.js";
 import { mutateFrame } from "./mutate.js";

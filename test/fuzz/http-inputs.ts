@@ -6,7 +6,7 @@
  */
 import { Agent as HttpAgent, METHODS, request, type IncomingHttpHeaders } from "node:http";
 import { ROUTES } from "../../src/protocol/index.js";
-import { toJson } from "../../src/orchestrator/json.js";
+import { toJson } from "../../src/protocol/json.js";
 import type { Random } from "../support/prng.js";
 import { STACK, count, kindOf, type CampaignReport } from "./report.js";
 import { mutateValue, randomValue } from "./mutate.js";

@@ -1,40 +1,38 @@
 /**
- * The simulator's state and the bookkeeping every decision shares: creating
- * and ending executions, scheduling steps (with cache reuse and deferral),
- * resolving steps, retries. Used by `simulate-decisions.ts` and
- * `simulate.ts`; not a public API.
+ * The simulated world around a real orchestrator core: agents, the code they
+ * run, users, a fake clock and a seeded random source. Every event comes
+ * from the real `decide` over a model of the real projections folded in
+ * memory (`MemoryStore` + `applyCommit`), and the scheduler's assignments,
+ * time-outs and abandonments from the real `nextActions`; this file keeps
+ * only what lies outside the orchestrator (who is connected, what each
+ * execution's code does next, what users ask) and what the server's runner
+ * does after a commit (resolve deferrals, sweep and cancel what an ended run
+ * left). Used by `simulate-actors.ts` and `simulate.ts`; not a public API.
  */
+import { IdGenerator, type AgentId, type AssetId, type EnvName, type EventId, type ProjectName } from "../../src/events/ids.js";
+import type { Event, Value } from "../../src/events/types.js";
 import {
-  IdGenerator,
-  type AgentId,
-  type AssetId,
-  type EnvName,
-  type ExecutionId,
-  type ProjectName,
-  type RunId,
-  type StepId,
-} from "../../src/events/ids.js";
-import {
-  CURRENT_VERSION,
-  type Event,
-  type EventOf,
-  type EventType,
-  type ExecutionReason,
-  type ResultSource,
-  type ResultValue,
-  type Value,
-} from "../../src/events/types.js";
+  decide,
+  modelOf,
+  rejectionMessage,
+  trackActive,
+  type ActiveExecution,
+  type Command,
+  type DecideContext,
+} from "../../src/orchestrator/core/index.js";
+import { MemoryStore, PROJECTIONS, stepKey, type StepDoc } from "../../src/projections/index.js";
+import type { SpecCommand, SpecModel } from "./decider-spec.js";
 import { Random } from "./prng.js";
-import { ML_REPO, REPOSITORIES, buildCatalog, canonical, sha256, type Call, type Catalog, type TargetDef } from "./simulate-catalog.js";
+import { ML_REPO, REPOSITORIES, buildCatalog, type Call, type Catalog, type TargetDef } from "./simulate-catalog.js";
 
 /** What to simulate. Only `seed` and `runs` are required. */
 export interface SimulateOptions {
   readonly seed: number;
-  /** Runs to submit; the generator ends when all of them are finished. */
+  /** Runs users submit; the generator ends when all of them (and the runs they spawn) are finished. */
   readonly runs: number;
   /** Agents (every third one has a GPU). Default 3. */
   readonly agents?: number;
-  /** Runs in flight at once. Default 4. */
+  /** Runs users have in flight at once. Default 4. */
   readonly parallelRuns?: number;
   /** Start of the fake clock, ms since the epoch. Default 2025-03-01T06:00:00Z. */
   readonly start?: number;
@@ -56,64 +54,60 @@ export interface Agent {
   readonly concurrency: number;
   readonly tags: { readonly [tag: string]: readonly string[] };
   readonly repositories: readonly string[];
+  /** `repository:target` of everything it hosts. */
+  readonly targets: ReadonlySet<string>;
   connected: boolean;
-  /** Free task slots of the current connection. */
-  slots: number;
+  /** When it left, while it is away. */
+  lostAt?: number;
   reconnectAt?: number;
 }
 
-export interface Run {
-  readonly id: RunId;
-  status: "active" | "done" | "cancelled";
-  /** The root step first. */
-  readonly steps: Step[];
-  readonly live: Set<Exec>;
+/** The code of one execution, running on the agent it was assigned to. */
+export interface Proc {
+  readonly executionId: string;
+  readonly runId: string;
+  readonly stepId: string;
+  readonly agent: Agent;
+  readonly def: TargetDef;
+  phase: "assigned" | "started";
+  /** When its next action is due. */
+  due: number;
+  /** Tasks: how the code ends; `hang` never reports (the scheduler times it out). */
+  outcome?: "success" | "retryable" | "terminal" | "hang";
+  finishAt?: number;
+  todo: ("restore" | "persist")[];
+  /** Workflows: the calls of the batch still to make, the steps called so far in it, calls made. */
+  queue: Call[];
+  batch: number;
+  children: { runId: string; stepId: string }[];
+  calls: number;
+  caught: number;
+}
+
+/** What a user intends for a run they submitted. */
+export interface UserRun {
+  readonly runId: string;
+  ended: boolean;
   cancelAt?: number;
   rerunAt?: number;
 }
 
-export interface Step {
-  readonly id: StepId;
-  readonly run: Run;
-  readonly def: TargetDef;
-  readonly args: readonly Value[];
-  readonly cacheKey?: string;
-  status: "pending" | "succeeded" | "failed" | "cancelled";
-  readonly execs: Exec[];
-  /** Failures and time-outs so far, for the retry policy. */
-  failures: number;
-  /** Steps deferred to this one: they resolve when it does. */
-  readonly waiters: Step[];
-  /** A manual re-run is under way: its outcome does not propagate. */
-  rerun: boolean;
-  // Workflows only: the calls to make, the next batch, the batch awaited now.
-  plan?: readonly (readonly Call[])[];
-  batch: number;
-  children: Step[];
-  /** Failed calls the workflow caught and went on from. */
-  caught: number;
-}
-
-export interface Exec {
-  readonly id: ExecutionId;
-  readonly step: Step;
-  status: "created" | "assigned" | "started" | "lost" | "done";
-  agent?: Agent;
-  /** When its next action is due. */
-  due: number;
-  finishAt: number;
-  outcome: "success" | "retryable" | "terminal" | "timeout";
-  todo: ("restore" | "persist")[];
-}
+/** How long an assigned execution may be unreported, or its agent away, before the scheduler abandons it (fake ms). */
+export const GRACE_MS = 40;
 
 const DEFAULT_START = Date.UTC(2025, 2, 1, 6, 0, 0);
 
-/** Everything the simulated orchestrator knows, plus the fake clock and id source. */
+/** Step statuses that are an outcome (as `stepOutcome` reads them). */
+const OUTCOMES = new Set(["succeeded", "reused", "failed", "cancelled"]);
+
+export const hasOutcome = (s: StepDoc | undefined): boolean => s !== undefined && OUTCOMES.has(s.status);
+
+/** The world, and the one way anything happens in it: {@link World.execute}. */
 export class World {
   readonly rng: Random;
   /** The fake clock, integer ms since the epoch. */
   now: number;
-  /** Sequence of the last commit yielded. */
+  /** Sequence of the last commit. */
   seq = 0;
   private readonly ids: IdGenerator;
   readonly project: ProjectName;
@@ -125,17 +119,25 @@ export class World {
   readonly disconnectEvery: number;
   readonly agents: readonly Agent[];
   readonly catalog: Catalog;
+  private readonly defs: ReadonlyMap<string, TargetDef>;
+  /** The orchestrator's state: the real projections, folded in memory. */
+  readonly store = new MemoryStore(PROJECTIONS);
+  /** The model, read by plain-string ids (the simulation stands in for the edges, which parse them). */
+  readonly model: SpecModel = modelOf(this.store) as SpecModel;
+  /** Executions in flight, as the scheduler tracks them. */
+  readonly active = new Map<string, ActiveExecution>();
+  /** Executions agents hold, by id. */
+  readonly procs = new Map<string, Proc>();
+  /** A workflow step's calls, drawn once: its retries (and resumptions) make the same ones. */
+  readonly plans = new Map<string, readonly (readonly Call[])[]>();
+  readonly users = new Map<string, UserRun>();
+  /** Commands the server's runner issues after a commit, by a key that keeps one of each. */
+  readonly followUps = new Map<string, SpecCommand>();
+  /** Asset name -> ids persisted, oldest first. */
+  readonly assets = new Map<string, AssetId[]>();
   submitted = 0;
   nextSubmitAt: number;
   nextDisconnectAt: number;
-  /** Runs with something still to do. */
-  readonly runs = new Set<Run>();
-  readonly live = new Set<Exec>();
-  /** cacheKey -> the pending step executing it (what a new step may defer to). */
-  readonly inflight = new Map<string, Step>();
-  readonly cache = new Map<string, { source: ResultSource; result: ResultValue; at: number }>();
-  /** Asset name -> ids persisted, oldest first. */
-  readonly assets = new Map<string, AssetId[]>();
 
   constructor(options: SimulateOptions) {
     this.rng = new Random(options.seed);
@@ -151,19 +153,21 @@ export class World {
     this.cancelChance = options.cancelChance ?? 0.05;
     this.rerunChance = options.rerunChance ?? 0.08;
     this.disconnectEvery = options.disconnectEveryMs ?? 3_000;
-    this.agents = Array.from({ length: options.agents ?? 3 }, (_, i): Agent => {
-      const gpu = i % 3 === 2;
+    const gpus = Array.from({ length: options.agents ?? 3 }, (_, i) => i % 3 === 2);
+    this.catalog = buildCatalog(gpus.some((g) => g));
+    this.defs = new Map(this.catalog.all.map((d) => [`${d.repository}:${d.name}`, d]));
+    this.agents = gpus.map((gpu, i): Agent => {
+      const repositories = gpu ? [ML_REPO] : [...REPOSITORIES];
       return {
         id: (gpu ? `gpu-worker-${i + 1}` : `worker-${i + 1}`) as AgentId,
         gpu,
         concurrency: gpu ? 2 : 4,
         tags: gpu ? { pool: ["gpu"], region: ["eu-west-1"], gpu: ["a100"] } : { pool: ["cpu"], region: ["eu-west-1"] },
-        repositories: gpu ? [ML_REPO] : [...REPOSITORIES],
+        repositories,
+        targets: new Set(this.catalog.all.filter((d) => repositories.includes(d.repository)).map((d) => `${d.repository}:${d.name}`)),
         connected: false,
-        slots: 0,
       };
     });
-    this.catalog = buildCatalog(this.agents.some((a) => a.gpu));
     this.nextSubmitAt = this.now;
     this.nextDisconnectAt = this.now + this.disconnectDelay();
   }
@@ -177,146 +181,181 @@ export class World {
     return this.ids.next() as T;
   }
 
-  runEvent<T extends EventType>(type: T, runId: RunId, data: EventOf<T>["data"]): Event {
-    return { id: this.newId(), type, v: CURRENT_VERSION[type], at: this.now, runId, data } as unknown as Event;
+  defOf(target: { readonly repository: string; readonly target: string }): TargetDef {
+    const d = this.defs.get(`${target.repository}:${target.target}`);
+    if (!d) throw new Error(`simulator: no target ${target.repository}:${target.target} in the catalogue`);
+    return d;
   }
 
-  envEvent<T extends EventType>(type: T, data: EventOf<T>["data"]): Event {
-    return { id: this.newId(), type, v: CURRENT_VERSION[type], at: this.now, data } as unknown as Event;
+  /**
+   * Decides `cmd` with the real decider and, when it decides events, commits
+   * them: the store folds the commit, the scheduler's view and the world
+   * react, the clock moves on. A refusal is a bug of the simulation (it only
+   * asks what the orchestrator accepts), and throws, unless `refusable`.
+   */
+  execute(cmd: SpecCommand, refusable = false): Event[] {
+    const ctx: DecideContext = { now: this.now, id: () => this.newId<EventId>() };
+    const decision = decide(cmd as Command, this.model, ctx);
+    if (decision._tag === "Left") {
+      // The runner's follow-ups race with what happened meanwhile (a child run that has finished): it lets them go.
+      if (refusable) return [];
+      throw new Error(`simulator: ${cmd.type} was refused: ${rejectionMessage(decision.left)}`);
+    }
+    const events = decision.right as Event[];
+    if (events.length === 0) return events;
+    const first = events[0]!;
+    this.seq++;
+    this.store.apply([{ seq: this.seq, id: first.id, subject: "", ...(first.runId === undefined ? {} : { runId: first.runId }), events }]);
+    for (const e of events) trackActive(this.active, e, this.model);
+    for (const e of events) this.react(e);
+    this.now += this.rng.int(1, 5);
+    return events;
+  }
+
+  /** What follows an event outside the log: agents get and drop work; the runner's follow-ups. */
+  private react(e: Event): void {
+    switch (e.type) {
+      case "AgentConnected": {
+        const a = this.agents.find((x) => x.id === e.data.agentId)!;
+        a.connected = true;
+        delete a.lostAt;
+        delete a.reconnectAt;
+        return;
+      }
+      case "AgentDisconnected": {
+        const a = this.agents.find((x) => x.id === e.data.agentId)!;
+        a.connected = false;
+        a.lostAt = this.now;
+        a.reconnectAt = this.now + this.rng.int(300, 2_500);
+        // What it ran is lost with it: the scheduler abandons it after the grace.
+        for (const p of this.procs.values()) if (p.agent === a) this.procs.delete(p.executionId);
+        return;
+      }
+      case "ExecutionAssigned": {
+        const step = this.model.step(e.runId, e.data.stepId)!;
+        const agent = this.agents.find((x) => x.id === e.data.agentId)!;
+        this.procs.set(e.data.executionId, {
+          executionId: e.data.executionId,
+          runId: e.runId,
+          stepId: e.data.stepId,
+          agent,
+          def: this.defOf(step.target),
+          phase: "assigned",
+          due: this.now + this.rng.int(2, 15),
+          todo: [],
+          queue: [],
+          batch: 0,
+          children: [],
+          calls: 0,
+          caught: 0,
+        });
+        return;
+      }
+      case "ExecutionStarted": {
+        const p = this.procs.get(e.data.executionId);
+        if (p) this.started(p);
+        return;
+      }
+      case "ExecutionSucceeded":
+      case "ExecutionFailed":
+      case "ExecutionCancelled":
+      case "ExecutionTimedOut":
+      case "ExecutionAbandoned":
+        this.procs.delete(e.data.executionId);
+        this.resolveDeferrals(e.runId, e.data.stepId);
+        if (e.type !== "ExecutionSucceeded") this.afterFailure(e.runId, e.data.stepId);
+        this.userRunEnded(e.runId);
+        return;
+      case "StepResultReused":
+        this.resolveDeferrals(e.runId, e.data.stepId);
+        this.userRunEnded(e.runId);
+        return;
+      case "StepDeferred":
+        this.resolveDeferrals(e.data.to.runId, e.data.to.stepId);
+        return;
+      case "RunCancelled":
+        this.userRunEnded(e.runId);
+        this.cancelChildRuns(e.runId, e.data.reason);
+        this.followUps.set(`sweep ${e.runId}`, { type: "SweepRun", runId: e.runId });
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The code starts: a task draws how it ends; a workflow, its calls (once per step). */
+  private started(p: Proc): void {
+    p.phase = "started";
+    const { def } = p;
+    if (def.kind === "workflow") {
+      const key = stepKey(p.runId, p.stepId);
+      const step = this.model.step(p.runId, p.stepId)!;
+      const plan = this.plans.get(key) ?? def.plan(this.rng, step.arguments as readonly Value[], this.now);
+      this.plans.set(key, plan);
+      p.queue = [...(plan[0] ?? [])];
+      p.batch = 1;
+      p.due = this.now + this.rng.int(2, 10);
+      return;
+    }
+    const rerun = this.model.execution(p.executionId)?.reason === "rerun";
+    const r = this.rng.float();
+    const timeout = def.options.timeoutMs;
+    p.outcome = rerun
+      ? r < 0.85
+        ? "success"
+        : "terminal"
+      : r < 0.07
+        ? "retryable"
+        : r < 0.1
+          ? "terminal"
+          : r < 0.16 && timeout !== undefined
+            ? "hang"
+            : "success";
+    p.finishAt = this.now + this.rng.int(...def.durationMs);
+    if (def.restores !== undefined && this.assets.has(def.restores) && this.rng.chance(0.7)) p.todo.push("restore");
+    if (def.persists !== undefined && (p.outcome === "success" || this.rng.chance(0.3))) p.todo.push("persist");
+    p.due = p.todo.length > 0 ? this.now + this.rng.int(3, 20) : p.finishAt;
+  }
+
+  /**
+   * Steps deferred to a step that has an outcome take its result, or execute
+   * (the runner's `resolveDeferrals`). Unlike the server's runner, it leaves
+   * out the deferred steps of cancelled runs: `decide` would resolve those
+   * too (its `ResolveDeferred` does not look at the run), writing a reuse or
+   * a new execution into a run after its `RunCancelled`, which is a defect of
+   * the orchestrator, not a history to test projections with.
+   */
+  private resolveDeferrals(runId: string, stepId: string): void {
+    if (!hasOutcome(this.model.step(runId, stepId))) return;
+    for (const d of this.model.deferrals(runId, stepId)) {
+      if (this.model.run(d.runId)?.status === "cancelled") continue;
+      this.followUps.set(`resolve ${d.runId}/${d.stepId}`, { type: "ResolveDeferred", runId: d.runId, stepId: d.stepId });
+    }
+  }
+
+  /** A root step that failed for good fails its run: what it spawned is cancelled, what it left swept. */
+  private afterFailure(runId: string, stepId: string): void {
+    const r = this.model.run(runId);
+    if (r?.status !== "failed" || r.rootStepId !== stepId) return;
+    this.cancelChildRuns(runId, `run ${runId} failed`);
+    this.followUps.set(`sweep ${runId}`, { type: "SweepRun", runId });
+  }
+
+  private cancelChildRuns(runId: string, reason: string): void {
+    for (const x of this.active.values()) {
+      if (this.model.run(x.runId)?.parent?.runId === runId) {
+        this.followUps.set(`cancel ${x.runId}`, { type: "CancelRun", runId: x.runId, reason: `parent run ${runId} cancelled: ${reason}` });
+      }
+    }
+  }
+
+  /** A user's run that has just ended may get one of its steps re-run later. */
+  private userRunEnded(runId: string): void {
+    const u = this.users.get(runId);
+    const r = this.model.run(runId);
+    if (!u || !r || r.status === "running" || u.ended) return;
+    u.ended = true;
+    delete u.cancelAt;
+    if (r.status !== "cancelled" && this.rng.chance(this.rerunChance)) u.rerunAt = this.now + this.rng.int(50, 500);
   }
 }
-
-/** The `executionId` and `stepId` every execution event carries. */
-export const ref = (e: Exec) => ({ executionId: e.id, stepId: e.step.id });
-
-export const createExec = (w: World, step: Step, reason: ExecutionReason, notBefore?: number): Event => {
-  const exec: Exec = { id: w.newId(), step, status: "created", due: notBefore ?? w.now, finishAt: 0, outcome: "success", todo: [] };
-  const attempt = step.execs.length + 1;
-  step.execs.push(exec);
-  w.live.add(exec);
-  step.run.live.add(exec);
-  return w.runEvent("ExecutionCreated", step.run.id, {
-    executionId: exec.id,
-    stepId: step.id,
-    attempt,
-    reason,
-    ...(notBefore === undefined ? {} : { notBefore }),
-  });
-};
-
-export const endExec = (w: World, exec: Exec): void => {
-  // A lost execution's slot went with its agent's connection.
-  if (exec.agent && exec.step.def.kind === "task" && (exec.status === "assigned" || exec.status === "started")) {
-    exec.agent.slots++;
-  }
-  exec.status = "done";
-  w.live.delete(exec);
-  exec.step.run.live.delete(exec);
-};
-
-export const newStep = (w: World, run: Run, call: Call): Step => {
-  const { def, args } = call;
-  const cache = def.options.cache;
-  const step: Step = {
-    id: w.newId(),
-    run,
-    def,
-    args,
-    ...(cache ? { cacheKey: `sha256:${sha256(`${cache.namespace}|${def.repository}|${def.name}|${canonical(args)}`)}` } : {}),
-    status: "pending",
-    execs: [],
-    failures: 0,
-    waiters: [],
-    rerun: false,
-    batch: 0,
-    children: [],
-    caught: 0,
-  };
-  run.steps.push(step);
-  return step;
-};
-
-/** StepScheduled, then a reuse of a cached result, a deferral, or a first execution. */
-export const schedule = (w: World, step: Step, parent?: Exec): Event[] => {
-  const { def, run } = step;
-  const out: Event[] = [
-    w.runEvent("StepScheduled", run.id, {
-      stepId: step.id,
-      target: { repository: def.repository, target: def.name },
-      kind: def.kind,
-      arguments: step.args,
-      options: def.options,
-      ...(step.cacheKey === undefined ? {} : { cacheKey: step.cacheKey }),
-      ...(def.options.memo ? { memoKey: sha256(`${run.id}|${def.name}|${canonical(step.args)}`).slice(0, 32) } : {}),
-      ...(parent ? { parentExecutionId: parent.id } : {}),
-    }),
-  ];
-  const key = step.cacheKey;
-  const hit = key === undefined ? undefined : w.cache.get(key);
-  const maxAge = def.options.cache?.maxAgeMs;
-  const pending = key === undefined ? undefined : w.inflight.get(key);
-  if (key !== undefined && hit && (maxAge === undefined || w.now - hit.at <= maxAge)) {
-    out.push(w.runEvent("StepResultReused", run.id, { stepId: step.id, cacheKey: key, source: hit.source, result: hit.result }));
-    step.status = "succeeded";
-  } else if (def.options.defer && pending) {
-    const target = pending.execs.findLast((e) => e.status !== "done")!;
-    out.push(w.runEvent("StepDeferred", run.id, { stepId: step.id, to: { runId: pending.run.id, ...ref(target) } }));
-    pending.waiters.push(step);
-  } else {
-    const delay = def.options.delayMs;
-    out.push(createExec(w, step, "first", delay === undefined ? undefined : w.now + delay));
-    if (key !== undefined) w.inflight.set(key, step);
-  }
-  return out;
-};
-
-/** A step reached its outcome: wake the steps deferred to it; a root ends its run. */
-export const resolve = (w: World, step: Step, status: "succeeded" | "failed"): void => {
-  step.status = status;
-  if (step.cacheKey !== undefined && w.inflight.get(step.cacheKey) === step) w.inflight.delete(step.cacheKey);
-  for (const waiter of step.waiters.splice(0)) if (waiter.status === "pending") resolve(w, waiter, status);
-  const run = step.run;
-  if (run.steps[0] === step && run.status === "active") {
-    run.status = "done";
-    delete run.cancelAt;
-    if (w.rng.chance(w.rerunChance)) run.rerunAt = w.now + w.rng.int(50, 500);
-  }
-};
-
-/** After a failure or time-out: the retry's ExecutionCreated, or the step fails. */
-export const retryOrFail = (w: World, exec: Exec, errorType: string | undefined, retryable: boolean): Event[] => {
-  const step = exec.step;
-  step.failures++;
-  const p = step.def.options.retries;
-  const allowed =
-    !step.rerun &&
-    retryable &&
-    p !== undefined &&
-    step.failures <= p.limit &&
-    (errorType === undefined || p.retryOn === undefined || p.retryOn.includes(errorType));
-  if (allowed) {
-    const delay = Math.min(p.delayMs * p.factor ** (step.failures - 1), p.maxDelayMs);
-    return [createExec(w, step, "retry", w.now + Math.round(delay))];
-  }
-  if (step.rerun) {
-    step.rerun = false;
-    step.status = "failed";
-  } else resolve(w, step, "failed");
-  return [];
-};
-
-export const succeed = (w: World, exec: Exec, result: ResultValue): Event[] => {
-  const step = exec.step;
-  const e = w.runEvent("ExecutionSucceeded", step.run.id, { ...ref(exec), result });
-  endExec(w, exec);
-  if (step.cacheKey !== undefined) {
-    // This commit will be stored at the next sequence: that is where the result lives.
-    const source = { env: w.env, runId: step.run.id, stepId: step.id, executionId: exec.id, seq: w.seq + 1 };
-    w.cache.set(step.cacheKey, { source, result, at: w.now });
-  }
-  if (step.rerun) {
-    step.rerun = false;
-    step.status = "succeeded";
-  } else resolve(w, step, "succeeded");
-  return [e];
-};

@@ -2,15 +2,19 @@
  * A deterministic generator of realistic environment histories, for
  * projection tests and benchmarks.
  *
- * It plays a small orchestrator, agents and task code against a fake clock
- * and a seeded random source, and yields the commits (arrays of events) the
- * real orchestrator would append, in log order: the environment is created,
+ * The orchestrator in it is the real one: every commit is what the real
+ * `decide` decided for a command, over the real projections folded in
+ * memory, and the scheduler's assignments, time-outs and abandonments are
+ * the real `nextActions`. Around it, agents, the code they run and users are
+ * played against a fake clock and a seeded random source
+ * (`simulate-world.ts`, `simulate-actors.ts`): the environment is created,
  * agents connect and register their manifests, runs are submitted and
- * interleaved, workflows fan out into child steps and nested workflows,
- * tasks succeed, fail (and are retried with backoff), time out, are
- * abandoned when their agent goes away, or are cancelled with their run;
- * cached results are reused, identical pending steps are deferred to,
- * assets are persisted and restored, finished steps are sometimes re-run.
+ * interleaved, workflows fan out into steps and child runs, tasks succeed,
+ * fail (and are retried with backoff), hang until they time out, are
+ * abandoned when their agent goes away (and resumed: `CallResumed`), or are
+ * cancelled with their run; cached and memoised results are reused,
+ * identical pending steps are deferred to, assets are persisted and
+ * restored, finished steps are sometimes re-run.
  *
  * The same options give byte-identical output. The events keep the
  * orchestrator's invariants (see `test/unit/simulate.unit.spec.ts`).
@@ -20,21 +24,10 @@
  * ones measured in STACK.md (227 bytes); `simulationStats` reports it.
  */
 import { encodeCommit, packValue } from "../../src/events/codec.js";
-import type { EnvName, Event, EventType } from "../../src/events/index.js";
-import {
-  abandon,
-  advance,
-  assign,
-  cancel,
-  connect,
-  disconnect,
-  eligible,
-  rerun,
-  start,
-  submit,
-  work,
-} from "./simulate-decisions.js";
-import { World, type SimulateOptions } from "./simulate-world.js";
+import type { Event, EventType } from "../../src/events/index.js";
+import { nextActions } from "../../src/orchestrator/core/index.js";
+import { act, cancel, commandOf, connect, disconnect, dueOf, rerun, slots, submit } from "./simulate-actors.js";
+import { GRACE_MS, World, type SimulateOptions } from "./simulate-world.js";
 
 export type { SimulateOptions } from "./simulate-world.js";
 
@@ -46,71 +39,64 @@ export type { SimulateOptions } from "./simulate-world.js";
  *
  * @example
  *   for (const events of simulate({ seed: 7, runs: 20 })) await log.append(ref, events);
- * @throws Error if the simulation stalls (a bug in the simulator).
+ * @throws Error if the simulation stalls, or the orchestrator refuses what an actor asks (a bug in the simulator).
  */
 export function* simulate(options: SimulateOptions): Generator<Event[], void, undefined> {
   const w = new World(options);
-  const emit = (events: Event[]) => {
-    w.seq++;
-    w.now += w.rng.int(1, 5);
-    return events;
-  };
-
-  yield emit([w.envEvent("EnvironmentCreated", { project: w.project, env: w.env, base: "production" as EnvName })]);
-  for (const a of w.agents) yield emit(connect(w, a));
+  // Its base as the edge would find it (the simulation has one environment; the base only names where caches fall through to).
+  yield w.execute({ type: "CreateEnvironment", project: w.project, env: w.env, base: { env: "production", found: { archived: false, bases: [] } } });
+  for (const a of w.agents) yield connect(w, a);
 
   // Gather what could happen, let the clock reach the earliest, and pick one
   // of the due actions at random, as concurrent actors would.
   for (;;) {
-    for (const r of w.runs) if (r.status !== "active" && r.live.size === 0 && r.rerunAt === undefined) w.runs.delete(r);
+    for (const u of w.users.values()) if (u.ended && u.rerunAt === undefined) w.users.delete(u.runId);
     const all = actions(w);
     if (all.length === 0) {
-      if (w.submitted < w.totalRuns || w.live.size > 0) throw new Error(`simulator stalled at ${new Date(w.now).toISOString()}`);
+      if (w.submitted < w.totalRuns || w.active.size > 0) throw new Error(`simulator stalled at ${new Date(w.now).toISOString()}`);
       return;
     }
     const earliest = Math.min(...all.map((a) => a.at));
     if (earliest > w.now) w.now = earliest;
     const events = w.rng.pick(all.filter((a) => a.at <= w.now)).run();
-    if (events.length > 0) yield emit(events);
+    if (events.length > 0) yield events;
   }
 }
 
-interface Action {
+interface Due {
   readonly at: number;
   readonly run: () => Event[];
 }
 
-const actions = (w: World): Action[] => {
-  const out: Action[] = [];
-  const active = [...w.runs].filter((r) => r.status === "active").length;
-  if (w.submitted < w.totalRuns && active < w.parallel) out.push({ at: w.nextSubmitAt, run: () => submit(w) });
-  for (const r of w.runs) {
-    if (r.cancelAt !== undefined) out.push({ at: r.cancelAt, run: () => cancel(w, r) });
-    if (r.rerunAt !== undefined && r.live.size === 0) out.push({ at: r.rerunAt, run: () => rerun(w, r) });
+const actions = (w: World): Due[] => {
+  const out: Due[] = [];
+  const inFlight = [...w.users.values()].filter((u) => !u.ended).length;
+  if (w.submitted < w.totalRuns && inFlight < w.parallel) out.push({ at: w.nextSubmitAt, run: () => submit(w) });
+  for (const u of w.users.values()) {
+    if (u.cancelAt !== undefined) out.push({ at: u.cancelAt, run: () => cancel(w, u) });
+    if (u.rerunAt !== undefined) out.push({ at: u.rerunAt, run: () => rerun(w, u) });
   }
-  for (const exec of w.live) {
-    switch (exec.status) {
-      case "created": {
-        const candidates = eligible(w, exec);
-        if (candidates.length > 0) out.push({ at: exec.due, run: () => assign(w, exec, w.rng.pick(candidates)) });
-        break;
-      }
-      case "assigned":
-        out.push({ at: exec.due, run: () => start(w, exec) });
-        break;
-      case "started":
-        if (exec.step.def.kind === "task") out.push({ at: exec.due, run: () => work(w, exec) });
-        else if (exec.step.children.every((c) => c.status !== "pending")) out.push({ at: exec.due, run: () => advance(w, exec) });
-        break;
-      case "lost":
-        out.push({ at: exec.due, run: () => abandon(w, exec) });
-        break;
-      case "done":
-        break;
-    }
+  for (const [key, cmd] of w.followUps) {
+    out.push({
+      at: w.now,
+      run: () => {
+        w.followUps.delete(key);
+        const events = w.execute(cmd, true);
+        // A sweep goes on, a commit's worth at a time, until nothing is left.
+        if (cmd.type === "SweepRun" && events.length > 0) w.followUps.set(key, cmd);
+        return events;
+      },
+    });
   }
+  for (const p of w.procs.values()) {
+    const at = dueOf(w, p);
+    if (at !== undefined) out.push({ at, run: () => act(w, p) });
+  }
+  const plan = nextActions(w.active.values(), slots(w), w.now, { graceMs: GRACE_MS, lostAt: (id) => w.agents.find((a) => a.id === id)?.lostAt });
+  for (const a of plan.actions) out.push({ at: w.now, run: () => w.execute(commandOf(a)) });
+  if (plan.wakeAt !== undefined) out.push({ at: plan.wakeAt, run: () => [] });
   // Agents come and go only while there is work, so that the history ends.
-  if (out.length > 0 || w.live.size > 0) {
+  if (out.length > 0 || w.active.size > 0) {
     for (const a of w.agents) if (a.reconnectAt !== undefined) out.push({ at: a.reconnectAt, run: () => connect(w, a) });
   }
   const up = w.agents.filter((a) => a.connected);

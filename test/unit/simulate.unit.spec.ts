@@ -18,8 +18,10 @@ const violations = (commits: readonly Event[][]): string[] => {
   const out: string[] = [];
   type ExecState = "created" | "assigned" | "started" | "ended";
   const agents = new Map<string, { connected: boolean; epoch: number }>();
-  const runs = new Map<string, { rootStepId: string; cancelled: boolean }>();
+  const runs = new Map<string, { rootStepId: string; cancelled: boolean; failed: boolean }>();
+  // Steps by `runId/stepId`: a step id names a step within its run.
   const steps = new Map<string, { runId: string; cacheKey?: string; execs: string[]; successes: number; reruns: number }>();
+  const key = (runId: string, stepId: string) => `${runId}/${stepId}`;
   const execs = new Map<
     string,
     {
@@ -35,6 +37,7 @@ const violations = (commits: readonly Event[][]): string[] => {
   >();
   const succeededAt = new Map<string, number>(); // executionId -> seq
   const assets = new Set<string>();
+  const deferred = new Set<string>(); // `runId/stepId` of steps deferred to another
   let lastId = "";
   let lastAt = 0;
 
@@ -44,6 +47,14 @@ const violations = (commits: readonly Event[][]): string[] => {
     const runIds = new Set(events.map((e) => e.runId));
     if (runIds.size !== 1) bad("commit mixes runs");
     const cancelCommit = events.some((e) => e.type === "RunCancelled");
+    const run = events[0]?.runId === undefined ? undefined : runs.get(events[0].runId);
+    // The root's execution ends without a retry: the run fails, and what it left in flight is cancelled in the same commit.
+    const rootFails =
+      run !== undefined &&
+      events.some((e) => (e.type === "ExecutionFailed" || e.type === "ExecutionTimedOut" || e.type === "ExecutionAbandoned") && e.data.stepId === run.rootStepId) &&
+      !events.some((e) => e.type === "ExecutionCreated" && e.data.stepId === run.rootStepId);
+    // A sweep: cancellations only, of what a run that has ended left.
+    const sweep = run !== undefined && (run.cancelled || run.failed) && events.every((e) => e.type === "ExecutionCancelled");
     if ((seq === 1) !== (events[0]?.type === "EnvironmentCreated")) bad("EnvironmentCreated must be exactly the first commit");
 
     events.forEach((e, k) => {
@@ -95,7 +106,7 @@ const violations = (commits: readonly Event[][]): string[] => {
         }
         case "RunSubmitted": {
           if (k !== 0 || runs.has(e.runId)) bad("RunSubmitted must open a new run's first commit");
-          runs.set(e.runId, { rootStepId: e.data.rootStepId, cancelled: false });
+          runs.set(e.runId, { rootStepId: e.data.rootStepId, cancelled: false, failed: false });
           const [, root, first] = events;
           if (root?.type !== "StepScheduled" || root.data.stepId !== e.data.rootStepId || root.data.parentExecutionId !== undefined) {
             bad("RunSubmitted is not followed by its root StepScheduled");
@@ -110,8 +121,8 @@ const violations = (commits: readonly Event[][]): string[] => {
           runs.get(e.runId)!.cancelled = true;
           break;
         case "StepScheduled": {
-          if (steps.has(e.data.stepId)) bad(`step ${e.data.stepId} scheduled twice`);
-          steps.set(e.data.stepId, {
+          if (steps.has(key(e.runId, e.data.stepId))) bad(`step ${e.data.stepId} scheduled twice`);
+          steps.set(key(e.runId, e.data.stepId), {
             runId: e.runId,
             ...(e.data.cacheKey === undefined ? {} : { cacheKey: e.data.cacheKey }),
             execs: [],
@@ -124,7 +135,7 @@ const violations = (commits: readonly Event[][]): string[] => {
           break;
         }
         case "ExecutionCreated": {
-          const step = steps.get(e.data.stepId);
+          const step = steps.get(key(e.runId, e.data.stepId));
           if (!step || step.runId !== e.runId) {
             bad("ExecutionCreated for an unknown step");
             break;
@@ -140,7 +151,9 @@ const violations = (commits: readonly Event[][]): string[] => {
               prev?.end === "ExecutionAbandoned" ||
               (prev?.end === "ExecutionFailed" && prev.retryable);
             if (!retriable) bad(`retry after ${prev?.end}`);
-            if (e.data.notBefore === undefined || e.data.notBefore < e.at) bad("retry without a future notBefore");
+            // A retry waits for its policy's backoff; one after an abandonment goes at once when the step has no policy.
+            const waits = prev?.end !== "ExecutionAbandoned" || e.data.notBefore !== undefined;
+            if (waits && (e.data.notBefore === undefined || e.data.notBefore < e.at)) bad("retry without a future notBefore");
           }
           if (e.data.reason === "rerun") step.reruns++;
           step.execs.push(e.data.executionId);
@@ -172,10 +185,11 @@ const violations = (commits: readonly Event[][]): string[] => {
         case "ExecutionSucceeded":
         case "ExecutionFailed":
         case "ExecutionTimedOut": {
-          needExec(["started"]);
-          if (agentMoved()) bad(`${e.type} from an agent that went away`);
+          // A time-out is the server's own: it may come while the agent is away (before the abandonment).
+          needExec(e.type === "ExecutionTimedOut" ? ["assigned", "started"] : ["started"]);
+          if (e.type !== "ExecutionTimedOut" && agentMoved()) bad(`${e.type} from an agent that went away`);
           end(e.type === "ExecutionFailed" ? e.data.error.retryable : undefined);
-          const step = steps.get(e.data.stepId);
+          const step = steps.get(key(e.runId, e.data.stepId));
           if (e.type === "ExecutionSucceeded" && step) {
             step.successes++;
             if (step.successes > 1 + step.reruns) bad(`step ${e.data.stepId} succeeded twice without a rerun`);
@@ -191,22 +205,24 @@ const violations = (commits: readonly Event[][]): string[] => {
           break;
         case "ExecutionCancelled":
           needExec(["created", "assigned", "started"]);
-          if (!cancelCommit) bad("execution cancelled without its run");
+          if (!cancelCommit && !rootFails && !sweep) bad("execution cancelled without its run");
           end();
           break;
         case "StepResultReused": {
-          const step = steps.get(e.data.stepId);
-          const src = steps.get(e.data.source.stepId);
+          const step = steps.get(key(e.runId, e.data.stepId));
+          const src = steps.get(key(e.data.source.runId, e.data.source.stepId));
           const scheduledHere = events.some((x) => x.type === "StepScheduled" && x.data.stepId === e.data.stepId);
-          if (!scheduledHere) bad("reuse outside the scheduling commit");
+          // A deferred step takes the result of the step it waited for once that one has it: in a later commit.
+          if (!scheduledHere && !deferred.has(key(e.runId, e.data.stepId))) bad("reuse outside the scheduling commit, of a step not deferred");
           if (step?.cacheKey !== e.data.cacheKey || src?.cacheKey !== e.data.cacheKey) bad("reuse across different cache keys");
           if (succeededAt.get(e.data.source.executionId) !== e.data.source.seq) bad("reused result is not where the source says");
           break;
         }
         case "StepDeferred": {
+          deferred.add(key(e.runId, e.data.stepId));
           const to = execs.get(e.data.to.executionId);
           if (!to || to.state === "ended") bad("deferred to an execution that is not live");
-          if (steps.get(e.data.to.stepId)?.cacheKey !== steps.get(e.data.stepId)?.cacheKey) bad("deferred to a different step");
+          if (steps.get(key(e.data.to.runId, e.data.to.stepId))?.cacheKey !== steps.get(key(e.runId, e.data.stepId))?.cacheKey) bad("deferred to a different step");
           break;
         }
         case "AssetPersisted":
@@ -224,11 +240,12 @@ const violations = (commits: readonly Event[][]): string[] => {
           break;
       }
     });
-    if (cancelCommit) {
+    if (cancelCommit || rootFails) {
       for (const x of execs.values()) {
-        if (x.runId === events[0]!.runId && x.state !== "ended") bad("a live execution survived its run's cancellation");
+        if (x.runId === events[0]!.runId && x.state !== "ended") bad("a live execution survived its run's cancellation or failure");
       }
     }
+    if (run && rootFails && !run.cancelled) run.failed = true;
   });
   for (const [id, x] of execs) if (x.state !== "ended") out.push(`end: execution ${id} never ended (${x.state})`);
   return out;
@@ -264,7 +281,8 @@ describe("the simulator", () => {
   ])("keeps the orchestrator's invariants (%o)", (options) => {
     const commits = history(options);
     expect(violations(commits)).toEqual([]);
-    expect(commits.filter((c) => c[0]!.type === "RunSubmitted")).toHaveLength(options.runs);
+    // The runs users submitted; workflows called from workflows are child runs beside them.
+    expect(commits.filter((c) => c[0]!.type === "RunSubmitted" && c[0]!.data.parent === undefined)).toHaveLength(options.runs);
   });
 
   it("keeps the invariants over many seeds and shapes", () => {
@@ -346,6 +364,7 @@ describe("the simulator", () => {
       "ExecutionAbandoned",
       "StepResultReused",
       "StepDeferred",
+      "CallResumed",
       "AssetPersisted",
       "AssetRestored",
     ];

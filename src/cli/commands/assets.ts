@@ -1,24 +1,22 @@
-/** `tributary assets ls [--run RUN] | show ASSET | download ASSET [--to DIR]` */
+/** `tributary assets ls | show ASSET | download ASSET`: see ASSETS in ../table.ts. */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import type { AssetRef } from "../../protocol/messages.js";
-import { toJson } from "../../orchestrator/json.js";
-import type { AssetDoc } from "../../projections/index.js";
-import { api, CliError, envPath } from "../client.js";
-import { COMMON, targetOf } from "../options.js";
-
-const USAGE = "usage: tributary assets ls [--run RUN] | show ASSET | download ASSET [--to DIR]";
+import { toJson } from "../../protocol/json.js";
+import { CliError, clientOf } from "../client.js";
+import { targetOf } from "../options.js";
+import { ASSETS } from "../table.js";
+import { parse, UsageError, usageOf } from "../usage.js";
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...COMMON, run: { type: "string" }, to: { type: "string" } },
-  });
-  const t = targetOf(values);
+  // Arguments, checked against the table.
+  const parsed = parse(ASSETS, argv);
+  const { values, positionals } = parsed;
+  const t = targetOf(parsed);
+  const client = clientOf(t);
   const [sub, assetId] = positionals;
+
   if (sub === "ls") {
-    const assets = await api<AssetDoc[]>(t.server, "GET", envPath(t, `/assets${values.run ? `?run=${encodeURIComponent(values.run)}` : ""}`));
+    const assets = await client.listAssets(values.run ? { run: values.run } : {});
     if (values.json) console.log(toJson(assets));
     else {
       console.log(`${"asset".padEnd(40)}  ${"name".padEnd(16)}  ${"files".padStart(5)}  ${"bytes".padStart(12)}  run / step`);
@@ -30,7 +28,7 @@ export const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (sub === "show" && assetId) {
-    const a = await api<AssetDoc & { ref: AssetRef }>(t.server, "GET", envPath(t, `/assets/${encodeURIComponent(assetId)}`));
+    const a = await client.asset(assetId);
     if (values.json) {
       console.log(toJson(a));
       return 0;
@@ -43,14 +41,14 @@ export const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (sub === "download" && assetId) {
-    const a = await api<{ ref: AssetRef }>(t.server, "GET", envPath(t, `/assets/${encodeURIComponent(assetId)}`));
+    const a = await client.asset(assetId);
     const dir = resolve(values.to ?? assetId);
     const files = await downloadAsset(t.server, a.ref, dir);
     if (values.json) console.log(toJson({ assetId, dir, files }));
     else console.log(`downloaded ${files.length} files of ${assetId} into ${dir}`);
     return 0;
   }
-  throw new CliError(USAGE, 1);
+  throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(ASSETS));
 };
 
 /** Streams every file of the asset into `dir`, checking sizes and hashes; never writes outside `dir`. */

@@ -14,39 +14,41 @@ import { startAgent } from "../../agent/runtime.js";
 import type { Outcome } from "../../protocol/messages.js";
 import { TributaryServer } from "../../orchestrator/server/index.js";
 import type { RunView } from "../../projections/index.js";
-import { api, envPath, type Target } from "../client.js";
+import { clientOf } from "../client.js";
 import { renderRunTree, showValue } from "../output.js";
 
 const EXAMPLES = resolve(fileURLToPath(import.meta.url), "../../../../examples");
+// From the sources, examples/*.ts; from the built package, their build (dist/examples/*.js).
+const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 
 export const runEnvironmentsDemo = async (values: { data?: string | undefined; nats?: string | undefined }): Promise<number> => {
   const dataDir = values.data ?? (await mkdtemp(join(tmpdir(), "tributary-demo-envs-")));
   const server = await TributaryServer.start({ dataDir, port: 0, ...(values.nats ? { nats: values.nats } : {}), onNotice: () => {} });
-  const prod: Target = { server: server.url, project: "default", env: "production" };
-  const dev: Target = { ...prod, env: "dev" };
-  const agents = [await startAgent({ server: server.url, project: "default", env: "production", tags: {}, modules: [join(EXAMPLES, "etl.ts")] })];
+  const prod = clientOf({ server: server.url, project: "default", env: "production" });
+  const dev = prod.withEnv("dev");
+  const agents = [await startAgent({ server: server.url, project: "default", env: "production", tags: {}, modules: [join(EXAMPLES, `etl${EXT}`)] })];
   try {
     console.log(`server ${server.url} (log: ${server.log.kind}); agent in production hosts examples/etl.ts\n`);
-    const { runId } = await api<{ runId: string }>(prod.server, "POST", envPath(prod, "/runs"), { target: "etl:daily", arguments: ["2026-11-21"] });
-    const first = await api<{ outcome: Outcome }>(prod.server, "GET", envPath(prod, `/runs/${runId}/result?wait=true`));
-    console.log(`1. production ran etl:daily("2026-11-21") as run ${runId}: ${show(first.outcome)}`);
-    const prodView = await api<RunView>(prod.server, "GET", envPath(prod, `/runs/${runId}`));
+    const { runId } = await prod.submit("etl:daily", ["2026-11-21"]);
+    const first = await prod.run(runId).outcome();
+    console.log(`1. production ran etl:daily("2026-11-21") as run ${runId}: ${show(first)}`);
+    const prodView = await prod.run(runId).view();
     console.log(indent(renderRunTree(prodView)));
 
-    const branch = await api<{ branchedFrom: { at: number } }>(prod.server, "POST", "/api/projects/default/envs", { name: "dev", from: "production" });
-    console.log(`\n2. branched dev from production at sequence ${branch.branchedFrom.at}:`);
+    const branch = await prod.branchEnvironment("dev", { from: "production" });
+    console.log(`\n2. branched dev from production at sequence ${branch.branchedFrom?.at}:`);
     console.log("   tributary envs branch dev --from production");
-    agents.push(await startAgent({ server: server.url, project: "default", env: "dev", tags: {}, modules: [join(EXAMPLES, "etl-v2.ts")] }));
+    agents.push(await startAgent({ server: server.url, project: "default", env: "dev", tags: {}, modules: [join(EXAMPLES, `etl-v2${EXT}`)] }));
     console.log("   an agent in dev hosts examples/etl-v2.ts: the same repository, with a new scoring formula");
 
     const scoreStep = prodView.steps.find((s) => s.target.target === "score")!.stepId;
-    await api(dev.server, "POST", envPath(dev, `/runs/${runId}/steps/${scoreStep}/rerun`), { cascade: true });
+    await dev.run(runId).rerun(scoreStep, { cascade: true });
     console.log(`\n3. re-ran step ${scoreStep} (etl:score) of the production run inside dev, cascading to its callers:`);
     console.log(`   tributary runs rerun ${runId} ${scoreStep} --env dev --cascade`);
-    let view = await api<RunView & { stale: string[] }>(dev.server, "GET", envPath(dev, `/runs/${runId}`));
+    let view = await dev.run(runId).view();
     for (let i = 0; i < 400 && (view.run.pending > 0 || view.steps[0]!.status !== "succeeded"); i++) {
       await new Promise((r) => setTimeout(r, 25));
-      view = await api<RunView & { stale: string[] }>(dev.server, "GET", envPath(dev, `/runs/${runId}`));
+      view = await dev.run(runId).view();
     }
     console.log(indent(renderRunTree(view, new Set(view.stale))));
 

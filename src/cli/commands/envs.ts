@@ -1,38 +1,24 @@
-/** `tributary envs ls | create NAME [--base ENV] | update NAME --base ENV|--no-base | archive NAME | branch NAME --from ENV [--at SEQ | --at-time ISO]` */
-import { parseArgs } from "node:util";
-import { toJson } from "../../orchestrator/json.js";
-import { api, CliError } from "../client.js";
-import { COMMON, targetOf } from "../options.js";
+/** `tributary envs ls | create NAME | update NAME | archive NAME | branch NAME`: see ENVS in ../table.ts. */
+import { toJson } from "../../protocol/json.js";
+import type { EnvironmentAnswer } from "../../protocol/api.js";
+import { CliError, clientOf } from "../client.js";
+import { targetOf } from "../options.js";
+import { ENVS } from "../table.js";
+import { parse, UsageError, usageOf } from "../usage.js";
 
-interface EnvRow {
-  name: string;
-  base?: string;
-  branchedFrom?: { parent: string; at: number };
-  archived?: boolean;
-  lastSeq: number;
-}
-
-const USAGE =
-  "usage: tributary envs ls | create NAME [--base ENV] | update NAME (--base ENV | --no-base) | archive NAME | branch NAME --from ENV [--at SEQ | --at-time ISO]";
+type EnvRow = EnvironmentAnswer & { readonly lastSeq?: number };
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...COMMON,
-      base: { type: "string" },
-      "no-base": { type: "boolean", default: false },
-      from: { type: "string" },
-      at: { type: "string" },
-      "at-time": { type: "string" },
-    },
-  });
-  const t = targetOf(values);
+  // Arguments, checked against the table.
+  const parsed = parse(ENVS, argv);
+  const { values, positionals } = parsed;
+  const t = targetOf(parsed);
+  const client = clientOf(t);
   const [sub, name] = positionals;
-  const path = `/api/projects/${encodeURIComponent(t.project)}/envs`;
+  if (sub === "update" && (values.base === undefined) === !values["no-base"]) throw new UsageError("give --base ENV or --no-base", usageOf(ENVS, sub));
+  if (sub === "branch" && values.at !== undefined && values["at-time"] !== undefined) throw new UsageError("give --at or --at-time, not both", usageOf(ENVS, sub));
   if (sub === "ls") {
-    const rows = await api<EnvRow[]>(t.server, "GET", path);
+    const rows: EnvRow[] = await client.listEnvironments();
     if (values.json) console.log(toJson(rows));
     else {
       const parentOf = (r: EnvRow) => r.base ?? r.branchedFrom?.parent ?? "";
@@ -49,27 +35,24 @@ export const run = async (argv: string[]): Promise<number> => {
     return 0;
   }
   if (sub === "create" && name) {
-    const created = await api<EnvRow>(t.server, "POST", path, { name, ...(values.base ? { base: values.base } : {}) });
+    const created = await client.createEnvironment(name, values.base ? { base: values.base } : {});
     console.log(values.json ? toJson(created) : `created environment ${t.project}/${name}${values.base ? ` (base ${values.base})` : ""}`);
     return 0;
   }
   if (sub === "update" && name) {
-    if (values.base === undefined && !values["no-base"]) throw new CliError(USAGE, 1);
-    const r = await api<EnvRow>(t.server, "POST", `${path}/${encodeURIComponent(name)}/update`, { base: values["no-base"] ? null : values.base });
+    const r = await client.setBase(name, values["no-base"] ? null : values.base!);
     console.log(values.json ? toJson(r) : `environment ${t.project}/${name} now has ${r.base ? `base ${r.base}` : "no base"}`);
     return 0;
   }
   if (sub === "archive" && name) {
-    const r = await api<EnvRow>(t.server, "POST", `${path}/${encodeURIComponent(name)}/archive`);
+    const r = await client.archiveEnvironment(name);
     console.log(values.json ? toJson(r) : `archived environment ${t.project}/${name}: it accepts no new runs and cannot be a base`);
     return 0;
   }
   if (sub === "branch" && name && values.from) {
-    if (values.at !== undefined && values["at-time"] !== undefined) throw new CliError("give --at or --at-time, not both", 1);
     const at = values.at === undefined ? undefined : Number(values.at);
     if (at !== undefined && !Number.isSafeInteger(at)) throw new CliError(`--at takes a log sequence number, got ${JSON.stringify(values.at)}`, 1);
-    const r = await api<EnvRow>(t.server, "POST", path, {
-      name,
+    const r = await client.branchEnvironment(name, {
       from: values.from,
       ...(at === undefined ? {} : { at }),
       ...(values["at-time"] === undefined ? {} : { atTime: values["at-time"] }),
@@ -77,5 +60,5 @@ export const run = async (argv: string[]): Promise<number> => {
     console.log(values.json ? toJson(r) : `branched ${t.project}/${name} from ${values.from} at sequence ${r.branchedFrom?.at}`);
     return 0;
   }
-  throw new CliError(USAGE, 1);
+  throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(ENVS));
 };

@@ -9,24 +9,21 @@
  * because its log does not decode.
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { logRef } from "../../events/subjects.js";
 import { verifyLog, type LogVerification } from "../../events/storage/verify.js";
-import { toJson } from "../../orchestrator/json.js";
-import { api, CliError, envPath } from "../client.js";
-import { COMMON, targetOf } from "../options.js";
-
-const USAGE = "usage: tributary log verify [--project P] [--env E] [--json] [--data DIR | --nats URL]";
+import { toJson } from "../../protocol/json.js";
+import { CliError, clientOf } from "../client.js";
+import { targetOf } from "../options.js";
+import { LOG } from "../table.js";
+import { parse, UsageError, usageOf } from "../usage.js";
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...COMMON, data: { type: "string" }, nats: { type: "string" } },
-  });
-  if (positionals[0] !== "verify" || positionals.length !== 1) throw new CliError(USAGE, 1);
-  if (values.data !== undefined && values.nats !== undefined) throw new CliError(`give --data or --nats, not both\n${USAGE}`, 1);
-  const t = targetOf(values);
+  // Arguments, checked against the table (the one subcommand is verify).
+  const parsed = parse(LOG, argv);
+  const { values } = parsed;
+  if (values.data !== undefined && values.nats !== undefined) throw new UsageError("give --data or --nats, not both", usageOf(LOG, "verify"));
+  const t = targetOf(parsed);
+
   const r = values.data !== undefined || values.nats !== undefined ? await direct(t.project, t.env, values.data, values.nats) : await viaServer(t);
   const bad = r.failures.length > 0 || r.gaps.length > 0;
   if (values.json) console.log(toJson(r));
@@ -47,7 +44,7 @@ export const run = async (argv: string[]): Promise<number> => {
 
 type Verified = LogVerification & { readonly log: string };
 
-const viaServer = (t: ReturnType<typeof targetOf>): Promise<Verified> => api<Verified>(t.server, "GET", envPath(t, "/log/verify"));
+const viaServer = (t: ReturnType<typeof targetOf>): Promise<Verified> => clientOf(t).verifyLog();
 
 const direct = async (project: string, env: string, data: string | undefined, nats: string | undefined): Promise<Verified> => {
   let ref;

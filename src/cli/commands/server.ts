@@ -1,37 +1,27 @@
-/** `tributary server`: runs the server until SIGINT / SIGTERM. */
-import { parseArgs } from "node:util";
+/** `tributary server`: runs the server until SIGINT / SIGTERM. Its options: SERVER in ../table.ts. */
 import { DataDirLocked } from "../../orchestrator/data-lock.js";
 import { TributaryServer, type ServerOptions } from "../../orchestrator/server/index.js";
 import { name, natsUrls, wholeNumber } from "../args.js";
 import { CliError } from "../client.js";
+import { SERVER } from "../table.js";
+import { parse } from "../usage.js";
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: "string" },
-      nats: { type: "string" },
-      port: { type: "string" },
-      host: { type: "string" },
-      "heartbeat-ms": { type: "string" },
-      "restart-grace-ms": { type: "string" },
-      project: { type: "string" },
-      "max-blob-bytes": { type: "string" },
-      "max-asset-bytes": { type: "string" },
-    },
-  });
-  const port = wholeNumber("port", values.port, 0, 65535);
+  // Arguments, checked against the table.
+  const parsed = parse(SERVER, argv);
+  const { values } = parsed;
+  const port = wholeNumber("port", values.port, 0, 65535)!;
   const heartbeatMs = wholeNumber("heartbeat-ms", values["heartbeat-ms"], 10, 3_600_000);
   const restartGraceMs = wholeNumber("restart-grace-ms", values["restart-grace-ms"], 0, 86_400_000);
   const maxBlobBytes = wholeNumber("max-blob-bytes", values["max-blob-bytes"], 1);
   const maxAssetBytes = wholeNumber("max-asset-bytes", values["max-asset-bytes"], 1);
   const nats = natsUrls(values.nats);
-  const project = values.project ?? process.env.TRIBUTARY_PROJECT ?? "default";
-  name("project", project, values.project !== undefined ? "--project" : "TRIBUTARY_PROJECT");
+  const project = name("project", values.project, parsed.origin("project"));
+
   const server = await startServer({
-    dataDir: values.data ?? process.env.TRIBUTARY_DATA ?? ".tributary",
+    dataDir: values.data,
     ...(nats ? { nats } : {}),
-    port: port ?? 7777,
+    port,
     ...(values.host ? { host: values.host } : {}),
     ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
     ...(restartGraceMs === undefined ? {} : { restartGraceMs }),

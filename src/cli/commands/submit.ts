@@ -1,27 +1,20 @@
-/** `tributary submit REPO:TARGET [--arg JSON]... [--idempotency-key K] [--wait]` */
+/** `tributary submit REPO:TARGET [options]`: see SUBMIT in ../table.ts. */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { fromJson, toJson } from "../../orchestrator/json.js";
-import type { RunView } from "../../projections/index.js";
-import { api, CliError, envPath, type Target } from "../client.js";
-import { COMMON, targetOf } from "../options.js";
+import { fromJson, toJson } from "../../protocol/json.js";
+import type { RunHandle } from "../../client/run.js";
+import { CliError, clientOf } from "../client.js";
+import { targetOf } from "../options.js";
+import { SUBMIT } from "../table.js";
+import { parse } from "../usage.js";
 import { printOutcome, waitForRun } from "../wait.js";
 
 export const run = async (argv: string[]): Promise<number> => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...COMMON,
-      arg: { type: "string", multiple: true },
-      "idempotency-key": { type: "string" },
-      wait: { type: "boolean", default: false },
-    },
-  });
-  const t = targetOf(values);
-  const target = positionals[0];
-  if (!target || positionals.length > 1) throw new CliError("give one target as REPOSITORY:TARGET, e.g. orders:process_orders", 1);
-  const args = (values.arg ?? []).map((given, i) => {
+  // Arguments, checked against the table; then each --arg read and parsed.
+  const parsed = parse(SUBMIT, argv);
+  const { values, positionals } = parsed;
+  const t = targetOf(parsed);
+  const target = positionals[0]!;
+  const args = values.arg.map((given, i) => {
     // `@FILE` reads the argument's JSON from a file (or `@-` from stdin): values too large for a command line.
     let text = given;
     if (given.startsWith("@")) {
@@ -43,30 +36,26 @@ export const run = async (argv: string[]): Promise<number> => {
   if (key !== undefined && (key.length === 0 || key.length > 256)) {
     throw new CliError(`--idempotency-key takes 1 to 256 characters, got ${key.length}`, 1);
   }
-  const submitted = await api<{ runId: string; created: boolean; warning?: string }>(t.server, "POST", envPath(t, "/runs"), {
-    target,
-    arguments: args,
-    ...(key !== undefined ? { idempotencyKey: key } : {}),
-  });
+  const submitted = await clientOf(t).submit(target, args, key !== undefined ? { idempotencyKey: key } : {});
   if (submitted.warning && !values.json) console.error(`warning: ${submitted.warning}`);
   if (!values.wait) {
     console.log(values.json ? toJson(submitted) : submitted.runId);
     return 0;
   }
   if (!values.json) console.error(`run ${submitted.runId}${submitted.created ? "" : " (existing, same idempotency key)"}: waiting…`);
-  const progress = !values.json && process.stderr.isTTY ? showProgress(t, submitted.runId) : undefined;
+  const progress = !values.json && process.stderr.isTTY ? showProgress(submitted) : undefined;
   const outcome = await waitForRun(t, submitted.runId).finally(() => progress?.stop());
   return printOutcome(submitted.runId, outcome, values.json);
 };
 
 /** On a terminal: a line on stderr, redrawn twice a second, with the run's step counts. */
-const showProgress = (t: Target, runId: string): { stop(): void } => {
+const showProgress = (run: RunHandle): { stop(): void } => {
   let stopped = false;
   const draw = async () => {
     while (!stopped) {
       await new Promise((r) => setTimeout(r, 500));
       if (stopped) break;
-      const view = await api<RunView>(t.server, "GET", envPath(t, `/runs/${runId}`)).catch(() => undefined);
+      const view = await run.view().catch(() => undefined);
       if (!view || stopped) continue;
       const count = (...s: string[]) => view.steps.filter((x) => s.includes(x.status)).length;
       process.stderr.write(

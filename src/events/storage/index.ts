@@ -5,7 +5,7 @@
  */
 export { EmbeddedEventLog, type EmbeddedEventLogOptions } from "./embedded-log.js";
 export { JetStreamEventLog, type JetStreamEventLogOptions } from "./jetstream-log.js";
-export { prepareCommit, type PreparedCommit } from "./prepare.js";
+export { prepareCommit } from "./prepare.js";
 export { lmdbFileProblem } from "./lmdb-file.js";
 export { verifyLog, type LogVerification } from "./verify.js";
 export * from "./blob-store.js";

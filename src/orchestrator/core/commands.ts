@@ -181,4 +181,3 @@ export type Command =
       readonly first: boolean;
     };
 
-export type CommandType = Command["type"];

@@ -1,9 +1,7 @@
 /**
- * Retry policies as data: defaults, and the pure delay before a retry.
+ * Retry policies as data: the pure delay before a retry, and which failures are retried.
  */
 import type { AbandonCause, ErrorInfo, RetryPolicy } from "../../events/index.js";
-
-export const DEFAULT_RETRY: RetryPolicy = { limit: 0, delayMs: 1000, factor: 2, maxDelayMs: 60_000 };
 
 /**
  * Milliseconds to wait before the retry that follows failed attempt

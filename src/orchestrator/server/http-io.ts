@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { MAX_BODY_BYTES } from "../../protocol/index.js";
-import { fromJson, toJson } from "../json.js";
+import { fromJson, toJson } from "../../protocol/json.js";
 
 /** How much of an over-limit body is read (and dropped) so that the client hears the 413; past it the socket is closed. */
 const MAX_DISCARD_BYTES = 64 * 1024 * 1024;

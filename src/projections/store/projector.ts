@@ -111,19 +111,6 @@ export class Projector {
   }
 
   /**
-   * Applies commits the caller read or wrote itself (an orchestrator
-   * applying its own appends). Commits at or below the checkpoint are
-   * skipped; a gap is filled from the log first.
-   */
-  async applyCommits(commits: readonly Commit[]): Promise<void> {
-    const first = commits[0];
-    if (!first) return;
-    if (first.seq > this.checkpoint + 1) await this.catchUp(first.seq - 1);
-    this.options.store.apply(commits);
-    this.settleWaiters();
-  }
-
-  /**
    * Follows the log live from the checkpoint, applying commits in batches
    * as they arrive, until `stop()`.
    */

@@ -3,7 +3,7 @@ import type { ServerResponse } from "node:http";
 import type { RunId } from "../../../events/index.js";
 import { getRunView } from "../../../projections/index.js";
 import type { Env } from "../../environments.js";
-import { toJson } from "../../json.js";
+import { toJson } from "../../../protocol/json.js";
 import { envOf, runOf, STREAMED, type Handlers, type ServerContext } from "../context.js";
 
 export const logRoutes = {

@@ -1,0 +1,218 @@
+/**
+ * The table of `tributary`'s commands: one entry per command, from which its
+ * parser and its `--help` are made (`./usage.ts`), and against which
+ * docs/cli.md is checked (test/unit/cli-table.unit.spec.ts). Pure data: the
+ * entry point loads it without loading any command.
+ */
+import type { CommandSpec } from "./usage.js";
+
+/** The server, project and environment a command acts on. */
+const TARGET = {
+  server: {
+    type: "string",
+    value: "URL",
+    env: "TRIBUTARY_SERVER",
+    default: "http://127.0.0.1:7777",
+    description: "the server's http:// or https:// URL",
+  },
+  project: { type: "string", value: "P", env: "TRIBUTARY_PROJECT", default: "default", description: "the project" },
+  env: { type: "string", value: "E", env: "TRIBUTARY_ENV", default: "production", description: "the environment" },
+} as const;
+
+/** The options of every command that reads or acts on an environment. */
+export const COMMON = { ...TARGET, json: { type: "boolean", description: "machine-readable output" } } as const;
+
+const RUN = { name: "RUN", description: "a run id, as submit and runs ls print it" } as const;
+
+export const SERVER = {
+  name: "server",
+  summary: "run the server until SIGINT or SIGTERM",
+  description:
+    "Runs the server until SIGINT or SIGTERM (a second signal exits at once). The event log is embedded\n" +
+    "under --data unless --nats names a NATS server with JetStream.",
+  options: {
+    data: {
+      type: "string",
+      value: "DIR",
+      env: "TRIBUTARY_DATA",
+      default: ".tributary",
+      description: "the data directory: the embedded log, projections, task logs, the lock",
+    },
+    nats: { type: "string", value: "URL", description: "NATS servers with JetStream (nats://host:port, comma-separated) that hold the log" },
+    port: { type: "string", value: "N", default: "7777", description: "the HTTP port, 0 to 65535 (0: any free port)" },
+    host: { type: "string", value: "H", absent: "127.0.0.1", description: "the address to listen on" },
+    "heartbeat-ms": { type: "string", value: "N", absent: "2000", description: "how often agents send a heartbeat, ms" },
+    "restart-grace-ms": {
+      type: "string",
+      value: "N",
+      absent: "2000 plus two heartbeats",
+      description: "after a start, how long agents have to come back before their executions count as lost, ms",
+    },
+    project: {
+      type: "string",
+      value: "P",
+      env: "TRIBUTARY_PROJECT",
+      default: "default",
+      description: "the project that exists from the start (with the environment production)",
+    },
+    "max-blob-bytes": { type: "string", value: "N", absent: "8 GiB", description: "the largest blob (one file of an asset), bytes" },
+    "max-asset-bytes": { type: "string", value: "N", absent: "8 GiB", description: "the largest asset (all its files), bytes" },
+  },
+} as const satisfies CommandSpec;
+
+export const AGENT = {
+  name: "agent",
+  summary: "host the workflows and tasks of modules, and run them for the server",
+  description:
+    "Loads the modules, registers their workflows and tasks with the server, and runs executions on its\n" +
+    "command until SIGINT or SIGTERM. It reconnects by itself when the server restarts.",
+  args: [{ name: "MODULE...", description: "modules of workflows and tasks (TypeScript or JavaScript), e.g. examples/orders.ts" }],
+  options: {
+    tag: { type: "string", value: "k=v", multiple: true, description: "a tag, as targets' requires match them" },
+    concurrency: { type: "string", value: "N", absent: "16", description: "at most N executions at once" },
+    workers: { type: "string", value: "N", absent: "2", description: "the worker threads that run them" },
+    "max-asset-bytes": { type: "string", value: "N", absent: "8 GiB", description: "the most bytes one persist() may hold" },
+    "keep-workdirs": { type: "boolean", description: "keep each execution's working directory" },
+    "workdir-root": { type: "string", value: "DIR", absent: "a directory under the system's temp dir", description: "where working directories go" },
+    ...TARGET,
+  },
+} as const satisfies CommandSpec;
+
+export const SUBMIT = {
+  name: "submit",
+  summary: "start a run of a workflow and print its id (with --wait: its result)",
+  args: [{ name: "REPO:TARGET", description: "the workflow, as REPOSITORY:TARGET, e.g. orders:process_orders" }],
+  options: {
+    arg: {
+      type: "string",
+      value: "JSON",
+      multiple: true,
+      description: "one argument, as JSON; @FILE reads it from a file, @- from stdin",
+    },
+    "idempotency-key": { type: "string", value: "K", description: "1 to 256 characters; the same key again returns the run it made first" },
+    wait: { type: "boolean", description: "wait for the run and print its result (exit 3 if it did not succeed)" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
+export const RUNS = {
+  name: "runs",
+  summary: "list, show, wait for, cancel and re-run runs",
+  description: "The runs of an environment.",
+  subcommands: {
+    ls: { summary: "runs, newest first" },
+    show: { summary: "the tree of the run's steps: status, attempts, duration, agent, result or error", args: [RUN] },
+    wait: { summary: "wait for the run and print its result (exit 3 if it did not succeed)", args: [RUN] },
+    history: { summary: "every event of the run, in log order", args: [RUN] },
+    logs: { summary: "the lines the run's tasks logged", args: [RUN] },
+    cancel: { summary: "cancel the run, what is in flight under it, and the runs it spawned", args: [RUN] },
+    rerun: {
+      summary: "a new execution of a finished step, with the code the environment's agents host now",
+      args: [RUN, { name: "STEP", description: "a step id of the run, as runs show prints it" }],
+    },
+  },
+  options: {
+    limit: { type: "string", value: "N", default: "50", in: ["ls"], description: "at most N runs, 1 to 10000" },
+    follow: { type: "boolean", in: ["logs"], description: "wait for more lines until the run finishes" },
+    cascade: { type: "boolean", in: ["rerun"], description: "re-run the step's callers too, one after another up to the root" },
+    wait: { type: "boolean", in: ["rerun"], description: "wait for the new result (with --cascade: the root's) and print it" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
+const ENV_NAME = { name: "NAME", description: "the environment's name" } as const;
+
+export const ENVS = {
+  name: "envs",
+  summary: "list, create, rebase, archive and branch environments",
+  description: "The environments of a project.",
+  subcommands: {
+    ls: { summary: "the project's environments as a tree (bases and branches), with their log lengths" },
+    create: { summary: "a new environment; with --base, its cache look-ups that miss fall through to the base", args: [ENV_NAME] },
+    update: { summary: "change the environment's base (give --base ENV or --no-base)", args: [ENV_NAME] },
+    archive: { summary: "the environment refuses new runs, and to be a base, from then on", args: [ENV_NAME] },
+    branch: { summary: "a new environment whose inherited view is another's log up to a sequence, frozen", args: [ENV_NAME] },
+  },
+  options: {
+    base: { type: "string", value: "ENV", in: ["create", "update"], description: "the base environment" },
+    "no-base": { type: "boolean", in: ["update"], description: "remove the base" },
+    from: { type: "string", value: "ENV", in: ["branch"], required: true, description: "the environment to branch from" },
+    at: { type: "string", value: "SEQ", in: ["branch"], absent: "its last sequence", description: "the log sequence to branch at" },
+    "at-time": { type: "string", value: "ISO", in: ["branch"], description: "branch at the last commit at or before this time" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
+export const PROJECTIONS = {
+  name: "projections",
+  summary: "rebuild or dump an environment's projections",
+  subcommands: {
+    rebuild: { summary: "drop the environment's projections and replay its log" },
+    dump: { summary: "every projection document, sorted, one line each" },
+  },
+  options: COMMON,
+} as const satisfies CommandSpec;
+
+export const LOG = {
+  name: "log",
+  summary: "check an environment's log",
+  subcommands: {
+    verify: { summary: "decode every commit of the environment's log and list those that fail; exit 1 if any fails" },
+  },
+  options: {
+    data: { type: "string", value: "DIR", description: "open the embedded log of this data directory instead of asking the server" },
+    nats: { type: "string", value: "URL", description: "open the log on these NATS servers instead of asking the server" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
+const ASSET = { name: "ASSET", description: "an asset id, as assets ls prints it" } as const;
+
+export const ASSETS = {
+  name: "assets",
+  summary: "list, show and download the assets tasks persisted",
+  subcommands: {
+    ls: { summary: "the assets persisted in the environment (or by one run)" },
+    show: { summary: "an asset's files, metadata, where it was persisted, how often restored", args: [ASSET] },
+    download: { summary: "stream the asset's files into a directory, checking every size and sha256", args: [ASSET] },
+  },
+  options: {
+    run: { type: "string", value: "RUN", in: ["ls"], description: "only the assets of this run" },
+    to: { type: "string", value: "DIR", in: ["download"], absent: "a directory named after the asset", description: "where the files go" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
+export const DEMO = {
+  name: "demo",
+  summary: "start a server and an agent in one process, run the example workflow, print it",
+  bare: true,
+  subcommands: {
+    environments: { summary: "the walk-through of docs/environments.md: a run, a branch, changed code, a re-run in the branch" },
+  },
+  options: {
+    data: { type: "string", value: "DIR", absent: "a temporary directory", description: "the server's data directory" },
+    nats: { type: "string", value: "URL", description: "NATS servers with JetStream for the log" },
+  },
+} as const satisfies CommandSpec;
+
+/** Every command, in the order `tributary --help` lists them. */
+export const COMMANDS = {
+  server: SERVER,
+  agent: AGENT,
+  submit: SUBMIT,
+  runs: RUNS,
+  envs: ENVS,
+  assets: ASSETS,
+  projections: PROJECTIONS,
+  log: LOG,
+  demo: DEMO,
+} as const;
+
+export type CommandName = keyof typeof COMMANDS;
+
+/** Said under the list of commands. */
+export const EPILOGUE = [
+  "'tributary <command> --help' shows the usage of a command, 'tributary <command> <subcommand> --help' of a subcommand.",
+  "exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed",
+] as const;

@@ -1,0 +1,226 @@
+/**
+ * The client of one environment of a Tributary server, for applications
+ * (and the CLI): submit runs and get handles on them, list runs, and the
+ * environment's other resources.
+ */
+import type { Target } from "../agent/sdk.js";
+import { describeInvalidName, parseEnvName, parseProjectName } from "../events/ids.js";
+import type {
+  AgentsAnswer,
+  AssetAnswer,
+  DumpAnswer,
+  EnvironmentAnswer,
+  EnvironmentRow,
+  HealthAnswer,
+  RebuildAnswer,
+  RunsAnswer,
+  SubmitAnswer,
+  VerifyAnswer,
+} from "../protocol/api.js";
+import type { AssetDoc } from "../projections/index.js";
+import { InvalidRequestError } from "./errors.js";
+import { RunHandle, SubmittedRun, type Scope } from "./run.js";
+import { Transport, type Request } from "./transport.js";
+
+/** Where the client connects. */
+export interface ClientOptions {
+  /** The server's `http://` or `https://` URL. Default `http://127.0.0.1:7777`. */
+  readonly url?: string;
+  /** Default `default`. */
+  readonly project?: string;
+  /** Default `production`. */
+  readonly env?: string;
+  /** The `fetch` to send requests with. Default: the global one. */
+  readonly fetch?: typeof fetch;
+}
+
+/** Options of a submission. */
+export interface SubmitOptions {
+  /**
+   * 1-256 characters. A second submission with the same key, target and
+   * arguments answers the first run (`created: false`); with other target or
+   * arguments it is refused (409).
+   */
+  readonly idempotencyKey?: string;
+}
+
+/** The argument types of a workflow (`typeof myWorkflow`), else any list. */
+export type ArgumentsOf<W> = W extends Target<infer A, unknown> ? A : readonly unknown[];
+/** The result type of a workflow (`typeof myWorkflow`), else `unknown`. */
+export type ResultOf<W> = W extends Target<never, infer R> ? R : unknown;
+
+const ENV = "projects/:project/envs/:env";
+
+/**
+ * A client of one environment. Creating it sends nothing; each call is one
+ * request (the waiting ones, a few).
+ *
+ * @example
+ * const client = new Client({ url: "http://127.0.0.1:7777" });
+ * const run = await client.submit<typeof processOrders>("orders:process_orders", [[101, 102]]);
+ * console.log(await run.result());
+ *
+ * @throws {InvalidRequestError} for a URL, project or environment that cannot be one.
+ */
+export class Client {
+  readonly url: string;
+  readonly project: string;
+  readonly env: string;
+  readonly #scope: Scope;
+  readonly #fetch: typeof fetch | undefined;
+
+  constructor(options: ClientOptions = {}) {
+    this.url = checkUrl(options.url ?? "http://127.0.0.1:7777");
+    this.project = checkName("project", options.project ?? "default");
+    this.env = checkName("env", options.env ?? "production");
+    this.#fetch = options.fetch;
+    this.#scope = { transport: new Transport(this.url, options.fetch), project: this.project, env: this.env };
+  }
+
+  /**
+   * A client checked against the server: answers once `GET /api/health` does.
+   * @throws {ConnectionError} if the server cannot be reached.
+   */
+  static async connect(options: ClientOptions = {}): Promise<Client> {
+    const client = new Client(options);
+    await client.health();
+    return client;
+  }
+
+  /** The same server and project, another environment. */
+  withEnv(env: string): Client {
+    return new Client({ url: this.url, project: this.project, env, ...(this.#fetch ? { fetch: this.#fetch } : {}) });
+  }
+
+  /** Liveness, and the kind of log the server keeps. */
+  health(): Promise<HealthAnswer> {
+    return this.#scope.transport.json({ method: "GET", route: "health" });
+  }
+
+  /** The API as JSON Schema (`GET /api/schema`). */
+  schema(): Promise<unknown> {
+    return this.#scope.transport.json({ method: "GET", route: "schema" });
+  }
+
+  /**
+   * Submits a run of a workflow, `"repository:target"`; its arguments are
+   * JSON values, `Date`, `Uint8Array` or `bigint`. Give the workflow's type
+   * (`submit<typeof processOrders>(…)`) to type the arguments and the result.
+   * @throws {ApiError} 400 for an unknown target, a task, a wrong number of
+   *   arguments; 409 for an idempotency key used with other arguments.
+   */
+  async submit<W = unknown>(target: string, args?: ArgumentsOf<W>, options: SubmitOptions = {}): Promise<SubmittedRun<ResultOf<W>>> {
+    const answer = await this.call<SubmitAnswer>({
+      method: "POST",
+      route: `${ENV}/runs`,
+      body: {
+        target,
+        arguments: args ?? [],
+        ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
+      },
+    });
+    return new SubmittedRun<ResultOf<W>>(this.#scope, answer);
+  }
+
+  /** A handle on a run of this environment (sends nothing). */
+  run<W = unknown>(runId: string): RunHandle<ResultOf<W>> {
+    return new RunHandle<ResultOf<W>>(this.#scope, runId);
+  }
+
+  /** The latest runs, newest first: `limit` 1 to 10,000, default 50. */
+  listRuns(options: { readonly limit?: number } = {}): Promise<RunsAnswer> {
+    return this.call({ method: "GET", route: `${ENV}/runs`, query: { limit: options.limit === undefined ? undefined : String(options.limit) } });
+  }
+
+  /** The project's environments, with the last sequence of each log. */
+  listEnvironments(): Promise<EnvironmentRow[]> {
+    return this.call({ method: "GET", route: "projects/:project/envs" });
+  }
+
+  /** Creates an environment of the project, inheriting from `base` if given. @throws {ApiError} 409 if it exists. */
+  createEnvironment(name: string, options: { readonly base?: string } = {}): Promise<EnvironmentAnswer> {
+    return this.call({ method: "POST", route: "projects/:project/envs", body: { name, ...(options.base === undefined ? {} : { base: options.base }) } });
+  }
+
+  /** Branches an environment from another's log: at its end, at sequence `at`, or as it was at `atTime` (ISO). */
+  branchEnvironment(name: string, options: { readonly from: string; readonly at?: number; readonly atTime?: string }): Promise<EnvironmentAnswer> {
+    const { from, at, atTime } = options;
+    return this.call({
+      method: "POST",
+      route: "projects/:project/envs",
+      body: { name, from, ...(at === undefined ? {} : { at }), ...(atTime === undefined ? {} : { atTime }) },
+    });
+  }
+
+  /** Sets an environment's base (`null`: none). */
+  setBase(env: string, base: string | null): Promise<EnvironmentAnswer> {
+    return this.call({ method: "POST", route: `${ENV}/update`, params: { env }, body: { base } });
+  }
+
+  /** Archives an environment: it accepts no new runs and cannot be a base. */
+  archiveEnvironment(env: string): Promise<EnvironmentAnswer> {
+    return this.call({ method: "POST", route: `${ENV}/archive`, params: { env } });
+  }
+
+  /** Assets persisted in this environment (or by one run). */
+  listAssets(options: { readonly run?: string } = {}): Promise<AssetDoc[]> {
+    return this.call({ method: "GET", route: `${ENV}/assets`, query: { run: options.run } });
+  }
+
+  /** An asset, here or in an environment this one inherits from, with its `ref`. */
+  asset(assetId: string): Promise<AssetAnswer> {
+    return this.call({ method: "GET", route: `${ENV}/assets/:assetId`, params: { assetId } });
+  }
+
+  /** Agents connected now, and every agent the log knows. */
+  agents(): Promise<AgentsAnswer> {
+    return this.call({ method: "GET", route: `${ENV}/agents` });
+  }
+
+  /** Every projection document, one sorted line each. */
+  dumpProjections(): Promise<DumpAnswer> {
+    return this.call({ method: "GET", route: `${ENV}/projections/dump` });
+  }
+
+  /** Drops the projections and replays the log. */
+  rebuildProjections(): Promise<RebuildAnswer> {
+    return this.call({ method: "POST", route: `${ENV}/projections/rebuild` });
+  }
+
+  /** Decodes every commit of the environment's log and lists those that fail. */
+  verifyLog(): Promise<VerifyAnswer> {
+    return this.call({ method: "GET", route: `${ENV}/log/verify` });
+  }
+
+  /**
+   * Any JSON route of the API by its path, query included (e.g.
+   * `/api/projects/default/envs/production/agents`), checked against the
+   * route table as every request is.
+   */
+  request<T = unknown>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    return this.#scope.transport.json<T>({ method, path, ...(body === undefined ? {} : { body }) });
+  }
+
+  private call<T>(req: Request): Promise<T> {
+    return this.#scope.transport.json<T>({ ...req, params: { project: this.project, env: this.env, ...req.params } });
+  }
+}
+
+const checkUrl = (raw: string): string => {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new InvalidRequestError(`url takes the server's http:// or https:// URL (e.g. http://127.0.0.1:7777), got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+};
+
+const checkName = (what: "project" | "env", raw: string): string => {
+  const parsed = what === "project" ? parseProjectName(raw) : parseEnvName(raw);
+  if (parsed._tag === "Left") throw new InvalidRequestError(`${what}: ${describeInvalidName(parsed.left)}`);
+  return raw;
+};

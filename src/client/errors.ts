@@ -1,0 +1,87 @@
+/**
+ * What the client throws. A refusal (`ApiError` with a 4xx) says what to
+ * do; a fault (`ConnectionError`, `UnexpectedResponseError`, `ApiError`
+ * with a 5xx) may pass: waiting calls wait it out (see `WaitOptions`). A run
+ * that did not succeed is a `RunFailedError` carrying its error.
+ */
+import type { ErrorInfo } from "../events/types.js";
+
+/** Every error of the client is one. */
+export class TributaryClientError extends Error {
+  override name = "TributaryClientError";
+}
+
+/** The server answered with an error status: `status` and the server's `message` (which says what to do). */
+export class ApiError extends TributaryClientError {
+  override name = "ApiError";
+  constructor(
+    message: string,
+    /** The HTTP status: 4xx a refusal (bad input, unknown name, conflict), 5xx a fault. */
+    readonly status: number,
+    /** The request, e.g. `POST /api/projects/default/envs/production/runs`. */
+    readonly request: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The server could not be reached (`reason: "unreachable"`), or the connection broke before its answer was read (`"cut"`). */
+export class ConnectionError extends TributaryClientError {
+  override name = "ConnectionError";
+  constructor(
+    message: string,
+    /** The server's URL, as the client was given it. */
+    readonly url: string,
+    readonly reason: "unreachable" | "cut",
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The server answered with something that is not the API's JSON (another program on that port?). */
+export class UnexpectedResponseError extends TributaryClientError {
+  override name = "UnexpectedResponseError";
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A request the client refuses to send, as the server would refuse it (the
+ * same route matcher; the message names the parameter), or an option of the
+ * client that cannot be.
+ */
+export class InvalidRequestError extends TributaryClientError {
+  override name = "InvalidRequestError";
+  constructor(
+    message: string,
+    /** What the server would answer: 400 a misfit parameter, 404 no such route, 405 not with this method. */
+    readonly status: 400 | 404 | 405 = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** A run (or a re-run step) that ended without a result: its status and the error it ended with. */
+export class RunFailedError extends TributaryClientError {
+  override name = "RunFailedError";
+  constructor(
+    readonly runId: string,
+    readonly status: "failed" | "cancelled" | "timed_out" | "abandoned",
+    /** The error the run ended with: `type` (the error's class name), `message`, `stack?`, `retryable`. */
+    readonly error: ErrorInfo,
+  ) {
+    super(`run ${runId} ${status}: ${error.type}: ${error.message}`);
+  }
+}
+
+/**
+ * Is this a failure that may pass (no server, a cut connection, a server
+ * error or a server restarting), rather than a refusal?
+ */
+export const isTransient = (e: unknown): boolean =>
+  e instanceof ConnectionError || e instanceof UnexpectedResponseError || (e instanceof ApiError && e.status >= 500);
