@@ -68,6 +68,16 @@ export const parseAssetId = parser<"AssetId">("asset id", ID, ID_HINT);
 export const describeInvalidName = (e: InvalidName): string =>
   `invalid ${e.kind} ${JSON.stringify(e.value)}: ${e.hint}`;
 
+/**
+ * `value` of field `field` parsed with `parse` (one of the parsers above),
+ * or the refusal naming the field: `runId: invalid run id "a.b": use …`.
+ * For the edges that build commands.
+ */
+export const parseField = <T>(parse: (value: unknown) => E.Either<InvalidName, T>, field: string, value: unknown): E.Either<string, T> => {
+  const r = parse(value);
+  return E.isLeft(r) ? E.left(`${field}: ${describeInvalidName(r.left)}`) : r;
+};
+
 // ---------------------------------------------------------------------------
 // Sortable ids
 

@@ -26,6 +26,7 @@ export {
   parseAssetId,
   parseEnvName,
   parseExecutionId,
+  parseField,
   parseProjectName,
   parseRunId,
   parseStepId,

@@ -4,13 +4,14 @@
  * executions spawned; a step re-run with `cascade` re-runs its callers, one
  * after the other, up to the root.
  */
+import type { RunId, StepId } from "../events/index.js";
 import { rejectionMessage, type Model } from "./core/index.js";
 import { stepKeys } from "./keys.js";
 import type { Orchestration } from "./orchestration.js";
 
 /** Runs spawned by executions of `runId` still in flight are cancelled with it. */
-export const cancelChildRuns = (orch: Orchestration, runId: string, reason: string): void => {
-  const children = new Set<string>();
+export const cancelChildRuns = (orch: Orchestration, runId: RunId, reason: string): void => {
+  const children = new Set<RunId>();
   for (const x of orch.activeExecutions()) {
     if (orch.model.run(x.runId)?.parent?.runId === runId) children.add(x.runId);
   }
@@ -26,7 +27,7 @@ export const cancelChildRuns = (orch: Orchestration, runId: string, reason: stri
  * the first step that does not succeed, or whose re-run is refused (said to
  * `notice`).
  */
-export const rerunCallers = async (orch: Orchestration, runId: string, stepId: string, notice: (m: string) => void): Promise<void> => {
+export const rerunCallers = async (orch: Orchestration, runId: RunId, stepId: StepId, notice: (m: string) => void): Promise<void> => {
   let current = stepId;
   for (;;) {
     const outcome = await orch.waitForStepRaw(runId, current);
@@ -43,7 +44,7 @@ export const rerunCallers = async (orch: Orchestration, runId: string, stepId: s
 };
 
 /** The step whose execution called `stepId` (in a branch, maybe an execution of the parent environment). */
-export const callerOf = (m: Model, runId: string, stepId: string): string | undefined => {
+export const callerOf = (m: Model, runId: RunId, stepId: StepId): StepId | undefined => {
   const parent = m.step(runId, stepId)?.parentExecutionId;
   if (parent === undefined) return undefined;
   const x = m.execution(parent);
@@ -52,7 +53,7 @@ export const callerOf = (m: Model, runId: string, stepId: string): string | unde
 };
 
 /** The memo key of a step with the code its environment's agents host now (for `RerunStep`). */
-export const memoKeyNow = (m: Model, runId: string, stepId: string): { memoKey?: string } => {
+export const memoKeyNow = (m: Model, runId: RunId, stepId: StepId): { memoKey?: string } => {
   const step = m.step(runId, stepId);
   return step ? { memoKey: stepKeys(m, step.target, step.arguments as never, step.options, step.argumentsBlob).memo } : {};
 };

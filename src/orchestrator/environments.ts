@@ -5,11 +5,13 @@
  * frozen projection store of their own.
  */
 import { join } from "node:path";
-import { logRef, type EventLog, type LogRef } from "../events/index.js";
-import { getEnvironment, getRunView, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
+import { IdGenerator, logRef, type EnvName, type EventId, type EventLog, type LogRef, type RunId } from "../events/index.js";
+import { getEnvironment, getRunView, MemoryStore, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { BlobStore } from "../events/storage/blob-store.js";
-import type { Inherited } from "./core/model.js";
+import type { Command, ProposedBase } from "./core/commands.js";
+import { decide } from "./core/decide.js";
+import { modelOf, type Inherited } from "./core/model.js";
 import { rejectionMessage, rejectionStatus, type Rejection } from "./core/rejections.js";
 import { EnvRuntime } from "./runtime.js";
 import { EnvScheduler } from "./scheduler/index.js";
@@ -21,7 +23,7 @@ export interface Env {
   readonly scheduler: EnvScheduler;
   readonly logs: TaskLogs;
   /** For a branch: the parent's projections as of the branch point. */
-  readonly frozen?: { readonly parent: string; readonly at: number; readonly projector: Projector };
+  readonly frozen?: { readonly parent: EnvName; readonly at: number; readonly projector: Projector };
 }
 
 /** A refusal to report with an HTTP status. */
@@ -88,6 +90,10 @@ export class Environments {
   }
 
   private async start(ref: LogRef, create?: { base?: string; branch?: { parent: string; at: number } }): Promise<Env> {
+    const first = create && (await this.firstCommand(ref, create));
+    // Decided first on the state of a log not yet made (none), so that a refusal leaves no log behind.
+    const refusal = first && refusalOf(first);
+    if (refusal) throw new Refused(refusal);
     const rt = new EnvRuntime({
       log: this.o.log,
       ref,
@@ -103,11 +109,7 @@ export class Environments {
     await rt.start();
     let doc = getEnvironment(rt.source);
     if (!doc) {
-      const r = await rt.execute(
-        create?.branch
-          ? { type: "BranchEnvironment", project: ref.project, env: ref.env, parent: create.branch.parent, at: create.branch.at }
-          : { type: "CreateEnvironment", project: ref.project, env: ref.env, ...(create?.base ? { base: create.base } : {}) },
-      );
+      const r = await rt.execute(first ?? { type: "CreateEnvironment", project: ref.project, env: ref.env });
       if (!r.ok && r.rejection._tag !== "EnvironmentExists") throw new Refused(r.rejection);
       doc = getEnvironment(rt.source);
     }
@@ -134,6 +136,36 @@ export class Environments {
     return { ref, rt, scheduler, logs, ...(frozen ? { frozen } : {}) };
   }
 
+  /** The first command of a new environment, with what its decider needs to know of its base or its parent. */
+  private async firstCommand(ref: LogRef, create: { base?: string; branch?: { parent: string; at: number } }): Promise<Command> {
+    if (create.branch) {
+      const { parent, at } = create.branch;
+      // Not itself: it does not exist yet (and is starting: looking it up would wait for this).
+      const name = logRef(ref.project, parent).env;
+      const lastSeq = name === ref.env ? undefined : (await this.find(ref.project, name))?.rt.lastSeq;
+      return { type: "BranchEnvironment", project: ref.project, env: ref.env, parent: { env: name, ...(lastSeq === undefined ? {} : { lastSeq }) }, at };
+    }
+    if (!create.base) return { type: "CreateEnvironment", project: ref.project, env: ref.env };
+    const base = logRef(ref.project, create.base).env;
+    return { type: "CreateEnvironment", project: ref.project, env: ref.env, base: base === ref.env ? { env: base } : await this.proposedBase(ref.project, base) };
+  }
+
+  /** An environment, if there is one of this name (started on first use). */
+  private async find(project: string, env: string): Promise<Env | undefined> {
+    try {
+      return await this.get(project, env);
+    } catch (e) {
+      if (e instanceof Refused && e.rejection._tag === "UnknownEnvironment") return undefined;
+      throw e;
+    }
+  }
+
+  /** What a decider needs to know of `base` as a base: does it exist, is it archived, what are its own bases. */
+  private async proposedBase(project: string, base: EnvName): Promise<ProposedBase> {
+    const b = await this.find(project, base);
+    return b ? { env: base, found: { archived: getEnvironment(b.rt.source)?.archived === true, bases: this.chain(project, base).slice(1) } } : { env: base };
+  }
+
   /**
    * Cache look-ups beyond the environment itself, nearest first: a branch's
    * frozen view of its parent, then the bases, each as it is now.
@@ -141,7 +173,7 @@ export class Environments {
   private inheritedFor(ref: LogRef): Inherited {
     const self = this;
     return function* () {
-      const seen = new Set<string>([ref.env]);
+      const seen = new Set<EnvName>([ref.env]);
       let current = self.started.get(`${ref.project}/${ref.env}`);
       while (current) {
         const doc = getEnvironment(current.rt.source);
@@ -156,7 +188,7 @@ export class Environments {
   }
 
   /** The base chain from `env` up, stopping at a repeat (which is then included). */
-  private chain(project: string, env: string): string[] {
+  private chain(project: string, env: EnvName): EnvName[] {
     const out = [env];
     let base = this.started.get(`${project}/${env}`) && getEnvironment(this.started.get(`${project}/${env}`)!.rt.source)?.base;
     while (base !== undefined) {
@@ -168,23 +200,11 @@ export class Environments {
     return out;
   }
 
-  /** Sets (or with `null` removes) an environment's base, refusing unknown bases and cycles. */
+  /** Sets (or with `null` removes) an environment's base: refused for an unknown or archived base, or a cycle. */
   async rebase(project: string, env: string, base: string | null): Promise<void> {
     const e = await this.get(project, env);
-    if (base !== null) {
-      await this.requireBase(project, base);
-      const cycle = environmentCycle(env, this.chain(project, base));
-      if (cycle) throw new Refused(cycle);
-    }
-    const r = await e.rt.execute({ type: "RebaseEnvironment", base });
+    const r = await e.rt.execute({ type: "RebaseEnvironment", base: base === null ? null : await this.proposedBase(project, logRef(project, base).env) });
     if (!r.ok) throw new Refused(r.rejection);
-  }
-
-  /** An environment that can be a base: one that exists and is not archived. */
-  async requireBase(project: string, base: string): Promise<Env> {
-    const b = await this.get(project, base); // refuses an unknown base
-    if (getEnvironment(b.rt.source)?.archived) throw new Refused({ _tag: "ArchivedBase", env: `${b.ref.project}/${b.ref.env}`, as: "base" });
-    return b;
   }
 
   async archive(project: string, env: string): Promise<void> {
@@ -198,17 +218,15 @@ export class Environments {
    * its last), or as of the last commit at or before `atTime`.
    */
   async branch(project: string, env: string, parent: string, at?: number, atTime?: number): Promise<Env> {
-    const p = await this.get(project, parent);
-    let seq = at ?? p.rt.lastSeq;
-    if (atTime !== undefined) {
+    // An unknown parent, or a branch point outside its log, is the decider's to refuse.
+    const p = await this.find(project, parent);
+    let seq = at ?? p?.rt.lastSeq ?? 0;
+    if (p && atTime !== undefined) {
       seq = 0;
       for await (const c of this.o.log.read(p.ref)) {
         if ((c.events[0]?.at ?? 0) > atTime) break;
         seq = c.seq;
       }
-    }
-    if (!Number.isSafeInteger(seq) || seq < 1 || seq > p.rt.lastSeq) {
-      throw new Refused({ _tag: "InvalidArgument", message: `branch point ${seq} is outside ${parent}'s log (1 to ${p.rt.lastSeq})` });
     }
     return this.get(project, env, { branch: { parent, at: seq } });
   }
@@ -220,8 +238,8 @@ export class Environments {
    * be re-run there. Does nothing if the branch has the run already; brings
  * nothing if `check` refuses the run as found.
    */
-  async importRun(e: Env, runId: string, check?: (view: RunView) => Rejection | undefined): Promise<RunView | undefined> {
-    const own = getRunView(e.rt.source, runId as never);
+  async importRun(e: Env, runId: RunId, check?: (view: RunView) => Rejection | undefined): Promise<RunView | undefined> {
+    const own = getRunView(e.rt.source, runId);
     if (own) return own;
     const from = this.findRun(e, runId);
     if (!from) return undefined;
@@ -238,13 +256,13 @@ export class Environments {
       });
       if (!r.ok) throw new Refused(r.rejection);
     }
-    return getRunView(e.rt.source, runId as never);
+    return getRunView(e.rt.source, runId);
   }
 
   /** Where an environment can see a run it does not have: its frozen parent view, or its bases. */
-  private findRun(e: Env, runId: string): { env: string; view: RunView; seq: number } | undefined {
-    const look = (src: DocSource, env: string, seq: number) => {
-      const view = getRunView(src, runId as never);
+  private findRun(e: Env, runId: RunId): { env: EnvName; view: RunView; seq: number } | undefined {
+    const look = (src: DocSource, env: EnvName, seq: number) => {
+      const view = getRunView(src, runId);
       return view ? { env, view, seq } : undefined;
     };
     if (e.frozen) {
@@ -277,6 +295,9 @@ export class Environments {
   }
 }
 
-/** Giving `env` the base whose chain of bases is `chain` (the base first) would make a cycle: the refusal, naming it. */
-export const environmentCycle = (env: string, chain: readonly string[]): Rejection | undefined =>
-  chain.includes(env) ? { _tag: "EnvironmentCycle", path: [env, ...chain.slice(0, chain.indexOf(env) + 1)] } : undefined;
+/** Why the first command of a new environment would be refused, decided on the state of no log at all. */
+const refusalOf = (first: Command): Rejection | undefined => {
+  const ids = new IdGenerator();
+  const d = decide(first, modelOf(new MemoryStore(PROJECTIONS)), { now: Date.now(), id: () => ids.next() as EventId });
+  return d._tag === "Left" ? d.left : undefined;
+};

@@ -2,10 +2,11 @@
  * What the scheduler and the cascades need of an environment's orchestrator
  * (`EnvRuntime` implements it): decide and append a command, read the model,
  * the executions in flight and the steps' outcomes, and hear of acknowledged
- * commits. Neither side reads the other's fields.
+ * commits. Neither side reads the other's fields. And how a step ended, as
+ * its callers see it.
  */
-import type { BlobRef, Commit, Event } from "../events/index.js";
-import type { DocSource } from "../projections/index.js";
+import type { BlobRef, Commit, Event, RunId, StepId } from "../events/index.js";
+import type { DocSource, StepDoc } from "../projections/index.js";
 import type { Outcome } from "../protocol/messages.js";
 import type { Command, Model, ActiveExecution, Rejection } from "./core/index.js";
 
@@ -27,9 +28,29 @@ export interface Orchestration {
   /** The executions not yet finished, as of every commit decided so far. */
   activeExecutions(): IterableIterator<ActiveExecution>;
   newId(): string;
-  hasOutcome(runId: string, stepId: string): boolean;
-  rawOutcome(runId: string, stepId: string): RawOutcome | undefined;
-  waitForStepRaw(runId: string, stepId: string): Promise<RawOutcome>;
+  /** A fresh run id. */
+  newRunId(): RunId;
+  hasOutcome(runId: RunId, stepId: StepId): boolean;
+  rawOutcome(runId: RunId, stepId: StepId): RawOutcome | undefined;
+  waitForStepRaw(runId: RunId, stepId: StepId): Promise<RawOutcome>;
   /** Calls `f` after each commit is acknowledged, in sequence order, with the model as of then. */
   onCommitted(f: (commit: Commit, model: Model) => void): void;
 }
+
+/**
+ * How a step ended, as its callers see it: the latest execution's outcome,
+ * or `undefined` while it may still produce one (including a pending retry).
+ */
+export const stepOutcome = (step: StepDoc, m: Model): RawOutcome | undefined => {
+  if (step.status === "succeeded" || step.status === "reused") {
+    const r = step.result;
+    return r?.kind === "blob" ? { status: "succeeded", blob: r.blob } : { status: "succeeded", value: r?.value ?? null };
+  }
+  if (step.status !== "failed" && step.status !== "cancelled") return undefined;
+  const latest = step.executions[step.executions.length - 1];
+  const x = latest === undefined ? undefined : m.execution(latest);
+  const error = step.error ?? x?.error ?? { type: "Error", message: "failed", retryable: false };
+  const status =
+    x?.status === "timed_out" ? "timed_out" : x?.status === "abandoned" ? "abandoned" : step.status === "cancelled" ? "cancelled" : "failed";
+  return { status, error };
+};

@@ -11,17 +11,16 @@
  * batches. If an append fails, the runtime stops deciding, reloads its state
  * from the log (the truth) and carries on.
  */
-import { type Value, IdGenerator, MAX_COMMIT_BYTES, type Commit, type EventId, type EventLog, type LogRef } from "../events/index.js";
+import { type Value, IdGenerator, MAX_COMMIT_BYTES, parseField, parseRunId, type Commit, type EventId, type EventLog, type LogRef, type RunId, type StepId } from "../events/index.js";
 import { checkEvents, encodeCommit, unpackValue } from "../events/codec.js";
-import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc, type StepDoc } from "../projections/index.js";
+import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { Outcome } from "../protocol/messages.js";
 import type { Command } from "./core/commands.js";
 import { decide } from "./core/decide.js";
 import { modelOf, type Inherited, type Model } from "./core/model.js";
-import { handlesIn, trackActive, type ActiveExecution } from "./core/next-actions.js";
-import type { Executed, Orchestration, RawOutcome } from "./orchestration.js";
-import { fitToCommit } from "./oversized.js";
+import { activeOf, trackActive, type ActiveExecution } from "./core/next-actions.js";
+import { stepOutcome, type Executed, type Orchestration, type RawOutcome } from "./orchestration.js";
 
 export type { Executed, RawOutcome };
 
@@ -83,7 +82,8 @@ export class EnvRuntime implements Orchestration {
   private broken: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly waiters = new Map<string, ((o: RawOutcome) => void)[]>();
+  /** `runId/stepId` → the step, and who waits for its outcome. */
+  private readonly waiters = new Map<string, { readonly runId: RunId; readonly stepId: StepId; readonly ws: ((o: RawOutcome) => void)[] }>();
   private readonly committed: ((commit: Commit, model: Model) => void)[] = [];
   /** Executions not yet finished, kept in step with every decided commit. */
   private readonly active = new Map<string, ActiveExecution>();
@@ -126,6 +126,13 @@ export class EnvRuntime implements Orchestration {
     return this.ids.next();
   }
 
+  newRunId(): RunId {
+    // A sortable id is always a valid run id: this never throws.
+    const id = parseField(parseRunId, "runId", this.ids.next());
+    if (id._tag === "Left") throw new Error(id.left);
+    return id.right;
+  }
+
   /** Opens the projection store, brings it up to date with the log, loads the executions in flight. */
   async start(): Promise<void> {
     await this.log.createEnv(this.ref);
@@ -147,21 +154,7 @@ export class EnvRuntime implements Orchestration {
     for (const [, x] of this.store.range<ExecutionDoc>("executions")) {
       if (isFinished(x.status)) continue;
       const step = this.model.step(x.runId, x.stepId);
-      if (!step) continue;
-      this.active.set(x.executionId, {
-        executionId: x.executionId,
-        runId: x.runId,
-        stepId: x.stepId,
-        status: x.status as ActiveExecution["status"],
-        target: step.target,
-        ...(step.options.requires ? { requires: step.options.requires } : {}),
-        ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
-        ...(x.notBefore === undefined ? {} : { notBefore: x.notBefore }),
-        ...(x.agentId === undefined ? {} : { agentId: x.agentId }),
-        ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
-        ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
-        ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
-      });
+      if (step) this.active.set(x.executionId, activeOf(x, step));
     }
   }
 
@@ -186,11 +179,8 @@ export class EnvRuntime implements Orchestration {
       return { ok: true, events };
     }
     const bytes = encodeCommit(events).length;
-    if (bytes > MAX_COMMIT_BYTES) {
-      // Refused before it is folded (the log would refuse it, and the overlay must not hold what the log will not), or rewritten to fit.
-      const fit = fitToCommit(cmd, bytes);
-      return "rejection" in fit ? { ok: false, rejection: fit.rejection } : this.execute(fit.command);
-    }
+    // Refused before it is folded: the log would refuse it, and the overlay must not hold what the log will not.
+    if (bytes > MAX_COMMIT_BYTES) return { ok: false, rejection: { _tag: "CommitTooLarge", command: cmd.type, bytes, limit: MAX_COMMIT_BYTES } };
     const seq = ++this.assigned;
     const commit: Commit = {
       seq,
@@ -305,34 +295,36 @@ export class EnvRuntime implements Orchestration {
   // Waiting for steps
 
   /** Has the step an outcome (without loading a result kept as a blob)? */
-  hasOutcome(runId: string, stepId: string): boolean {
+  hasOutcome(runId: RunId, stepId: StepId): boolean {
     return this.rawOutcome(runId, stepId) !== undefined;
   }
 
   /** The outcome of a step, if it has one, a result kept as a blob left as its reference. */
-  rawOutcome(runId: string, stepId: string): RawOutcome | undefined {
+  rawOutcome(runId: RunId, stepId: StepId): RawOutcome | undefined {
     const step = this.model.step(runId, stepId);
     return step ? stepOutcome(step, this.model) : undefined;
   }
 
   /** The outcome of a step, if it has one; a result kept as a blob is loaded. */
-  outcomeOf(runId: string, stepId: string): Promise<Outcome | undefined> {
+  outcomeOf(runId: RunId, stepId: StepId): Promise<Outcome | undefined> {
     const raw = this.rawOutcome(runId, stepId);
     return raw ? this.load(raw) : Promise.resolve(undefined);
   }
 
   /** Resolves with the step's outcome once it has one. */
-  async waitForStep(runId: string, stepId: string): Promise<Outcome> {
+  async waitForStep(runId: RunId, stepId: StepId): Promise<Outcome> {
     return this.load(await this.waitForStepRaw(runId, stepId));
   }
 
   /** As {@link waitForStep}, a result kept as a blob left as its reference. */
-  waitForStepRaw(runId: string, stepId: string): Promise<RawOutcome> {
+  waitForStepRaw(runId: RunId, stepId: StepId): Promise<RawOutcome> {
     const now = this.rawOutcome(runId, stepId);
     if (now) return Promise.resolve(now);
     return new Promise<RawOutcome>((resolve) => {
       const key = `${runId}/${stepId}`;
-      this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]);
+      const w = this.waiters.get(key);
+      if (w) w.ws.push(resolve);
+      else this.waiters.set(key, { runId, stepId, ws: [resolve] });
     });
   }
 
@@ -345,26 +337,22 @@ export class EnvRuntime implements Orchestration {
   private notifyWaiters(commit: Commit): void {
     if (this.waiters.size === 0 || commit.runId === undefined) return;
     for (const e of commit.events) {
-      if (!("stepId" in e.data)) continue;
-      const key = `${commit.runId}/${e.data.stepId}`;
-      const ws = this.waiters.get(key);
-      if (!ws) continue;
-      const outcome = this.rawOutcome(commit.runId, e.data.stepId);
-      if (!outcome) continue;
-      this.waiters.delete(key);
-      for (const w of ws) w(outcome);
+      if ("stepId" in e.data) this.answer(`${commit.runId}/${e.data.stepId}`);
     }
   }
 
   /** Answers every waiter whose step has an outcome (after state was reloaded). */
   private recheckWaiters(): void {
-    for (const [key, ws] of this.waiters) {
-      const [runId, stepId] = key.split("/") as [string, string];
-      const outcome = this.rawOutcome(runId, stepId);
-      if (!outcome) continue;
-      this.waiters.delete(key);
-      for (const w of ws) w(outcome);
-    }
+    for (const key of [...this.waiters.keys()]) this.answer(key);
+  }
+
+  /** Answers the waiters of step `key` (`runId/stepId`), if it has an outcome now. */
+  private answer(key: string): void {
+    const w = this.waiters.get(key);
+    const outcome = w && this.rawOutcome(w.runId, w.stepId);
+    if (!outcome) return;
+    this.waiters.delete(key);
+    for (const f of w.ws) f(outcome);
   }
 
   async close(): Promise<void> {
@@ -393,21 +381,3 @@ export class EnvRuntime implements Orchestration {
     return r.commits;
   }
 }
-
-/**
- * How a step ended, as its callers see it: the latest execution's outcome,
- * or `undefined` while it may still produce one (including a pending retry).
- */
-export const stepOutcome = (step: StepDoc, m: Model): RawOutcome | undefined => {
-  if (step.status === "succeeded" || step.status === "reused") {
-    const r = step.result;
-    return r?.kind === "blob" ? { status: "succeeded", blob: r.blob } : { status: "succeeded", value: r?.value ?? null };
-  }
-  if (step.status !== "failed" && step.status !== "cancelled") return undefined;
-  const latest = step.executions[step.executions.length - 1];
-  const x = latest === undefined ? undefined : m.execution(latest);
-  const error = step.error ?? x?.error ?? { type: "Error", message: "failed", retryable: false };
-  const status =
-    x?.status === "timed_out" ? "timed_out" : x?.status === "abandoned" ? "abandoned" : step.status === "cancelled" ? "cancelled" : "failed";
-  return { status, error };
-};

@@ -2,7 +2,7 @@
  * Environment-level projections: agents, manifests, the environment itself,
  * and the idempotency index of run submissions. Pure.
  */
-import type { AgentId, EnvName, ProjectName, RunId, TargetManifest } from "../events/index.js";
+import type { AgentId, EnvName, ProjectName, RunId, StepId, TargetManifest } from "../events/index.js";
 import type { Projection } from "./projection.js";
 
 export interface AgentDoc {
@@ -134,7 +134,7 @@ export const idempotencyProjection: Projection<IdempotencyDoc> = {
 
 export interface CallDoc {
   readonly runId: RunId;
-  readonly stepId: string;
+  readonly stepId: StepId;
 }
 
 /**

@@ -25,7 +25,7 @@ export const PARAMS = {
   env: Name("environment name"),
   runId: Id("run id"),
   stepId: Id("step id"),
-  assetId: NamedString(/^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$/, "asset id", "use 1-256 characters: letters, digits, '-' and '_', starting with a letter or digit"),
+  assetId: Id("asset id"),
   key: NamedString(/^sha256:[0-9a-f]{64}$/, "blob key", "expected sha256:<64 lower-case hex digits>"),
 } as const;
 export type ParamName = keyof typeof PARAMS;

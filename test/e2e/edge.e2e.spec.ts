@@ -88,6 +88,7 @@ describe.each(LOG_KINDS)("the poisoned hello of issue 8 (%s log)", (kind) => {
       [{ tags: ["gpu"] }, /tags must be an object/],
       [{ tags: { gpu: "yes" } }, /tags\.gpu must be an array/],
       [{ project: "bad.name" }, /project: invalid project name "bad\.name"/],
+      [{ agentId: "bad id" }, /agentId: invalid agent id "bad id"/],
       [{ running: [1] }, /running\[0\] must be a non-empty string/],
       [{ manifests: [{ repository: "r", targets: [{ name: "x", kind: "job", parameters: [], options: {} }] }] }, /manifests\[0\]\.targets\[0\]\.kind must be one of "workflow", "task"/],
       [{ manifests: [{ repository: "r", targets: [{ name: "x", kind: "task", parameters: [], options: { retries: { limit: 1 } } }] }] }, /options\.retries\.delayMs is missing/],

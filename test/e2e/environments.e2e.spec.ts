@@ -98,6 +98,9 @@ describe.each(LOG_KINDS)("caching, memo, defer and environments on the %s log", 
   it("bases are checked: unknown bases and cycles are refused; archived environments refuse runs", async () => {
     const envs = `/api/projects/${prod.project}/envs`;
     expect((await prod.call("POST", envs, { name: "orphan", base: "nowhere" })).status).toBe(404);
+    expect((await prod.call("POST", envs, { name: "waif", from: "nowhere" })).status).toBe(404);
+    // Refused before their logs were made: neither environment exists.
+    for (const name of ["orphan", "waif"]) expect((await prod.call("GET", `${envs}/${name}/runs`)).status).toBe(404);
     const cycle = await prod.call<{ error: string }>("POST", `${envs}/production/update`, { base: "dev" });
     expect(cycle.status).toBe(409);
     expect(cycle.body.error).toMatch(/cycle: production → dev → staging → production/);

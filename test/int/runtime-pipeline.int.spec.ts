@@ -27,6 +27,8 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { LogUnavailable, WrongExpectedSequence, logRef, type Commit } from "../../src/events/index.js";
 import { EmbeddedEventLog } from "../../src/events/storage/index.js";
 import type { Command } from "../../src/orchestrator/core/commands.js";
+import type { RunId, StepId } from "../../src/events/index.js";
+import type { SpecCommand, SpecModel } from "../support/decider-spec.js";
 import { executionIdOf } from "../../src/orchestrator/core/decide.js";
 import { EnvRuntime, type Executed } from "../../src/orchestrator/runtime.js";
 import { FaultyLog, type AppendFault } from "../support/faulty-log.js";
@@ -42,8 +44,10 @@ const manifests = [
     ],
   },
 ];
-const connect = (agentId = "a1"): Command => ({ type: "ConnectAgent", agentId, tags: {}, concurrency: 64, manifests });
-const submit = (runId: string, idempotencyKey?: string): Command => ({
+/** Ids here are plain strings: the runtime takes them branded, as an edge parses them. */
+const command = (c: SpecCommand): Command => c as Command;
+const connect = (agentId = "a1"): Command => command({ type: "ConnectAgent", agentId, tags: {}, concurrency: 64, manifests });
+const submit = (runId: string, idempotencyKey?: string): Command => command({
   type: "SubmitRun",
   runId,
   target: { repository: "shop", target: "checkout" },
@@ -51,16 +55,15 @@ const submit = (runId: string, idempotencyKey?: string): Command => ({
   ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
 });
 const root = (runId: string) => executionIdOf(runId, "1", 1);
-const assign = (runId: string, executionId: string = root(runId)): Command => ({ type: "AssignExecution", runId, executionId, agentId: "a1" });
-const start = (runId: string, executionId: string = root(runId)): Command => ({ type: "RecordStarted", runId, executionId, agentId: "a1" });
-const succeed = (runId: string, value: number, executionId: string = root(runId)): Command => ({
+const assign = (runId: string, executionId: string = root(runId)): Command => command({ type: "AssignExecution", executionId, agentId: "a1" });
+const start = (runId: string, executionId: string = root(runId)): Command => command({ type: "RecordStarted", executionId, agentId: "a1" });
+const succeed = (runId: string, value: number, executionId: string = root(runId)): Command => command({
   type: "RecordResult",
-  runId,
   executionId,
   agentId: "a1",
   outcome: { ok: true, value },
 });
-const call = (runId: string, n: number): Command => ({
+const call = (runId: string, n: number): Command => command({
   type: "ScheduleStep",
   runId,
   call: { executionId: root(runId), callId: `${root(runId)}/${n}` },
@@ -155,10 +158,10 @@ describe("the runtime pipelines its decisions", () => {
     const cmds = [connect(), submit("R1"), assign("R1"), start("R1"), call("R1", 1), call("R1", 2), assign("R1", executionIdOf("R1", "2", 1)), submit("R2")];
     const inFlight = cmds.map(launch);
     // Every one was decided against the ones before it: none was refused, and the model has them all.
-    expect(rt.model.execution(root("R1"))).toMatchObject({ status: "running", agentId: "a1" });
-    expect(rt.model.stepsOfRun("R1").map((s) => s.stepId)).toEqual(["1", "2", "3"]);
-    expect(rt.model.execution(executionIdOf("R1", "2", 1))).toMatchObject({ status: "assigned" });
-    expect(rt.model.run("R2")).toMatchObject({ status: "running" });
+    expect((rt.model as SpecModel).execution(root("R1"))).toMatchObject({ status: "running", agentId: "a1" });
+    expect((rt.model as SpecModel).stepsOfRun("R1").map((s) => s.stepId)).toEqual(["1", "2", "3"]);
+    expect((rt.model as SpecModel).execution(executionIdOf("R1", "2", 1))).toMatchObject({ status: "assigned" });
+    expect((rt.model as SpecModel).run("R2")).toMatchObject({ status: "running" });
     expect([...rt.activeExecutions()]).toHaveLength(4);
     // Nothing is acknowledged yet: no effect ran, no command returned, lastSeq did not move.
     await settle(() => log.appends.every((a) => a.landed !== undefined));
@@ -209,8 +212,8 @@ describe("the runtime pipelines its decisions", () => {
     await log.release();
     expect(await first.promise).toMatchObject({ ok: true, seq: 2 });
     expect(await nothing.promise).toEqual({ ok: true, events: [] });
-    expect(rt.model.run("R9")).toBeUndefined();
-    expect(rt.model.runForKey("key-1")).toBe("R1");
+    expect((rt.model as SpecModel).run("R9")).toBeUndefined();
+    expect((rt.model as SpecModel).runForKey("key-1")).toBe("R1");
   });
 
   it("a hundred commands over ten runs in flight at once: each is in the log once, at the sequence it was told, and the projections equal a rebuild", async () => {
@@ -228,7 +231,7 @@ describe("the runtime pipelines its decisions", () => {
     const bySeq = new Map((await stored()).map((c) => [c.seq, c.events.map((e) => e.id)]));
     for (const r of results) expect(bySeq.get((r as { seq: number }).seq)).toEqual(eventIds(r));
     expect(bySeq.size).toBe(cmds.length + 1);
-    for (let r = 0; r < 10; r++) expect(rt.model.run(`R${r}`)).toMatchObject({ status: "succeeded" });
+    for (let r = 0; r < 10; r++) expect((rt.model as SpecModel).run(`R${r}`)).toMatchObject({ status: "succeeded" });
     await expectConsistent({ effectsOfEveryCommit: true });
   });
 });
@@ -249,14 +252,14 @@ describe("the runtime after a failed append", () => {
       const failed = launch(submit("R3"));
       const behind = [launch(submit("R4")), launch(assign("R4")), launch(submit("R5"))];
       // Decided against each other, as usual: the failure is not known yet.
-      expect(rt.model.execution(root("R4"))?.status).toBe("assigned");
+      expect((rt.model as SpecModel).execution(root("R4"))?.status).toBe("assigned");
       await log.release();
       for (const c of before) expect(await c.promise).toMatchObject({ ok: true });
       await expect(failed.promise).rejects.toBeInstanceOf(Fault);
       for (const c of behind) await expect(c.promise).rejects.toBeInstanceOf(WrongExpectedSequence);
       expect(notices.filter((n) => /failed .*; reloading state from the log/.test(n))).toHaveLength(1);
       // The reloaded state is the log's: the failed commands left nothing.
-      for (const r of ["R3", "R4", "R5"]) expect(rt.model.run(r)).toBeUndefined();
+      for (const r of ["R3", "R4", "R5"]) expect((rt.model as SpecModel).run(r)).toBeUndefined();
       expect([...rt.activeExecutions()].map((x) => x.runId).sort()).toEqual(["R0", "R1", "R2"]);
       expect(rt.lastSeq).toBe(4);
       // Later commands succeed, at the sequences the failed ones had been given.
@@ -281,7 +284,7 @@ describe("the runtime after a failed append", () => {
     await expect(c.promise).rejects.toBeInstanceOf(WrongExpectedSequence);
     // The next command waits for the reload.
     expect(await rt.execute(submit("R1"))).toMatchObject({ ok: true, seq: 3 });
-    expect(rt.model.agent("a2")).toMatchObject({ agentId: "a2" });
+    expect((rt.model as SpecModel).agent("a2")).toMatchObject({ agentId: "a2" });
     expect((await stored()).map((x) => x.events[0]!.type)).toEqual(["AgentConnected", "AgentConnected", "RunSubmitted"]);
     await expectConsistent({ effectsOfEveryCommit: false });
   });
@@ -329,7 +332,7 @@ describe("an append that was stored but whose answer was lost", () => {
     await rt.execute(connect());
     await rt.execute(submit("R1"));
     await rt.execute(assign("R1"));
-    const waiter = rt.waitForStep("R1", "1");
+    const waiter = rt.waitForStep("R1" as RunId, "1" as StepId);
     log.holdAcks();
     log.failNextAppends(1, "after-write");
     const lost = launch(succeed("R1", 42));
@@ -343,8 +346,8 @@ describe("an append that was stored but whose answer was lost", () => {
     // The log is the truth: once reloaded (the waiter is answered after the reload), the runtime has both.
     expect(await waiter).toEqual({ status: "succeeded", value: 42 });
     expect(rt.lastSeq).toBe(5);
-    expect(rt.model.run("R1")).toMatchObject({ status: "succeeded" });
-    expect(rt.model.run("R2")).toMatchObject({ status: "running" });
+    expect((rt.model as SpecModel).run("R1")).toMatchObject({ status: "succeeded" });
+    expect((rt.model as SpecModel).run("R2")).toMatchObject({ status: "running" });
     expect(seen.map((s) => s.seq)).toEqual([1, 2, 3]);
     expect((await stored()).map((c) => c.events[0]!.type)).toEqual(["AgentConnected", "RunSubmitted", "ExecutionAssigned", "ExecutionSucceeded", "RunSubmitted"]);
     await expectConsistent({ effectsOfEveryCommit: false });
@@ -366,8 +369,8 @@ describe("an append that was stored but whose answer was lost", () => {
       if (cmd.type === "SubmitRun") expect(await rt.execute(submit("R3", "order-17"))).toEqual({ ok: true, events: [] });
       expect((await stored()).length, cmd.type).toBe(before);
     }
-    expect(rt.model.runForKey("order-17")).toBe("R2");
-    expect(rt.model.run("R3")).toBeUndefined();
+    expect((rt.model as SpecModel).runForKey("order-17")).toBe("R2");
+    expect((rt.model as SpecModel).run("R3")).toBeUndefined();
     const types = (await stored()).flatMap((c) => c.events.map((e) => e.type));
     expect(types.filter((t) => t === "ExecutionSucceeded")).toHaveLength(1);
     expect(types.filter((t) => t === "RunSubmitted")).toHaveLength(2);

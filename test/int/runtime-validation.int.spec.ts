@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { logRef } from "../../src/events/index.js";
+import { logRef, type AgentId } from "../../src/events/index.js";
 import { EmbeddedEventLog } from "../../src/events/storage/index.js";
 import { EnvRuntime } from "../../src/orchestrator/runtime.js";
 import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/core/rejections.js";
@@ -25,7 +25,7 @@ describe("the runtime's check of its decisions", () => {
       const before = await log.lastSeq(ref);
       const poison = {
         type: "ConnectAgent" as const,
-        agentId: "agent-1",
+        agentId: "agent-1" as AgentId,
         tags: {},
         concurrency: 1,
         manifests: [{ repository: "r", targets: [{ name: "t", kind: "task" as const, parameters: [], options: { timeoutMs: "soon" as unknown as number } }] }],

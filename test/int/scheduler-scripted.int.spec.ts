@@ -244,6 +244,29 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
     expect(abandoned.at - history[3]!.at).toBeGreaterThan(GRACE_MS);
   });
 
+  it("a failure the agent reports as not the task's (AgentStopping) is an acknowledged abandonment, retried at once by an execution resuming it; another agent's report is refused", async () => {
+    const { env, api } = await freshEnv();
+    const a = await agent(env, { agentId: "stopper" });
+    const other = await agent(env, { agentId: "bystander" });
+    const runId = await api.submit("scripted:wf", [1]);
+    const first = await a.execute((m) => m.runId === runId);
+    a.started(first.executionId);
+    await eventually(async () => (await api.view(runId)).executions[first.executionId]?.status === "running", 5000, "started recorded");
+    const stopping = { type: "AgentStopping", message: "the agent is stopping", retryable: true };
+    const from = other.raw.received.length;
+    other.send({ type: "failed", executionId: first.executionId, error: stopping, requestId: 41 });
+    expect(await other.raw.next("error", 5000, (m) => m.requestId === 41, from)).toMatchObject({ message: `execution ${first.executionId} is not assigned to agent bystander` });
+    const at = a.raw.received.length;
+    a.send({ type: "failed", executionId: first.executionId, error: stopping, requestId: 42 });
+    expect(await a.raw.next(["ack", "error"], 5000, (m) => m.requestId === 42, at)).toEqual({ type: "ack", requestId: 42 });
+    const history = await api.history(runId);
+    // (The retry may be assigned already.)
+    expect(types(history).slice(4, 7)).toEqual(["ExecutionStarted", "ExecutionAbandoned", "ExecutionCreated"]);
+    expect(types(history)).not.toContain("ExecutionFailed");
+    expect(last(history, "ExecutionAbandoned")!.data).toEqual({ executionId: first.executionId, stepId: "1", agentId: "stopper", reason: "the agent is stopping", cause: "agent-stopping" });
+    expect(last(history, "ExecutionCreated")!.data).toEqual({ executionId: `${runId}-1-2`, stepId: "1", attempt: 2, reason: "retry", resumes: first.executionId });
+  });
+
   it("an agent that disconnects loses its executions once the grace has passed (agent-lost); an agent that connects gets the retry", async () => {
     const { env, api } = await freshEnv();
     const a = await agent(env, { agentId: "leaver" });
@@ -369,6 +392,13 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
       [{ type: "submit", requestId: 23, executionId: "no-such-execution", target: { repository: "scripted", target: "task" }, arguments: [] }, /unknown calling execution no-such-execution/, 23],
       [{ type: "submit", requestId: 24, executionId: x.executionId, call: 1, target: { repository: "scripted", target: "nope" }, arguments: [] }, /nope/, 24],
       [{ type: "restore", requestId: 25, executionId: x.executionId, assetId: "no-such-asset" }, /no-such-asset/, 25],
+      // Ids that could be nobody's are refused before anything is looked up, naming the field.
+      [{ type: "started", executionId: "no such" }, /^executionId: invalid execution id "no such": use 1-64 characters/, undefined],
+      [{ type: "succeeded", executionId: "a.b", value: 1, requestId: 28 }, /^executionId: invalid execution id "a\.b"/, 28],
+      [{ type: "log", executionId: "a>b", level: "info", message: "m", at: 1 }, /^executionId: invalid execution id "a>b"/, undefined],
+      [{ type: "result", requestId: 29, executionId: x.executionId, handle: { runId: "a b", stepId: "1", executionId: "" }, wait: true }, /^handle\.runId: invalid run id "a b"/, 29],
+      [{ type: "cancel", requestId: 30, executionId: x.executionId, handle: { runId, stepId: "../1", executionId: "" } }, /^handle\.stepId: invalid step id "\.\.\/1"/, 30],
+      [{ type: "restore", requestId: 31, executionId: x.executionId, assetId: "no/such" }, /^assetId: invalid asset id "no\/such"/, 31],
       [{ type: "frobnicate" }, /unknown message type "frobnicate"/, undefined],
     ];
     for (const [frame, message, requestId] of refusals) {

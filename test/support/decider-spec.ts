@@ -18,6 +18,7 @@ import {
   type Brand,
   type Commit,
   type EnvEvent,
+  type EnvName,
   type Event,
   type EventId,
   type EventType,
@@ -48,7 +49,7 @@ export const eventIdOf = (n: number): EventId => (base32(NOW, 10) + base32(n, 16
 // Facts: events without their envelope
 
 /** Ids in test data are plain strings: the builders brand them. */
-type Loose<T> = T extends Brand<string, string>
+export type Loose<T> = T extends Brand<string, string>
   ? string
   : T extends Date | Uint8Array | bigint
     ? T
@@ -78,6 +79,18 @@ export const envEvent = <T extends EnvType>(type: T, data: Loose<Extract<EnvEven
   data,
   ...(at === undefined ? {} : { at }),
 });
+
+/**
+ * A command as a specification writes it: ids and names as plain strings.
+ * The edges parse them into their branded types; a specification stands in
+ * for the edge, so `when` brands them as they are.
+ */
+export type SpecCommand = Loose<Command>;
+
+/** The model as a specification reads it: look-ups by plain strings. */
+export type SpecModel = {
+  readonly [K in keyof Model]: Model[K] extends (...args: infer A) => infer R ? (...args: { [I in keyof A]: Loose<A[I]> }) => R : Model[K];
+};
 
 /** One commit: one event, or the events of one decision. */
 export type Given = Fact | readonly Fact[];
@@ -117,22 +130,22 @@ export interface Specification {
   /** Sees environment `env`'s projections of these commits too, as inherited (a base, or a branch's parent), nearest first. */
   inheriting(env: string, ...commits: readonly Given[]): Specification;
   /** The model as of the given commits. */
-  model(): Model;
+  model(): SpecModel;
   /** Decides `cmd` (at `now`, if not {@link NOW}). */
-  when(cmd: Command, now?: number): Outcome;
+  when(cmd: SpecCommand, now?: number): Outcome;
   /**
    * The facts `cmd` decides here, to give to another specification: for a
    * history too long to write out (what `ImportRun` brings into a branch).
    * Throws if it is refused.
    */
-  decided(cmd: Command): Fact[];
+  decided(cmd: SpecCommand): Fact[];
 }
 
 export interface Outcome {
   /** The decision, as it came. */
   readonly decision: Decision;
   /** Exactly these events (stamped with the ids that come next, and the time of the decision); returns the model after them. */
-  then(...expected: readonly Fact[]): Model;
+  then(...expected: readonly Fact[]): SpecModel;
   /** Refused with this rejection: its `_tag`, and when `fields` are given, exactly those fields. Returns the rejection. */
   rejected<T extends Rejection["_tag"]>(tag: T, fields?: Omit<Extract<Rejection, { _tag: T }>, "_tag">): Extract<Rejection, { _tag: T }>;
   /** Accepted with no events: the command's effect is already there. */
@@ -146,7 +159,7 @@ const spec = (commits: readonly Given[], inherited: readonly { env: string; comm
   const build = () => {
     let n = 0;
     const next = () => eventIdOf(++n);
-    const others = inherited.map((i) => ({ env: i.env, src: fold(i.commits, next) }));
+    const others = inherited.map((i) => ({ env: i.env as EnvName, src: fold(i.commits, next) }));
     const store = fold(commits, next);
     const inherits: Inherited = () => others;
     return { store, inherits, next, count: () => n };
@@ -155,18 +168,18 @@ const spec = (commits: readonly Given[], inherited: readonly { env: string; comm
     inheriting: (env, ...more) => spec(commits, [...inherited, { env, commits: more }]),
     decided(cmd) {
       const { store, inherits, next } = build();
-      const d = decide(cmd, modelOf(store, inherits), { now: NOW, id: next });
+      const d = decide(cmd as Command, modelOf(store, inherits), { now: NOW, id: next });
       if (d._tag === "Left") throw new Error(`given ${cmd.type} was rejected: ${JSON.stringify(d.left)}`);
       return d.right.map((e) => ({ type: e.type, ...(e.runId === undefined ? {} : { runId: e.runId }), data: e.data }));
     },
     model: () => {
       const { store, inherits } = build();
-      return modelOf(store, inherits);
+      return modelOf(store, inherits) as SpecModel;
     },
     when(cmd, now = NOW) {
       const { store, inherits, next, count } = build();
       const start = count();
-      const decision = decide(cmd, modelOf(store, inherits), { now, id: next });
+      const decision = decide(cmd as Command, modelOf(store, inherits), { now, id: next });
       const decided = (): readonly Event[] => {
         if (decision._tag === "Left") throw new Error(`${cmd.type} was rejected: ${JSON.stringify(decision.left)}`);
         return decision.right;
@@ -178,7 +191,7 @@ const spec = (commits: readonly Given[], inherited: readonly { env: string; comm
           valid(events, `the decision of ${cmd.type}`);
           expect(events).toStrictEqual(expected.map((f, i) => stamp(f, eventIdOf(start + i + 1), now)));
           store.apply([{ seq: commits.length + 1, id: events[0]?.id, subject: "", events } as Commit]);
-          return modelOf(store, inherits);
+          return modelOf(store, inherits) as SpecModel;
         },
         rejected(tag, fields) {
           if (decision._tag === "Right") throw new Error(`${cmd.type} was accepted, with ${decision.right.map((e) => e.type).join(", ") || "no events"}; expected ${tag}`);

@@ -5,8 +5,8 @@
  * re-run; the scheduler's runner carries out `nextActions`. Used by
  * `simulate.ts`; not a public API.
  */
-import type { AssetId, Event, TargetRef, Value } from "../../src/events/index.js";
-import type { Action, AgentSlot, Command } from "../../src/orchestrator/core/index.js";
+import type { Event, TargetRef, Value } from "../../src/events/index.js";
+import { assetIdOf, type Action, type AgentSlot, type Command } from "../../src/orchestrator/core/index.js";
 import { stepKeys } from "../../src/orchestrator/keys.js";
 import { canonical, sha256, taskError } from "./simulate-catalog.js";
 import { hasOutcome, type Agent, type Proc, type UserRun, type World } from "./simulate-world.js";
@@ -95,11 +95,11 @@ export const slots = (w: World): AgentSlot[] =>
 export const commandOf = (a: Action): Command => {
   switch (a.type) {
     case "assign":
-      return { type: "AssignExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId };
+      return { type: "AssignExecution", executionId: a.executionId, agentId: a.agentId };
     case "timeout":
-      return { type: "TimeOutExecution", runId: a.runId, executionId: a.executionId };
+      return { type: "TimeOutExecution", executionId: a.executionId };
     case "abandon":
-      return { type: "AbandonExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId, reason: a.reason, cause: a.cause };
+      return { type: "AbandonExecution", executionId: a.executionId, agentId: a.agentId, reason: a.reason, cause: a.cause };
   }
 };
 
@@ -114,7 +114,7 @@ export const dueOf = (w: World, p: Proc): number | undefined => {
 /** The next thing the code of `p` does, and its commit. */
 export const act = (w: World, p: Proc): Event[] => {
   const ref = { executionId: p.executionId, agentId: p.agent.id };
-  if (p.phase === "assigned") return w.execute({ type: "RecordStarted", runId: p.runId, ...ref });
+  if (p.phase === "assigned") return w.execute({ type: "RecordStarted", ...ref });
   return p.def.kind === "task" ? taskStep(w, p) : workflowStep(w, p);
 };
 
@@ -129,13 +129,15 @@ const taskStep = (w: World, p: Proc): Event[] => {
     return w.execute({ type: "RestoreAsset", ...ref, assetId, ...(w.rng.chance(0.5) ? { to: `inputs/${def.restores}` } : {}) });
   }
   if (next === "persist") {
-    const assetId = w.newId<AssetId>();
+    // The asset's id is the decider's, of the request (a task persists once: request 1).
+    const requestId = 1;
+    const assetId = assetIdOf(p.executionId, requestId);
     const name = def.persists!;
     const files = name === "model" ? ["model.safetensors", "config.json", "tokenizer.json"] : ["train.parquet", "test.parquet"];
     const events = w.execute({
       type: "PersistAsset",
       ...ref,
-      assetId,
+      requestId,
       ...(w.rng.chance(0.8) ? { name } : {}),
       ...(w.rng.chance(0.5) ? { metadata: { createdBy: def.name, rows: w.rng.int(1_000, 1_000_000), at: new Date(w.now) } } : {}),
       entries: files.slice(0, w.rng.int(1, files.length)).map((path) => ({ path, size: w.rng.int(200, 50_000_000), sha256: w.rng.hex(64) })),
@@ -146,15 +148,15 @@ const taskStep = (w: World, p: Proc): Event[] => {
   const step = w.model.step(p.runId, p.stepId)!;
   if (p.outcome === "retryable" || p.outcome === "terminal") {
     const error = taskError(w.rng, p.outcome === "retryable", def.repository, def.name);
-    return w.execute({ type: "RecordResult", runId: p.runId, ...ref, outcome: { ok: false, error } });
+    return w.execute({ type: "RecordResult", ...ref, outcome: { ok: false, error } });
   }
   if (!w.rng.chance(def.blobChance)) {
     const value = def.result(w.rng, step.arguments as readonly Value[], w.now);
-    return w.execute({ type: "RecordResult", runId: p.runId, ...ref, outcome: { ok: true, value } });
+    return w.execute({ type: "RecordResult", ...ref, outcome: { ok: true, value } });
   }
   const h = w.rng.hex(64);
   const blob = { key: `sha256:${h}`, size: w.rng.int(1_100_000, 400_000_000), sha256: h };
-  return w.execute({ type: "RecordResult", runId: p.runId, ...ref, outcome: { ok: true, blob } });
+  return w.execute({ type: "RecordResult", ...ref, outcome: { ok: true, blob } });
 };
 
 /** A workflow makes the next call of its batch, or, its calls all resolved, moves on to the next batch, fails or returns. */
@@ -190,7 +192,7 @@ const workflowStep = (w: World, p: Proc): Event[] => {
       message: `step ${f.stepId} (${f.target.target}) ${f.status === "cancelled" ? "was cancelled" : "failed"}`,
       retryable: false,
     };
-    return w.execute({ type: "RecordResult", runId: p.runId, ...ref, outcome: { ok: false, error } });
+    return w.execute({ type: "RecordResult", ...ref, outcome: { ok: false, error } });
   }
   p.caught += failed.length;
   const batch = plan[p.batch];
@@ -201,5 +203,5 @@ const workflowStep = (w: World, p: Proc): Event[] => {
     return [];
   }
   const value = { calls: plan.reduce((n, b) => n + b.length, 0), caught: p.caught, finishedAt: new Date(w.now) };
-  return w.execute({ type: "RecordResult", runId: p.runId, ...ref, outcome: { ok: true, value } });
+  return w.execute({ type: "RecordResult", ...ref, outcome: { ok: true, value } });
 };

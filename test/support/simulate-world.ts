@@ -19,9 +19,9 @@ import {
   type ActiveExecution,
   type Command,
   type DecideContext,
-  type Model,
 } from "../../src/orchestrator/core/index.js";
 import { MemoryStore, PROJECTIONS, stepKey, type StepDoc } from "../../src/projections/index.js";
+import type { SpecCommand, SpecModel } from "./decider-spec.js";
 import { Random } from "./prng.js";
 import { ML_REPO, REPOSITORIES, buildCatalog, type Call, type Catalog, type TargetDef } from "./simulate-catalog.js";
 
@@ -122,7 +122,8 @@ export class World {
   private readonly defs: ReadonlyMap<string, TargetDef>;
   /** The orchestrator's state: the real projections, folded in memory. */
   readonly store = new MemoryStore(PROJECTIONS);
-  readonly model: Model = modelOf(this.store);
+  /** The model, read by plain-string ids (the simulation stands in for the edges, which parse them). */
+  readonly model: SpecModel = modelOf(this.store) as SpecModel;
   /** Executions in flight, as the scheduler tracks them. */
   readonly active = new Map<string, ActiveExecution>();
   /** Executions agents hold, by id. */
@@ -131,7 +132,7 @@ export class World {
   readonly plans = new Map<string, readonly (readonly Call[])[]>();
   readonly users = new Map<string, UserRun>();
   /** Commands the server's runner issues after a commit, by a key that keeps one of each. */
-  readonly followUps = new Map<string, Command>();
+  readonly followUps = new Map<string, SpecCommand>();
   /** Asset name -> ids persisted, oldest first. */
   readonly assets = new Map<string, AssetId[]>();
   submitted = 0;
@@ -192,9 +193,9 @@ export class World {
    * react, the clock moves on. A refusal is a bug of the simulation (it only
    * asks what the orchestrator accepts), and throws, unless `refusable`.
    */
-  execute(cmd: Command, refusable = false): Event[] {
+  execute(cmd: SpecCommand, refusable = false): Event[] {
     const ctx: DecideContext = { now: this.now, id: () => this.newId<EventId>() };
-    const decision = decide(cmd, this.model, ctx);
+    const decision = decide(cmd as Command, this.model, ctx);
     if (decision._tag === "Left") {
       // The runner's follow-ups race with what happened meanwhile (a child run that has finished): it lets them go.
       if (refusable) return [];

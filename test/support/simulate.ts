@@ -43,7 +43,8 @@ export type { SimulateOptions } from "./simulate-world.js";
  */
 export function* simulate(options: SimulateOptions): Generator<Event[], void, undefined> {
   const w = new World(options);
-  yield w.execute({ type: "CreateEnvironment", project: w.project, env: w.env, base: "production" });
+  // Its base as the edge would find it (the simulation has one environment; the base only names where caches fall through to).
+  yield w.execute({ type: "CreateEnvironment", project: w.project, env: w.env, base: { env: "production", found: { archived: false, bases: [] } } });
   for (const a of w.agents) yield connect(w, a);
 
   // Gather what could happen, let the clock reach the earliest, and pick one

@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import type { Command } from "../../src/orchestrator/core/commands.js";
+import type { SpecCommand as Command } from "../support/decider-spec.js";
 import { SHOP, agentConnected, envEvent, given } from "../support/decider-spec.js";
 
 const BILLING = { repository: "billing", targets: [{ name: "invoice", kind: "task" as const, parameters: [], options: {} }] };

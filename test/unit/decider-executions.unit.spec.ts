@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CURRENT_VERSION } from "../../src/events/index.js";
-import type { Command } from "../../src/orchestrator/core/commands.js";
+import type { SpecCommand as Command } from "../support/decider-spec.js";
 import { CANCELS_PER_COMMIT, executionIdOf } from "../../src/orchestrator/core/decide.js";
+import { MAX_ERROR_CHARS, MAX_OUTCOME_BYTES } from "../../src/orchestrator/core/deciders/outcomes.js";
 import {
   NOW,
   agentConnected,
@@ -23,10 +24,10 @@ const x1 = executionIdOf("R1", "1", 1);
 const started = [agentConnected(), runSubmitted("R1"), executionAssigned(x1)];
 /** Run R1 whose root called `charge` once: step 2, its execution assigned. */
 const charging = [...started, stepCalled(x1, 1, "2"), executionAssigned("R1-2-1")];
-const assign = (executionId: string, agentId = "a1"): Command => ({ type: "AssignExecution", runId: "R1", executionId, agentId });
-const result = (executionId: string, outcome: Outcome, agentId = "a1"): Command => ({ type: "RecordResult", runId: "R1", executionId, agentId, outcome });
+const assign = (executionId: string, agentId = "a1"): Command => ({ type: "AssignExecution", executionId, agentId });
+const result = (executionId: string, outcome: Outcome, agentId = "a1"): Command => ({ type: "RecordResult", executionId, agentId, outcome });
 const fail = (retryable: boolean, type = "Error"): Outcome => ({ ok: false, error: { type, message: "boom", retryable } });
-const abandon = (executionId: string, cause: Cause): Command => ({ type: "AbandonExecution", runId: "R1", executionId, agentId: "a1", reason: "lost", cause });
+const abandon = (executionId: string, cause: Cause): Command => ({ type: "AbandonExecution", executionId, agentId: "a1", reason: "lost", cause });
 const ref = (executionId: string) => ({ executionId, stepId: executionId.split("-")[1]! });
 
 describe("executions: AssignExecution and RecordStarted", () => {
@@ -37,10 +38,10 @@ describe("executions: AssignExecution and RecordStarted", () => {
   });
 
   it("its agent starting it is recorded once; another agent is refused; an unknown execution is refused", () => {
-    given(...started).when({ type: "RecordStarted", runId: "R1", executionId: x1, agentId: "a1" }).then(runEvent("ExecutionStarted", "R1", ref(x1)));
-    given(...started, runEvent("ExecutionStarted", "R1", ref(x1))).when({ type: "RecordStarted", runId: "R1", executionId: x1, agentId: "a1" }).nothing();
-    given(...started).when({ type: "RecordStarted", runId: "R1", executionId: x1, agentId: "a2" }).rejected("NotAssigned", { executionId: x1, agentId: "a2" });
-    given(...started).when({ type: "RecordStarted", runId: "R1", executionId: "R1-1-7", agentId: "a1" }).rejected("UnknownExecution", { executionId: "R1-1-7" });
+    given(...started).when({ type: "RecordStarted", executionId: x1, agentId: "a1" }).then(runEvent("ExecutionStarted", "R1", ref(x1)));
+    given(...started, runEvent("ExecutionStarted", "R1", ref(x1))).when({ type: "RecordStarted", executionId: x1, agentId: "a1" }).nothing();
+    given(...started).when({ type: "RecordStarted", executionId: x1, agentId: "a2" }).rejected("NotAssigned", { executionId: x1, agentId: "a2" });
+    given(...started).when({ type: "RecordStarted", executionId: "R1-1-7", agentId: "a1" }).rejected("UnknownExecution", { executionId: "R1-1-7" });
   });
 });
 
@@ -136,6 +137,58 @@ describe("executions: RecordResult", () => {
       );
   });
 
+  it("an inline result whose encoding the edge measured over the commit's room is a terminal ResultTooLarge failure", () => {
+    const tooLarge = { type: "ResultTooLarge", message: "the result is too large to record; return a smaller value or persist it as an asset", retryable: false };
+    given(...charging)
+      .when(result("R1-2-1", { ok: true, value: "big", encodedBytes: MAX_OUTCOME_BYTES + 1 }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error: tooLarge }));
+    // Within the room, or not measured, it is recorded (the runtime's commit limit still holds).
+    for (const encodedBytes of [MAX_OUTCOME_BYTES, undefined]) {
+      given(...charging)
+        .when(result("R1-2-1", { ok: true, value: "fits", ...(encodedBytes === undefined ? {} : { encodedBytes }) }))
+        .then(runEvent("ExecutionSucceeded", "R1", { ...ref("R1-2-1"), result: { kind: "inline", value: "fits" } }));
+    }
+  });
+
+  it("a failure too large for a commit is recorded with its long message and stack cut, saying from how long", () => {
+    const long = "m".repeat(MAX_ERROR_CHARS + 1);
+    const cut = `${"m".repeat(MAX_ERROR_CHARS - 100)} … [cut from ${long.length} characters]`;
+    const error = { type: "RangeError", message: long, stack: "short", retryable: false };
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error, encodedBytes: MAX_OUTCOME_BYTES + 1 }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error: { ...error, message: cut } }));
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error: { ...error, message: "short", stack: long }, encodedBytes: MAX_OUTCOME_BYTES + 1 }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error: { ...error, message: "short", stack: cut } }));
+    // One that fits is recorded whole, however long its message.
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error, encodedBytes: MAX_OUTCOME_BYTES }))
+      .then(runEvent("ExecutionFailed", "R1", { ...ref("R1-2-1"), error }));
+  });
+
+  it.each([
+    ["WorkerRestarted", "worker-restarted"],
+    ["AgentStopping", "agent-stopping"],
+  ] as const)("a failure typed %s is not the task's: an abandonment (%s) with the error's message, resumed", (type, cause) => {
+    given(...charging)
+      .when(result("R1-2-1", { ok: false, error: { type, message: "the worker was restarted", retryable: true } }))
+      .then(
+        runEvent("ExecutionAbandoned", "R1", { ...ref("R1-2-1"), agentId: "a1", reason: "the worker was restarted", cause }),
+        runEvent("ExecutionCreated", "R1", {
+          executionId: "R1-2-2",
+          stepId: "2",
+          attempt: 2,
+          reason: "retry",
+          // A stopping agent's abandonment is free and resumes at once; a restarted worker's counts, with the policy's backoff.
+          ...(cause === "agent-stopping" ? {} : { notBefore: NOW + 100 }),
+          resumes: "R1-2-1",
+        }),
+      );
+    // Still the agent's result: refused from another agent, nothing for one that has ended.
+    given(...charging).when(result("R1-2-1", { ok: false, error: { type, message: "m", retryable: true } }, "a2")).rejected("NotAssigned", { executionId: "R1-2-1", agentId: "a2" });
+    given(...charging, executionSucceeded("R1-2-1")).when(result("R1-2-1", { ok: false, error: { type, message: "m", retryable: true } })).nothing();
+  });
+
   it("a step of a cancelled run that fails is not retried", () => {
     given(...charging, runEvent("RunCancelled", "R1", { reason: "user" }))
       .when(result("R1-2-1", fail(true)))
@@ -146,7 +199,7 @@ describe("executions: RecordResult", () => {
 describe("executions: TimeOutExecution", () => {
   it("a timeout is a retryable failure: recorded with the step's limit, and retried by its policy", () => {
     given(...charging)
-      .when({ type: "TimeOutExecution", runId: "R1", executionId: "R1-2-1" })
+      .when({ type: "TimeOutExecution", executionId: "R1-2-1" })
       .then(
         runEvent("ExecutionTimedOut", "R1", { ...ref("R1-2-1"), timeoutMs: 500 }),
         runEvent("ExecutionCreated", "R1", { executionId: "R1-2-2", stepId: "2", attempt: 2, reason: "retry", notBefore: NOW + 100 }),
@@ -154,8 +207,8 @@ describe("executions: TimeOutExecution", () => {
   });
 
   it("an execution that has ended, or is unknown, does not time out", () => {
-    given(...charging, executionSucceeded("R1-2-1")).when({ type: "TimeOutExecution", runId: "R1", executionId: "R1-2-1" }).nothing();
-    given(...charging).when({ type: "TimeOutExecution", runId: "R1", executionId: "R1-2-7" }).nothing();
+    given(...charging, executionSucceeded("R1-2-1")).when({ type: "TimeOutExecution", executionId: "R1-2-1" }).nothing();
+    given(...charging).when({ type: "TimeOutExecution", executionId: "R1-2-7" }).nothing();
   });
 });
 

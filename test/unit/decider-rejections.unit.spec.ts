@@ -1,6 +1,6 @@
 /** What the deciders' refusals say at the edge: the message (what to do) and the HTTP status. */
 import { describe, expect, it } from "vitest";
-import type { Command } from "../../src/orchestrator/core/commands.js";
+import type { SpecCommand as Command } from "../support/decider-spec.js";
 import { rejectionMessage, rejectionStatus } from "../../src/orchestrator/core/rejections.js";
 import { SHOP, agentConnected, environmentCreated, executionAssigned, given, runEvent, runSubmitted } from "../support/decider-spec.js";
 

@@ -1,7 +1,7 @@
 /** The runs decider, for what task code calls: `ScheduleStep` (reuse, deferral, resumption) and `ResolveDeferred`. */
 import { describe, expect, it } from "vitest";
 import type { StepOptions } from "../../src/events/index.js";
-import type { Command } from "../../src/orchestrator/core/commands.js";
+import type { SpecCommand as Command } from "../support/decider-spec.js";
 import { executionIdOf } from "../../src/orchestrator/core/decide.js";
 import {
   NOW,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ID_HINT } from "../../src/events/ids.js";
-import type { Command } from "../../src/orchestrator/core/commands.js";
-import { CANCELS_PER_COMMIT, executionIdOf } from "../../src/orchestrator/core/decide.js";
+import type { SpecCommand as Command } from "../support/decider-spec.js";
+import { CANCELS_PER_COMMIT, executionIdOf, rerunnable } from "../../src/orchestrator/core/decide.js";
 import {
   NOW,
   SHOP,
@@ -89,10 +88,6 @@ describe("runs: SubmitRun", () => {
       known: ["shop:checkout", "shop:charge", "shop:email"],
     });
     given(...hosted).when(submit("R1", { target: { repository: "mail", target: "send" } })).rejected("UnknownTarget", { repository: "mail", target: "send", known: ["shop:*"] });
-  });
-
-  it("an invalid run id is refused, saying what is accepted", () => {
-    given(...hosted).when(submit("bad.id")).rejected("InvalidName", { message: `invalid run id "bad.id": ${ID_HINT}` });
   });
 
   it("an archived environment refuses new runs", () => {
@@ -332,6 +327,14 @@ describe("runs: ImportRun", () => {
         runEvent("StepScheduled", "R1", { stepId: "2", target: email, kind: "task", arguments: [1], options: { cache: {} }, memoKey: "memo-e", cacheKey: "c", parentExecutionId: x1, callId: `${x1}/1` }),
         runEvent("StepResultReused", "R1", { stepId: "2", cacheKey: "memo-e", source: far, result: { kind: "inline", value: "y" } }),
       );
+  });
+
+  it("before a run is brought in to re-run a step, the step is checked as the parent has it: it must exist and be hosted here", () => {
+    const here = given(...branch).model();
+    expect(rerunnable(here, "R1", "2", parent.step("R1", "2"))).toEqual({ _tag: "Right", right: parent.step("R1", "2") });
+    expect(rerunnable(here, "R1", "9", parent.step("R1", "9"))).toEqual({ _tag: "Left", left: { _tag: "UnknownStep", runId: "R1", stepId: "9" } });
+    const bare = given(envEvent("EnvironmentBranched", { project: "p", env: "dev", parent: "production", at: 9 })).model();
+    expect(rerunnable(bare, "R1", "2", parent.step("R1", "2"))).toEqual({ _tag: "Left", left: { _tag: "UnknownTarget", repository: "shop", target: "email", known: [] } });
   });
 
   it("steps of a run not brought in yet are refused", () => {

@@ -8,6 +8,7 @@ import {
   parseAssetId,
   parseEnvName,
   parseExecutionId,
+  parseField,
   parseProjectName,
   parseRunId,
   parseStepId,
@@ -184,5 +185,13 @@ describe("name parsers", () => {
     expect(() => logRef("acme", "feature.x")).toThrow(/invalid environment name "feature\.x": use 1-64 characters/);
     expect(() => logRef("my_project", "staging")).toThrow(/invalid project name "my_project"/);
     expect(logRef("acme", "staging")).toEqual({ project: "acme", env: "staging" });
+  });
+
+  it("parseField gives the parsed id, or the refusal naming the field it came in", () => {
+    expect(parseField(parseExecutionId, "executionId", "R1-2-1")).toEqual({ _tag: "Right", right: "R1-2-1" });
+    expect(parseField(parseStepId, "handle.stepId", "../1")).toEqual({
+      _tag: "Left",
+      left: `handle.stepId: invalid step id "../1": use 1-64 characters: letters, digits, '-' and '_', starting with a letter or digit`,
+    });
   });
 });

@@ -13,6 +13,7 @@ import { IdGenerator, type Commit, type EventId } from "../../src/events/index.j
 import { HANDLE_TAG } from "../../src/protocol/constants.js";
 import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
 import type { Command } from "../../src/orchestrator/core/commands.js";
+import type { Loose, SpecCommand, SpecModel } from "../support/decider-spec.js";
 import { decide, executionIdOf } from "../../src/orchestrator/core/decide.js";
 import { modelOf } from "../../src/orchestrator/core/model.js";
 import {
@@ -30,20 +31,24 @@ const NOW = 100_000;
 const GRACE = 1000;
 const target = { repository: "shop", target: "charge" };
 
-const queued = (id: string, extra: Partial<ActiveExecution> = {}): ActiveExecution => ({
-  executionId: id,
-  runId: "R",
-  stepId: id,
-  status: "queued",
-  target,
-  ...extra,
-});
-const assigned = (id: string, agentId: string, at: number, extra: Partial<ActiveExecution> = {}): ActiveExecution =>
+/** Ids in the tables are plain strings. */
+type Extra = Partial<Loose<ActiveExecution>>;
+type SlotExtra = Partial<Omit<AgentSlot, "agentId">>;
+const queued = (id: string, extra: Extra = {}): ActiveExecution =>
+  ({
+    executionId: id,
+    runId: "R",
+    stepId: id,
+    status: "queued",
+    target,
+    ...extra,
+  }) as ActiveExecution;
+const assigned = (id: string, agentId: string, at: number, extra: Extra = {}): ActiveExecution =>
   queued(id, { status: "assigned", agentId, assignedAt: at, ...extra });
-const running = (id: string, agentId: string, at: number, extra: Partial<ActiveExecution> = {}): ActiveExecution =>
+const running = (id: string, agentId: string, at: number, extra: Extra = {}): ActiveExecution =>
   queued(id, { status: "running", agentId, assignedAt: at, startedAt: at, ...extra });
-const agent = (id: string, extra: Partial<AgentSlot> = {}): AgentSlot => ({
-  agentId: id,
+const agent = (id: string, extra: SlotExtra = {}): AgentSlot => ({
+  agentId: id as AgentSlot["agentId"],
   targets: new Set(["shop:charge"]),
   tags: {},
   concurrency: 2,
@@ -52,7 +57,7 @@ const agent = (id: string, extra: Partial<AgentSlot> = {}): AgentSlot => ({
   ...extra,
 });
 /** An agent that reports running `ids` (as of now). */
-const reporting = (id: string, ids: string[], extra: Partial<AgentSlot> = {}) => agent(id, { reported: new Set(ids), ...extra });
+const reporting = (id: string, ids: string[], extra: SlotExtra = {}) => agent(id, { reported: new Set(ids), ...extra });
 
 const show = (a: Action): string =>
   a.type === "assign"
@@ -561,9 +566,9 @@ describe("the wait option through the pure pieces: decide → trackActive → ne
     const ids = new IdGenerator(() => T0, (b) => b.fill(7));
     const active = new Map<string, ActiveExecution>();
     let seq = 0;
-    const model = () => modelOf(store);
-    const run = (cmd: Command) => {
-      const d = decide(cmd, model(), { now: T0, id: () => ids.next() as EventId });
+    const model = () => modelOf(store) as SpecModel;
+    const run = (cmd: SpecCommand) => {
+      const d = decide(cmd as Command, model(), { now: T0, id: () => ids.next() as EventId });
       if (d._tag === "Left") throw new Error(`${cmd.type} was rejected: ${JSON.stringify(d.left)}`);
       if (d.right.length === 0) return;
       store.apply([{ seq: ++seq, id: d.right[0]!.id, subject: "", events: d.right } as Commit]);
@@ -579,7 +584,7 @@ describe("the wait option through the pure pieces: decide → trackActive → ne
   };
 
   const root = executionIdOf("R1", "1", 1);
-  const call = (n: number, targetName: string, args: unknown[], options: object = {}): Command => ({
+  const call = (n: number, targetName: string, args: unknown[], options: object = {}): SpecCommand => ({
     type: "ScheduleStep",
     runId: "R1",
     call: { executionId: root, callId: `${root}/${n}` },
@@ -594,8 +599,8 @@ describe("the wait option through the pure pieces: decide → trackActive → ne
     const w = world();
     w.run({ type: "ConnectAgent", agentId: "a1", tags: {}, concurrency: 8, manifests });
     w.run({ type: "SubmitRun", runId: "R1", target: { repository: "shop", target: "checkout" }, arguments: [] });
-    w.run({ type: "AssignExecution", runId: "R1", executionId: root, agentId: "a1" });
-    w.run({ type: "RecordStarted", runId: "R1", executionId: root, agentId: "a1" });
+    w.run({ type: "AssignExecution", executionId: root, agentId: "a1" });
+    w.run({ type: "RecordStarted", executionId: root, agentId: "a1" });
     w.run(call(1, "charge", [1]));
     const charge = w.model().call(`${root}/1`)!;
     const handle = { [HANDLE_TAG]: { runId: "R1", stepId: charge.stepId, executionId: executionIdOf("R1", charge.stepId, 1) } };
@@ -616,8 +621,8 @@ describe("the wait option through the pure pieces: decide → trackActive → ne
     expect(first).toContain(`assign R1/${chargeX} → a1`);
     expect(first.includes(`assign R1/${emailX} → a1`)).toBe(!held);
     // The awaited step ends: now the waiting one is assigned as well.
-    w.run({ type: "AssignExecution", runId: "R1", executionId: chargeX, agentId: "a1" });
-    w.run({ type: "RecordResult", runId: "R1", executionId: chargeX, agentId: "a1", outcome: { ok: true, value: 42 } });
+    w.run({ type: "AssignExecution", executionId: chargeX, agentId: "a1" });
+    w.run({ type: "RecordResult", executionId: chargeX, agentId: "a1", outcome: { ok: true, value: 42 } });
     expect(w.active.has(chargeX)).toBe(false);
     expect(w.plan()).toEqual([`assign R1/${emailX} → a1`]);
   });
@@ -627,9 +632,9 @@ describe("the wait option through the pure pieces: decide → trackActive → ne
     w.run(call(2, "email", [handle], { wait: true }));
     const emailX = executionIdOf("R1", w.model().call(`${root}/2`)!.stepId, 1);
     const chargeX = executionIdOf("R1", charge.stepId, 1);
-    w.run({ type: "AssignExecution", runId: "R1", executionId: chargeX, agentId: "a1" });
+    w.run({ type: "AssignExecution", executionId: chargeX, agentId: "a1" });
     expect(w.plan()).toEqual([]);
-    w.run({ type: "RecordResult", runId: "R1", executionId: chargeX, agentId: "a1", outcome: { ok: false, error: { type: "E", message: "no", retryable: false } } });
+    w.run({ type: "RecordResult", executionId: chargeX, agentId: "a1", outcome: { ok: false, error: { type: "E", message: "no", retryable: false } } });
     expect(w.plan()).toEqual([`assign R1/${emailX} → a1`]);
   });
 });

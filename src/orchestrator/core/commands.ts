@@ -1,33 +1,59 @@
 /**
  * Commands: what the orchestrator is asked to do, in the imperative. Ids and
  * the time come in with the command (made at the edge), so that `decide` is
- * pure and a decision replays identically.
+ * pure and a decision replays identically. Ids and names are branded: the
+ * edge that builds a command parses them (`src/events/ids.ts`) or takes them
+ * from typed documents, so the deciders never cast a string.
  */
-import type { AbandonCause, BlobRef, ErrorInfo, StepOptions, TargetKind, TargetRef, Value } from "../../events/index.js";
+import type {
+  AbandonCause,
+  AgentId,
+  AssetId,
+  BlobRef,
+  EnvName,
+  ErrorInfo,
+  ExecutionId,
+  ProjectName,
+  RunId,
+  StepId,
+  StepOptions,
+  TargetKind,
+  TargetManifest,
+  TargetRef,
+  Value,
+} from "../../events/index.js";
+import type { RunDoc, StepDoc } from "../../projections/index.js";
 
 /** A call made by running task code, as the agent reported it. */
 export interface Call {
   /** The calling execution. */
-  readonly executionId: string;
-  /**
-   * `<executionId>/<n>`, `n` counting the execution's calls from 1 in the
-   * order its code made them: the same call re-sent is recognised, and an
-   * execution that resumes an abandoned one finds that one's `n`th call.
-   */
+  readonly executionId: ExecutionId;
+  /** `callIdOf(executionId, n)`, `n` counting the execution's calls from 1 in the order its code made them. */
   readonly callId: string;
+}
+
+/** An environment proposed as a base, as the edge found it among the project's environments. */
+export interface ProposedBase {
+  readonly env: EnvName;
+  /** Absent: there is no such environment. */
+  readonly found?: {
+    readonly archived: boolean;
+    /** Its own base, that one's base, and so on, nearest first, up to the first repeat (included). */
+    readonly bases: readonly EnvName[];
+  };
 }
 
 export type Command =
   | {
       readonly type: "CreateEnvironment";
-      readonly project: string;
-      readonly env: string;
-      readonly base?: string;
+      readonly project: ProjectName;
+      readonly env: EnvName;
+      readonly base?: ProposedBase;
     }
   | {
       readonly type: "SubmitRun";
       /** Id for the new run (used only if a run is created). */
-      readonly runId: string;
+      readonly runId: RunId;
       readonly target: TargetRef;
       readonly arguments: readonly Value[];
       /** Arguments kept as a blob (then `arguments` is empty). */
@@ -39,12 +65,12 @@ export type Command =
       /** Memo and cache keys of the root step (see keys.ts). */
       readonly keys?: { readonly memo: string; readonly cache?: string };
       /** Set when task code called a workflow: the new run is linked to it. */
-      readonly call?: Call & { readonly runId: string; readonly stepId: string };
+      readonly call?: Call & { readonly runId: RunId; readonly stepId: StepId };
     }
   | {
       /** Task code called a task: schedule a step in the caller's run. */
       readonly type: "ScheduleStep";
-      readonly runId: string;
+      readonly runId: RunId;
       readonly call: Call;
       readonly target: TargetRef;
       readonly kind: TargetKind;
@@ -60,81 +86,87 @@ export type Command =
   | {
       /** The step a deferred step waits for has an outcome: take its result, or execute after all. */
       readonly type: "ResolveDeferred";
-      readonly runId: string;
-      readonly stepId: string;
+      readonly runId: RunId;
+      readonly stepId: StepId;
     }
-  | { readonly type: "AssignExecution"; readonly runId: string; readonly executionId: string; readonly agentId: string }
-  | { readonly type: "RecordStarted"; readonly runId: string; readonly executionId: string; readonly agentId: string }
+  // Commands on an execution name it alone: the decider reads its run from the execution.
+  | { readonly type: "AssignExecution"; readonly executionId: ExecutionId; readonly agentId: AgentId }
+  | { readonly type: "RecordStarted"; readonly executionId: ExecutionId; readonly agentId: AgentId }
   | {
       readonly type: "RecordResult";
-      readonly runId: string;
-      readonly executionId: string;
-      readonly agentId: string;
-      /** A value, or (a large one) the blob it was stored as. */
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      /**
+       * A value, or (a large one) the blob it was stored as, or an error.
+       * `encodedBytes`: the value's or the error's msgpack size, as the edge
+       * measured it (absent: not measured; the commit limit still holds).
+       */
       readonly outcome:
-        | { readonly ok: true; readonly value: Value }
+        | { readonly ok: true; readonly value: Value; readonly encodedBytes?: number }
         | { readonly ok: true; readonly blob: BlobRef }
-        | { readonly ok: false; readonly error: ErrorInfo };
+        | { readonly ok: false; readonly error: ErrorInfo; readonly encodedBytes?: number };
     }
-  | { readonly type: "TimeOutExecution"; readonly runId: string; readonly executionId: string }
+  | { readonly type: "TimeOutExecution"; readonly executionId: ExecutionId }
   | {
       readonly type: "AbandonExecution";
-      readonly runId: string;
-      readonly executionId: string;
-      readonly agentId: string;
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
       readonly reason: string;
       readonly cause: AbandonCause;
     }
-  | { readonly type: "CancelRun"; readonly runId: string; readonly reason: string }
+  | { readonly type: "CancelRun"; readonly runId: RunId; readonly reason: string }
   /** Cancels (a commit's worth of) what a run that has ended still has in flight. */
-  | { readonly type: "SweepRun"; readonly runId: string }
-  | { readonly type: "CancelStep"; readonly runId: string; readonly stepId: string; readonly reason: string }
+  | { readonly type: "SweepRun"; readonly runId: RunId }
+  | { readonly type: "CancelStep"; readonly runId: RunId; readonly stepId: StepId; readonly reason: string }
   | {
       readonly type: "RerunStep";
-      readonly runId: string;
-      readonly stepId: string;
+      readonly runId: RunId;
+      readonly stepId: StepId;
       /** The step's memo key with the code hosted now (see keys.ts). */
       readonly memoKey?: string;
     }
   | {
       readonly type: "ConnectAgent";
-      readonly agentId: string;
+      readonly agentId: AgentId;
       readonly tags: { readonly [tag: string]: readonly string[] };
       readonly concurrency: number;
       readonly manifests: readonly {
         readonly repository: string;
-        readonly targets: readonly import("../../events/index.js").TargetManifest[];
+        readonly targets: readonly TargetManifest[];
       }[];
     }
-  | { readonly type: "DisconnectAgent"; readonly agentId: string; readonly reason: string }
+  | { readonly type: "DisconnectAgent"; readonly agentId: AgentId; readonly reason: string }
   | {
-      /** Checked at the edge for cycles and unknown bases, which need the other environments. */
+      /** A new base, or none (`null`); what the decider needs to know of the other environments comes with it. */
       readonly type: "RebaseEnvironment";
-      readonly base: string | null;
+      readonly base: ProposedBase | null;
     }
   | { readonly type: "ArchiveEnvironment"; readonly reason?: string }
   | {
       /** Records an asset an execution persisted; its blobs are already stored. */
       readonly type: "PersistAsset";
-      readonly executionId: string;
-      readonly agentId: string;
-      readonly assetId: string;
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      /** The agent's request: the asset's id is made of it (`assetIdOf`), so a request re-sent records nothing new. */
+      readonly requestId: number;
       readonly entries: readonly { readonly path: string; readonly size: number; readonly sha256: string }[];
       readonly name?: string;
       readonly metadata?: { readonly [key: string]: Value };
     }
   | {
       readonly type: "RestoreAsset";
-      readonly executionId: string;
-      readonly agentId: string;
-      readonly assetId: string;
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      readonly assetId: AssetId;
       readonly to?: string;
     }
   | {
       readonly type: "BranchEnvironment";
-      readonly project: string;
-      readonly env: string;
-      readonly parent: string;
+      readonly project: ProjectName;
+      readonly env: EnvName;
+      /** The parent, and its log's last sequence as the edge found it (absent: there is no such environment). */
+      readonly parent: { readonly env: EnvName; readonly lastSeq?: number };
+      /** The parent's sequence to branch at. */
       readonly at: number;
     }
   | {
@@ -143,9 +175,9 @@ export type Command =
        * (with `first`), and these steps with the results they had, as reused.
        */
       readonly type: "ImportRun";
-      readonly from: { readonly env: string; readonly seq: number };
-      readonly run: import("../../projections/index.js").RunDoc;
-      readonly steps: readonly import("../../projections/index.js").StepDoc[];
+      readonly from: { readonly env: EnvName; readonly seq: number };
+      readonly run: RunDoc;
+      readonly steps: readonly StepDoc[];
       readonly first: boolean;
     };
 

@@ -27,8 +27,8 @@ const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Mode
 export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => dispatch(cmd.type, cmd, m, ctx);
 
 export type { DecideContext, Decision } from "./decision.js";
-export { executionIdOf } from "./deciders/attempts.js";
-export { isSafeAssetPath } from "./deciders/assets.js";
+export { assetIdOf, callIdOf, executionIdOf } from "./deciders/ids.js";
 export { CANCELS_PER_COMMIT } from "./deciders/cancellations.js";
-export { mergeOptions, unhostedTarget } from "./deciders/targets.js";
+export { rerunnable } from "./deciders/runs.js";
+export { mergeOptions } from "./deciders/targets.js";
 export type { TargetKind } from "../../events/index.js";

@@ -3,7 +3,7 @@
  * look-ups over projection documents. Built over any `DocSource` (the live
  * store with its in-memory overlay, or an in-memory store in tests).
  */
-import type { AssetId, ExecutionId, RunId } from "../../events/index.js";
+import type { AgentId, AssetId, EnvName, ExecutionId, RunId, StepId } from "../../events/index.js";
 import {
   getAsset,
   getCacheEntry,
@@ -32,45 +32,45 @@ import {
 } from "../../projections/index.js";
 
 export interface Model {
-  run(runId: string): RunDoc | undefined;
-  step(runId: string, stepId: string): StepDoc | undefined;
-  stepsOfRun(runId: string): StepDoc[];
-  execution(executionId: string): ExecutionDoc | undefined;
+  run(runId: RunId): RunDoc | undefined;
+  step(runId: RunId, stepId: StepId): StepDoc | undefined;
+  stepsOfRun(runId: RunId): StepDoc[];
+  execution(executionId: ExecutionId): ExecutionDoc | undefined;
   manifest(repository: string): ManifestDoc | undefined;
   repositories(): string[];
-  agent(agentId: string): AgentDoc | undefined;
+  agent(agentId: AgentId): AgentDoc | undefined;
   environment(): EnvironmentDoc | undefined;
   runForKey(idempotencyKey: string): RunId | undefined;
   call(callId: string): CallDoc | undefined;
   /** The latest step of the run scheduled with this memo key. */
-  memo(runId: string, memoKey: string): StepDoc | undefined;
+  memo(runId: RunId, memoKey: string): StepDoc | undefined;
   /** The step executing with this memo key anywhere in the environment. */
   pendingCall(memoKey: string): StepDoc | undefined;
   /** Steps deferred to a step, not yet resolved. */
-  deferrals(runId: string, stepId: string): readonly { runId: string; stepId: string }[];
+  deferrals(runId: RunId, stepId: StepId): readonly { runId: RunId; stepId: StepId }[];
   /**
    * The newest result recorded for a cache key no older than `maxAgeMs`:
    * in this environment, else in its base (and the base's base…) or, for a
    * branched environment, in the parent as of the branch point.
    */
-  cacheHit(cacheKey: string, now: number, maxAgeMs?: number): { env: string; hit: CacheHit } | undefined;
+  cacheHit(cacheKey: string, now: number, maxAgeMs?: number): { env: EnvName; hit: CacheHit } | undefined;
   /** The execution computing a result for a cache key in this environment, if any. */
   cachePending(cacheKey: string): CacheDoc["pending"];
   /** A persisted asset, here or in an environment this one inherits from. */
-  asset(assetId: string): { env: string; doc: AssetDoc } | undefined;
+  asset(assetId: AssetId): { env: EnvName; doc: AssetDoc } | undefined;
 }
 
 /**
  * The projections of the environments an environment inherits from, nearest
  * first: a branch's frozen view of its parent, then its bases, live.
  */
-export type Inherited = () => Iterable<{ readonly env: string; readonly src: DocSource }>;
+export type Inherited = () => Iterable<{ readonly env: EnvName; readonly src: DocSource }>;
 
 export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model => ({
-  run: (runId) => getRun(src, runId as RunId),
+  run: (runId) => getRun(src, runId),
   step: (runId, stepId) => src.get<StepDoc>("steps", stepKey(runId, stepId)),
-  stepsOfRun: (runId) => stepsOfRun(src, runId as RunId),
-  execution: (id) => getExecution(src, id as ExecutionId),
+  stepsOfRun: (runId) => stepsOfRun(src, runId),
+  execution: (id) => getExecution(src, id),
   manifest: (repository) => src.get<ManifestDoc>("manifests", repository),
   repositories: () => listManifests(src).map((x) => x.repository),
   agent: (agentId) => src.get<AgentDoc>("agents", agentId),
@@ -89,7 +89,8 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
   cacheHit(cacheKey, now, maxAgeMs) {
     const fresh = (hit: CacheHit | undefined) => hit !== undefined && (maxAgeMs === undefined || now - hit.at <= maxAgeMs);
     const own = getCacheEntry(src, cacheKey)?.hit;
-    if (fresh(own)) return { env: getEnvironment(src)?.env ?? "", hit: own! };
+    const here = getEnvironment(src)?.env;
+    if (here !== undefined && fresh(own)) return { env: here, hit: own! };
     for (const { env, src: other } of inherited()) {
       const hit = getCacheEntry(other, cacheKey)?.hit;
       if (fresh(hit)) return { env, hit: hit! };
@@ -97,10 +98,11 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
     return undefined;
   },
   asset(assetId) {
-    const own = getAsset(src, assetId as AssetId);
-    if (own?.persisted) return { env: getEnvironment(src)?.env ?? "", doc: own };
+    const own = getAsset(src, assetId);
+    const here = getEnvironment(src)?.env;
+    if (here !== undefined && own?.persisted) return { env: here, doc: own };
     for (const { env, src: other } of inherited()) {
-      const doc = getAsset(other, assetId as AssetId);
+      const doc = getAsset(other, assetId);
       if (doc?.persisted) return { env, doc };
     }
     return undefined;

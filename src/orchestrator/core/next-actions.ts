@@ -5,22 +5,23 @@
  * their deadline, abandon executions their agent no longer runs — and when
  * to look again.
  */
-import type { AbandonCause, Event, TargetRef } from "../../events/index.js";
+import type { AbandonCause, AgentId, Event, ExecutionId, RunId, StepId, TargetRef } from "../../events/index.js";
+import type { ExecutionDoc, StepDoc } from "../../projections/index.js";
 import { HANDLE_TAG } from "../../protocol/constants.js";
 import { isHandleValue } from "../../protocol/values.js";
 import type { Model } from "./model.js";
 
 /** An execution that has not finished, as the scheduler tracks it. */
 export interface ActiveExecution {
-  readonly executionId: string;
-  readonly runId: string;
-  readonly stepId: string;
+  readonly executionId: ExecutionId;
+  readonly runId: RunId;
+  readonly stepId: StepId;
   readonly status: "queued" | "assigned" | "running";
   readonly target: TargetRef;
   readonly requires?: { readonly [tag: string]: readonly string[] };
   readonly timeoutMs?: number;
   readonly notBefore?: number;
-  readonly agentId?: string;
+  readonly agentId?: AgentId;
   readonly assignedAt?: number;
   readonly startedAt?: number;
   /** Steps (`runId/stepId`) whose outcome the execution waits for before it may be assigned (option `wait`). */
@@ -29,7 +30,7 @@ export interface ActiveExecution {
 
 /** A connected agent, as the scheduler sees it. */
 export interface AgentSlot {
-  readonly agentId: string;
+  readonly agentId: AgentId;
   /** `repository:target` of every target it hosts. */
   readonly targets: ReadonlySet<string>;
   readonly tags: { readonly [tag: string]: readonly string[] };
@@ -40,13 +41,13 @@ export interface AgentSlot {
 }
 
 export type Action =
-  | { readonly type: "assign"; readonly runId: string; readonly executionId: string; readonly agentId: string }
-  | { readonly type: "timeout"; readonly runId: string; readonly executionId: string }
+  | { readonly type: "assign"; readonly runId: RunId; readonly executionId: ExecutionId; readonly agentId: AgentId }
+  | { readonly type: "timeout"; readonly runId: RunId; readonly executionId: ExecutionId }
   | {
       readonly type: "abandon";
-      readonly runId: string;
-      readonly executionId: string;
-      readonly agentId: string;
+      readonly runId: RunId;
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
       readonly reason: string;
       readonly cause: AbandonCause;
     };
@@ -63,7 +64,7 @@ export interface Liveness {
   /** How long an agent has, after the server started, to connect again. */
   readonly restartGraceMs?: number;
   /** When an agent not connected now left this server process; `undefined` if it has not been connected since the start. */
-  readonly lostAt?: (agentId: string) => number | undefined;
+  readonly lostAt?: (agentId: AgentId) => number | undefined;
 }
 
 export interface Plan {
@@ -200,6 +201,22 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
       return;
   }
 };
+
+/** An execution not yet finished, as its documents have it (loaded at start, and after a reload). */
+export const activeOf = (x: ExecutionDoc, step: StepDoc): ActiveExecution => ({
+  executionId: x.executionId,
+  runId: x.runId,
+  stepId: x.stepId,
+  status: x.status as ActiveExecution["status"],
+  target: step.target,
+  ...(step.options.requires ? { requires: step.options.requires } : {}),
+  ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
+  ...(x.notBefore === undefined ? {} : { notBefore: x.notBefore }),
+  ...(x.agentId === undefined ? {} : { agentId: x.agentId }),
+  ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
+  ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
+  ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
+});
 
 /** `runId/stepId` of every handle inside `value`, at any depth. */
 export const handlesIn = (value: unknown): string[] => {

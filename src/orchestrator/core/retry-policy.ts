@@ -26,3 +26,14 @@ export const ABANDON_RETRIES = 3;
  * retried at once, however often they happen.
  */
 export const FREE_ABANDON_CAUSES: ReadonlySet<AbandonCause> = new Set<AbandonCause>(["server-restart", "agent-stopping"]);
+
+/**
+ * Error types agents report for executions they could not run through no
+ * fault of the code (a worker restarted to stop another execution, an agent
+ * that is stopping), and the abandonment each is: such a failure is
+ * retried like an abandonment, as this cause.
+ */
+export const NOT_THE_TASKS_FAULT: ReadonlyMap<string, AbandonCause> = new Map<string, AbandonCause>([
+  ["WorkerRestarted", "worker-restarted"],
+  ["AgentStopping", "agent-stopping"],
+]);

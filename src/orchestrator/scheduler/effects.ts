@@ -4,7 +4,7 @@
  * runs spawned by a run that failed or was cancelled cancelled, and what an
  * ended run left in flight swept.
  */
-import type { Commit, Value } from "../../events/index.js";
+import { parseRunId, parseStepId, type AgentId, type Commit, type RunId, type StepId, type Value } from "../../events/index.js";
 import type { ServerMessage } from "../../protocol/messages.js";
 import type { Model } from "../core/index.js";
 import { cancelChildRuns } from "../cascades.js";
@@ -12,7 +12,7 @@ import type { Orchestration } from "../orchestration.js";
 
 export interface EffectsDeps {
   /** Sends to a connected agent (nothing if it is not connected). */
-  send(agentId: string, message: ServerMessage): void;
+  send(agentId: AgentId, message: ServerMessage): void;
   /** Asks for a scheduling pass soon. */
   kick(): void;
   readonly onNotice?: (message: string) => void;
@@ -90,7 +90,7 @@ export class CommitEffects {
   }
 
   /** Steps deferred to a step that has an outcome take its result (or execute, if it failed). */
-  resolveDeferrals(runId: string, stepId: string): void {
+  resolveDeferrals(runId: RunId, stepId: StepId): void {
     if (!this.orch.hasOutcome(runId, stepId)) return;
     for (const d of this.orch.model.deferrals(runId, stepId)) {
       void this.orch.execute({ type: "ResolveDeferred", runId: d.runId, stepId: d.stepId }).catch((e: unknown) =>
@@ -102,8 +102,11 @@ export class CommitEffects {
   /** At start: deferrals whose step finished while the server was down. */
   resolveAllDeferrals(): void {
     for (const [key] of this.orch.source.range("deferrals")) {
-      const [runId, stepId] = key.split("/") as [string, string];
-      this.resolveDeferrals(runId, stepId);
+      // Keyed `runId/stepId` (stepKey) by the projection: ids it recorded.
+      const [runId, stepId] = key.split("/");
+      const r = parseRunId(runId);
+      const s = parseStepId(stepId);
+      if (r._tag === "Right" && s._tag === "Right") this.resolveDeferrals(r.right, s.right);
     }
   }
 
@@ -111,7 +114,7 @@ export class CommitEffects {
    * When the root step's end failed its run, what the run still has in
    * flight is cancelled: the rest of its executions, and the runs it spawned.
    */
-  private cancelChildRunsIfFailed(model: Model, runId: string, stepId: string): void {
+  private cancelChildRunsIfFailed(model: Model, runId: RunId, stepId: StepId): void {
     const r = model.run(runId);
     if (r?.status !== "failed" || r.rootStepId !== stepId) return;
     cancelChildRuns(this.orch, runId, `run ${runId} failed`);
@@ -122,7 +125,7 @@ export class CommitEffects {
    * Cancels, a commit's worth at a time, what a run that has ended left in
    * flight past what its last commit could hold (see `SweepRun`).
    */
-  sweep(runId: string): void {
+  sweep(runId: RunId): void {
     if (this.sweeping.has(runId) || this.closed) return;
     this.sweeping.add(runId);
     void (async () => {

@@ -5,12 +5,24 @@
  * Each answer goes back on the agent's connection.
  */
 import { Readable } from "node:stream";
-import type { AbandonCause, BlobRef, Value } from "../../events/index.js";
+import * as E from "fp-ts/lib/Either.js";
+import {
+  parseAssetId,
+  parseExecutionId,
+  parseField,
+  parseRunId,
+  parseStepId,
+  type AgentId,
+  type BlobRef,
+  type ExecutionId,
+  type RunId,
+  type StepId,
+} from "../../events/index.js";
 import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
 import type { AssetDoc } from "../../projections/index.js";
 import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
-import { isSafeAssetPath, rejectionMessage, type Command } from "../core/index.js";
+import { assetIdOf, callIdOf, rejectionMessage, type Command } from "../core/index.js";
 import { stepKeys } from "../keys.js";
 import type { Orchestration } from "../orchestration.js";
 import type { TaskLogs } from "../task-logs.js";
@@ -26,7 +38,7 @@ export interface FrameDeps {
 
 /** The agent a frame came from. */
 export interface FrameSender {
-  readonly agentId: string;
+  readonly agentId: AgentId;
   reply(message: ServerMessage): void;
   /** It reported the end of an execution (a result, or a failure). */
   ended(executionId: string): void;
@@ -37,22 +49,6 @@ export type ActingFrame = Exclude<AgentMessage, { type: "hello" | "heartbeat" }>
 
 /** Results larger than this, encoded, are kept as blobs rather than in the log. */
 const INLINE_RESULT_BYTES = 256 * 1024;
-
-/** Error types agents report for executions they could not run through no fault of the code, and the abandonment they are. */
-const NOT_THE_TASKS_FAULT: ReadonlyMap<string, AbandonCause> = new Map<string, AbandonCause>([
-  ["WorkerRestarted", "worker-restarted"],
-  ["AgentStopping", "agent-stopping"],
-]);
-
-/**
- * A failure that is not the task's (a worker restarted to stop another
- * execution, an agent that is stopping): retried like an abandonment, as
- * this cause.
- */
-export const notTheTasksFault = (errorType: string): AbandonCause | undefined => NOT_THE_TASKS_FAULT.get(errorType);
-
-/** The id of the asset a `persist` records: from the request, so a persist re-sent after a reconnect records nothing new. */
-export const assetIdOf = (executionId: string, requestId: number): string => `${executionId}-a${requestId}`;
 
 /** What agents and the API are told of an asset. */
 export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
@@ -67,72 +63,63 @@ export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
 export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSender): Promise<void> => {
   const { orch } = d;
   const { agentId, reply } = from;
-  const run = async (cmd: Command, requestId?: number): Promise<boolean> => {
+  const requestId = "requestId" in m ? m.requestId : undefined;
+  const fail = (message: string) => reply({ type: "error", ...(requestId === undefined ? {} : { requestId }), message });
+  const run = async (cmd: Command): Promise<boolean> => {
     const r = await orch.execute(cmd);
-    if (!r.ok) reply({ type: "error", ...(requestId === undefined ? {} : { requestId }), message: rejectionMessage(r.rejection) });
+    if (!r.ok) fail(rejectionMessage(r.rejection));
     return r.ok;
   };
-  const runOf = (executionId: string) => orch.model.execution(executionId)?.runId ?? "";
+  // The ids a frame names, parsed first: one that could be nobody's is refused, naming its field.
+  const parsed = parseField(parseExecutionId, "executionId", m.executionId);
+  if (E.isLeft(parsed)) return fail(parsed.left);
+  const executionId = parsed.right;
   try {
     switch (m.type) {
       case "started":
-        await run({ type: "RecordStarted", runId: runOf(m.executionId), executionId: m.executionId, agentId });
+        await run({ type: "RecordStarted", executionId, agentId });
         return;
       case "succeeded":
       case "failed": {
-        const notOurs = m.type === "failed" ? notTheTasksFault(m.error.type) : undefined;
-        const runId = runOf(m.executionId);
-        const large = m.type === "succeeded" ? (m.valueBlob !== undefined ? await uploaded(d, m.valueBlob) : await storeIfLarge(d, m.value)) : undefined;
-        const recorded = await run(
-          notOurs && m.type === "failed"
-            ? { type: "AbandonExecution", runId, executionId: m.executionId, agentId, reason: m.error.message, cause: notOurs }
-            : {
-                type: "RecordResult",
-                runId,
-                executionId: m.executionId,
-                agentId,
-                outcome: m.type === "failed" ? { ok: false, error: m.error } : large ? { ok: true, blob: large } : { ok: true, value: m.value },
-              },
-          m.requestId,
-        );
+        const outcome = m.type === "failed" ? { ok: false as const, error: m.error, encodedBytes: packValue(m.error).length } : await resultOf(d, m);
+        const recorded = await run({ type: "RecordResult", executionId, agentId, outcome });
         // The agent keeps a result until it is acknowledged (or refused: then it drops it).
         if (recorded && m.requestId !== undefined) reply({ type: "ack", requestId: m.requestId });
         from.ended(m.executionId);
         return;
       }
       case "submit":
-        reply(await submit(d, m));
+        reply(await submit(d, executionId, m));
         return;
       case "result": {
-        const outcome = m.wait ? await orch.waitForStepRaw(m.handle.runId, m.handle.stepId) : orch.rawOutcome(m.handle.runId, m.handle.stepId);
+        const step = stepOf(m.handle);
+        if (E.isLeft(step)) return fail(step.left);
+        const { runId, stepId } = step.right;
+        const outcome = m.wait ? await orch.waitForStepRaw(runId, stepId) : orch.rawOutcome(runId, stepId);
         // A result kept as a blob is the agent's to download: it may be larger than a frame.
         if (outcome && "blob" in outcome) reply({ type: "resolved", requestId: m.requestId, outcome: { status: "succeeded", value: null }, resultBlob: outcome.blob });
         else reply({ type: "resolved", requestId: m.requestId, ...(outcome ? { outcome } : {}) });
         return;
       }
-      case "cancel":
-        if (await run({ type: "CancelStep", runId: m.handle.runId, stepId: m.handle.stepId, reason: `cancelled by ${m.executionId}` }, m.requestId)) {
-          reply({ type: "ack", requestId: m.requestId });
-        }
+      case "cancel": {
+        const step = stepOf(m.handle);
+        if (E.isLeft(step)) return fail(step.left);
+        if (await run({ type: "CancelStep", ...step.right, reason: `cancelled by ${m.executionId}` })) reply({ type: "ack", requestId: m.requestId });
         return;
+      }
       case "persist":
-        reply(await persist(d, agentId, m));
+        reply(await persist(d, agentId, executionId, m));
         return;
       case "restore": {
-        const r = await orch.execute({
-          type: "RestoreAsset",
-          executionId: m.executionId,
-          agentId,
-          assetId: m.assetId,
-          ...(m.to === undefined ? {} : { to: m.to }),
-        });
-        if (!r.ok) return reply({ type: "error", requestId: m.requestId, message: rejectionMessage(r.rejection) });
-        const found = orch.model.asset(m.assetId)!;
+        const assetId = parseField(parseAssetId, "assetId", m.assetId);
+        if (E.isLeft(assetId)) return fail(assetId.left);
+        if (!(await run({ type: "RestoreAsset", executionId, agentId, assetId: assetId.right, ...(m.to === undefined ? {} : { to: m.to }) }))) return;
+        const found = orch.model.asset(assetId.right)!;
         reply({ type: "restored", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) });
         return;
       }
       case "log": {
-        const x = orch.model.execution(m.executionId);
+        const x = orch.model.execution(executionId);
         if (x) d.logs.append({ ...m, runId: x.runId, stepId: x.stepId });
         return;
       }
@@ -141,23 +128,32 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
     // Not a refusal: the log or the blob store failed. The agent keeps what it sent and sends it again.
     reply({
       type: "error",
-      ...("requestId" in m ? { requestId: m.requestId } : {}),
+      ...(requestId === undefined ? {} : { requestId }),
       message: `the server could not act on it now (${(e as Error).message}); it will be sent again`,
       retry: true,
     });
   }
 };
 
+/** The step a handle names, its ids parsed (or the refusal naming the field). */
+const stepOf = (h: HandleRef): E.Either<string, { readonly runId: RunId; readonly stepId: StepId }> => {
+  const runId = parseField(parseRunId, "handle.runId", h.runId);
+  if (E.isLeft(runId)) return runId;
+  const stepId = parseField(parseStepId, "handle.stepId", h.stepId);
+  return E.isLeft(stepId) ? stepId : E.right({ runId: runId.right, stepId: stepId.right });
+};
+
 /**
- * A result too large to travel inline in the log is stored as a blob (its
- * msgpack bytes), and the log records the reference.
+ * A result as it is recorded: a blob the agent uploaded; a value too large
+ * to travel inline in the log stored as a blob (its msgpack bytes), the log
+ * recording the reference; or the value, with its encoded size.
  */
-const storeIfLarge = async (d: FrameDeps, value: Value): Promise<BlobRef | undefined> => {
-  if (!d.blobs) return undefined;
-  const bytes = packValue(value);
-  if (bytes.length <= INLINE_RESULT_BYTES) return undefined;
+const resultOf = async (d: FrameDeps, m: Extract<AgentMessage, { type: "succeeded" }>): Promise<Extract<Command, { type: "RecordResult" }>["outcome"]> => {
+  if (m.valueBlob !== undefined) return { ok: true, blob: await uploaded(d, m.valueBlob) };
+  const bytes = packValue(m.value);
+  if (!d.blobs || bytes.length <= INLINE_RESULT_BYTES) return { ok: true, value: m.value, encodedBytes: bytes.length };
   const info = await d.blobs.put(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
-  return { key: info.key, size: info.size, sha256: info.sha256 };
+  return { ok: true, blob: { key: info.key, size: info.size, sha256: info.sha256 } };
 };
 
 /** A blob an agent says it uploaded (a large result): its reference, once it is there with its size. */
@@ -168,41 +164,39 @@ const uploaded = async (d: FrameDeps, b: BlobRef): Promise<BlobRef> => {
   return { key: b.key, size: b.size, sha256: b.sha256 };
 };
 
-/** Records an asset whose blobs the agent uploaded, once every blob is there with its size. */
-const persist = async (d: FrameDeps, agentId: string, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
+/** Records an asset whose blobs the agent uploaded, once every blob is there with its size (its paths are the decider's to check). */
+const persist = async (d: FrameDeps, agentId: AgentId, executionId: ExecutionId, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
   const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
   // The frame's shape (entries with a path, a size and a sha256) was checked against its schema on arrival.
   let total = 0;
   for (const e of m.entries) {
-    if (!isSafeAssetPath(e.path)) return fail(`asset path ${JSON.stringify(e.path)} is not a relative path inside the working directory`);
     total += e.size;
     const stored = await d.blobs?.stat(keyOf(e.sha256));
     if (!stored || stored.size !== e.size) return fail(`the blob of ${e.path} (${keyOf(e.sha256)}) is not stored: upload it first`);
   }
   if (total > d.maxAssetBytes) return fail(`asset of ${total} bytes is over the limit of ${d.maxAssetBytes} (server option --max-asset-bytes)`);
-  const assetId = assetIdOf(m.executionId, m.requestId);
   const r = await d.orch.execute({
     type: "PersistAsset",
-    executionId: m.executionId,
+    executionId,
     agentId,
-    assetId,
+    requestId: m.requestId,
     entries: m.entries,
     ...(m.name === undefined ? {} : { name: m.name }),
     ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
   });
   if (!r.ok) return fail(rejectionMessage(r.rejection));
-  const found = d.orch.model.asset(assetId)!;
+  const found = d.orch.model.asset(assetIdOf(executionId, m.requestId))!;
   return { type: "persisted", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) };
 };
 
 /** Task code called a target: a step in the caller's run, or a new run for a workflow. */
-const submit = async (d: FrameDeps, m: Extract<AgentMessage, { type: "submit" }>): Promise<ServerMessage> => {
+const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMessage, { type: "submit" }>): Promise<ServerMessage> => {
   const { orch } = d;
   const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
-  const caller = orch.model.execution(m.executionId);
+  const caller = orch.model.execution(executionId);
   if (!caller) return fail(`unknown calling execution ${m.executionId}`);
   // The call's position in its execution (agents number them); older agents: the request id.
-  const callId = `${m.executionId}/${m.call ?? `r${m.requestId}`}`;
+  const callId = callIdOf(executionId, m.call ?? `r${m.requestId}`);
   const kind = orch.model.manifest(m.target.repository)?.targets.find((t) => t.name === m.target.target)?.kind ?? "task";
   const b = m.argumentsBlob;
   const blobArgs =
@@ -219,18 +213,18 @@ const submit = async (d: FrameDeps, m: Extract<AgentMessage, { type: "submit" }>
     kind === "workflow"
       ? await orch.execute({
           type: "SubmitRun",
-          runId: orch.newId(),
+          runId: orch.newRunId(),
           target: m.target,
           arguments: m.arguments,
           ...blobArgs,
           ...(m.options ? { options: m.options } : {}),
           keys,
-          call: { executionId: m.executionId, callId, runId: caller.runId, stepId: caller.stepId },
+          call: { executionId, callId, runId: caller.runId, stepId: caller.stepId },
         })
       : await orch.execute({
           type: "ScheduleStep",
           runId: caller.runId,
-          call: { executionId: m.executionId, callId },
+          call: { executionId, callId },
           target: m.target,
           kind,
           arguments: m.arguments,

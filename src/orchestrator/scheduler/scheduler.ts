@@ -4,6 +4,7 @@
  * `nextActions` (ticks). It talks to the environment's orchestrator through
  * the narrow {@link Orchestration} interface only.
  */
+import type { AgentId } from "../../events/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
 import type { AgentMessage } from "../../protocol/messages.js";
 import type { Orchestration } from "../orchestration.js";
@@ -59,17 +60,17 @@ export class EnvScheduler {
   }
 
   /** Registers an agent that said `hello`; returns its id. */
-  connect(conn: AgentConnection, hello: Hello): Promise<string> {
+  connect(conn: AgentConnection, hello: Hello): Promise<AgentId> {
     return this.sessions.connect(conn, hello);
   }
 
   /** The agent's connection closed (or was lost). Its executions are abandoned by the next ticks. */
-  disconnect(agentId: string, conn: AgentConnection, reason: string): Promise<void> {
+  disconnect(agentId: AgentId, conn: AgentConnection, reason: string): Promise<void> {
     return this.sessions.disconnect(agentId, conn, reason);
   }
 
   /** Handles one message from a connected agent. Never throws: problems are answered as `error`. */
-  onMessage(agentId: string, m: AgentMessage): Promise<void> {
+  onMessage(agentId: AgentId, m: AgentMessage): Promise<void> {
     return this.sessions.onMessage(agentId, m);
   }
 

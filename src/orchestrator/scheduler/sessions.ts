@@ -5,6 +5,7 @@
  * closes or it misses three heartbeats, and hands every other frame to
  * `handleFrame`.
  */
+import { parseAgentId, parseField, type AgentId } from "../../events/index.js";
 import type { AgentMessage, ServerMessage } from "../../protocol/messages.js";
 import { rejectionMessage, type AgentSlot } from "../core/index.js";
 import type { Orchestration } from "../orchestration.js";
@@ -43,9 +44,9 @@ export interface ConnectedInfo {
 }
 
 export class AgentSessions {
-  private readonly agents = new Map<string, ConnectedAgent>();
+  private readonly agents = new Map<AgentId, ConnectedAgent>();
   /** When each agent that is not connected now left (agents seen since this process started). */
-  private readonly lost = new Map<string, number>();
+  private readonly lost = new Map<AgentId, number>();
   private readonly watchdog: NodeJS.Timeout;
   private readonly frames: FrameDeps;
 
@@ -58,9 +59,11 @@ export class AgentSessions {
     this.watchdog.unref();
   }
 
-  /** Registers an agent that said `hello`; returns its id. */
-  async connect(conn: AgentConnection, hello: Hello): Promise<string> {
-    const agentId = hello.agentId ?? `agent-${this.orch.newId().slice(-10).toLowerCase()}`;
+  /** Registers an agent that said `hello` (its id, or one made for it); returns its id. */
+  async connect(conn: AgentConnection, hello: Hello): Promise<AgentId> {
+    const given = parseField(parseAgentId, "agentId", hello.agentId ?? `agent-${this.orch.newId().slice(-10).toLowerCase()}`);
+    if (given._tag === "Left") throw new Error(given.left);
+    const agentId = given.right;
     const old = this.agents.get(agentId);
     if (old) {
       this.agents.delete(agentId);
@@ -94,7 +97,7 @@ export class AgentSessions {
   }
 
   /** The agent's connection closed (or was lost). Its executions are abandoned by the next ticks. */
-  async disconnect(agentId: string, conn: AgentConnection, reason: string): Promise<void> {
+  async disconnect(agentId: AgentId, conn: AgentConnection, reason: string): Promise<void> {
     const a = this.agents.get(agentId);
     if (!a || a.conn !== conn) return;
     this.agents.delete(agentId);
@@ -104,7 +107,7 @@ export class AgentSessions {
   }
 
   /** Handles one message from a connected agent. Never throws: problems are answered as `error`. */
-  async onMessage(agentId: string, m: AgentMessage): Promise<void> {
+  async onMessage(agentId: AgentId, m: AgentMessage): Promise<void> {
     const a = this.agents.get(agentId);
     if (!a) return;
     a.lastSeen = this.o.clock();
@@ -128,7 +131,7 @@ export class AgentSessions {
   }
 
   /** Sends to a connected agent; nothing if it is not connected (the next ticks deal with its executions). */
-  send(agentId: string, message: ServerMessage): void {
+  send(agentId: AgentId, message: ServerMessage): void {
     this.agents.get(agentId)?.conn.send(message);
   }
 
@@ -138,7 +141,7 @@ export class AgentSessions {
   }
 
   /** When an agent not connected now left, if it was seen since this process started. */
-  lostAt(agentId: string): number | undefined {
+  lostAt(agentId: AgentId): number | undefined {
     return this.lost.get(agentId);
   }
 

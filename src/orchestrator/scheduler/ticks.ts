@@ -4,6 +4,7 @@
  * abandon), and a timer for the next time something falls due. Passes are
  * coalesced: a kick during a pass runs one more after it.
  */
+import { parseRunId, parseStepId, type AgentId } from "../../events/index.js";
 import { nextActions, type Command, type AgentSlot } from "../core/index.js";
 import type { Orchestration } from "../orchestration.js";
 
@@ -20,7 +21,7 @@ export interface TickOptions {
   /** The connected agents. */
   agents(): readonly AgentSlot[];
   /** When an agent not connected now left, if it was seen since this process started. */
-  lostAt(agentId: string): number | undefined;
+  lostAt(agentId: AgentId): number | undefined;
 }
 
 export class TickLoop {
@@ -75,19 +76,22 @@ export class TickLoop {
         graceMs: this.graceMs,
         startedAt: this.startedAt,
         restartGraceMs: this.restartGraceMs,
-        lostAt: (agentId: string) => this.o.lostAt(agentId),
+        lostAt: (agentId: AgentId) => this.o.lostAt(agentId),
       };
       const plan = nextActions(this.orch.activeExecutions(), this.o.agents(), now, liveness, (step) => {
-        const [runId, stepId] = step.split("/") as [string, string];
-        return this.orch.hasOutcome(runId, stepId);
+        // `runId/stepId` of a handle in the arguments: a handle whose ids could be no step's never resolves.
+        const [runId, stepId] = step.split("/");
+        const r = parseRunId(runId);
+        const s = parseStepId(stepId);
+        return r._tag === "Right" && s._tag === "Right" && this.orch.hasOutcome(r.right, s.right);
       });
       const done = plan.actions.map((a) => {
         const cmd: Command =
           a.type === "assign"
-            ? { type: "AssignExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId }
+            ? { type: "AssignExecution", executionId: a.executionId, agentId: a.agentId }
             : a.type === "timeout"
-              ? { type: "TimeOutExecution", runId: a.runId, executionId: a.executionId }
-              : { type: "AbandonExecution", runId: a.runId, executionId: a.executionId, agentId: a.agentId, reason: a.reason, cause: a.cause };
+              ? { type: "TimeOutExecution", executionId: a.executionId }
+              : { type: "AbandonExecution", executionId: a.executionId, agentId: a.agentId, reason: a.reason, cause: a.cause };
         return this.orch.execute(cmd).catch((e: unknown) => this.o.onNotice?.(`scheduler: ${(e as Error).message}`));
       });
       await Promise.all(done);

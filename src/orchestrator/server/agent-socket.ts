@@ -7,6 +7,7 @@
  */
 import type { Server as HttpServer } from "node:http";
 import { WebSocketServer, type WebSocket } from "ws";
+import type { AgentId } from "../../events/index.js";
 import { checkAgentMessage } from "../../protocol/index.js";
 import {
   AGENT_PATH,
@@ -59,7 +60,7 @@ export class AgentSockets {
 
   private accept(ws: WebSocket): void {
     const { stopping } = this.o;
-    let agent: { id: string; host: AgentHost } | undefined;
+    let agent: { id: AgentId; host: AgentHost } | undefined;
     let helloSeen = false;
     const conn = this.connection(ws);
     const refuse = (reason: string) => {
@@ -134,7 +135,7 @@ export class AgentSockets {
   }
 
   /** A hello checked against its schema: registers the agent with its environment's scheduler. */
-  private async hello(conn: AgentConnection, m: Hello): Promise<{ id: string; host: AgentHost }> {
+  private async hello(conn: AgentConnection, m: Hello): Promise<{ id: AgentId; host: AgentHost }> {
     const host = await this.o.hostOf(m.project, m.env);
     const id = await host.connect(conn, m);
     return { id, host };

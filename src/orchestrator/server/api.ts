@@ -7,10 +7,20 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { InvalidNameError } from "../../events/index.js";
+import * as E from "fp-ts/lib/Either.js";
+import {
+  InvalidNameError,
+  parseAssetId,
+  parseEnvName,
+  parseField,
+  parseProjectName,
+  parseRunId,
+  parseStepId,
+  type InvalidName,
+} from "../../events/index.js";
 import { checkBody, checkQuery, matchRoute, type ParamName } from "../../protocol/index.js";
 import { Refused } from "../environments.js";
-import { goingAway, STREAMED, type ServerContext } from "./context.js";
+import { goingAway, STREAMED, type Params, type ServerContext } from "./context.js";
 import { discard, HttpError, noBody, readBody, send } from "./http-io.js";
 import { HANDLERS } from "./routes/index.js";
 
@@ -33,8 +43,7 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
       throw new HttpError(match.status, match.message);
     }
     const { route } = match.matched;
-    // Checked by matchRoute against the route's path: a handler reads only its own route's parameters.
-    const params = match.matched.params as Readonly<Record<ParamName, string>>;
+    const params = parseParams(match.matched.params);
     const badQuery = checkQuery(route, url.searchParams);
     if (badQuery) throw new HttpError(400, badQuery);
     const handler = HANDLERS[route.name];
@@ -63,6 +72,31 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
       send(res, status, { error: (e as Error).message });
     } else res.end();
   }
+};
+
+/** How each path parameter is parsed into the id or name it is. */
+const PARSERS: { readonly [K in ParamName]: (value: unknown) => E.Either<InvalidName, Params[K]> } = {
+  project: parseProjectName,
+  env: parseEnvName,
+  runId: parseRunId,
+  stepId: parseStepId,
+  assetId: parseAssetId,
+  key: (value) => E.right(String(value)),
+};
+
+/**
+ * The route's path parameters, parsed (matchRoute checked them against the
+ * same patterns already: a refusal here is a 400 naming the parameter all
+ * the same). A handler reads only its own route's parameters.
+ */
+const parseParams = (raw: Readonly<Record<string, string>>): Params => {
+  const out: Partial<Record<ParamName, string>> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const parsed = parseField(PARSERS[name as ParamName], name, value);
+    if (E.isLeft(parsed)) throw new HttpError(400, parsed.left);
+    out[name as ParamName] = parsed.right;
+  }
+  return out as Params;
 };
 
 const answerGoingAway = (res: ServerResponse, message = goingAway().message): void => {

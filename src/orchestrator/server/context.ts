@@ -5,7 +5,7 @@
  * environment and a run that most routes start with.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseRunId, type EventLog } from "../../events/index.js";
+import type { AssetId, EnvName, EventLog, ProjectName, RunId, StepId } from "../../events/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
 import { getRunView, type RunView } from "../../projections/index.js";
 import type { ParamName, RouteName } from "../../protocol/index.js";
@@ -22,10 +22,21 @@ export interface ServerContext {
   readonly notice: (message: string) => void;
 }
 
+/** The path parameters, parsed into the ids and names they are. */
+export interface Params extends Readonly<Record<ParamName, string>> {
+  readonly project: ProjectName;
+  readonly env: EnvName;
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly assetId: AssetId;
+  /** A blob key (`sha256:…`). */
+  readonly key: string;
+}
+
 /** A request matched to its route, its parameters, query and body checked against the route's schemas. */
 export interface RouteRequest {
   /** The path parameters (a handler reads only those of its own route's path). */
-  readonly params: Readonly<Record<ParamName, string>>;
+  readonly params: Params;
   readonly query: URLSearchParams;
   /** The decoded JSON body, `undefined` when empty. */
   readonly body: unknown;
@@ -60,8 +71,7 @@ export const envOf = (ctx: ServerContext, r: RouteRequest): Promise<Env> => ctx.
  */
 export const runOf = async (ctx: ServerContext, env: Env, r: RouteRequest, rerun?: (view: RunView) => Rejection | undefined): Promise<RunView> => {
   const { runId } = r.params;
-  if (parseRunId(runId)._tag === "Left") throw new HttpError(400, `invalid run id ${JSON.stringify(runId)}`);
-  const view = rerun ? await ctx.envs.importRun(env, runId, rerun) : getRunView(env.rt.source, runId as never);
+  const view = rerun ? await ctx.envs.importRun(env, runId, rerun) : getRunView(env.rt.source, runId);
   if (!view) throw rejected({ _tag: "UnknownRun", runId });
   return view;
 };

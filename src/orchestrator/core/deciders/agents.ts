@@ -1,12 +1,12 @@
 /** The decider of agents: connected (with the manifests of what they host), disconnected. */
-import type { AgentId, TargetManifest } from "../../../events/index.js";
+import type { TargetManifest } from "../../../events/index.js";
 import { accept, none, type Handler, type Handlers } from "../decision.js";
 import { envEvent } from "../event.js";
 import type { Model } from "../model.js";
 
 /** The agent, and each manifest it brings that is not registered exactly so already (no new event per reconnect). */
 export const connectAgent: Handler<"ConnectAgent"> = (cmd, m, ctx) => {
-  const agentId = cmd.agentId as AgentId;
+  const { agentId } = cmd;
   return accept([
     envEvent(ctx, "AgentConnected", {
       agentId,
@@ -24,7 +24,7 @@ export const connectAgent: Handler<"ConnectAgent"> = (cmd, m, ctx) => {
 export const disconnectAgent: Handler<"DisconnectAgent"> = (cmd, m, ctx) => {
   const a = m.agent(cmd.agentId);
   if (!a || a.status === "disconnected") return none;
-  return accept([envEvent(ctx, "AgentDisconnected", { agentId: cmd.agentId as AgentId, reason: cmd.reason })]);
+  return accept([envEvent(ctx, "AgentDisconnected", { agentId: cmd.agentId, reason: cmd.reason })]);
 };
 
 /** Is the registered manifest of `repository` already exactly this one? */

@@ -1,5 +1,5 @@
 /**
- * Executions of a step: their ids, the first one, and what follows a failed
+ * Executions of a step: their attempt numbers, the first one, and what follows a failed
  * one (a retry, if the policy allows one, or the end of the step — and of
  * the run, when it is the root).
  */
@@ -10,10 +10,7 @@ import { runEvent } from "../event.js";
 import type { Model } from "../model.js";
 import { delayFor, shouldRetry } from "../retry-policy.js";
 import { leftBehind } from "./cancellations.js";
-
-/** The id of attempt `attempt` of step `stepId` of run `runId`. */
-export const executionIdOf = (runId: string, stepId: string, attempt: number): ExecutionId =>
-  `${runId}-${stepId}-${attempt}` as ExecutionId;
+import { executionIdOf } from "./ids.js";
 
 /**
  * The attempt number of a step's next execution: one more than it has had,
@@ -26,7 +23,7 @@ export const nextAttempt = (m: Model, step: StepDoc): number => {
   // (`parentExecutionId`, and their call ids): a new execution must not take such a name, or its
   // calls would be taken for the parent execution's calls.
   const named = step.reusedFrom ? new Set<string>(m.stepsOfRun(step.runId).flatMap((s) => (s.parentExecutionId ? [s.parentExecutionId] : []))) : undefined;
-  const taken = (id: string) => id === step.reusedFrom?.executionId || named?.has(id) === true || m.execution(id) !== undefined;
+  const taken = (id: ExecutionId) => id === step.reusedFrom?.executionId || named?.has(id) === true || m.execution(id) !== undefined;
   while (taken(executionIdOf(step.runId, step.stepId, attempt))) attempt++;
   return attempt;
 };

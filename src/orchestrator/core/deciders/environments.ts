@@ -1,38 +1,59 @@
 /**
  * The decider of the environment's own lifecycle: created (or branched from
- * a parent), rebased, archived. What needs the other environments (an
- * unknown base, a cycle) is checked before the command gets here.
+ * a parent), rebased, archived. What it needs to know of the project's other
+ * environments (a base or a parent: does it exist, is it archived, what are
+ * its bases, how long is its log) comes with the command, gathered by the
+ * edge.
  */
-import type { EnvName, ProjectName } from "../../../events/index.js";
+import type { ProposedBase } from "../commands.js";
 import { accept, none, reject, type Handler, type Handlers } from "../decision.js";
 import { envEvent } from "../event.js";
+import type { Rejection } from "../rejections.js";
 
-/** The first event of an environment's log. */
+/** The first event of an environment's log, if its base (when it has one) exists and is not archived. */
 export const createEnvironment: Handler<"CreateEnvironment"> = (cmd, m, ctx) => {
   if (m.environment()) return reject({ _tag: "EnvironmentExists", env: cmd.env });
+  const refusal = cmd.base && baseRefusal(cmd.project, cmd.base);
+  if (refusal) return reject(refusal);
   return accept([
     envEvent(ctx, "EnvironmentCreated", {
-      project: cmd.project as ProjectName,
-      env: cmd.env as EnvName,
-      ...(cmd.base === undefined ? {} : { base: cmd.base as EnvName }),
+      project: cmd.project,
+      env: cmd.env,
+      ...(cmd.base === undefined ? {} : { base: cmd.base.env }),
     }),
   ]);
 };
 
-/** The first event of a branch's log: its parent, and the parent's sequence it was branched at. */
+/**
+ * The first event of a branch's log: its parent (which must exist; it may
+ * be archived), and the parent's sequence it was branched at, which must be
+ * in the parent's log.
+ */
 export const branchEnvironment: Handler<"BranchEnvironment"> = (cmd, m, ctx) => {
   if (m.environment()) return reject({ _tag: "EnvironmentExists", env: cmd.env });
+  const { env: parent, lastSeq } = cmd.parent;
+  if (lastSeq === undefined) return reject({ _tag: "UnknownEnvironment", env: `${cmd.project}/${parent}` });
+  if (!Number.isSafeInteger(cmd.at) || cmd.at < 1 || cmd.at > lastSeq) {
+    return reject({ _tag: "InvalidArgument", message: `branch point ${cmd.at} is outside ${parent}'s log (1 to ${lastSeq})` });
+  }
   return accept([
-    envEvent(ctx, "EnvironmentBranched", { project: cmd.project as ProjectName, env: cmd.env as EnvName, parent: cmd.parent as EnvName, at: cmd.at }),
+    envEvent(ctx, "EnvironmentBranched", { project: cmd.project, env: cmd.env, parent, at: cmd.at }),
   ]);
 };
 
-/** A new base (`null`: none); the base it has already decides nothing. */
+/**
+ * A new base (`null`: none), if it exists, is not archived and would not
+ * make a cycle of bases; the base it has already decides nothing.
+ */
 export const rebaseEnvironment: Handler<"RebaseEnvironment"> = (cmd, m, ctx) => {
   const here = m.environment();
   if (!here) return reject({ _tag: "UnknownEnvironment", env: "" });
-  if ((here.base ?? null) === cmd.base) return none;
-  return accept([envEvent(ctx, "EnvironmentRebased", { base: cmd.base as EnvName | null })]);
+  if (cmd.base !== null) {
+    const refusal = baseRefusal(here.project, cmd.base) ?? environmentCycle(here.env, [cmd.base.env, ...(cmd.base.found?.bases ?? [])]);
+    if (refusal) return reject(refusal);
+  }
+  if ((here.base ?? null) === (cmd.base?.env ?? null)) return none;
+  return accept([envEvent(ctx, "EnvironmentRebased", { base: cmd.base?.env ?? null })]);
 };
 
 /** Archived, once: it refuses new runs from now on. */
@@ -42,6 +63,17 @@ export const archiveEnvironment: Handler<"ArchiveEnvironment"> = (cmd, m, ctx) =
   if (here.archived) return none;
   return accept([envEvent(ctx, "EnvironmentArchived", cmd.reason === undefined ? {} : { reason: cmd.reason })]);
 };
+
+/** Why environment `base` of `project` cannot be a base, if it cannot: there is no such environment, or it is archived. */
+const baseRefusal = (project: string, base: ProposedBase): Rejection | undefined => {
+  if (!base.found) return { _tag: "UnknownEnvironment", env: `${project}/${base.env}` };
+  if (base.found.archived) return { _tag: "ArchivedBase", env: `${project}/${base.env}`, as: "base" };
+  return undefined;
+};
+
+/** Giving `env` the base whose chain of bases is `chain` (the base first) would make a cycle: the refusal, naming it. */
+export const environmentCycle = (env: string, chain: readonly string[]): Rejection | undefined =>
+  chain.includes(env) ? { _tag: "EnvironmentCycle", path: [env, ...chain.slice(0, chain.indexOf(env) + 1)] } : undefined;
 
 export const environments: Handlers<"CreateEnvironment" | "BranchEnvironment" | "RebaseEnvironment" | "ArchiveEnvironment"> = {
   CreateEnvironment: createEnvironment,

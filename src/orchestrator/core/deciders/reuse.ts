@@ -3,12 +3,13 @@
  * a cache, a deferral to an identical step in flight, and the calls of an
  * execution that resumes an abandoned one, matched to the calls it made.
  */
-import type { EnvName, Event, ExecutionId, ResultSource, ResultValue, RunId, StepId, StepOptions, TargetRef } from "../../../events/index.js";
+import type { Event, ExecutionId, ResultSource, ResultValue, RunId, StepId, StepOptions, TargetRef } from "../../../events/index.js";
 import type { ExecutionDoc, StepDoc } from "../../../projections/index.js";
 import type { DecideContext } from "../decision.js";
 import { runEvent } from "../event.js";
 import type { Model } from "../model.js";
 import { firstExecution } from "./attempts.js";
+import { callIdOf, NO_EXECUTION } from "./ids.js";
 
 /** A step's memo key, and its cache key when its result may come from a cache. */
 export interface StepKeys {
@@ -36,7 +37,7 @@ export const reuseOrExecute = (
   const deferTo = (s: StepDoc): Event[] => [
     runEvent(ctx, "StepDeferred", runId, {
       stepId,
-      to: { runId: s.runId, stepId: s.stepId, executionId: (s.executions[s.executions.length - 1] ?? "") as ExecutionId },
+      to: { runId: s.runId, stepId: s.stepId, executionId: s.executions[s.executions.length - 1] ?? NO_EXECUTION },
     }),
   ];
   if (keys && memo) {
@@ -51,7 +52,7 @@ export const reuseOrExecute = (
     const found = m.cacheHit(keys.cache, ctx.now, options.cache.maxAgeMs);
     if (found) {
       const h = found.hit;
-      return reuse(keys.cache, { env: found.env as EnvName, runId: h.runId, stepId: h.stepId, executionId: h.executionId, seq: h.seq }, h.result);
+      return reuse(keys.cache, { env: found.env, runId: h.runId, stepId: h.stepId, executionId: h.executionId, seq: h.seq }, h.result);
     }
     const pending = m.cachePending(keys.cache);
     const joined = pending && m.step(pending.runId, pending.stepId);
@@ -67,9 +68,10 @@ export const reuseOrExecute = (
 /** Where a finished step's result came from, as a reuse names it. */
 export const sourceOf = (m: Model, s: StepDoc): ResultSource | undefined => {
   if (s.status === "reused" && s.reusedFrom) return s.reusedFrom;
-  if (s.status !== "succeeded" || s.resultExecutionId === undefined) return undefined;
+  const here = m.environment();
+  if (s.status !== "succeeded" || s.resultExecutionId === undefined || !here) return undefined;
   return {
-    env: (m.environment()?.env ?? "") as EnvName,
+    env: here.env,
     runId: s.runId,
     stepId: s.stepId,
     executionId: s.resultExecutionId,
@@ -94,13 +96,13 @@ export const resumedCall = (
   target: TargetRef,
   memoKey: string | undefined,
 ): Event | undefined => {
-  const prefix = `${caller.executionId}/`;
+  const prefix = callIdOf(caller.executionId, "");
   if (caller.resumes === undefined || !callId.startsWith(prefix)) return undefined;
   const n = callId.slice(prefix.length);
   const seen = new Set<string>();
   for (let prev: ExecutionId | undefined = caller.resumes; prev !== undefined && !seen.has(prev); prev = m.execution(prev)?.resumes) {
     seen.add(prev);
-    const earlier = `${prev}/${n}`;
+    const earlier = callIdOf(prev, n);
     const made = m.call(earlier);
     if (!made) continue;
     const s = m.step(made.runId, made.stepId);
@@ -114,7 +116,7 @@ export const resumedCall = (
       executionId: caller.executionId,
       callId,
       resumedCallId: earlier,
-      step: { runId: made.runId, stepId: made.stepId as StepId },
+      step: { runId: made.runId, stepId: made.stepId },
     });
   }
   return undefined;

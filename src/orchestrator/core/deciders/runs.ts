@@ -5,23 +5,14 @@
  * branch.
  */
 import * as E from "fp-ts/lib/Either.js";
-import {
-  describeInvalidName,
-  parseRunId,
-  type EnvName,
-  type Event,
-  type ExecutionId,
-  type ResultSource,
-  type RunId,
-  type StepId,
-  type TargetRef,
-  type Value,
-} from "../../../events/index.js";
-import { canonicalJson, isFinished } from "../../../projections/index.js";
+import type { Event, ResultSource, TargetRef, Value } from "../../../events/index.js";
+import { canonicalJson, isFinished, type StepDoc } from "../../../projections/index.js";
 import { accept, none, reject, type Decision, type Handler, type Handlers } from "../decision.js";
 import { runEvent } from "../event.js";
 import type { Model } from "../model.js";
-import { executionIdOf, firstExecution, nextAttempt } from "./attempts.js";
+import type { Rejection } from "../rejections.js";
+import { firstExecution, nextAttempt } from "./attempts.js";
+import { executionIdOf, stepIdOf } from "./ids.js";
 import { activeUnder, cancellations } from "./cancellations.js";
 import { resumedCall, reuseOrExecute, sourceOf } from "./reuse.js";
 import { findRunnable, findTarget, mergeOptions } from "./targets.js";
@@ -36,16 +27,14 @@ export const submitRun: Handler<"SubmitRun"> = (cmd, m, ctx) => {
   if (cmd.call && m.call(cmd.call.callId)) return none;
   if (cmd.call) {
     const caller = m.execution(cmd.call.executionId);
-    const resumed = caller && resumedCall(m, ctx, caller, cmd.call.runId as RunId, cmd.call.callId, cmd.target, cmd.keys?.memo);
+    const resumed = caller && resumedCall(m, ctx, caller, cmd.call.runId, cmd.call.callId, cmd.target, cmd.keys?.memo);
     if (resumed) return accept([resumed]);
   }
-  const id = parseRunId(cmd.runId);
-  if (E.isLeft(id)) return reject({ _tag: "InvalidName", message: describeInvalidName(id.left) });
-  const runId = id.right;
+  const { runId } = cmd;
   const found = findRunnable(m, cmd.target, cmd.argumentCount ?? cmd.arguments.length, cmd.call === undefined);
   if (E.isLeft(found)) return found;
   const options = mergeOptions(found.right.options, cmd.options);
-  const rootStepId = "1" as StepId;
+  const rootStepId = stepIdOf(1);
   return accept([
     runEvent(ctx, "RunSubmitted", runId, {
       target: cmd.target,
@@ -55,11 +44,7 @@ export const submitRun: Handler<"SubmitRun"> = (cmd, m, ctx) => {
       ...(cmd.idempotencyKey === undefined ? {} : { idempotencyKey: cmd.idempotencyKey }),
       ...(cmd.call
         ? {
-            parent: {
-              runId: cmd.call.runId as RunId,
-              stepId: cmd.call.stepId as StepId,
-              executionId: cmd.call.executionId as ExecutionId,
-            },
+            parent: { runId: cmd.call.runId, stepId: cmd.call.stepId, executionId: cmd.call.executionId },
             callId: cmd.call.callId,
           }
         : {}),
@@ -91,7 +76,7 @@ export const scheduleStep: Handler<"ScheduleStep"> = (cmd, m, ctx) => {
   const found = findRunnable(m, cmd.target, cmd.argumentCount ?? cmd.arguments.length, false);
   if (E.isLeft(found)) return found;
   const options = mergeOptions(found.right.options, cmd.options);
-  const stepId = String(r.steps + 1) as StepId;
+  const stepId = stepIdOf(r.steps + 1);
   return accept([
     runEvent(ctx, "StepScheduled", r.runId, {
       stepId,
@@ -175,10 +160,9 @@ export const rerunStep: Handler<"RerunStep"> = (cmd, m, ctx) => {
   const r = m.run(cmd.runId);
   if (!r) return reject({ _tag: "UnknownRun", runId: cmd.runId });
   if (r.status === "cancelled") return reject({ _tag: "RunFinished", runId: cmd.runId, status: r.status });
-  const step = m.step(cmd.runId, cmd.stepId);
-  if (!step) return reject({ _tag: "UnknownStep", runId: cmd.runId, stepId: cmd.stepId });
-  const hosted = findTarget(m, step.target);
-  if (E.isLeft(hosted)) return hosted;
+  const found = rerunnable(m, cmd.runId, cmd.stepId, m.step(cmd.runId, cmd.stepId));
+  if (E.isLeft(found)) return found;
+  const step = found.right;
   const latest = step.executions[step.executions.length - 1];
   const x = latest === undefined ? undefined : m.execution(latest);
   if (x && !isFinished(x.status)) {
@@ -197,6 +181,18 @@ export const rerunStep: Handler<"RerunStep"> = (cmd, m, ctx) => {
 };
 
 /**
+ * Step `stepId` of run `runId` as found (here, or in the run an import would
+ * bring into this branch), if it could be re-run here: it exists, and an
+ * agent here has registered its target. Checked before an import too, so a
+ * run is not brought in for nothing.
+ */
+export const rerunnable = (m: Model, runId: string, stepId: string, step: StepDoc | undefined): E.Either<Rejection, StepDoc> => {
+  if (!step) return E.left({ _tag: "UnknownStep", runId, stepId });
+  const hosted = findTarget(m, step.target);
+  return E.isLeft(hosted) ? hosted : E.right(step);
+};
+
+/**
  * Brings a run of the parent (or a base) into this environment: the run
  * (with `first`), and those of the steps not here yet, each with the result
  * it had, as reused from there.
@@ -205,7 +201,7 @@ export const importRun: Handler<"ImportRun"> = (cmd, m, ctx) => {
   const runId = cmd.run.runId;
   if (cmd.first && m.run(runId)) return none;
   if (!cmd.first && !m.run(runId)) return reject({ _tag: "UnknownRun", runId });
-  const from = cmd.from.env as EnvName;
+  const from = cmd.from.env;
   const events: Event[] = [];
   if (cmd.first) {
     events.push(

@@ -46,12 +46,6 @@ export const findRunnable = (m: Model, t: TargetRef, count: number, asRun: boole
   return found;
 };
 
-/** Why a step of `target` could not run in this environment (no agent here has registered it), if so. */
-export const unhostedTarget = (m: Model, target: TargetRef): Rejection | undefined => {
-  const found = findTarget(m, target);
-  return E.isLeft(found) ? found.left : undefined;
-};
-
 /** Per-call options over the target's own. */
 export const mergeOptions = (base: StepOptions, over: StepOptions | undefined): StepOptions => {
   if (!over) return base;

@@ -15,6 +15,6 @@ export const assetRoutes = {
     const { assetId } = r.params;
     const found = rt.model.asset(assetId);
     if (!found) throw rejected({ _tag: "UnknownAsset", assetId });
-    return { ...found.doc, ref: assetRefOf(found.env, found.doc), local: getAsset(rt.source, assetId as never) ?? null };
+    return { ...found.doc, ref: assetRefOf(found.env, found.doc), local: getAsset(rt.source, assetId) ?? null };
   },
 } satisfies Partial<Handlers>;

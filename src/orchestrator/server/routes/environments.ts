@@ -29,10 +29,7 @@ export const environmentRoutes = {
       const e = await ctx.envs.branch(project, name, from, at as number | undefined, time);
       return { name, ...getEnvironment(e.rt.source) };
     }
-    if (base !== undefined) {
-      if (typeof base !== "string") throw new HttpError(400, "base must be an environment name");
-      await ctx.envs.requireBase(project, base);
-    }
+    if (base !== undefined && typeof base !== "string") throw new HttpError(400, "base must be an environment name");
     const e = await ctx.envs.get(project, name, typeof base === "string" ? { base } : {});
     return { name, ...getEnvironment(e.rt.source) };
   },

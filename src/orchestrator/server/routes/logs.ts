@@ -1,5 +1,6 @@
 /** A run's task logs: read at once, or followed (ndjson) until the run ends. */
 import type { ServerResponse } from "node:http";
+import type { RunId } from "../../../events/index.js";
 import { getRunView } from "../../../projections/index.js";
 import type { Env } from "../../environments.js";
 import { toJson } from "../../../protocol/json.js";
@@ -16,13 +17,13 @@ export const logRoutes = {
   },
 } satisfies Partial<Handlers>;
 
-const followLogs = (ctx: ServerContext, env: Env, runId: string, res: ServerResponse): typeof STREAMED => {
+const followLogs = (ctx: ServerContext, env: Env, runId: RunId, res: ServerResponse): typeof STREAMED => {
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   for (const line of env.logs.read(runId)) res.write(toJson(line) + "\n");
   const stop = env.logs.follow((line) => {
     if (line.runId === runId) res.write(toJson(line) + "\n");
   });
-  const finished = env.rt.waitForStep(runId, getRunView(env.rt.source, runId as never)!.run.rootStepId);
+  const finished = env.rt.waitForStep(runId, getRunView(env.rt.source, runId)!.run.rootStepId);
   void finished.then(() => setTimeout(() => res.end(), 100));
   // A stopping server ends the stream: the client asks again (and skips the lines it has) once it is back.
   const end = () => res.end();

@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { Value } from "../../../events/index.js";
 import { listRuns, staleSteps, type RunView } from "../../../projections/index.js";
 import { INLINE_VALUE_BYTES, packArguments } from "../../../protocol/messages.js";
-import { unhostedTarget, type Model, type Rejection } from "../../core/index.js";
+import { rerunnable, type Model, type Rejection } from "../../core/index.js";
 import { memoKeyNow, rerunCallers } from "../../cascades.js";
 import type { Env } from "../../environments.js";
 import { stepKeys } from "../../keys.js";
@@ -24,7 +24,7 @@ export const runRoutes = {
     const env = await envOf(ctx, r);
     await runOf(ctx, env, r);
     const out = [];
-    for await (const c of ctx.log.read(env.ref, { runId: r.params.runId as never })) {
+    for await (const c of ctx.log.read(env.ref, { runId: r.params.runId })) {
       for (let i = 0; i < c.events.length; i++) out.push({ seq: c.seq, index: i, ...c.events[i] });
     }
     return out;
@@ -82,7 +82,7 @@ const submit = async (ctx: ServerContext, env: Env, body: unknown): Promise<unkn
   const args = argumentsBlob === undefined ? given : [];
   const r = await env.rt.execute({
     type: "SubmitRun",
-    runId: env.rt.newId(),
+    runId: env.rt.newRunId(),
     target: { repository, target },
     arguments: args,
     ...(argumentsBlob === undefined
@@ -98,13 +98,12 @@ const submit = async (ctx: ServerContext, env: Env, body: unknown): Promise<unkn
   return { runId, created: created !== undefined, seq: r.seq, ...(warning ? { warning } : {}) };
 };
 
-/** Before a run is brought into a branch to re-run `stepId`: is that step's target hosted here? */
+/** Before a run is brought into a branch to re-run `stepId`: could that step be re-run here? */
 const rerunCheck =
   (m: Model, stepId: string) =>
   (view: RunView): Rejection | undefined => {
-    const step = view.steps.find((s) => s.stepId === stepId);
-    if (!step) return { _tag: "UnknownStep", runId: view.run.runId, stepId };
-    return unhostedTarget(m, step.target);
+    const found = rerunnable(m, view.run.runId, stepId, view.steps.find((s) => s.stepId === stepId));
+    return found._tag === "Left" ? found.left : undefined;
   };
 
 /** What to tell whoever queued work for a target that no connected agent hosts: it waits. */

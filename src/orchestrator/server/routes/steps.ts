@@ -3,5 +3,5 @@ import { stepsOfRun } from "../../../projections/index.js";
 import { envOf, type Handlers } from "../context.js";
 
 export const stepRoutes = {
-  runSteps: async (ctx, r) => stepsOfRun((await envOf(ctx, r)).rt.source, r.params.runId as never),
+  runSteps: async (ctx, r) => stepsOfRun((await envOf(ctx, r)).rt.source, r.params.runId),
 } satisfies Partial<Handlers>;
