@@ -176,4 +176,12 @@ describe("layers (docs/architecture.md)", () => {
     // The storage barrel re-exports the LMDB adapter: a module importing it reaches lmdb.
     expect(ioPath("src/events/storage/index.ts")?.at(-1)).toMatch(/^(lmdb|node:|@nats-io\/)/);
   });
+
+  it("no source file is over 400 lines", () => {
+    const long = [...graph.keys()]
+      .map((f) => [f, readFileSync(join(ROOT, f), "utf8").split("\n").length] as const)
+      .filter(([, n]) => n > 400)
+      .map(([f, n]) => `${f}: ${n} lines`);
+    expect(long).toEqual([]);
+  });
 });
