@@ -319,16 +319,12 @@ export class World {
 
   /**
    * Steps deferred to a step that has an outcome take its result, or execute
-   * (the runner's `resolveDeferrals`). Unlike the server's runner, it leaves
-   * out the deferred steps of cancelled runs: `decide` would resolve those
-   * too (its `ResolveDeferred` does not look at the run), writing a reuse or
-   * a new execution into a run after its `RunCancelled`, which is a defect of
-   * the orchestrator, not a history to test projections with.
+   * (the runner's `resolveDeferrals`); in a cancelled run `decide` resolves
+   * nothing.
    */
   private resolveDeferrals(runId: string, stepId: string): void {
     if (!hasOutcome(this.model.step(runId, stepId))) return;
     for (const d of this.model.deferrals(runId, stepId)) {
-      if (this.model.run(d.runId)?.status === "cancelled") continue;
       this.followUps.set(`resolve ${d.runId}/${d.stepId}`, { type: "ResolveDeferred", runId: d.runId, stepId: d.stepId });
     }
   }

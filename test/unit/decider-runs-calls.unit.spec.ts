@@ -165,6 +165,12 @@ describe("runs: reusing results", () => {
       given(...waiting, executionFailed("R1-2-1", false)).when(resolve).then(executionCreated("R1-3-1"));
     });
 
+    it("in a cancelled run, a deferred step takes nothing, whatever became of the step it waited for", () => {
+      const cancelled = runEvent("RunCancelled", "R1", { reason: "stop" });
+      given(...waiting, cancelled, executionSucceeded("R1-2-1", 9)).when(resolve).nothing();
+      given(...waiting, cancelled, executionFailed("R1-2-1", false)).when(resolve).nothing();
+    });
+
     it("while the step waited for runs, or for a step not deferred, unknown, or waiting for an unknown step, nothing is decided", () => {
       given(...waiting).when(resolve).nothing();
       given(...waiting).when({ type: "ResolveDeferred", runId: "R1", stepId: "2" }).nothing();

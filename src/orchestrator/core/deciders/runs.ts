@@ -99,6 +99,8 @@ export const scheduleStep: Handler<"ScheduleStep"> = (cmd, m, ctx) => {
 export const resolveDeferred: Handler<"ResolveDeferred"> = (cmd, m, ctx) => {
   const step = m.step(cmd.runId, cmd.stepId);
   if (!step || step.status !== "deferred" || !step.deferredTo) return none;
+  // A cancelled run takes nothing more: its deferred steps stay as they are.
+  if (m.run(cmd.runId)?.status === "cancelled") return none;
   const target = m.step(step.deferredTo.runId, step.deferredTo.stepId);
   if (!target) return none;
   const src = sourceOf(m, target);
