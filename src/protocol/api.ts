@@ -93,6 +93,8 @@ export interface ConnectedAgent {
   readonly targets: readonly string[];
   /** Executions assigned to it and not finished. */
   readonly running: number;
+  /** Stopping: it finishes what it runs and is given nothing new. */
+  readonly draining: boolean;
 }
 
 /** `GET …/agents`. */

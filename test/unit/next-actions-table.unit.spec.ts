@@ -158,6 +158,16 @@ describe("nextActions: assignment and capacity", () => {
         agents: [agent("a", { targets: new Set(["shop:refund"]) }), agent("b")],
         actions: ["assign R/x1 → b", "assign R/x2 → a"],
       },
+      "a draining agent (stopping) is given nothing new; another that hosts the target is": {
+        active: [queued("x1"), queued("x2")],
+        agents: [agent("a", { draining: true }), agent("b", { concurrency: 1 })],
+        actions: ["assign R/x1 → b"],
+      },
+      "a draining agent keeps what it runs: its executions are neither reassigned nor abandoned": {
+        active: [running("y", "a", NOW), queued("x1")],
+        agents: [reporting("a", ["y"], { draining: true })],
+        actions: [],
+      },
       "executions of several runs share the agents' room": {
         active: [queued("x1", { runId: "R1" }), queued("x2", { runId: "R2" })],
         agents: [agent("a", { concurrency: 1 })],

@@ -38,6 +38,8 @@ export interface AgentSlot {
   /** Executions it reported running in its last heartbeat, and when. */
   readonly reported: ReadonlySet<string>;
   readonly reportedAt: number;
+  /** It is stopping (it declined work saying so): it keeps what it runs and gets nothing new. */
+  readonly draining?: boolean;
 }
 
 export type Action =
@@ -145,6 +147,7 @@ export const nextActions = (
     let best: AgentSlot | undefined;
     let bestFree = 0;
     for (const a of agents) {
+      if (a.draining) continue;
       const free = a.concurrency - (load.get(a.agentId) ?? 0);
       if (free > bestFree && a.targets.has(key) && satisfies(a.tags, x.requires)) {
         best = a;

@@ -21,6 +21,7 @@ export type Hello = Extract<AgentMessage, { type: "hello" }>;
 
 interface ConnectedAgent extends AgentSlot {
   readonly conn: AgentConnection;
+  draining: boolean;
   lastSeen: number;
   reported: Set<string>;
   reportedAt: number;
@@ -41,6 +42,8 @@ export interface ConnectedInfo {
   readonly concurrency: number;
   readonly targets: string[];
   readonly running: number;
+  /** Stopping: it finishes what it runs and is given nothing new. */
+  readonly draining: boolean;
 }
 
 export class AgentSessions {
@@ -89,6 +92,7 @@ export class AgentSessions {
       reported: new Set(hello.running),
       reportedAt: now,
       lastSeen: now,
+      draining: false,
     });
     this.lost.delete(agentId);
     conn.send({ type: "welcome", agentId, heartbeatMs: this.o.heartbeatMs });
@@ -119,6 +123,12 @@ export class AgentSessions {
       return;
     }
     if (m.type === "hello") return reply({ type: "error", message: "already connected: hello is sent once per connection" });
+    // An agent that declines work because it is stopping gets no more (else the retry, free and
+    // immediate, would come straight back to it): it finishes what it has, and the rest goes elsewhere.
+    if (m.type === "failed" && m.error.type === "AgentStopping" && !a.draining) {
+      a.draining = true;
+      this.o.onChange();
+    }
     await handleFrame(this.frames, m, {
       agentId,
       reply,
@@ -159,6 +169,7 @@ export class AgentSessions {
       concurrency: a.concurrency,
       targets: [...a.targets].sort(),
       running: [...this.orch.activeExecutions()].filter((x) => x.agentId === a.agentId).length,
+      draining: a.draining,
     }));
   }
 
