@@ -41,10 +41,20 @@ export const run = async (argv: string[]): Promise<number> => {
     throw e;
   });
   console.error(`agent ${agent.agentId} connected to ${t.server} (${t.project}/${t.env})`);
+  // Said once it is back after losing the server (the first connection is said above).
+  let lost = false;
+  agent.on("disconnected", () => (lost = true));
+  agent.on("connected", () => {
+    if (lost) console.error(`agent ${agent.agentId} connected again to ${t.server}`);
+    lost = false;
+  });
   await new Promise<void>((r) => {
     process.once("SIGINT", r);
     process.once("SIGTERM", r);
   });
+  const running = agent.running().length;
+  console.error(running ? `stopping: letting ${running} execution${running === 1 ? "" : "s"} finish (up to 5 s); the server gives this agent no new work` : "stopping");
   await agent.stop();
+  console.error("stopped");
   return 0;
 };
