@@ -5,18 +5,11 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Value } from "../events/index.js";
+import type { LogLine } from "../protocol/api.js";
 import { fromJson, toJson } from "../protocol/json.js";
 
-export interface TaskLogLine {
-  readonly runId: string;
-  readonly stepId: string;
-  readonly executionId: string;
-  readonly level: "debug" | "info" | "warn" | "error";
-  readonly message: string;
-  readonly fields?: { readonly [key: string]: Value };
-  readonly at: number;
-}
+/** A line of task log, as the API serves it. */
+export type TaskLogLine = LogLine;
 
 export class TaskLogs {
   private buffer: string[] = [];
