@@ -13,7 +13,7 @@
  * await server.close();
  */
 // The one import of the server's implementation outside src/orchestrator and the CLI.
-import { TributaryServer, type ServerOptions } from "./orchestrator/server/index.js";
+import { DEFAULT_ENV, DEFAULT_PROJECT, TributaryServer, type ServerOptions } from "./orchestrator/server/index.js";
 import { Client } from "./client/client.js";
 
 export type { ServerOptions } from "./orchestrator/server/index.js";
@@ -45,12 +45,12 @@ export interface RunningServer {
  */
 export const startServer = async (options: ServerOptions = {}): Promise<RunningServer> => {
   const server = await TributaryServer.start(options);
-  const project = options.defaultProject ?? "default";
+  const project = options.defaultProject ?? DEFAULT_PROJECT;
   return {
     url: server.url,
     dataDir: server.dataDir,
     log: server.log.kind,
-    client: (o = {}) => new Client({ url: server.url, project: o.project ?? project, env: o.env ?? "production" }),
+    client: (o = {}) => new Client({ url: server.url, project: o.project ?? project, env: o.env ?? DEFAULT_ENV }),
     close: () => server.close(),
   };
 };

@@ -55,5 +55,5 @@ export const callerOf = (m: Model, runId: RunId, stepId: StepId): StepId | undef
 /** The memo key of a step with the code its environment's agents host now (for `RerunStep`). */
 export const memoKeyNow = (m: Model, runId: RunId, stepId: StepId): { memoKey?: string } => {
   const step = m.step(runId, stepId);
-  return step ? { memoKey: stepKeys(m, step.target, step.arguments as never, step.options, step.argumentsBlob).memo } : {};
+  return step ? { memoKey: stepKeys(m, step.target, step.arguments, step.options, step.argumentsBlob).memo } : {};
 };

@@ -18,11 +18,9 @@ import type { BlobRef, StepOptions, TargetRef, Value } from "../events/index.js"
 import { canonicalJson } from "../projections/index.js";
 import type { Model } from "./core/model.js";
 import { mergeOptions } from "./core/decide.js";
+import type { StepKeys } from "./core/deciders/reuse.js";
 
-export interface StepKeys {
-  readonly memo: string;
-  readonly cache?: string;
-}
+export type { StepKeys } from "./core/deciders/reuse.js";
 
 const hash = (value: unknown): string => createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 32);
 

@@ -6,7 +6,7 @@
  * its callers see it.
  */
 import type { BlobRef, Commit, Event, RunId, StepId } from "../events/index.js";
-import type { DocSource, StepDoc } from "../projections/index.js";
+import { cancelledError, type DocSource, type StepDoc } from "../projections/index.js";
 import type { Outcome } from "../protocol/messages.js";
 import type { Command, Model, ActiveExecution, Rejection } from "./core/index.js";
 
@@ -45,6 +45,11 @@ export const stepOutcome = (step: StepDoc, m: Model): RawOutcome | undefined => 
   if (step.status === "succeeded" || step.status === "reused") {
     const r = step.result;
     return r?.kind === "blob" ? { status: "succeeded", blob: r.blob } : { status: "succeeded", value: r?.value ?? null };
+  }
+  if (step.status === "deferred" || step.status === "pending") {
+    // A step of a cancelled run that never got to execute (it waited for another step) ends with its run.
+    const r = m.run(step.runId);
+    return r?.status === "cancelled" && step.executions.length === 0 ? { status: "cancelled", error: cancelledError(r.cancelReason ?? "run cancelled") } : undefined;
   }
   if (step.status !== "failed" && step.status !== "cancelled") return undefined;
   const latest = step.executions[step.executions.length - 1];

@@ -338,6 +338,8 @@ export class EnvRuntime implements Orchestration {
     if (this.waiters.size === 0 || commit.runId === undefined) return;
     for (const e of commit.events) {
       if ("stepId" in e.data) this.answer(`${commit.runId}/${e.data.stepId}`);
+      // A cancelled run ends the steps that were only waiting (see stepOutcome): their waiters too.
+      else if (e.type === "RunCancelled") for (const key of this.waiters.keys()) if (key.startsWith(`${commit.runId}/`)) this.answer(key);
     }
   }
 

@@ -136,7 +136,7 @@ export const abandonedError = (reason: string): ErrorInfo => ({
   message: `abandoned: ${reason}`,
   retryable: true,
 });
-const cancelledError = (reason: string): ErrorInfo => ({
+export const cancelledError = (reason: string): ErrorInfo => ({
   type: "CancelledError",
   message: `cancelled: ${reason}`,
   retryable: false,

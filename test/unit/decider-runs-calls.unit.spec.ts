@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { StepOptions } from "../../src/events/index.js";
 import type { SpecCommand as Command } from "../support/decider-spec.js";
 import { executionIdOf } from "../../src/orchestrator/core/decide.js";
+import { stepOutcome } from "../../src/orchestrator/orchestration.js";
 import {
   NOW,
   agentConnected,
@@ -169,6 +170,15 @@ describe("runs: reusing results", () => {
       const cancelled = runEvent("RunCancelled", "R1", { reason: "stop" });
       given(...waiting, cancelled, executionSucceeded("R1-2-1", 9)).when(resolve).nothing();
       given(...waiting, cancelled, executionFailed("R1-2-1", false)).when(resolve).nothing();
+    });
+
+    it("…and its outcome, for whoever waits on it, is its run's cancellation (it never executed)", () => {
+      const cancelled = runEvent("RunCancelled", "R1", { reason: "stop" });
+      const m = given(...waiting, cancelled).model();
+      expect(stepOutcome(m.step("R1", "3")!, m)).toEqual({ status: "cancelled", error: { type: "CancelledError", message: "cancelled: stop", retryable: false } });
+      // Not cancelled: still waiting, no outcome.
+      const live = given(...waiting).model();
+      expect(stepOutcome(live.step("R1", "3")!, live)).toBeUndefined();
     });
 
     it("while the step waited for runs, or for a step not deferred, unknown, or waiting for an unknown step, nothing is decided", () => {

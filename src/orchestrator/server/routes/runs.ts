@@ -61,7 +61,8 @@ export const runRoutes = {
     if (!x.ok) throw rejected(x.rejection);
     const step = rt.model.step(runId, stepId)!;
     const cascade = (r.body as { cascade?: unknown } | undefined)?.cascade === true;
-    if (cascade) void rerunCallers(rt, runId, stepId, ctx.notice);
+    // In the background: the answer says it started. A failure (the log failed, the server stops) is told, not thrown.
+    if (cascade) rerunCallers(rt, runId, stepId, ctx.notice).catch((e: unknown) => ctx.notice(`re-running the callers of ${runId}/${stepId} stopped: ${(e as Error).message}`));
     const warning = waiting(env, step.target);
     return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: x.seq, cascade, ...(warning ? { warning } : {}) };
   },
