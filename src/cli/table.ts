@@ -40,7 +40,8 @@ export const SERVER = {
     },
     nats: { type: "string", value: "URL", description: "NATS servers with JetStream (nats://host:port, comma-separated) that hold the log" },
     port: { type: "string", value: "N", default: "7777", description: "the HTTP port, 0 to 65535 (0: any free port)" },
-    host: { type: "string", value: "H", absent: "127.0.0.1", description: "the address to listen on" },
+    host: { type: "string", value: "H", absent: "127.0.0.1", description: "the address to listen on (not a loopback one: needs --insecure)" },
+    insecure: { type: "boolean", description: "listen on a --host beyond this machine although the API has no authentication yet (warned on every start)" },
     "heartbeat-ms": { type: "string", value: "N", absent: "2000", description: "how often agents send a heartbeat, ms" },
     "restart-grace-ms": {
       type: "string",

@@ -1,6 +1,6 @@
 /** `tributary server`: runs the server until SIGINT / SIGTERM. Its options: SERVER in ../table.ts. */
 import { DataDirLocked } from "../../orchestrator/data-lock.js";
-import { TributaryServer, type ServerOptions } from "../../orchestrator/server/index.js";
+import { InsecureBind, TributaryServer, type ServerOptions } from "../../orchestrator/server/index.js";
 import { name, natsUrls, wholeNumber } from "../args.js";
 import { CliError } from "../client.js";
 import { SERVER } from "../table.js";
@@ -23,6 +23,7 @@ export const run = async (argv: string[]): Promise<number> => {
     ...(nats ? { nats } : {}),
     port,
     ...(values.host ? { host: values.host } : {}),
+    ...(values.insecure ? { insecure: true } : {}),
     ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
     ...(restartGraceMs === undefined ? {} : { restartGraceMs }),
     defaultProject: project,
@@ -59,7 +60,7 @@ const startServer = async (options: ServerOptions): Promise<TributaryServer> => 
   try {
     return await TributaryServer.start(options);
   } catch (e) {
-    if (e instanceof DataDirLocked) throw new CliError(e.message, 1);
+    if (e instanceof DataDirLocked || e instanceof InsecureBind) throw new CliError(e.message, 1);
     const code = (e as NodeJS.ErrnoException).code;
     const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 7777}`;
     if (code === "EADDRINUSE") throw new CliError(`${where} is in use (another server?): stop it, or choose another --port`, 1);

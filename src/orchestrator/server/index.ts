@@ -1,2 +1,2 @@
 /** The Tributary server: start one in-process with `TributaryServer.start(options)`. */
-export { TributaryServer, DEFAULT_PROJECT, DEFAULT_ENV, type ServerOptions } from "./server.js";
+export { TributaryServer, DEFAULT_PROJECT, DEFAULT_ENV, InsecureBind, isLoopback, type ServerOptions } from "./server.js";

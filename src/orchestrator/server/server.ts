@@ -7,6 +7,7 @@
  * with one handler file per resource under `routes/`; agents' sockets are
  * `agent-socket.ts`. See docs/api.md.
  */
+import { isIP } from "node:net";
 import { createServer, type Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import { CorruptEvent, type EventLog } from "../../events/index.js";
@@ -26,8 +27,13 @@ export interface ServerOptions {
   readonly nats?: string;
   /** HTTP port; 0 picks a free one. Default 7777. */
   readonly port?: number;
-  /** Default 127.0.0.1. */
+  /**
+   * Default 127.0.0.1. An address other than a loopback one is refused
+   * unless `insecure` is set: the API has no authentication yet.
+   */
   readonly host?: string;
+  /** Listen on a non-loopback `host` although anyone who reaches it may do anything (warned on every start). */
+  readonly insecure?: boolean;
   /** Largest blob (one file of an asset), bytes. Default 8 GiB. */
   readonly maxBlobBytes?: number;
   /** Largest asset (all its files), bytes. Default 8 GiB. */
@@ -90,6 +96,13 @@ export class TributaryServer {
   /** Opens the log, starts every environment's orchestrator (resuming pending work), and listens. */
   static async start(options: ServerOptions = {}): Promise<TributaryServer> {
     const dataDir = options.dataDir ?? ".tributary";
+    const host = options.host ?? "127.0.0.1";
+    if (!isLoopback(host)) {
+      if (!options.insecure) throw new InsecureBind(host);
+      (options.onNotice ?? ((m: string) => console.error(m)))(
+        `warning: listening on ${host} with no authentication (--insecure): anyone who can reach it can register agents, submit and cancel runs, and read every blob`,
+      );
+    }
     // Before anything under the data directory is opened (with --nats too: projections and task logs live there).
     const lock = DataDirLock.acquire(dataDir);
     let log: EventLog | undefined;
@@ -178,5 +191,24 @@ export class TributaryServer {
     } finally {
       this.lock.release();
     }
+  }
+}
+
+/** Is `host` an address only this machine reaches (127.0.0.0/8, ::1, localhost)? */
+export const isLoopback = (host: string): boolean => {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  return h.startsWith("::ffff:127.");
+};
+
+/** Listening beyond this machine with nobody checked is refused unless asked for. */
+export class InsecureBind extends Error {
+  override readonly name = "InsecureBind";
+  constructor(readonly host: string) {
+    super(
+      `refusing to listen on ${host} with no authentication: anyone who can reach it could register agents, submit and cancel runs, ` +
+        `and read every blob. Listen on 127.0.0.1 (the default) and put a proxy with authentication in front, or give --insecure to do it anyway`,
+    );
   }
 }
