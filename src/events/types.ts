@@ -26,6 +26,8 @@ import type {
 } from "./ids.js";
 
 export type * from "./data.js";
+export type * from "./tokens.js";
+import type { TokenEvent } from "./tokens.js";
 import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
@@ -335,7 +337,8 @@ export type EnvEvent =
   | EnvironmentCreated
   | EnvironmentBranched
   | EnvironmentRebased
-  | EnvironmentArchived;
+  | EnvironmentArchived
+  | TokenEvent;
 
 /** Every fact Tributary records. */
 export type Event = RunEvent | EnvEvent;
@@ -367,6 +370,8 @@ export const CURRENT_VERSION = {
   EnvironmentBranched: 1,
   EnvironmentRebased: 1,
   EnvironmentArchived: 1,
+  TokenCreated: 1,
+  TokenRevoked: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];
