@@ -11,6 +11,11 @@ import type { EnvEventOf } from "./types.js";
 export type TokenRole = "read" | "submit" | "agent" | "admin";
 export const TOKEN_ROLES: readonly TokenRole[] = ["read", "submit", "agent", "admin"];
 
+/** Token ids: lower-case letters and digits (no `_`: it separates the parts of a token's text). */
+export const TOKEN_ID = /^[0-9a-z]{1,64}$/;
+/** The recorded hash of a secret: hex SHA-256. */
+export const TOKEN_HASH = /^[0-9a-f]{64}$/;
+
 /**
  * The log of the server as a whole (tokens), beside the environments'
  * logs. A valid project name, reserved: users may not create a project of
