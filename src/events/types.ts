@@ -14,16 +14,7 @@
  * Times are milliseconds since the Unix epoch (UTC). Ids and times come in
  * with the command that produced the event: nothing here reads a clock.
  */
-import type {
-  AgentId,
-  AssetId,
-  EnvName,
-  EventId,
-  ExecutionId,
-  ProjectName,
-  RunId,
-  StepId,
-} from "./ids.js";
+import type { AgentId, AssetId, EnvName, EventId, ExecutionId, ProjectName, RunId, StepId } from "./ids.js";
 
 export type * from "./data.js";
 export type * from "./tokens.js";
