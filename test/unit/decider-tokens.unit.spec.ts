@@ -75,3 +75,13 @@ describe("tokens: RevokeToken", () => {
     given(created(), envEvent("TokenRevoked", { tokenId: "t1" })).when({ type: "RevokeToken", tokenId: "t1", reason: "again" }).nothing();
   });
 });
+
+describe("the server log's project is reserved", () => {
+  it("no environment of it can be created or branched", () => {
+    const message = 'project name "tributary-server" is reserved for the server\'s own log: choose another';
+    given().when({ type: "CreateEnvironment", project: "tributary-server", env: "auth" }).rejected("InvalidName", { message });
+    given()
+      .when({ type: "BranchEnvironment", project: "tributary-server", env: "x", parent: { env: "auth", lastSeq: 1 }, at: 1 })
+      .rejected("InvalidName", { message });
+  });
+});
