@@ -156,6 +156,10 @@ export const describeEvent = (e: Event): string => {
       return `base ${e.data.base ?? "(none)"}`;
     case "EnvironmentArchived":
       return e.data.reason ?? "";
+    case "TokenCreated":
+      return `token ${e.data.tokenId} ${e.data.role} of ${e.data.project} (${e.data.envs.join(", ")})` + (e.data.name ? ` "${e.data.name}"` : "");
+    case "TokenRevoked":
+      return `token ${e.data.tokenId}` + (e.data.reason ? `: ${e.data.reason}` : "");
   }
 };
 

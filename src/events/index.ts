@@ -20,6 +20,8 @@ export type {
 } from "./ids.js";
 export {
   IdGenerator,
+  NAME,
+  NAME_HINT,
   describeInvalidName,
   isSortableId,
   parseAgentId,
@@ -43,6 +45,7 @@ export {
   WrongExpectedSequence,
 } from "./errors.js";
 export { upcast } from "./upcast.js";
+export { SERVER_LOG, TOKEN_HASH, TOKEN_ID, TOKEN_ROLES, isReservedProject } from "./tokens.js";
 export type { LogRef } from "./subjects.js";
 export { describeLog, envSubject, logRef, runSubject, streamName, streamSubjects } from "./subjects.js";
 export type { AppendOptions, Appended, EventLog, RawCommit, RawReadOptions, ReadOptions, SubscribeOptions, Subscription } from "./log.js";

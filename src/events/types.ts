@@ -14,18 +14,11 @@
  * Times are milliseconds since the Unix epoch (UTC). Ids and times come in
  * with the command that produced the event: nothing here reads a clock.
  */
-import type {
-  AgentId,
-  AssetId,
-  EnvName,
-  EventId,
-  ExecutionId,
-  ProjectName,
-  RunId,
-  StepId,
-} from "./ids.js";
+import type { AgentId, AssetId, EnvName, EventId, ExecutionId, ProjectName, RunId, StepId } from "./ids.js";
 
 export type * from "./data.js";
+export type * from "./tokens.js";
+import type { TokenEvent } from "./tokens.js";
 import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
@@ -335,7 +328,8 @@ export type EnvEvent =
   | EnvironmentCreated
   | EnvironmentBranched
   | EnvironmentRebased
-  | EnvironmentArchived;
+  | EnvironmentArchived
+  | TokenEvent;
 
 /** Every fact Tributary records. */
 export type Event = RunEvent | EnvEvent;
@@ -367,6 +361,8 @@ export const CURRENT_VERSION = {
   EnvironmentBranched: 1,
   EnvironmentRebased: 1,
   EnvironmentArchived: 1,
+  TokenCreated: 1,
+  TokenRevoked: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];

@@ -179,6 +179,17 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   EnvironmentBranched: obj({ project: str, env: str, parent: str, at: nat }),
   EnvironmentRebased: obj({ base: (v, p) => (v === null ? undefined : str(v, p)) }),
   EnvironmentArchived: obj({ reason: opt(str) }),
+  TokenCreated: obj({
+    tokenId: str,
+    name: opt(str),
+    project: str,
+    envs: arr(str),
+    role: lit("read", "submit", "agent", "admin"),
+    hash: str,
+    expiresAt: opt(nat),
+    by: opt(str),
+  }),
+  TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
 };
 
 /** The envelope check shared by all types and versions. */

@@ -10,6 +10,7 @@ export * from "./cache.js";
 export * from "./assets.js";
 export * from "./environment.js";
 export * from "./reuse.js";
+export * from "./tokens.js";
 export * from "./queries.js";
 export { canonicalJson, dumpLine } from "./dump.js";
 export { MemoryStore } from "./memory-store.js";

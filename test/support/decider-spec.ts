@@ -27,7 +27,7 @@ import {
   type TargetManifest,
 } from "../../src/events/index.js";
 import { checkEvents } from "../../src/events/codec.js";
-import { MemoryStore, PROJECTIONS } from "../../src/projections/index.js";
+import { MemoryStore, PROJECTIONS, TOKEN_PROJECTIONS } from "../../src/projections/index.js";
 import type { Command } from "../../src/orchestrator/core/commands.js";
 import { decide, type Decision } from "../../src/orchestrator/core/decide.js";
 import { modelOf, type Inherited, type Model } from "../../src/orchestrator/core/model.js";
@@ -114,9 +114,9 @@ const valid = (events: readonly Event[], what: string): void => {
 // ---------------------------------------------------------------------------
 // The specification
 
-/** The projections of a list of commits, as one environment's store; `next` numbers the events. */
+/** The projections of a list of commits, as one environment's store (with the server log's, for token decisions); `next` numbers the events. */
 const fold = (commits: readonly Given[], next: () => EventId): MemoryStore => {
-  const store = new MemoryStore(PROJECTIONS);
+  const store = new MemoryStore([...PROJECTIONS, ...TOKEN_PROJECTIONS]);
   commits.forEach((c, i) => {
     const events = (Array.isArray(c) ? c : [c]).map((f: Fact) => stamp(f, next(), NOW));
     valid(events, `given commit ${i + 1}`);

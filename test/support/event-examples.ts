@@ -231,6 +231,20 @@ export const EXAMPLES = {
   ],
   EnvironmentRebased: [envEvent("EnvironmentRebased", { base: "production" as EnvName }), envEvent("EnvironmentRebased", { base: null })],
   EnvironmentArchived: [envEvent("EnvironmentArchived", { reason: "merged" }), envEvent("EnvironmentArchived", {})],
+  TokenCreated: [
+    envEvent("TokenCreated", {
+      tokenId: "k3v9q2m7x4p8r1t6",
+      name: "ci of acme",
+      project: "acme" as ProjectName,
+      envs: ["dev", "dev-*"],
+      role: "submit",
+      hash: SHA,
+      expiresAt: T0 + 86_400_000,
+      by: "admin",
+    }),
+    envEvent("TokenCreated", { tokenId: "a0b1c2d3e4f5g6h7", project: "acme" as ProjectName, envs: ["*"], role: "agent", hash: SHA }),
+  ],
+  TokenRevoked: [envEvent("TokenRevoked", { tokenId: "k3v9q2m7x4p8r1t6", reason: "leaked" }), envEvent("TokenRevoked", { tokenId: "a0b1c2d3e4f5g6h7" })],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

@@ -179,5 +179,22 @@ export type Command =
       readonly run: RunDoc;
       readonly steps: readonly StepDoc[];
       readonly first: boolean;
-    };
+    }
+  | {
+      /** A new access token (decided on the server log). The secret stays at the edge: only its hash comes here. */
+      readonly type: "CreateToken";
+      readonly tokenId: string;
+      readonly name?: string;
+      readonly project: ProjectName;
+      /** Environment patterns (see `env-patterns.ts`); at least one. */
+      readonly envs: readonly string[];
+      /** Checked by the decider: one of `TOKEN_ROLES`. */
+      readonly role: string;
+      /** Hex SHA-256 of the secret. */
+      readonly hash: string;
+      readonly expiresAt?: number;
+      /** Who asks: a token id, or `admin`. */
+      readonly by?: string;
+    }
+  | { readonly type: "RevokeToken"; readonly tokenId: string; readonly reason?: string };
 

@@ -2,7 +2,7 @@
  * The decider: `decide(command, model, ctx)` → the events that carry the
  * command out, or a rejection. It only dispatches on `command.type` to the
  * decider of the aggregate the command is about (`deciders/`): runs and
- * their steps, executions, the environment, agents, assets. A command type
+ * their steps, executions, the environment, agents, assets, and (on the server log) tokens. A command type
  * without a handler is a compile error here.
  *
  * Pure: the model is a read-only view of the projections, and ids and the
@@ -16,10 +16,11 @@ import { assets } from "./deciders/assets.js";
 import { environments } from "./deciders/environments.js";
 import { executions } from "./deciders/executions.js";
 import { runs } from "./deciders/runs.js";
+import { tokens } from "./deciders/tokens.js";
 import type { CommandOf, DecideContext, Decision, Handlers } from "./decision.js";
 import type { Model } from "./model.js";
 
-const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets };
+const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...tokens };
 
 const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Model, ctx: DecideContext): Decision =>
   HANDLERS[type](cmd, m, ctx);

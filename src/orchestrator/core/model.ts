@@ -15,6 +15,8 @@ import {
   stepForCall,
   stepKey,
   stepsOfRun,
+  getToken,
+  type TokenDoc,
   type AgentDoc,
   type AssetDoc,
   type CacheDoc,
@@ -58,6 +60,8 @@ export interface Model {
   cachePending(cacheKey: string): CacheDoc["pending"];
   /** A persisted asset, here or in an environment this one inherits from. */
   asset(assetId: AssetId): { env: EnvName; doc: AssetDoc } | undefined;
+  /** A token of the server log (none in an environment's log). */
+  token(tokenId: string): TokenDoc | undefined;
 }
 
 /**
@@ -108,4 +112,5 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
     return undefined;
   },
   cachePending: (cacheKey) => getCacheEntry(src, cacheKey)?.pending,
+  token: (tokenId) => getToken(src, tokenId),
 });

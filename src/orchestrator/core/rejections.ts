@@ -29,6 +29,11 @@ export type Rejection =
       readonly parameters: readonly string[];
     }
   | { readonly _tag: "ArchivedBase"; readonly env: string; readonly as: "base" | "parent" }
+  | { readonly _tag: "UnknownToken"; readonly tokenId: string }
+  | { readonly _tag: "TokenExists"; readonly tokenId: string }
+  | { readonly _tag: "UnknownRole"; readonly role: string; readonly roles: readonly string[] }
+  | { readonly _tag: "InvalidEnvPattern"; readonly pattern: string; readonly hint: string }
+  | { readonly _tag: "ExpiryInPast"; readonly expiresAt: number; readonly now: number }
   /** The decision would record an event that would not decode (a value from outside that slipped past the edge). */
   | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string }
   /** The decision's commit would be over the log's limit (large values belong in blobs and assets). */
@@ -84,6 +89,16 @@ export const rejectionMessage = (r: Rejection): string => {
     }
     case "ArchivedBase":
       return `environment ${r.env} is archived: it cannot be the ${r.as} of another environment; choose one that is not archived`;
+    case "UnknownToken":
+      return `no token ${r.tokenId}: list tokens with 'tributary tokens ls'`;
+    case "TokenExists":
+      return `token ${r.tokenId} already exists`;
+    case "UnknownRole":
+      return `unknown role ${JSON.stringify(r.role)}: use one of ${r.roles.join(", ")}`;
+    case "InvalidEnvPattern":
+      return `invalid environment pattern ${JSON.stringify(r.pattern)}: ${r.hint}`;
+    case "ExpiryInPast":
+      return `expiry ${new Date(r.expiresAt).toISOString()} is not in the future (now ${new Date(r.now).toISOString()}): give a later time or a positive duration`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
     case "InvalidEvent":
@@ -104,6 +119,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "UnknownExecution":
     case "UnknownEnvironment":
     case "UnknownAsset":
+    case "UnknownToken":
       return 404;
     case "EnvironmentArchived":
     case "EnvironmentExists":
@@ -112,6 +128,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "EnvironmentCycle":
     case "IdempotencyKeyReused":
     case "ArchivedBase":
+    case "TokenExists":
       return 409;
     case "CommitTooLarge":
       return 413;
@@ -121,6 +138,9 @@ export const rejectionStatus = (r: Rejection): number => {
     case "NotAWorkflow":
     case "WrongArgumentCount":
     case "InvalidEvent":
+    case "UnknownRole":
+    case "InvalidEnvPattern":
+    case "ExpiryInPast":
       return 400;
   }
 };

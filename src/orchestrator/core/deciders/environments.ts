@@ -5,6 +5,7 @@
  * its bases, how long is its log) comes with the command, gathered by the
  * edge.
  */
+import { isReservedProject } from "../../../events/index.js";
 import type { ProposedBase } from "../commands.js";
 import { accept, none, reject, type Handler, type Handlers } from "../decision.js";
 import { envEvent } from "../event.js";
@@ -12,6 +13,7 @@ import type { Rejection } from "../rejections.js";
 
 /** The first event of an environment's log, if its base (when it has one) exists and is not archived. */
 export const createEnvironment: Handler<"CreateEnvironment"> = (cmd, m, ctx) => {
+  if (isReservedProject(cmd.project)) return reject(reserved(cmd.project));
   if (m.environment()) return reject({ _tag: "EnvironmentExists", env: cmd.env });
   const refusal = cmd.base && baseRefusal(cmd.project, cmd.base);
   if (refusal) return reject(refusal);
@@ -30,6 +32,7 @@ export const createEnvironment: Handler<"CreateEnvironment"> = (cmd, m, ctx) => 
  * in the parent's log.
  */
 export const branchEnvironment: Handler<"BranchEnvironment"> = (cmd, m, ctx) => {
+  if (isReservedProject(cmd.project)) return reject(reserved(cmd.project));
   if (m.environment()) return reject({ _tag: "EnvironmentExists", env: cmd.env });
   const { env: parent, lastSeq } = cmd.parent;
   if (lastSeq === undefined) return reject({ _tag: "UnknownEnvironment", env: `${cmd.project}/${parent}` });
@@ -63,6 +66,9 @@ export const archiveEnvironment: Handler<"ArchiveEnvironment"> = (cmd, m, ctx) =
   if (here.archived) return none;
   return accept([envEvent(ctx, "EnvironmentArchived", cmd.reason === undefined ? {} : { reason: cmd.reason })]);
 };
+
+/** The project of the server's own log (tokens) is not the users'. */
+const reserved = (project: string): Rejection => ({ _tag: "InvalidName", message: `project name ${JSON.stringify(project)} is reserved for the server's own log: choose another` });
 
 /** Why environment `base` of `project` cannot be a base, if it cannot: there is no such environment, or it is archived. */
 const baseRefusal = (project: string, base: ProposedBase): Rejection | undefined => {

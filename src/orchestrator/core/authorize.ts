@@ -1,0 +1,81 @@
+/**
+ * Who may do what: a token's document against what a request needs. Pure:
+ * the edge parses the presented text (`auth/token.ts`), finds the token
+ * (by id, comparing the secret's hash in constant time) and passes the time.
+ *
+ * Roles: `read` ⊂ `submit` ⊂ `admin` for the `read` and `submit`
+ * permissions; `agent` grants the `agent` permission only; `admin` grants
+ * everything, `agent` included. A need without `env` is about the project
+ * as a whole (its list of environments, its tokens): only a token for every
+ * environment of it (`*`) has it.
+ */
+import type { TokenRole } from "../../events/index.js";
+import type { TokenDoc } from "../../projections/index.js";
+import { coversAll, coversEnv } from "./env-patterns.js";
+
+/** What a request needs. */
+export interface Need {
+  readonly permission: TokenRole;
+  readonly project: string;
+  /** Absent: the project as a whole. */
+  readonly env?: string;
+}
+
+/** Why no principal could be established: 401. */
+export type Unauthenticated = {
+  readonly status: 401;
+  readonly reason: "missing" | "malformed" | "unknown" | "expired" | "revoked";
+  readonly message: string;
+};
+/** A valid token that does not reach this far: 403, naming what it lacks. */
+export type Forbidden = {
+  readonly status: 403;
+  readonly lacks: "project" | "environment" | "role";
+  readonly message: string;
+};
+export type Authorization = { readonly ok: true; readonly token: TokenDoc } | ({ readonly ok: false } & (Unauthenticated | Forbidden));
+
+/** The roles that grant each permission. */
+export const GRANTS: { readonly [P in TokenRole]: readonly TokenRole[] } = {
+  read: ["read", "submit", "admin"],
+  submit: ["submit", "admin"],
+  agent: ["agent", "admin"],
+  admin: ["admin"],
+};
+
+const UNAUTHENTICATED: { readonly [R in Unauthenticated["reason"]]: string } = {
+  missing: "no token: give one with --token or TRIBUTARY_TOKEN (an 'Authorization: Bearer' header over HTTP)",
+  malformed: "that is not a Tributary token (trib_<id>_<secret>_<check>): check it was copied whole",
+  unknown: "unknown token: it was never created on this server",
+  expired: "the token has expired: ask an admin for a new one",
+  revoked: "the token was revoked: ask an admin for a new one",
+};
+
+/** The 401 of `reason`, for the edge (missing, malformed) and for {@link authorize}. */
+export const unauthenticated = (reason: Unauthenticated["reason"], detail?: string): Authorization => ({
+  ok: false,
+  status: 401,
+  reason,
+  message: detail === undefined ? UNAUTHENTICATED[reason] : `${UNAUTHENTICATED[reason]} (${detail})`,
+});
+
+const forbidden = (lacks: Forbidden["lacks"], message: string): Authorization => ({ ok: false, status: 403, lacks, message });
+
+/** Whether `token` (undefined: none with that id) may do what `need` asks at time `now`. */
+export const authorize = (token: TokenDoc | undefined, now: number, need: Need): Authorization => {
+  if (!token) return unauthenticated("unknown");
+  if (token.revoked) return unauthenticated("revoked", `token ${token.tokenId}`);
+  if (token.expiresAt !== undefined && now >= token.expiresAt) {
+    return unauthenticated("expired", `token ${token.tokenId}, at ${new Date(token.expiresAt).toISOString()}`);
+  }
+  const who = `token ${token.tokenId}${token.name ? ` (${token.name})` : ""}`;
+  if (token.project !== need.project) return forbidden("project", `${who} is for project ${token.project}, not ${need.project}`);
+  if (need.env === undefined ? !coversAll(token.envs) : !coversEnv(token.envs, need.env)) {
+    const where = need.env === undefined ? `every environment of ${need.project}` : `environment ${need.project}/${need.env}`;
+    return forbidden("environment", `${who} covers ${token.envs.join(", ")} of ${token.project}, not ${where}`);
+  }
+  if (!GRANTS[need.permission].includes(token.role)) {
+    return forbidden("role", `${who} has role ${token.role}; this needs ${GRANTS[need.permission].join(" or ")}`);
+  }
+  return { ok: true, token };
+};
