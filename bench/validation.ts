@@ -7,6 +7,10 @@
 import { type Event } from "../src/events/index.js";
 import { checkEvents, encodeCheckedCommit, encodeCommit } from "../src/events/codec.js";
 import { checkAgentMessage } from "../src/protocol/index.js";
+import { mintToken, parseToken, secretMatches } from "../src/orchestrator/auth/token.js";
+import { authorize } from "../src/orchestrator/core/authorize.js";
+import type { TokenDoc } from "../src/projections/tokens.js";
+import type { ProjectName } from "../src/events/index.js";
 import { workload } from "./log.js";
 
 export interface ValidationRow {
@@ -46,6 +50,18 @@ export const runValidationBench = (options: { events?: number } = {}): Validatio
   const frameNs = nsPer(n, () => {
     for (let i = 0; i < n; i++) checkAgentMessage(frames[i % frames.length]!);
   });
+  // A request's token: parse (shape and check), find by id, compare the secret's hash, authorize.
+  const minted = mintToken();
+  const doc: TokenDoc = { tokenId: minted.tokenId, project: "default" as ProjectName, envs: ["dev-*"], role: "submit", hash: minted.hash, createdAt: 0 };
+  const byId = new Map([[doc.tokenId, doc]]);
+  const need = { permission: "submit" as const, project: "default", env: "dev-alice" };
+  const tokenNs = nsPer(n, () => {
+    for (let i = 0; i < n; i++) {
+      const parsed = parseToken(minted.token)!;
+      const found = byId.get(parsed.tokenId);
+      if (!found || !secretMatches(parsed.secret, found.hash) || !authorize(found, 1, need).ok) throw new Error("the bench's token was refused");
+    }
+  });
   return [
     { what: `events checked (${commits.length} commits)`, value: events.toLocaleString("en-US") },
     { what: "encode a commit, per event", value: `${plain.toFixed(0)} ns` },
@@ -53,5 +69,6 @@ export const runValidationBench = (options: { events?: number } = {}): Validatio
     { what: "pre-append validation in the adapters, per event", value: `${(checked - plain).toFixed(0)} ns` },
     { what: "runtime check of a decision's events, per event", value: `${runtime.toFixed(0)} ns` },
     { what: "agent frame schema check (submit/succeeded/heartbeat), per frame", value: `${frameNs.toFixed(0)} ns` },
+    { what: "token check per request (parse, hash, compare, authorize)", value: `${tokenNs.toFixed(0)} ns` },
   ];
 };
