@@ -11,6 +11,8 @@ import type { Frame } from "../protocol/agent.js";
 export interface ConnectionOptions {
   /** `http(s)://host:port` of the server, or the `ws(s)://` URL of its agent endpoint. */
   readonly server: string;
+  /** For `wss://`: the CA certificate(s) to trust, PEM (only these then). */
+  readonly ca?: string;
   /** The `hello` to send, built at each connection. */
   readonly hello: () => AgentMessage;
   readonly onWelcome: (m: Extract<ServerMessage, { type: "welcome" }>) => void;
@@ -65,7 +67,7 @@ export class Connection {
       );
       return;
     }
-    const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES });
+    const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES, ...(this.#opts.ca === undefined ? {} : { ca: this.#opts.ca }) });
     this.#ws = ws;
     this.#welcomed = false;
     let welcomeTimer: NodeJS.Timeout | undefined;

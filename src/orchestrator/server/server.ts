@@ -8,6 +8,7 @@
  * `agent-socket.ts`. See docs/api.md.
  */
 import { createServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { join } from "node:path";
 import { CorruptEvent, type EventLog } from "../../events/index.js";
 import { EmbeddedEventLog, JetStreamEventLog } from "../../events/storage/index.js";
@@ -43,6 +44,13 @@ export interface ServerOptions {
    */
   readonly restartGraceMs?: number;
   readonly onNotice?: (message: string) => void;
+  /**
+   * Serve HTTPS and WSS (same port) with this certificate chain and private
+   * key, PEM (the contents, not paths). Absent: plain HTTP and WS.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** NATS credentials for `nats`: the text of a `.creds` file (user JWT and NKey seed). User and password go in the URL. */
+  readonly natsCreds?: string | Uint8Array;
 }
 
 export const DEFAULT_PROJECT = "default";
@@ -51,10 +59,12 @@ const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
 export class TributaryServer {
   private readonly envs: Environments;
-  private readonly http: HttpServer;
+  private readonly http: HttpServer | HttpsServer;
   private readonly agents: AgentSockets;
   private readonly notice: (m: string) => void;
   readonly dataDir: string;
+  /** Serving HTTPS and WSS. */
+  readonly tls: boolean;
   private closed: Promise<void> | undefined;
   /** Aborted when the server starts closing. */
   private readonly stopping = new AbortController();
@@ -78,7 +88,9 @@ export class TributaryServer {
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
     });
     const ctx = { log, blobs, envs: this.envs, stopping: this.stopping.signal, notice: this.notice };
-    this.http = createServer((req, res) => void handleRequest(ctx, req, res));
+    const handler = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) => void handleRequest(ctx, req, res);
+    this.http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
+    this.tls = options.tls !== undefined;
     this.http.on("clientError", answerClientError);
     this.agents = new AgentSockets(this.http, {
       hostOf: async (project, env) => (await this.env(project, env)).scheduler,
@@ -95,10 +107,11 @@ export class TributaryServer {
     let log: EventLog | undefined;
     let blobs: BlobStore;
     try {
-      log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
+      const creds = options.natsCreds === undefined ? {} : { creds: options.natsCreds };
+      log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats, ...creds }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
       const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
       blobs = options.nats
-        ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
+        ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes, ...creds })
         : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
     } catch (e) {
       await log?.close().catch(() => undefined);
@@ -133,11 +146,11 @@ export class TributaryServer {
     return server;
   }
 
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://host:port` with `tls` */
   get url(): string {
     const a = this.http.address();
     if (!a || typeof a === "string") throw new Error("the server is not listening");
-    return `http://${a.address}:${a.port}`;
+    return `${this.tls ? "https" : "http"}://${a.address}:${a.port}`;
   }
 
   /** The orchestrator of an environment, started on first use. */
