@@ -82,7 +82,7 @@ export class Client {
     this.url = checkUrl(options.url ?? "http://127.0.0.1:7777");
     this.project = checkName("project", options.project ?? "default");
     this.env = checkName("env", options.env ?? "production");
-    this.#fetch = options.fetch ?? (options.ca === undefined ? undefined : fetchTrusting(options.ca));
+    this.#fetch = options.fetch ?? (options.ca === undefined ? undefined : fetchTrusting(checkCa(options.ca)));
     this.#scope = { transport: new Transport(this.url, this.#fetch), project: this.project, env: this.env };
   }
 
@@ -227,6 +227,16 @@ export class Client {
  * came from in the message (the CLI's `--server`, `TRIBUTARY_SERVER`).
  * @throws {InvalidRequestError} for anything else.
  */
+/** The `ca` option: PEM certificates (text or bytes), not a path. */
+const checkCa = (ca: CaOption): CaOption => {
+  const list: readonly unknown[] = Array.isArray(ca) ? ca : [ca];
+  const ok =
+    list.length > 0 &&
+    list.every((c) => (typeof c === "string" || c instanceof Uint8Array) && Buffer.from(c as string).toString("latin1").includes("-----BEGIN CERTIFICATE-----"));
+  if (!ok) throw new InvalidRequestError("ca takes the text of a PEM certificate (-----BEGIN CERTIFICATE-----), or a list of them, not a path");
+  return ca;
+};
+
 export const checkUrl = (raw: string, option = "url"): string => {
   let url: URL | undefined;
   try {

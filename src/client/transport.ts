@@ -8,7 +8,7 @@
 import { fromJson, toJson } from "../protocol/json.js";
 import { checkQuery, matchRoute, type Route } from "../protocol/http.js";
 import { ApiError, ConnectionError, InvalidRequestError, UnexpectedResponseError } from "./errors.js";
-import { untrustedCode } from "./tls.js";
+import { untrustedCode } from "../protocol/tls.js";
 
 /** A request: a route of the table by method and path template (or a path as is), its parameters, query and JSON body. */
 export interface Request {

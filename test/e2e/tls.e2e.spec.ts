@@ -78,6 +78,21 @@ describe("TLS: HTTPS and WSS with a self-signed certificate", () => {
     expect(r.stderr).not.toMatch(/cannot reach/);
   });
 
+  it("an agent without the CA says the certificate is not trusted and how to fix it", async () => {
+    const lost = spawnCli(["agent", FLOWS, "--server", url]);
+    try {
+      const said = await waitForOutput(lost, /[^\n]*not trusted[^\n]*/);
+      expect(said).toMatch(/certificate of the server at wss:\/\/127\.0\.0\.1:\d+\/\S+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT/);
+      expect(said).toMatch(/--ca FILE or TRIBUTARY_CA/);
+    } finally {
+      lost.kill("SIGKILL");
+    }
+  });
+
+  it("the client's ca is PEM text: a path is refused, naming the option", () => {
+    expect(() => new Client({ url, ca: tls.certPath })).toThrow(/ca takes the text of a PEM certificate .* not a path/);
+  });
+
   it("--tls-cert and --tls-key go together, and each must be a PEM file that can be read", async () => {
     const only = await cli(["server", "--data", join(dir, "d1"), "--port", "0", "--tls-cert", tls.certPath]);
     expect(only.code).toBe(1);
@@ -96,6 +111,12 @@ describe("TLS: HTTPS and WSS with a self-signed certificate", () => {
     const swapped = await cli(["server", "--data", join(dir, "d1"), "--port", "0", "--tls-cert", tls.keyPath, "--tls-key", tls.certPath]);
     expect(swapped.code).toBe(1);
     expect(swapped.stderr).toMatch(/--tls-cert .*key\.pem: not a PEM certificate/);
+  });
+
+  it("startServer refuses tls without a key, or with a key that is not the certificate's, before taking the data directory", async () => {
+    await expect(startServer({ dataDir: join(dir, "inproc"), port: 0, tls: { cert: tls.cert, key: "" } })).rejects.toThrow(/tls: give both cert and key .*key is missing/);
+    const other = makeSelfSigned(await mkdtemp(join(dir, "other-")));
+    await expect(startServer({ dataDir: join(dir, "inproc"), port: 0, tls: { cert: tls.cert, key: other.key } })).rejects.toThrow(/tls: the certificate and key cannot be used/);
   });
 
   it("startServer with tls serves https://, and its client trusts a given ca", async () => {

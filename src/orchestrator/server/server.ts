@@ -10,6 +10,7 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { join } from "node:path";
+import { createSecureContext } from "node:tls";
 import { CorruptEvent, type EventLog } from "../../events/index.js";
 import { EmbeddedEventLog, JetStreamEventLog } from "../../events/storage/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
@@ -102,6 +103,7 @@ export class TributaryServer {
   /** Opens the log, starts every environment's orchestrator (resuming pending work), and listens. */
   static async start(options: ServerOptions = {}): Promise<TributaryServer> {
     const dataDir = options.dataDir ?? ".tributary";
+    if (options.tls) checkTls(options.tls);
     // Before anything under the data directory is opened (with --nats too: projections and task logs live there).
     const lock = DataDirLock.acquire(dataDir);
     let log: EventLog | undefined;
@@ -193,3 +195,13 @@ export class TributaryServer {
     }
   }
 }
+
+/** `tls` has a certificate and key that Node's TLS accepts together. @throws TypeError saying what is wrong. */
+const checkTls = (tls: NonNullable<ServerOptions["tls"]>): void => {
+  if (!tls.cert || !tls.key) throw new TypeError(`tls: give both cert and key (PEM text); ${tls.cert ? "key" : "cert"} is missing`);
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (e) {
+    throw new TypeError(`tls: the certificate and key cannot be used: ${(e as Error).message}`, { cause: e });
+  }
+};
