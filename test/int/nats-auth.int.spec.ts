@@ -3,7 +3,8 @@
  * password; the JetStream log and the NATS blob store log in with
  * `nats://user:password@host:port`, and a wrong or missing password is
  * refused with a message that says so and names the URL without the password
- * (the library, and `tributary server` / `tributary log verify`).
+ * (the library, and `tributary server` / `tributary log verify`); and one in
+ * operator mode that takes a user's `.creds` file (`--nats-creds`).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +15,9 @@ import { NatsBlobStore } from "../../src/events/storage/blob-store-nats.js";
 import { JetStreamEventLog } from "../../src/events/storage/jetstream-log.js";
 import { natsAuth } from "../../src/events/storage/nats-auth.js";
 import { logRef } from "../../src/events/subjects.js";
+import { startServer } from "../../src/server.js";
 import { cli } from "../e2e/support.js";
+import { makeOperatorSetup } from "../support/nats-creds.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 
 const USER = "tributary-user";
@@ -112,5 +115,61 @@ describe("NATS with a user and password", () => {
     const alone = await cli(["server", "--data", join(dir, "d2"), "--port", "0", "--nats-creds", notCreds]);
     expect(alone.code).toBe(1);
     expect(alone.stderr).toMatch(/--nats-creds logs in to --nats: give --nats too/);
+  });
+});
+
+describe("NATS with a .creds file (operator mode)", () => {
+  let nats: NatsServer;
+  let dir: string;
+  let credsPath: string;
+  let creds: string;
+
+  beforeAll(async () => {
+    const setup = makeOperatorSetup();
+    creds = setup.creds;
+    nats = await startNatsServer({ config: setup.config });
+    dir = await mkdtemp(join(tmpdir(), "trib-nats-creds-"));
+    credsPath = join(dir, "user.creds");
+    await writeFile(credsPath, creds, { mode: 0o600 });
+  });
+
+  afterAll(async () => {
+    await nats?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the JetStream log and the blob store log in with the creds; without them NATS refuses, and the error says so", async () => {
+    const log = await JetStreamEventLog.connect({ servers: nats.url, creds });
+    try {
+      expect(await log.hasEnv(logRef("auth", "production"))).toBe(false);
+    } finally {
+      await log.close();
+    }
+    const blobs = await NatsBlobStore.connect({ servers: nats.url, creds, maxBlobBytes: 1024 * 1024 });
+    try {
+      const info = await blobs.put(Readable.from([Buffer.from("hello with a .creds file")]));
+      expect((await blobs.stat(info.key))?.size).toBe("hello with a .creds file".length);
+    } finally {
+      await blobs.close();
+    }
+    await expect(JetStreamEventLog.connect({ servers: nats.url })).rejects.toThrow(/refused the credentials/);
+  });
+
+  it("startServer with natsCreds keeps its log and blobs on that NATS", async () => {
+    const server = await startServer({ dataDir: join(dir, "data"), port: 0, nats: nats.url, natsCreds: creds });
+    try {
+      expect(await server.client().health()).toEqual({ ok: true, log: "jetstream" });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("tributary log verify --nats-creds logs in; without it, it is refused", async () => {
+    const ok = await cli(["log", "verify", "--project", "auth", "--env", "production", "--nats", nats.url, "--nats-creds", credsPath]);
+    expect(ok.code).toBe(1);
+    expect(ok.stderr).toMatch(/no log for auth\/production on nats:\/\//);
+    const refused = await cli(["log", "verify", "--project", "auth", "--env", "production", "--nats", nats.url]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/refused the credentials/);
   });
 });
