@@ -14,7 +14,7 @@
  */
 // The one import of the server's implementation outside src/orchestrator and the CLI.
 import { DEFAULT_ENV, DEFAULT_PROJECT, TributaryServer, type ServerOptions } from "./orchestrator/server/index.js";
-import { Client } from "./client/client.js";
+import { Client, type ClientOptions } from "./client/client.js";
 
 export type { ServerOptions } from "./orchestrator/server/index.js";
 
@@ -27,7 +27,7 @@ export interface RunningServer {
   /** The kind of event log it keeps. */
   readonly log: "embedded" | "jetstream";
   /** A client of this server (default project and `production`, unless given). */
-  client(options?: { readonly project?: string; readonly env?: string }): Client;
+  client(options?: { readonly project?: string; readonly env?: string; readonly ca?: ClientOptions["ca"] }): Client;
   /**
    * Stops it: answers requests in flight with 503 (clients retry), closes
    * agents' sockets, flushes the projections, closes the log, releases the
@@ -50,7 +50,7 @@ export const startServer = async (options: ServerOptions = {}): Promise<RunningS
     url: server.url,
     dataDir: server.dataDir,
     log: server.log.kind,
-    client: (o = {}) => new Client({ url: server.url, project: o.project ?? project, env: o.env ?? DEFAULT_ENV }),
+    client: (o = {}) => new Client({ url: server.url, project: o.project ?? project, env: o.env ?? DEFAULT_ENV, ...(o.ca === undefined ? {} : { ca: o.ca }) }),
     close: () => server.close(),
   };
 };

@@ -108,13 +108,18 @@ export const restoreAsset = async (io: AssetIo, asset: AssetRef, options: Restor
  * @returns the files' absolute paths, in the asset's order.
  * @throws AssetPathError, AssetIntegrityError, or an error naming the entry.
  */
-export const restoreFiles = async (server: string, ref: AssetRef, dir: string, options: { readonly signal?: AbortSignal } = {}): Promise<string[]> => {
+export const restoreFiles = async (
+  server: string,
+  ref: AssetRef,
+  dir: string,
+  options: { readonly signal?: AbortSignal; readonly ca?: string } = {},
+): Promise<string[]> => {
   if (!isAssetRef(ref)) throw new TypeError("restoreFiles: not an asset reference");
   checkEntryPaths(ref.assetId, ref.entries.map((e) => e.path));
   const root = path.resolve(dir);
   await mkdir(root, { recursive: true });
   const target = await ensureDirInside(root, "", `download of asset ${ref.assetId}`);
-  const blobs = new BlobClient(server);
+  const blobs = new BlobClient(server, options.ca === undefined ? {} : { ca: options.ca });
   try {
     await downloadEntries(blobs, ref, target, `download of asset ${ref.assetId}`, options.signal ?? new AbortController().signal);
   } finally {

@@ -66,10 +66,13 @@ export class BlobClient {
   readonly #agent: http.Agent;
   readonly #https: boolean;
 
-  constructor(server: string) {
+  /** `ca`: for an `https://` server, the CA certificate(s) to trust, PEM (only these then). */
+  constructor(server: string, options: { readonly ca?: string } = {}) {
     this.base = blobBaseUrl(server);
     this.#https = this.base.startsWith("https:");
-    this.#agent = this.#https ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
+    this.#agent = this.#https
+      ? new https.Agent({ keepAlive: true, maxSockets: 16, ...(options.ca === undefined ? {} : { ca: options.ca }) })
+      : new http.Agent({ keepAlive: true, maxSockets: 16 });
   }
 
   url(sha256: string): string {

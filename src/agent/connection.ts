@@ -7,10 +7,13 @@ import WebSocket from "ws";
 import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "../protocol/messages.js";
 import type { AgentMessage, LogLevel, ServerMessage } from "../protocol/messages.js";
 import type { Frame } from "../protocol/agent.js";
+import { untrustedCode } from "../protocol/tls.js";
 
 export interface ConnectionOptions {
   /** `http(s)://host:port` of the server, or the `ws(s)://` URL of its agent endpoint. */
   readonly server: string;
+  /** For `wss://`: the CA certificate(s) to trust, PEM (only these then). */
+  readonly ca?: string;
   /** The `hello` to send, built at each connection. */
   readonly hello: () => AgentMessage;
   readonly onWelcome: (m: Extract<ServerMessage, { type: "welcome" }>) => void;
@@ -65,7 +68,7 @@ export class Connection {
       );
       return;
     }
-    const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES });
+    const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES, ...(this.#opts.ca === undefined ? {} : { ca: this.#opts.ca }) });
     this.#ws = ws;
     this.#welcomed = false;
     let welcomeTimer: NodeJS.Timeout | undefined;
@@ -104,9 +107,15 @@ export class Connection {
       // Said once per outage, so that an agent started before its server (or cut off from it) is not silent.
       const first = !this.#welcomed && !this.#saidUnreachable;
       if (first) this.#saidUnreachable = true;
+      const untrusted = untrustedCode(err);
       this.#opts.diagnostic(
         this.#welcomed || first ? "warn" : "debug",
-        this.#welcomed ? `connection to ${this.#url}: ${err.message}` : `cannot reach the server at ${this.#url} (${err.message}); retrying`,
+        untrusted
+          ? `the certificate of the server at ${this.#url} is not trusted (${untrusted}: ${err.message}): give the certificate of the CA that signed it ` +
+              `(the server's own for a self-signed one) with --ca FILE or TRIBUTARY_CA (the agent's option ca); retrying`
+          : this.#welcomed
+            ? `connection to ${this.#url}: ${err.message}`
+            : `cannot reach the server at ${this.#url} (${err.message}); retrying`,
       );
     });
     ws.on("close", (code, reason) => {

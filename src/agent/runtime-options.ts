@@ -9,8 +9,14 @@ import { defaultWorkdirRoot } from "./workdir.js";
 export const DEFAULT_MAX_ASSET_BYTES = 8 * 1024 ** 3;
 
 export interface AgentOptions {
-  /** The server, e.g. `http://127.0.0.1:7777`. */
+  /** The server, e.g. `http://127.0.0.1:7777` (`https://…`: the agent uses `wss://`). */
   readonly server: string;
+  /**
+   * For an `https://` server whose certificate a private CA signed (or a
+   * self-signed one): that CA's certificate, PEM (the text, not a path).
+   * Only it is trusted then, for the WebSocket and the blob API.
+   */
+  readonly ca?: string;
   /** Default `"default"`. */
   readonly project?: string;
   /** Default `"production"`, as the server's, the CLI's and the client's. */
@@ -53,7 +59,7 @@ export interface AgentLogEntry {
   readonly at: number;
 }
 
-export type ValidAgentOptions = Required<Omit<AgentOptions, "heartbeatMs" | "onLog">> & Pick<AgentOptions, "heartbeatMs" | "onLog">;
+export type ValidAgentOptions = Required<Omit<AgentOptions, "heartbeatMs" | "onLog" | "ca">> & Pick<AgentOptions, "heartbeatMs" | "onLog" | "ca">;
 
 export const normaliseTags = (tags: AgentOptions["tags"]): { [tag: string]: readonly string[] } =>
   Object.fromEntries(Object.entries(tags ?? {}).map(([k, v]) => [k, typeof v === "string" ? [v] : [...v]]));
@@ -75,9 +81,13 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
     throw new TypeError(`startAgent: maxAssetBytes must be a positive integer (bytes), got ${String(o.maxAssetBytes)}`);
   }
   if (o.keepWorkdirs !== undefined && typeof o.keepWorkdirs !== "boolean") throw new TypeError("startAgent: keepWorkdirs must be a boolean");
+  if (o.ca !== undefined && (typeof o.ca !== "string" || !o.ca.includes("-----BEGIN CERTIFICATE-----"))) {
+    throw new TypeError("startAgent: ca must be the text of a PEM certificate (-----BEGIN CERTIFICATE-----), not a path");
+  }
   if (o.workdirRoot !== undefined && (typeof o.workdirRoot !== "string" || o.workdirRoot === "")) throw new TypeError("startAgent: workdirRoot must be a non-empty path");
   return {
     server: o.server,
+    ...(o.ca === undefined ? {} : { ca: o.ca }),
     project: o.project ?? "default",
     env: o.env ?? "production",
     tags: o.tags ?? {},

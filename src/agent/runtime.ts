@@ -72,6 +72,7 @@ class AgentRuntime extends EventEmitter implements Agent {
         modules: [...this.#o.modules],
         cwd: this.#o.cwd,
         server: this.#o.server,
+        ...(this.#o.ca === undefined ? {} : { ca: this.#o.ca }),
         workdirRoot: this.#o.workdirRoot,
         keepWorkdirs: this.#o.keepWorkdirs,
         maxAssetBytes: this.#o.maxAssetBytes,
@@ -84,6 +85,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     });
     this.#conn = new Connection({
       server: this.#o.server,
+      ...(this.#o.ca === undefined ? {} : { ca: this.#o.ca }),
       hello: () => ({
         type: "hello",
         protocol: PROTOCOL_VERSION,

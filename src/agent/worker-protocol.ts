@@ -13,6 +13,8 @@ export interface WorkerData {
   readonly cwd: string;
   /** The server's URL (the agent's `server` option): the blob API is under it. */
   readonly server: string;
+  /** The CA to trust for an `https://` server (the agent's `ca` option). */
+  readonly ca?: string;
   /** Directory of the executions' working directories, made by the agent (mode 700). */
   readonly workdirRoot: string;
   /** Leave each execution's working directory in place when it ends. */

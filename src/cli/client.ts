@@ -21,10 +21,12 @@ export interface Target {
   readonly server: string;
   readonly project: string;
   readonly env: string;
+  /** The PEM text of the CA to trust for an https:// server (--ca / TRIBUTARY_CA). */
+  readonly ca?: string;
 }
 
 /** The client of the target's environment. */
-export const clientOf = (t: Target): Client => new Client({ url: t.server, project: t.project, env: t.env });
+export const clientOf = (t: Target): Client => new Client({ url: t.server, project: t.project, env: t.env, ...(t.ca === undefined ? {} : { ca: t.ca }) });
 
 /** A client's error as the CLI reports it (`undefined` for any other error). */
 export const cliErrorOf = (e: unknown): CliError | undefined => {
@@ -33,5 +35,6 @@ export const cliErrorOf = (e: unknown): CliError | undefined => {
   if (e instanceof ConnectionError && e.reason === "unreachable") {
     return new CliError(`${e.message}: start it with 'tributary server', or set --server / TRIBUTARY_SERVER`, 2);
   }
+  if (e instanceof ConnectionError && e.reason === "untrusted") return new CliError(e.message, 1);
   return new CliError(e.message, isTransient(e) ? 2 : 1);
 };

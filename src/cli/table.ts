@@ -15,6 +15,13 @@ const TARGET = {
     default: "http://127.0.0.1:7777",
     description: "the server's http:// or https:// URL",
   },
+  ca: {
+    type: "string",
+    value: "FILE",
+    env: "TRIBUTARY_CA",
+    absent: "the system's CAs",
+    description: "for https://: the PEM certificate of the CA to trust (the server's own if self-signed)",
+  },
   project: { type: "string", value: "P", env: "TRIBUTARY_PROJECT", default: "default", description: "the project" },
   env: { type: "string", value: "E", env: "TRIBUTARY_ENV", default: "production", description: "the environment" },
 } as const;
@@ -38,7 +45,14 @@ export const SERVER = {
       default: ".tributary",
       description: "the data directory: the embedded log, projections, task logs, the lock",
     },
-    nats: { type: "string", value: "URL", description: "NATS servers with JetStream (nats://host:port, comma-separated) that hold the log" },
+    nats: {
+      type: "string",
+      value: "URL",
+      description: "NATS servers with JetStream (nats://host:port, comma-separated; nats://user:password@host:port to log in) that hold the log",
+    },
+    "nats-creds": { type: "string", value: "FILE", description: "a NATS .creds file (user JWT and NKey seed) to log in to --nats with" },
+    "tls-cert": { type: "string", value: "FILE", description: "serve HTTPS and WSS with this PEM certificate (chain); needs --tls-key" },
+    "tls-key": { type: "string", value: "FILE", description: "the PEM private key of --tls-cert; needs --tls-cert" },
     port: { type: "string", value: "N", default: "7777", description: "the HTTP port, 0 to 65535 (0: any free port)" },
     host: { type: "string", value: "H", absent: "127.0.0.1", description: "the address to listen on (not a loopback one: needs --insecure)" },
     insecure: { type: "boolean", description: "listen on a --host beyond this machine although the API has no authentication yet (warned on every start)" },
@@ -163,6 +177,7 @@ export const LOG = {
   options: {
     data: { type: "string", value: "DIR", description: "open the embedded log of this data directory instead of asking the server" },
     nats: { type: "string", value: "URL", description: "open the log on these NATS servers instead of asking the server" },
+    "nats-creds": { type: "string", value: "FILE", description: "a NATS .creds file to log in to --nats with" },
     ...COMMON,
   },
 } as const satisfies CommandSpec;

@@ -23,6 +23,7 @@ import { jsonValueProblem } from "../protocol/schema.js";
 import { InvalidRequestError } from "./errors.js";
 import { RunHandle, SubmittedRun, type Scope } from "./run.js";
 import { Transport, type Request } from "./transport.js";
+import { fetchTrusting, type CaOption } from "./tls.js";
 
 /** Where the client connects. */
 export interface ClientOptions {
@@ -32,8 +33,14 @@ export interface ClientOptions {
   readonly project?: string;
   /** Default `production`. */
   readonly env?: string;
-  /** The `fetch` to send requests with. Default: the global one. */
+  /** The `fetch` to send requests with. Default: the global one (with `ca`: undici's, trusting it). */
   readonly fetch?: typeof fetch;
+  /**
+   * For an `https://` server whose certificate a private CA signed (or a
+   * self-signed one): that CA's certificate, PEM (the text, not a path).
+   * Only these certificates are trusted then.
+   */
+  readonly ca?: CaOption;
 }
 
 /** Options of a submission. */
@@ -75,8 +82,8 @@ export class Client {
     this.url = checkUrl(options.url ?? "http://127.0.0.1:7777");
     this.project = checkName("project", options.project ?? "default");
     this.env = checkName("env", options.env ?? "production");
-    this.#fetch = options.fetch;
-    this.#scope = { transport: new Transport(this.url, options.fetch), project: this.project, env: this.env };
+    this.#fetch = options.fetch ?? (options.ca === undefined ? undefined : fetchTrusting(checkCa(options.ca)));
+    this.#scope = { transport: new Transport(this.url, this.#fetch), project: this.project, env: this.env };
   }
 
   /**
@@ -220,6 +227,16 @@ export class Client {
  * came from in the message (the CLI's `--server`, `TRIBUTARY_SERVER`).
  * @throws {InvalidRequestError} for anything else.
  */
+/** The `ca` option: PEM certificates (text or bytes), not a path. */
+const checkCa = (ca: CaOption): CaOption => {
+  const list: readonly unknown[] = Array.isArray(ca) ? ca : [ca];
+  const ok =
+    list.length > 0 &&
+    list.every((c) => (typeof c === "string" || c instanceof Uint8Array) && Buffer.from(c as string).toString("latin1").includes("-----BEGIN CERTIFICATE-----"));
+  if (!ok) throw new InvalidRequestError("ca takes the text of a PEM certificate (-----BEGIN CERTIFICATE-----), or a list of them, not a path");
+  return ca;
+};
+
 export const checkUrl = (raw: string, option = "url"): string => {
   let url: URL | undefined;
   try {

@@ -25,14 +25,18 @@ export class ApiError extends TributaryClientError {
   }
 }
 
-/** The server could not be reached (`reason: "unreachable"`), or the connection broke before its answer was read (`"cut"`). */
+/**
+ * The server could not be reached (`reason: "unreachable"`), the connection
+ * broke before its answer was read (`"cut"`), or its TLS certificate is not
+ * trusted (`"untrusted"`: a refusal, not transient; give the client `ca`).
+ */
 export class ConnectionError extends TributaryClientError {
   override name = "ConnectionError";
   constructor(
     message: string,
     /** The server's URL, as the client was given it. */
     readonly url: string,
-    readonly reason: "unreachable" | "cut",
+    readonly reason: "unreachable" | "cut" | "untrusted",
     options?: ErrorOptions,
   ) {
     super(message, options);
@@ -84,4 +88,4 @@ export class RunFailedError extends TributaryClientError {
  * error or a server restarting), rather than a refusal?
  */
 export const isTransient = (e: unknown): boolean =>
-  e instanceof ConnectionError || e instanceof UnexpectedResponseError || (e instanceof ApiError && e.status >= 500);
+  (e instanceof ConnectionError && e.reason !== "untrusted") || e instanceof UnexpectedResponseError || (e instanceof ApiError && e.status >= 500);

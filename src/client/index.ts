@@ -19,6 +19,7 @@ export { Client, type ArgumentsOf, type ClientOptions, type ResultOf, type Submi
 export { RunHandle, SubmittedRun, Rerun } from "./run.js";
 export { ApiError, ConnectionError, InvalidRequestError, RunFailedError, TributaryClientError, UnexpectedResponseError, isTransient } from "./errors.js";
 export type { WaitOptions } from "./wait.js";
+export type { CaOption } from "./tls.js";
 export type * from "../protocol/api.js";
 export type { ErrorInfo, Value } from "../events/types.js";
 export type { AgentDoc, AssetDoc, ExecutionDoc, RunDoc, RunView, StepDoc } from "../projections/index.js";

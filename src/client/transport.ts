@@ -8,6 +8,7 @@
 import { fromJson, toJson } from "../protocol/json.js";
 import { checkQuery, matchRoute, type Route } from "../protocol/http.js";
 import { ApiError, ConnectionError, InvalidRequestError, UnexpectedResponseError } from "./errors.js";
+import { untrustedCode } from "../protocol/tls.js";
 
 /** A request: a route of the table by method and path template (or a path as is), its parameters, query and JSON body. */
 export interface Request {
@@ -84,6 +85,16 @@ export class Transport {
     } catch (e) {
       if (req.signal?.aborted) throw req.signal.reason;
       const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
+      const untrusted = untrustedCode(e);
+      if (untrusted) {
+        throw new ConnectionError(
+          `the certificate of the Tributary server at ${this.url} is not trusted (${untrusted}: ${cause}): give the certificate of the CA that signed it ` +
+            `(the server's own for a self-signed one) with --ca FILE or TRIBUTARY_CA (the client's option ca)`,
+          this.url,
+          "untrusted",
+          { cause: e },
+        );
+      }
       throw new ConnectionError(`cannot reach the Tributary server at ${this.url} (${cause})`, this.url, "unreachable", { cause: e });
     }
   }

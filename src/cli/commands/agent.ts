@@ -25,6 +25,7 @@ export const run = async (argv: string[]): Promise<number> => {
 
   const agent = await startAgent({
     server: t.server,
+    ...(t.ca === undefined ? {} : { ca: t.ca }),
     project: t.project,
     env: t.env,
     tags,

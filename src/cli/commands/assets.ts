@@ -43,7 +43,7 @@ export const run = async (argv: string[]): Promise<number> => {
   if (sub === "download" && assetId) {
     const a = await client.asset(assetId);
     const dir = resolve(values.to ?? assetId);
-    const files = await downloadAsset(t.server, a.ref, dir);
+    const files = await downloadAsset(t.server, a.ref, dir, t.ca);
     if (values.json) console.log(toJson({ assetId, dir, files }));
     else console.log(`downloaded ${files.length} files of ${assetId} into ${dir}`);
     return 0;
@@ -52,10 +52,10 @@ export const run = async (argv: string[]): Promise<number> => {
 };
 
 /** Streams every file of the asset into `dir`, checking sizes and hashes; never writes outside `dir`. */
-const downloadAsset = async (server: string, ref: AssetRef, dir: string): Promise<string[]> => {
+const downloadAsset = async (server: string, ref: AssetRef, dir: string, ca: string | undefined): Promise<string[]> => {
   const { restoreFiles } = await import("../../agent/assets.js");
   try {
-    return await restoreFiles(server, ref, dir);
+    return await restoreFiles(server, ref, dir, ca === undefined ? {} : { ca });
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }

@@ -13,7 +13,7 @@ import { logRef } from "../../events/subjects.js";
 import { verifyLog, type LogVerification } from "../../events/storage/verify.js";
 import { toJson } from "../../protocol/json.js";
 import { CliError, clientOf } from "../client.js";
-import { targetOf } from "../options.js";
+import { natsCredsFile, targetOf } from "../options.js";
 import { LOG } from "../table.js";
 import { parse, UsageError, usageOf } from "../usage.js";
 
@@ -24,7 +24,9 @@ export const run = async (argv: string[]): Promise<number> => {
   if (values.data !== undefined && values.nats !== undefined) throw new UsageError("give --data or --nats, not both", usageOf(LOG, "verify"));
   const t = targetOf(parsed);
 
-  const r = values.data !== undefined || values.nats !== undefined ? await direct(t.project, t.env, values.data, values.nats) : await viaServer(t);
+  const natsCreds = values["nats-creds"] === undefined ? undefined : natsCredsFile(values["nats-creds"], values.nats);
+  const r =
+    values.data !== undefined || values.nats !== undefined ? await direct(t.project, t.env, values.data, values.nats, natsCreds) : await viaServer(t);
   const bad = r.failures.length > 0 || r.gaps.length > 0;
   if (values.json) console.log(toJson(r));
   else {
@@ -46,7 +48,7 @@ type Verified = LogVerification & { readonly log: string };
 
 const viaServer = (t: ReturnType<typeof targetOf>): Promise<Verified> => clientOf(t).verifyLog();
 
-const direct = async (project: string, env: string, data: string | undefined, nats: string | undefined): Promise<Verified> => {
+const direct = async (project: string, env: string, data: string | undefined, nats: string | undefined, natsCreds: string | undefined): Promise<Verified> => {
   let ref;
   try {
     ref = logRef(project, env);
@@ -54,9 +56,12 @@ const direct = async (project: string, env: string, data: string | undefined, na
     throw new CliError((e as Error).message, 1);
   }
   const { EmbeddedEventLog, JetStreamEventLog } = await import("../../events/storage/index.js");
-  const log = nats !== undefined ? await JetStreamEventLog.connect({ servers: nats }) : new EmbeddedEventLog({ dir: join(data!, "log") });
+  const log =
+    nats !== undefined
+      ? await JetStreamEventLog.connect({ servers: nats, ...(natsCreds === undefined ? {} : { creds: natsCreds }) })
+      : new EmbeddedEventLog({ dir: join(data!, "log") });
   try {
-    if (!(await log.hasEnv(ref))) throw new CliError(`no log for ${project}/${env} ${nats !== undefined ? `on ${nats}` : `in ${data}`}`, 1);
+    if (!(await log.hasEnv(ref))) throw new CliError(`no log for ${project}/${env} ${nats !== undefined ? `on ${nats.replace(/:[^:@/]*@/g, ":…@")}` : `in ${data}`}`, 1);
     return { log: log.kind, ...(await verifyLog(log, ref)) };
   } finally {
     await log.close();

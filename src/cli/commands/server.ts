@@ -1,10 +1,12 @@
 /** `tributary server`: runs the server until SIGINT / SIGTERM. Its options: SERVER in ../table.ts. */
+import { createSecureContext } from "node:tls";
 import { DataDirLocked } from "../../orchestrator/data-lock.js";
 import { InsecureBind, TributaryServer, type ServerOptions } from "../../orchestrator/server/index.js";
 import { name, natsUrls, wholeNumber } from "../args.js";
 import { CliError } from "../client.js";
 import { SERVER } from "../table.js";
 import { parse } from "../usage.js";
+import { natsCredsFile, pemFile } from "../options.js";
 
 export const run = async (argv: string[]): Promise<number> => {
   // Arguments, checked against the table.
@@ -16,11 +18,15 @@ export const run = async (argv: string[]): Promise<number> => {
   const maxBlobBytes = wholeNumber("max-blob-bytes", values["max-blob-bytes"], 1);
   const maxAssetBytes = wholeNumber("max-asset-bytes", values["max-asset-bytes"], 1);
   const nats = natsUrls(values.nats);
+  const natsCreds = values["nats-creds"] === undefined ? undefined : natsCredsFile(values["nats-creds"], nats);
+  const tls = tlsOf(values["tls-cert"], values["tls-key"]);
   const project = name("project", values.project, parsed.origin("project"));
 
   const server = await startServer({
     dataDir: values.data,
     ...(nats ? { nats } : {}),
+    ...(natsCreds === undefined ? {} : { natsCreds }),
+    ...(tls ? { tls } : {}),
     port,
     ...(values.host ? { host: values.host } : {}),
     ...(values.insecure ? { insecure: true } : {}),
@@ -51,6 +57,21 @@ export const run = async (argv: string[]): Promise<number> => {
   // Nothing of the server is left; a stray handle (a user's module, a socket) must not keep the process up.
   setTimeout(() => process.exit(0), 50).unref();
   return 0;
+};
+
+/** The certificate and key of --tls-cert and --tls-key: both or neither, each a PEM file, and a pair that Node's TLS accepts. */
+const tlsOf = (certPath: string | undefined, keyPath: string | undefined): { cert: string; key: string } | undefined => {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined) throw new CliError("--tls-key needs --tls-cert: give both (the PEM certificate and its private key) or neither", 1);
+  if (keyPath === undefined) throw new CliError("--tls-cert needs --tls-key: give both (the PEM certificate and its private key) or neither", 1);
+  const cert = pemFile(certPath, "--tls-cert", "CERTIFICATE");
+  const key = pemFile(keyPath, "--tls-key", "PRIVATE KEY");
+  try {
+    createSecureContext({ cert, key });
+  } catch (e) {
+    throw new CliError(`--tls-cert ${certPath} and --tls-key ${keyPath} cannot be used: ${(e as Error).message} (is the key the certificate's?)`, 1);
+  }
+  return { cert, key };
 };
 
 /** How long a stop may take before the process exits anyway. */

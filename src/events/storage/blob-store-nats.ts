@@ -54,6 +54,7 @@ import {
 } from "@nats-io/jetstream";
 import { Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { describeNatsError, natsAuth } from "./nats-auth.js";
 import { closeNats, messageOf } from "./nats.js";
 import { blobInfo, chunkSubject, chunksOf, damageOf, hexOfDigest, metaSubject } from "./object-store-wire.js";
 import { DEFAULT_MAX_BLOB_BYTES, GetDigest, PutDigest, checkExpected, checkLimit, hexOfKey, type Expected } from "./blob-digest.js";
@@ -69,8 +70,10 @@ import {
 } from "./blob-store.js";
 
 export interface NatsBlobStoreOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; `nats://user:password@host:port` to log in. */
   readonly servers: string | readonly string[];
+  /** The text of a NATS `.creds` file (user JWT and NKey seed). */
+  readonly creds?: string | Uint8Array;
   /** Object store bucket (letters, digits, `-`, `_`); created if missing. Default `tributary-blobs`. */
   readonly bucket?: string;
   /** Largest blob accepted, in bytes. Default 8 GiB. */
@@ -137,16 +140,17 @@ export class NatsBlobStore implements BlobStore {
     if (!/^[-\w]+$/.test(bucket)) throw new RangeError(`invalid bucket name ${JSON.stringify(bucket)}: use letters, digits, - and _`);
     const limit = checkLimit(options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES);
     const timeoutMs = options.timeoutMs ?? 5_000;
-    const servers = typeof options.servers === "string" ? options.servers : [...options.servers];
+    const auth = natsAuth(options);
+    const servers = auth.display;
     // The client hashes every chunk it writes; its default pure-JS SHA-256
     // caps a put near 50 MiB/s, Node's is several times faster. (Process-wide.)
     setSha256Backend("native");
     let nc: NatsConnection;
     try {
       // A server outlives NATS restarts: keep reconnecting; requests time out meanwhile.
-      nc = await connect({ servers, name: options.name ?? "tributary-blobs", maxReconnectAttempts: -1 });
+      nc = await connect({ ...auth.options, name: options.name ?? "tributary-blobs", maxReconnectAttempts: -1 });
     } catch (cause) {
-      throw new Error(`cannot connect to NATS at ${String(servers)}: ${messageOf(cause)}`, { cause });
+      throw new Error(describeNatsError(servers, cause, messageOf), { cause });
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: timeoutMs });

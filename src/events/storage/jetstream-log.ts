@@ -26,6 +26,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { describeNatsError, natsAuth } from "./nats-auth.js";
 import { closeNats, hasNoResponders, messageOf } from "./nats.js";
 import { JetStreamSubscription } from "./jetstream-subscription.js";
 import { decodeCommit } from "../codec.js";
@@ -56,8 +57,10 @@ import { describeLog, logRef, runSubject, streamName, streamSubjects, type LogRe
 import type { Commit, Event } from "../types.js";
 
 export interface JetStreamEventLogOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; `nats://user:password@host:port` to log in. */
   readonly servers: string | readonly string[];
+  /** The text of a NATS `.creds` file (user JWT and NKey seed). */
+  readonly creds?: string | Uint8Array;
   /** Connection name shown by the server's monitoring. Default `tributary`. */
   readonly name?: string;
   /**
@@ -116,18 +119,19 @@ export class JetStreamEventLog implements EventLog {
    * @throws LogUnavailable when no server can be reached or JetStream is off.
    */
   static async connect(options: JetStreamEventLogOptions): Promise<JetStreamEventLog> {
-    const servers = typeof options.servers === "string" ? options.servers : [...options.servers];
+    const auth = natsAuth(options);
+    const servers = auth.display;
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers,
+        ...auth.options,
         name: options.name ?? "tributary",
         // A server process outlives NATS restarts: keep reconnecting, and let
         // each request time out meanwhile.
         maxReconnectAttempts: -1,
       });
     } catch (cause) {
-      throw new LogUnavailable(`cannot connect to NATS at ${String(servers)}: ${messageOf(cause)}`, { cause });
+      throw new LogUnavailable(describeNatsError(servers, cause, messageOf), { cause });
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: options.timeoutMs ?? 5_000 });

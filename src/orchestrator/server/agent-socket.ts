@@ -6,6 +6,7 @@
  * limit.
  */
 import type { Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { AgentId } from "../../events/index.js";
 import { checkAgentMessage } from "../../protocol/index.js";
@@ -35,7 +36,7 @@ export class AgentSockets {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
 
   constructor(
-    http: HttpServer,
+    http: HttpServer | HttpsServer,
     private readonly o: AgentSocketOptions,
   ) {
     http.on("upgrade", (req, socket, head) => {

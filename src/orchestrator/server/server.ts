@@ -9,7 +9,9 @@
  */
 import { isIP } from "node:net";
 import { createServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { join } from "node:path";
+import { createSecureContext } from "node:tls";
 import { CorruptEvent, type EventLog } from "../../events/index.js";
 import { EmbeddedEventLog, JetStreamEventLog } from "../../events/storage/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
@@ -49,6 +51,13 @@ export interface ServerOptions {
    */
   readonly restartGraceMs?: number;
   readonly onNotice?: (message: string) => void;
+  /**
+   * Serve HTTPS and WSS (same port) with this certificate chain and private
+   * key, PEM (the contents, not paths). Absent: plain HTTP and WS.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** NATS credentials for `nats`: the text of a `.creds` file (user JWT and NKey seed). User and password go in the URL. */
+  readonly natsCreds?: string | Uint8Array;
 }
 
 export const DEFAULT_PROJECT = "default";
@@ -57,10 +66,12 @@ const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
 export class TributaryServer {
   private readonly envs: Environments;
-  private readonly http: HttpServer;
+  private readonly http: HttpServer | HttpsServer;
   private readonly agents: AgentSockets;
   private readonly notice: (m: string) => void;
   readonly dataDir: string;
+  /** Serving HTTPS and WSS. */
+  readonly tls: boolean;
   private closed: Promise<void> | undefined;
   /** Aborted when the server starts closing. */
   private readonly stopping = new AbortController();
@@ -84,7 +95,9 @@ export class TributaryServer {
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
     });
     const ctx = { log, blobs, envs: this.envs, stopping: this.stopping.signal, notice: this.notice };
-    this.http = createServer((req, res) => void handleRequest(ctx, req, res));
+    const handler = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) => void handleRequest(ctx, req, res);
+    this.http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
+    this.tls = options.tls !== undefined;
     this.http.on("clientError", answerClientError);
     this.agents = new AgentSockets(this.http, {
       hostOf: async (project, env) => (await this.env(project, env)).scheduler,
@@ -103,15 +116,17 @@ export class TributaryServer {
         `warning: listening on ${host} with no authentication (--insecure): anyone who can reach it can register agents, submit and cancel runs, and read every blob`,
       );
     }
+    if (options.tls) checkTls(options.tls);
     // Before anything under the data directory is opened (with --nats too: projections and task logs live there).
     const lock = DataDirLock.acquire(dataDir);
     let log: EventLog | undefined;
     let blobs: BlobStore;
     try {
-      log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
+      const creds = options.natsCreds === undefined ? {} : { creds: options.natsCreds };
+      log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats, ...creds }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
       const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BYTES;
       blobs = options.nats
-        ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes })
+        ? await NatsBlobStore.connect({ servers: options.nats, maxBlobBytes, ...creds })
         : new FsBlobStore({ dir: join(dataDir, "blobs"), maxBlobBytes });
     } catch (e) {
       await log?.close().catch(() => undefined);
@@ -146,11 +161,11 @@ export class TributaryServer {
     return server;
   }
 
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://host:port` with `tls` */
   get url(): string {
     const a = this.http.address();
     if (!a || typeof a === "string") throw new Error("the server is not listening");
-    return `http://${a.address}:${a.port}`;
+    return `${this.tls ? "https" : "http"}://${a.address}:${a.port}`;
   }
 
   /** The orchestrator of an environment, started on first use. */
@@ -212,3 +227,13 @@ export class InsecureBind extends Error {
     );
   }
 }
+
+/** `tls` has a certificate and key that Node's TLS accepts together. @throws TypeError saying what is wrong. */
+const checkTls = (tls: NonNullable<ServerOptions["tls"]>): void => {
+  if (!tls.cert || !tls.key) throw new TypeError(`tls: give both cert and key (PEM text); ${tls.cert ? "key" : "cert"} is missing`);
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (e) {
+    throw new TypeError(`tls: the certificate and key cannot be used: ${(e as Error).message}`, { cause: e });
+  }
+};
