@@ -14,3 +14,4 @@ export {
   RepositoryManifestSchema,
 } from "./agent.js";
 export { ROUTES, matchRoute, checkQuery, checkBody, apiSchema, type RouteName, type ParamName } from "./http.js";
+export { PERMISSIONS, AGENT_SOCKET_PERMISSION, type Permission } from "./permissions.js";

@@ -1,0 +1,41 @@
+/**
+ * What each route of the API asks of its caller (issue 10): the permission a
+ * token's role must grant, or `public`. One entry per route, typed over
+ * every `RouteName`, so a new route without one does not compile. The agents'
+ * WebSocket (`/agent`) asks `agent`. The server does not check these yet:
+ * the middleware that does is the next step of issue 10 (docs/security.md).
+ */
+import type { TokenRole } from "../events/index.js";
+import type { RouteName } from "./http.js";
+
+export type Permission = TokenRole | "public";
+
+export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
+  health: "public",
+  schema: "read",
+  listEnvs: "read",
+  createEnv: "admin",
+  updateEnv: "admin",
+  archiveEnv: "admin",
+  listRuns: "read",
+  submitRun: "submit",
+  getRun: "read",
+  runHistory: "read",
+  runResult: "read",
+  runLogs: "read",
+  cancelRun: "submit",
+  rerunStep: "submit",
+  runSteps: "read",
+  listAssets: "read",
+  getAsset: "read",
+  listAgents: "read",
+  dumpProjections: "read",
+  rebuildProjections: "admin",
+  verifyLog: "read",
+  getBlob: "read",
+  headBlob: "read",
+  putBlob: "agent",
+};
+
+/** The agents' WebSocket. */
+export const AGENT_SOCKET_PERMISSION: Permission = "agent";
