@@ -54,7 +54,7 @@ import {
 } from "@nats-io/jetstream";
 import { Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { describeNatsError, natsAuth } from "./nats-auth.js";
+import { describeNatsError, natsAuth, type NatsAuthOptions } from "./nats-auth.js";
 import { closeNats, messageOf } from "./nats.js";
 import { blobInfo, chunkSubject, chunksOf, damageOf, hexOfDigest, metaSubject } from "./object-store-wire.js";
 import { DEFAULT_MAX_BLOB_BYTES, GetDigest, PutDigest, checkExpected, checkLimit, hexOfKey, type Expected } from "./blob-digest.js";
@@ -69,11 +69,8 @@ import {
   type BlobStore,
 } from "./blob-store.js";
 
-export interface NatsBlobStoreOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; `nats://user:password@host:port` to log in. */
-  readonly servers: string | readonly string[];
-  /** The text of a NATS `.creds` file (user JWT and NKey seed). */
-  readonly creds?: string | Uint8Array;
+/** Where and how to connect (`servers`, `creds`: see {@link NatsAuthOptions}), and the rest. */
+export interface NatsBlobStoreOptions extends NatsAuthOptions {
   /** Object store bucket (letters, digits, `-`, `_`); created if missing. Default `tributary-blobs`. */
   readonly bucket?: string;
   /** Largest blob accepted, in bytes. Default 8 GiB. */

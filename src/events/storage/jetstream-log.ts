@@ -26,7 +26,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { describeNatsError, natsAuth } from "./nats-auth.js";
+import { describeNatsError, natsAuth, type NatsAuthOptions } from "./nats-auth.js";
 import { closeNats, hasNoResponders, messageOf } from "./nats.js";
 import { JetStreamSubscription } from "./jetstream-subscription.js";
 import { decodeCommit } from "../codec.js";
@@ -56,11 +56,8 @@ import {
 import { describeLog, logRef, runSubject, streamName, streamSubjects, type LogRef } from "../subjects.js";
 import type { Commit, Event } from "../types.js";
 
-export interface JetStreamEventLogOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; `nats://user:password@host:port` to log in. */
-  readonly servers: string | readonly string[];
-  /** The text of a NATS `.creds` file (user JWT and NKey seed). */
-  readonly creds?: string | Uint8Array;
+/** Where and how to connect (`servers`, `creds`: see {@link NatsAuthOptions}), and the rest. */
+export interface JetStreamEventLogOptions extends NatsAuthOptions {
   /** Connection name shown by the server's monitoring. Default `tributary`. */
   readonly name?: string;
   /**

@@ -7,9 +7,9 @@
 import { credsAuthenticator, type ConnectionOptions } from "@nats-io/transport-node";
 
 export interface NatsAuthOptions {
-  /** NATS server URL(s); a URL may carry `user:password@`. */
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; `nats://user:password@host:port` to log in. */
   readonly servers: string | readonly string[];
-  /** The text of a NATS `.creds` file. */
+  /** The text of a NATS `.creds` file (user JWT and NKey seed). */
   readonly creds?: string | Uint8Array;
 }
 
