@@ -2,9 +2,9 @@
  * Messages between the agent's main thread and its worker threads. Internal:
  * they never leave the process.
  */
-import type { BlobRef, ErrorInfo, TargetRef, Value } from "../events/index.js";
+import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
 import type { HostReply, HostRequest } from "./context.js";
-import type { LogLevel, RepositoryManifest } from "../protocol/messages.js";
+import type { LogLevel, RepositoryManifest, ServerMessage } from "../protocol/messages.js";
 
 /** Given to each worker at spawn. */
 export interface WorkerData {
@@ -22,17 +22,8 @@ export interface WorkerData {
   readonly maxAssetBytes: number;
 }
 
-/** An execution to run, as the server sent it. */
-export interface ExecuteOrder {
-  readonly executionId: string;
-  readonly runId: string;
-  readonly stepId: string;
-  readonly attempt: number;
-  readonly target: TargetRef;
-  readonly arguments: readonly Value[];
-  /** The arguments are this blob's (then `arguments` is empty): the worker downloads it. */
-  readonly argumentsBlob?: BlobRef;
-}
+/** An execution to run, as the server sent it (its time-out stays with the agent). */
+export type ExecuteOrder = Omit<Extract<ServerMessage, { readonly type: "execute" }>, "type" | "timeoutMs">;
 
 export type AbortReason = "cancelled" | "timed_out" | "abandoned";
 
