@@ -46,6 +46,8 @@ export {
 } from "./errors.js";
 export { upcast } from "./upcast.js";
 export { SERVER_LOG, TOKEN_HASH, TOKEN_ID, TOKEN_ROLES, isReservedProject } from "./tokens.js";
+export type { Principal } from "./principal.js";
+export { describePrincipal } from "./principal.js";
 export type { LogRef } from "./subjects.js";
 export { describeLog, envSubject, logRef, runSubject, streamName, streamSubjects } from "./subjects.js";
 export type { AppendOptions, Appended, EventLog, RawCommit, RawReadOptions, ReadOptions, SubscribeOptions, Subscription } from "./log.js";

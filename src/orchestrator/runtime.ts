@@ -13,7 +13,7 @@
  */
 import { type Value, IdGenerator, MAX_COMMIT_BYTES, parseField, parseRunId, type Commit, type EventId, type EventLog, type LogRef, type RunId, type StepId } from "../events/index.js";
 import { checkEvents, encodeCommit, unpackValue } from "../events/codec.js";
-import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc } from "../projections/index.js";
+import { applyCommit, isFinished, Overlay, PROJECTIONS, type DocSource, type ExecutionDoc, type AnyProjection } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { Outcome } from "../protocol/messages.js";
 import type { Command } from "./core/commands.js";
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   readonly inherited?: Inherited;
   /** Reads a blob whole (results kept as blobs are at most a frame's size). */
   readonly readBlob?: (key: string) => Promise<Uint8Array>;
+  /** What the store folds. Default the environments' `PROJECTIONS`; the server log folds `TOKEN_PROJECTIONS`. */
+  readonly projections?: readonly AnyProjection[];
 }
 
 /** A decided commit waiting for the log's acknowledgement. */
@@ -88,6 +90,7 @@ export class EnvRuntime implements Orchestration {
   /** Executions not yet finished, kept in step with every decided commit. */
   private readonly active = new Map<string, ActiveExecution>();
   private current!: Model;
+  private readonly projections: readonly AnyProjection[];
 
   constructor(private readonly options: RuntimeOptions) {
     this.ref = options.ref;
@@ -95,6 +98,7 @@ export class EnvRuntime implements Orchestration {
     this.clock = options.clock ?? Date.now;
     this.ids = new IdGenerator(this.clock);
     this.notice = options.onNotice ?? ((m) => console.warn(m));
+    this.projections = options.projections ?? PROJECTIONS;
   }
 
   /** The projections as of every decided commit: what queries read. */
@@ -136,7 +140,7 @@ export class EnvRuntime implements Orchestration {
   /** Opens the projection store, brings it up to date with the log, loads the executions in flight. */
   async start(): Promise<void> {
     await this.log.createEnv(this.ref);
-    this.store = await LmdbProjectionStore.open(this.options.storePath, PROJECTIONS, this.notice);
+    this.store = await LmdbProjectionStore.open(this.options.storePath, this.projections, this.notice);
     this.projector = new Projector({ log: this.log, ref: this.ref, store: this.store, onNotice: this.notice });
     await this.projector.start();
     this.reset();
@@ -190,7 +194,7 @@ export class EnvRuntime implements Orchestration {
       events,
     };
     this.folding = seq;
-    applyCommit(PROJECTIONS, this.overlay, commit);
+    applyCommit(this.projections, this.overlay, commit);
     for (const e of events) trackActive(this.active, e, this.model);
     const entry = new Pending(commit);
     this.queue.push(entry);
@@ -220,7 +224,7 @@ export class EnvRuntime implements Orchestration {
   private drain(): void {
     while (this.queue[0]?.acked) {
       const { commit, settle } = this.queue.shift()!;
-      applyCommit(PROJECTIONS, this.confirmedOverlay, commit);
+      applyCommit(this.projections, this.confirmedOverlay, commit);
       this.confirmed = commit.seq;
       if (commit.seq === 1) this.origin = commit.id;
       for (const f of this.committed) f(commit, this.model);

@@ -8,6 +8,7 @@
  * are the projections' own (`src/projections/`), served as they are stored.
  */
 import type { Event, Value } from "../events/types.js";
+import type { Principal } from "../events/principal.js";
 import type { AgentDoc, AssetDoc, EnvironmentDoc, RunDoc, RunView, StepDoc } from "../projections/index.js";
 import type { AssetRef, Outcome } from "./values.js";
 
@@ -136,4 +137,29 @@ export interface VerifyAnswer {
 /** Every answer but 2xx: what went wrong and what to do. */
 export interface ErrorAnswer {
   readonly error: string;
+}
+
+/** An access token as the API shows it: never its secret, nor the hash of it. Times are ms since the epoch. */
+export interface TokenAnswer {
+  readonly tokenId: string;
+  readonly name?: string;
+  readonly project: string;
+  readonly envs: readonly string[];
+  readonly role: "read" | "submit" | "agent" | "admin";
+  readonly createdAt: number;
+  readonly expiresAt?: number;
+  /** Who made it. */
+  readonly by?: Principal;
+  readonly revoked?: { readonly at: number; readonly reason?: string };
+}
+
+/** `POST /api/projects/{p}/tokens`: the new token, with its text, answered this once. */
+export type CreatedTokenAnswer = TokenAnswer & { readonly token: string };
+
+/** `GET /api/whoami`. `auth: false`: the server checks no credentials (no `--auth`). */
+export interface WhoAmIAnswer {
+  readonly auth: boolean;
+  readonly principal?: Principal;
+  /** For a token: its scope. */
+  readonly token?: TokenAnswer;
 }

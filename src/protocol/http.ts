@@ -27,6 +27,7 @@ export const PARAMS = {
   stepId: Id("step id"),
   assetId: Id("asset id"),
   key: NamedString(/^sha256:[0-9a-f]{64}$/, "blob key", "expected sha256:<64 lower-case hex digits>"),
+  tokenId: NamedString(/^[0-9a-z]{1,64}$/, "token id", "expected 1-64 lower-case letters and digits"),
 } as const;
 export type ParamName = keyof typeof PARAMS;
 
@@ -48,6 +49,19 @@ export const UpdateEnvBody = strict({
 });
 export const RerunBody = strict({ cascade: Type.Optional(Type.Boolean()) });
 export const EmptyBody = strict({}, "no fields");
+export const CreateTokenBody = strict({
+  role: Type.Union([Type.Literal("read"), Type.Literal("submit"), Type.Literal("agent"), Type.Literal("admin")], { description: "read | submit | agent | admin" }),
+  envs: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64, description: "an environment name, or a prefix ending in * (dev-*)" }), {
+      minItems: 1,
+      maxItems: 64,
+      description: "environment patterns; default every environment (*)",
+    }),
+  ),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "what the token is for" })),
+  expiresInMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 10 * 366 * 86_400_000, description: "expires this long after its creation, ms" })),
+});
+export const RevokeTokenBody = strict({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })) });
 
 interface RouteSpec {
   /** The route's name: the server dispatches on it (each name has exactly one handler). */
@@ -70,6 +84,10 @@ const RUN = `${ENV}/runs/:runId`;
 const TABLE = [
   { name: "health", method: "GET", path: "health", summary: "liveness and the kind of log" },
   { name: "schema", method: "GET", path: "schema", summary: "this API as JSON Schema" },
+  { name: "whoami", method: "GET", path: "whoami", summary: "whether the server checks credentials, and who the caller is" },
+  { name: "listTokens", method: "GET", path: "projects/:project/tokens", summary: "a project's access tokens (never their secrets)" },
+  { name: "createToken", method: "POST", path: "projects/:project/tokens", summary: "make an access token (its text is answered once)", body: CreateTokenBody },
+  { name: "revokeToken", method: "POST", path: "projects/:project/tokens/:tokenId/revoke", summary: "revoke an access token", body: RevokeTokenBody },
   { name: "listEnvs", method: "GET", path: "projects/:project/envs", summary: "environments of a project" },
   { name: "createEnv", method: "POST", path: "projects/:project/envs", summary: "create or branch an environment", body: CreateEnvBody },
   { name: "updateEnv", method: "POST", path: `${ENV}/update`, summary: "set an environment's base", body: UpdateEnvBody },

@@ -8,11 +8,16 @@
 import type { TokenRole } from "../events/index.js";
 import type { RouteName } from "./http.js";
 
-export type Permission = TokenRole | "public";
+/** `public`: asks nothing; `any`: any valid credential; a role: a token whose role grants it (or the admin). */
+export type Permission = TokenRole | "public" | "any";
 
 export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
   health: "public",
-  schema: "read",
+  schema: "any",
+  whoami: "any",
+  listTokens: "admin",
+  createToken: "admin",
+  revokeToken: "admin",
   listEnvs: "read",
   createEnv: "admin",
   updateEnv: "admin",

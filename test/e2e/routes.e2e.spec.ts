@@ -96,6 +96,7 @@ const BAD: Record<ParamName, { value: string; error: RegExp }> = {
   stepId: { value: "bad.id", error: /invalid step id "bad\.id"/ },
   assetId: { value: "bad.id", error: /invalid asset id "bad\.id"/ },
   key: { value: "sha256:nothex", error: /invalid blob key "sha256:nothex"/ },
+  tokenId: { value: "Bad_Id", error: /invalid token id "Bad_Id"/ },
 };
 
 const keyOf = (r: Route) => `${r.method} ${r.path}`;

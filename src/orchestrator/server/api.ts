@@ -82,6 +82,7 @@ const PARSERS: { readonly [K in ParamName]: (value: unknown) => E.Either<Invalid
   stepId: parseStepId,
   assetId: parseAssetId,
   key: (value) => E.right(String(value)),
+  tokenId: (value) => E.right(String(value)),
 };
 
 /**

@@ -5,7 +5,7 @@
  * environment and a run that most routes start with.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AssetId, EnvName, EventLog, ProjectName, RunId, StepId } from "../../events/index.js";
+import type { AssetId, EnvName, EventLog, Principal, ProjectName, RunId, StepId } from "../../events/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
 import { getRunView, type RunView } from "../../projections/index.js";
 import type { ParamName, RouteName } from "../../protocol/index.js";
@@ -31,6 +31,8 @@ export interface Params extends Readonly<Record<ParamName, string>> {
   readonly assetId: AssetId;
   /** A blob key (`sha256:…`). */
   readonly key: string;
+  /** An access token's public id. */
+  readonly tokenId: string;
 }
 
 /** A request matched to its route, its parameters, query and body checked against the route's schemas. */
@@ -42,6 +44,11 @@ export interface RouteRequest {
   readonly body: unknown;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /**
+   * Who asks, once the server checked the credential (`--auth`): record it
+   * on the events the request causes. Absent without `--auth`.
+   */
+  readonly principal?: Principal;
 }
 
 /** Answers with what it returns (200, JSON), or streams the answer itself and returns {@link STREAMED}. */

@@ -13,6 +13,7 @@ import { metaRoutes } from "./meta.js";
 import { projectionRoutes } from "./projections.js";
 import { runRoutes } from "./runs.js";
 import { stepRoutes } from "./steps.js";
+import { tokenRoutes } from "./tokens.js";
 
 export const HANDLERS: Handlers = {
   ...metaRoutes,
@@ -25,4 +26,5 @@ export const HANDLERS: Handlers = {
   ...agentRoutes,
   ...projectionRoutes,
   ...blobRoutes,
+  ...tokenRoutes,
 };
