@@ -8,8 +8,8 @@
 import type { TokenRole } from "../events/index.js";
 import type { RouteName } from "./http.js";
 
-/** `public`: asks nothing; `any`: any valid credential; a role: a token whose role grants it (or the admin). */
-export type Permission = TokenRole | "public" | "any";
+/** `download`: a blob's bytes (granted to read, submit, agent and admin); `public`: asks nothing; `any`: any valid credential; a role: a token whose role grants it (or the admin). */
+export type Permission = TokenRole | "download" | "public" | "any";
 
 export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
   health: "public",

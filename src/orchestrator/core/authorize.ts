@@ -13,9 +13,15 @@ import type { TokenRole } from "../../events/index.js";
 import type { TokenDoc } from "../../projections/index.js";
 import { coversAll, coversEnv } from "./env-patterns.js";
 
+/**
+ * What a request may need of a token's role: a role's own permission, or
+ * `download` (a blob's bytes: readers of runs, and agents restoring assets).
+ */
+export type RolePermission = TokenRole | "download";
+
 /** What a request needs. */
 export interface Need {
-  readonly permission: TokenRole;
+  readonly permission: RolePermission;
   readonly project: string;
   /** Absent: the project as a whole. */
   readonly env?: string;
@@ -36,8 +42,9 @@ export type Forbidden = {
 export type Authorization = { readonly ok: true; readonly token: TokenDoc } | ({ readonly ok: false } & (Unauthenticated | Forbidden));
 
 /** The roles that grant each permission. */
-export const GRANTS: { readonly [P in TokenRole]: readonly TokenRole[] } = {
+export const GRANTS: { readonly [P in RolePermission]: readonly TokenRole[] } = {
   read: ["read", "submit", "admin"],
+  download: ["read", "submit", "agent", "admin"],
   submit: ["submit", "admin"],
   agent: ["agent", "admin"],
   admin: ["admin"],
