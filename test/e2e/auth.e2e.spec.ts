@@ -272,6 +272,14 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
     expect(cut.reason).toBe(`token ${ids["doomed-agent"]} was revoked: the agent needs a new one`);
     await a.closedWith();
     expect(a.closed?.code).toBe(4401);
+
+    // And a token that expires ends its sessions then.
+    const brief = await make("brief-agent", { role: "agent", expiresInMs: 1000 });
+    const b = await RawAgent.connect(server.url, { authorization: `Bearer ${brief}` });
+    b.send(hello(project, "production"));
+    await b.next("welcome");
+    expect((await b.next("refused", 5000)).reason).toMatch(new RegExp(`^token ${ids["brief-agent"]} expired at \\d{4}-.*: the agent needs a new one$`));
+    expect((await b.closedWith()).code).toBe(4401);
   });
 
   it("keeps every secret out of the log, the projections, the lists and the notices", async () => {

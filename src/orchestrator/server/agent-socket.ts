@@ -38,6 +38,7 @@ export interface AgentSocketOptions {
 
 /** Close code of a session whose credential was revoked (an application code: 4000-4999). */
 export const REVOKED_CLOSE = 4401;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class AgentSockets {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
@@ -62,11 +63,24 @@ export class AgentSockets {
     });
     o.access.onRevoked((tokenId) => {
       for (const ws of this.byToken.get(tokenId) ?? []) {
+        if (ws.readyState !== ws.OPEN) continue;
         ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} was revoked: the agent needs a new one` }));
         ws.close(REVOKED_CLOSE, "token revoked");
       }
       this.byToken.delete(tokenId);
     });
+  }
+
+  /** Ends the session when its token expires (timers reach at most ~24.8 days: a longer wait is taken in steps). */
+  private endAtExpiry(ws: WebSocket, tokenId: string, at: number, holder: { timer?: NodeJS.Timeout }): void {
+    const left = at - Date.now();
+    holder.timer = setTimeout(() => {
+      if (left > MAX_TIMER_MS) return this.endAtExpiry(ws, tokenId, at, holder);
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} expired at ${new Date(at).toISOString()}: the agent needs a new one` }));
+      ws.close(REVOKED_CLOSE, "token expired");
+    }, Math.max(0, Math.min(left, MAX_TIMER_MS)));
+    holder.timer.unref();
   }
 
   /** Sockets of agents that connected with a token, by its id: cut when it is revoked. */
@@ -121,7 +135,12 @@ export class AgentSockets {
             const id = caller.token.tokenId;
             const set = this.byToken.get(id) ?? new Set<WebSocket>();
             this.byToken.set(id, set.add(ws));
-            ws.once("close", () => set.delete(ws));
+            const expiry: { timer?: NodeJS.Timeout } = {};
+            if (caller.token.expiresAt !== undefined) this.endAtExpiry(ws, id, caller.token.expiresAt, expiry);
+            ws.once("close", () => {
+              set.delete(ws);
+              clearTimeout(expiry.timer);
+            });
           }
         }
         void this.hello(conn, m as unknown as Hello).then(
