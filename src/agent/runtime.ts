@@ -72,6 +72,8 @@ class AgentRuntime extends EventEmitter implements Agent {
         modules: [...this.#o.modules],
         cwd: this.#o.cwd,
         server: this.#o.server,
+        project: this.#o.project,
+        env: this.#o.env,
         ...(this.#o.ca === undefined ? {} : { ca: this.#o.ca }),
         workdirRoot: this.#o.workdirRoot,
         keepWorkdirs: this.#o.keepWorkdirs,

@@ -43,7 +43,7 @@ export const run = async (argv: string[]): Promise<number> => {
   if (sub === "download" && assetId) {
     const a = await client.asset(assetId);
     const dir = resolve(values.to ?? assetId);
-    const files = await downloadAsset(t.server, a.ref, dir, t.ca);
+    const files = await downloadAsset(t.server, { project: t.project, env: t.env }, a.ref, dir, t.ca);
     if (values.json) console.log(toJson({ assetId, dir, files }));
     else console.log(`downloaded ${files.length} files of ${assetId} into ${dir}`);
     return 0;
@@ -51,11 +51,11 @@ export const run = async (argv: string[]): Promise<number> => {
   throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(ASSETS));
 };
 
-/** Streams every file of the asset into `dir`, checking sizes and hashes; never writes outside `dir`. */
-const downloadAsset = async (server: string, ref: AssetRef, dir: string, ca: string | undefined): Promise<string[]> => {
+/** Streams every file of the asset into `dir` through the environment it was found in, checking sizes and hashes; never writes outside `dir`. */
+const downloadAsset = async (server: string, scope: { project: string; env: string }, ref: AssetRef, dir: string, ca: string | undefined): Promise<string[]> => {
   const { restoreFiles } = await import("../../agent/assets.js");
   try {
-    return await restoreFiles(server, ref, dir, ca === undefined ? {} : { ca });
+    return await restoreFiles(server, ref, dir, { ...scope, ...(ca === undefined ? {} : { ca }) });
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
