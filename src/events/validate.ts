@@ -211,7 +211,7 @@ const exact =
     const bad = obj(fields)(v, p);
     if (bad) return bad;
     const extra = Object.keys(v as object).find((k) => !Object.hasOwn(fields, k));
-    return extra === undefined ? undefined : `${p}.${extra} is not a field of a ${(v as { kind: string }).kind} principal`;
+    return extra === undefined ? undefined : `${p}.${extra} is not a field of principal kind ${(v as { kind: string }).kind}`;
   };
 
 /** Who caused an event (`Principal`), strictly: the three kinds, their fields and nothing else. */
