@@ -26,6 +26,7 @@ describe.each(LOG_KINDS)("attribution with --auth on the %s log", (kind: LogKind
   let dataDir: string;
   let server: TributaryServer;
   let agent: RawAgent;
+  let agentTokenId: string;
   let ci: { token: string; tokenId: string };
   const ADMIN = { kind: "admin" };
   const asCi = () => ({ kind: "token", tokenId: ci.tokenId, name: "ci" });
@@ -61,7 +62,9 @@ describe.each(LOG_KINDS)("attribution with --auth on the %s log", (kind: LogKind
     });
     const made = await ok<{ token: string; tokenId: string }>(admin, "POST", "tokens", { name: "ci", role: "submit" });
     ci = { token: made.token, tokenId: made.tokenId };
-    const agentToken = (await ok<{ token: string }>(admin, "POST", "tokens", { name: "worker", role: "agent" })).token;
+    const madeAgent = await ok<{ token: string; tokenId: string }>(admin, "POST", "tokens", { name: "worker", role: "agent" });
+    const agentToken = madeAgent.token;
+    agentTokenId = madeAgent.tokenId;
     agent = await RawAgent.connect(server.url, { authorization: `Bearer ${agentToken}` });
     agent.send({
       type: "hello",
@@ -111,8 +114,8 @@ describe.each(LOG_KINDS)("attribution with --auth on the %s log", (kind: LogKind
     await agent.next("ack", 10_000, (m) => m.requestId === 1);
     await ok(ci.token, "POST", `envs/production/runs/${runId}/steps/${x.stepId}/rerun`, {});
     const rows = await history(runId);
-    // The agent, and (once the socket passes its credential) the token it connected with.
-    const worker = expect.objectContaining({ kind: "agent", agentId: "worker-1" });
+    // The agent, and the token it connected with.
+    const worker = { kind: "agent", agentId: "worker-1", tokenId: agentTokenId };
     expect(byOf(rows, "ExecutionStarted")).toEqual([worker]);
     expect(byOf(rows, "ExecutionSucceeded")).toEqual([worker]);
     expect(byOf(rows, "ExecutionCreated")).toEqual([asCi(), asCi()]);

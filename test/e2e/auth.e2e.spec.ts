@@ -234,8 +234,11 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
     const narrow = await call(adminDev, "POST", path, { role: "submit", envs: ["dev-a", "dev-x*"], name: "narrow" });
     expect(narrow.status).toBe(200);
     // It lists, and revokes, only the tokens within its reach.
-    const listed = (await call(adminDev, "GET", path)).json as unknown as { tokenId: string }[];
+    const listed = (await call(adminDev, "GET", path)).json as unknown as { tokenId: string; by?: unknown }[];
     expect(listed.map((t) => t.tokenId).sort()).toEqual([ids["read-dev"], ids["admin-dev"], ids["agent-dev"], narrow.json["tokenId"]].sort());
+    // Each says who made it.
+    expect(listed.find((t) => t.tokenId === ids["read-dev"])?.by).toEqual({ kind: "admin" });
+    expect(listed.find((t) => t.tokenId === narrow.json["tokenId"])?.by).toEqual({ kind: "token", tokenId: ids["admin-dev"], name: "admin-dev" });
     const outOfReach = await call(adminDev, "POST", `${path}/${ids["read"]}/revoke`, {});
     expect({ status: outOfReach.status, error: outOfReach.json.error }).toEqual({ status: 404, error: `no token ${ids["read"]}: list tokens with 'tributary tokens ls'` });
     // A token of another project cannot reach this one's tokens at all.

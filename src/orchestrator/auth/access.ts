@@ -71,7 +71,7 @@ export const tokenAnswer = (t: TokenDoc): TokenAnswer => ({
   role: t.role,
   createdAt: t.createdAt,
   ...(t.expiresAt === undefined ? {} : { expiresAt: t.expiresAt }),
-  ...(t.by === undefined ? {} : { by: t.by as unknown as Principal }),
+  ...(t.by === undefined ? {} : { by: t.by }),
   ...(t.revoked === undefined ? {} : { revoked: t.revoked }),
 });
 
@@ -160,7 +160,7 @@ export class Access {
       role: want.role,
       hash: minted.hash,
       ...(expiresAt === undefined ? {} : { expiresAt }),
-    });
+    }, { by: caller?.principal });
     if (!r.ok) throw new Refused(r.rejection);
     const doc = getToken(this.rt.source, minted.tokenId);
     if (!doc) throw new Error(`token ${minted.tokenId} was recorded but is not in the projection`);
@@ -174,7 +174,7 @@ export class Access {
     if (!doc || doc.project !== project || (caller?.token && !withinReach(caller.token, doc))) {
       throw new Refused({ _tag: "UnknownToken", tokenId });
     }
-    const r = await this.rt.execute({ type: "RevokeToken", tokenId, ...(reason === undefined ? {} : { reason }) });
+    const r = await this.rt.execute({ type: "RevokeToken", tokenId, ...(reason === undefined ? {} : { reason }) }, { by: caller?.principal });
     if (!r.ok) throw new Refused(r.rejection);
     return tokenAnswer(getToken(this.rt.source, tokenId)!);
   }

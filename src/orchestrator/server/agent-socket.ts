@@ -9,7 +9,7 @@ import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { AgentId } from "../../events/index.js";
+import type { AgentId, Principal } from "../../events/index.js";
 import { AGENT_SOCKET_PERMISSION, checkAgentMessage } from "../../protocol/index.js";
 import {
   AGENT_PATH,
@@ -143,7 +143,7 @@ export class AgentSockets {
             });
           }
         }
-        void this.hello(conn, m as unknown as Hello).then(
+        void this.hello(conn, m as unknown as Hello, caller?.principal).then(
           (a) => {
             agent = a;
             // The socket closed while the hello was being recorded: the agent left at once.
@@ -189,9 +189,9 @@ export class AgentSockets {
   }
 
   /** A hello checked against its schema: registers the agent with its environment's scheduler. */
-  private async hello(conn: AgentConnection, m: Hello): Promise<{ id: AgentId; host: AgentHost }> {
+  private async hello(conn: AgentConnection, m: Hello, credential: Principal | undefined): Promise<{ id: AgentId; host: AgentHost }> {
     const host = await this.o.hostOf(m.project, m.env);
-    const id = await host.connect(conn, m);
+    const id = await host.connect(conn, m, credential);
     return { id, host };
   }
 }
