@@ -172,6 +172,38 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
     expect(expired.json.error).toMatch(/^the token has expired: ask an admin for a new one \(token \w+, at \d{4}-/);
   });
 
+  it("answers garbage credentials, of any shape and size, with a 401 (or a 431 past Node's header limit), never a fault", async () => {
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 48271) % 2147483647), seed % n);
+    const printable = (len: number) => Array.from({ length: len }, () => String.fromCharCode(0x21 + rnd(94))).join("");
+    const minted = mintToken();
+    const shapes = [
+      () => printable(1 + rnd(64)),
+      () => `Bearer ${printable(1 + rnd(200))}`,
+      () => `bearer\t${printable(20)}`,
+      () => `Bearer ${tokens["read"]} extra`,
+      () => `Bearer Bearer ${tokens["read"]}`,
+      () => `Bearer ${minted.token.toUpperCase()}`,
+      () => `Bearer trib_${printable(16)}_${printable(52)}_${printable(6)}`,
+      () => `Bearer ${"x".repeat(4000 + rnd(4000))}`,
+      () => `Bearer ${admin}x`,
+      () => `Bearer ${admin.slice(1)}`,
+    ];
+    const routes = ROUTES.filter((r) => PERMISSIONS[r.name] !== "public");
+    for (let i = 0; i < 300; i++) {
+      const route = routes[rnd(routes.length)]!;
+      const header = shapes[rnd(shapes.length)]!();
+      const res = await fetch(new URL(pathOf(route), server.url), { method: route.method, headers: { authorization: header } });
+      const text = await res.text();
+      expect({ i, route: route.name, status: res.status }).toEqual({ i, route: route.name, status: 401 });
+      if (route.method !== "HEAD") expect(JSON.parse(text).error).toMatch(/^(no token|that is not a Tributary token|unknown token)/);
+    }
+    // Past Node's limit on headers: 431, as JSON, before any check.
+    const huge = await fetch(new URL(`/api/projects/${project}/envs`, server.url), { headers: { authorization: `Bearer ${"x".repeat(20_000)}` } });
+    expect(huge.status).toBe(431);
+    expect((await huge.json()) as unknown).toEqual({ error: expect.stringMatching(/HPE_HEADER_OVERFLOW/) });
+  });
+
   it("lets each role use exactly the routes its role grants, and answers 403 naming the role otherwise", async () => {
     for (const route of ROUTES) {
       const permission = PERMISSIONS[route.name];
