@@ -104,7 +104,7 @@ export const restoreAsset = async (io: AssetIo, asset: AssetRef, options: Restor
  * path, or relative to the current directory), each at `<dir>/<entry path>`,
  * streamed and checked (size, sha256) as {@link restoreAsset} does, never
  * writing outside `dir`. Records nothing on the server.
- * @param server the server's URL (`http(s)://host:port`).
+ * @param server the server's URL (`http(s)://host:port`); `options.token`: the access token to send.
  * @returns the files' absolute paths, in the asset's order.
  * @throws AssetPathError, AssetIntegrityError, or an error naming the entry.
  */
@@ -112,14 +112,14 @@ export const restoreFiles = async (
   server: string,
   ref: AssetRef,
   dir: string,
-  options: { readonly signal?: AbortSignal; readonly ca?: string } = {},
+  options: { readonly signal?: AbortSignal; readonly ca?: string; readonly token?: string } = {},
 ): Promise<string[]> => {
   if (!isAssetRef(ref)) throw new TypeError("restoreFiles: not an asset reference");
   checkEntryPaths(ref.assetId, ref.entries.map((e) => e.path));
   const root = path.resolve(dir);
   await mkdir(root, { recursive: true });
   const target = await ensureDirInside(root, "", `download of asset ${ref.assetId}`);
-  const blobs = new BlobClient(server, options.ca === undefined ? {} : { ca: options.ca });
+  const blobs = new BlobClient(server, { ...(options.ca === undefined ? {} : { ca: options.ca }), ...(options.token === undefined ? {} : { token: options.token }) });
   try {
     await downloadEntries(blobs, ref, target, `download of asset ${ref.assetId}`, options.signal ?? new AbortController().signal);
   } finally {
@@ -137,7 +137,7 @@ const downloadEntries = async (blobs: BlobClient, asset: AssetRef, target: strin
     } catch (err) {
       if (err instanceof BlobMissingError || err instanceof BlobMismatchError) throw new AssetIntegrityError(asset.assetId, e.path, err.message);
       if (signal.aborted) throw err;
-      throw new Error(`asset ${asset.assetId}: entry ${e.path}: download failed: ${(err as Error).message}`);
+      throw new Error(`asset ${asset.assetId}: entry ${e.path}: download failed: ${(err as Error).message}`, { cause: err });
     }
   });
 };
