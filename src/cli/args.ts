@@ -57,9 +57,9 @@ const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 export const duration = (option: string, raw: string | undefined, minMs = 1000, maxMs = Number.MAX_SAFE_INTEGER): number | undefined => {
   if (raw === undefined) return undefined;
   const m = /^(\d{1,15})([smhd])$/.exec(raw.trim());
-  const ms = m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : Number.NaN;
-  if (!Number.isSafeInteger(ms)) refuse(`--${option} takes a duration, a whole number and a unit s, m, h or d (90s, 30m, 12h, 30d), got ${JSON.stringify(raw)}`);
-  if (ms < minMs || ms > maxMs) refuse(`--${option} takes a duration from ${showMs(minMs)} to ${showMs(maxMs)}, got ${JSON.stringify(raw)}`);
+  if (!m) return refuse(`--${option} takes a duration, a whole number and a unit s, m, h or d (90s, 30m, 12h, 30d), got ${JSON.stringify(raw)}`);
+  const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  if (!Number.isSafeInteger(ms) || ms < minMs || ms > maxMs) refuse(`--${option} takes a duration from ${showMs(minMs)} to ${showMs(maxMs)}, got ${JSON.stringify(raw)}`);
   return ms;
 };
 
