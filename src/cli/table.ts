@@ -68,8 +68,13 @@ export const SERVER = {
     "tls-cert": { type: "string", value: "FILE", description: "serve HTTPS and WSS with this PEM certificate (chain); needs --tls-key" },
     "tls-key": { type: "string", value: "FILE", description: "the PEM private key of --tls-cert; needs --tls-cert" },
     port: { type: "string", value: "N", default: "7777", description: "the HTTP port, 0 to 65535 (0: any free port)" },
-    host: { type: "string", value: "H", absent: "127.0.0.1", description: "the address to listen on (not a loopback one: needs --insecure)" },
-    insecure: { type: "boolean", description: "listen on a --host beyond this machine although the API has no authentication yet (warned on every start)" },
+    host: { type: "string", value: "H", absent: "127.0.0.1", description: "the address to listen on (not a loopback one: needs --auth, or --insecure)" },
+    auth: {
+      type: "boolean",
+      description:
+        "check a token on every request but /api/health and on every agent connection; the admin token is TRIBUTARY_ADMIN_TOKEN, or <data>/admin-token, made (mode 0600) and shown on the first start",
+    },
+    insecure: { type: "boolean", description: "listen on a --host beyond this machine without --auth, although anyone who reaches it may do anything (warned on every start)" },
     "heartbeat-ms": { type: "string", value: "N", absent: "2000", description: "how often agents send a heartbeat, ms" },
     "restart-grace-ms": {
       type: "string",

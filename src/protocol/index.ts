@@ -13,5 +13,5 @@ export {
   StepOptionsSchema,
   RepositoryManifestSchema,
 } from "./agent.js";
-export { ROUTES, matchRoute, checkQuery, checkBody, apiSchema, type RouteName, type ParamName } from "./http.js";
+export { ROUTES, matchRoute, checkQuery, checkBody, apiSchema, type Route, type RouteName, type ParamName } from "./http.js";
 export { PERMISSIONS, AGENT_SOCKET_PERMISSION, type Permission } from "./permissions.js";

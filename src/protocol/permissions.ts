@@ -43,4 +43,4 @@ export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
 };
 
 /** The agents' WebSocket. */
-export const AGENT_SOCKET_PERMISSION: Permission = "agent";
+export const AGENT_SOCKET_PERMISSION = "agent" as const satisfies Permission;

@@ -132,6 +132,75 @@ const CASES = byKey([
     },
   ],
   [
+    "GET whoami",
+    {
+      async success(c) {
+        // This harness's server checks no credentials (auth.e2e.spec.ts has one that does).
+        expect(await c.ok("GET", "/api/whoami")).toEqual({ auth: false });
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "GET projects/:project/tokens",
+    {
+      async success(c) {
+        const made = await c.ok<{ tokenId: string }>("POST", `/api/projects/${c.project}/tokens`, { role: "read", name: "listed" });
+        const list = await c.ok<{ tokenId: string; name?: string }[]>("GET", `/api/projects/${c.project}/tokens`);
+        expect(list.find((t) => t.tokenId === made.tokenId)).toMatchObject({ name: "listed", role: "read", envs: ["*"] });
+        // Never a secret, nor its hash.
+        expect(JSON.stringify(list)).not.toMatch(/trib_|hash/);
+        expect(await c.ok("GET", "/api/projects/nobody-here/tokens")).toEqual([]);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "POST projects/:project/tokens",
+    {
+      body: { role: "read" },
+      async success(c) {
+        const made = await c.ok<{ token: string; tokenId: string; envs: string[]; expiresAt?: number; createdAt: number }>(
+          "POST",
+          `/api/projects/${c.project}/tokens`,
+          { role: "submit", envs: ["dev", "dev-*"], expiresInMs: 60_000 },
+        );
+        expect(made.token).toMatch(new RegExp(`^trib_${made.tokenId}_[0-9a-z]{52}_[0-9a-z]{6}$`));
+        expect(made).toMatchObject({ role: "submit", envs: ["dev", "dev-*"] });
+        // 60 s from the request (the edge's clock; the creation's time is the decision's, a moment later).
+        expect(made.expiresAt! - made.createdAt).toBeGreaterThan(59_000);
+        expect(made.expiresAt! - made.createdAt).toBeLessThanOrEqual(60_000);
+      },
+      refusals: (c) => [
+        { what: "no body", path: `/api/projects/${c.project}/tokens`, status: 400, error: /the request needs a JSON body: an object with role/ },
+        { what: "an unknown role", path: `/api/projects/${c.project}/tokens`, body: { role: "root" }, status: 400, error: /body\.role/ },
+        { what: "a pattern with /", path: `/api/projects/${c.project}/tokens`, body: { role: "read", envs: ["dev/*"] }, status: 400, error: /invalid environment pattern "dev\/\*".*dev-\*/ },
+        { what: "no patterns", path: `/api/projects/${c.project}/tokens`, body: { role: "read", envs: [] }, status: 400, error: /body\.envs/ },
+        { what: "an expiry too short", path: `/api/projects/${c.project}/tokens`, body: { role: "read", expiresInMs: 5 }, status: 400, error: /body\.expiresInMs/ },
+      ],
+    },
+  ],
+  [
+    "POST projects/:project/tokens/:tokenId/revoke",
+    {
+      params: () => ({ tokenId: "nosuchtoken" }),
+      body: {},
+      async success(c) {
+        const made = await c.ok<{ tokenId: string }>("POST", `/api/projects/${c.project}/tokens`, { role: "read" });
+        const revoked = await c.ok<{ revoked?: { reason?: string } }>("POST", `/api/projects/${c.project}/tokens/${made.tokenId}/revoke`, { reason: "test" });
+        expect(revoked.revoked).toMatchObject({ reason: "test" });
+        // Again: nothing changes, the same answer.
+        expect(await c.ok("POST", `/api/projects/${c.project}/tokens/${made.tokenId}/revoke`, {})).toMatchObject({ revoked: { reason: "test" } });
+        // Another project's token is as unknown as none.
+        const r = await c.call("POST", `/api/projects/other-project/tokens/${made.tokenId}/revoke`, {});
+        expect(r.status).toBe(404);
+      },
+      refusals: (c) => [
+        { what: "an unknown token", path: `/api/projects/${c.project}/tokens/nosuchtoken/revoke`, body: {}, status: 404, error: /no token nosuchtoken/ },
+      ],
+    },
+  ],
+  [
     "GET schema",
     {
       async success(c) {

@@ -24,10 +24,22 @@ export class RawAgent {
     ws.on("error", () => undefined);
   }
 
-  static connect(server: string): Promise<RawAgent> {
-    const ws = new WebSocket(server.replace(/^http/, "ws") + AGENT_PATH);
+  static async connect(server: string, headers: Record<string, string> = {}): Promise<RawAgent> {
+    const r = await RawAgent.tryConnect(server, headers);
+    if (!(r instanceof RawAgent)) throw new Error(`the upgrade was refused: ${r.status} ${r.body}`);
+    return r;
+  }
+
+  /** Connects, or the HTTP answer of a refused upgrade (its status and body). */
+  static tryConnect(server: string, headers: Record<string, string> = {}): Promise<RawAgent | { status: number; body: string }> {
+    const ws = new WebSocket(server.replace(/^http/, "ws") + AGENT_PATH, { headers });
     return new Promise((resolve, reject) => {
       ws.once("open", () => resolve(new RawAgent(ws)));
+      ws.once("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
       ws.once("error", reject);
     });
   }
@@ -72,6 +84,19 @@ export class RawAgent {
         this.waiters.add(done);
       }).finally(() => this.waiters.clear());
     }
+  }
+
+  /** Resolves once the server has closed the socket (or it was closed already). */
+  async closedWith(ms = 5000): Promise<{ code: number; reason: string }> {
+    const end = Date.now() + ms;
+    while (!this.closed) {
+      if (Date.now() > end) throw new Error(`the socket was not closed within ${ms} ms`);
+      await new Promise<void>((resolve) => {
+        this.waiters.add(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.closed;
   }
 
   close(): Promise<void> {

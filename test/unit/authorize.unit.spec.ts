@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ProjectName, TokenRole } from "../../src/events/index.js";
 import type { TokenDoc } from "../../src/projections/index.js";
-import { authorize, coversEnv, patternMatches, unauthenticated, type Need } from "../../src/orchestrator/core/index.js";
+import { authorize, coversEnv, delegationRefusal, patternMatches, patternWithin, unauthenticated, withinReach, type Need } from "../../src/orchestrator/core/index.js";
 
 const NOW = 1_700_000_000_000;
 const token = (o: Partial<TokenDoc> = {}): TokenDoc => ({
@@ -125,5 +125,72 @@ describe("authorize: who the token is", () => {
   it("a revoked or expired token is refused before its scope is looked at (401, not 403)", () => {
     expect(authorize(token({ revoked: { at: NOW - 1 } }), NOW, { permission: "read", project: "bank" })).toMatchObject({ status: 401 });
     expect(authorize(token({ expiresAt: NOW - 1 }), NOW, { permission: "read", project: "bank" })).toMatchObject({ status: 401 });
+  });
+});
+
+describe("authorize: download and any environment", () => {
+  it.each([
+    ["read", true],
+    ["submit", true],
+    ["agent", true],
+    ["admin", true],
+  ] as const)("download (a blob's bytes) is granted to %s: %s", (role, allowed) => {
+    expect(authorize(token({ role }), NOW, { permission: "download", project: "shop", env: "dev" }).ok).toBe(allowed);
+  });
+
+  it("anyEnv checks the project and the role, not the environments", () => {
+    const t = token({ envs: ["dev-*"], role: "admin" });
+    expect(authorize(t, NOW, { permission: "admin", project: "shop", anyEnv: true }).ok).toBe(true);
+    // Without it, a need about the project as a whole asks for `*`.
+    expect(authorize(t, NOW, need("admin", null))).toMatchObject({ ok: false, status: 403, lacks: "environment" });
+    expect(authorize(t, NOW, { permission: "admin", project: "other", anyEnv: true })).toMatchObject({ ok: false, lacks: "project" });
+    expect(authorize(token({ envs: ["dev-*"], role: "read" }), NOW, { permission: "admin", project: "shop", anyEnv: true })).toMatchObject({
+      ok: false,
+      lacks: "role",
+    });
+  });
+});
+
+describe("patternWithin: does a pattern lie inside a list of them", () => {
+  it.each([
+    ["dev-a", ["dev-*"], true],
+    ["dev-a*", ["dev-*"], true],
+    ["dev-*", ["dev-*"], true],
+    ["dev*", ["dev-*"], false], // dev* covers dev, which dev-* does not
+    ["dev", ["dev-*"], false],
+    ["dev", ["dev", "dev-*"], true],
+    ["*", ["dev-*"], false],
+    ["*", ["*"], true],
+    ["anything", ["*"], true],
+    ["dev-*", ["dev-a"], false], // an exact name never covers a prefix
+    ["dev-a", ["dev-a"], true],
+  ] as const)("%s within %j: %s", (pattern, patterns, within) => {
+    expect(patternWithin(pattern, patterns)).toBe(within);
+  });
+});
+
+describe("delegationRefusal: no token makes a wider one", () => {
+  const creator = token({ envs: ["dev-*"], name: "team" });
+
+  it("allows patterns within the creator's", () => {
+    expect(delegationRefusal(creator, { envs: ["dev-a", "dev-b*"] })).toBeUndefined();
+    expect(withinReach(creator, { envs: ["dev-a"] })).toBe(true);
+  });
+
+  it("refuses a pattern outside, naming it", () => {
+    expect(delegationRefusal(creator, { envs: ["dev-a", "prod"] })).toEqual({
+      status: 403,
+      lacks: "environment",
+      message: "token t1 (team) covers dev-*: it cannot give prod",
+    });
+    expect(withinReach(creator, { envs: ["*"] })).toBe(false);
+  });
+
+  it("keeps a creator that expires from making a token that outlives it", () => {
+    const brief = token({ envs: ["*"], expiresAt: NOW + 60_000 });
+    expect(delegationRefusal(brief, { envs: ["dev"], expiresAt: NOW + 30_000 })).toBeUndefined();
+    expect(delegationRefusal(brief, { envs: ["dev"], expiresAt: NOW + 60_000 })).toBeUndefined();
+    expect(delegationRefusal(brief, { envs: ["dev"], expiresAt: NOW + 60_001 })).toMatchObject({ status: 403, lacks: "expiry" });
+    expect(delegationRefusal(brief, { envs: ["dev"] })).toMatchObject({ lacks: "expiry" });
   });
 });

@@ -1,5 +1,6 @@
 /** `tributary server`: runs the server until SIGINT / SIGTERM. Its options: SERVER in ../table.ts. */
 import { createSecureContext } from "node:tls";
+import { AdminTokenRefused } from "../../orchestrator/auth/admin.js";
 import { DataDirLocked } from "../../orchestrator/data-lock.js";
 import { InsecureBind, TributaryServer, type ServerOptions } from "../../orchestrator/server/index.js";
 import { name, natsUrls, wholeNumber } from "../args.js";
@@ -30,13 +31,14 @@ export const run = async (argv: string[]): Promise<number> => {
     port,
     ...(values.host ? { host: values.host } : {}),
     ...(values.insecure ? { insecure: true } : {}),
+    ...(values.auth ? { auth: true } : {}),
     ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
     ...(restartGraceMs === undefined ? {} : { restartGraceMs }),
     defaultProject: project,
     ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
     ...(maxAssetBytes === undefined ? {} : { maxAssetBytes }),
   });
-  console.log(`tributary server listening on ${server.url} (log: ${server.log.kind}, data: ${server.dataDir})`);
+  console.log(`tributary server listening on ${server.url} (log: ${server.log.kind}, data: ${server.dataDir}${server.access.enabled ? ", auth: on" : ""})`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
@@ -81,7 +83,7 @@ const startServer = async (options: ServerOptions): Promise<TributaryServer> => 
   try {
     return await TributaryServer.start(options);
   } catch (e) {
-    if (e instanceof DataDirLocked || e instanceof InsecureBind) throw new CliError(e.message, 1);
+    if (e instanceof DataDirLocked || e instanceof InsecureBind || e instanceof AdminTokenRefused) throw new CliError(e.message, 1);
     const code = (e as NodeJS.ErrnoException).code;
     const where = `${options.host ?? "127.0.0.1"}:${options.port ?? 7777}`;
     if (code === "EADDRINUSE") throw new CliError(`${where} is in use (another server?): stop it, or choose another --port`, 1);

@@ -11,7 +11,7 @@
  */
 import type { TokenRole } from "../../events/index.js";
 import type { TokenDoc } from "../../projections/index.js";
-import { coversAll, coversEnv } from "./env-patterns.js";
+import { coversAll, coversEnv, patternWithin } from "./env-patterns.js";
 
 /**
  * What a request may need of a token's role: a role's own permission, or
@@ -25,6 +25,12 @@ export interface Need {
   readonly project: string;
   /** Absent: the project as a whole. */
   readonly env?: string;
+  /**
+   * Any environment of the project will do: only the project and the role
+   * are checked here (the token routes, which then keep each caller to the
+   * tokens within its own reach: {@link delegationRefusal}).
+   */
+  readonly anyEnv?: true;
 }
 
 /** Why no principal could be established: 401. */
@@ -36,7 +42,7 @@ export type Unauthenticated = {
 /** A valid token that does not reach this far: 403, naming what it lacks. */
 export type Forbidden = {
   readonly status: 403;
-  readonly lacks: "project" | "environment" | "role";
+  readonly lacks: "project" | "environment" | "role" | "expiry";
   readonly message: string;
 };
 export type Authorization = { readonly ok: true; readonly token: TokenDoc } | ({ readonly ok: false } & (Unauthenticated | Forbidden));
@@ -77,7 +83,7 @@ export const authorize = (token: TokenDoc | undefined, now: number, need: Need):
   }
   const who = `token ${token.tokenId}${token.name ? ` (${token.name})` : ""}`;
   if (token.project !== need.project) return forbidden("project", `${who} is for project ${token.project}, not ${need.project}`);
-  if (need.env === undefined ? !coversAll(token.envs) : !coversEnv(token.envs, need.env)) {
+  if (need.anyEnv ? false : need.env === undefined ? !coversAll(token.envs) : !coversEnv(token.envs, need.env)) {
     const where = need.env === undefined ? `every environment of ${need.project}` : `environment ${need.project}/${need.env}`;
     return forbidden("environment", `${who} covers ${token.envs.join(", ")} of ${token.project}, not ${where}`);
   }
@@ -86,3 +92,35 @@ export const authorize = (token: TokenDoc | undefined, now: number, need: Need):
   }
   return { ok: true, token };
 };
+
+/** What a new token would reach. */
+export interface Reach {
+  readonly envs: readonly string[];
+  readonly expiresAt?: number;
+}
+
+/**
+ * Why `creator` (an admin token of the project) may not hand out a token
+ * reaching `want`, or `undefined` when it may: no token makes one wider
+ * than itself. Every pattern must lie within the creator's, and a creator
+ * that expires makes only tokens that expire no later (`expiresAt` absent
+ * here is refused: the edge caps it at the creator's first).
+ */
+export const delegationRefusal = (creator: TokenDoc, want: Reach): Forbidden | undefined => {
+  const who = `token ${creator.tokenId}${creator.name ? ` (${creator.name})` : ""}`;
+  const outside = want.envs.filter((p) => !patternWithin(p, creator.envs));
+  if (outside.length > 0) {
+    return { status: 403, lacks: "environment", message: `${who} covers ${creator.envs.join(", ")}: it cannot give ${outside.join(", ")}` };
+  }
+  if (creator.expiresAt !== undefined && (want.expiresAt === undefined || want.expiresAt > creator.expiresAt)) {
+    return {
+      status: 403,
+      lacks: "expiry",
+      message: `${who} expires at ${new Date(creator.expiresAt).toISOString()}: it cannot give a token that outlives it`,
+    };
+  }
+  return undefined;
+};
+
+/** Is a token of `reach` within what `creator` covers (for listing and revoking)? */
+export const withinReach = (creator: TokenDoc, reach: Reach): boolean => reach.envs.every((p) => patternWithin(p, creator.envs));

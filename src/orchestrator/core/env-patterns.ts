@@ -37,3 +37,15 @@ export const coversEnv = (patterns: readonly string[], env: string): boolean => 
 
 /** Do `patterns` cover every environment of the project (one of them is `*`)? */
 export const coversAll = (patterns: readonly string[]): boolean => patterns.includes("*");
+
+/**
+ * Does every environment `pattern` covers lie within what `patterns` cover?
+ * An exact name: when one of them covers it. A prefix `x*`: when one of them
+ * is a prefix `y*` with `x` starting with `y` (an exact name never covers a
+ * prefix).
+ */
+export const patternWithin = (pattern: string, patterns: readonly string[]): boolean => {
+  if (!pattern.endsWith("*")) return coversEnv(patterns, pattern);
+  const prefix = pattern.slice(0, -1);
+  return patterns.some((q) => q.endsWith("*") && prefix.startsWith(q.slice(0, -1)));
+};

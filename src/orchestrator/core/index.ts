@@ -8,5 +8,17 @@ export { modelOf, type Inherited, type Model } from "./model.js";
 export { nextActions, trackActive, handlesIn, satisfies, type Action, type ActiveExecution, type AgentSlot, type Liveness, type Plan } from "./next-actions.js";
 export { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 export { ABANDON_RETRIES, FREE_ABANDON_CAUSES, delayFor, shouldRetry } from "./retry-policy.js";
-export { authorize, unauthenticated, GRANTS, type Authorization, type Forbidden, type Need, type Unauthenticated } from "./authorize.js";
-export { coversAll, coversEnv, patternMatches, patternRefusal } from "./env-patterns.js";
+export {
+  authorize,
+  delegationRefusal,
+  unauthenticated,
+  withinReach,
+  GRANTS,
+  type Authorization,
+  type Forbidden,
+  type Need,
+  type Reach,
+  type RolePermission,
+  type Unauthenticated,
+} from "./authorize.js";
+export { coversAll, coversEnv, patternMatches, patternRefusal, patternWithin } from "./env-patterns.js";

@@ -7,9 +7,10 @@
  */
 import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { AgentId } from "../../events/index.js";
-import { checkAgentMessage } from "../../protocol/index.js";
+import { AGENT_SOCKET_PERMISSION, checkAgentMessage } from "../../protocol/index.js";
 import {
   AGENT_PATH,
   MAX_FRAME_BYTES,
@@ -19,6 +20,7 @@ import {
   type AgentMessage,
   type ServerMessage,
 } from "../../protocol/messages.js";
+import type { Access, Caller, Denied } from "../auth/access.js";
 import type { AgentConnection, EnvScheduler, Hello } from "../scheduler/index.js";
 
 /** What the socket hands an agent's session to. */
@@ -30,7 +32,13 @@ export interface AgentSocketOptions {
   /** Aborted when the server starts closing: sockets closed then are not agents leaving. */
   readonly stopping: AbortSignal;
   readonly notice: (message: string) => void;
+  /** With --auth: who connects (the upgrade's `Authorization`), and whether they may host the hello's environment. */
+  readonly access: Access;
 }
+
+/** Close code of a session whose credential was revoked (an application code: 4000-4999). */
+export const REVOKED_CLOSE = 4401;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class AgentSockets {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
@@ -44,9 +52,39 @@ export class AgentSockets {
         socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+      let caller: Caller | undefined;
+      if (o.access.enabled) {
+        const who = o.access.identify(req.headers.authorization);
+        // Refused before the socket is made: an HTTP answer the agent reads, as any client would.
+        if ("status" in who) return refuseUpgrade(socket, who);
+        caller = who;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, caller));
+    });
+    o.access.onRevoked((tokenId) => {
+      for (const ws of this.byToken.get(tokenId) ?? []) {
+        if (ws.readyState !== ws.OPEN) continue;
+        ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} was revoked: the agent needs a new one` }));
+        ws.close(REVOKED_CLOSE, "token revoked");
+      }
+      this.byToken.delete(tokenId);
     });
   }
+
+  /** Ends the session when its token expires (timers reach at most ~24.8 days: a longer wait is taken in steps). */
+  private endAtExpiry(ws: WebSocket, tokenId: string, at: number, holder: { timer?: NodeJS.Timeout }): void {
+    const left = at - Date.now();
+    holder.timer = setTimeout(() => {
+      if (left > MAX_TIMER_MS) return this.endAtExpiry(ws, tokenId, at, holder);
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} expired at ${new Date(at).toISOString()}: the agent needs a new one` }));
+      ws.close(REVOKED_CLOSE, "token expired");
+    }, Math.max(0, Math.min(left, MAX_TIMER_MS)));
+    holder.timer.unref();
+  }
+
+  /** Sockets of agents that connected with a token, by its id: cut when it is revoked. */
+  private readonly byToken = new Map<string, Set<WebSocket>>();
 
   /** Tells every agent the server is going away (close code 1001: they reconnect with backoff), and accepts no more. */
   goingAway(): void {
@@ -59,7 +97,7 @@ export class AgentSockets {
     for (const c of this.wss.clients) c.terminate();
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, caller: Caller | undefined): void {
     const { stopping } = this.o;
     let agent: { id: AgentId; host: AgentHost } | undefined;
     let helloSeen = false;
@@ -90,6 +128,21 @@ export class AgentSockets {
         }
         const problem = checkAgentMessage(m) ?? arityProblem(m["manifests"] as readonly unknown[]);
         if (problem) return refuse(problem);
+        if (caller) {
+          const denied = this.o.access.permit(caller, { permission: AGENT_SOCKET_PERMISSION, project: m["project"] as string, env: m["env"] as string });
+          if (denied) return refuse(denied.message);
+          if (caller.token) {
+            const id = caller.token.tokenId;
+            const set = this.byToken.get(id) ?? new Set<WebSocket>();
+            this.byToken.set(id, set.add(ws));
+            const expiry: { timer?: NodeJS.Timeout } = {};
+            if (caller.token.expiresAt !== undefined) this.endAtExpiry(ws, id, caller.token.expiresAt, expiry);
+            ws.once("close", () => {
+              set.delete(ws);
+              clearTimeout(expiry.timer);
+            });
+          }
+        }
         void this.hello(conn, m as unknown as Hello).then(
           (a) => {
             agent = a;
@@ -159,4 +212,14 @@ const arityProblem = (manifests: readonly unknown[]): string | undefined => {
     }
   }
   return undefined;
+};
+
+/** Answers a refused upgrade as HTTP: the status, and the JSON `{ error }` every other refusal has. */
+const refuseUpgrade = (socket: Duplex, d: Denied): void => {
+  const text = JSON.stringify({ error: d.message });
+  const reason = d.status === 401 ? "Unauthorized" : "Forbidden";
+  socket.end(
+    `HTTP/1.1 ${d.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
+      `www-authenticate: Bearer realm="tributary"\r\nconnection: close\r\n\r\n${text}`,
+  );
 };

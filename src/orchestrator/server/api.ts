@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import * as E from "fp-ts/lib/Either.js";
 import {
   InvalidNameError,
+  isReservedProject,
   parseAssetId,
   parseEnvName,
   parseField,
@@ -17,8 +18,10 @@ import {
   parseRunId,
   parseStepId,
   type InvalidName,
+  type ProjectName,
 } from "../../events/index.js";
-import { checkBody, checkQuery, matchRoute, type ParamName } from "../../protocol/index.js";
+import { checkBody, checkQuery, matchRoute, PERMISSIONS, type ParamName, type Route, type RouteName } from "../../protocol/index.js";
+import { AccessDenied, type Caller } from "../auth/access.js";
 import { Refused } from "../environments.js";
 import { goingAway, STREAMED, type Params, type ServerContext } from "./context.js";
 import { discard, HttpError, noBody, readBody, send } from "./http-io.js";
@@ -43,23 +46,26 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
       throw new HttpError(match.status, match.message);
     }
     const { route } = match.matched;
+    const caller = authenticate(ctx, req, res, route.name);
     const params = parseParams(match.matched.params);
+    if (caller) authorizeRoute(ctx, caller, route, params);
+    const who = caller ? { caller, principal: caller.principal } : {};
     const badQuery = checkQuery(route, url.searchParams);
     if (badQuery) throw new HttpError(400, badQuery);
     const handler = HANDLERS[route.name];
     if ("raw" in handler) {
       // A raw handler streams its own body (a blob upload); on any other method there is none to take.
       if (method !== "PUT" && method !== "POST") await noBody(req);
-      return await handler.raw(ctx, { params, query: url.searchParams, req, res });
+      return await handler.raw(ctx, { params, query: url.searchParams, req, res, ...who });
     }
     const body = method === "POST" || method === "PUT" ? await readBody(req) : await noBody(req);
     const badBody = checkBody(route, body);
     if (badBody) throw new HttpError(400, badBody);
-    const out = await handler(ctx, { params, query: url.searchParams, body, req, res });
+    const out = await handler(ctx, { params, query: url.searchParams, body, req, res, ...who });
     if (out === STREAMED) return;
     send(res, 200, out);
   } catch (e) {
-    const status = e instanceof HttpError || e instanceof Refused ? e.status : e instanceof InvalidNameError ? 400 : 500;
+    const status = e instanceof HttpError || e instanceof Refused || e instanceof AccessDenied ? e.status : e instanceof InvalidNameError ? 400 : 500;
     // What fails because the server is stopping (its orchestrators closed) is for the client to retry.
     if (status === 500 && ctx.stopping.aborted) return answerGoingAway(res);
     if (status === 503) return answerGoingAway(res, (e as Error).message);
@@ -74,9 +80,48 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
   }
 };
 
+/**
+ * With --auth, the caller of a route that is not public: 401 (with a
+ * `WWW-Authenticate` challenge) when the credential is missing, malformed,
+ * unknown, expired or revoked. Checked before anything of the request is
+ * read. Without --auth, or on a public route, `undefined`.
+ */
+const authenticate = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse, route: RouteName): Caller | undefined => {
+  if (!ctx.access.enabled || PERMISSIONS[route] === "public") return undefined;
+  const caller = ctx.access.identify(req.headers.authorization);
+  if ("status" in caller) {
+    res.setHeader("www-authenticate", 'Bearer realm="tributary"');
+    throw new AccessDenied(caller);
+  }
+  return caller;
+};
+
+/**
+ * The routes whose environment is not in their path, or not the only one
+ * they touch: the middleware checks the project and the role, the handler
+ * the environments (`allowed` in context.ts): which of the project's
+ * environments a token lists, the one it creates and the one it branches
+ * from, the tokens within its reach.
+ */
+const ANY_ENV: ReadonlySet<RouteName> = new Set(["listEnvs", "createEnv", "listTokens", "createToken", "revokeToken"]);
+
+/** 403 unless `caller` may use `route` on the project and environment of its path. */
+const authorizeRoute = (ctx: ServerContext, caller: Caller, route: Route, params: Params): void => {
+  const permission = PERMISSIONS[route.name];
+  if (permission === "public" || permission === "any" || !caller.token) return;
+  if (!route.path.startsWith("projects/:project")) {
+    throw new AccessDenied({ status: 403, message: `${route.name} is for the admin only, not token ${caller.token.tokenId}` });
+  }
+  const hasEnv = route.path.includes("/:env");
+  const need = { permission, project: params.project, ...(ANY_ENV.has(route.name) ? { anyEnv: true as const } : hasEnv ? { env: params.env } : {}) };
+  const denied = ctx.access.permit(caller, need);
+  if (denied) throw new AccessDenied(denied);
+};
+
 /** How each path parameter is parsed into the id or name it is. */
 const PARSERS: { readonly [K in ParamName]: (value: unknown) => E.Either<InvalidName, Params[K]> } = {
-  project: parseProjectName,
+  project: (value) =>
+    E.chain((p: ProjectName) => (isReservedProject(p) ? E.left<InvalidName>({ _tag: "InvalidName", kind: "project name", value: p, hint: "that name is reserved for the server's own log" }) : E.right(p)))(parseProjectName(value)),
   env: parseEnvName,
   runId: parseRunId,
   stepId: parseStepId,

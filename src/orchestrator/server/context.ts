@@ -9,7 +9,8 @@ import type { AssetId, EnvName, EventLog, Principal, ProjectName, RunId, StepId 
 import type { BlobStore } from "../../events/storage/blob-store.js";
 import { getRunView, type RunView } from "../../projections/index.js";
 import type { ParamName, RouteName } from "../../protocol/index.js";
-import { rejectionMessage, rejectionStatus, type Rejection } from "../core/index.js";
+import { rejectionMessage, rejectionStatus, type Rejection, type RolePermission } from "../core/index.js";
+import { AccessDenied, type Access, type Caller } from "../auth/access.js";
 import type { Env, Environments } from "../environments.js";
 import { HttpError } from "./http-io.js";
 
@@ -17,6 +18,8 @@ export interface ServerContext {
   readonly log: EventLog;
   readonly blobs: BlobStore;
   readonly envs: Environments;
+  /** Tokens, and (with --auth) who may do what. */
+  readonly access: Access;
   /** Aborted when the server starts closing. */
   readonly stopping: AbortSignal;
   readonly notice: (message: string) => void;
@@ -49,6 +52,8 @@ export interface RouteRequest {
    * on the events the request causes. Absent without `--auth`.
    */
   readonly principal?: Principal;
+  /** The caller as authenticated (with its token), with --auth. */
+  readonly caller?: Caller;
 }
 
 /** Answers with what it returns (200, JSON), or streams the answer itself and returns {@link STREAMED}. */
@@ -94,3 +99,18 @@ export const unlessClosing = <T>(ctx: ServerContext, work: Promise<T>): Promise<
   });
   return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 };
+
+/**
+ * 403 unless the caller may do `permission` in environment `env` of the
+ * request's project: for the routes whose environments are not (only) in
+ * their path (see `ANY_ENV` in api.ts). Without --auth, or for the admin, nothing.
+ */
+export const allowed = (ctx: ServerContext, r: Pick<RouteRequest, "caller" | "params">, permission: RolePermission, env: string): void => {
+  if (!r.caller) return;
+  const denied = ctx.access.permit(r.caller, { permission, project: r.params.project, env });
+  if (denied) throw new AccessDenied(denied);
+};
+
+/** Whether the caller may do `permission` in `env` of the request's project (to filter what a list shows). */
+export const sees = (ctx: ServerContext, r: Pick<RouteRequest, "caller" | "params">, env: string): boolean =>
+  !r.caller || ctx.access.permit(r.caller, { permission: "read", project: r.params.project, env }) === undefined;

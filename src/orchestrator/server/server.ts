@@ -12,11 +12,13 @@ import { createServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { join } from "node:path";
 import { createSecureContext } from "node:tls";
-import { CorruptEvent, type EventLog } from "../../events/index.js";
+import { CorruptEvent, isReservedProject, SERVER_LOG, type EventLog } from "../../events/index.js";
 import { EmbeddedEventLog, JetStreamEventLog } from "../../events/storage/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
 import { FsBlobStore } from "../../events/storage/blob-store-fs.js";
 import { NatsBlobStore } from "../../events/storage/blob-store-nats.js";
+import { Access } from "../auth/access.js";
+import { adminCredential, type AdminCredential } from "../auth/admin.js";
 import { DataDirLock } from "../data-lock.js";
 import { Environments, type Env } from "../environments.js";
 import { AgentSockets } from "./agent-socket.js";
@@ -30,12 +32,21 @@ export interface ServerOptions {
   /** HTTP port; 0 picks a free one. Default 7777. */
   readonly port?: number;
   /**
-   * Default 127.0.0.1. An address other than a loopback one is refused
-   * unless `insecure` is set: the API has no authentication yet.
+   * Default 127.0.0.1. Without `auth`, an address other than a loopback one
+   * is refused unless `insecure` is set.
    */
   readonly host?: string;
-  /** Listen on a non-loopback `host` although anyone who reaches it may do anything (warned on every start). */
+  /** Listen on a non-loopback `host` without `auth`, although anyone who reaches it may do anything (warned on every start). */
   readonly insecure?: boolean;
+  /**
+   * Check a credential on every request but `/api/health` and on every
+   * agent connection (docs/security.md). The admin credential is
+   * `adminToken`, else `TRIBUTARY_ADMIN_TOKEN`, else the text of
+   * `<dataDir>/admin-token`, made (mode 0600) and said once on the first start.
+   */
+  readonly auth?: boolean;
+  /** The bootstrap admin credential's text (at least 24 printable characters), with `auth`. */
+  readonly adminToken?: string;
   /** Largest blob (one file of an asset), bytes. Default 8 GiB. */
   readonly maxBlobBytes?: number;
   /** Largest asset (all its files), bytes. Default 8 GiB. */
@@ -79,6 +90,8 @@ export class TributaryServer {
   private constructor(
     readonly log: EventLog,
     readonly blobs: BlobStore,
+    /** Tokens, and with `auth` the check of every caller. */
+    readonly access: Access,
     options: ServerOptions,
     /** The data directory's lock, released by `close` (or, on a hard exit, by `lock.release()`). */
     readonly lock: DataDirLock,
@@ -94,7 +107,7 @@ export class TributaryServer {
       blobs,
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
     });
-    const ctx = { log, blobs, envs: this.envs, stopping: this.stopping.signal, notice: this.notice };
+    const ctx = { log, blobs, envs: this.envs, access, stopping: this.stopping.signal, notice: this.notice };
     const handler = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) => void handleRequest(ctx, req, res);
     this.http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
     this.tls = options.tls !== undefined;
@@ -103,6 +116,7 @@ export class TributaryServer {
       hostOf: async (project, env) => (await this.env(project, env)).scheduler,
       stopping: this.stopping.signal,
       notice: this.notice,
+      access,
     });
   }
 
@@ -110,17 +124,27 @@ export class TributaryServer {
   static async start(options: ServerOptions = {}): Promise<TributaryServer> {
     const dataDir = options.dataDir ?? ".tributary";
     const host = options.host ?? "127.0.0.1";
+    const say = options.onNotice ?? ((m: string) => console.error(m));
     if (!isLoopback(host)) {
-      if (!options.insecure) throw new InsecureBind(host);
-      (options.onNotice ?? ((m: string) => console.error(m)))(
-        `warning: listening on ${host} with no authentication (--insecure): anyone who can reach it can register agents, submit and cancel runs, and read every blob`,
-      );
+      if (!options.auth && !options.insecure) throw new InsecureBind(host);
+      if (!options.auth) {
+        say(`warning: listening on ${host} with no authentication (--insecure): anyone who can reach it can register agents, submit and cancel runs, and read every blob`);
+      } else if (!options.tls) {
+        say(`warning: listening on ${host} without TLS: tokens travel in clear text; serve HTTPS with --tls-cert and --tls-key, or put a TLS proxy in front`);
+      }
     }
     if (options.tls) checkTls(options.tls);
     // Before anything under the data directory is opened (with --nats too: projections and task logs live there).
     const lock = DataDirLock.acquire(dataDir);
     let log: EventLog | undefined;
     let blobs: BlobStore;
+    let admin: AdminCredential | undefined;
+    try {
+      if (options.auth) admin = adminCredential(dataDir, options.adminToken ?? process.env["TRIBUTARY_ADMIN_TOKEN"], say);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     try {
       const creds = options.natsCreds === undefined ? {} : { creds: options.natsCreds };
       log = options.nats ? await JetStreamEventLog.connect({ servers: options.nats, ...creds }) : new EmbeddedEventLog({ dir: join(dataDir, "log") });
@@ -133,9 +157,19 @@ export class TributaryServer {
       lock.release();
       throw e;
     }
-    const server = new TributaryServer(log, blobs, options, lock);
+    let access: Access;
+    try {
+      access = await Access.open({ log, storePath: join(dataDir, "projections", SERVER_LOG.project, SERVER_LOG.env), onNotice: say, ...(admin ? { adminHash: admin.hash } : {}) });
+    } catch (e) {
+      await blobs.close().catch(() => undefined);
+      await log.close().catch(() => undefined);
+      lock.release();
+      throw e;
+    }
+    const server = new TributaryServer(log, blobs, access, options, lock);
     try {
       for (const ref of await log.listEnvs()) {
+        if (isReservedProject(ref.project)) continue; // the server log: `access`
         try {
           await server.env(ref.project, ref.env);
         } catch (e) {
@@ -201,6 +235,7 @@ export class TributaryServer {
       await stopped;
       clearTimeout(cut);
       this.agents.terminate();
+      await this.access.close();
       await this.blobs.close();
       await this.log.close();
     } finally {
@@ -223,7 +258,7 @@ export class InsecureBind extends Error {
   constructor(readonly host: string) {
     super(
       `refusing to listen on ${host} with no authentication: anyone who can reach it could register agents, submit and cancel runs, ` +
-        `and read every blob. Listen on 127.0.0.1 (the default) and put a proxy with authentication in front, or give --insecure to do it anyway`,
+        `and read every blob. Give --auth to check a token on every request, or listen on 127.0.0.1 (the default), or give --insecure to do it anyway`,
     );
   }
 }

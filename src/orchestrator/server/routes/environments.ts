@@ -2,23 +2,30 @@
 import { logRef } from "../../../events/index.js";
 import { verifyLog } from "../../../events/storage/index.js";
 import { getEnvironment } from "../../../projections/index.js";
-import { rejected, type Handlers } from "../context.js";
+import { allowed, rejected, sees, type Handlers } from "../context.js";
 import { HttpError } from "../http-io.js";
 
 export const environmentRoutes = {
-  listEnvs: async (ctx, { params: { project } }) => {
+  listEnvs: async (ctx, r0) => {
+    const { project } = r0.params;
     const refs = await ctx.log.listEnvs(project);
     const out = [];
     for (const r of refs) {
+      if (!sees(ctx, r0, r.env)) continue; // a token lists the environments it covers
       const e = await ctx.envs.get(r.project, r.env);
       out.push({ name: r.env, lastSeq: e.rt.lastSeq, ...(getEnvironment(e.rt.source) ?? {}) });
     }
     return out;
   },
 
-  createEnv: async (ctx, { params: { project }, body }) => {
+  createEnv: async (ctx, r) => {
+    const { params: { project }, body } = r;
     const { name, base, from, at, atTime } = (body ?? {}) as Record<string, unknown>;
     if (typeof name !== "string") throw new HttpError(400, 'give the environment\'s name as {"name": "..."}');
+    // An admin of the new environment, who may read what it inherits or branches from.
+    allowed(ctx, r, "admin", name);
+    if (typeof from === "string") allowed(ctx, r, "read", from);
+    if (typeof base === "string") allowed(ctx, r, "read", base);
     const ref = logRef(project, name);
     if (await ctx.log.hasEnv(ref)) throw rejected({ _tag: "EnvironmentExists", env: `${project}/${name}` });
     if (from !== undefined) {
@@ -34,8 +41,10 @@ export const environmentRoutes = {
     return { name, ...getEnvironment(e.rt.source) };
   },
 
-  updateEnv: async (ctx, { params: { project, env }, body }) => {
+  updateEnv: async (ctx, r) => {
+    const { params: { project, env }, body } = r;
     const { base } = (body ?? {}) as { base?: unknown };
+    if (typeof base === "string") allowed(ctx, r, "read", base);
     if (base !== null && typeof base !== "string") throw new HttpError(400, 'give the new base as {"base": "name"} or {"base": null}');
     await ctx.envs.rebase(project, env, base);
     return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
