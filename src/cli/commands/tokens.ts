@@ -103,7 +103,8 @@ export const tokenTable = (tokens: readonly TokenAnswer[], now: number): string 
     t.envs.join(","),
     when(t.createdAt),
     t.expiresAt === undefined ? "never" : `${when(t.expiresAt)}${t.expiresAt <= now ? " (expired)" : ""}`,
-    describePrincipal(t.by),
+    // A principal; shown as it comes if the server answers another form (a bare id).
+    typeof t.by === "string" ? printable(t.by) : describePrincipal(t.by),
     t.revoked === undefined ? "-" : `${when(t.revoked.at)}${t.revoked.reason ? `: ${printable(t.revoked.reason)}` : ""}`,
   ]);
   const head = ["id", "name", "role", "envs", "created (UTC)", "expires", "by", "revoked"];
