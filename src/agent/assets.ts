@@ -104,6 +104,11 @@ export const restoreAsset = async (io: AssetIo, asset: AssetRef, options: Restor
  * path, or relative to the current directory), each at `<dir>/<entry path>`,
  * streamed and checked (size, sha256) as {@link restoreAsset} does, never
  * writing outside `dir`. Records nothing on the server.
+ *
+ * The blobs are read through an environment that must see the asset (the
+ * one it was persisted in, or one inheriting from it): `options.project`
+ * (default `"default"`) and `options.env` (default `ref.env`, where it was
+ * persisted). A token scoped to another environment gives `env` that one.
  * @param server the server's URL (`http(s)://host:port`); `options.token`: the access token to send.
  * @returns the files' absolute paths, in the asset's order.
  * @throws AssetPathError, AssetIntegrityError, or an error naming the entry.
@@ -112,14 +117,15 @@ export const restoreFiles = async (
   server: string,
   ref: AssetRef,
   dir: string,
-  options: { readonly signal?: AbortSignal; readonly ca?: string; readonly token?: string } = {},
+  options: { readonly signal?: AbortSignal; readonly ca?: string; readonly token?: string; readonly project?: string; readonly env?: string } = {},
 ): Promise<string[]> => {
   if (!isAssetRef(ref)) throw new TypeError("restoreFiles: not an asset reference");
   checkEntryPaths(ref.assetId, ref.entries.map((e) => e.path));
   const root = path.resolve(dir);
   await mkdir(root, { recursive: true });
   const target = await ensureDirInside(root, "", `download of asset ${ref.assetId}`);
-  const blobs = new BlobClient(server, { ...(options.ca === undefined ? {} : { ca: options.ca }), ...(options.token === undefined ? {} : { token: options.token }) });
+  const scope = { project: options.project ?? "default", env: options.env ?? ref.env };
+  const blobs = new BlobClient(server, scope, { ...(options.ca === undefined ? {} : { ca: options.ca }), ...(options.token === undefined ? {} : { token: options.token }) });
   try {
     await downloadEntries(blobs, ref, target, `download of asset ${ref.assetId}`, options.signal ?? new AbortController().signal);
   } finally {

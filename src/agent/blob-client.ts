@@ -1,6 +1,6 @@
 /**
- * The agent's client of the server's blob API (`HEAD | PUT | GET
- * {server}{BLOB_PATH}/sha256:<hex>`), streaming both ways with node:http:
+ * The agent's client of an environment's blob API (`HEAD | PUT | GET
+ * {server}{blobPath(project, env)}/sha256:<hex>`), streaming both ways with node:http:
  * a file is hashed, uploaded and downloaded in chunks (at most a few hundred
  * KiB in memory per transfer), never read whole. With a token, every request
  * carries `Authorization: Bearer <token>` (kept private, in no error).
@@ -13,20 +13,26 @@ import https from "node:https";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AGENT_PATH, BLOB_PATH } from "../protocol/messages.js";
+import { AGENT_PATH, blobPath } from "../protocol/messages.js";
 
 const CHUNK = 256 * 1024;
 const MAX_ERROR_BODY = 16 * 1024;
 
-/** The blob API's base URL for the agent's `server` option (`http(s)://` or the `ws(s)://` agent endpoint). */
-export const blobBaseUrl = (server: string): string => {
+/** Whose blobs: the environment a client reads and writes them through. */
+export interface BlobScope {
+  readonly project: string;
+  readonly env: string;
+}
+
+/** The blob API's base URL of an environment, for the agent's `server` option (`http(s)://` or the `ws(s)://` agent endpoint). */
+export const blobBaseUrl = (server: string, scope: BlobScope): string => {
   const u = new URL(server);
   if (u.protocol === "ws:") u.protocol = "http:";
   else if (u.protocol === "wss:") u.protocol = "https:";
   else if (u.protocol !== "http:" && u.protocol !== "https:") throw new TypeError(`server: expected an http(s):// or ws(s):// URL, got ${server}`);
   let p = u.pathname.replace(/\/+$/, "");
   if (p.endsWith(AGENT_PATH)) p = p.slice(0, -AGENT_PATH.length);
-  u.pathname = p + BLOB_PATH;
+  u.pathname = p + blobPath(scope.project, scope.env);
   u.search = "";
   u.hash = "";
   return u.href;
@@ -69,11 +75,17 @@ export class BlobClient {
   readonly #authorization: string | undefined;
 
   /**
+   * `scope`: the environment the blobs are read through (it must refer to a
+   * blob for a download to find it) and stored through.
    * `ca`: for an `https://` server, the CA certificate(s) to trust, PEM (only
    * these then); `token`: the access token to send (checked by the agent's options).
    */
-  constructor(server: string, options: { readonly ca?: string; readonly token?: string } = {}) {
-    this.base = blobBaseUrl(server);
+  constructor(
+    server: string,
+    readonly scope: BlobScope,
+    options: { readonly ca?: string; readonly token?: string } = {},
+  ) {
+    this.base = blobBaseUrl(server, scope);
     this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     this.#https = this.base.startsWith("https:");
     this.#agent = this.#https
@@ -141,7 +153,7 @@ export class BlobClient {
     const res = await this.#send("GET", sha256, {}, signal, (req) => req.end());
     if (res.statusCode === 404) {
       res.resume();
-      throw new BlobMissingError(`blob sha256:${sha256} is missing on the server`);
+      throw new BlobMissingError(`blob sha256:${sha256} is missing on the server, or environment ${this.scope.env} of project ${this.scope.project} does not refer to it`);
     }
     if (res.statusCode !== 200) {
       const text = await errorText(res);

@@ -127,7 +127,7 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
  * A running agent. Events: `connected` (agentId), `disconnected` (code,
  * reason), `settled` (executionId, message), `refused` (an
  * `AgentRefusedError` with `status` 401 / 403: the server refused its token
- * on a reconnection; the agent stops).
+ * on a reconnection; emitted once the agent has stopped).
  */
 export interface Agent extends EventEmitter {
   /** The id the server gave (after each welcome). */

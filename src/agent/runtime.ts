@@ -40,8 +40,7 @@ const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
  *
  * @returns once the server has welcomed the agent; while the server cannot
  *   be reached it keeps trying (backoff up to 2 s).
- * @throws {AgentRefusedError} when the server refuses it (protocol version,
- *   ...; `status` 401 / 403: its token, at once, without retrying).
+ * @throws {AgentRefusedError} when the server refuses it (protocol version, ...; `status` 401 / 403: its token, not retried).
  * @throws an error naming the module when a module fails to load.
  */
 export const startAgent = async (options: AgentOptions): Promise<Agent> => {
@@ -73,6 +72,8 @@ class AgentRuntime extends EventEmitter implements Agent {
         modules: [...this.#o.modules],
         cwd: this.#o.cwd,
         server: this.#o.server,
+        project: this.#o.project,
+        env: this.#o.env,
         ...credentialsOf(this.#o),
         workdirRoot: this.#o.workdirRoot,
         keepWorkdirs: this.#o.keepWorkdirs,
@@ -176,7 +177,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.emit("connected", agentId);
   }
 
-  /** Refused at start: `startAgent` rejects. Later, credentials refused (401, 403) stop the agent ("refused"); a `refused` frame is retried. */
+  /** Refused at start: `startAgent` rejects. Later, credentials refused (401, 403) stop the agent, then "refused"; a `refused` frame is retried. */
   #refused(reason: string, status?: 401 | 403): void {
     const refusal = new AgentRefusedError(reason, status);
     if (this.#started !== undefined) {
@@ -184,8 +185,7 @@ class AgentRuntime extends EventEmitter implements Agent {
       this.#started = undefined;
     } else if (status !== undefined) {
       this.#diag("error", `${refusal.message}: stopping`);
-      this.emit("refused", refusal);
-      void this.stop({ drainMs: 0 });
+      void this.stop({ drainMs: 0 }).then(() => this.emit("refused", refusal));
     } else this.#diag("error", `the server refused the agent: ${reason}; retrying`);
   }
 

@@ -13,6 +13,9 @@ export interface WorkerData {
   readonly cwd: string;
   /** The server's URL (the agent's `server` option): the blob API is under it. */
   readonly server: string;
+  /** The agent's project and environment: blobs are read and stored through it. */
+  readonly project: string;
+  readonly env: string;
   /** The CA to trust for an `https://` server (the agent's `ca` option). */
   readonly ca?: string;
   /** The access token to send on blob requests (the agent's `token` option). Never logged. */

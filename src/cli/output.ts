@@ -2,8 +2,8 @@
  * Human-readable renderings of runs and histories, for the CLI and the demo.
  * Pure: strings in, strings out.
  */
-import type { Commit, Event, ResultValue, Value } from "../events/index.js";
-import type { ExecutionDoc, RunView, StepDoc } from "../projections/index.js";
+import { describePrincipal, type Commit, type Event, type ResultValue, type Value } from "../events/index.js";
+import type { EnvironmentDoc, ExecutionDoc, RunView, StepDoc } from "../projections/index.js";
 
 const time = (ms: number | undefined): string => (ms === undefined ? "-" : new Date(ms).toISOString().slice(11, 23));
 
@@ -35,6 +35,9 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
     `run ${run.runId}  ${target(run)}  ${run.status.toUpperCase()}` +
       `  ${duration(run.submittedAt, run.finishedAt)}  (${run.steps} steps, ${run.executions} executions, last seq ${run.lastSeq})`,
   );
+  // Who asked, when the server recorded it (with --auth): absent from older logs and open servers.
+  if (run.submittedBy) lines.push(`submitted by ${describePrincipal(run.submittedBy)}`);
+  if (run.cancelledBy) lines.push(`cancelled by ${describePrincipal(run.cancelledBy)}`);
   const children = new Map<string, StepDoc[]>();
   for (const s of view.steps) {
     const parent = s.parentExecutionId ?? "";
@@ -163,13 +166,35 @@ export const describeEvent = (e: Event): string => {
   }
 };
 
-/** Every event of the commits, one line each: `seq.index  time  type  what`. */
+/** Every event of the commits, one line each: `seq.index  time  type  by  what` (`by`: who caused it, `-` for nobody). */
 export const renderHistory = (commits: Iterable<Commit>): string => {
-  const lines = [`${"seq".padStart(8)}  ${"time".padEnd(12)}  ${"event".padEnd(19)}  detail`];
-  for (const c of commits) {
-    c.events.forEach((e, i) => {
-      lines.push(`${`${c.seq}.${i}`.padStart(8)}  ${time(e.at)}  ${e.type.padEnd(19)}  ${describeEvent(e)}`);
-    });
-  }
+  const rows = [...commits].flatMap((c) => c.events.map((e, i) => ({ at: `${c.seq}.${i}`, e, by: describePrincipal(e.by) })));
+  const width = Math.max(2, ...rows.map((r) => r.by.length));
+  const lines = [`${"seq".padStart(8)}  ${"time".padEnd(12)}  ${"event".padEnd(19)}  ${"by".padEnd(width)}  detail`];
+  for (const { at, e, by } of rows) lines.push(`${at.padStart(8)}  ${time(e.at)}  ${e.type.padEnd(19)}  ${by.padEnd(width)}  ${describeEvent(e)}`);
+  return lines.join("\n");
+};
+
+/** An environment as `envs ls` lists it. */
+export type EnvLine = { readonly name: string; readonly lastSeq?: number } & Partial<EnvironmentDoc>;
+
+/**
+ * The environments of a project as a tree (each under its base or its
+ * branch's parent), with who created or branched each when it is recorded.
+ */
+export const renderEnvs = (rows: readonly EnvLine[]): string => {
+  const lines: string[] = [];
+  const parentOf = (r: EnvLine) => r.base ?? r.branchedFrom?.parent ?? "";
+  const children = new Map<string, EnvLine[]>();
+  for (const r of rows) children.set(parentOf(r), [...(children.get(parentOf(r)) ?? []), r]);
+  const walk = (r: EnvLine, indent: string, seen: Set<string>) => {
+    const how = r.branchedFrom ? `  (branch of ${r.branchedFrom.parent} at ${r.branchedFrom.at})` : "";
+    const by = r.createdBy ? `  ${r.branchedFrom ? "branched" : "created"} by ${describePrincipal(r.createdBy)}` : "";
+    const archived = r.archived ? `  (archived${r.archivedBy ? ` by ${describePrincipal(r.archivedBy)}` : ""})` : "";
+    lines.push(`${indent}${r.name}${how}${archived}  ${r.lastSeq} commits${by}`);
+    if (seen.has(r.name)) return;
+    for (const c of children.get(r.name) ?? []) walk(c, indent + "  ", new Set([...seen, r.name]));
+  };
+  for (const r of rows.filter((r) => !rows.some((x) => x.name === parentOf(r)))) walk(r, "", new Set());
   return lines.join("\n");
 };

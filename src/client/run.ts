@@ -115,7 +115,7 @@ export class RunHandle<R = Value> {
       params: { stepId },
       body: { cascade: options.cascade === true },
     });
-    return new Rerun(this.#scope.transport, this, answer);
+    return new Rerun(this.#scope, this, answer);
   }
 
   /** The lines the run's tasks have logged so far. */
@@ -204,12 +204,12 @@ export class Rerun<S = Value> {
   /** Set when no connected agent hosts the step's target now. */
   readonly warning: string | undefined;
   readonly seq: number;
-  readonly #transport: Transport;
+  readonly #scope: Scope;
   readonly #run: RunHandle<S>;
   readonly #answer: RerunAnswer;
 
-  constructor(transport: Transport, run: RunHandle<unknown>, answer: RerunAnswer) {
-    this.#transport = transport;
+  constructor(scope: Scope, run: RunHandle<unknown>, answer: RerunAnswer) {
+    this.#scope = scope;
     // The root step's outcome is the run's: with `cascade` (or a re-run of the root), `S` is the run's `R`.
     this.#run = run as RunHandle<S>;
     this.#answer = answer;
@@ -277,9 +277,10 @@ export class Rerun<S = Value> {
     return { status: step.status === "cancelled" ? "cancelled" : "failed", error };
   }
 
-  /** A result kept as a blob: its bytes are the value, msgpack-encoded as the log encodes values. */
+  /** A result kept as a blob (read through the run's environment, which refers to it): its bytes are the value, msgpack-encoded as the log encodes values. */
   async #readValue(key: string): Promise<Value> {
-    const res = await this.#transport.stream({ method: "GET", route: "blobs/:key", params: { key } });
+    const { transport, project, env } = this.#scope;
+    const res = await transport.stream({ method: "GET", route: `${ENV}/blobs/:key`, params: { project, env, key } });
     const bytes = new Uint8Array(await res.arrayBuffer());
     const { unpackValue } = await import("../events/codec.js");
     return unpackValue(bytes) as Value;

@@ -26,7 +26,7 @@ export const SERVER_LOG: LogRef = { project: "tributary-server" as ProjectName, 
 /** Is `project` the name reserved for {@link SERVER_LOG}? The edges that create projects refuse it. */
 export const isReservedProject = (project: string): boolean => project === SERVER_LOG.project;
 
-/** A token was made. Its secret is never recorded: `hash` is the hex SHA-256 of it. */
+/** A token was made (who made it: the envelope's `by`). Its secret is never recorded: `hash` is the hex SHA-256 of it. */
 export type TokenCreated = EnvEventOf<
   "TokenCreated",
   {
@@ -39,8 +39,6 @@ export type TokenCreated = EnvEventOf<
     hash: string;
     /** After this time (ms since the epoch) it is refused as expired. */
     expiresAt?: number;
-    /** Who made it: a token id, or `admin`. */
-    by?: string;
   }
 >;
 

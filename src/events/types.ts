@@ -15,6 +15,7 @@
  * with the command that produced the event: nothing here reads a clock.
  */
 import type { AgentId, AssetId, EnvName, EventId, ExecutionId, ProjectName, RunId, StepId } from "./ids.js";
+import type { Principal } from "./principal.js";
 
 export type * from "./data.js";
 export type * from "./tokens.js";
@@ -32,6 +33,13 @@ interface Base<T extends string, D> {
   readonly v: number;
   /** When the fact happened, ms since the epoch. */
   readonly at: number;
+  /**
+   * Who caused it: the principal of the request (or the agent) whose
+   * command decided it. Absent on what the server does by itself (ticks,
+   * time-outs, sweeps), on a server without `--auth` for requests, and on
+   * logs older than attribution.
+   */
+  readonly by?: Principal;
   readonly data: Readonly<D>;
 }
 /** An event that belongs to a run. */

@@ -5,7 +5,8 @@
  * `undefined` when the value fits, or a message naming the path that does
  * not. Pure.
  */
-import { isSortableId } from "./ids.js";
+import { ID, isSortableId } from "./ids.js";
+import { TOKEN_ID } from "./tokens.js";
 import { CURRENT_VERSION, type EventType } from "./types.js";
 
 export type Check = (v: unknown, path: string) => string | undefined;
@@ -187,13 +188,41 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     role: lit("read", "submit", "agent", "admin"),
     hash: str,
     expiresAt: opt(nat),
-    by: opt(str),
   }),
   TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
 };
 
+/** Longest token name recorded in a principal (the API's limit on a token's name). */
+export const PRINCIPAL_NAME_MAX = 128;
+
+const matching =
+  (re: RegExp, what: string): Check =>
+  (v, p) =>
+    typeof v === "string" && re.test(v) ? undefined : `${p} must be ${what}`;
+const tokenId = matching(TOKEN_ID, "a token id (1-64 lower-case letters and digits)");
+const agentId = matching(ID, "an agent id (1-64 letters, digits, '-' and '_')");
+const principalName: Check = (v, p) =>
+  typeof v === "string" && v.length >= 1 && v.length <= PRINCIPAL_NAME_MAX ? undefined : `${p} must be a string of 1-${PRINCIPAL_NAME_MAX} characters`;
+
+/** An object of exactly these fields: a key not among them is refused, named. */
+const exact =
+  (fields: Readonly<Record<string, Check>>): Check =>
+  (v, p) => {
+    const bad = obj(fields)(v, p);
+    if (bad) return bad;
+    const extra = Object.keys(v as object).find((k) => !Object.hasOwn(fields, k));
+    return extra === undefined ? undefined : `${p}.${extra} is not a field of principal kind ${(v as { kind: string }).kind}`;
+  };
+
+/** Who caused an event (`Principal`), strictly: the three kinds, their fields and nothing else. */
+export const principal: Check = union("kind", {
+  admin: exact({ kind: str }),
+  token: exact({ kind: str, tokenId, name: opt(principalName) }),
+  agent: exact({ kind: str, agentId, tokenId: opt(tokenId) }),
+});
+
 /** The envelope check shared by all types and versions. */
-export const envelope = obj({ id, type: str, v: int, at: nat, runId: opt(str), data: value });
+export const envelope = obj({ id, type: str, v: int, at: nat, runId: opt(str), by: opt(principal), data: value });
 
 export const isKnownType = (t: unknown): t is EventType =>
   typeof t === "string" && Object.prototype.hasOwnProperty.call(CURRENT_VERSION, t);

@@ -2,21 +2,22 @@
  * What an operation on one run or step does to others, carried out as
  * further commands: a run that is cancelled (or fails) cancels the runs its
  * executions spawned; a step re-run with `cascade` re-runs its callers, one
- * after the other, up to the root.
+ * after the other, up to the root. A cascade's commands carry the principal
+ * of what caused it (`by`), or none when the server caused it.
  */
-import type { RunId, StepId } from "../events/index.js";
+import type { Principal, RunId, StepId } from "../events/index.js";
 import { rejectionMessage, type Model } from "./core/index.js";
 import { stepKeys } from "./keys.js";
 import type { Orchestration } from "./orchestration.js";
 
-/** Runs spawned by executions of `runId` still in flight are cancelled with it. */
-export const cancelChildRuns = (orch: Orchestration, runId: RunId, reason: string): void => {
+/** Runs spawned by executions of `runId` still in flight are cancelled with it (on behalf of `by`). */
+export const cancelChildRuns = (orch: Orchestration, runId: RunId, reason: string, by?: Principal): void => {
   const children = new Set<RunId>();
   for (const x of orch.activeExecutions()) {
     if (orch.model.run(x.runId)?.parent?.runId === runId) children.add(x.runId);
   }
   for (const child of children) {
-    void orch.execute({ type: "CancelRun", runId: child, reason: `parent run ${runId} cancelled: ${reason}` }).catch(() => undefined);
+    void orch.execute({ type: "CancelRun", runId: child, reason: `parent run ${runId} cancelled: ${reason}` }, { by }).catch(() => undefined);
   }
 };
 
@@ -25,16 +26,16 @@ export const cancelChildRuns = (orch: Orchestration, runId: RunId, reason: strin
  * result, and so on up to the root: each caller's code runs again and its
  * unchanged calls are reused (memo), so the new result propagates. Stops at
  * the first step that does not succeed, or whose re-run is refused (said to
- * `notice`).
+ * `notice`). Each re-run is on behalf of `by` (who asked for the first).
  */
-export const rerunCallers = async (orch: Orchestration, runId: RunId, stepId: StepId, notice: (m: string) => void): Promise<void> => {
+export const rerunCallers = async (orch: Orchestration, runId: RunId, stepId: StepId, notice: (m: string) => void, by?: Principal): Promise<void> => {
   let current = stepId;
   for (;;) {
     const outcome = await orch.waitForStepRaw(runId, current);
     if (outcome.status !== "succeeded") return;
     const caller = callerOf(orch.model, runId, current);
     if (!caller) return;
-    const r = await orch.execute({ type: "RerunStep", runId, stepId: caller, ...memoKeyNow(orch.model, runId, caller) });
+    const r = await orch.execute({ type: "RerunStep", runId, stepId: caller, ...memoKeyNow(orch.model, runId, caller) }, { by });
     if (!r.ok) {
       notice(`cascade of ${runId}: re-running step ${caller} refused: ${rejectionMessage(r.rejection)}`);
       return;

@@ -5,7 +5,7 @@
  * frozen projection store of their own.
  */
 import { join } from "node:path";
-import { IdGenerator, logRef, type EnvName, type EventId, type EventLog, type LogRef, type RunId } from "../events/index.js";
+import { IdGenerator, logRef, type EnvName, type EventId, type EventLog, type LogRef, type Principal, type RunId } from "../events/index.js";
 import { getEnvironment, getRunView, MemoryStore, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { BlobStore } from "../events/storage/blob-store.js";
@@ -49,6 +49,13 @@ export interface EnvironmentsOptions {
 
 const IMPORT_CHUNK = 200;
 
+/** How a missing environment is made: with a base, or as a branch; `by`: who asks (the `by` of its first event). */
+export interface CreateOptions {
+  readonly base?: string;
+  readonly branch?: { readonly parent: string; readonly at: number };
+  readonly by?: Principal | undefined;
+}
+
 export class Environments {
   private readonly starting = new Map<string, Promise<Env>>();
   /** Started environments, for synchronous look-ups (inheritance). */
@@ -69,11 +76,7 @@ export class Environments {
    * The environment's orchestrator, started on first use. With `create`, a
    * missing environment is created (with `base`, or as a branch of `branch`).
    */
-  async get(
-    project: string,
-    env: string,
-    create?: { base?: string; branch?: { parent: string; at: number } },
-  ): Promise<Env> {
+  async get(project: string, env: string, create?: CreateOptions): Promise<Env> {
     const ref = logRef(project, env);
     const key = `${ref.project}/${ref.env}`;
     let e = this.starting.get(key);
@@ -89,7 +92,7 @@ export class Environments {
     return e;
   }
 
-  private async start(ref: LogRef, create?: { base?: string; branch?: { parent: string; at: number } }): Promise<Env> {
+  private async start(ref: LogRef, create?: CreateOptions): Promise<Env> {
     const first = create && (await this.firstCommand(ref, create));
     // Decided first on the state of a log not yet made (none), so that a refusal leaves no log behind.
     const refusal = first && refusalOf(first);
@@ -109,7 +112,8 @@ export class Environments {
     await rt.start();
     let doc = getEnvironment(rt.source);
     if (!doc) {
-      const r = await rt.execute(first ?? { type: "CreateEnvironment", project: ref.project, env: ref.env });
+      // Without `create` (a log made but never written to): the server completes it, on nobody's behalf.
+      const r = await rt.execute(first ?? { type: "CreateEnvironment", project: ref.project, env: ref.env }, { by: create?.by });
       if (!r.ok && r.rejection._tag !== "EnvironmentExists") throw new Refused(r.rejection);
       doc = getEnvironment(rt.source);
     }
@@ -137,7 +141,7 @@ export class Environments {
   }
 
   /** The first command of a new environment, with what its decider needs to know of its base or its parent. */
-  private async firstCommand(ref: LogRef, create: { base?: string; branch?: { parent: string; at: number } }): Promise<Command> {
+  private async firstCommand(ref: LogRef, create: CreateOptions): Promise<Command> {
     if (create.branch) {
       const { parent, at } = create.branch;
       // Not itself: it does not exist yet (and is starting: looking it up would wait for this).
@@ -200,24 +204,25 @@ export class Environments {
     return out;
   }
 
-  /** Sets (or with `null` removes) an environment's base: refused for an unknown or archived base, or a cycle. */
-  async rebase(project: string, env: string, base: string | null): Promise<void> {
+  /** Sets (or with `null` removes) an environment's base, on behalf of `by`: refused for an unknown or archived base, or a cycle. */
+  async rebase(project: string, env: string, base: string | null, by?: Principal): Promise<void> {
     const e = await this.get(project, env);
-    const r = await e.rt.execute({ type: "RebaseEnvironment", base: base === null ? null : await this.proposedBase(project, logRef(project, base).env) });
+    const r = await e.rt.execute({ type: "RebaseEnvironment", base: base === null ? null : await this.proposedBase(project, logRef(project, base).env) }, { by });
     if (!r.ok) throw new Refused(r.rejection);
   }
 
-  async archive(project: string, env: string): Promise<void> {
+  /** Archives an environment, on behalf of `by`. */
+  async archive(project: string, env: string, by?: Principal): Promise<void> {
     const e = await this.get(project, env);
-    const r = await e.rt.execute({ type: "ArchiveEnvironment", reason: "archived by user" });
+    const r = await e.rt.execute({ type: "ArchiveEnvironment", reason: "archived by user" }, { by });
     if (!r.ok) throw new Refused(r.rejection);
   }
 
   /**
    * Branches `env` from `parent` as of the parent's sequence `at` (default:
-   * its last), or as of the last commit at or before `atTime`.
+   * its last), or as of the last commit at or before `atTime`, on behalf of `by`.
    */
-  async branch(project: string, env: string, parent: string, at?: number, atTime?: number): Promise<Env> {
+  async branch(project: string, env: string, parent: string, at?: number, atTime?: number, by?: Principal): Promise<Env> {
     // An unknown parent, or a branch point outside its log, is the decider's to refuse.
     const p = await this.find(project, parent);
     let seq = at ?? p?.rt.lastSeq ?? 0;
@@ -228,17 +233,18 @@ export class Environments {
         seq = c.seq;
       }
     }
-    return this.get(project, env, { branch: { parent, at: seq } });
+    return this.get(project, env, { branch: { parent, at: seq }, by });
   }
 
   /**
    * A run that lives in the branch's parent (as of the branch point), or in
    * a base: brings it into the branch — the run, each step, and the results
    * they had, as reused from where they came from — so that steps of it can
-   * be re-run there. Does nothing if the branch has the run already; brings
- * nothing if `check` refuses the run as found.
+   * be re-run there (on behalf of `by`, who asked for the re-run). Does
+   * nothing if the branch has the run already; brings nothing if `check`
+   * refuses the run as found.
    */
-  async importRun(e: Env, runId: RunId, check?: (view: RunView) => Rejection | undefined): Promise<RunView | undefined> {
+  async importRun(e: Env, runId: RunId, check?: (view: RunView) => Rejection | undefined, by?: Principal): Promise<RunView | undefined> {
     const own = getRunView(e.rt.source, runId);
     if (own) return own;
     const from = this.findRun(e, runId);
@@ -253,7 +259,7 @@ export class Environments {
         run: view.run,
         steps: view.steps.slice(i, i + IMPORT_CHUNK),
         first: i === 0,
-      });
+      }, { by });
       if (!r.ok) throw new Refused(r.rejection);
     }
     return getRunView(e.rt.source, runId);

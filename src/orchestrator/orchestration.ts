@@ -5,7 +5,7 @@
  * commits. Neither side reads the other's fields. And how a step ended, as
  * its callers see it.
  */
-import type { BlobRef, Commit, Event, RunId, StepId } from "../events/index.js";
+import type { BlobRef, Commit, Event, Principal, RunId, StepId } from "../events/index.js";
 import { cancelledError, type DocSource, type StepDoc } from "../projections/index.js";
 import type { Outcome } from "../protocol/messages.js";
 import type { Command, Model, ActiveExecution, Rejection } from "./core/index.js";
@@ -18,9 +18,15 @@ export type Executed =
 /** An outcome whose result may still be a blob to load. */
 export type RawOutcome = Outcome | { readonly status: "succeeded"; readonly blob: BlobRef };
 
+/** How a command is executed. */
+export interface ExecuteOptions {
+  /** Who caused it: the `by` of every event it decides (none: the server acts by itself). */
+  readonly by?: Principal | undefined;
+}
+
 export interface Orchestration {
-  /** Decides `cmd` and appends its events; resolves once the commit is acknowledged. */
-  execute(cmd: Command): Promise<Executed>;
+  /** Decides `cmd` and appends its events (attributed to `opts.by`); resolves once the commit is acknowledged. */
+  execute(cmd: Command, opts?: ExecuteOptions): Promise<Executed>;
   /** The model as of every commit decided so far. */
   readonly model: Model;
   /** The projections as of every commit decided so far (for start-up scans). */

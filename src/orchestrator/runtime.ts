@@ -20,9 +20,9 @@ import type { Command } from "./core/commands.js";
 import { decide } from "./core/decide.js";
 import { modelOf, type Inherited, type Model } from "./core/model.js";
 import { activeOf, trackActive, type ActiveExecution } from "./core/next-actions.js";
-import { stepOutcome, type Executed, type Orchestration, type RawOutcome } from "./orchestration.js";
+import { stepOutcome, type ExecuteOptions, type Executed, type Orchestration, type RawOutcome } from "./orchestration.js";
 
-export type { Executed, RawOutcome };
+export type { ExecuteOptions, Executed, RawOutcome };
 
 export interface RuntimeOptions {
   readonly log: EventLog;
@@ -163,14 +163,16 @@ export class EnvRuntime implements Orchestration {
   }
 
   /**
-   * Decides `cmd` and appends its events. Resolves once the commit is
-   * acknowledged (or at once for a rejection or a decision with no events,
-   * after the commits before it are acknowledged).
+   * Decides `cmd` and appends its events, each attributed to `opts.by` when
+   * it is given. Resolves once the commit is acknowledged (or at once for a
+   * rejection or a decision with no events, after the commits before it are
+   * acknowledged).
    */
-  async execute(cmd: Command): Promise<Executed> {
+  async execute(cmd: Command, opts: ExecuteOptions = {}): Promise<Executed> {
     if (this.closed) throw new Error(`the orchestrator of ${this.ref.project}/${this.ref.env} is closed`);
     while (this.broken) await this.broken;
-    const decision = decide(cmd, this.model, { now: this.clock(), id: () => this.ids.next() as EventId });
+    const { by } = opts;
+    const decision = decide(cmd, this.model, { now: this.clock(), id: () => this.ids.next() as EventId, ...(by === undefined ? {} : { by }) });
     if (decision._tag === "Left") return { ok: false, rejection: decision.left };
     const events = decision.right;
     // The decoder's validation, before anything is folded: an event that

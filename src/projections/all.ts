@@ -1,5 +1,6 @@
 /** The projection lists, in the order they are applied. */
 import { assetsProjection } from "./assets.js";
+import { blobRefsProjection } from "./blob-refs.js";
 import { cacheProjection } from "./cache.js";
 import {
   agentsProjection,
@@ -32,4 +33,5 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   memoProjection,
   pendingProjection,
   deferralsProjection,
+  blobRefsProjection,
 ];

@@ -2,7 +2,7 @@
  * Environment-level projections: agents, manifests, the environment itself,
  * and the idempotency index of run submissions. Pure.
  */
-import type { AgentId, EnvName, ProjectName, RunId, StepId, TargetManifest } from "../events/index.js";
+import type { AgentId, EnvName, Principal, ProjectName, RunId, StepId, TargetManifest } from "../events/index.js";
 import type { Projection } from "./projection.js";
 
 export interface AgentDoc {
@@ -68,19 +68,24 @@ export interface EnvironmentDoc {
   readonly project: ProjectName;
   readonly env: EnvName;
   readonly createdAt: number;
+  /** Who created (or branched) it: the `by` of its first event. */
+  readonly createdBy?: Principal;
   /** Live inheritance: cache look-ups that miss fall through to the base. */
   readonly base?: EnvName;
+  /** Who set (or removed) the base last, if someone did. */
+  readonly rebasedBy?: Principal;
   /** Frozen inheritance: the parent's log up to `at`. */
   readonly branchedFrom?: { readonly parent: EnvName; readonly at: number };
   readonly archived: boolean;
   readonly archivedAt?: number;
+  readonly archivedBy?: Principal;
 }
 
 export const ENVIRONMENT_KEY = "environment";
 
 export const environmentProjection: Projection<EnvironmentDoc> = {
   name: "environment",
-  version: 1,
+  version: 2,
   keysOf: (e) =>
     e.type === "EnvironmentCreated" ||
     e.type === "EnvironmentBranched" ||
@@ -95,6 +100,7 @@ export const environmentProjection: Projection<EnvironmentDoc> = {
           project: e.data.project,
           env: e.data.env,
           createdAt: e.at,
+          ...(e.by === undefined ? {} : { createdBy: e.by }),
           ...(e.data.base === undefined ? {} : { base: e.data.base }),
           archived: false,
         };
@@ -103,16 +109,18 @@ export const environmentProjection: Projection<EnvironmentDoc> = {
           project: e.data.project,
           env: e.data.env,
           createdAt: doc?.createdAt ?? e.at,
+          ...(e.by === undefined ? {} : { createdBy: e.by }),
           branchedFrom: { parent: e.data.parent, at: e.data.at },
           archived: false,
         };
       case "EnvironmentRebased": {
         if (!doc) return doc;
-        const { base: _b, ...rest } = doc;
-        return e.data.base === null ? rest : { ...rest, base: e.data.base };
+        const { base: _b, rebasedBy: _r, ...rest } = doc;
+        const by = e.by === undefined ? {} : { rebasedBy: e.by };
+        return e.data.base === null ? { ...rest, ...by } : { ...rest, base: e.data.base, ...by };
       }
       case "EnvironmentArchived":
-        return doc ? { ...doc, archived: true, archivedAt: e.at } : doc;
+        return doc ? { ...doc, archived: true, archivedAt: e.at, ...(e.by === undefined ? {} : { archivedBy: e.by }) } : doc;
       default:
         return doc;
     }

@@ -8,6 +8,7 @@ export { PROJECTIONS, RUN_PROJECTIONS } from "./all.js";
 export * from "./runs.js";
 export * from "./cache.js";
 export * from "./assets.js";
+export * from "./blob-refs.js";
 export * from "./environment.js";
 export * from "./reuse.js";
 export * from "./tokens.js";

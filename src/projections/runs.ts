@@ -16,6 +16,7 @@ import type {
   ExecutionId,
   ExecutionReason,
   ExecutionRef,
+  Principal,
   ResultSource,
   ResultValue,
   RunId,
@@ -44,6 +45,10 @@ export interface RunDoc {
   /** The root step's error when the run failed. */
   readonly error?: ErrorInfo;
   readonly cancelReason?: string;
+  /** Who submitted it (the `by` of its `RunSubmitted`; in a branch, who brought it in). */
+  readonly submittedBy?: Principal;
+  /** Who cancelled it (the `by` of its `RunCancelled`). */
+  readonly cancelledBy?: Principal;
   readonly submittedAt: number;
   readonly submittedSeq: number;
   readonly finishedAt?: number;
@@ -150,7 +155,7 @@ export const isFinished = (status: ExecutionStatus): boolean =>
 
 export const runsProjection: Projection<RunDoc> = {
   name: "runs",
-  version: 3,
+  version: 4,
   keysOf: (e) => (e.runId === undefined ? [] : [e.runId]),
   evolve(doc, e, _key, ctx) {
     if (e.type === "RunSubmitted") {
@@ -165,6 +170,7 @@ export const runsProjection: Projection<RunDoc> = {
         ...(d.parent === undefined ? {} : { parent: d.parent }),
         ...(d.branchedFrom === undefined ? {} : { branchedFrom: d.branchedFrom }),
         status: "running",
+        ...(e.by === undefined ? {} : { submittedBy: e.by }),
         submittedAt: e.at,
         submittedSeq: ctx.seq,
         updatedAt: e.at,
@@ -186,7 +192,14 @@ export const runsProjection: Projection<RunDoc> = {
     };
     switch (e.type) {
       case "RunCancelled":
-        return { ...base, status: "cancelled", cancelReason: e.data.reason, finishedAt: doc.finishedAt ?? e.at, finishedSeq: doc.finishedSeq ?? ctx.seq };
+        return {
+          ...base,
+          status: "cancelled",
+          cancelReason: e.data.reason,
+          ...(e.by === undefined ? {} : { cancelledBy: e.by }),
+          finishedAt: doc.finishedAt ?? e.at,
+          finishedSeq: doc.finishedSeq ?? ctx.seq,
+        };
       case "StepScheduled":
         return { ...base, steps: doc.steps + 1 };
       case "ExecutionCreated": {

@@ -6,7 +6,7 @@
  */
 import type { DocSource, Projection } from "./projection.js";
 import { eventsOfTypes } from "./projection.js";
-import type { ProjectName, TokenRole } from "../events/index.js";
+import type { Principal, ProjectName, TokenRole } from "../events/index.js";
 
 export interface TokenDoc {
   readonly tokenId: string;
@@ -19,7 +19,8 @@ export interface TokenDoc {
   readonly hash: string;
   readonly createdAt: number;
   readonly expiresAt?: number;
-  readonly by?: string;
+  /** Who made it (the envelope of its `TokenCreated`). */
+  readonly by?: Principal;
   /** Set once revoked. */
   readonly revoked?: { readonly at: number; readonly reason?: string };
 }
@@ -32,7 +33,7 @@ const follows = eventsOfTypes(["TokenCreated", "TokenRevoked"]);
 
 export const tokensProjection: Projection<TokenDoc> = {
   name: "tokens",
-  version: 1,
+  version: 2,
   keysOf: (e) => (follows(e) ? [e.data.tokenId] : []),
   evolve(doc, e) {
     if (e.type === "TokenCreated") {
@@ -47,7 +48,7 @@ export const tokensProjection: Projection<TokenDoc> = {
         hash: d.hash,
         createdAt: e.at,
         ...(d.expiresAt === undefined ? {} : { expiresAt: d.expiresAt }),
-        ...(d.by === undefined ? {} : { by: d.by }),
+        ...(e.by === undefined ? {} : { by: e.by }),
       };
     }
     if (e.type === "TokenRevoked") {

@@ -4,14 +4,22 @@
  * not pay for the schemas.
  */
 
-/** Version of the agent protocol; an agent says it in `hello`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the agent protocol; an agent says it in `hello`. 2: the blob
+ * API moved under the environment ({@link blobPath}); an agent of version 1
+ * would ask the old path, so it is refused at `hello`, saying to upgrade.
+ */
+export const PROTOCOL_VERSION = 2;
 /** Path of the agents' WebSocket endpoint on the server. */
 export const AGENT_PATH = "/agent";
 /** Largest frame either side accepts, in bytes. */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
-/** Path of the blob API: `GET | HEAD | PUT {BLOB_PATH}/sha256:<hex>`, bodies streamed. */
-export const BLOB_PATH = "/api/blobs";
+/**
+ * Path of an environment's blob API: `GET | HEAD | PUT {blobPath(project, env)}/sha256:<hex>`,
+ * bodies streamed. A blob is read only through an environment that refers to it.
+ */
+export const blobPath = (project: string, env: string): string =>
+  `/api/projects/${encodeURIComponent(project)}/envs/${encodeURIComponent(env)}/blobs`;
 /** Tag of an asset reference inside arguments and results: `{ [ASSET_TAG]: AssetRef }`. */
 export const ASSET_TAG = "$tributary.asset";
 /** Tag of a handle inside arguments and results: `{ [HANDLE_TAG]: HandleRef }`. */

@@ -7,7 +7,7 @@
  */
 import { Type, type TObject, type TProperties, type TSchema } from "@sinclair/typebox";
 import { ID, ID_HINT, NAME, NAME_HINT } from "../events/ids.js";
-import { BLOB_PATH, MAX_BODY_BYTES, PROTOCOL_VERSION } from "./constants.js";
+import { MAX_BODY_BYTES, PROTOCOL_VERSION } from "./constants.js";
 import { AGENT_MESSAGES, SERVER_MESSAGES } from "./agent.js";
 import { NamedString, ValueSchema, check, type Check } from "./schema.js";
 
@@ -113,9 +113,9 @@ const TABLE = [
   { name: "dumpProjections", method: "GET", path: `${ENV}/projections/dump`, summary: "every projection document" },
   { name: "rebuildProjections", method: "POST", path: `${ENV}/projections/rebuild`, summary: "drop the projections and replay the log" },
   { name: "verifyLog", method: "GET", path: `${ENV}/log/verify`, summary: "decode every commit of the log; list those that fail" },
-  { name: "getBlob", method: "GET", path: "blobs/:key", summary: "a blob's bytes" },
-  { name: "headBlob", method: "HEAD", path: "blobs/:key", summary: "a blob's size" },
-  { name: "putBlob", method: "PUT", path: "blobs/:key", summary: "store a blob (streamed; its sha256 must match the key)", rawBody: true },
+  { name: "getBlob", method: "GET", path: `${ENV}/blobs/:key`, summary: "a blob's bytes, if the environment refers to it (an asset, a large value)" },
+  { name: "headBlob", method: "HEAD", path: `${ENV}/blobs/:key`, summary: "whether a blob is stored, and its size (agents: before an upload)" },
+  { name: "putBlob", method: "PUT", path: `${ENV}/blobs/:key`, summary: "store a blob (streamed; its sha256 must match the key)", rawBody: true },
 ] as const satisfies readonly RouteSpec[];
 
 /** The name of a route of {@link ROUTES}. */
@@ -218,7 +218,7 @@ export const apiSchema = (): unknown =>
     JSON.stringify({
       $schema: "https://json-schema.org/draft/2020-12/schema",
       title: "Tributary server API",
-      description: `HTTP API under /api and the agent protocol (version ${PROTOCOL_VERSION}, msgpack frames on the WebSocket /agent). Request bodies are JSON, at most ${MAX_BODY_BYTES} bytes; blobs (${BLOB_PATH}) are streamed bytes. Errors answer {"error": "..."} with 400, 404, 405, 409 or 413.`,
+      description: `HTTP API under /api and the agent protocol (version ${PROTOCOL_VERSION}, msgpack frames on the WebSocket /agent). Request bodies are JSON, at most ${MAX_BODY_BYTES} bytes; blobs (…/envs/{env}/blobs/{key}) are streamed bytes. Errors answer {"error": "..."} with 400, 404, 405, 409 or 413.`,
       routes: ROUTES.map((r) => ({
         method: r.method,
         path: `/api/${r.path.replace(/:(\w+)/g, "{$1}")}`,

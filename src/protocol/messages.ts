@@ -13,10 +13,10 @@ import type { BlobRef, ErrorInfo, StepOptions, TargetRef, Value } from "../event
 
 // The constants live with the schemas in src/protocol (without the schema library).
 // The agent checks every frame it sends against MAX_FRAME_BYTES (a larger one would break the connection).
-export { AGENT_PATH, ASSET_TAG, BLOB_PATH, HANDLE_TAG, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./constants.js";
+export { AGENT_PATH, ASSET_TAG, blobPath, HANDLE_TAG, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./constants.js";
 /**
  * A call's arguments larger than this, msgpack-encoded, travel as a blob
- * (uploaded by the agent, `PUT {BLOB_PATH}/sha256:…`) and the log records the
+ * (uploaded by the agent, `PUT {blobPath(project, env)}/sha256:…`) and the log records the
  * reference; results larger than this are kept as blobs too.
  */
 export const INLINE_VALUE_BYTES = 256 * 1024;
@@ -120,7 +120,7 @@ export type AgentMessage =
     }
   | { readonly type: "cancel"; readonly requestId: number; readonly executionId: string; readonly handle: HandleRef }
   | {
-      /** Records an asset whose files' blobs the agent has uploaded (`PUT {BLOB_PATH}/<key>`). */
+      /** Records an asset whose files' blobs the agent has uploaded (`PUT {blobPath(project, env)}/<key>`). */
       readonly type: "persist";
       readonly requestId: number;
       readonly executionId: string;

@@ -37,8 +37,8 @@ export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
   dumpProjections: "read",
   rebuildProjections: "admin",
   verifyLog: "read",
-  getBlob: "read",
-  headBlob: "read",
+  getBlob: "download",
+  headBlob: "agent",
   putBlob: "agent",
 };
 

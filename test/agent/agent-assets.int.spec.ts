@@ -234,7 +234,7 @@ describe("restore", () => {
     const v = await run("write_and_persist", [{ files: [{ path: "gone.txt", content }] }, "gone.txt"]);
     await unlink(server.blobFile(sha(content)));
     const r = await run("try_restore", [v.asset, {}]);
-    expect(r.outcome).toEqual({ name: "AssetIntegrityError", message: `asset ${refOf(v.asset).assetId}: entry gone.txt: blob sha256:${sha(content)} is missing on the server` });
+    expect(r.outcome).toEqual({ name: "AssetIntegrityError", message: `asset ${refOf(v.asset).assetId}: entry gone.txt: blob sha256:${sha(content)} is missing on the server, or environment staging of project default does not refer to it` });
     expect(r.files).toEqual([]);
   });
 

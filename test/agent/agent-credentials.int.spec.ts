@@ -136,7 +136,7 @@ describe("an agent's token", () => {
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     cleanups.push(() => new Promise((r) => server.close(r)));
-    const blobs = new BlobClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { token: SECRET });
+    const blobs = new BlobClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { project: "p", env: "e" }, { token: SECRET });
     cleanups.push(async () => blobs.close());
     const dir = await mkdtemp(join(tmpdir(), "trib-blob-cred-"));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

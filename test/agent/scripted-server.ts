@@ -6,7 +6,8 @@
  * retryable failure (up to their `retries.limit`), and answers `result`
  * requests: a one-agent orchestrator without a log or backoff.
  *
- * On the same port, a real blob API (`HEAD | PUT | GET /api/blobs/sha256:<hex>`)
+ * On the same port, a real blob API (`HEAD | PUT | GET /api/projects/:project/envs/:env/blobs/sha256:<hex>`,
+ * any project and environment: the double does not check what an environment refers to)
  * stores blobs as files in a temporary directory, streaming, and logs every
  * request; it answers `persist` (after checking the blobs are stored) and
  * `restore` from an in-memory table of assets.
@@ -23,7 +24,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Value } from "../../src/events/index.js";
-import { AGENT_PATH, BLOB_PATH, decodeMessage, encodeMessage, type AgentMessage, type AssetRef, type Outcome, type ServerMessage } from "../../src/protocol/messages.js";
+import { AGENT_PATH, decodeMessage, encodeMessage, type AgentMessage, type AssetRef, type Outcome, type ServerMessage } from "../../src/protocol/messages.js";
 
 export interface ScriptedServerOptions {
   /** Answer `hello` with `welcome` (default), or with `refused` and this reason. */
@@ -165,7 +166,7 @@ export class ScriptedServer {
 
   async #http(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
-    const m = new RegExp(`^${BLOB_PATH}/sha256:([0-9a-f]{64})$`).exec(url.pathname);
+    const m = /^\/api\/projects\/[^/]+\/envs\/[^/]+\/blobs\/sha256:([0-9a-f]{64})$/.exec(url.pathname);
     const done = (status: number, body?: unknown, bytes = 0): void => {
       if (m?.[1] !== undefined) this.blobRequests.push({ method: req.method ?? "", sha256: m[1], status, bytes });
       if (res.headersSent) return;

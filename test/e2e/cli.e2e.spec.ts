@@ -115,6 +115,14 @@ describe("the tributary CLI", () => {
     expect(types.slice(0, 3)).toEqual(["RunSubmitted", "StepScheduled", "ExecutionCreated"]);
     expect(types).toContain("ExecutionFailed");
     expect(types[types.length - 1]).toBe("ExecutionSucceeded");
+    // Who caused each event: nobody for a request to a server without --auth, the agent for what it reported.
+    const by = (type: string) => history.stdout.split("\n").find((l) => l.trim().split(/\s+/)[2] === type)?.trim().split(/\s+/).slice(3, 5);
+    expect(by("RunSubmitted")?.[0]).toBe("-");
+    expect(by("ExecutionStarted")).toEqual(["agent", expect.any(String)]);
+    expect(by("ExecutionAssigned")?.[0]).toBe("-");
+    const rows = JSON.parse((await cli(["runs", "history", runId, "--json"], env)).stdout) as { type: string; by?: unknown }[];
+    expect(rows.find((r) => r.type === "ExecutionSucceeded")?.by).toMatchObject({ kind: "agent", agentId: expect.any(String) });
+    expect(rows.find((r) => r.type === "RunSubmitted")).not.toHaveProperty("by");
 
     const json = JSON.parse((await cli(["runs", "show", runId, "--json"], env)).stdout) as { run: { status: string } };
     expect(json.run.status).toBe("succeeded");
@@ -178,8 +186,9 @@ describe("the tributary CLI", () => {
   it("envs create and ls; projections dump is stable across a rebuild", async () => {
     expect((await cli(["envs", "create", "staging"], env)).code).toBe(0);
     const ls = await cli(["envs", "ls"], env);
-    expect(ls.stdout).toMatch(/production/);
-    expect(ls.stdout).toMatch(/staging/);
+    expect(ls.stdout).toMatch(/^production  \d+ commits$/m);
+    // Created on nobody's behalf (no --auth): no "created by".
+    expect(ls.stdout).toMatch(/^staging  \d+ commits$/m);
     expect((await cli(["envs", "create", "staging"], env)).code).toBe(1);
     const before = await cli(["projections", "dump"], env);
     const rebuilt = await cli(["projections", "rebuild"], env);

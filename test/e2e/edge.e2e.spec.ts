@@ -191,8 +191,10 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
       ["GET", `/api/projects/bad.name/envs`, undefined, 400, /invalid project name "bad\.name"/],
       ["GET", `${base}/assets/%zz`, undefined, 400, /percent-encoding/],
       ["GET", `${base}/assets?run=a.b`, undefined, 400, /invalid run id "a\.b"/],
-      ["GET", `/api/blobs/nothex`, undefined, 400, /invalid blob key/],
-      ["DELETE", `/api/blobs/sha256:${hex}`, undefined, 405, /use GET or HEAD or PUT/],
+      ["GET", `${base}/blobs/nothex`, undefined, 400, /invalid blob key/],
+      ["DELETE", `${base}/blobs/sha256:${hex}`, undefined, 405, /use GET or HEAD or PUT/],
+      // The blob API moved under the environment (agent protocol 2): the old global path is no endpoint.
+      ["GET", `/api/blobs/sha256:${hex}`, undefined, 404, /no such endpoint/],
       ["GET", `${base}/health`, "{}", 404, /no such endpoint/],
       ["GET", "/api/health", "{\"a\":1}", 400, /GET requests take no body/],
     ];

@@ -59,14 +59,25 @@ interface Ctx {
   readonly filesRun: string;
   /** A run of flows:logs, which logged a line. */
   readonly logsRun: string;
+  /** A blob stored (PUT) in production, which no event refers to. */
   readonly blob: { readonly key: string; readonly bytes: Buffer };
   /** Sends a request and returns the reply. */
   call(method: string, path: string, body?: unknown): Promise<Reply>;
   /** Sends a request that must answer 200, and returns its JSON. */
   ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
-  /** A new environment of the project (its path). */
-  freshEnv(): Promise<string>;
+  /** A new environment of the project (its path): empty, or based on or branched from another. */
+  freshEnv(options?: { readonly base?: string; readonly from?: string }): Promise<string>;
+  /** An environment of another project (its path), made once. */
+  otherProjectEnv(): Promise<string>;
 }
+
+/** The key and size of a file of the asset the files run persisted in production. */
+const assetBlob = async (c: Ctx): Promise<{ key: string; size: number }> => {
+  const [asset] = await c.ok<{ persisted: { entries: { blobKey: string; size: number }[] } }[]>("GET", `${c.env}/assets?run=${c.filesRun}`);
+  const entry = asset?.persisted.entries[0];
+  if (!entry) throw new Error(`run ${c.filesRun} persisted no file`);
+  return { key: entry.blobKey, size: entry.size };
+};
 
 interface Refusal {
   /** What is wrong, for the test's message. */
@@ -502,49 +513,70 @@ const CASES = byKey([
     },
   ],
   [
-    "GET blobs/:key",
+    `GET ${ENV}/blobs/:key`,
     {
       params: (c) => ({ key: c.blob.key }),
       async success(c) {
-        const r = await c.call("GET", `/api/blobs/${c.blob.key}`);
+        // A file of the asset the files run persisted: production refers to it.
+        const { key, size } = await assetBlob(c);
+        const r = await c.call("GET", `${c.env}/blobs/${key}`);
         expect(r.status).toBe(200);
         expect(r.headers["content-type"]).toBe("application/octet-stream");
-        expect(r.bytes.equals(c.blob.bytes)).toBe(true);
+        expect(r.bytes.length).toBe(size);
+        expect(`sha256:${createHash("sha256").update(r.bytes).digest("hex")}`).toBe(key);
+        // So do a branch of production (its parent up to the branch point) and an environment based on it.
+        const branch = await c.freshEnv({ from: "production" });
+        const based = await c.freshEnv({ base: "production" });
+        for (const env of [branch, based]) expect((await c.call("GET", `${env}/blobs/${key}`)).bytes.equals(r.bytes), env).toBe(true);
       },
-      refusals: () => [{ what: "an unknown blob", path: `/api/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /no blob sha256:0{64}/ }],
+      async refusals(c) {
+        const { key } = await assetBlob(c);
+        const unrelated = await c.freshEnv();
+        const other = await c.otherProjectEnv();
+        return [
+          { what: "an unknown blob", path: `${c.env}/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /^no blob sha256:0{64}$/ },
+          // Stored (PUT), but no event of production refers to it: the same answer as for bytes never stored.
+          { what: "a stored blob the environment does not refer to", path: `${c.env}/blobs/${c.blob.key}`, status: 404, error: new RegExp(`^no blob ${c.blob.key}$`) },
+          { what: "an asset's blob, from an unrelated environment of the project", path: `${unrelated}/blobs/${key}`, status: 404, error: new RegExp(`^no blob ${key}$`) },
+          { what: "an asset's blob, from another project's environment", path: `${other}/blobs/${key}`, status: 404, error: new RegExp(`^no blob ${key}$`) },
+        ];
+      },
     },
   ],
   [
-    "HEAD blobs/:key",
+    `HEAD ${ENV}/blobs/:key`,
     {
       params: (c) => ({ key: c.blob.key }),
       async success(c) {
-        const r = await c.call("HEAD", `/api/blobs/${c.blob.key}`);
+        // Whether the bytes are stored (an agent's question before an upload), referred to or not.
+        const r = await c.call("HEAD", `${c.env}/blobs/${c.blob.key}`);
         expect(r.status).toBe(200);
         expect(Number(r.headers["content-length"])).toBe(c.blob.bytes.length);
         expect(r.bytes.length).toBe(0);
       },
       // A HEAD answer has no body to carry the message: the status says it.
-      refusals: () => [{ what: "an unknown blob", path: `/api/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /^$/ }],
+      refusals: (c) => [{ what: "an unknown blob", path: `${c.env}/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /^$/ }],
     },
   ],
   [
-    "PUT blobs/:key",
+    `PUT ${ENV}/blobs/:key`,
     {
       params: (c) => ({ key: c.blob.key }),
       body: Buffer.from("x"),
       async success(c) {
         const bytes = randomBytes(4096);
         const sha = createHash("sha256").update(bytes).digest("hex");
-        const put = await c.call("PUT", `/api/blobs/sha256:${sha}`, bytes);
+        const put = await c.call("PUT", `${c.env}/blobs/sha256:${sha}`, bytes);
         expect(put.status).toBe(200);
         expect(put.json).toEqual({ key: `sha256:${sha}`, size: bytes.length, sha256: sha });
-        expect((await c.call("GET", `/api/blobs/sha256:${sha}`)).bytes.equals(bytes)).toBe(true);
+        expect((await c.call("HEAD", `${c.env}/blobs/sha256:${sha}`)).status).toBe(200);
+        // Stored is not readable: only an event that refers to the blob makes it so.
+        expect((await c.call("GET", `${c.env}/blobs/sha256:${sha}`)).status).toBe(404);
       },
-      refusals: () => [
+      refusals: (c) => [
         {
           what: "bytes whose sha256 is not the key",
-          path: `/api/blobs/sha256:${"1".repeat(64)}`,
+          path: `${c.env}/blobs/sha256:${"1".repeat(64)}`,
           body: Buffer.from("not those bytes"),
           status: 400,
           error: /sha256/,
@@ -601,6 +633,7 @@ const quiet = async (c: Ctx): Promise<number> => {
 describe("every HTTP route: its success path and its refusals", () => {
   let ctx: Ctx;
   let envs = 0;
+  let otherEnv: Promise<string> | undefined;
 
   beforeAll(async () => {
     const h = await startHarness("embedded");
@@ -609,7 +642,7 @@ describe("every HTTP route: its success path and its refusals", () => {
     const bytes = randomBytes(1000);
     const key = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     const callOn = (method: string, path: string, body?: unknown) => call(h.server.url, method, path, body);
-    const put = await callOn("PUT", `/api/blobs/${key}`, bytes);
+    const put = await callOn("PUT", `/api/projects/${project}/envs/production/blobs/${key}`, bytes);
     expect(put.status).toBe(200);
     const [doneRun, filesRun, logsRun] = await Promise.all([
       h.api.run("flows:double", [21]).then((r) => r.runId),
@@ -630,11 +663,20 @@ describe("every HTTP route: its success path and its refusals", () => {
         if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${r.bytes.toString()}`);
         return r.json as T;
       },
-      async freshEnv() {
+      async freshEnv(options = {}) {
         const name = `routes-env-${++envs}`;
-        const r = await callOn("POST", `/api/projects/${project}/envs`, { name });
+        const r = await callOn("POST", `/api/projects/${project}/envs`, { name, ...options });
         if (r.status !== 200) throw new Error(`creating ${name}: ${r.status} ${r.bytes.toString()}`);
         return `/api/projects/${project}/envs/${name}`;
+      },
+      otherProjectEnv() {
+        otherEnv ??= (async () => {
+          const other = `${project}-other`;
+          const r = await callOn("POST", `/api/projects/${other}/envs`, { name: "production" });
+          if (r.status !== 200) throw new Error(`creating ${other}/production: ${r.status} ${r.bytes.toString()}`);
+          return `/api/projects/${other}/envs/production`;
+        })();
+        return otherEnv;
       },
     };
   });

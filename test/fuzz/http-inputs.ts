@@ -30,6 +30,7 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
     stepId: ["1", "2", "0"],
     assetId: ["x-a1"],
     key: [`sha256:${hex}`],
+    tokenId: ["nosuchtoken", "0123456789abcdef"],
   };
   const bad = ["", "a.b", "*", ">", "%zz", "%2F", "..", "__proto__", "constructor", "x".repeat(300), "é🙂", "%00", "a%20b", "-x"];
   const bodies: Record<string, unknown[]> = {
@@ -42,12 +43,24 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
     CreateEnvBody: [{ name: "fz-1" }, { name: "fz-2", base: "production" }, { name: "fz-1", from: "production", at: 3 }],
     UpdateEnvBody: [{ base: "production" }, { base: null }],
     RerunBody: [{ cascade: false }, {}],
+    CreateTokenBody: [{ role: "read" }, { role: "admin", envs: ["fz-*"], name: "fuzz" }, { role: "agent", expiresInMs: 60_000 }],
+    RevokeTokenBody: [{}, { reason: "fuzz" }],
   };
   const bodyFor = (route: (typeof ROUTES)[number]): unknown => {
     const s = route.body;
     if (s === undefined) return {};
     const props = Object.keys((s as { properties?: object }).properties ?? {});
-    const key = props.includes("target") ? "SubmitBody" : props.includes("cascade") ? "RerunBody" : props.includes("name") ? "CreateEnvBody" : "UpdateEnvBody";
+    const key = props.includes("target")
+      ? "SubmitBody"
+      : props.includes("cascade")
+        ? "RerunBody"
+        : props.includes("role")
+          ? "CreateTokenBody"
+          : props.includes("reason")
+            ? "RevokeTokenBody"
+            : props.includes("name")
+              ? "CreateEnvBody"
+              : "UpdateEnvBody";
     return r.pick(bodies[key]!);
   };
   return () => {
@@ -75,6 +88,8 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
     const headers: Record<string, string> = {};
     if (r.chance(0.5)) headers["content-type"] = r.pick(["application/json", "text/plain", "application/x-www-form-urlencoded", "garbage/ /", "application/json; charset=latin1"]);
     if (r.chance(0.05)) headers["x-forwarded-for"] = "1.2.3.4";
+    // A server without --auth takes no notice of credentials, good or bad.
+    if (r.chance(0.05)) headers["authorization"] = r.pick(["Bearer garbage", "Basic YTpi", "Bearer trib_x_y_z", "Bearer", ""]);
     if (r.chance(0.05)) headers["accept"] = r.pick(["*/*", "text/html", "\u00ff"]).replace(/[^\x20-\x7e]/g, "?");
     let body: Uint8Array | string | undefined;
     if (method !== "GET" && method !== "HEAD" ? r.chance(0.85) : r.chance(0.05)) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { open } from "lmdb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Event, EventLog, RunId } from "../../src/events/index.js";
-import { canonicalJson, getRunView, PROJECTIONS, ProjectionCorrupt, runsProjection, type AssetDoc, type RunView } from "../../src/projections/index.js";
+import { blobRefsProjection, canonicalJson, getBlobRef, getRunView, PROJECTIONS, ProjectionCorrupt, runsProjection, type AssetDoc, type RunView } from "../../src/projections/index.js";
 import { LmdbProjectionStore, Projector, runAsOf, stateAsOf } from "../../src/projections/store/index.js";
 import { LOG_ADAPTERS, type TestLog } from "../support/logs.js";
 import { simulate } from "../support/simulate.js";
@@ -138,6 +138,31 @@ describe.each(LOG_ADAPTERS)("projections over the $name log", (adapter) => {
     expect(notices).toHaveLength(1);
     expect(notices[0]).toContain(`projection runs was built by version ${runsProjection.version}, this code is version ${runsProjection.version + 1}`);
     expect(store.dump()).toEqual(before);
+  });
+
+  it("a projection new in this version (blob-refs) makes a store built without it rebuild, saying why", async () => {
+    const n = await appendAll(simulate({ seed: 4, runs: 6 }));
+    const older = PROJECTIONS.filter((p) => p !== blobRefsProjection);
+    let store = await openStore(undefined, older);
+    await projectorFor(store).start();
+    const before = store.dump();
+    await closeStore(store);
+    store = await openStore();
+    const r = await projectorFor(store).start();
+    expect(r.commits).toBe(n);
+    expect(notices).toEqual([expect.stringContaining("projection blob-refs is new in this version")]);
+    const after = store.dump();
+    // The other tables come back the same; the new one holds every blob the persisted assets name.
+    expect(after.filter((l) => !l.startsWith("blob-refs\t"))).toEqual(before);
+    const keys = [...store.range<AssetDoc>("assets")].flatMap(([, d]) => d.persisted?.entries.map((e) => e.blobKey) ?? []);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect(getBlobRef(store, key), key).toMatchObject({ key, use: "asset" });
+    // Opened again, it is up to date: no rebuild.
+    await closeStore(store);
+    notices.length = 0;
+    store = await openStore();
+    expect((await projectorFor(store).start()).commits).toBe(0);
+    expect(notices).toEqual([]);
   });
 
   it("a checkpoint ahead of the log is detected and rebuilt, saying why", async () => {

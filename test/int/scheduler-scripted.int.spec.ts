@@ -164,6 +164,10 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
     const history = await api.history(runId);
     expect(types(history)).toEqual(["RunSubmitted", "StepScheduled", "ExecutionCreated", "ExecutionAssigned", "ExecutionStarted", "ExecutionSucceeded"]);
     expect(last(history, "ExecutionAssigned")!.data).toMatchObject({ executionId: x.executionId, agentId: "scripted-1" });
+    // What the agent reported is its doing (no token: a server without --auth); the rest is nobody's.
+    const by = (type: string) => (last(history, type) as { by?: unknown } | undefined)?.by;
+    expect([by("ExecutionStarted"), by("ExecutionSucceeded")]).toEqual([{ kind: "agent", agentId: "scripted-1" }, { kind: "agent", agentId: "scripted-1" }]);
+    expect([by("RunSubmitted"), by("ExecutionAssigned")]).toEqual([undefined, undefined]);
     const agentsNow = await api.ok<{ connected: { agentId: string; running: number }[]; known: { agentId: string }[] }>("GET", "/agents");
     expect(agentsNow.connected).toMatchObject([{ agentId: "scripted-1", running: 0 }]);
   });

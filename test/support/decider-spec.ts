@@ -1,6 +1,8 @@
 /**
  * Decider specifications: `given(commits…).when(command)` then
- * `.then(events…)`, `.rejected(tag, fields?)` or `.nothing()`.
+ * `.then(events…)`, `.rejected(tag, fields?)` or `.nothing()`;
+ * `given(…).by(principal).when(…)` decides on behalf of someone (the ctx's
+ * `by`), and {@link attributed} writes the facts such a decision makes.
  *
  * `given` folds its commits (each argument is one commit: an event or a
  * list of them) through the real projections into an in-memory store, and
@@ -22,6 +24,7 @@ import {
   type Event,
   type EventId,
   type EventType,
+  type Principal,
   type RunEvent,
   type RunId,
   type TargetManifest,
@@ -63,7 +66,12 @@ export interface Fact {
   readonly runId?: string;
   readonly data: unknown;
   readonly at?: number;
+  /** Who caused it (the envelope's `by`). */
+  readonly by?: Principal;
 }
+
+/** The facts, as caused by `by`: each gets the envelope's `by`. */
+export const attributed = (by: Principal, ...facts: readonly (Fact | readonly Fact[])[]): Fact[] => facts.flat().map((f) => ({ ...f, by }));
 
 /** A run event of type `T` of run `runId` (`at`: when it happened, if not {@link NOW}). */
 export const runEvent = <T extends RunType>(type: T, runId: string, data: Loose<Extract<RunEvent, { type: T }>["data"]>, at?: number): Fact => ({
@@ -103,6 +111,7 @@ const stamp = (f: Fact, id: EventId, now: number): Event =>
     v: CURRENT_VERSION[f.type],
     at: f.at ?? now,
     ...(f.runId === undefined ? {} : { runId: f.runId as RunId }),
+    ...(f.by === undefined ? {} : { by: f.by }),
     data: f.data,
   }) as Event;
 
@@ -129,6 +138,8 @@ const fold = (commits: readonly Given[], next: () => EventId): MemoryStore => {
 export interface Specification {
   /** Sees environment `env`'s projections of these commits too, as inherited (a base, or a branch's parent), nearest first. */
   inheriting(env: string, ...commits: readonly Given[]): Specification;
+  /** Decides on behalf of `principal` (the decision context's `by`). */
+  by(principal: Principal): Specification;
   /** The model as of the given commits. */
   model(): SpecModel;
   /** Decides `cmd` (at `now`, if not {@link NOW}). */
@@ -155,7 +166,8 @@ export interface Outcome {
 /** A specification of a decision in the state these commits leave. */
 export const given = (...commits: readonly Given[]): Specification => spec(commits, []);
 
-const spec = (commits: readonly Given[], inherited: readonly { env: string; commits: readonly Given[] }[]): Specification => {
+const spec = (commits: readonly Given[], inherited: readonly { env: string; commits: readonly Given[] }[], by?: Principal): Specification => {
+  const who = by === undefined ? {} : { by };
   const build = () => {
     let n = 0;
     const next = () => eventIdOf(++n);
@@ -165,12 +177,13 @@ const spec = (commits: readonly Given[], inherited: readonly { env: string; comm
     return { store, inherits, next, count: () => n };
   };
   return {
-    inheriting: (env, ...more) => spec(commits, [...inherited, { env, commits: more }]),
+    inheriting: (env, ...more) => spec(commits, [...inherited, { env, commits: more }], by),
+    by: (principal) => spec(commits, inherited, principal),
     decided(cmd) {
       const { store, inherits, next } = build();
-      const d = decide(cmd as Command, modelOf(store, inherits), { now: NOW, id: next });
+      const d = decide(cmd as Command, modelOf(store, inherits), { now: NOW, id: next, ...who });
       if (d._tag === "Left") throw new Error(`given ${cmd.type} was rejected: ${JSON.stringify(d.left)}`);
-      return d.right.map((e) => ({ type: e.type, ...(e.runId === undefined ? {} : { runId: e.runId }), data: e.data }));
+      return d.right.map((e) => ({ type: e.type, ...(e.runId === undefined ? {} : { runId: e.runId }), ...(e.by === undefined ? {} : { by: e.by }), data: e.data }));
     },
     model: () => {
       const { store, inherits } = build();
@@ -179,7 +192,7 @@ const spec = (commits: readonly Given[], inherited: readonly { env: string; comm
     when(cmd, now = NOW) {
       const { store, inherits, next, count } = build();
       const start = count();
-      const decision = decide(cmd as Command, modelOf(store, inherits), { now, id: next });
+      const decision = decide(cmd as Command, modelOf(store, inherits), { now, id: next, ...who });
       const decided = (): readonly Event[] => {
         if (decision._tag === "Left") throw new Error(`${cmd.type} was rejected: ${JSON.stringify(decision.left)}`);
         return decision.right;

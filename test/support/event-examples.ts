@@ -7,6 +7,7 @@
  */
 import { IdGenerator, type AgentId, type AssetId, type EnvName, type EventId, type ExecutionId } from "../../src/events/ids.js";
 import type { ProjectName, RunId, StepId } from "../../src/events/ids.js";
+import type { Principal } from "../../src/events/principal.js";
 import { CURRENT_VERSION, type Event, type EventOf, type EventType, type Value } from "../../src/events/types.js";
 import { Random } from "./prng.js";
 
@@ -36,6 +37,9 @@ export const runEvent = <T extends EventType>(type: T, data: EventOf<T>["data"])
 /** An environment event of the current version of `type`, at {@link T0}. */
 export const envEvent = <T extends EventType>(type: T, data: EventOf<T>["data"]): EventOf<T> =>
   ({ id: eventId(), type, v: CURRENT_VERSION[type], at: T0, data }) as unknown as EventOf<T>;
+
+/** `e` as caused by `by` (the envelope's principal). */
+export const attributed = <E extends Event>(e: E, by: Principal): E => ({ ...e, by });
 
 /** Nested arrays and objects, alternating, `depth` levels deep. */
 export const deep = (depth: number): Value =>
@@ -81,16 +85,19 @@ export const allValues: Value[] = Object.values(VALUES);
  */
 export const EXAMPLES = {
   RunSubmitted: [
-    runEvent("RunSubmitted", {
-      target,
-      arguments: allValues,
-      rootStepId: STEP,
-      idempotencyKey: "daily-2025-03-01",
-      parent: { runId: "01JN8A4W7X2C9H5Q3R6T8V0Y30" as RunId, stepId: STEP, executionId: EXEC },
-    }),
+    attributed(
+      runEvent("RunSubmitted", {
+        target,
+        arguments: allValues,
+        rootStepId: STEP,
+        idempotencyKey: "daily-2025-03-01",
+        parent: { runId: "01JN8A4W7X2C9H5Q3R6T8V0Y30" as RunId, stepId: STEP, executionId: EXEC },
+      }),
+      { kind: "token", tokenId: "k3v9q2m7x4p8r1t6", name: "ci of acme" },
+    ),
     runEvent("RunSubmitted", { target, arguments: [], rootStepId: STEP }),
   ],
-  RunCancelled: [runEvent("RunCancelled", { reason: "cancelled by alice@acme.dev" }), runEvent("RunCancelled", { reason: "" })],
+  RunCancelled: [attributed(runEvent("RunCancelled", { reason: "cancelled by alice@acme.dev" }), { kind: "admin" }), runEvent("RunCancelled", { reason: "" })],
   StepScheduled: [
     runEvent("StepScheduled", {
       stepId: STEP,
@@ -126,7 +133,10 @@ export const EXAMPLES = {
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 4, reason: "retry", resumes: EXEC }),
   ],
   ExecutionAssigned: [runEvent("ExecutionAssigned", { executionId: EXEC, stepId: STEP, agentId: AGENT })],
-  ExecutionStarted: [runEvent("ExecutionStarted", { executionId: EXEC, stepId: STEP })],
+  ExecutionStarted: [
+    attributed(runEvent("ExecutionStarted", { executionId: EXEC, stepId: STEP }), { kind: "agent", agentId: AGENT, tokenId: "a0b1c2d3e4f5g6h7" }),
+    runEvent("ExecutionStarted", { executionId: EXEC, stepId: STEP }),
+  ],
   ExecutionSucceeded: [
     runEvent("ExecutionSucceeded", { executionId: EXEC, stepId: STEP, result: { kind: "inline", value: VALUES.mixed! } }),
     runEvent("ExecutionSucceeded", { executionId: EXEC, stepId: STEP, result: { kind: "inline", value: null } }),
@@ -227,21 +237,26 @@ export const EXAMPLES = {
     envEvent("EnvironmentCreated", { project: "acme" as ProjectName, env: "production" as EnvName }),
   ],
   EnvironmentBranched: [
-    envEvent("EnvironmentBranched", { project: "acme" as ProjectName, env: "feature-x" as EnvName, parent: "staging" as EnvName, at: 42 }),
+    attributed(envEvent("EnvironmentBranched", { project: "acme" as ProjectName, env: "feature-x" as EnvName, parent: "staging" as EnvName, at: 42 }), {
+      kind: "token",
+      tokenId: "k3v9q2m7x4p8r1t6",
+    }),
   ],
   EnvironmentRebased: [envEvent("EnvironmentRebased", { base: "production" as EnvName }), envEvent("EnvironmentRebased", { base: null })],
   EnvironmentArchived: [envEvent("EnvironmentArchived", { reason: "merged" }), envEvent("EnvironmentArchived", {})],
   TokenCreated: [
-    envEvent("TokenCreated", {
-      tokenId: "k3v9q2m7x4p8r1t6",
-      name: "ci of acme",
-      project: "acme" as ProjectName,
-      envs: ["dev", "dev-*"],
-      role: "submit",
-      hash: SHA,
-      expiresAt: T0 + 86_400_000,
-      by: "admin",
-    }),
+    attributed(
+      envEvent("TokenCreated", {
+        tokenId: "k3v9q2m7x4p8r1t6",
+        name: "ci of acme",
+        project: "acme" as ProjectName,
+        envs: ["dev", "dev-*"],
+        role: "submit",
+        hash: SHA,
+        expiresAt: T0 + 86_400_000,
+      }),
+      { kind: "admin" },
+    ),
     envEvent("TokenCreated", { tokenId: "a0b1c2d3e4f5g6h7", project: "acme" as ProjectName, envs: ["*"], role: "agent", hash: SHA }),
   ],
   TokenRevoked: [envEvent("TokenRevoked", { tokenId: "k3v9q2m7x4p8r1t6", reason: "leaked" }), envEvent("TokenRevoked", { tokenId: "a0b1c2d3e4f5g6h7" })],

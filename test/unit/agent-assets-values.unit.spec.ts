@@ -199,11 +199,12 @@ describe("agent options and paths for assets", () => {
     expect(workdirOf("/r", ".")).toMatch(/^\/r\/x-[0-9a-f]{32}$/);
   });
 
-  it("finds the blob API under the server's URL", () => {
-    expect(blobBaseUrl("http://127.0.0.1:7777")).toBe("http://127.0.0.1:7777/api/blobs");
-    expect(blobBaseUrl("http://h:1/")).toBe("http://h:1/api/blobs");
-    expect(blobBaseUrl("ws://h:1/agent")).toBe("http://h:1/api/blobs");
-    expect(blobBaseUrl("wss://h/prefix/agent?x=1")).toBe("https://h/prefix/api/blobs");
-    expect(() => blobBaseUrl("ftp://h")).toThrow("server: expected an http(s):// or ws(s):// URL, got ftp://h");
+  it("finds an environment's blob API under the server's URL", () => {
+    const scope = { project: "shop", env: "dev-alice" };
+    expect(blobBaseUrl("http://127.0.0.1:7777", scope)).toBe("http://127.0.0.1:7777/api/projects/shop/envs/dev-alice/blobs");
+    expect(blobBaseUrl("http://h:1/", scope)).toBe("http://h:1/api/projects/shop/envs/dev-alice/blobs");
+    expect(blobBaseUrl("ws://h:1/agent", scope)).toBe("http://h:1/api/projects/shop/envs/dev-alice/blobs");
+    expect(blobBaseUrl("wss://h/prefix/agent?x=1", scope)).toBe("https://h/prefix/api/projects/shop/envs/dev-alice/blobs");
+    expect(() => blobBaseUrl("ftp://h", scope)).toThrow("server: expected an http(s):// or ws(s):// URL, got ftp://h");
   });
 });

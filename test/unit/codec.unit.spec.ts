@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { crc32 } from "node:zlib";
-import { decodeCommit, encodeCommit, frame, packValue, unpackValue } from "../../src/events/codec.js";
+import { checkEvents, decodeCommit, encodeCommit, frame, packValue, unpackValue } from "../../src/events/codec.js";
 import { CorruptEvent } from "../../src/events/errors.js";
 import { EVENT_TYPES, type Event, type EventOf } from "../../src/events/types.js";
 import { EXAMPLES, EXEC, RUN, STEP, T0, VALUES, allExamples, eventId, runEvent, target } from "../support/event-examples.js";
@@ -305,5 +305,55 @@ describe("decoding old event versions", () => {
 
   it("does not accept v1 data labelled v2", () => {
     expect(corruptMessage(rawCommit([{ ...v1({ message: "m" }), v: 2 }]))).toContain("data.error must be an object");
+  });
+});
+
+describe("the principal on the envelope (by)", () => {
+  const started = EXAMPLES.ExecutionStarted[1]!;
+  const withBy = (by: unknown) => rawCommit([{ ...raw(started), by }]);
+
+  it.each([
+    ["the admin", { kind: "admin" }],
+    ["a token, with its name", { kind: "token", tokenId: "k3v9q2m7x4p8r1t6", name: "ci of acme" }],
+    ["a token without a name", { kind: "token", tokenId: "a0" }],
+    ["an agent with its token", { kind: "agent", agentId: "worker-eu-1", tokenId: "a0b1c2" }],
+    ["an agent without a token", { kind: "agent", agentId: "worker-eu-1" }],
+  ])("round-trips %s", (_what, by) => {
+    expect(decodeCommit(withBy(by))).toStrictEqual([{ ...started, by }]);
+  });
+
+  it.each([
+    ["not an object", "admin", "event[0].by must be an object"],
+    ["null", null, "event[0].by must be an object"],
+    ["an unknown kind", { kind: "root" }, "event[0].by.kind must be one of admin, token, agent"],
+    ["a kind from Object.prototype", { kind: "constructor" }, "event[0].by.kind must be one of admin, token, agent"],
+    ["a missing kind", { tokenId: "a0" }, "event[0].by.kind must be one of admin, token, agent"],
+    ["a token without its id", { kind: "token" }, "event[0].by.tokenId must be a token id"],
+    ["a token id of upper-case letters", { kind: "token", tokenId: "ABC" }, "event[0].by.tokenId must be a token id"],
+    ["a token id too long", { kind: "token", tokenId: "a".repeat(65) }, "event[0].by.tokenId must be a token id"],
+    ["a token name that is not a string", { kind: "token", tokenId: "a0", name: 7 }, "event[0].by.name must be a string of 1-128 characters"],
+    ["an empty token name", { kind: "token", tokenId: "a0", name: "" }, "event[0].by.name must be a string of 1-128 characters"],
+    ["a token name too long", { kind: "token", tokenId: "a0", name: "n".repeat(129) }, "event[0].by.name must be a string of 1-128 characters"],
+    ["an agent without its id", { kind: "agent" }, "event[0].by.agentId must be an agent id"],
+    ["an agent id with a space", { kind: "agent", agentId: "a b" }, "event[0].by.agentId must be an agent id"],
+    ["an agent's token id that is no token id", { kind: "agent", agentId: "a1", tokenId: "x_y" }, "event[0].by.tokenId must be a token id"],
+    ["a field the admin has not", { kind: "admin", tokenId: "a0" }, "event[0].by.tokenId is not a field of principal kind admin"],
+    ["a field a token has not", { kind: "token", tokenId: "a0", secret: "s" }, "event[0].by.secret is not a field of principal kind token"],
+    ["a field an agent has not", { kind: "agent", agentId: "a1", name: "n" }, "event[0].by.name is not a field of principal kind agent"],
+  ])("refuses %s, naming the field", (_what, by, message) => {
+    expect(corruptMessage(withBy(by))).toContain(message);
+  });
+
+  it("is refused by the check before every append, naming the field", () => {
+    const bad = checkEvents([started, { ...started, by: { kind: "token", tokenId: "" } }]);
+    expect(bad?.message).toContain("by.tokenId must be a token id");
+    expect(bad?.index).toBe(1);
+    expect(checkEvents([{ ...started, by: { kind: "admin" } }])).toBeUndefined();
+  });
+
+  it("decodes events without one as before: no by key at all", () => {
+    const [e] = decodeCommit(rawCommit([raw(started)]));
+    expect(e).toStrictEqual(started);
+    expect(Object.hasOwn(e!, "by")).toBe(false);
   });
 });

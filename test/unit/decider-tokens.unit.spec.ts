@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NOW, envEvent, given, type SpecCommand } from "../support/decider-spec.js";
+import { NOW, attributed, envEvent, given, type SpecCommand } from "../support/decider-spec.js";
 
 const HASH = "ab".repeat(32);
 const OTHER_HASH = "cd".repeat(32);
@@ -18,8 +18,18 @@ describe("tokens: CreateToken", () => {
   it("records the token with the hash of its secret, its scope and role, and every optional field given", () => {
     given().when(create()).then(created());
     given()
-      .when(create({ name: "ci", envs: ["dev", "dev-*", "dev"], role: "admin", expiresAt: NOW + 1, by: "admin" }))
-      .then(envEvent("TokenCreated", { tokenId: "t1", name: "ci", project: "shop", envs: ["dev", "dev-*"], role: "admin", hash: HASH, expiresAt: NOW + 1, by: "admin" }));
+      .when(create({ name: "ci", envs: ["dev", "dev-*", "dev"], role: "admin", expiresAt: NOW + 1 }))
+      .then(envEvent("TokenCreated", { tokenId: "t1", name: "ci", project: "shop", envs: ["dev", "dev-*"], role: "admin", hash: HASH, expiresAt: NOW + 1 }));
+  });
+
+  it("records who made it on the envelope, and the model's token says so", () => {
+    const admin = { kind: "admin" } as const;
+    const m = given().by(admin).when(create()).then(...attributed(admin, created()));
+    expect(m.token("t1")?.by).toStrictEqual(admin);
+    const byToken = { kind: "token", tokenId: "k1", name: "ops" } as const;
+    given().by(byToken).when({ type: "RevokeToken", tokenId: "t1" }).rejected("UnknownToken");
+    given(created()).by(byToken).when({ type: "RevokeToken", tokenId: "t1" }).then(...attributed(byToken, envEvent("TokenRevoked", { tokenId: "t1" })));
+    expect(given(created()).model().token("t1")?.by).toBeUndefined();
   });
 
   it("the model finds it by id after its creation, and says when it is revoked", () => {

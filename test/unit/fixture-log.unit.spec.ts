@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeCommit, encodeCommit, unpackValue } from "../../src/events/codec.js";
-import { CURRENT_VERSION, type Event, type EventOf, type EventType } from "../../src/events/types.js";
+import { CURRENT_VERSION, type Commit, type Event, type EventOf, type EventType } from "../../src/events/types.js";
+import { getEnvironment, MemoryStore, PROJECTIONS, type RunDoc } from "../../src/projections/index.js";
 
 const dir = new URL("../fixtures/logs/", import.meta.url);
 const bytes = readFileSync(new URL("v0.1.0.bin", dir));
@@ -178,5 +179,18 @@ describe("the log recorded with 0.1.0", () => {
       message: 'relation "orders_staging" does not exist',
       retryable: false,
     });
+  });
+
+  it("is older than attribution: no event has a by, and it folds with nobody named as author", () => {
+    expect(events.filter((e) => Object.hasOwn(e, "by"))).toEqual([]);
+    const store = new MemoryStore(PROJECTIONS);
+    store.apply(commits.map((c, i): Commit => ({ seq: i + 1, id: c[0]!.id, subject: "", ...(c[0]!.runId === undefined ? {} : { runId: c[0]!.runId }), events: c })));
+    const env = getEnvironment(store)!;
+    expect(env).toMatchObject({ project: "acme", env: "staging", archived: true });
+    for (const k of ["createdBy", "rebasedBy", "archivedBy"]) expect(Object.hasOwn(env, k)).toBe(false);
+    const runs = [...store.range<RunDoc>("runs")].map(([, r]) => r);
+    expect(runs).toHaveLength(summary.runs);
+    expect(runs.filter((r) => Object.hasOwn(r, "submittedBy") || Object.hasOwn(r, "cancelledBy"))).toEqual([]);
+    expect(runs.some((r) => r.status === "cancelled")).toBe(true);
   });
 });

@@ -43,7 +43,7 @@ export const run = async (argv: string[]): Promise<number> => {
   if (sub === "download" && assetId) {
     const a = await client.asset(assetId);
     const dir = resolve(values.to ?? assetId);
-    const files = await downloadAsset(t, a.ref, dir);
+    const files = await downloadAsset(t, { project: t.project, env: t.env }, a.ref, dir);
     if (values.json) console.log(toJson({ assetId, dir, files }));
     else console.log(`downloaded ${files.length} files of ${assetId} into ${dir}`);
     return 0;
@@ -51,12 +51,12 @@ export const run = async (argv: string[]): Promise<number> => {
   throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(ASSETS));
 };
 
-/** Streams every file of the asset into `dir`, checking sizes and hashes; never writes outside `dir`. */
-const downloadAsset = async (t: Target, ref: AssetRef, dir: string): Promise<string[]> => {
+/** Streams every file of the asset into `dir` through the environment it was found in, checking sizes and hashes; never writes outside `dir`. */
+const downloadAsset = async (t: Target, scope: { project: string; env: string }, ref: AssetRef, dir: string): Promise<string[]> => {
   const { restoreFiles } = await import("../../agent/assets.js");
   const { BlobHttpError } = await import("../../agent/blob-client.js");
   try {
-    return await restoreFiles(t.server, ref, dir, { ...(t.ca === undefined ? {} : { ca: t.ca }), ...(t.token === undefined ? {} : { token: t.token }) });
+    return await restoreFiles(t.server, ref, dir, { ...scope, ...(t.ca === undefined ? {} : { ca: t.ca }), ...(t.token === undefined ? {} : { token: t.token }) });
   } catch (e) {
     // The blob API refusing the token: as for any other route.
     const http = [e, (e as Error).cause].find((x) => x instanceof BlobHttpError);

@@ -3,6 +3,7 @@ import { toJson } from "../../protocol/json.js";
 import type { EnvironmentAnswer } from "../../protocol/api.js";
 import { CliError, clientOf } from "../client.js";
 import { targetOf } from "../options.js";
+import { renderEnvs } from "../output.js";
 import { ENVS } from "../table.js";
 import { parse, UsageError, usageOf } from "../usage.js";
 
@@ -20,18 +21,7 @@ export const run = async (argv: string[]): Promise<number> => {
   if (sub === "ls") {
     const rows: EnvRow[] = await client.listEnvironments();
     if (values.json) console.log(toJson(rows));
-    else {
-      const parentOf = (r: EnvRow) => r.base ?? r.branchedFrom?.parent ?? "";
-      const children = new Map<string, EnvRow[]>();
-      for (const r of rows) children.set(parentOf(r), [...(children.get(parentOf(r)) ?? []), r]);
-      const walk = (r: EnvRow, indent: string, seen: Set<string>) => {
-        const how = r.branchedFrom ? `  (branch of ${r.branchedFrom.parent} at ${r.branchedFrom.at})` : "";
-        console.log(`${indent}${r.name}${how}${r.archived ? "  (archived)" : ""}  ${r.lastSeq} commits`);
-        if (seen.has(r.name)) return;
-        for (const c of children.get(r.name) ?? []) walk(c, indent + "  ", new Set([...seen, r.name]));
-      };
-      for (const r of rows.filter((r) => !rows.some((x) => x.name === parentOf(r)))) walk(r, "", new Set());
-    }
+    else if (rows.length > 0) console.log(renderEnvs(rows));
     return 0;
   }
   if (sub === "create" && name) {

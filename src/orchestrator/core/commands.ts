@@ -193,8 +193,6 @@ export type Command =
       /** Hex SHA-256 of the secret. */
       readonly hash: string;
       readonly expiresAt?: number;
-      /** Who asks: a token id, or `admin`. */
-      readonly by?: string;
     }
   | { readonly type: "RevokeToken"; readonly tokenId: string; readonly reason?: string };
 

@@ -5,16 +5,18 @@
  * `ctx`.
  */
 import * as E from "fp-ts/lib/Either.js";
-import type { Event, EventId } from "../../events/index.js";
+import type { Event, EventId, Principal } from "../../events/index.js";
 import type { Command } from "./commands.js";
 import type { Model } from "./model.js";
 import type { Rejection } from "./rejections.js";
 
-/** What a decision may use besides the model: the time and fresh event ids. */
+/** What a decision may use besides the model: the time, fresh event ids, and who asks. */
 export interface DecideContext {
   /** Now, ms since the epoch. */
   readonly now: number;
   readonly id: () => EventId;
+  /** Who caused the command: recorded as the `by` of every event it decides. Absent for what the server does by itself. */
+  readonly by?: Principal;
 }
 
 /** The events that carry a command out (none: its effect is already there), or why it is refused. */

@@ -1,9 +1,10 @@
 /**
  * The one place events are built: the envelope (a fresh id, the time of the
- * decision, the current schema version of the type from `CURRENT_VERSION`)
- * around `data`, which is checked against the type.
+ * decision, the current schema version of the type from `CURRENT_VERSION`,
+ * and who caused it when the context says) around `data`, which is checked
+ * against the type.
  */
-import { CURRENT_VERSION, type EnvEvent, type EnvEventOf, type RunEvent, type RunEventOf, type RunId } from "../../events/index.js";
+import { CURRENT_VERSION, type EnvEvent, type EnvEventOf, type Principal, type RunEvent, type RunEventOf, type RunId } from "../../events/index.js";
 import type { DecideContext } from "./decision.js";
 
 type RunType = RunEvent["type"];
@@ -20,6 +21,7 @@ export const runEvent = <T extends RunType>(ctx: DecideContext, type: T, runId: 
   v: CURRENT_VERSION[type],
   at: ctx.now,
   runId,
+  ...byOf(ctx),
   data,
 });
 
@@ -29,5 +31,9 @@ export const envEvent = <T extends EnvType>(ctx: DecideContext, type: T, data: R
   type,
   v: CURRENT_VERSION[type],
   at: ctx.now,
+  ...byOf(ctx),
   data,
 });
+
+/** The envelope's `by`: the key only when there is someone (never `by: undefined`). */
+const byOf = (ctx: DecideContext): { readonly by?: Principal } => (ctx.by === undefined ? {} : { by: ctx.by });

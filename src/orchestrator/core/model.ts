@@ -6,6 +6,7 @@
 import type { AgentId, AssetId, EnvName, ExecutionId, RunId, StepId } from "../../events/index.js";
 import {
   getAsset,
+  getBlobRef,
   getCacheEntry,
   getEnvironment,
   getExecution,
@@ -19,6 +20,7 @@ import {
   type TokenDoc,
   type AgentDoc,
   type AssetDoc,
+  type BlobRefDoc,
   type CacheDoc,
   type CacheHit,
   type DeferralsDoc,
@@ -60,6 +62,11 @@ export interface Model {
   cachePending(cacheKey: string): CacheDoc["pending"];
   /** A persisted asset, here or in an environment this one inherits from. */
   asset(assetId: AssetId): { env: EnvName; doc: AssetDoc } | undefined;
+  /**
+   * The first reference to a blob that this environment sees: in its own
+   * log, else in an environment it inherits from (as `asset` looks).
+   */
+  blobRef(key: string): { env: EnvName; ref: BlobRefDoc } | undefined;
   /** A token of the server log (none in an environment's log). */
   token(tokenId: string): TokenDoc | undefined;
 }
@@ -108,6 +115,16 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
     for (const { env, src: other } of inherited()) {
       const doc = getAsset(other, assetId);
       if (doc?.persisted) return { env, doc };
+    }
+    return undefined;
+  },
+  blobRef(key) {
+    const own = getBlobRef(src, key);
+    const here = getEnvironment(src)?.env;
+    if (here !== undefined && own) return { env: here, ref: own };
+    for (const { env, src: other } of inherited()) {
+      const ref = getBlobRef(other, key);
+      if (ref) return { env, ref };
     }
     return undefined;
   },

@@ -4,7 +4,7 @@
  * runs spawned by a run that failed or was cancelled cancelled, and what an
  * ended run left in flight swept.
  */
-import { parseRunId, parseStepId, type AgentId, type Commit, type RunId, type StepId, type Value } from "../../events/index.js";
+import { parseRunId, parseStepId, type AgentId, type Commit, type Principal, type RunId, type StepId, type Value } from "../../events/index.js";
 import type { ServerMessage } from "../../protocol/messages.js";
 import type { Model } from "../core/index.js";
 import { cancelChildRuns } from "../cascades.js";
@@ -52,7 +52,7 @@ export class CommitEffects {
         case "ExecutionCancelled":
         case "ExecutionTimedOut": {
           this.resolveDeferrals(e.runId, e.data.stepId);
-          if (e.type === "ExecutionTimedOut") this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId);
+          if (e.type === "ExecutionTimedOut") this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId, e.by);
           const agentId = model.execution(e.data.executionId)?.agentId;
           if (agentId !== undefined) {
             this.d.send(agentId, { type: "abort", executionId: e.data.executionId, reason: e.type === "ExecutionCancelled" ? "cancelled" : "timed_out" });
@@ -65,15 +65,16 @@ export class CommitEffects {
           break;
         case "ExecutionFailed":
           this.resolveDeferrals(e.runId, e.data.stepId);
-          this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId);
+          this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId, e.by);
           break;
         case "ExecutionAbandoned":
           this.resolveDeferrals(e.runId, e.data.stepId);
           this.d.send(e.data.agentId, { type: "abort", executionId: e.data.executionId, reason: "abandoned" });
-          this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId);
+          this.cancelChildRunsIfFailed(model, e.runId, e.data.stepId, e.by);
           break;
         case "RunCancelled":
-          cancelChildRuns(this.orch, e.runId, e.data.reason);
+          // On behalf of whoever cancelled the parent (none when the server did).
+          cancelChildRuns(this.orch, e.runId, e.data.reason, e.by);
           this.sweep(e.runId);
           break;
         case "StepDeferred":
@@ -112,12 +113,13 @@ export class CommitEffects {
 
   /**
    * When the root step's end failed its run, what the run still has in
-   * flight is cancelled: the rest of its executions, and the runs it spawned.
+   * flight is cancelled: the rest of its executions, and the runs it spawned
+   * (on behalf of `by`, who caused the end: the agent that reported the failure).
    */
-  private cancelChildRunsIfFailed(model: Model, runId: RunId, stepId: StepId): void {
+  private cancelChildRunsIfFailed(model: Model, runId: RunId, stepId: StepId, by: Principal | undefined): void {
     const r = model.run(runId);
     if (r?.status !== "failed" || r.rootStepId !== stepId) return;
-    cancelChildRuns(this.orch, runId, `run ${runId} failed`);
+    cancelChildRuns(this.orch, runId, `run ${runId} failed`, by);
     this.sweep(runId);
   }
 

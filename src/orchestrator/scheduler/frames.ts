@@ -15,6 +15,7 @@ import {
   type AgentId,
   type BlobRef,
   type ExecutionId,
+  type Principal,
   type RunId,
   type StepId,
 } from "../../events/index.js";
@@ -39,6 +40,8 @@ export interface FrameDeps {
 /** The agent a frame came from. */
 export interface FrameSender {
   readonly agentId: AgentId;
+  /** Who the agent is, as the author of what its frames cause. */
+  readonly by: Principal;
   reply(message: ServerMessage): void;
   /** It reported the end of an execution (a result, or a failure). */
   ended(executionId: string): void;
@@ -62,11 +65,11 @@ export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
 /** Acts on one frame. Never throws: problems are answered as `error`. */
 export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSender): Promise<void> => {
   const { orch } = d;
-  const { agentId, reply } = from;
+  const { agentId, reply, by } = from;
   const requestId = "requestId" in m ? m.requestId : undefined;
   const fail = (message: string) => reply({ type: "error", ...(requestId === undefined ? {} : { requestId }), message });
   const run = async (cmd: Command): Promise<boolean> => {
-    const r = await orch.execute(cmd);
+    const r = await orch.execute(cmd, { by });
     if (!r.ok) fail(rejectionMessage(r.rejection));
     return r.ok;
   };
@@ -89,7 +92,7 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
         return;
       }
       case "submit":
-        reply(await submit(d, executionId, m));
+        reply(await submit(d, executionId, m, by));
         return;
       case "result": {
         const step = stepOf(m.handle);
@@ -108,7 +111,7 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
         return;
       }
       case "persist":
-        reply(await persist(d, agentId, executionId, m));
+        reply(await persist(d, from, executionId, m));
         return;
       case "restore": {
         const assetId = parseField(parseAssetId, "assetId", m.assetId);
@@ -165,7 +168,7 @@ const uploaded = async (d: FrameDeps, b: BlobRef): Promise<BlobRef> => {
 };
 
 /** Records an asset whose blobs the agent uploaded, once every blob is there with its size (its paths are the decider's to check). */
-const persist = async (d: FrameDeps, agentId: AgentId, executionId: ExecutionId, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
+const persist = async (d: FrameDeps, { agentId, by }: FrameSender, executionId: ExecutionId, m: Extract<AgentMessage, { type: "persist" }>): Promise<ServerMessage> => {
   const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
   // The frame's shape (entries with a path, a size and a sha256) was checked against its schema on arrival.
   let total = 0;
@@ -183,14 +186,14 @@ const persist = async (d: FrameDeps, agentId: AgentId, executionId: ExecutionId,
     entries: m.entries,
     ...(m.name === undefined ? {} : { name: m.name }),
     ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
-  });
+  }, { by });
   if (!r.ok) return fail(rejectionMessage(r.rejection));
   const found = d.orch.model.asset(assetIdOf(executionId, m.requestId))!;
   return { type: "persisted", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) };
 };
 
 /** Task code called a target: a step in the caller's run, or a new run for a workflow. */
-const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMessage, { type: "submit" }>): Promise<ServerMessage> => {
+const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMessage, { type: "submit" }>, by: Principal): Promise<ServerMessage> => {
   const { orch } = d;
   const fail = (message: string): ServerMessage => ({ type: "error", requestId: m.requestId, message });
   const caller = orch.model.execution(executionId);
@@ -220,7 +223,7 @@ const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMe
           ...(m.options ? { options: m.options } : {}),
           keys,
           call: { executionId, callId, runId: caller.runId, stepId: caller.stepId },
-        })
+        }, { by })
       : await orch.execute({
           type: "ScheduleStep",
           runId: caller.runId,
@@ -231,7 +234,7 @@ const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMe
           ...blobArgs,
           options: m.options ?? {},
           keys,
-        });
+        }, { by });
   if (!r.ok) return fail(rejectionMessage(r.rejection));
   const made = orch.model.call(callId);
   if (!made) return fail("the call was not recorded");

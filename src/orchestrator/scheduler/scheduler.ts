@@ -4,7 +4,7 @@
  * `nextActions` (ticks). It talks to the environment's orchestrator through
  * the narrow {@link Orchestration} interface only.
  */
-import type { AgentId } from "../../events/index.js";
+import type { AgentId, Principal } from "../../events/index.js";
 import type { BlobStore } from "../../events/storage/blob-store.js";
 import type { AgentMessage } from "../../protocol/messages.js";
 import type { Orchestration } from "../orchestration.js";
@@ -59,9 +59,13 @@ export class EnvScheduler {
     });
   }
 
-  /** Registers an agent that said `hello`; returns its id. */
-  connect(conn: AgentConnection, hello: Hello): Promise<AgentId> {
-    return this.sessions.connect(conn, hello);
+  /**
+   * Registers an agent that said `hello`; returns its id. `credential`: the
+   * principal its connection's token was checked as (none without `--auth`);
+   * what the agent causes is attributed to it and that token.
+   */
+  connect(conn: AgentConnection, hello: Hello, credential?: Principal): Promise<AgentId> {
+    return this.sessions.connect(conn, hello, credential);
   }
 
   /** The agent's connection closed (or was lost). Its executions are abandoned by the next ticks. */

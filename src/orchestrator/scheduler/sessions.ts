@@ -3,9 +3,10 @@
  * report running, when they were last heard from, and when those that left
  * went away. Registers an agent on `hello`, drops it when its connection
  * closes or it misses three heartbeats, and hands every other frame to
- * `handleFrame`.
+ * `handleFrame`. What an agent causes is attributed to it (`agentPrincipal`);
+ * a loss found by the watchdog is the server's doing, attributed to nobody.
  */
-import { parseAgentId, parseField, type AgentId } from "../../events/index.js";
+import { parseAgentId, parseField, type AgentId, type Principal } from "../../events/index.js";
 import type { AgentMessage, ServerMessage } from "../../protocol/messages.js";
 import { rejectionMessage, type AgentSlot } from "../core/index.js";
 import type { Orchestration } from "../orchestration.js";
@@ -21,6 +22,8 @@ export type Hello = Extract<AgentMessage, { type: "hello" }>;
 
 interface ConnectedAgent extends AgentSlot {
   readonly conn: AgentConnection;
+  /** The `by` of what it causes. */
+  readonly by: Principal;
   draining: boolean;
   lastSeen: number;
   reported: Set<string>;
@@ -46,6 +49,16 @@ export interface ConnectedInfo {
   readonly draining: boolean;
 }
 
+/**
+ * Who an agent is, as the author of events: its id, and the token it
+ * connected with (`credential`: the principal its WebSocket credential
+ * was checked as; none without `--auth`).
+ */
+export const agentPrincipal = (agentId: AgentId, credential: Principal | undefined): Principal => {
+  const tokenId = credential?.kind === "admin" ? undefined : credential?.tokenId;
+  return { kind: "agent", agentId, ...(tokenId === undefined ? {} : { tokenId }) };
+};
+
 export class AgentSessions {
   private readonly agents = new Map<AgentId, ConnectedAgent>();
   /** When each agent that is not connected now left (agents seen since this process started). */
@@ -62,8 +75,12 @@ export class AgentSessions {
     this.watchdog.unref();
   }
 
-  /** Registers an agent that said `hello` (its id, or one made for it); returns its id. */
-  async connect(conn: AgentConnection, hello: Hello): Promise<AgentId> {
+  /**
+   * Registers an agent that said `hello` (its id, or one made for it);
+   * returns its id. `credential`: the principal its connection's token was
+   * checked as (none without `--auth`).
+   */
+  async connect(conn: AgentConnection, hello: Hello, credential?: Principal): Promise<AgentId> {
     const given = parseField(parseAgentId, "agentId", hello.agentId ?? `agent-${this.orch.newId().slice(-10).toLowerCase()}`);
     if (given._tag === "Left") throw new Error(given.left);
     const agentId = given.right;
@@ -74,18 +91,17 @@ export class AgentSessions {
     }
     // Until it is registered again it is away, with the usual grace from now (not from its assignments).
     if (!this.agents.has(agentId)) this.lost.set(agentId, this.o.clock());
-    const r = await this.orch.execute({
-      type: "ConnectAgent",
-      agentId,
-      tags: hello.tags,
-      concurrency: hello.concurrency,
-      manifests: hello.manifests,
-    });
+    const by = agentPrincipal(agentId, credential);
+    const r = await this.orch.execute(
+      { type: "ConnectAgent", agentId, tags: hello.tags, concurrency: hello.concurrency, manifests: hello.manifests },
+      { by },
+    );
     if (!r.ok) throw new Error(rejectionMessage(r.rejection));
     const now = this.o.clock();
     this.agents.set(agentId, {
       agentId,
       conn,
+      by,
       tags: hello.tags,
       concurrency: hello.concurrency,
       targets: new Set(hello.manifests.flatMap((m) => m.targets.map((t) => `${m.repository}:${t.name}`))),
@@ -100,13 +116,18 @@ export class AgentSessions {
     return agentId;
   }
 
-  /** The agent's connection closed (or was lost). Its executions are abandoned by the next ticks. */
+  /** The agent's connection closed (its doing). Its executions are abandoned by the next ticks. */
   async disconnect(agentId: AgentId, conn: AgentConnection, reason: string): Promise<void> {
     const a = this.agents.get(agentId);
     if (!a || a.conn !== conn) return;
-    this.agents.delete(agentId);
-    this.lost.set(agentId, this.o.clock());
-    await this.orch.execute({ type: "DisconnectAgent", agentId, reason }).catch(() => undefined);
+    await this.drop(a, reason, a.by);
+  }
+
+  /** Forgets a connected agent and records that it left, on behalf of `by`. */
+  private async drop(a: ConnectedAgent, reason: string, by: Principal | undefined): Promise<void> {
+    this.agents.delete(a.agentId);
+    this.lost.set(a.agentId, this.o.clock());
+    await this.orch.execute({ type: "DisconnectAgent", agentId: a.agentId, reason }, { by }).catch(() => undefined);
     this.o.onChange();
   }
 
@@ -131,6 +152,7 @@ export class AgentSessions {
     }
     await handleFrame(this.frames, m, {
       agentId,
+      by: a.by,
       reply,
       // The agent reported the execution's end: it no longer runs it, whatever became of the report.
       ended: (executionId) => {
@@ -179,7 +201,8 @@ export class AgentSessions {
     for (const a of this.agents.values()) {
       if (now - a.lastSeen > this.o.heartbeatMs * 3) {
         a.conn.close("missed heartbeats");
-        void this.disconnect(a.agentId, a.conn, "missed heartbeats");
+        // Found by the server: nobody's doing.
+        void this.drop(a, "missed heartbeats", undefined);
       }
     }
     this.o.onChange();

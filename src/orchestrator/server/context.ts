@@ -83,7 +83,7 @@ export const envOf = (ctx: ServerContext, r: RouteRequest): Promise<Env> => ctx.
  */
 export const runOf = async (ctx: ServerContext, env: Env, r: RouteRequest, rerun?: (view: RunView) => Rejection | undefined): Promise<RunView> => {
   const { runId } = r.params;
-  const view = rerun ? await ctx.envs.importRun(env, runId, rerun) : getRunView(env.rt.source, runId);
+  const view = rerun ? await ctx.envs.importRun(env, runId, rerun, r.principal) : getRunView(env.rt.source, runId);
   if (!view) throw rejected({ _tag: "UnknownRun", runId });
   return view;
 };

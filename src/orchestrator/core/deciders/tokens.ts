@@ -32,7 +32,6 @@ export const createToken: Handler<"CreateToken"> = (cmd, m, ctx) => {
       role: cmd.role,
       hash: cmd.hash,
       ...(cmd.expiresAt === undefined ? {} : { expiresAt: cmd.expiresAt }),
-      ...(cmd.by === undefined ? {} : { by: cmd.by }),
     }),
   ]);
 };

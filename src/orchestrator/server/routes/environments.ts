@@ -19,7 +19,7 @@ export const environmentRoutes = {
   },
 
   createEnv: async (ctx, r) => {
-    const { params: { project }, body } = r;
+    const { params: { project }, body, principal } = r;
     const { name, base, from, at, atTime } = (body ?? {}) as Record<string, unknown>;
     if (typeof name !== "string") throw new HttpError(400, 'give the environment\'s name as {"name": "..."}');
     // An admin of the new environment, who may read what it inherits or branches from.
@@ -33,25 +33,25 @@ export const environmentRoutes = {
       if (at !== undefined && !Number.isSafeInteger(at)) throw new HttpError(400, "at must be a log sequence number");
       const time = atTime === undefined ? undefined : Date.parse(String(atTime));
       if (time !== undefined && Number.isNaN(time)) throw new HttpError(400, `atTime ${JSON.stringify(atTime)} is not an ISO date`);
-      const e = await ctx.envs.branch(project, name, from, at as number | undefined, time);
+      const e = await ctx.envs.branch(project, name, from, at as number | undefined, time, principal);
       return { name, ...getEnvironment(e.rt.source) };
     }
     if (base !== undefined && typeof base !== "string") throw new HttpError(400, "base must be an environment name");
-    const e = await ctx.envs.get(project, name, typeof base === "string" ? { base } : {});
+    const e = await ctx.envs.get(project, name, { ...(typeof base === "string" ? { base } : {}), by: principal });
     return { name, ...getEnvironment(e.rt.source) };
   },
 
   updateEnv: async (ctx, r) => {
-    const { params: { project, env }, body } = r;
+    const { params: { project, env }, body, principal } = r;
     const { base } = (body ?? {}) as { base?: unknown };
     if (typeof base === "string") allowed(ctx, r, "read", base);
     if (base !== null && typeof base !== "string") throw new HttpError(400, 'give the new base as {"base": "name"} or {"base": null}');
-    await ctx.envs.rebase(project, env, base);
+    await ctx.envs.rebase(project, env, base, principal);
     return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
   },
 
-  archiveEnv: async (ctx, { params: { project, env } }) => {
-    await ctx.envs.archive(project, env);
+  archiveEnv: async (ctx, { params: { project, env }, principal }) => {
+    await ctx.envs.archive(project, env, principal);
     return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
   },
 

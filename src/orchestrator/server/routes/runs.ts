@@ -1,6 +1,6 @@
 /** Runs: list, submit, read one with its history and its outcome, cancel, re-run a step. */
 import { Readable } from "node:stream";
-import type { Value } from "../../../events/index.js";
+import type { Principal, Value } from "../../../events/index.js";
 import { listRuns, staleSteps, type RunView } from "../../../projections/index.js";
 import { INLINE_VALUE_BYTES, packArguments } from "../../../protocol/messages.js";
 import { rerunnable, type Model, type Rejection } from "../../core/index.js";
@@ -13,7 +13,7 @@ import { HttpError } from "../http-io.js";
 export const runRoutes = {
   listRuns: async (ctx, r) => listRuns((await envOf(ctx, r)).rt.source, Number(r.query.get("limit") ?? 50)),
 
-  submitRun: async (ctx, r) => submit(ctx, await envOf(ctx, r), r.body),
+  submitRun: async (ctx, r) => submit(ctx, await envOf(ctx, r), r.body, r.principal),
 
   getRun: async (ctx, r) => {
     const view = await runOf(ctx, await envOf(ctx, r), r);
@@ -44,7 +44,7 @@ export const runRoutes = {
     const env = await envOf(ctx, r);
     const { runId } = r.params;
     await runOf(ctx, env, r);
-    const x = await env.rt.execute({ type: "CancelRun", runId, reason: "cancelled by user" });
+    const x = await env.rt.execute({ type: "CancelRun", runId, reason: "cancelled by user" }, { by: r.principal });
     if (!x.ok) throw rejected(x.rejection);
     if (x.events.length === 0) return { runId, cancelled: true, already: true };
     if (x.events.some((e) => e.type === "RunCancelled")) return { runId, cancelled: true, seq: x.seq };
@@ -57,18 +57,18 @@ export const runRoutes = {
     const { rt } = env;
     const { runId, stepId } = r.params;
     await runOf(ctx, env, r, rerunCheck(rt.model, stepId));
-    const x = await rt.execute({ type: "RerunStep", runId, stepId, ...memoKeyNow(rt.model, runId, stepId) });
+    const x = await rt.execute({ type: "RerunStep", runId, stepId, ...memoKeyNow(rt.model, runId, stepId) }, { by: r.principal });
     if (!x.ok) throw rejected(x.rejection);
     const step = rt.model.step(runId, stepId)!;
     const cascade = (r.body as { cascade?: unknown } | undefined)?.cascade === true;
     // In the background: the answer says it started. A failure (the log failed, the server stops) is told, not thrown.
-    if (cascade) rerunCallers(rt, runId, stepId, ctx.notice).catch((e: unknown) => ctx.notice(`re-running the callers of ${runId}/${stepId} stopped: ${(e as Error).message}`));
+    if (cascade) rerunCallers(rt, runId, stepId, ctx.notice, r.principal).catch((e: unknown) => ctx.notice(`re-running the callers of ${runId}/${stepId} stopped: ${(e as Error).message}`));
     const warning = waiting(env, step.target);
     return { runId, stepId, executionId: step.executions[step.executions.length - 1], seq: x.seq, cascade, ...(warning ? { warning } : {}) };
   },
 } satisfies Partial<Handlers>;
 
-const submit = async (ctx: ServerContext, env: Env, body: unknown): Promise<unknown> => {
+const submit = async (ctx: ServerContext, env: Env, body: unknown, by: Principal | undefined): Promise<unknown> => {
   const b = (body ?? {}) as { target?: unknown; arguments?: unknown; idempotencyKey?: unknown };
   if (typeof b.target !== "string" || !/^[^:]+:[^:]+$/.test(b.target)) {
     throw new HttpError(400, 'give the target as "repository:target", e.g. {"target": "orders:process_orders"}');
@@ -91,7 +91,7 @@ const submit = async (ctx: ServerContext, env: Env, body: unknown): Promise<unkn
       : { argumentsBlob: { key: argumentsBlob.key, size: argumentsBlob.size, sha256: argumentsBlob.sha256 }, argumentCount: given.length }),
     keys: stepKeys(env.rt.model, { repository, target }, args, undefined, argumentsBlob),
     ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
-  });
+  }, { by });
   if (!r.ok) throw rejected(r.rejection);
   const created = r.events.find((e) => e.type === "RunSubmitted");
   const runId = created?.runId ?? (b.idempotencyKey === undefined ? undefined : env.rt.model.runForKey(b.idempotencyKey));
