@@ -121,6 +121,8 @@ describe("the CLI and agents against a server with --auth", () => {
     const agent = await startAgent({ server: server.url, project, token: agentToken.text, modules: [FLOWS], workers: 1, onLog: () => undefined });
     try {
       expect(await (await server.client({ token: submitter.text }).submit("flows:double", [4])).result()).toBe(8);
+      // A result over the inline limit goes through the blob API: the worker threads send the token too.
+      expect(await (await server.client({ token: submitter.text }).submit("flows:big_text_flow", [600_000])).result()).toBe(600_000);
       const refused = once(agent, "refused") as Promise<[AgentRefusedError]>;
       await server.client({ token: admin }).revokeToken(agentToken.id, { reason: "rotated" });
       // The server ends the session; the agent's reconnection is answered 401, which it does not retry.
