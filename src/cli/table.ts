@@ -225,7 +225,7 @@ export const TOKENS = {
   summary: "create, list and revoke a project's access tokens",
   description:
     "The access tokens of a project, for a server that checks credentials (started with --auth). Managing them\n" +
-    "takes a token of role admin for the project's every environment, or the server's admin token.",
+    "takes the server's admin token, or a token of role admin of the project (within its own environments and expiry).",
   subcommands: {
     create: { summary: "a new token: its text alone on stdout (T=$(tributary tokens create ...)), shown this once; its id and scope on stderr" },
     ls: { summary: "the project's tokens: id, name, role, environments, created, expires, by whom, revoked (never their secrets)" },
