@@ -26,8 +26,8 @@ export interface RunningServer {
   readonly dataDir: string;
   /** The kind of event log it keeps. */
   readonly log: "embedded" | "jetstream";
-  /** A client of this server (default project and `production`, unless given). */
-  client(options?: { readonly project?: string; readonly env?: string; readonly ca?: ClientOptions["ca"] }): Client;
+  /** A client of this server (default project and `production`, unless given; with `token`, sending it on every request). */
+  client(options?: { readonly project?: string; readonly env?: string; readonly ca?: ClientOptions["ca"]; readonly token?: string }): Client;
   /**
    * Stops it: answers requests in flight with 503 (clients retry), closes
    * agents' sockets, flushes the projections, closes the log, releases the
@@ -50,7 +50,14 @@ export const startServer = async (options: ServerOptions = {}): Promise<RunningS
     url: server.url,
     dataDir: server.dataDir,
     log: server.log.kind,
-    client: (o = {}) => new Client({ url: server.url, project: o.project ?? project, env: o.env ?? DEFAULT_ENV, ...(o.ca === undefined ? {} : { ca: o.ca }) }),
+    client: (o = {}) =>
+      new Client({
+        url: server.url,
+        project: o.project ?? project,
+        env: o.env ?? DEFAULT_ENV,
+        ...(o.ca === undefined ? {} : { ca: o.ca }),
+        ...(o.token === undefined ? {} : { token: o.token }),
+      }),
     close: () => server.close(),
   };
 };

@@ -109,7 +109,7 @@ export const restoreAsset = async (io: AssetIo, asset: AssetRef, options: Restor
  * one it was persisted in, or one inheriting from it): `options.project`
  * (default `"default"`) and `options.env` (default `ref.env`, where it was
  * persisted). A token scoped to another environment gives `env` that one.
- * @param server the server's URL (`http(s)://host:port`).
+ * @param server the server's URL (`http(s)://host:port`); `options.token`: the access token to send.
  * @returns the files' absolute paths, in the asset's order.
  * @throws AssetPathError, AssetIntegrityError, or an error naming the entry.
  */
@@ -117,7 +117,7 @@ export const restoreFiles = async (
   server: string,
   ref: AssetRef,
   dir: string,
-  options: { readonly signal?: AbortSignal; readonly ca?: string; readonly project?: string; readonly env?: string } = {},
+  options: { readonly signal?: AbortSignal; readonly ca?: string; readonly token?: string; readonly project?: string; readonly env?: string } = {},
 ): Promise<string[]> => {
   if (!isAssetRef(ref)) throw new TypeError("restoreFiles: not an asset reference");
   checkEntryPaths(ref.assetId, ref.entries.map((e) => e.path));
@@ -125,7 +125,7 @@ export const restoreFiles = async (
   await mkdir(root, { recursive: true });
   const target = await ensureDirInside(root, "", `download of asset ${ref.assetId}`);
   const scope = { project: options.project ?? "default", env: options.env ?? ref.env };
-  const blobs = new BlobClient(server, scope, options.ca === undefined ? {} : { ca: options.ca });
+  const blobs = new BlobClient(server, scope, { ...(options.ca === undefined ? {} : { ca: options.ca }), ...(options.token === undefined ? {} : { token: options.token }) });
   try {
     await downloadEntries(blobs, ref, target, `download of asset ${ref.assetId}`, options.signal ?? new AbortController().signal);
   } finally {
@@ -143,7 +143,7 @@ const downloadEntries = async (blobs: BlobClient, asset: AssetRef, target: strin
     } catch (err) {
       if (err instanceof BlobMissingError || err instanceof BlobMismatchError) throw new AssetIntegrityError(asset.assetId, e.path, err.message);
       if (signal.aborted) throw err;
-      throw new Error(`asset ${asset.assetId}: entry ${e.path}: download failed: ${(err as Error).message}`);
+      throw new Error(`asset ${asset.assetId}: entry ${e.path}: download failed: ${(err as Error).message}`, { cause: err });
     }
   });
 };

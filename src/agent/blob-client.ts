@@ -2,7 +2,8 @@
  * The agent's client of an environment's blob API (`HEAD | PUT | GET
  * {server}{blobPath(project, env)}/sha256:<hex>`), streaming both ways with node:http:
  * a file is hashed, uploaded and downloaded in chunks (at most a few hundred
- * KiB in memory per transfer), never read whole.
+ * KiB in memory per transfer), never read whole. With a token, every request
+ * carries `Authorization: Bearer <token>` (kept private, in no error).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -71,18 +72,21 @@ export class BlobClient {
   readonly base: string;
   readonly #agent: http.Agent;
   readonly #https: boolean;
+  readonly #authorization: string | undefined;
 
   /**
    * `scope`: the environment the blobs are read through (it must refer to a
    * blob for a download to find it) and stored through.
-   * `ca`: for an `https://` server, the CA certificate(s) to trust, PEM (only these then).
+   * `ca`: for an `https://` server, the CA certificate(s) to trust, PEM (only
+   * these then); `token`: the access token to send (checked by the agent's options).
    */
   constructor(
     server: string,
     readonly scope: BlobScope,
-    options: { readonly ca?: string } = {},
+    options: { readonly ca?: string; readonly token?: string } = {},
   ) {
     this.base = blobBaseUrl(server, scope);
+    this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     this.#https = this.base.startsWith("https:");
     this.#agent = this.#https
       ? new https.Agent({ keepAlive: true, maxSockets: 16, ...(options.ca === undefined ? {} : { ca: options.ca }) })
@@ -236,7 +240,8 @@ export class BlobClient {
     const url = this.url(sha256);
     const request = this.#https ? https.request : http.request;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers, agent: this.#agent, ...(signal ? { signal } : {}) });
+      const all = this.#authorization === undefined ? headers : { ...headers, authorization: this.#authorization };
+      const req = request(url, { method, headers: all, agent: this.#agent, ...(signal ? { signal } : {}) });
       req.once("response", resolve);
       req.on("error", (err) => reject(signal?.aborted ? (signal.reason as Error) : new Error(`${method} ${url}: ${err.message}`)));
       write(req);

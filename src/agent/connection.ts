@@ -2,7 +2,11 @@
  * The agent's WebSocket to the server: says `hello` on every (re)connection,
  * waits for `welcome`, checks every frame the server sends, and reconnects
  * with exponential backoff (100 ms doubling to 2 s) when the socket closes.
+ * With a token, the upgrade request carries `Authorization: Bearer <token>`;
+ * a server that answers the upgrade with 401 or 403 refused it: that is
+ * final (`onRefused` with the status), no reconnection.
  */
+import type { IncomingMessage } from "node:http";
 import WebSocket from "ws";
 import { AGENT_PATH, decodeMessage, encodeMessage, MAX_FRAME_BYTES } from "../protocol/messages.js";
 import type { AgentMessage, LogLevel, ServerMessage } from "../protocol/messages.js";
@@ -14,10 +18,13 @@ export interface ConnectionOptions {
   readonly server: string;
   /** For `wss://`: the CA certificate(s) to trust, PEM (only these then). */
   readonly ca?: string;
+  /** The access token to send on the upgrade request. Never logged. */
+  readonly token?: string;
   /** The `hello` to send, built at each connection. */
   readonly hello: () => AgentMessage;
   readonly onWelcome: (m: Extract<ServerMessage, { type: "welcome" }>) => void;
-  readonly onRefused: (reason: string) => void;
+  /** A `refused` frame (`status` absent), or the upgrade answered 401 / 403 (then the connection is closed for good). */
+  readonly onRefused: (reason: string, status?: 401 | 403) => void;
   /** Every other well-formed message. */
   readonly onMessage: (m: Exclude<ServerMessage, { type: "welcome" | "refused" }>) => void;
   readonly onClose: (code: number, reason: string) => void;
@@ -68,11 +75,28 @@ export class Connection {
       );
       return;
     }
-    const ws = new WebSocket(this.#url, { maxPayload: MAX_FRAME_BYTES, ...(this.#opts.ca === undefined ? {} : { ca: this.#opts.ca }) });
+    const ws = new WebSocket(this.#url, {
+      maxPayload: MAX_FRAME_BYTES,
+      ...(this.#opts.ca === undefined ? {} : { ca: this.#opts.ca }),
+      ...(this.#opts.token === undefined ? {} : { headers: { authorization: `Bearer ${this.#opts.token}` } }),
+    });
     this.#ws = ws;
     this.#welcomed = false;
     let welcomeTimer: NodeJS.Timeout | undefined;
+    // The server's answer to the upgrade when it was not 101 (said instead of ws's own error).
+    let answered: string | undefined;
     ws.binaryType = "nodebuffer";
+    ws.on("unexpected-response", (_req, res) => {
+      const status = res.statusCode ?? 0;
+      void errorOfResponse(res).then((message) => {
+        if (status === 401 || status === 403) {
+          this.#closed = true;
+          answered = "";
+          this.#opts.onRefused(message || `HTTP ${status}`, status);
+        } else answered = `the server at ${this.#url} answered the connection with HTTP ${status}${message ? ` (${message})` : ""}; retrying`;
+        ws.terminate();
+      });
+    });
     ws.on("open", () => {
       welcomeTimer = setTimeout(() => {
         this.#opts.diagnostic("warn", `no welcome from ${this.#url} within ${this.#opts.welcomeTimeoutMs ?? 10_000} ms: reconnecting`);
@@ -108,14 +132,17 @@ export class Connection {
       const first = !this.#welcomed && !this.#saidUnreachable;
       if (first) this.#saidUnreachable = true;
       const untrusted = untrustedCode(err);
+      if (answered === "") return;
       this.#opts.diagnostic(
         this.#welcomed || first ? "warn" : "debug",
-        untrusted
-          ? `the certificate of the server at ${this.#url} is not trusted (${untrusted}: ${err.message}): give the certificate of the CA that signed it ` +
+        answered !== undefined
+          ? answered
+          : untrusted
+            ? `the certificate of the server at ${this.#url} is not trusted (${untrusted}: ${err.message}): give the certificate of the CA that signed it ` +
               `(the server's own for a self-signed one) with --ca FILE or TRIBUTARY_CA (the agent's option ca); retrying`
-          : this.#welcomed
-            ? `connection to ${this.#url}: ${err.message}`
-            : `cannot reach the server at ${this.#url} (${err.message}); retrying`,
+            : this.#welcomed
+              ? `connection to ${this.#url}: ${err.message}`
+              : `cannot reach the server at ${this.#url} (${err.message}); retrying`,
       );
     });
     ws.on("close", (code, reason) => {
@@ -175,6 +202,30 @@ export class Connection {
     });
   }
 }
+
+/** The `error` of a JSON answer (`{ "error": … }`), else its text: at most 16 KiB read, 2 s waited. */
+const errorOfResponse = (res: IncomingMessage): Promise<string> =>
+  new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString("utf8").slice(0, 16 * 1024).trim();
+      try {
+        const parsed = JSON.parse(text) as { error?: unknown };
+        resolve(typeof parsed.error === "string" ? parsed.error : text);
+      } catch {
+        resolve(text);
+      }
+    };
+    const timer = setTimeout(done, 2000);
+    res.on("data", (chunk: Buffer) => {
+      if (size < 16 * 1024) chunks.push(chunk);
+      size += chunk.length;
+    });
+    res.once("end", done);
+    res.once("error", done);
+  });
 
 const toBytes = (data: WebSocket.RawData): Uint8Array =>
   Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;

@@ -71,11 +71,19 @@ export class OutsideExecutionError extends Error {
   override name = "OutsideExecutionError";
 }
 
-/** The server refused the agent (protocol version, unknown project...); `reason` is the server's. */
+/**
+ * The server refused the agent (protocol version, unknown project...);
+ * `reason` is the server's. `status` 401 or 403: it refused the agent's
+ * credentials when it connected (no token or not a valid one; a token whose
+ * project, environments or role do not reach): the agent does not retry.
+ */
 export class AgentRefusedError extends Error {
   override name = "AgentRefusedError";
-  constructor(readonly reason: string) {
-    super(`the server refused the agent: ${reason}`);
+  constructor(
+    readonly reason: string,
+    readonly status?: 401 | 403,
+  ) {
+    super(`the server refused the agent${status === undefined ? "" : ` (HTTP ${status})`}: ${reason}`);
   }
 }
 

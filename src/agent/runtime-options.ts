@@ -17,6 +17,14 @@ export interface AgentOptions {
    * Only it is trusted then, for the WebSocket and the blob API.
    */
   readonly ca?: string;
+  /**
+   * An access token of role `agent` (or `admin`) covering the project and
+   * environment, for a server started with `--auth`: sent on the WebSocket
+   * upgrade and on every blob request, never logged. A server that refuses
+   * it (401, 403) is not retried: `startAgent` rejects with an
+   * `AgentRefusedError` carrying the server's reason and the status.
+   */
+  readonly token?: string | undefined;
   /** Default `"default"`. */
   readonly project?: string;
   /** Default `"production"`, as the server's, the CLI's and the client's. */
@@ -59,7 +67,13 @@ export interface AgentLogEntry {
   readonly at: number;
 }
 
-export type ValidAgentOptions = Required<Omit<AgentOptions, "heartbeatMs" | "onLog" | "ca">> & Pick<AgentOptions, "heartbeatMs" | "onLog" | "ca">;
+export type ValidAgentOptions = Required<Omit<AgentOptions, "heartbeatMs" | "onLog" | "ca" | "token">> & Pick<AgentOptions, "heartbeatMs" | "onLog" | "ca"> & { readonly token?: string };
+
+/** The agent's credentials for the server, as the connection and the workers take them. */
+export const credentialsOf = (o: ValidAgentOptions): { ca?: string; token?: string } => ({
+  ...(o.ca === undefined ? {} : { ca: o.ca }),
+  ...(o.token === undefined ? {} : { token: o.token }),
+});
 
 export const normaliseTags = (tags: AgentOptions["tags"]): { [tag: string]: readonly string[] } =>
   Object.fromEntries(Object.entries(tags ?? {}).map(([k, v]) => [k, typeof v === "string" ? [v] : [...v]]));
@@ -84,10 +98,15 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
   if (o.ca !== undefined && (typeof o.ca !== "string" || !o.ca.includes("-----BEGIN CERTIFICATE-----"))) {
     throw new TypeError("startAgent: ca must be the text of a PEM certificate (-----BEGIN CERTIFICATE-----), not a path");
   }
+  if (o.token !== undefined && (typeof o.token !== "string" || !/^[\x21-\x7e]{1,4096}$/.test(o.token))) {
+    // Not echoed: it may be a secret with a stray character.
+    throw new TypeError("startAgent: token must be the text of an access token (1 to 4096 visible ASCII characters, no spaces), as 'tributary tokens create' prints it");
+  }
   if (o.workdirRoot !== undefined && (typeof o.workdirRoot !== "string" || o.workdirRoot === "")) throw new TypeError("startAgent: workdirRoot must be a non-empty path");
   return {
     server: o.server,
     ...(o.ca === undefined ? {} : { ca: o.ca }),
+    ...(o.token === undefined ? {} : { token: o.token }),
     project: o.project ?? "default",
     env: o.env ?? "production",
     tags: o.tags ?? {},
@@ -104,7 +123,12 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
   };
 };
 
-/** A running agent. Events: `connected` (agentId), `disconnected` (code, reason), `settled` (executionId, message). */
+/**
+ * A running agent. Events: `connected` (agentId), `disconnected` (code,
+ * reason), `settled` (executionId, message), `refused` (an
+ * `AgentRefusedError` with `status` 401 / 403: the server refused its token
+ * on a reconnection; emitted once the agent has stopped).
+ */
 export interface Agent extends EventEmitter {
   /** The id the server gave (after each welcome). */
   readonly agentId: string;

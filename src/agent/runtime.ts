@@ -17,7 +17,7 @@ import { InFlight } from "./in-flight.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
 import type { HostReply } from "./context.js";
-import { normaliseTags, validateAgentOptions, type Agent, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
+import { credentialsOf, normaliseTags, validateAgentOptions, type Agent, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
 import { prepareWorkdirRoot, removeWorkdir, removeWorkdirRoot, workdirOf } from "./workdir.js";
 
 export type { Agent, AgentLogEntry, AgentOptions } from "./runtime-options.js";
@@ -40,7 +40,7 @@ const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
  *
  * @returns once the server has welcomed the agent; while the server cannot
  *   be reached it keeps trying (backoff up to 2 s).
- * @throws {AgentRefusedError} when the server refuses it (protocol version, ...).
+ * @throws {AgentRefusedError} when the server refuses it (protocol version, ...; `status` 401 / 403: its token, not retried).
  * @throws an error naming the module when a module fails to load.
  */
 export const startAgent = async (options: AgentOptions): Promise<Agent> => {
@@ -74,7 +74,7 @@ class AgentRuntime extends EventEmitter implements Agent {
         server: this.#o.server,
         project: this.#o.project,
         env: this.#o.env,
-        ...(this.#o.ca === undefined ? {} : { ca: this.#o.ca }),
+        ...credentialsOf(this.#o),
         workdirRoot: this.#o.workdirRoot,
         keepWorkdirs: this.#o.keepWorkdirs,
         maxAssetBytes: this.#o.maxAssetBytes,
@@ -87,7 +87,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     });
     this.#conn = new Connection({
       server: this.#o.server,
-      ...(this.#o.ca === undefined ? {} : { ca: this.#o.ca }),
+      ...credentialsOf(this.#o),
       hello: () => ({
         type: "hello",
         protocol: PROTOCOL_VERSION,
@@ -100,7 +100,7 @@ class AgentRuntime extends EventEmitter implements Agent {
         running: this.#alive(),
       }),
       onWelcome: (m) => this.#welcome(m.agentId, m.heartbeatMs),
-      onRefused: (reason) => this.#refused(reason),
+      onRefused: (reason, status) => this.#refused(reason, status),
       onMessage: (m) => this.#fromServer(m),
       onClose: (code, reason) => {
         clearInterval(this.#heartbeat);
@@ -177,10 +177,15 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.emit("connected", agentId);
   }
 
-  #refused(reason: string): void {
+  /** Refused at start: `startAgent` rejects. Later, credentials refused (401, 403) stop the agent, then "refused"; a `refused` frame is retried. */
+  #refused(reason: string, status?: 401 | 403): void {
+    const refusal = new AgentRefusedError(reason, status);
     if (this.#started !== undefined) {
-      this.#started.reject(new AgentRefusedError(reason));
+      this.#started.reject(refusal);
       this.#started = undefined;
+    } else if (status !== undefined) {
+      this.#diag("error", `${refusal.message}: stopping`);
+      void this.stop({ drainMs: 0 }).then(() => this.emit("refused", refusal));
     } else this.#diag("error", `the server refused the agent: ${reason}; retrying`);
   }
 

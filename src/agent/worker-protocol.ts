@@ -18,6 +18,8 @@ export interface WorkerData {
   readonly env: string;
   /** The CA to trust for an `https://` server (the agent's `ca` option). */
   readonly ca?: string;
+  /** The access token to send on blob requests (the agent's `token` option). Never logged. */
+  readonly token?: string;
   /** Directory of the executions' working directories, made by the agent (mode 700). */
   readonly workdirRoot: string;
   /** Leave each execution's working directory in place when it ends. */

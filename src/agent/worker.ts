@@ -33,7 +33,11 @@ let nextRequestId = 1;
 const keyOf = (repository: string, target: string): string => `${repository}\u0000${target}`;
 
 const data = workerData as WorkerData;
-const blobs = new BlobClient(data.server, { project: data.project, env: data.env }, data.ca === undefined ? {} : { ca: data.ca });
+const blobs = new BlobClient(
+  data.server,
+  { project: data.project, env: data.env },
+  { ...(data.ca === undefined ? {} : { ca: data.ca }), ...(data.token === undefined ? {} : { token: data.token }) },
+);
 let workdirRoot = data.workdirRoot;
 
 class WorkerExecution implements ExecutionHost {

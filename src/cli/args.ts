@@ -50,3 +50,21 @@ export const runId = (raw: string): string => {
   if (parsed._tag === "Left") refuse(describeInvalidName(parsed.left));
   return raw;
 };
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration as `90s`, `30m`, `12h` or `30d`, in ms within `[minMs, maxMs]`; `undefined` when the option is absent. */
+export const duration = (option: string, raw: string | undefined, minMs = 1000, maxMs = Number.MAX_SAFE_INTEGER): number | undefined => {
+  if (raw === undefined) return undefined;
+  const m = /^(\d{1,15})([smhd])$/.exec(raw.trim());
+  if (!m) return refuse(`--${option} takes a duration, a whole number and a unit s, m, h or d (90s, 30m, 12h, 30d), got ${JSON.stringify(raw)}`);
+  const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  if (!Number.isSafeInteger(ms) || ms < minMs || ms > maxMs) refuse(`--${option} takes a duration from ${showMs(minMs)} to ${showMs(maxMs)}, got ${JSON.stringify(raw)}`);
+  return ms;
+};
+
+/** `90s`, `30m`, `12h`, `30d`: the largest unit that divides it (else ms). */
+const showMs = (ms: number): string => {
+  for (const [unit, size] of Object.entries(UNIT_MS).reverse()) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+};

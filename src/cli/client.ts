@@ -2,16 +2,18 @@
  * The CLI's link to the server: a `tributary/client` of the target the
  * options name, and its errors mapped to exit codes: a refusal (4xx, or a
  * request the client refuses to send) is exit 1, a fault (5xx, no server,
- * a cut connection) exit 2.
+ * a cut connection) exit 2, and a refused credential (401: none, or not a
+ * valid token; 403: a token whose scope does not reach) exit 4.
  */
 import { Client } from "../client/client.js";
-import { ConnectionError, TributaryClientError, isTransient } from "../client/errors.js";
+import { ConnectionError, ForbiddenError, TributaryClientError, UnauthenticatedError, isTransient } from "../client/errors.js";
+import { GRANTS } from "../orchestrator/core/authorize.js";
 
 export class CliError extends Error {
   constructor(
     message: string,
-    /** 1: refused or bad usage; 2: fault; 3: the run failed. */
-    readonly exitCode: 1 | 2 | 3,
+    /** 1: refused or bad usage; 2: fault; 3: the run failed; 4: credentials refused (401, 403). */
+    readonly exitCode: 1 | 2 | 3 | 4,
   ) {
     super(message);
   }
@@ -23,15 +25,40 @@ export interface Target {
   readonly env: string;
   /** The PEM text of the CA to trust for an https:// server (--ca / TRIBUTARY_CA). */
   readonly ca?: string;
+  /** The access token to send (--token / TRIBUTARY_TOKEN). Never printed. */
+  readonly token?: string;
 }
 
-/** The client of the target's environment. */
-export const clientOf = (t: Target): Client => new Client({ url: t.server, project: t.project, env: t.env, ...(t.ca === undefined ? {} : { ca: t.ca }) });
+/** The client of the target's environment (without `env`: of its project, for the routes about the project as a whole). */
+export const clientOf = (t: Omit<Target, "env"> & { readonly env?: string }): Client =>
+  new Client({
+    url: t.server,
+    project: t.project,
+    ...(t.env === undefined ? {} : { env: t.env }),
+    ...(t.ca === undefined ? {} : { ca: t.ca }),
+    ...(t.token === undefined ? {} : { token: t.token }),
+  });
+
+/** Exit code of a refused credential (401 or 403), of the CLI and of `tributary agent`. */
+export const CREDENTIALS_REFUSED = 4;
+
+/** What to do about a 401: give a (valid) token, unless the server's message says it already. */
+export const unauthenticatedHint = (message: string): string =>
+  /--token/.test(message) ? message : `${message} (give a valid token with --token TOKEN or TRIBUTARY_TOKEN)`;
+
+/** What to do about a 403: a token whose role grants what the route asks (src/protocol/permissions.ts). */
+export const forbiddenHint = (message: string, permission: ForbiddenError["permission"]): string => {
+  const roles = permission !== undefined && Object.hasOwn(GRANTS, permission) ? GRANTS[permission as keyof typeof GRANTS] : undefined;
+  const role = roles === undefined ? "" : ` with role ${roles.join(" or ")}`;
+  return `${message} (ask an admin for a token${role} that covers this project and environment: 'tributary tokens create')`;
+};
 
 /** A client's error as the CLI reports it (`undefined` for any other error). */
 export const cliErrorOf = (e: unknown): CliError | undefined => {
   if (e instanceof CliError) return e;
   if (!(e instanceof TributaryClientError)) return undefined;
+  if (e instanceof UnauthenticatedError) return new CliError(unauthenticatedHint(e.message), CREDENTIALS_REFUSED);
+  if (e instanceof ForbiddenError) return new CliError(forbiddenHint(e.message, e.permission), CREDENTIALS_REFUSED);
   if (e instanceof ConnectionError && e.reason === "unreachable") {
     return new CliError(`${e.message}: start it with 'tributary server', or set --server / TRIBUTARY_SERVER`, 2);
   }

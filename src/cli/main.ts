@@ -3,7 +3,7 @@
  * one file that implements it. Data goes to stdout, diagnostics to stderr.
  *
  * Exit codes: 0 ok; 1 refused or bad usage; 2 fault (no server, server
- * error); 3 the awaited run failed.
+ * error); 3 the awaited run failed; 4 credentials refused (401, 403).
  */
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -21,6 +21,8 @@ const COMMANDS: Record<CommandName, () => Promise<{ run(argv: string[]): Promise
   projections: () => import("./commands/projections.js"),
   log: () => import("./commands/log.js"),
   assets: () => import("./commands/assets.js"),
+  tokens: () => import("./commands/tokens.js"),
+  whoami: () => import("./commands/whoami.js"),
   demo: () => import("./commands/demo.js"),
 };
 

@@ -1,21 +1,39 @@
 /** What the commands share after parsing: the environment they act on. */
 import { readFileSync } from "node:fs";
-import { checkUrl } from "../client/client.js";
+import { checkToken, checkUrl } from "../client/client.js";
 import { name } from "./args.js";
 import { CliError, type Target } from "./client.js";
 
-/** The server, project and environment a command acts on (option, else environment variable, else default; see ./table.ts), each checked; and the CA to trust, read. */
-export const targetOf = (p: {
-  readonly values: { readonly server: string; readonly project: string; readonly env: string; readonly ca?: string | undefined };
-  origin(option: "server" | "project" | "env" | "ca"): string;
-}): Target => {
+/** The server a command talks to (option, else environment variable, else default; see ./table.ts), checked; the CA to trust, read; the token to send, checked (never echoed). */
+export const connectionOf = (p: {
+  readonly values: { readonly server: string; readonly ca?: string | undefined; readonly token?: string | undefined };
+  origin(option: "server" | "ca" | "token"): string;
+}): Pick<Target, "server" | "ca" | "token"> => {
   const ca = p.values.ca === undefined ? undefined : pemFile(p.values.ca, p.origin("ca"), "CERTIFICATE");
   return {
     server: checkUrl(p.values.server, p.origin("server")),
-    project: name("project", p.values.project, p.origin("project")),
-    env: name("env", p.values.env, p.origin("env")),
     ...(ca === undefined ? {} : { ca }),
+    ...(p.values.token === undefined ? {} : { token: tokenOf(p.values.token, p.origin("token")) }),
   };
+};
+
+/** The server, project and environment a command acts on, each checked, with how to reach the server ({@link connectionOf}). */
+export const targetOf = (p: {
+  readonly values: { readonly server: string; readonly project: string; readonly env: string; readonly ca?: string | undefined; readonly token?: string | undefined };
+  origin(option: "server" | "project" | "env" | "ca" | "token"): string;
+}): Target => ({
+  ...connectionOf(p),
+  project: name("project", p.values.project, p.origin("project")),
+  env: name("env", p.values.env, p.origin("env")),
+});
+
+/** `--token` / `TRIBUTARY_TOKEN`, checked as the client checks it (the message names where it came from, never the token). */
+export const tokenOf = (raw: string, origin: string): string => {
+  try {
+    return checkToken(raw, origin);
+  } catch (e) {
+    throw new CliError((e as Error).message, 1);
+  }
 };
 
 /**

@@ -6,8 +6,8 @@
  */
 import type { CommandSpec } from "./usage.js";
 
-/** The server, project and environment a command acts on. */
-const TARGET = {
+/** The server a command talks to, how: the CA to trust, the token to send. */
+const CONNECTION = {
   server: {
     type: "string",
     value: "URL",
@@ -22,7 +22,21 @@ const TARGET = {
     absent: "the system's CAs",
     description: "for https://: the PEM certificate of the CA to trust (the server's own if self-signed)",
   },
-  project: { type: "string", value: "P", env: "TRIBUTARY_PROJECT", default: "default", description: "the project" },
+  token: {
+    type: "string",
+    value: "TOKEN",
+    env: "TRIBUTARY_TOKEN",
+    absent: "none",
+    description: "the access token to send (a server started with --auth requires one; see tokens create)",
+  },
+} as const;
+
+const PROJECT = { type: "string", value: "P", env: "TRIBUTARY_PROJECT", default: "default", description: "the project" } as const;
+
+/** The server, project and environment a command acts on. */
+const TARGET = {
+  ...CONNECTION,
+  project: PROJECT,
   env: { type: "string", value: "E", env: "TRIBUTARY_ENV", default: "production", description: "the environment" },
 } as const;
 
@@ -204,6 +218,43 @@ export const ASSETS = {
   },
 } as const satisfies CommandSpec;
 
+const TOKEN_ID = { name: "ID", description: "a token id, as tokens create and tokens ls print it" } as const;
+
+export const TOKENS = {
+  name: "tokens",
+  summary: "create, list and revoke a project's access tokens",
+  description:
+    "The access tokens of a project, for a server that checks credentials (started with --auth). Managing them\n" +
+    "takes the server's admin token, or a token of role admin of the project (within its own environments and expiry).",
+  subcommands: {
+    create: { summary: "a new token: its text alone on stdout (T=$(tributary tokens create ...)), shown this once; its id and scope on stderr" },
+    ls: { summary: "the project's tokens: id, name, role, environments, created, expires, by whom, revoked (never their secrets)" },
+    revoke: { summary: "the token is refused from now on, on every route and agent connection", args: [TOKEN_ID] },
+  },
+  options: {
+    role: { type: "string", value: "ROLE", in: ["create"], required: true, description: "read | submit | agent | admin" },
+    envs: {
+      type: "string",
+      value: "PATTERN[,PATTERN]",
+      in: ["create"],
+      absent: "every environment (*)",
+      description: "the environments it covers: a name (dev: that one only) or a prefix ending in * (dev-*), comma-separated",
+    },
+    expires: { type: "string", value: "DURATION", in: ["create"], absent: "never", description: "it expires this long after its creation: 90s, 30m, 12h, 30d" },
+    name: { type: "string", value: "N", in: ["create"], description: "what it is for, 1 to 128 characters (tokens ls shows it)" },
+    reason: { type: "string", value: "R", in: ["revoke"], description: "why, kept with the revocation" },
+    ...CONNECTION,
+    project: PROJECT,
+    json: { type: "boolean", description: "machine-readable output" },
+  },
+} as const satisfies CommandSpec;
+
+export const WHOAMI = {
+  name: "whoami",
+  summary: "whether the server checks credentials, and who the token given makes you (its scope)",
+  options: { ...CONNECTION, json: { type: "boolean", description: "machine-readable output" } },
+} as const satisfies CommandSpec;
+
 export const DEMO = {
   name: "demo",
   summary: "start a server and an agent in one process, run the example workflow, print it",
@@ -227,6 +278,8 @@ export const COMMANDS = {
   assets: ASSETS,
   projections: PROJECTIONS,
   log: LOG,
+  tokens: TOKENS,
+  whoami: WHOAMI,
   demo: DEMO,
 } as const;
 
@@ -236,5 +289,5 @@ export type CommandName = keyof typeof COMMANDS;
 export const EPILOGUE = [
   "'tributary <command> --help' shows the usage of a command, 'tributary <command> <subcommand> --help' of a subcommand;",
   "'tributary --version' prints the version.",
-  "exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed",
+  "exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed, 4 credentials refused (no or a bad token: 401; not in its scope: 403)",
 ] as const;

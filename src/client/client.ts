@@ -9,6 +9,7 @@ import type { Value } from "../events/types.js";
 import type {
   AgentsAnswer,
   AssetAnswer,
+  CreatedTokenAnswer,
   DumpAnswer,
   EnvironmentAnswer,
   EnvironmentRow,
@@ -16,7 +17,9 @@ import type {
   RebuildAnswer,
   RunsAnswer,
   SubmitAnswer,
+  TokenAnswer,
   VerifyAnswer,
+  WhoAmIAnswer,
 } from "../protocol/api.js";
 import type { AssetDoc } from "../projections/index.js";
 import { jsonValueProblem } from "../protocol/schema.js";
@@ -41,6 +44,14 @@ export interface ClientOptions {
    * Only these certificates are trusted then.
    */
   readonly ca?: CaOption;
+  /**
+   * An access token (`tributary tokens create`, or the server's admin
+   * token), for a server started with `--auth`: sent as `Authorization:
+   * Bearer <token>` on every request. Without it such a server answers 401
+   * ({@link UnauthenticatedError}). `undefined`: none (so
+   * `token: process.env.TRIBUTARY_TOKEN` is fine).
+   */
+  readonly token?: string | undefined;
 }
 
 /** Options of a submission. */
@@ -77,13 +88,15 @@ export class Client {
   readonly env: string;
   readonly #scope: Scope;
   readonly #fetch: typeof fetch | undefined;
+  readonly #token: string | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.url = checkUrl(options.url ?? "http://127.0.0.1:7777");
     this.project = checkName("project", options.project ?? "default");
     this.env = checkName("env", options.env ?? "production");
     this.#fetch = options.fetch ?? (options.ca === undefined ? undefined : fetchTrusting(checkCa(options.ca)));
-    this.#scope = { transport: new Transport(this.url, this.#fetch), project: this.project, env: this.env };
+    this.#token = options.token === undefined ? undefined : checkToken(options.token);
+    this.#scope = { transport: new Transport(this.url, this.#fetch, this.#token), project: this.project, env: this.env };
   }
 
   /**
@@ -98,7 +111,13 @@ export class Client {
 
   /** The same server and project, another environment. */
   withEnv(env: string): Client {
-    return new Client({ url: this.url, project: this.project, env, ...(this.#fetch ? { fetch: this.#fetch } : {}) });
+    return new Client({
+      url: this.url,
+      project: this.project,
+      env,
+      ...(this.#fetch ? { fetch: this.#fetch } : {}),
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+    });
   }
 
   /** Liveness, and the kind of log the server keeps. */
@@ -206,6 +225,39 @@ export class Client {
     return this.call({ method: "GET", route: `${ENV}/log/verify` });
   }
 
+  /** Whether the server checks credentials (`--auth`), and who this client's token makes it: the principal, and a token's scope. */
+  whoami(): Promise<WhoAmIAnswer> {
+    return this.call({ method: "GET", route: "whoami" });
+  }
+
+  /** The project's access tokens, revoked ones included (never their secrets). Needs an admin token. */
+  listTokens(): Promise<TokenAnswer[]> {
+    return this.call({ method: "GET", route: "projects/:project/tokens" });
+  }
+
+  /**
+   * Makes an access token of the project: `role`, environment patterns
+   * (`envs`, default every environment; `dev` exactly, `dev-*` a prefix),
+   * `expiresInMs` after its creation (default never), a `name`. The answer
+   * holds its text (`token`): the only time the server shows it.
+   */
+  createToken(options: {
+    readonly role: TokenAnswer["role"];
+    readonly envs?: readonly string[];
+    readonly name?: string;
+    readonly expiresInMs?: number;
+  }): Promise<CreatedTokenAnswer> {
+    const { role, envs, name, expiresInMs } = options;
+    const body = { role, ...(envs === undefined ? {} : { envs }), ...(name === undefined ? {} : { name }), ...(expiresInMs === undefined ? {} : { expiresInMs }) };
+    return this.call({ method: "POST", route: "projects/:project/tokens", body });
+  }
+
+  /** Revokes a token of the project: refused from now on. */
+  revokeToken(tokenId: string, options: { readonly reason?: string } = {}): Promise<TokenAnswer> {
+    const body = options.reason === undefined ? {} : { reason: options.reason };
+    return this.call({ method: "POST", route: "projects/:project/tokens/:tokenId/revoke", params: { tokenId }, body });
+  }
+
   /**
    * Any JSON route of the API by its path, query included (e.g.
    * `/api/projects/default/envs/production/agents`), checked against the
@@ -223,10 +275,19 @@ export class Client {
 }
 
 /**
- * A Tributary server's URL, `http://` or `https://`; `option` names where it
- * came from in the message (the CLI's `--server`, `TRIBUTARY_SERVER`).
- * @throws {InvalidRequestError} for anything else.
+ * The `token` option: 1 to 4096 visible ASCII characters (what a header
+ * carries), else refused without echoing it. `option` names where it came
+ * from (the CLI's `--token`, `TRIBUTARY_TOKEN`). Its form is the server's to
+ * judge (401 for one it did not make).
  */
+export const checkToken = (token: unknown, option = "token"): string => {
+  if (typeof token !== "string" || !/^[\x21-\x7e]{1,4096}$/.test(token)) {
+    const what = typeof token !== "string" ? `got a ${typeof token}` : token === "" ? "got an empty one" : "got one with spaces, control or non-ASCII characters (not shown)";
+    throw new InvalidRequestError(`${option} takes the text of an access token (as 'tributary tokens create' prints it), ${what}`);
+  }
+  return token;
+};
+
 /** The `ca` option: PEM certificates (text or bytes), not a path. */
 const checkCa = (ca: CaOption): CaOption => {
   const list: readonly unknown[] = Array.isArray(ca) ? ca : [ca];
@@ -237,6 +298,11 @@ const checkCa = (ca: CaOption): CaOption => {
   return ca;
 };
 
+/**
+ * A Tributary server's URL, `http://` or `https://`; `option` names where it
+ * came from in the message (the CLI's `--server`, `TRIBUTARY_SERVER`).
+ * @throws {InvalidRequestError} for anything else.
+ */
 export const checkUrl = (raw: string, option = "url"): string => {
   let url: URL | undefined;
   try {

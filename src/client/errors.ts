@@ -1,10 +1,12 @@
 /**
  * What the client throws. A refusal (`ApiError` with a 4xx) says what to
- * do; a fault (`ConnectionError`, `UnexpectedResponseError`, `ApiError`
+ * do (401 and 403 are its kinds `UnauthenticatedError` and `ForbiddenError`);
+ * a fault (`ConnectionError`, `UnexpectedResponseError`, `ApiError`
  * with a 5xx) may pass: waiting calls wait it out (see `WaitOptions`). A run
  * that did not succeed is a `RunFailedError` carrying its error.
  */
 import type { ErrorInfo } from "../events/types.js";
+import type { Permission } from "../protocol/permissions.js";
 
 /** Every error of the client is one. */
 export class TributaryClientError extends Error {
@@ -22,6 +24,38 @@ export class ApiError extends TributaryClientError {
     readonly request: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The server checks credentials (`tributary server --auth`) and refused the
+ * request's (401): none was given, or the token is malformed, unknown,
+ * expired or revoked; `message` is the server's, saying which. Give the
+ * client a valid `token`. Never retried. The token's text is in no field.
+ */
+export class UnauthenticatedError extends ApiError {
+  override name = "UnauthenticatedError";
+  declare readonly status: 401;
+  constructor(message: string, request: string) {
+    super(message, 401, request);
+  }
+}
+
+/**
+ * The token is valid but does not reach this far (403): another project, an
+ * environment outside its patterns, or a role that does not grant the
+ * route; `message` is the server's, naming what it lacks. Never retried.
+ */
+export class ForbiddenError extends ApiError {
+  override name = "ForbiddenError";
+  declare readonly status: 403;
+  constructor(
+    message: string,
+    request: string,
+    /** What the route asks of a token (src/protocol/permissions.ts): a role, `download`, `any`. */
+    readonly permission?: Permission,
+  ) {
+    super(message, 403, request);
   }
 }
 

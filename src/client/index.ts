@@ -6,7 +6,7 @@
  * @example
  * import { Client, RunFailedError } from "tributary/client";
  *
- * const client = new Client({ url: "http://127.0.0.1:7777", project: "default", env: "production" });
+ * const client = new Client({ url: "http://127.0.0.1:7777", project: "default", env: "production", token: process.env.TRIBUTARY_TOKEN });
  * const run = await client.submit("orders:process_orders", [[101, 102, 103]], { idempotencyKey: "batch-7" });
  * try {
  *   console.log(await run.result());
@@ -17,7 +17,17 @@
  */
 export { Client, type ArgumentsOf, type ClientOptions, type ResultOf, type SubmitOptions } from "./client.js";
 export { RunHandle, SubmittedRun, Rerun } from "./run.js";
-export { ApiError, ConnectionError, InvalidRequestError, RunFailedError, TributaryClientError, UnexpectedResponseError, isTransient } from "./errors.js";
+export {
+  ApiError,
+  ConnectionError,
+  ForbiddenError,
+  InvalidRequestError,
+  RunFailedError,
+  TributaryClientError,
+  UnauthenticatedError,
+  UnexpectedResponseError,
+  isTransient,
+} from "./errors.js";
 export type { WaitOptions } from "./wait.js";
 export type { CaOption } from "./tls.js";
 export type * from "../protocol/api.js";

@@ -3,11 +3,14 @@
  * table (`src/protocol/http.ts`) and matched with the server's own matcher
  * before it is sent, so a path the server does not serve, or a parameter it
  * would refuse, never leaves; the answer is the API's JSON (with its tags for
- * bigint, Date and bytes), or an error that says what happened.
+ * bigint, Date and bytes), or an error that says what happened. With a
+ * token, every request (streams included) carries `Authorization: Bearer
+ * <token>`; the token is kept in a private field and is in no error.
  */
 import { fromJson, toJson } from "../protocol/json.js";
 import { checkQuery, matchRoute, type Route } from "../protocol/http.js";
-import { ApiError, ConnectionError, InvalidRequestError, UnexpectedResponseError } from "./errors.js";
+import { PERMISSIONS } from "../protocol/permissions.js";
+import { ApiError, ConnectionError, ForbiddenError, InvalidRequestError, UnauthenticatedError, UnexpectedResponseError } from "./errors.js";
 import { untrustedCode } from "../protocol/tls.js";
 
 /** A request: a route of the table by method and path template (or a path as is), its parameters, query and JSON body. */
@@ -24,15 +27,23 @@ export interface Request {
 }
 
 export class Transport {
+  readonly #fetch: typeof fetch;
+  readonly #authorization: string | undefined;
+
   constructor(
     /** The server's URL, e.g. `http://127.0.0.1:7777`. */
     readonly url: string,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+    fetchImpl: typeof fetch = fetch,
+    /** An access token (checked by the caller: visible ASCII, no spaces). */
+    token?: string,
+  ) {
+    this.#fetch = fetchImpl;
+    this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
+  }
 
   /** Sends the request and reads its JSON answer. @throws {ApiError} {ConnectionError} {UnexpectedResponseError} {InvalidRequestError} */
   async json<T>(req: Request): Promise<T> {
-    const path = this.pathOf(req);
+    const { path, route } = this.pathOf(req);
     const res = await this.send(req, path);
     let text: string;
     try {
@@ -47,7 +58,7 @@ export class Transport {
     } catch {
       throw new UnexpectedResponseError(`the server answered ${res.status} with something that is not JSON`, res.status);
     }
-    if (!res.ok) throw apiError(res.status, value, `${req.method} ${path}`);
+    if (!res.ok) throw apiError(res.status, value, `${req.method} ${path}`, route);
     return value as T;
   }
 
@@ -56,7 +67,7 @@ export class Transport {
    * stream); an error status is read and thrown as for {@link json}.
    */
   async stream(req: Request): Promise<Response> {
-    const path = this.pathOf(req);
+    const { path, route } = this.pathOf(req);
     const res = await this.send(req, path);
     if (res.ok && res.body) return res;
     let value: unknown;
@@ -65,7 +76,7 @@ export class Transport {
     } catch {
       value = undefined;
     }
-    throw apiError(res.status, value, `${req.method} ${path}`);
+    throw apiError(res.status, value, `${req.method} ${path}`, route);
   }
 
   private async send(req: Request, path: string): Promise<Response> {
@@ -76,10 +87,15 @@ export class Transport {
       // Not the server's fault, and it will not pass: refused, not retried.
       throw new InvalidRequestError(`the body of ${req.method} ${path} cannot be encoded as JSON: ${(e as Error).message.split("\n")[0]}`);
     }
+    const headers: Record<string, string> = {
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(this.#authorization === undefined ? {} : { authorization: this.#authorization }),
+    };
     try {
-      return await this.fetchImpl(new URL(path, this.url), {
+      return await this.#fetch(new URL(path, this.url), {
         method: req.method,
-        ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } }),
+        headers,
+        ...(body === undefined ? {} : { body }),
         ...(req.signal ? { signal: req.signal } : {}),
       });
     } catch (e) {
@@ -99,8 +115,8 @@ export class Transport {
     }
   }
 
-  /** `/api/…?…` of the request, checked by the server's route matcher. */
-  private pathOf(req: Request): string {
+  /** `/api/…?…` of the request, checked by the server's route matcher, and the route it matches. */
+  private pathOf(req: Request): { path: string; route: Route } {
     if (req.path !== undefined) return this.checkedPath(req.method, req.path);
     const route = req.route ?? "";
     const segments = route.split("/").map((s) => (s.startsWith(":") ? (req.params?.[s.slice(1)] ?? "") : s));
@@ -109,11 +125,11 @@ export class Transport {
     const found = routeOf(req.method, segments, query);
     if (found.path !== route) throw new Error(`the client's ${req.method} /api/${route} is not a route of the table (it matches ${found.path})`);
     const qs = query.toString();
-    return `/api/${segments.map(encodeURIComponent).join("/")}${qs ? `?${qs}` : ""}`;
+    return { path: `/api/${segments.map(encodeURIComponent).join("/")}${qs ? `?${qs}` : ""}`, route: found };
   }
 
   /** A path as given (`/api/…?…`), checked as the server checks it. */
-  private checkedPath(method: string, path: string): string {
+  private checkedPath(method: string, path: string): { path: string; route: Route } {
     const url = new URL(path, "http://x");
     const parts = url.pathname.split("/").filter(Boolean);
     if (parts[0] !== "api") throw new InvalidRequestError(`${path} is not a path of the API: it starts with /api/`, 404);
@@ -123,8 +139,7 @@ export class Transport {
     } catch {
       throw new InvalidRequestError(`${path}: the path is not valid percent-encoding`);
     }
-    routeOf(method, segments, url.searchParams);
-    return `${url.pathname}${url.search}`;
+    return { path: `${url.pathname}${url.search}`, route: routeOf(method, segments, url.searchParams) };
   }
 }
 
@@ -143,7 +158,9 @@ export const decodeJson = (text: string): unknown => fromJson(text);
 /** Encodes a value as the API's JSON, with its tags. */
 export const encodeJson = (value: unknown, space?: number): string => toJson(value, space);
 
-const apiError = (status: number, value: unknown, request: string): ApiError => {
+const apiError = (status: number, value: unknown, request: string, route: Route): ApiError => {
   const message = typeof value === "object" && value !== null && typeof (value as { error?: unknown }).error === "string" ? (value as { error: string }).error : `HTTP ${status}`;
+  if (status === 401) return new UnauthenticatedError(message, request);
+  if (status === 403) return new ForbiddenError(message, request, PERMISSIONS[route.name]);
   return new ApiError(message, status, request);
 };

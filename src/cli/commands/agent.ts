@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { AgentRefusedError } from "../../agent/errors.js";
 import { startAgent } from "../../agent/runtime.js";
 import { wholeNumber } from "../args.js";
-import { CliError } from "../client.js";
+import { CliError, CREDENTIALS_REFUSED, unauthenticatedHint, forbiddenHint } from "../client.js";
 import { targetOf } from "../options.js";
 import { AGENT } from "../table.js";
 import { parse } from "../usage.js";
@@ -26,6 +26,7 @@ export const run = async (argv: string[]): Promise<number> => {
   const agent = await startAgent({
     server: t.server,
     ...(t.ca === undefined ? {} : { ca: t.ca }),
+    ...(t.token === undefined ? {} : { token: t.token }),
     project: t.project,
     env: t.env,
     tags,
@@ -38,7 +39,8 @@ export const run = async (argv: string[]): Promise<number> => {
   }).catch((e: unknown) => {
     // A module that does not load, or a server that refuses the agent: the message says what to do, no stack.
     const message = (e as Error).message;
-    if (message.startsWith("cannot load module") || e instanceof AgentRefusedError) throw new CliError(message, 1);
+    if (e instanceof AgentRefusedError) throw refusal(e);
+    if (message.startsWith("cannot load module")) throw new CliError(message, 1);
     throw e;
   });
   console.error(`agent ${agent.agentId} connected to ${t.server} (${t.project}/${t.env})`);
@@ -49,13 +51,26 @@ export const run = async (argv: string[]): Promise<number> => {
     if (lost) console.error(`agent ${agent.agentId} connected again to ${t.server}`);
     lost = false;
   });
-  await new Promise<void>((r) => {
-    process.once("SIGINT", r);
-    process.once("SIGTERM", r);
+  // Until a signal, or the server refuses the agent's token on a reconnection (it stops by itself then).
+  const refused = await new Promise<AgentRefusedError | undefined>((r) => {
+    process.once("SIGINT", () => r(undefined));
+    process.once("SIGTERM", () => r(undefined));
+    agent.once("refused", (e: AgentRefusedError) => r(e));
   });
+  if (refused) {
+    await agent.stop();
+    throw refusal(refused);
+  }
   const running = agent.running().length;
   console.error(running ? `stopping: letting ${running} execution${running === 1 ? "" : "s"} finish (up to 5 s); the server gives this agent no new work` : "stopping");
   await agent.stop();
   console.error("stopped");
   return 0;
+};
+
+/** The server's refusal as the CLI says it: credentials (401, 403) exit 4 with what to do; anything else exit 1. */
+const refusal = (e: AgentRefusedError): CliError => {
+  if (e.status === 401) return new CliError(unauthenticatedHint(e.message), CREDENTIALS_REFUSED);
+  if (e.status === 403) return new CliError(forbiddenHint(e.message, "agent"), CREDENTIALS_REFUSED);
+  return new CliError(e.message, 1);
 };

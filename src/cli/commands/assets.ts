@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import type { AssetRef } from "../../protocol/messages.js";
 import { toJson } from "../../protocol/json.js";
-import { CliError, clientOf } from "../client.js";
+import { CliError, clientOf, CREDENTIALS_REFUSED, forbiddenHint, unauthenticatedHint, type Target } from "../client.js";
 import { targetOf } from "../options.js";
 import { ASSETS } from "../table.js";
 import { parse, UsageError, usageOf } from "../usage.js";
@@ -43,7 +43,7 @@ export const run = async (argv: string[]): Promise<number> => {
   if (sub === "download" && assetId) {
     const a = await client.asset(assetId);
     const dir = resolve(values.to ?? assetId);
-    const files = await downloadAsset(t.server, { project: t.project, env: t.env }, a.ref, dir, t.ca);
+    const files = await downloadAsset(t, { project: t.project, env: t.env }, a.ref, dir);
     if (values.json) console.log(toJson({ assetId, dir, files }));
     else console.log(`downloaded ${files.length} files of ${assetId} into ${dir}`);
     return 0;
@@ -52,11 +52,17 @@ export const run = async (argv: string[]): Promise<number> => {
 };
 
 /** Streams every file of the asset into `dir` through the environment it was found in, checking sizes and hashes; never writes outside `dir`. */
-const downloadAsset = async (server: string, scope: { project: string; env: string }, ref: AssetRef, dir: string, ca: string | undefined): Promise<string[]> => {
+const downloadAsset = async (t: Target, scope: { project: string; env: string }, ref: AssetRef, dir: string): Promise<string[]> => {
   const { restoreFiles } = await import("../../agent/assets.js");
+  const { BlobHttpError } = await import("../../agent/blob-client.js");
   try {
-    return await restoreFiles(server, ref, dir, { ...scope, ...(ca === undefined ? {} : { ca }) });
+    return await restoreFiles(t.server, ref, dir, { ...scope, ...(t.ca === undefined ? {} : { ca: t.ca }), ...(t.token === undefined ? {} : { token: t.token }) });
   } catch (e) {
+    // The blob API refusing the token: as for any other route.
+    const http = [e, (e as Error).cause].find((x) => x instanceof BlobHttpError);
+    const status = http instanceof BlobHttpError ? http.status : undefined;
+    if (status === 401) throw new CliError(unauthenticatedHint((e as Error).message), CREDENTIALS_REFUSED);
+    if (status === 403) throw new CliError(forbiddenHint((e as Error).message, "download"), CREDENTIALS_REFUSED);
     throw new CliError((e as Error).message, 2);
   }
 };

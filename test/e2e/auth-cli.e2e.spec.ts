@@ -1,0 +1,137 @@
+/**
+ * The CLI, the client and the agent against a real server with --auth (the
+ * embedded log: what is tested here is the caller's side; the server's checks
+ * on both logs are auth.e2e): the refusals as the CLI says them (exit 4),
+ * tokens create → ls → revoke → refused, whoami, agents with a bad or an
+ * out-of-scope token failing fast, and one with a good token running work.
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentRefusedError } from "../../src/agent/errors.js";
+import { startAgent } from "../../src/agent/runtime.js";
+import { ForbiddenError, UnauthenticatedError } from "../../src/client/errors.js";
+import { GRANTS } from "../../src/orchestrator/core/index.js";
+import { startServer, type RunningServer } from "../../src/server.js";
+import type { TokenAnswer } from "../../src/protocol/api.js";
+import { cli, FLOWS, freshProject } from "./support.js";
+
+describe("the CLI and agents against a server with --auth", () => {
+  const admin = randomBytes(24).toString("hex");
+  const project = freshProject();
+  let dataDir: string;
+  let server: RunningServer;
+  /** Runs the CLI on the test's server and project, with `token` (as TRIBUTARY_TOKEN) if given. */
+  const run = (args: string[], token?: string) =>
+    cli([...args, "--server", server.url, ...(args[0] === "whoami" ? [] : ["--project", project])], token === undefined ? {} : { TRIBUTARY_TOKEN: token });
+  /** Makes a token through the CLI, as an admin would; its text and id. */
+  const create = async (args: string[]): Promise<{ text: string; id: string; stderr: string }> => {
+    const r = await run(["tokens", "create", ...args], admin);
+    expect(r.code, r.stderr).toBe(0);
+    const id = /^created token ([0-9a-z]+)/.exec(r.stderr)?.[1];
+    expect(id, r.stderr).toBeDefined();
+    return { text: r.stdout.trimEnd(), id: id!, stderr: r.stderr };
+  };
+
+  beforeAll(async () => {
+    expect(process.env.TRIBUTARY_TOKEN, "the tests run without a token of their own").toBeUndefined();
+    dataDir = await mkdtemp(join(tmpdir(), "trib-auth-cli-"));
+    server = await startServer({ dataDir, port: 0, defaultProject: project, heartbeatMs: 500, auth: true, adminToken: admin, onNotice: () => {} });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("without a token: the server's 401 and what to do, exit 4; whoami says who a token makes you", async () => {
+    const r = await run(["runs", "ls"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^tributary runs: no token: give one with --token or TRIBUTARY_TOKEN/);
+    const who = await run(["whoami"], admin);
+    expect(who.code, who.stderr).toBe(0);
+    expect(who.stdout).toMatch(/checks credentials; you are admin/);
+    expect((await run(["whoami"])).code).toBe(4);
+    // The client says the same as the CLI, typed.
+    await expect(server.client().listRuns()).rejects.toBeInstanceOf(UnauthenticatedError);
+    expect(await server.client({ token: admin }).listRuns()).toEqual([]);
+  });
+
+  it("tokens create prints the text alone on stdout, ls lists it without it, revoke ends it", async () => {
+    const made = await create(["--role", "read", "--envs", "production,dev-*", "--name", "ci reader", "--expires", "1h"]);
+    expect(made.text).toMatch(/^\S+$/);
+    expect(made.stderr).toMatch(/shown this once/);
+    expect(made.stderr).toContain("role read, environments production, dev-*");
+    expect(made.stderr).not.toContain(made.text);
+
+    const who = await run(["whoami"], made.text);
+    expect(who.stdout).toContain(`you are token ${made.id} (ci reader): project ${project}, role read`);
+    expect((await run(["runs", "ls"], made.text)).code).toBe(0);
+
+    const ls = await run(["tokens", "ls", "--json"], admin);
+    expect(ls.code, ls.stderr).toBe(0);
+    const listed = JSON.parse(ls.stdout) as TokenAnswer[];
+    expect(listed.find((t) => t.tokenId === made.id)).toMatchObject({ name: "ci reader", role: "read", envs: ["production", "dev-*"] });
+    const table = await run(["tokens", "ls"], admin);
+    expect(table.stdout.split("\n")[0]).toMatch(/^id\s+name\s+role\s+envs\s+created \(UTC\)\s+expires\s+by\s+revoked$/);
+    expect(table.stdout).toMatch(new RegExp(`^${made.id}\\s+ci reader\\s+read\\s+production,dev-\\*\\s`, "m"));
+    expect(ls.stdout + table.stdout).not.toContain(made.text);
+
+    const revoked = await run(["tokens", "revoke", made.id, "--reason", "rotated"], admin);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const after = await run(["runs", "ls"], made.text);
+    expect(after.code).toBe(4);
+    expect(after.stderr).toMatch(/^tributary runs: the token was revoked/);
+    expect(after.stderr).not.toContain(made.text);
+    const relisted = JSON.parse((await run(["tokens", "ls", "--json"], admin)).stdout) as TokenAnswer[];
+    expect(relisted.find((t) => t.tokenId === made.id)?.revoked).toMatchObject({ reason: "rotated" });
+  });
+
+  it("a token whose role does not grant the route: the server's 403 and the role to ask for, exit 4", async () => {
+    const reader = await create(["--role", "read"]);
+    const r = await run(["submit", "flows:double", "--arg", "4"], reader.text);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`ask an admin for a token with role ${GRANTS.submit.join(" or ")}`);
+    expect(r.stderr).not.toContain(reader.text);
+    // Only an admin manages tokens.
+    expect((await run(["tokens", "ls"], reader.text)).code).toBe(4);
+    await expect(server.client({ token: reader.text }).submit("flows:double", [4])).rejects.toBeInstanceOf(ForbiddenError);
+  });
+
+  it("an agent with an unknown token fails at once with the server's message (exit 4), one out of its scope with the refusal (exit 1)", async () => {
+    const unknown = await cli(["agent", FLOWS, "--server", server.url, "--project", project, "--workers", "1"], { TRIBUTARY_TOKEN: `${admin}x` });
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(/^tributary agent: the server refused the agent \(HTTP 401\): /m);
+    expect(unknown.stderr).not.toContain(admin);
+
+    const devAgent = await create(["--role", "agent", "--envs", "dev-*"]);
+    const e = await startAgent({ server: server.url, project, token: devAgent.text, modules: [FLOWS], workers: 1, onLog: () => undefined }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AgentRefusedError);
+    expect((e as AgentRefusedError).reason).toMatch(/production/);
+    const cliRefused = await cli(["agent", FLOWS, "--server", server.url, "--project", project, "--workers", "1"], { TRIBUTARY_TOKEN: devAgent.text });
+    expect(cliRefused.code).toBe(1);
+    expect(cliRefused.stderr).toContain(`tributary agent: the server refused the agent: ${(e as AgentRefusedError).reason}`);
+  });
+
+  it("an agent with a token of role agent runs what a submit token submits, and stops when its token is revoked", async () => {
+    const agentToken = await create(["--role", "agent", "--envs", "production"]);
+    const submitter = await create(["--role", "submit"]);
+    const agent = await startAgent({ server: server.url, project, token: agentToken.text, modules: [FLOWS], workers: 1, onLog: () => undefined });
+    try {
+      expect(await (await server.client({ token: submitter.text }).submit("flows:double", [4])).result()).toBe(8);
+      // A result over the inline limit goes through the blob API: the worker threads send the token too.
+      expect(await (await server.client({ token: submitter.text }).submit("flows:big_text_flow", [600_000])).result()).toBe(600_000);
+      const refused = once(agent, "refused") as Promise<[AgentRefusedError]>;
+      await server.client({ token: admin }).revokeToken(agentToken.id, { reason: "rotated" });
+      // The server ends the session; the agent's reconnection is answered 401, which it does not retry.
+      const [e] = await refused;
+      expect(e.status).toBe(401);
+      expect(e.reason).toMatch(/revoked/);
+      expect(agent.connected).toBe(false);
+    } finally {
+      await agent.stop({ drainMs: 0 });
+    }
+  });
+});
