@@ -120,7 +120,7 @@ export class Connection {
           this.#opts.onWelcome(m);
         } else if (m.type === "refused") {
           clearTimeout(welcomeTimer);
-          this.#opts.onRefused(m.reason);
+          this.#opts.onRefused(m.reason, m.status);
         } else this.#opts.onMessage(m);
       } catch (err) {
         // A message that trips the agent must not take the process down.

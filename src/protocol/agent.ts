@@ -166,7 +166,11 @@ const openHandle = open({ runId: Type.String(), stepId: Type.String(), execution
 /** Server → agent, by message type. */
 export const SERVER_MESSAGES = {
   welcome: open({ type: Type.Literal("welcome"), agentId: Type.String(), heartbeatMs: Type.Integer({ minimum: 1 }) }),
-  refused: open({ type: Type.Literal("refused"), reason: Type.String() }),
+  refused: open({
+    type: Type.Literal("refused"),
+    reason: Type.String(),
+    status: Type.Optional(Type.Union([Type.Literal(401), Type.Literal(403)], { description: "a refusal of the agent's credential: 401 not valid (any more), 403 not for this environment or role" })),
+  }),
   execute: open({
     type: Type.Literal("execute"),
     executionId: Type.String(),

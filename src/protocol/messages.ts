@@ -153,7 +153,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export type ServerMessage =
   | { readonly type: "welcome"; readonly agentId: string; readonly heartbeatMs: number }
-  | { readonly type: "refused"; readonly reason: string }
+  /** `status`: the agent's credential was refused (401: not valid, or no longer; 403: not for this environment or role). */
+  | { readonly type: "refused"; readonly reason: string; readonly status?: 401 | 403 }
   | {
       readonly type: "execute";
       readonly executionId: string;

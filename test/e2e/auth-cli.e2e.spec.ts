@@ -100,7 +100,7 @@ describe("the CLI and agents against a server with --auth", () => {
     await expect(server.client({ token: reader.text }).submit("flows:double", [4])).rejects.toBeInstanceOf(ForbiddenError);
   });
 
-  it("an agent with an unknown token fails at once with the server's message (exit 4), one out of its scope with the refusal (exit 1)", async () => {
+  it("an agent with an unknown token fails at once with the server's message (exit 4), one out of its scope with the refusal (exit 4 too)", async () => {
     const unknown = await cli(["agent", FLOWS, "--server", server.url, "--project", project, "--workers", "1"], { TRIBUTARY_TOKEN: `${admin}x` });
     expect(unknown.code).toBe(4);
     expect(unknown.stderr).toMatch(/^tributary agent: the server refused the agent \(HTTP 401\): /m);
@@ -110,9 +110,10 @@ describe("the CLI and agents against a server with --auth", () => {
     const e = await startAgent({ server: server.url, project, token: devAgent.text, modules: [FLOWS], workers: 1, onLog: () => undefined }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AgentRefusedError);
     expect((e as AgentRefusedError).reason).toMatch(/production/);
+    expect((e as AgentRefusedError).status).toBe(403);
     const cliRefused = await cli(["agent", FLOWS, "--server", server.url, "--project", project, "--workers", "1"], { TRIBUTARY_TOKEN: devAgent.text });
-    expect(cliRefused.code).toBe(1);
-    expect(cliRefused.stderr).toContain(`tributary agent: the server refused the agent: ${(e as AgentRefusedError).reason}`);
+    expect(cliRefused.code).toBe(4);
+    expect(cliRefused.stderr).toContain(`tributary agent: the server refused the agent (HTTP 403): ${(e as AgentRefusedError).reason}`);
   });
 
   it("an agent with a token of role agent runs what a submit token submits, and stops when its token is revoked", async () => {

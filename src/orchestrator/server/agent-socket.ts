@@ -64,7 +64,7 @@ export class AgentSockets {
     o.access.onRevoked((tokenId) => {
       for (const ws of this.byToken.get(tokenId) ?? []) {
         if (ws.readyState !== ws.OPEN) continue;
-        ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} was revoked: the agent needs a new one` }));
+        ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} was revoked: the agent needs a new one`, status: 401 }));
         ws.close(REVOKED_CLOSE, "token revoked");
       }
       this.byToken.delete(tokenId);
@@ -77,7 +77,7 @@ export class AgentSockets {
     holder.timer = setTimeout(() => {
       if (left > MAX_TIMER_MS) return this.endAtExpiry(ws, tokenId, at, holder);
       if (ws.readyState !== ws.OPEN) return;
-      ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} expired at ${new Date(at).toISOString()}: the agent needs a new one` }));
+      ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} expired at ${new Date(at).toISOString()}: the agent needs a new one`, status: 401 }));
       ws.close(REVOKED_CLOSE, "token expired");
     }, Math.max(0, Math.min(left, MAX_TIMER_MS)));
     holder.timer.unref();
@@ -102,8 +102,8 @@ export class AgentSockets {
     let agent: { id: AgentId; host: AgentHost } | undefined;
     let helloSeen = false;
     const conn = this.connection(ws);
-    const refuse = (reason: string) => {
-      conn.send({ type: "refused", reason });
+    const refuse = (reason: string, status?: 403) => {
+      conn.send({ type: "refused", reason, ...(status ? { status } : {}) });
       ws.close(1008, "refused");
     };
     ws.on("message", (data, isBinary) => {
@@ -130,7 +130,7 @@ export class AgentSockets {
         if (problem) return refuse(problem);
         if (caller) {
           const denied = this.o.access.permit(caller, { permission: AGENT_SOCKET_PERMISSION, project: m["project"] as string, env: m["env"] as string });
-          if (denied) return refuse(denied.message);
+          if (denied) return refuse(denied.message, 403);
           if (caller.token) {
             const id = caller.token.tokenId;
             const set = this.byToken.get(id) ?? new Set<WebSocket>();
