@@ -22,7 +22,11 @@ import { fromJson, toJson } from "../../src/protocol/json.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/messages.js";
 import { formatToken, mintToken } from "../../src/orchestrator/auth/token.js";
 import { RawAgent } from "../support/raw-agent.js";
+import { startAgent } from "../../src/agent/runtime.js";
+import { Client } from "../../src/client/index.js";
 import { freshProject, LOG_KINDS, type LogKind } from "./support.js";
+
+const FILES = join(import.meta.dirname, "fixtures/files.ts");
 
 interface Reply {
   readonly status: number;
@@ -315,6 +319,47 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
     await b.next("welcome");
     expect((await b.next("refused", 5000)).reason).toMatch(new RegExp(`^token ${ids["brief-agent"]} expired at \\d{4}-.*: the agent needs a new one$`));
     expect((await b.closedWith()).code).toBe(4401);
+  });
+
+  it("runs work end to end with scoped tokens, and lets a blob be read only through an environment that refers to it", async () => {
+    const agent = await startAgent({
+      server: server.url,
+      project,
+      env: "dev-a",
+      token: tokens["agent-dev"]!,
+      modules: [FILES],
+      workers: 1,
+      onLog: () => undefined,
+    });
+    try {
+      const submitter = new Client({ url: server.url, project, env: "dev-a", token: tokens["submit"]! });
+      const run = await submitter.submit("files:files_flow", ["auth"]);
+      expect((await run.outcome()).status).toBe("succeeded");
+      const assets = (await call(tokens["read-dev"], "GET", `/api/projects/${project}/envs/dev-a/assets?run=${run.runId}`)).json as unknown as {
+        persisted: { entries: { blobKey?: string }[] };
+      }[];
+      const key = assets.flatMap((a) => a.persisted.entries).find((e) => e.blobKey)?.blobKey;
+      expect(key).toMatch(/^sha256:/);
+      const blob = (token: string | undefined, p: string, env: string) => call(token, "GET", `/api/projects/${p}/envs/${env}/blobs/${key}`);
+      expect((await blob(tokens["read-dev"], project, "dev-a")).status).toBe(200);
+      expect((await blob(tokens["agent-dev"], project, "dev-a")).status).toBe(200);
+      // The same bytes, asked through an environment that does not refer to them: as if there were none.
+      expect((await blob(admin, project, "dev")).status).toBe(404);
+      expect((await blob(tokens["read-dev"], project, "production")).status).toBe(403);
+      // Another project's token reaches neither this project nor, through its own, the blob.
+      expect((await blob(tokens["other-project"], project, "dev-a")).status).toBe(403);
+      expect((await call(admin, "POST", `/api/projects/${project}-other/envs`, { name: "mine" })).status).toBe(200);
+      expect((await blob(tokens["other-project"], `${project}-other`, "mine")).status).toBe(404);
+      // Who did what is on the events: the submit token submitted, the agent (with its token) reported.
+      const history = (await call(tokens["read-dev"], "GET", `/api/projects/${project}/envs/dev-a/runs/${run.runId}/history`)).json as unknown as {
+        type: string;
+        by?: unknown;
+      }[];
+      expect(history.find((e) => e.type === "RunSubmitted")?.by).toEqual({ kind: "token", tokenId: ids["submit"], name: "submit" });
+      expect(history.find((e) => e.type === "ExecutionSucceeded")?.by).toMatchObject({ kind: "agent", tokenId: ids["agent-dev"] });
+    } finally {
+      await agent.stop({ drainMs: 0 });
+    }
   });
 
   it("keeps every secret out of the log, the projections, the lists and the notices", async () => {
