@@ -36,10 +36,11 @@ describe.each(LOG_KINDS)("crashes on the %s log", (kind) => {
     const line = await waitForOutput(child, /agent (\S+) connected/);
     const doomed = /agent (\S+) connected/.exec(line)![1]!;
 
-    const runId = await h.api.submit("flows:sleep_flow", [1500, 4]);
+    const runId = await h.api.submit("flows:sleep_flow", [3000, 4]);
     await eventually(async () => Object.values((await h.api.view(runId)).executions).filter((x) => x.status === "running").length === 5, 10_000, "five running executions");
-    await h.agent(); // a healthy agent to take over
+    // Killed first, so that its tasks cannot have finished before it dies (a loaded machine starts the next agent slowly).
     await kill9(child);
+    await h.agent(); // a healthy agent to take over
 
     expect(await h.api.result(runId)).toEqual({ status: "succeeded", value: 4 });
     const view = await h.api.view(runId);
