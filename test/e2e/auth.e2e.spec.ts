@@ -264,14 +264,18 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
   it("makes no token wider than the one that makes it", async () => {
     const path = `/api/projects/${project}/tokens`;
     const adminDev = tokens["admin-dev"];
-    const wide = await call(adminDev, "POST", path, { role: "read" });
-    expect({ status: wide.status, error: wide.json.error }).toEqual({ status: 403, error: `token ${ids["admin-dev"]} (admin-dev) covers dev-*: it cannot give *` });
+    const wide = await call(adminDev, "POST", path, { role: "read", envs: ["*"] });
+    expect(wide.json).toEqual({ error: `token ${ids["admin-dev"]} (admin-dev) covers dev-*: it cannot give *`, lacks: "environment" });
+    expect(wide.status).toBe(403);
+    // Without patterns, its maker's.
+    const same = await call(adminDev, "POST", path, { role: "read", name: "same-reach" });
+    expect(same.json).toMatchObject({ envs: ["dev-*"], by: { kind: "token", tokenId: ids["admin-dev"] } });
     expect((await call(adminDev, "POST", path, { role: "read", envs: ["dev", "dev-a"] })).json.error).toMatch(/it cannot give dev$/);
     const narrow = await call(adminDev, "POST", path, { role: "submit", envs: ["dev-a", "dev-x*"], name: "narrow" });
     expect(narrow.status).toBe(200);
     // It lists, and revokes, only the tokens within its reach.
     const listed = (await call(adminDev, "GET", path)).json as unknown as { tokenId: string; by?: unknown }[];
-    expect(listed.map((t) => t.tokenId).sort()).toEqual([ids["read-dev"], ids["admin-dev"], ids["agent-dev"], narrow.json["tokenId"]].sort());
+    expect(listed.map((t) => t.tokenId).sort()).toEqual([ids["read-dev"], ids["admin-dev"], ids["agent-dev"], narrow.json["tokenId"], same.json["tokenId"]].sort());
     // Each says who made it.
     expect(listed.find((t) => t.tokenId === ids["read-dev"])?.by).toEqual({ kind: "admin" });
     expect(listed.find((t) => t.tokenId === narrow.json["tokenId"])?.by).toEqual({ kind: "token", tokenId: ids["admin-dev"], name: "admin-dev" });

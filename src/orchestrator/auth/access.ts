@@ -14,7 +14,16 @@ import { timingSafeEqual } from "node:crypto";
 import { SERVER_LOG, type EventLog, type Principal, type ProjectName, type TokenRole } from "../../events/index.js";
 import { getToken, listTokens, TOKEN_PROJECTIONS, type TokenDoc } from "../../projections/index.js";
 import type { CreatedTokenAnswer, TokenAnswer } from "../../protocol/api.js";
-import { authorize, delegationRefusal, unauthenticated, withinReach, type Authorization, type Need } from "../core/index.js";
+import {
+  authorize,
+  credentialRefusal,
+  delegationRefusal,
+  unauthenticated,
+  withinReach,
+  type Forbidden,
+  type Need,
+  type Unauthenticated,
+} from "../core/index.js";
 import { Refused } from "../environments.js";
 import { EnvRuntime } from "../runtime.js";
 import { hashOf, mintToken, parseToken, secretMatches } from "./token.js";
@@ -29,6 +38,10 @@ export interface Caller {
 export interface Denied {
   readonly status: 401 | 403;
   readonly message: string;
+  /** 401: why the credential is none. */
+  readonly reason?: Unauthenticated["reason"];
+  /** 403: what it lacks. */
+  readonly lacks?: Forbidden["lacks"];
 }
 
 export interface AccessOptions {
@@ -53,15 +66,20 @@ export interface TokenRequest {
 export class AccessDenied extends Error {
   override readonly name = "AccessDenied";
   readonly status: 401 | 403;
+  readonly reason?: Unauthenticated["reason"];
+  readonly lacks?: Forbidden["lacks"];
   constructor(d: Denied) {
     super(d.message);
     this.status = d.status;
+    if (d.reason) this.reason = d.reason;
+    if (d.lacks) this.lacks = d.lacks;
   }
 }
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 
-const denied = (a: Authorization & { ok: false }): Denied => ({ status: a.status, message: a.message });
+const denied = (a: Unauthenticated | Forbidden): Denied =>
+  a.status === 401 ? { status: 401, message: a.message, reason: a.reason } : { status: 403, message: a.message, lacks: a.lacks };
 
 export const tokenAnswer = (t: TokenDoc): TokenAnswer => ({
   tokenId: t.tokenId,
@@ -105,26 +123,27 @@ export class Access {
    * token is refused here, whatever is asked of it.
    */
   identify(authorization: string | undefined): Caller | Denied {
-    if (authorization === undefined || authorization.trim() === "") return denied(unauthenticated("missing") as Authorization & { ok: false });
+    const refused = (reason: Unauthenticated["reason"], detail?: string) => denied(unauthenticated(reason, detail) as Unauthenticated);
+    if (authorization === undefined || authorization.trim() === "") return refused("missing");
     const m = BEARER.exec(authorization);
-    if (!m) return denied(unauthenticated("malformed", "expected the header 'Authorization: Bearer <token>'") as Authorization & { ok: false });
+    if (!m) return refused("malformed", "expected the header 'Authorization: Bearer <token>'");
     const text = m[1]!;
     if (this.adminHash && this.isAdmin(text)) return { principal: { kind: "admin" } };
     const parsed = parseToken(text);
-    if (!parsed) return denied(unauthenticated("malformed") as Authorization & { ok: false });
+    if (!parsed) return refused("malformed");
     const doc = getToken(this.rt.source, parsed.tokenId);
     // A known id with the wrong secret is as unknown as an id never made: nothing is said of which.
     const token = doc && secretMatches(parsed.secret, doc.hash) ? doc : undefined;
-    const a = authorize(token, this.clock(), { permission: "read", project: token?.project ?? "", anyEnv: true });
-    if (!a.ok && a.status === 401) return denied(a);
-    return { principal: { kind: "token", tokenId: token!.tokenId, ...(token!.name === undefined ? {} : { name: token!.name }) }, token: token! };
+    const refusal = credentialRefusal(token, this.clock());
+    if (refusal || !token) return denied(refusal ?? (unauthenticated("unknown") as Unauthenticated));
+    return { principal: { kind: "token", tokenId: token.tokenId, ...(token.name === undefined ? {} : { name: token.name }) }, token };
   }
 
   /** May `caller` do what `need` asks (now: a token may have expired or been revoked since it was identified)? */
   permit(caller: Caller, need: Need): Denied | undefined {
     if (!caller.token) return undefined; // the admin
     const a = authorize(getToken(this.rt.source, caller.token.tokenId), this.clock(), need);
-    return a.ok ? undefined : denied(a);
+    return a.ok ? undefined : denied(a as Unauthenticated | Forbidden);
   }
 
   private isAdmin(text: string): boolean {
@@ -142,13 +161,14 @@ export class Access {
   /** A new token of `project`, within the reach of `caller`. Its text is in the answer, and nowhere else. */
   async create(caller: Caller | undefined, project: ProjectName, want: TokenRequest): Promise<CreatedTokenAnswer> {
     const now = this.clock();
-    const envs = want.envs ?? ["*"];
+    // Absent: every environment, or for a token, those of its maker.
+    const envs = want.envs ?? caller?.token?.envs ?? ["*"];
     let expiresAt = want.expiresInMs === undefined ? undefined : now + want.expiresInMs;
     if (caller?.token) {
       // Absent: no later than the creator's own expiry.
       if (expiresAt === undefined && caller.token.expiresAt !== undefined) expiresAt = caller.token.expiresAt;
       const wider = delegationRefusal(caller.token, { envs, ...(expiresAt === undefined ? {} : { expiresAt }) });
-      if (wider) throw new AccessDenied({ status: 403, message: wider.message });
+      if (wider) throw new AccessDenied(denied(wider));
     }
     const minted = mintToken();
     const r = await this.rt.execute({

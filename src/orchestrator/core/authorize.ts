@@ -74,13 +74,21 @@ export const unauthenticated = (reason: Unauthenticated["reason"], detail?: stri
 
 const forbidden = (lacks: Forbidden["lacks"], message: string): Authorization => ({ ok: false, status: 403, lacks, message });
 
+/** Why `token` (undefined: none with that id) is no credential at time `now` (unknown, revoked, expired), or `undefined`: it is one. */
+export const credentialRefusal = (token: TokenDoc | undefined, now: number): (Unauthenticated & { readonly ok: false }) | undefined => {
+  const refused = (r: Authorization) => r as Unauthenticated & { readonly ok: false };
+  if (!token) return refused(unauthenticated("unknown"));
+  if (token.revoked) return refused(unauthenticated("revoked", `token ${token.tokenId}`));
+  if (token.expiresAt !== undefined && now >= token.expiresAt) {
+    return refused(unauthenticated("expired", `token ${token.tokenId}, at ${new Date(token.expiresAt).toISOString()}`));
+  }
+  return undefined;
+};
+
 /** Whether `token` (undefined: none with that id) may do what `need` asks at time `now`. */
 export const authorize = (token: TokenDoc | undefined, now: number, need: Need): Authorization => {
-  if (!token) return unauthenticated("unknown");
-  if (token.revoked) return unauthenticated("revoked", `token ${token.tokenId}`);
-  if (token.expiresAt !== undefined && now >= token.expiresAt) {
-    return unauthenticated("expired", `token ${token.tokenId}, at ${new Date(token.expiresAt).toISOString()}`);
-  }
+  const refusal = credentialRefusal(token, now);
+  if (refusal || !token) return refusal ?? unauthenticated("unknown");
   const who = `token ${token.tokenId}${token.name ? ` (${token.name})` : ""}`;
   if (token.project !== need.project) return forbidden("project", `${who} is for project ${token.project}, not ${need.project}`);
   if (need.anyEnv ? false : need.env === undefined ? !coversAll(token.envs) : !coversEnv(token.envs, need.env)) {

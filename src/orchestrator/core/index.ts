@@ -10,6 +10,7 @@ export { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.
 export { ABANDON_RETRIES, FREE_ABANDON_CAUSES, delayFor, shouldRetry } from "./retry-policy.js";
 export {
   authorize,
+  credentialRefusal,
   delegationRefusal,
   unauthenticated,
   withinReach,

@@ -102,7 +102,7 @@ export class AgentSockets {
     let agent: { id: AgentId; host: AgentHost } | undefined;
     let helloSeen = false;
     const conn = this.connection(ws);
-    const refuse = (reason: string, status?: 403) => {
+    const refuse = (reason: string, status?: 401 | 403) => {
       conn.send({ type: "refused", reason, ...(status ? { status } : {}) });
       ws.close(1008, "refused");
     };
@@ -130,7 +130,8 @@ export class AgentSockets {
         if (problem) return refuse(problem);
         if (caller) {
           const denied = this.o.access.permit(caller, { permission: AGENT_SOCKET_PERMISSION, project: m["project"] as string, env: m["env"] as string });
-          if (denied) return refuse(denied.message, 403);
+          // 401 when the token was revoked or expired since the upgrade; 403 when it does not reach this environment.
+          if (denied) return refuse(denied.message, denied.status);
           if (caller.token) {
             const id = caller.token.tokenId;
             const set = this.byToken.get(id) ?? new Set<WebSocket>();

@@ -75,7 +75,9 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
       // client, still sending, hears the answer instead of a reset.
       if (!req.complete) await discard(req);
       if (!req.complete) res.setHeader("connection", "close");
-      send(res, status, { error: (e as Error).message });
+      // A refused credential says why (401) or what it lacks (403), for clients to say what to do.
+      const why = e instanceof AccessDenied ? { ...(e.reason ? { reason: e.reason } : {}), ...(e.lacks ? { lacks: e.lacks } : {}) } : {};
+      send(res, status, { error: (e as Error).message, ...why });
     } else res.end();
   }
 };
