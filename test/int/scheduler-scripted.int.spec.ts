@@ -393,7 +393,7 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
       [{ type: "succeeded", executionId: "no-such-execution", value: 1, requestId: 21 }, /no-such-execution/, 21],
       [{ type: "failed", executionId: "no-such-execution", error: { type: "E", message: "m", retryable: false }, requestId: 22 }, /no-such-execution/, 22],
       [{ type: "started", executionId: "no-such-execution" }, /no-such-execution/, undefined],
-      [{ type: "submit", requestId: 23, executionId: "no-such-execution", target: { repository: "scripted", target: "task" }, arguments: [] }, /unknown calling execution no-such-execution/, 23],
+      [{ type: "submit", requestId: 23, executionId: "no-such-execution", target: { repository: "scripted", target: "task" }, arguments: [] }, /execution no-such-execution is not one this agent is running: a submit is asked on behalf of one/, 23],
       [{ type: "submit", requestId: 24, executionId: x.executionId, call: 1, target: { repository: "scripted", target: "nope" }, arguments: [] }, /nope/, 24],
       [{ type: "restore", requestId: 25, executionId: x.executionId, assetId: "no-such-asset" }, /no-such-asset/, 25],
       // Ids that could be nobody's are refused before anything is looked up, naming the field.
@@ -404,6 +404,12 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
       [{ type: "cancel", requestId: 30, executionId: x.executionId, handle: { runId, stepId: "../1", executionId: "" } }, /^handle\.stepId: invalid step id "\.\.\/1"/, 30],
       [{ type: "restore", requestId: 31, executionId: x.executionId, assetId: "no/such" }, /^assetId: invalid asset id "no\/such"/, 31],
       [{ type: "frobnicate" }, /unknown message type "frobnicate"/, undefined],
+      // A handle names any step, but an execution cancels only within its run and the runs under it.
+      [
+        { type: "cancel", requestId: 32, executionId: x.executionId, handle: { runId: "01ABCDEFGHJKMNPQRSTVWXYZ01", stepId: "1", executionId: "" } },
+        new RegExp(`execution ${x.executionId} may cancel only steps of its run and of the runs it started, not of run 01ABCDEFGHJKMNPQRSTVWXYZ01`),
+        32,
+      ],
     ];
     for (const [frame, message, requestId] of refusals) {
       const at = a.raw.received.length;
@@ -412,6 +418,30 @@ describe("the scheduler and a scripted agent over the server's WebSocket", () =>
       expect(error.message, JSON.stringify(frame)).toMatch(message);
       expect(error.requestId, JSON.stringify(frame)).toBe(requestId);
       expect(a.raw.received.slice(at).filter((m) => m.type === "ack")).toEqual([]);
+    }
+    // Another agent's execution: none of its asks may come from the intruder.
+    const intruding = (["submit", "result", "cancel", "persist", "restore", "log"] as const).map(
+        (type, i): [Record<string, unknown>, RegExp, number | undefined] => [
+          {
+            type,
+            ...(type === "log" ? { level: "info", message: "m", at: 1 } : { requestId: 40 + i }),
+            executionId: x.executionId,
+            ...(type === "submit" ? { call: 9, target: { repository: "scripted", target: "task" }, arguments: [] } : {}),
+            ...(type === "result" ? { handle: { runId, stepId: x.stepId, executionId: "" }, wait: false } : {}),
+            ...(type === "cancel" ? { handle: { runId, stepId: x.stepId, executionId: "" } } : {}),
+            ...(type === "persist" ? { entries: [] } : {}),
+            ...(type === "restore" ? { assetId: "some-asset" } : {}),
+          },
+          new RegExp(`execution ${x.executionId} is not one this agent is running: a ${type} is asked on behalf of one`),
+          type === "log" ? undefined : 40 + i,
+        ],
+      );
+    for (const [frame, message, requestId] of intruding) {
+      const at = other.raw.received.length;
+      other.send(frame);
+      const error = await other.raw.next("error", 5000, () => true, at);
+      expect(error.message, JSON.stringify(frame)).toMatch(message);
+      expect(error.requestId, JSON.stringify(frame)).toBe(requestId);
     }
     // A result from an agent the execution is not assigned to is refused, not acknowledged.
     expect(await other.succeed(x.executionId, "stolen", 26)).toMatchObject({ type: "error", requestId: 26, message: expect.stringMatching(/intruder/) });

@@ -21,7 +21,7 @@ import {
 } from "../../events/index.js";
 import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
-import type { AssetDoc } from "../../projections/index.js";
+import { isFinished, type AssetDoc } from "../../projections/index.js";
 import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
 import { assetIdOf, callIdOf, rejectionMessage, type Command } from "../core/index.js";
 import { stepKeys } from "../keys.js";
@@ -62,6 +62,16 @@ export const assetRefOf = (env: string, doc: AssetDoc): AssetRef => ({
   ...(doc.persisted?.metadata === undefined ? {} : { metadata: doc.persisted.metadata }),
 });
 
+/** Is run `runId` the run `root`, or one started under it (by its steps, or theirs, ...)? */
+const withinRun = (orch: Orchestration, runId: RunId, root: RunId): boolean => {
+  const seen = new Set<string>();
+  for (let r: RunId | undefined = runId; r !== undefined && !seen.has(r); r = orch.model.run(r)?.parent?.runId) {
+    if (r === root) return true;
+    seen.add(r);
+  }
+  return false;
+};
+
 /** Acts on one frame. Never throws: problems are answered as `error`. */
 export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSender): Promise<void> => {
   const { orch } = d;
@@ -77,6 +87,14 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
   const parsed = parseField(parseExecutionId, "executionId", m.executionId);
   if (E.isLeft(parsed)) return fail(parsed.left);
   const executionId = parsed.right;
+  // What an execution asks for (calls, results, cancels, assets, logs) only its agent may ask, while it runs
+  // (its log lines may trail its end). `started` and the results are checked by their deciders.
+  if (m.type !== "started" && m.type !== "succeeded" && m.type !== "failed") {
+    const x = orch.model.execution(executionId);
+    if (!x || x.agentId !== agentId || (m.type !== "log" && isFinished(x.status))) {
+      return fail(`execution ${executionId} is not one this agent is running: a ${m.type} is asked on behalf of one`);
+    }
+  }
   try {
     switch (m.type) {
       case "started":
@@ -107,6 +125,10 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
       case "cancel": {
         const step = stepOf(m.handle);
         if (E.isLeft(step)) return fail(step.left);
+        // A handle may travel anywhere as a value, but an execution cancels only within its run and the runs under it.
+        if (!withinRun(orch, step.right.runId, orch.model.execution(executionId)!.runId)) {
+          return fail(`execution ${executionId} may cancel only steps of its run and of the runs it started, not of run ${step.right.runId}`);
+        }
         if (await run({ type: "CancelStep", ...step.right, reason: `cancelled by ${m.executionId}` })) reply({ type: "ack", requestId: m.requestId });
         return;
       }
