@@ -14,11 +14,13 @@ export interface AgentDoc {
   readonly connectedAt: number;
   readonly disconnectedAt?: number;
   readonly reason?: string;
+  /** The token it last connected with (`--auth`): the id is that token's holder's while the token is valid. */
+  readonly tokenId?: string;
 }
 
 export const agentsProjection: Projection<AgentDoc> = {
   name: "agents",
-  version: 1,
+  version: 2,
   keysOf: (e) => (e.type === "AgentConnected" || e.type === "AgentDisconnected" ? [e.data.agentId] : []),
   evolve(doc, e) {
     if (e.type === "AgentConnected") {
@@ -30,6 +32,7 @@ export const agentsProjection: Projection<AgentDoc> = {
         repositories: d.repositories,
         concurrency: d.concurrency,
         connectedAt: e.at,
+        ...(e.by?.kind === "agent" && e.by.tokenId !== undefined ? { tokenId: e.by.tokenId } : {}),
       };
     }
     if (e.type === "AgentDisconnected" && doc) {

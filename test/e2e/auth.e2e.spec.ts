@@ -43,8 +43,9 @@ const filesUnder = (dir: string): string[] =>
     return statSync(p).isDirectory() ? filesUnder(p) : [p];
   });
 
-const hello = (project: string, env: string) => ({
+const hello = (project: string, env: string, agentId?: string) => ({
   type: "hello",
+  ...(agentId === undefined ? {} : { agentId }),
   protocol: PROTOCOL_VERSION,
   project,
   env,
@@ -315,6 +316,27 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
     expect(cut.reason).toBe(`token ${ids["doomed-agent"]} was revoked: the agent needs a new one`);
     await a.closedWith();
     expect(a.closed?.code).toBe(4401);
+
+    // An agent id is its token's while that token is valid: another token cannot take it over.
+    const first = await make("first-agent", { role: "agent" });
+    const second = await make("second-agent", { role: "agent" });
+    const one = await RawAgent.connect(server.url, { authorization: `Bearer ${first}` });
+    one.send(hello(project, "production", "fixed-1"));
+    await one.next("welcome");
+    await one.close();
+    const two = await RawAgent.connect(server.url, { authorization: `Bearer ${second}` });
+    two.send(hello(project, "production", "fixed-1"));
+    const taken = await two.next("refused");
+    expect(taken).toMatchObject({
+      status: 403,
+      reason: `agent id fixed-1 belongs to token ${ids["first-agent"]}, which is still valid: connect with that token, or choose another agent id`,
+    });
+    // Once that token is revoked, the id is free.
+    expect((await call(admin, "POST", `/api/projects/${project}/tokens/${ids["first-agent"]}/revoke`, {})).status).toBe(200);
+    const three = await RawAgent.connect(server.url, { authorization: `Bearer ${second}` });
+    three.send(hello(project, "production", "fixed-1"));
+    await three.next("welcome");
+    await three.close();
 
     // And a token that expires ends its sessions then.
     const brief = await make("brief-agent", { role: "agent", expiresInMs: 1000 });

@@ -206,6 +206,11 @@ export class Access {
     });
   }
 
+  /** Is token `tokenId` a valid credential now (made, not revoked, not expired)? */
+  live(tokenId: string): boolean {
+    return credentialRefusal(getToken(this.rt.source, tokenId), this.clock()) === undefined;
+  }
+
   /** The token `tokenId` now (for sessions that hold one: revoked since?). */
   token(tokenId: string): TokenDoc | undefined {
     return getToken(this.rt.source, tokenId);

@@ -32,7 +32,10 @@ export class EnvScheduler {
   private readonly effects: CommitEffects;
   private readonly ticks: TickLoop;
 
-  constructor(orch: Orchestration, options: SchedulerOptions) {
+  constructor(
+    private readonly orch: Orchestration,
+    options: SchedulerOptions,
+  ) {
     const clock = options.clock ?? Date.now;
     const notice = options.onNotice ? { onNotice: options.onNotice } : {};
     this.ticks = new TickLoop(orch, {
@@ -64,6 +67,11 @@ export class EnvScheduler {
    * principal its connection's token was checked as (none without `--auth`);
    * what the agent causes is attributed to it and that token.
    */
+  /** The token agent `agentId` last connected with, if it connected with one. */
+  agentToken(agentId: string): string | undefined {
+    return this.orch.model.agent(agentId as AgentId)?.tokenId;
+  }
+
   connect(conn: AgentConnection, hello: Hello, credential?: Principal): Promise<AgentId> {
     return this.sessions.connect(conn, hello, credential);
   }

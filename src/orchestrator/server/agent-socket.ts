@@ -24,7 +24,7 @@ import type { Access, Caller, Denied } from "../auth/access.js";
 import type { AgentConnection, EnvScheduler, Hello } from "../scheduler/index.js";
 
 /** What the socket hands an agent's session to. */
-export type AgentHost = Pick<EnvScheduler, "connect" | "onMessage" | "disconnect">;
+export type AgentHost = Pick<EnvScheduler, "connect" | "onMessage" | "disconnect" | "agentToken">;
 
 export interface AgentSocketOptions {
   /** The scheduler of the environment a hello names (refuses an unknown environment). */
@@ -152,7 +152,7 @@ export class AgentSockets {
               if (!stopping.aborted) void a.host.disconnect(a.id, conn, "connection closed");
             }
           },
-          (e: unknown) => refuse((e as Error).message),
+          (e: unknown) => refuse((e as Error).message, e instanceof AgentIdTaken ? 403 : undefined),
         );
         return;
       }
@@ -192,6 +192,11 @@ export class AgentSockets {
   /** A hello checked against its schema: registers the agent with its environment's scheduler. */
   private async hello(conn: AgentConnection, m: Hello, credential: Principal | undefined): Promise<{ id: AgentId; host: AgentHost }> {
     const host = await this.o.hostOf(m.project, m.env);
+    // An agent id is its token's while that token is valid: another token may not take it over (nor the work assigned to it).
+    const held = m.agentId === undefined || credential?.kind !== "token" ? undefined : host.agentToken(m.agentId);
+    if (held !== undefined && credential?.kind === "token" && held !== credential.tokenId && this.o.access.live(held)) {
+      throw new AgentIdTaken(`agent id ${m.agentId} belongs to token ${held}, which is still valid: connect with that token, or choose another agent id`);
+    }
     const id = await host.connect(conn, m, credential);
     return { id, host };
   }
@@ -214,6 +219,9 @@ const arityProblem = (manifests: readonly unknown[]): string | undefined => {
   }
   return undefined;
 };
+
+/** A hello that names the agent id of another token's agent. */
+class AgentIdTaken extends Error {}
 
 /** Answers a refused upgrade as HTTP: the status, and the JSON `{ error }` every other refusal has. */
 const refuseUpgrade = (socket: Duplex, d: Denied): void => {
