@@ -99,6 +99,8 @@ const Home = ({ generation }: { generation: number }) => {
     const project = who.data?.token?.project ?? recentProjects()[0] ?? serverDefaultProject();
     navigate(pathOf({ view: "project", project }), true);
   }, [who.loading, who.data, who.error]);
+  if (who.error?.status === 401) return <p class="muted">Give a token above to go on.</p>;
+  if (who.error) return <p class="muted">{who.error.message}</p>;
   return <p class="muted">Loading…</p>;
 };
 
