@@ -54,8 +54,11 @@ export const useApi = <T>(path: string | null, options: { pollMs?: (data: T | un
     const abort = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let last: T | undefined;
+    let first = true;
     const load = async () => {
-      if (document.hidden) return schedule();
+      // A hidden tab asks nothing again until it is shown (the first answer it always gets).
+      if (document.hidden && !first) return schedule();
+      first = false;
       try {
         last = await api<T>(path, { signal: abort.signal });
         setState({ data: last, loading: false });
