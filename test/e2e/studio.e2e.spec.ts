@@ -234,6 +234,8 @@ describe("Studio, served by the server, in Chromium", () => {
     for (const missing of ["/assets/", "/assets/nope.js", "/assets//etc/passwd", "/assets/../index.html".replace("..", "%252e%252e")]) {
       expect([missing, (await raw(url, missing)).status]).toEqual([missing, 404]);
     }
+    const agent = await raw(url, "/agent");
+    expect([agent.status, JSON.parse(agent.body).error]).toEqual([426, expect.stringMatching(/WebSocket endpoint/)]);
     const post = await raw(url, "/", "POST");
     expect([post.status, post.headers["allow"]]).toEqual([405, "GET, HEAD"]);
     // The API is still the API.

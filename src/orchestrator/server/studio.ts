@@ -18,6 +18,7 @@ import { readFile, realpath, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { AGENT_PATH } from "../../protocol/index.js";
 import { HttpError } from "./http-io.js";
 
 /**
@@ -75,6 +76,10 @@ export class StudioFiles {
     req.resume(); // a body on a GET is ignored
     const segments = pathSegments(req.url ?? "/");
     if (segments[0] === "assets") return this.file(res, method, segments.slice(1));
+    if (`/${segments.join("/")}` === AGENT_PATH) {
+      res.setHeader("upgrade", "websocket");
+      throw new HttpError(426, `${AGENT_PATH} is the agents' WebSocket endpoint: connect with a WebSocket upgrade (tributary agent does)`);
+    }
     return this.index(res, method);
   }
 

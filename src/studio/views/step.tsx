@@ -1,4 +1,5 @@
 /** The selected step of a run: what it was called with, how it ended, and each of its executions. */
+import { useEffect } from "preact/hooks";
 import type { RunAnswer } from "../../protocol/api.js";
 import { Link, Status } from "../components.js";
 import { durationOf, showClock, showTime, showValue, targetText } from "../format.js";
@@ -23,6 +24,10 @@ const ErrorText = ({ error }: { error: ErrorInfo }) => (
 
 export const StepDetails = (props: { view: RunAnswer; step: Step; project: string; env: string; executionId?: string; now: number }) => {
   const { view, step, project, env } = props;
+  // An execution's URL brings its row into sight.
+  useEffect(() => {
+    if (props.executionId) document.getElementById(`execution-${props.executionId}`)?.scrollIntoView({ block: "nearest" });
+  }, [props.executionId, step.stepId]);
   const runId = view.run.runId;
   const parent = step.parentExecutionId ? view.executions[step.parentExecutionId] : undefined;
   const caller = parent ? view.steps.find((s) => s.stepId === parent.stepId) : undefined;
