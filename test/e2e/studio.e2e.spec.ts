@@ -7,16 +7,18 @@
  * screenshots of each view go to .scratch/studio/.
  */
 import { request } from "node:http";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import { TributaryServer } from "../../src/orchestrator/server/index.js";
-import type { RunAnswer } from "../../src/protocol/api.js";
+import type { AssetAnswer, RunAnswer } from "../../src/protocol/api.js";
 import { launchChromium } from "../support/browser.js";
-import { freshProject, ROOT, startHarness, type Harness } from "./support.js";
+import { FLOWS, freshProject, ROOT, startHarness, type Harness } from "./support.js";
+
+const FILES = resolve(import.meta.dirname, "fixtures/files.ts");
 
 const SHOTS = join(ROOT, ".scratch/studio");
 
@@ -72,12 +74,13 @@ describe("Studio, served by the server, in Chromium", () => {
 
   beforeAll(async () => {
     h = await startHarness("embedded", { server: { studioDir } });
-    await h.agent();
+    await h.agent({ modules: [FLOWS, FILES] });
     for (const [name, target, args] of [
       ["fan", "flows:fan_out", [3]],
       ["flaky", "flows:flaky_flow", [1]],
       ["caught", "flows:catch_flow", []],
       ["failed", "flows:fail_flow", []],
+      ["files", "files:files_flow", ["ui"]],
     ] as const) {
       const { runId } = await h.api.run(target, [...args]);
       runs[name] = runId;
@@ -119,11 +122,11 @@ describe("Studio, served by the server, in Chromium", () => {
     await page.goto(`${h.server.url}/projects/${h.api.project}`);
     await page.locator(`li[data-env="production"] > .env > a`).click();
     await page.waitForURL(`**/projects/${h.api.project}/envs/production`);
-    await expect.poll(() => page.locator("tr[data-run]").count()).toBe(4);
+    await expect.poll(() => page.locator("tr[data-run]").count()).toBe(5);
     const listed = await page.locator("tr[data-run]").evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-run"), r.querySelector(".status")?.textContent]));
     const api = await h.api.ok<{ runId: string; status: string }[]>("GET", "/runs");
     expect(listed).toEqual(api.map((r) => [r.runId, r.status]));
-    expect(listed.map(([id]) => id)).toEqual([runs["failed"], runs["caught"], runs["flaky"], runs["fan"]]);
+    expect(listed.map(([id]) => id)).toEqual([runs["files"], runs["failed"], runs["caught"], runs["flaky"], runs["fan"]]);
     await shot(page, "runs");
     const { runId } = await h.api.run("flows:double", [4]);
     await page.locator(`tr[data-run="${runId}"]`).waitFor({ timeout: 10_000 });
@@ -145,6 +148,8 @@ describe("Studio, served by the server, in Chromium", () => {
       expect(nodes.map(([id, status]) => [id, status]).sort()).toEqual(view.steps.map((s) => [s.stepId, s.status]).sort());
       for (const s of view.steps) expect(nodes.find(([id]) => id === s.stepId)![2]).toContain(`${s.executions.length} attempt(s)`);
       expect(await page.locator(".graph path.edge-call").count()).toBe(view.steps.length - 1);
+      const timeline = await page.locator(".timeline [data-execution]").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-execution")));
+      expect(timeline.sort()).toEqual(Object.keys(view.executions).sort());
       if (name === "flaky") await shot(page, "run");
     }
     // catch_flow: its root step succeeded with what it caught; the task it called failed.
@@ -191,6 +196,27 @@ describe("Studio, served by the server, in Chromium", () => {
     await expect.poll(() => page.locator(".error").textContent()).toContain(missing.body.error);
     expect(await page.locator(".error").textContent()).toContain("not found");
     expect(unexpected(/Failed to load resource: .* 404/)).toEqual([]);
+    await page.close();
+  });
+
+  it("an asset persisted by a step has a page, linked from the step: its files with sizes and hashes, each downloadable", async () => {
+    const { page, unexpected } = await watched(context);
+    const files = views["files"]!;
+    const producer = files.steps.find((s) => s.target.target === "produce")!;
+    const assetId = files.executions[producer.executions[0]!]!.assetsPersisted[0]!;
+    const asset = await h.api.ok<AssetAnswer>("GET", `/assets/${assetId}`);
+    await page.goto(`${h.server.url}/projects/${h.api.project}/envs/production/runs/${files.run.runId}`);
+    await page.locator(`.graph [data-step="${producer.stepId}"]`).click();
+    await page.locator(".details a", { hasText: asset.persisted!.name! }).click();
+    await page.waitForURL(`**/projects/${h.api.project}/envs/production/assets/${assetId}`);
+    await page.locator("tr[data-path]").first().waitFor();
+    const rows = await page.locator("tr[data-path]").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 3).map((td) => td.textContent)));
+    expect(rows).toEqual(asset.persisted!.entries.map((e) => [e.path, String(e.size), e.sha256]));
+    const text = asset.persisted!.entries.find((e) => e.path.endsWith("a.txt"))!;
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`tr[data-path="${text.path}"] button`).click()]);
+    expect(await readFile((await download.path())!, "utf8")).toBe("hello ui");
+    await shot(page, "asset");
+    expect(unexpected()).toEqual([]);
     await page.close();
   });
 

@@ -10,6 +10,7 @@ import { argsPreview, handlesIn, runGraph } from "../../src/studio/graph.js";
 import { showDuration, showValue } from "../../src/studio/format.js";
 import { pathOf, placeOf, type Place } from "../../src/studio/routes.js";
 import { envForest, type EnvNode } from "../../src/studio/tree.js";
+import { timelineOf } from "../../src/studio/timeline.js";
 
 describe("Studio's URL scheme", () => {
   const places: Place[] = [
@@ -132,6 +133,21 @@ describe("the run graph", () => {
   it("finds handles nested anywhere in arguments, only of this run", () => {
     const h = (runId: string, stepId: string) => ({ [HANDLE_TAG]: { runId, stepId, executionId: "x" } });
     expect([...handlesIn([h("R", "1"), { a: [h("R", "2"), h("OTHER", "3")] }], "R")].sort()).toEqual(["1", "2"]);
+  });
+});
+
+describe("the timeline of executions", () => {
+  it("has a row per execution in the order they were made, the wait apart from the run, in ms from the submission", () => {
+    const v = view();
+    const run = { ...v.run, submittedAt: 0, finishedAt: 100 };
+    const xs = { ...v.executions, x3: { ...v.executions["x3"]!, createdSeq: 0, createdAt: 5, startedAt: undefined, finishedAt: undefined, status: "queued" } };
+    const t = timelineOf({ ...v, run, executions: xs } as unknown as RunAnswer, 1000);
+    expect(t.rows.map((r) => [r.executionId, r.label, r.queued, r.ran])).toEqual([
+      ["x3", "waiter({…}) #1", { from: 5, to: 100 }, undefined],
+      ["x1", "root() #1", { from: 0, to: 10 }, { from: 10, to: 40 }],
+      ["x2", "child(7) #1", { from: 0, to: 10 }, { from: 10, to: 40 }],
+    ]);
+    expect(t.span).toBe(100);
   });
 });
 

@@ -55,7 +55,7 @@ export const AssetPage = ({ project, env, assetId }: { project: string; env: str
               </thead>
               <tbody>
                 {p.entries.map((e) => (
-                  <tr key={e.path}>
+                  <tr key={e.path} data-path={e.path}>
                     <td>
                       <code>{e.path}</code>
                     </td>

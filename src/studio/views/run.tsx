@@ -11,6 +11,7 @@ import { navigate, useApi } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
 import { GraphView } from "./graph-view.js";
 import { StepDetails } from "./step.js";
+import { TimelineView } from "./timeline-view.js";
 
 export const RunPage = ({ project, env, runId, stepId, executionId }: { project: string; env: string; runId: string; stepId?: string; executionId?: string }) => {
   const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
@@ -85,7 +86,12 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
         </dd>
       </dl>
       <div class="run-body">
-        <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+        <div class="run-main">
+          <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          <h2>Timeline</h2>
+          <p class="muted legend">Each execution: hatched while it waited (queued, a retry's backoff, no agent free), solid while it ran.</p>
+          <TimelineView view={view} now={now} href={(s, x) => pathOf({ view: "run", project, env, runId, stepId: s, executionId: x })} />
+        </div>
         <aside class="details" aria-label="step details">
           {stepId === undefined && <p class="muted">Select a step in the graph to see its arguments, result and executions.</p>}
           {stepId !== undefined && !step && (
