@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import { TributaryServer } from "../../src/orchestrator/server/index.js";
 import type { AssetAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { launchChromium } from "../support/browser.js";
+import { chromiumPath, launchChromium } from "../support/browser.js";
 import { FLOWS, freshProject, ROOT, startHarness, type Harness } from "./support.js";
 
 const FILES = resolve(import.meta.dirname, "fixtures/files.ts");
@@ -49,6 +49,11 @@ const watched = async (context: BrowserContext) => {
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 let browser: Browser;
+let launched: Promise<Browser> | undefined;
+/** The one browser of the file, started by the first describe that needs it. */
+const startBrowser = async (): Promise<void> => {
+  browser = await (launched ??= launchChromium());
+};
 let studioDir: string;
 const dirs: string[] = [];
 
@@ -57,12 +62,16 @@ beforeAll(async () => {
   dirs.push(studioDir);
   await buildStudio({ outDir: studioDir });
   await mkdir(SHOTS, { recursive: true });
-  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await (await launched?.catch(() => undefined))?.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+// Without Chromium this fails, saying how to install it (and every test that needs the browser fails with it).
+it("has Chromium to drive", () => {
+  expect(chromiumPath()).toMatch(/chrom/i);
 });
 
 describe("Studio, served by the server, in Chromium", () => {
@@ -73,6 +82,7 @@ describe("Studio, served by the server, in Chromium", () => {
   let branchSeq = 0;
 
   beforeAll(async () => {
+    await startBrowser();
     h = await startHarness("embedded", { server: { studioDir } });
     await h.agent({ modules: [FLOWS, FILES] });
     for (const [name, target, args] of [
@@ -293,6 +303,7 @@ describe("Studio with --auth", () => {
   const project = freshProject();
 
   beforeAll(async () => {
+    await startBrowser();
     const dataDir = await mkdtemp(join(tmpdir(), "trib-studio-auth-"));
     dirs.push(dataDir);
     server = await TributaryServer.start({ dataDir, port: 0, defaultProject: project, auth: true, adminToken: admin, studioDir, onNotice: () => {} });

@@ -17,7 +17,15 @@ export class ChromiumMissing extends Error {
 /** The Chromium executable. @throws ChromiumMissing saying how to install it. */
 export const chromiumPath = (): string => {
   const given = process.env["CHROMIUM_PATH"];
-  const tried = given ? [given, ...CANDIDATES] : CANDIDATES;
+  if (given) {
+    try {
+      accessSync(given, constants.X_OK);
+      return given;
+    } catch {
+      throw new ChromiumMissing(`CHROMIUM_PATH=${given} is not an executable: point it at Chromium, or unset it to use Debian's (apt-get install -y chromium)`);
+    }
+  }
+  const tried = CANDIDATES;
   for (const p of tried) {
     try {
       accessSync(p, constants.X_OK);
