@@ -169,7 +169,7 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
     const hex = "a".repeat(64);
     const cases: [string, string, string | undefined, number, RegExp][] = [
       ["GET", "/api/nope", undefined, 404, /no such endpoint: \/api\/nope/],
-      ["GET", "/elsewhere", undefined, 404, /lives under \/api/],
+      ["GET", "/assets/elsewhere.js", undefined, 404, /no such file of Studio/],
       ["GET", `${base}/runz`, undefined, 404, /no such endpoint/],
       ["DELETE", `${base}/runs`, undefined, 405, /DELETE is not allowed on .*: use GET or POST/],
       ["POST", "/api/health", "{}", 405, /use GET/],

@@ -141,7 +141,7 @@ describe("the packed package, installed into a project outside the clone", () =>
 
   it("holds built JavaScript and its .d.ts, no TypeScript sources", () => {
     const pkg = join(app, "node_modules/tributary");
-    for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "dist/src/client/index.d.ts", "dist/src/server.d.ts", "bin/tributary.mjs", "dist/src/cli/main.js", "dist/src/agent/worker-boot.mjs"]) {
+    for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "dist/src/client/index.d.ts", "dist/src/server.d.ts", "bin/tributary.mjs", "dist/src/cli/main.js", "dist/src/agent/worker-boot.mjs", "dist/studio/index.html"]) {
       expect(existsSync(join(pkg, f)), f).toBe(true);
     }
     expect(existsSync(join(pkg, "src"))).toBe(false);
@@ -163,6 +163,10 @@ describe("the packed package, installed into a project outside the clone", () =>
     const url = `http://127.0.0.1:${port}`;
     const server = npx(["server", "--port", String(port), "--data", await tempDir("trib-app-data-")]);
     await waitForOutput(server, /listening on/, 30_000);
+    // The installed server serves Studio from the package's dist/studio/.
+    const studio = await fetch(`${url}/projects/default`);
+    expect([studio.status, studio.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);
+    expect(await studio.text()).toMatch(/<script type="module" src="\/assets\/app-[A-Z0-9]+\.js">/);
     const agent = npx(["agent", "./flows.ts", "--server", url]);
     await waitForOutput(agent, /connected/, 30_000);
 

@@ -13,7 +13,7 @@ import type { Outcome } from "../../src/protocol/messages.js";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import { Client, type SubmitOptions } from "../../src/client/index.js";
 import { decodeJson, encodeJson } from "../../src/client/transport.js";
-import { TributaryServer } from "../../src/orchestrator/server/index.js";
+import { TributaryServer, type ServerOptions } from "../../src/orchestrator/server/index.js";
 export { freePort } from "../support/ports.js";
 import type { RunView } from "../../src/projections/index.js";
 
@@ -94,7 +94,7 @@ export interface Harness {
 }
 
 /** A server in this process (port 0) on the given log, and agents on demand. */
-export const startHarness = async (kind: LogKind, options: { heartbeatMs?: number } = {}): Promise<Harness> => {
+export const startHarness = async (kind: LogKind, options: { heartbeatMs?: number; server?: Pick<ServerOptions, "studioDir"> } = {}): Promise<Harness> => {
   const dataDir = await mkdtemp(join(tmpdir(), "trib-e2e-"));
   const project = freshProject();
   const server = await TributaryServer.start({
@@ -104,6 +104,7 @@ export const startHarness = async (kind: LogKind, options: { heartbeatMs?: numbe
     heartbeatMs: options.heartbeatMs ?? 500,
     onNotice: () => {},
     ...(kind === "jetstream" ? { nats: inject("natsUrl") } : {}),
+    ...options.server,
   });
   const agents: Agent[] = [];
   return {

@@ -28,6 +28,7 @@ const LAYERS: readonly (readonly [prefix: string, layer: string])[] = [
   ["src/agent/", "agent"],
   ["src/client/", "client"],
   ["src/cli/", "cli"],
+  ["src/studio/", "studio"],
   ["src/index.ts", "package"],
   ["src/client.ts", "package"],
   ["src/server.ts", "package"],
@@ -45,6 +46,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   agent: ["events", "protocol"],
   client: ["events", "protocol"],
   cli: ["client", "agent", "orchestrator", "orchestrator/core", "protocol", "events", "events/storage", "projections", "projections/store", "package"],
+  studio: ["protocol", "events"],
   package: ["agent", "client", "orchestrator", "orchestrator/core", "protocol", "events", "events/storage", "projections", "projections/store"],
 };
 
@@ -64,7 +66,7 @@ const sourceFiles = (dir: string): string[] =>
   readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) return sourceFiles(p);
-    return /\.(ts|mts|mjs)$/.test(name) && !name.endsWith(".d.ts") ? [p] : [];
+    return /\.(ts|tsx|mts|mjs)$/.test(name) && !name.endsWith(".d.ts") ? [p] : [];
   });
 
 interface Parsed {
@@ -76,7 +78,7 @@ interface Parsed {
 
 const resolveRelative = (from: string, spec: string): string => {
   const base = resolve(dirname(from), spec);
-  const candidates = [base.replace(/\.js$/, ".ts"), base.replace(/\.mjs$/, ".mts"), base, `${base}.ts`, join(base, "index.ts")];
+  const candidates = [base.replace(/\.js$/, ".ts"), base.replace(/\.js$/, ".tsx"), base.replace(/\.mjs$/, ".mts"), base, `${base}.ts`, join(base, "index.ts")];
   const found = candidates.find((c) => {
     try {
       return statSync(c).isFile();
@@ -110,11 +112,28 @@ const parse = (file: string): Parsed => {
   visit(sf);
   const files: string[] = [];
   const packages: string[] = [];
-  for (const s of specs) (s.startsWith(".") ? files.push(resolveRelative(file, s)) : packages.push(s));
+  // A stylesheet (Studio's, bundled by esbuild) is no module.
+  for (const s of specs.filter((x) => !x.endsWith(".css"))) (s.startsWith(".") ? files.push(resolveRelative(file, s)) : packages.push(s));
   return { files, packages, definesPure };
 };
 
 const graph = new Map(sourceFiles(SRC).map((f) => [relative(ROOT, f), parse(f)] as const));
+
+/** Identifiers of Node's globals used as values (not as property names) in a file. */
+const nodeGlobalsIn = (file: string): string[] => {
+  const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true, file.endsWith(".tsx") ? ts.ScriptKind.TSX : ts.ScriptKind.TS);
+  const found: string[] = [];
+  const visit = (n: ts.Node): void => {
+    if (ts.isIdentifier(n) && /^(Buffer|process|require|__dirname|__filename|global|setImmediate)$/.test(n.text)) {
+      const p = n.parent;
+      const isName = (ts.isPropertyAccessExpression(p) && p.name === n) || (ts.isPropertyAssignment(p) && p.name === n) || ts.isPropertySignature(p);
+      if (!isName) found.push(n.text);
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return found;
+};
 
 const layerOf = (file: string): string | undefined => LAYERS.find(([prefix]) => file === prefix || file.startsWith(prefix))?.[1];
 
@@ -175,6 +194,26 @@ describe("layers (docs/architecture.md)", () => {
   it("the check itself sees an I/O import through a barrel", () => {
     // The storage barrel re-exports the LMDB adapter: a module importing it reaches lmdb.
     expect(ioPath("src/events/storage/index.ts")?.at(-1)).toMatch(/^(lmdb|node:|@nats-io\/)/);
+  });
+
+  const studio = [...graph.keys()].filter((f) => layerOf(f) === "studio");
+  /** What Studio's browser code may load besides its own modules and pure ones of protocol and events. */
+  const BROWSER_PACKAGES = /^(preact(\/hooks|\/jsx-runtime)?|@dagrejs\/dagre)$/;
+
+  it("Studio (browser code) reaches no Node module, however indirectly, and loads only its UI and layout libraries", () => {
+    expect(studio.length).toBeGreaterThanOrEqual(5);
+    const reached = studio.flatMap((f) => {
+      const path = ioPath(f);
+      return path ? [path.join(" → ")] : [];
+    });
+    expect(reached).toEqual([]);
+    const strange = studio.flatMap((f) => graph.get(f)!.packages.filter((p) => !BROWSER_PACKAGES.test(p)).map((p) => `${f} imports ${p}`));
+    expect(strange).toEqual([]);
+    // Nor does it, or any module it loads, lean on Node's globals, which no browser has.
+    const loaded = new Set(studio);
+    for (const f of loaded) for (const next of graph.get(f)!.files) loaded.add(next);
+    const globals = [...loaded].flatMap((f) => nodeGlobalsIn(join(ROOT, f)).map((g) => `${f} uses ${g}`));
+    expect(globals).toEqual([]);
   });
 
   it("no source file is over 400 lines", () => {

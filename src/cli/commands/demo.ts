@@ -51,6 +51,13 @@ export const run = async (argv: string[]): Promise<number> => {
     }
     console.log(`\nhistory of run ${runId}, from the log:\n${renderHistory(commits)}`);
     console.log(`\nnext: 'tributary server' and 'tributary agent examples/orders.ts' in two terminals, then 'tributary submit orders:process_orders --arg "[1,2,3]" --wait'`);
+    // Studio: the demo's server stops as it ends, so say how to open this run in the browser afterwards.
+    const serve = `tributary server --data ${dataDir}${values.nats ? ` --nats ${values.nats}` : ""}`;
+    console.log(
+      values.data
+        ? `studio: '${serve}', then open http://127.0.0.1:7777/projects/${t.project}/envs/${t.env}/runs/${runId}`
+        : `studio: this demo's data goes away as it ends; to see its run in the browser, 'tributary demo --data ./demo-data', then 'tributary server --data ./demo-data' and open the address it prints`,
+    );
     return outcome.status === "succeeded" ? 0 : 3;
   } finally {
     await agent.stop();

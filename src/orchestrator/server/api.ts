@@ -4,6 +4,7 @@
  * and body are checked against the route's schemas (400 naming the field),
  * and only then handed to its route's handler, by name. Errors are answered
  * as JSON `{ "error": "..." }`; while the server stops, 503 with Retry-After.
+ * Paths outside `/api` are Studio's (`studio.ts`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -38,7 +39,7 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
     } catch {
       throw new HttpError(400, "the path is not valid percent-encoding");
     }
-    if (parts[0] !== "api") throw new HttpError(404, "not found: the API lives under /api (see GET /api/schema)");
+    if (parts[0] !== "api") return await ctx.studio.serve(req, res); // Studio: its files and pages
     const method = req.method ?? "GET";
     const match = matchRoute(method, parts.slice(1));
     if (!match.ok) {

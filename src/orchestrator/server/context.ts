@@ -13,6 +13,7 @@ import { rejectionMessage, rejectionStatus, type Rejection, type RolePermission 
 import { AccessDenied, type Access, type Caller } from "../auth/access.js";
 import type { Env, Environments } from "../environments.js";
 import { HttpError } from "./http-io.js";
+import type { StudioFiles } from "./studio.js";
 
 export interface ServerContext {
   readonly log: EventLog;
@@ -23,6 +24,8 @@ export interface ServerContext {
   /** Aborted when the server starts closing. */
   readonly stopping: AbortSignal;
   readonly notice: (message: string) => void;
+  /** Studio's files, served outside `/api`. */
+  readonly studio: StudioFiles;
 }
 
 /** The path parameters, parsed into the ids and names they are. */

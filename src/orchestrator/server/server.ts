@@ -23,6 +23,7 @@ import { DataDirLock } from "../data-lock.js";
 import { Environments, type Env } from "../environments.js";
 import { AgentSockets } from "./agent-socket.js";
 import { answerClientError, handleRequest } from "./api.js";
+import { DEFAULT_STUDIO_DIR, StudioFiles } from "./studio.js";
 
 export interface ServerOptions {
   /** Data directory: embedded log, projections, task logs. Default `./.tributary`. */
@@ -67,6 +68,8 @@ export interface ServerOptions {
    * key, PEM (the contents, not paths). Absent: plain HTTP and WS.
    */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Where Studio's built files are (index.html, assets/), served at `/`. Default: the package's dist/studio/. */
+  readonly studioDir?: string;
   /** NATS credentials for `nats`: the text of a `.creds` file (user JWT and NKey seed). User and password go in the URL. */
   readonly natsCreds?: string | Uint8Array;
 }
@@ -107,7 +110,8 @@ export class TributaryServer {
       blobs,
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
     });
-    const ctx = { log, blobs, envs: this.envs, access, stopping: this.stopping.signal, notice: this.notice };
+    const studio = new StudioFiles(options.studioDir ?? DEFAULT_STUDIO_DIR, options.defaultProject ?? DEFAULT_PROJECT);
+    const ctx = { log, blobs, envs: this.envs, access, stopping: this.stopping.signal, notice: this.notice, studio };
     const handler = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) => void handleRequest(ctx, req, res);
     this.http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
     this.tls = options.tls !== undefined;

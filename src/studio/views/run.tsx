@@ -1,0 +1,107 @@
+/**
+ * `/projects/{p}/envs/{e}/runs/{run}[/steps/{step}[/executions/{x}]]`: a
+ * run, its step graph, and the selected step's details. Refreshed every
+ * second while the run runs, every 5 s after (a step can be re-run).
+ */
+import type { RunAnswer } from "../../protocol/api.js";
+import { describePrincipal } from "../../events/principal.js";
+import { ErrorBox, Link, Loading, Status } from "../components.js";
+import { durationOf, showTime, showValue, targetText } from "../format.js";
+import { navigate, useApi } from "../hooks.js";
+import { envApi, pathOf } from "../routes.js";
+import { GraphView } from "./graph-view.js";
+import { StepDetails } from "./step.js";
+import { TimelineView } from "./timeline-view.js";
+
+export const RunPage = ({ project, env, runId, stepId, executionId }: { project: string; env: string; runId: string; stepId?: string; executionId?: string }) => {
+  const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
+    pollMs: (v) => (v === undefined || v.run.status === "running" || v.run.pending > 0 ? 1000 : 5000),
+  });
+  const crumbs = (
+    <p class="crumbs">
+      <Link href={pathOf({ view: "project", project })}>{project}</Link> / <Link href={pathOf({ view: "runs", project, env })}>{env}</Link> / run{" "}
+      <code>{runId}</code>
+    </p>
+  );
+  if (!run.data) {
+    return (
+      <section>
+        {crumbs}
+        {run.error && <ErrorBox error={run.error} what={`run ${runId}`} />}
+        {run.loading && <Loading />}
+      </section>
+    );
+  }
+  const view = run.data;
+  const r = view.run;
+  const now = Date.now();
+  const step = stepId === undefined ? undefined : view.steps.find((s) => s.stepId === stepId);
+  return (
+    <section class="run">
+      {crumbs}
+      {run.error && <ErrorBox error={run.error} what="refreshing" />}
+      <h1>
+        {targetText(r.target)} <Status status={r.status} />
+      </h1>
+      <dl class="facts">
+        <dt>run</dt>
+        <dd>
+          <code>{r.runId}</code>
+        </dd>
+        <dt>submitted</dt>
+        <dd>
+          {showTime(r.submittedAt)} (seq {r.submittedSeq}){r.submittedBy ? ` by ${describePrincipal(r.submittedBy)}` : ""}
+        </dd>
+        <dt>duration</dt>
+        <dd>{durationOf(r.submittedAt, r.finishedAt, now)}</dd>
+        <dt>steps</dt>
+        <dd>
+          {r.steps} steps, {r.executions} executions{r.pending ? `, ${r.pending} pending` : ""}
+        </dd>
+        {r.branchedFrom && (
+          <>
+            <dt>re-run of</dt>
+            <dd>
+              {r.branchedFrom.env} at seq {r.branchedFrom.seq}
+            </dd>
+          </>
+        )}
+        {r.error && (
+          <>
+            <dt>error</dt>
+            <dd class="err">
+              {r.error.type}: {r.error.message}
+            </dd>
+          </>
+        )}
+        {r.cancelReason && (
+          <>
+            <dt>cancelled</dt>
+            <dd>{r.cancelReason}</dd>
+          </>
+        )}
+        <dt>arguments</dt>
+        <dd>
+          <code>{r.argumentsBlob ? `stored as a blob (${r.argumentsBlob.size} bytes)` : showValue(r.arguments, 0).replace(/\n/g, " ")}</code>
+        </dd>
+      </dl>
+      <div class="run-body">
+        <div class="run-main">
+          <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          <h2>Timeline</h2>
+          <p class="muted legend">Each execution: hatched while it waited (queued, a retry's backoff, no agent free), solid while it ran.</p>
+          <TimelineView view={view} now={now} href={(s, x) => pathOf({ view: "run", project, env, runId, stepId: s, executionId: x })} />
+        </div>
+        <aside class="details" aria-label="step details">
+          {stepId === undefined && <p class="muted">Select a step in the graph to see its arguments, result and executions.</p>}
+          {stepId !== undefined && !step && (
+            <div class="error" role="alert">
+              <strong>not found</strong> — run {runId} has no step {stepId}.
+            </div>
+          )}
+          {step && <StepDetails view={view} step={step} project={project} env={env} now={now} {...(executionId === undefined ? {} : { executionId })} />}
+        </aside>
+      </div>
+    </section>
+  );
+};

@@ -1,0 +1,47 @@
+/** The run's executions on a time axis (`timeline.ts`): hatched while they waited, solid while they ran. Rows link to their step. */
+import type { RunAnswer } from "../../protocol/api.js";
+import { showDuration } from "../format.js";
+import { navigate } from "../hooks.js";
+import { timelineOf } from "../timeline.js";
+
+const LABEL = 170;
+const BARS = 560;
+const ROW = 20;
+
+export const TimelineView = ({ view, now, href }: { view: RunAnswer; now: number; href: (stepId: string, executionId: string) => string }) => {
+  const t = timelineOf(view, now);
+  const x = (ms: number) => LABEL + (ms / t.span) * BARS;
+  const w = (a: number, b: number) => Math.max(1, ((b - a) / t.span) * BARS);
+  const height = t.rows.length * ROW + 24;
+  return (
+    <div class="timeline scroll">
+      <svg width={LABEL + BARS + 60} height={height} role="list" aria-label="timeline of executions">
+        <defs>
+          <pattern id="queued" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+            <rect width="3" height="6" class="queued-stripe" />
+          </pattern>
+        </defs>
+        {t.rows.map((r, i) => {
+          const y = i * ROW + 4;
+          const title = `${r.label}: waited ${showDuration(r.queued.to - r.queued.from)}${r.ran ? `, ran ${showDuration(r.ran.to - r.ran.from)}` : ""} (${r.status})`;
+          return (
+            <g key={r.executionId} role="listitem" data-execution={r.executionId} class={`tl-row status-${r.status}`} onClick={() => navigate(href(r.stepId, r.executionId))}>
+              <title>{title}</title>
+              <text x={4} y={y + 13} class="tl-label">
+                {r.label}
+              </text>
+              <rect x={x(r.queued.from)} y={y + 3} width={w(r.queued.from, r.queued.to)} height={ROW - 8} fill="url(#queued)" class="tl-queued" />
+              {r.ran && <rect x={x(r.ran.from)} y={y + 2} width={w(r.ran.from, r.ran.to)} height={ROW - 6} class="tl-ran" />}
+            </g>
+          );
+        })}
+        <text x={LABEL} y={height - 4} class="tl-axis">
+          0
+        </text>
+        <text x={LABEL + BARS} y={height - 4} class="tl-axis" text-anchor="end">
+          {showDuration(t.span)}
+        </text>
+      </svg>
+    </div>
+  );
+};

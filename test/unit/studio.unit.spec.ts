@@ -1,0 +1,168 @@
+/**
+ * Studio's pure modules (src/studio/): the URL scheme, the environments
+ * tree, the step graph and its layout, and how values read. The views
+ * themselves are tested in a real browser (test/e2e/studio.e2e.spec.ts).
+ */
+import { describe, expect, it } from "vitest";
+import type { EnvironmentRow, RunAnswer } from "../../src/protocol/api.js";
+import { HANDLE_TAG } from "../../src/protocol/constants.js";
+import { argsPreview, handlesIn, runGraph } from "../../src/studio/graph.js";
+import { showDuration, showValue } from "../../src/studio/format.js";
+import { pathOf, placeOf, type Place } from "../../src/studio/routes.js";
+import { envForest, type EnvNode } from "../../src/studio/tree.js";
+import { timelineOf } from "../../src/studio/timeline.js";
+
+describe("Studio's URL scheme", () => {
+  const places: Place[] = [
+    { view: "home" },
+    { view: "project", project: "default" },
+    { view: "runs", project: "default", env: "dev-joe" },
+    { view: "run", project: "p", env: "production", runId: "01ABC" },
+    { view: "run", project: "p", env: "production", runId: "01ABC", stepId: "3" },
+    { view: "run", project: "p", env: "production", runId: "01ABC", stepId: "3", executionId: "01ABC-3-2" },
+    { view: "asset", project: "p", env: "production", assetId: "a1" },
+  ];
+
+  it("every place has a path that reads back as the same place", () => {
+    for (const p of places) expect(placeOf(pathOf(p))).toEqual(p);
+  });
+
+  it("paths are percent-encoded segment by segment", () => {
+    const p: Place = { view: "runs", project: "a b", env: "x/y" };
+    expect(pathOf(p)).toBe("/projects/a%20b/envs/x%2Fy");
+    expect(placeOf(pathOf(p))).toEqual(p);
+  });
+
+  it("…/runs is the environment's runs too; anything else is no place", () => {
+    expect(placeOf("/projects/p/envs/e/runs")).toEqual({ view: "runs", project: "p", env: "e" });
+    for (const path of ["/x", "/projects", "/projects/p/nope", "/projects/p/envs/e/runs/r/steps", "/projects/p/envs/e/runs/r/steps/s/x/y", "/projects/%zz"]) {
+      expect(placeOf(path)).toEqual({ view: "unknown", path });
+    }
+  });
+});
+
+const row = (name: string, extra: Record<string, unknown> = {}): EnvironmentRow => ({ name, lastSeq: 1, archived: false, ...extra }) as unknown as EnvironmentRow;
+
+describe("the environments tree", () => {
+  it("puts a branch under its parent and an environment with a base under the base, each level by name", () => {
+    const forest = envForest([row("staging", { base: "production" }), row("production"), row("dev", { branchedFrom: { parent: "production", at: 4 } }), row("other")]);
+    const shape = (ns: readonly EnvNode[]): unknown => ns.map((n) => [n.row.name, shape(n.children)]);
+    expect(shape(forest)).toEqual([
+      ["other", []],
+      ["production", [["dev", []], ["staging", []]]],
+    ]);
+  });
+
+  it("keeps every row, whatever the parents: one missing from the list, or a loop", () => {
+    const forest = envForest([row("a", { base: "b" }), row("b", { base: "a" }), row("c", { base: "gone" })]);
+    const names: string[] = [];
+    const walk = (ns: readonly EnvNode[]) => ns.forEach((n) => (names.push(n.row.name), walk(n.children)));
+    walk(forest);
+    expect(names.sort()).toEqual(["a", "b", "c"]);
+  });
+});
+
+/** A run view of the shape the API answers: root → child; `waiter` (called by root) is given child's handle; `reused` came from production. */
+const view = (): RunAnswer => {
+  const step = (stepId: string, target: string, extra: Record<string, unknown> = {}) => ({
+    runId: "R",
+    stepId,
+    target: { repository: "repo", target },
+    kind: "task",
+    arguments: [],
+    options: {},
+    scheduledAt: 0,
+    scheduledSeq: 1,
+    status: "succeeded",
+    executions: [`x${stepId}`],
+    ...extra,
+  });
+  const exec = (stepId: string) => ({ executionId: `x${stepId}`, runId: "R", stepId, attempt: 1, reason: "first", createdAt: 0, createdSeq: 1, status: "succeeded", startedAt: 10, finishedAt: 40, assetsPersisted: [], assetsRestored: [] });
+  return {
+    run: { runId: "R", rootStepId: "1", status: "succeeded" },
+    steps: [
+      step("1", "root", { kind: "workflow" }),
+      step("2", "child", { parentExecutionId: "x1", arguments: [7] }),
+      step("3", "waiter", { parentExecutionId: "x1", arguments: [{ list: [{ [HANDLE_TAG]: { runId: "R", stepId: "2", executionId: "x2" } }] }] }),
+      step("4", "reused", { parentExecutionId: "x1", status: "reused", executions: [], reusedFrom: { env: "production", runId: "Q", stepId: "9", executionId: "q9", seq: 3 } }),
+    ],
+    executions: { x1: exec("1"), x2: exec("2"), x3: exec("3") },
+    assets: {},
+    stale: ["3"],
+  } as unknown as RunAnswer;
+};
+
+describe("the run graph", () => {
+  it("has a call edge from each caller to each step it called, and a wait edge from a step to the one given its handle", () => {
+    const g = runGraph(view(), "dev");
+    expect(g.edges.map((e) => [e.from, e.to, e.kind]).sort()).toEqual([
+      ["1", "2", "call"],
+      ["1", "3", "call"],
+      ["1", "4", "call"],
+      ["2", "3", "wait"],
+    ]);
+    for (const e of g.edges) expect(e.points.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("marks reuse, inheritance from another environment, and stale results; shows attempts and arguments", () => {
+    const g = runGraph(view(), "dev");
+    const byId = Object.fromEntries(g.nodes.map((n) => [n.stepId, n]));
+    expect(byId["4"]!.markers).toEqual(["cached", "from production"]);
+    expect(byId["3"]!.markers).toEqual(["stale"]);
+    expect(byId["2"]!.label).toBe("child(7)");
+    expect(byId["2"]!.attempts).toBe(1);
+    expect(byId["2"]!.duration).toBe("30 ms");
+    expect(runGraph(view(), "production").nodes.find((n) => n.stepId === "4")!.markers).toEqual(["cached"]);
+  });
+
+  it("lays the steps out left to right, callers before callees, no two nodes overlapping, all inside the drawing", () => {
+    const g = runGraph(view(), "dev");
+    const at = Object.fromEntries(g.nodes.map((n) => [n.stepId, n]));
+    for (const e of g.edges) expect(at[e.from]!.x).toBeLessThan(at[e.to]!.x);
+    for (const a of g.nodes) {
+      expect(a.x - a.width / 2).toBeGreaterThanOrEqual(0);
+      expect(a.y + a.height / 2).toBeLessThanOrEqual(g.height);
+      for (const b of g.nodes) {
+        if (a === b) continue;
+        const apart = Math.abs(a.x - b.x) >= (a.width + b.width) / 2 || Math.abs(a.y - b.y) >= (a.height + b.height) / 2;
+        expect(apart, `${a.stepId} and ${b.stepId} overlap`).toBe(true);
+      }
+    }
+  });
+
+  it("finds handles nested anywhere in arguments, only of this run", () => {
+    const h = (runId: string, stepId: string) => ({ [HANDLE_TAG]: { runId, stepId, executionId: "x" } });
+    expect([...handlesIn([h("R", "1"), { a: [h("R", "2"), h("OTHER", "3")] }], "R")].sort()).toEqual(["1", "2"]);
+  });
+});
+
+describe("the timeline of executions", () => {
+  it("has a row per execution in the order they were made, the wait apart from the run, in ms from the submission", () => {
+    const v = view();
+    const run = { ...v.run, submittedAt: 0, finishedAt: 100 };
+    const xs = { ...v.executions, x3: { ...v.executions["x3"]!, createdSeq: 0, createdAt: 5, startedAt: undefined, finishedAt: undefined, status: "queued" } };
+    const t = timelineOf({ ...v, run, executions: xs } as unknown as RunAnswer, 1000);
+    expect(t.rows.map((r) => [r.executionId, r.label, r.queued, r.ran])).toEqual([
+      ["x3", "waiter({…}) #1", { from: 5, to: 100 }, undefined],
+      ["x1", "root() #1", { from: 0, to: 10 }, { from: 10, to: 40 }],
+      ["x2", "child(7) #1", { from: 0, to: 10 }, { from: 10, to: 40 }],
+    ]);
+    expect(t.span).toBe(100);
+  });
+});
+
+describe("how values read", () => {
+  it("JSON values read as JSON; the API's other values by what they are", () => {
+    const v = { a: [1, "x", null], b: true };
+    expect(JSON.parse(showValue(v))).toEqual(v);
+    expect(showValue([12n, new Date(0), new Uint8Array(3)], 0).replace(/\s+/g, "")).toBe('[12n,1970-01-01T00:00:00.000Z,<bytes:3>]');
+    expect(showValue({ [HANDLE_TAG]: { runId: "R", stepId: "2" } })).toBe("<handle: step 2 of run R>");
+  });
+
+  it("previews arguments in a few characters, and durations in units a reader takes in", () => {
+    expect(argsPreview([101])).toBe("101");
+    expect(argsPreview(["a", [1, 2, 3], { k: 1 }])).toBe('"a", [3 items], {…}');
+    expect(argsPreview(["x".repeat(50)]).length).toBe(24);
+    expect([showDuration(850), showDuration(1250), showDuration(65_000), showDuration(7_500_000)]).toEqual(["850 ms", "1.3 s", "1 min 5 s", "2 h 5 min"]);
+  });
+});
