@@ -380,6 +380,15 @@ export class EnvRuntime implements Orchestration {
     return this.store.dump();
   }
 
+  /** Takes in what another writer appended (the server log is shared by servers on one NATS); true when there was some. */
+  async follow(): Promise<boolean> {
+    if (this.closed || this.broken || this.inflight > 0 || (await this.log.lastSeq(this.ref)) <= this.assigned) return false;
+    this.flushConfirmed();
+    await this.projector.catchUp();
+    this.reset();
+    return true;
+  }
+
   /** Drops the projections and replays the log. */
   async rebuild(): Promise<number> {
     while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));

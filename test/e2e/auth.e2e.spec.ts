@@ -388,6 +388,26 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
     }
   });
 
+  it("ends a long poll and a followed log when their token is revoked", async () => {
+    // A run whose agent is gone (it ran in the test before): it waits for ever.
+    const submitted = await call(admin, "POST", `/api/projects/${project}/envs/dev-a/runs`, { target: "files:files_flow", arguments: ["waits"] });
+    expect(submitted.status, JSON.stringify(submitted.json)).toBe(200);
+    const runId = submitted.json["runId"] as string;
+    const watcher = await make("watcher", { role: "read" });
+    const run = `/api/projects/${project}/envs/dev-a/runs/${runId}`;
+    const poll = fetch(new URL(`${run}/result?wait=true`, server.url), { headers: { authorization: `Bearer ${watcher}` } });
+    // Its answer may start before the revocation (then it is cut) or not (then it is the 401).
+    const ended = fetch(new URL(`${run}/logs?follow=true`, server.url), { headers: { authorization: `Bearer ${watcher}` } }).then(async (follow) =>
+      follow.status === 401 ? "refused" : follow.text().then(() => "ended", () => "cut"),
+    );
+    await new Promise((done) => setTimeout(done, 300));
+    expect((await call(admin, "POST", `/api/projects/${project}/tokens/${ids["watcher"]}/revoke`, {})).status).toBe(200);
+    const answered = await poll;
+    expect(answered.status).toBe(401);
+    expect(await answered.json()).toEqual({ error: `the token was revoked: ask an admin for a new one (token ${ids["watcher"]})`, reason: "revoked" });
+    expect(["refused", "ended", "cut"]).toContain(await ended);
+  });
+
   it("keeps every secret out of the log, the projections, the lists and the notices", async () => {
     const secrets = [admin, ...Object.values(tokens).map((t) => t.split("_")[2]!)];
     const found = (where: string, bytes: Buffer) => secrets.filter((s) => bytes.includes(Buffer.from(s))).map((s) => `${where}: ${s.slice(0, 6)}…`);

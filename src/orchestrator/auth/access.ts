@@ -76,6 +76,8 @@ export class AccessDenied extends Error {
   }
 }
 
+const FOLLOW_EVERY_MS = 1000;
+
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 
 const denied = (a: Unauthenticated | Forbidden): Denied =>
@@ -97,12 +99,20 @@ export class Access {
   private readonly clock: () => number;
   private readonly adminHash: Buffer | undefined;
 
+  private readonly notice: (message: string) => void;
+
   private constructor(
     private readonly rt: EnvRuntime,
     o: AccessOptions,
   ) {
     this.clock = o.clock ?? Date.now;
+    this.notice = o.onNotice;
     this.adminHash = o.adminHash === undefined ? undefined : Buffer.from(o.adminHash, "hex");
+    rt.onCommitted((commit) => {
+      if (commit.events.some((e) => e.type === "TokenRevoked")) this.tell();
+    });
+    // Only a shared log can have other writers; the embedded one is this server's alone (its data directory's lock).
+    if (o.log.kind === "jetstream") this.followOthers();
   }
 
   /** Opens the server log and its projections (made on first use). */
@@ -199,16 +209,45 @@ export class Access {
     return tokenAnswer(getToken(this.rt.source, tokenId)!);
   }
 
-  /** Calls `f` with the id of each token revoked from now on (sessions that hold it end). */
-  onRevoked(f: (tokenId: string) => void): void {
-    this.rt.onCommitted((commit) => {
-      for (const e of commit.events) if (e.type === "TokenRevoked") f(e.data.tokenId);
-    });
+  /**
+   * Calls `f` whenever tokens may have changed (a revocation here, or what
+   * another server appended to the shared server log): sessions and
+   * streams then check that their token is still {@link live}. Returns
+   * the way to stop.
+   */
+  onChange(f: () => void): () => void {
+    this.changed.add(f);
+    return () => this.changed.delete(f);
   }
+
+  private readonly changed = new Set<() => void>();
+
+  private tell(): void {
+    for (const f of [...this.changed]) f();
+  }
+
+  /** Takes in, every second, what other servers on the same NATS appended to the server log (tokens they made or revoked). */
+  private followOthers(): void {
+    this.following = setInterval(() => {
+      void this.rt.follow().then(
+        (took) => took && this.tell(),
+        (e: unknown) => this.notice(`auth: reading the server log failed (${(e as Error).message}); retrying`),
+      );
+    }, FOLLOW_EVERY_MS);
+    this.following.unref();
+  }
+
+  private following: NodeJS.Timeout | undefined;
 
   /** Is token `tokenId` a valid credential now (made, not revoked, not expired)? */
   live(tokenId: string): boolean {
-    return credentialRefusal(getToken(this.rt.source, tokenId), this.clock()) === undefined;
+    return this.refusal(tokenId) === undefined;
+  }
+
+  /** Why token `tokenId` is no valid credential now (unknown, revoked, expired), or `undefined`. */
+  refusal(tokenId: string): Denied | undefined {
+    const r = credentialRefusal(getToken(this.rt.source, tokenId), this.clock());
+    return r && denied(r);
   }
 
   /** The token `tokenId` now (for sessions that hold one: revoked since?). */
@@ -217,6 +256,7 @@ export class Access {
   }
 
   close(): Promise<void> {
+    clearInterval(this.following);
     return this.rt.close();
   }
 }

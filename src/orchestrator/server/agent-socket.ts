@@ -61,13 +61,18 @@ export class AgentSockets {
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, caller));
     });
-    o.access.onRevoked((tokenId) => {
-      for (const ws of this.byToken.get(tokenId) ?? []) {
-        if (ws.readyState !== ws.OPEN) continue;
-        ws.send(encodeMessage({ type: "refused", reason: `token ${tokenId} was revoked: the agent needs a new one`, status: 401 }));
-        ws.close(REVOKED_CLOSE, "token revoked");
+    o.access.onChange(() => {
+      for (const [tokenId, sockets] of this.byToken) {
+        const refusal = o.access.refusal(tokenId);
+        if (!refusal) continue;
+        const reason = refusal.reason === "revoked" ? `token ${tokenId} was revoked: the agent needs a new one` : refusal.message;
+        for (const ws of sockets) {
+          if (ws.readyState !== ws.OPEN) continue;
+          ws.send(encodeMessage({ type: "refused", reason, status: 401 }));
+          ws.close(REVOKED_CLOSE, "token revoked");
+        }
+        this.byToken.delete(tokenId);
       }
-      this.byToken.delete(tokenId);
     });
   }
 

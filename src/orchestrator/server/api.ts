@@ -51,6 +51,7 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
     const params = parseParams(match.matched.params);
     if (caller) authorizeRoute(ctx, caller, route, params);
     const who = caller ? { caller, principal: caller.principal } : {};
+    if (caller?.token) endWithCredential(ctx, caller.token, res);
     const badQuery = checkQuery(route, url.searchParams);
     if (badQuery) throw new HttpError(400, badQuery);
     const handler = HANDLERS[route.name];
@@ -63,7 +64,7 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
     const badBody = checkBody(route, body);
     if (badBody) throw new HttpError(400, badBody);
     const out = await handler(ctx, { params, query: url.searchParams, body, req, res, ...who });
-    if (out === STREAMED) return;
+    if (out === STREAMED || res.headersSent) return;
     send(res, 200, out);
   } catch (e) {
     const status = e instanceof HttpError || e instanceof Refused || e instanceof AccessDenied ? e.status : e instanceof InvalidNameError ? 400 : 500;
@@ -97,6 +98,28 @@ const authenticate = (ctx: ServerContext, req: IncomingMessage, res: ServerRespo
     throw new AccessDenied(caller);
   }
   return caller;
+};
+
+/**
+ * A request that lasts (a long poll, a followed log) ends when its token
+ * stops being a credential (revoked here or by another server, or expired):
+ * with a 401 when nothing is answered yet, else by cutting the stream.
+ */
+const endWithCredential = (ctx: ServerContext, token: { tokenId: string; expiresAt?: number }, res: ServerResponse): void => {
+  const check = () => {
+    const refusal = ctx.access.refusal(token.tokenId);
+    if (!refusal || res.writableEnded) return;
+    if (!res.headersSent) send(res, 401, { error: refusal.message, ...(refusal.reason ? { reason: refusal.reason } : {}) }, { connection: "close" });
+    else res.destroy();
+  };
+  const stop = ctx.access.onChange(check);
+  // Past ~24.8 days a timer fires at once: such a request is checked at the next change instead.
+  const left = token.expiresAt === undefined ? undefined : token.expiresAt - Date.now();
+  const expiry = left !== undefined && left < 2 ** 31 ? setTimeout(check, Math.max(0, left + 1)) : undefined;
+  res.once("close", () => {
+    stop();
+    clearTimeout(expiry);
+  });
 };
 
 /**

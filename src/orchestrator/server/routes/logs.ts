@@ -19,6 +19,8 @@ export const logRoutes = {
 
 const followLogs = (ctx: ServerContext, env: Env, runId: RunId, res: ServerResponse): typeof STREAMED => {
   res.writeHead(200, { "content-type": "application/x-ndjson" });
+  // Said at once: a follower knows the stream is open before its first line.
+  res.flushHeaders();
   for (const line of env.logs.read(runId)) res.write(toJson(line) + "\n");
   const stop = env.logs.follow((line) => {
     if (line.runId === runId) res.write(toJson(line) + "\n");
