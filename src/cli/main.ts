@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cliErrorOf } from "./client.js";
 import { COMMANDS as TABLE, COMMON, EPILOGUE, type CommandName } from "./table.js";
+import { criticalWriteUnderWay } from "./stdout.js";
 import { HelpRequested, programUsage, UsageError } from "./usage.js";
 
 const COMMANDS: Record<CommandName, () => Promise<{ run(argv: string[]): Promise<number | void> }>> = {
@@ -33,9 +34,14 @@ export const USAGE = programUsage(Object.values(TABLE), COMMON, EPILOGUE);
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
 
-/** A reader that stops early (`| head`) closes the pipe: that ends the command quietly, as it does for other tools. */
+/**
+ * A reader that stops early (`| head`) closes the pipe: that ends the
+ * command quietly, as it does for other tools; but not a write that must not
+ * be lost (a token's text, ./stdout.ts): its writer says so.
+ */
 const quietOnClosedPipe = (stream: NodeJS.WriteStream): void => {
   stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (criticalWriteUnderWay()) return;
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });

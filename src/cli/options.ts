@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { checkToken, checkUrl } from "../client/client.js";
 import { name } from "./args.js";
-import { CliError, type Target } from "./client.js";
+import { CliError, CREDENTIALS_REFUSED, type Target } from "./client.js";
 
 /** The server a command talks to (option, else environment variable, else default; see ./table.ts), checked; the CA to trust, read; the token to send, checked (never echoed). */
 export const connectionOf = (p: {
@@ -27,12 +27,16 @@ export const targetOf = (p: {
   env: name("env", p.values.env, p.origin("env")),
 });
 
-/** `--token` / `TRIBUTARY_TOKEN`, checked as the client checks it (the message names where it came from, never the token). */
+/**
+ * `--token` / `TRIBUTARY_TOKEN`, trimmed and checked as the client checks it
+ * (the message names where it came from, never the token): a credential
+ * refused here exits 4, as the server's 401 does.
+ */
 export const tokenOf = (raw: string, origin: string): string => {
   try {
     return checkToken(raw, origin);
   } catch (e) {
-    throw new CliError((e as Error).message, 1);
+    throw new CliError((e as Error).message, CREDENTIALS_REFUSED);
   }
 };
 

@@ -229,7 +229,7 @@ export const TOKENS = {
   subcommands: {
     create: { summary: "a new token: its text alone on stdout (T=$(tributary tokens create ...)), shown this once; its id and scope on stderr" },
     ls: { summary: "the project's tokens: id, name, role, environments, created, expires, by whom, revoked (never their secrets)" },
-    revoke: { summary: "the token is refused from now on, on every route and agent connection", args: [TOKEN_ID] },
+    revoke: { summary: "the token is refused from now on, on every route; its agents' sessions end (the tokens it made stay)", args: [TOKEN_ID] },
   },
   options: {
     role: { type: "string", value: "ROLE", in: ["create"], required: true, description: "read | submit | agent | admin" },
@@ -237,10 +237,10 @@ export const TOKENS = {
       type: "string",
       value: "PATTERN[,PATTERN]",
       in: ["create"],
-      absent: "every environment (*)",
+      absent: "every environment (*); made by a token, its own",
       description: "the environments it covers: a name (dev: that one only) or a prefix ending in * (dev-*), comma-separated",
     },
-    expires: { type: "string", value: "DURATION", in: ["create"], absent: "never", description: "it expires this long after its creation: 90s, 30m, 12h, 30d" },
+    expires: { type: "string", value: "DURATION", in: ["create"], absent: "never; made by a token, when it does", description: "it expires this long after its creation: 90s, 30m, 12h, 30d" },
     name: { type: "string", value: "N", in: ["create"], description: "what it is for, 1 to 128 characters (tokens ls shows it)" },
     reason: { type: "string", value: "R", in: ["revoke"], description: "why, kept with the revocation" },
     ...CONNECTION,
@@ -289,5 +289,5 @@ export type CommandName = keyof typeof COMMANDS;
 export const EPILOGUE = [
   "'tributary <command> --help' shows the usage of a command, 'tributary <command> <subcommand> --help' of a subcommand;",
   "'tributary --version' prints the version.",
-  "exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed, 4 credentials refused (no or a bad token: 401; not in its scope: 403)",
+  "exit codes: 0 ok, 1 refused or bad usage, 2 fault, 3 the awaited run failed, 4 credentials refused (a --token the CLI refuses; no or a bad token: 401; not in its scope: 403)",
 ] as const;

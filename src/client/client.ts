@@ -274,18 +274,33 @@ export class Client {
   }
 }
 
+/** The longest token text the client sends (a header's worth; the server's own are far shorter). */
+export const MAX_TOKEN_LENGTH = 4096;
+
 /**
- * The `token` option: 1 to 4096 visible ASCII characters (what a header
- * carries), else refused without echoing it. `option` names where it came
- * from (the CLI's `--token`, `TRIBUTARY_TOKEN`). Its form is the server's to
- * judge (401 for one it did not make).
+ * The `token` option: surrounding whitespace (a paste's) trimmed, then 1 to
+ * 4096 visible ASCII characters (what a header carries), not starting with
+ * `Bearer ` (the client adds it); else refused saying which, never echoing
+ * it. `option` names where it came from (the CLI's `--token`,
+ * `TRIBUTARY_TOKEN`). Its form is the server's to judge (401 for one it did
+ * not make).
  */
 export const checkToken = (token: unknown, option = "token"): string => {
-  if (typeof token !== "string" || !/^[\x21-\x7e]{1,4096}$/.test(token)) {
-    const what = typeof token !== "string" ? `got a ${typeof token}` : token === "" ? "got an empty one" : "got one with spaces, control or non-ASCII characters (not shown)";
-    throw new InvalidRequestError(`${option} takes the text of an access token (as 'tributary tokens create' prints it), ${what}`);
-  }
-  return token;
+  const what = tokenProblem(token);
+  if (what !== undefined) throw new InvalidRequestError(`${option}: ${what}`);
+  return (token as string).trim();
+};
+
+/** What is wrong with a token's text as given (`undefined`: nothing the client can see), never showing it. */
+const tokenProblem = (token: unknown): string | undefined => {
+  const takes = "give the text of an access token, as 'tributary tokens create' prints it";
+  if (typeof token !== "string") return `${takes}, got a ${typeof token}`;
+  const t = token.trim();
+  if (t === "") return `no token: it is empty (${takes}, or none)`;
+  if (/^bearer\s/i.test(t)) return "give the token alone, without 'Bearer ' (the client sends the header 'Authorization: Bearer <token>' itself)";
+  if (t.length > MAX_TOKEN_LENGTH) return `too long: ${t.length} characters, at most ${MAX_TOKEN_LENGTH} (${takes}; not shown)`;
+  if (!/^[\x21-\x7e]+$/.test(t)) return `it has spaces, control or non-ASCII characters inside (${takes}; not shown)`;
+  return undefined;
 };
 
 /** The `ca` option: PEM certificates (text or bytes), not a path. */

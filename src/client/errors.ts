@@ -27,16 +27,30 @@ export class ApiError extends TributaryClientError {
   }
 }
 
+/** Why a server refused a credential (401), as its answer says: `{ error, reason }`. */
+export const UNAUTHENTICATED_REASONS = ["missing", "malformed", "unknown", "expired", "revoked"] as const;
+export type UnauthenticatedReason = (typeof UNAUTHENTICATED_REASONS)[number];
+/** What a valid token lacks (403), as the server's answer says: `{ error, lacks }`. */
+export const FORBIDDEN_LACKS = ["project", "environment", "role", "expiry"] as const;
+export type ForbiddenLack = (typeof FORBIDDEN_LACKS)[number];
+
 /**
  * The server checks credentials (`tributary server --auth`) and refused the
  * request's (401): none was given, or the token is malformed, unknown,
- * expired or revoked; `message` is the server's, saying which. Give the
- * client a valid `token`. Never retried. The token's text is in no field.
+ * expired or revoked; `message` is the server's, saying which, and `reason`
+ * the word (absent if the server did not say one). Give the client a valid
+ * `token`; for `expired` and `revoked`, a new one. Never retried. The
+ * token's text is in no field.
  */
 export class UnauthenticatedError extends ApiError {
   override name = "UnauthenticatedError";
   declare readonly status: 401;
-  constructor(message: string, request: string) {
+  constructor(
+    message: string,
+    request: string,
+    /** `missing | malformed | unknown | expired | revoked`, from the server's answer. */
+    readonly reason?: UnauthenticatedReason,
+  ) {
     super(message, 401, request);
   }
 }
@@ -44,7 +58,9 @@ export class UnauthenticatedError extends ApiError {
 /**
  * The token is valid but does not reach this far (403): another project, an
  * environment outside its patterns, or a role that does not grant the
- * route; `message` is the server's, naming what it lacks. Never retried.
+ * route, or (creating a token) an expiry within its own; `message` is the
+ * server's, naming what it lacks, and `lacks` the word (absent if the
+ * server did not say one). Never retried.
  */
 export class ForbiddenError extends ApiError {
   override name = "ForbiddenError";
@@ -54,6 +70,8 @@ export class ForbiddenError extends ApiError {
     request: string,
     /** What the route asks of a token (src/protocol/permissions.ts): a role, `download`, `any`. */
     readonly permission?: Permission,
+    /** `project | environment | role | expiry`, from the server's answer. */
+    readonly lacks?: ForbiddenLack,
   ) {
     super(message, 403, request);
   }

@@ -27,6 +27,8 @@ export {
   UnauthenticatedError,
   UnexpectedResponseError,
   isTransient,
+  type ForbiddenLack,
+  type UnauthenticatedReason,
 } from "./errors.js";
 export type { WaitOptions } from "./wait.js";
 export type { CaOption } from "./tls.js";

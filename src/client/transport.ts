@@ -10,7 +10,16 @@
 import { fromJson, toJson } from "../protocol/json.js";
 import { checkQuery, matchRoute, type Route } from "../protocol/http.js";
 import { PERMISSIONS } from "../protocol/permissions.js";
-import { ApiError, ConnectionError, ForbiddenError, InvalidRequestError, UnauthenticatedError, UnexpectedResponseError } from "./errors.js";
+import {
+  ApiError,
+  ConnectionError,
+  FORBIDDEN_LACKS,
+  ForbiddenError,
+  InvalidRequestError,
+  UNAUTHENTICATED_REASONS,
+  UnauthenticatedError,
+  UnexpectedResponseError,
+} from "./errors.js";
 import { untrustedCode } from "../protocol/tls.js";
 
 /** A request: a route of the table by method and path template (or a path as is), its parameters, query and JSON body. */
@@ -158,9 +167,15 @@ export const decodeJson = (text: string): unknown => fromJson(text);
 /** Encodes a value as the API's JSON, with its tags. */
 export const encodeJson = (value: unknown, space?: number): string => toJson(value, space);
 
+/** `body[key]` if it is one of `words` (a server that says another, or none, says nothing). */
+const wordOf = <W extends string>(body: unknown, key: string, words: readonly W[]): W | undefined => {
+  const v = typeof body === "object" && body !== null ? (body as Record<string, unknown>)[key] : undefined;
+  return typeof v === "string" && (words as readonly string[]).includes(v) ? (v as W) : undefined;
+};
+
 const apiError = (status: number, value: unknown, request: string, route: Route): ApiError => {
   const message = typeof value === "object" && value !== null && typeof (value as { error?: unknown }).error === "string" ? (value as { error: string }).error : `HTTP ${status}`;
-  if (status === 401) return new UnauthenticatedError(message, request);
-  if (status === 403) return new ForbiddenError(message, request, PERMISSIONS[route.name]);
+  if (status === 401) return new UnauthenticatedError(message, request, wordOf(value, "reason", UNAUTHENTICATED_REASONS));
+  if (status === 403) return new ForbiddenError(message, request, PERMISSIONS[route.name], wordOf(value, "lacks", FORBIDDEN_LACKS));
   return new ApiError(message, status, request);
 };

@@ -17,7 +17,7 @@ import { ForbiddenError, UnauthenticatedError } from "../../src/client/errors.js
 import { GRANTS } from "../../src/orchestrator/core/index.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import type { TokenAnswer } from "../../src/protocol/api.js";
-import { cli, FLOWS, freshProject } from "./support.js";
+import { cli, FLOWS, freshProject, spawnCli } from "./support.js";
 
 describe("the CLI and agents against a server with --auth", () => {
   const admin = randomBytes(24).toString("hex");
@@ -83,10 +83,70 @@ describe("the CLI and agents against a server with --auth", () => {
     expect(revoked.code, revoked.stderr).toBe(0);
     const after = await run(["runs", "ls"], made.text);
     expect(after.code).toBe(4);
-    expect(after.stderr).toMatch(/^tributary runs: the token was revoked/);
+    expect(after.stderr).toMatch(/^tributary runs: the token was revoked.*\(ask an admin for a new token/);
     expect(after.stderr).not.toContain(made.text);
     const relisted = JSON.parse((await run(["tokens", "ls", "--json"], admin)).stdout) as TokenAnswer[];
-    expect(relisted.find((t) => t.tokenId === made.id)?.revoked).toMatchObject({ reason: "rotated" });
+    const first = relisted.find((t) => t.tokenId === made.id)?.revoked;
+    expect(first).toMatchObject({ reason: "rotated" });
+    expect(revoked.stdout).toMatch(new RegExp(`^revoked token ${made.id} of project ${project}: it is refused from now on`));
+    expect(revoked.stdout).toContain("the tokens it made are not revoked");
+
+    // Again: the server keeps the first revocation, and the CLI says so.
+    const again = await run(["tokens", "revoke", made.id, "--reason", "twice"], admin);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe(`token ${made.id} of project ${project} was already revoked at ${new Date(first!.at).toISOString()} (rotated): nothing changed\n`);
+  });
+
+  it("a 403 says what to do after what the token lacks: environment, project, expiry, and for tokens create the --envs it may give", async () => {
+    const devReader = await create(["--role", "read", "--envs", "dev-*"]);
+    const env = await run(["runs", "ls", "--env", "production"], devReader.text);
+    expect(env.code).toBe(4);
+    expect(env.stderr).toMatch(/\(use a token whose --envs cover production, or ask an admin of the project\)\n$/);
+
+    const other = await cli(["runs", "ls", "--server", server.url, "--project", "elsewhere", "--env", "dev-1"], { TRIBUTARY_TOKEN: devReader.text });
+    expect(other.code).toBe(4);
+    expect(other.stderr).toMatch(new RegExp(`\\(use a token of project elsewhere\\)\\n$`));
+
+    const devAdmin = await create(["--role", "admin", "--envs", "dev-*", "--expires", "1h"]);
+    const wide = await run(["tokens", "create", "--role", "read", "--envs", "production"], devAdmin.text);
+    expect(wide.code).toBe(4);
+    expect(wide.stderr).toMatch(/\(give --envs within your token's \(see tributary whoami\)\)\n$/);
+    expect(wide.stdout).toBe("");
+    const long = await run(["tokens", "create", "--role", "read", "--envs", "dev-*", "--expires", "2h"], devAdmin.text);
+    expect(long.code).toBe(4);
+    expect(long.stderr).toMatch(/\(give a shorter --expires \(at most the token's own\)\)\n$/);
+    for (const r of [env, other, wide, long]) expect(r.stderr).not.toContain(devReader.text);
+  });
+
+  it("a token the CLI refuses itself exits 4 as the server's 401 does, trimmed pastes pass, and none is echoed", async () => {
+    // (Each kind of refusal: the unit and int tests; here, one through the real command.)
+    const bearer = await run(["runs", "ls"], `Bearer ${admin}`);
+    expect(bearer.code, bearer.stderr).toBe(4);
+    expect(bearer.stderr).toMatch(/^tributary runs: TRIBUTARY_TOKEN: give the token alone, without 'Bearer '/);
+    expect(bearer.stderr).not.toContain(admin);
+    const agent = await cli(["agent", FLOWS, "--server", server.url, "--project", project, "--workers", "1"], { TRIBUTARY_TOKEN: "" });
+    expect(agent.code).toBe(4);
+    expect(agent.stderr).toMatch(/^tributary agent: TRIBUTARY_TOKEN: no token/);
+    expect((await run(["runs", "ls"], ` ${admin}\n`)).code).toBe(0);
+  });
+
+  it("tokens create whose stdout is closed before the text is written: says so, how to revoke it, exit 1", async () => {
+    const child = spawnCli(["tokens", "create", "--role", "read", "--name", "lost", "--server", server.url, "--project", project], { TRIBUTARY_TOKEN: admin });
+    // The reader goes away at once, as `| head -0` does: the text's write meets a closed pipe.
+    child.stdout!.destroy();
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, "close")) as [number | null];
+    expect(code, stderr).toBe(1);
+    const id = /^tributary tokens: created token ([0-9a-z]+) \(lost\)/.exec(stderr)?.[1];
+    expect(id, stderr).toBeDefined();
+    expect(stderr).toContain("its text was not written to stdout (EPIPE)");
+    expect(stderr).toContain(`tributary tokens revoke ${id} --project ${project}`);
+    expect(stderr).not.toMatch(/shown this once/);
+    // It exists, unrevoked, until someone revokes it as told.
+    const listed = JSON.parse((await run(["tokens", "ls", "--json"], admin)).stdout) as TokenAnswer[];
+    expect(listed.find((t) => t.tokenId === id)).toMatchObject({ name: "lost" });
+    expect(listed.find((t) => t.tokenId === id)?.revoked).toBeUndefined();
   });
 
   it("a token whose role does not grant the route: the server's 403 and the role to ask for, exit 4", async () => {

@@ -1,7 +1,7 @@
 /**
  * The client's credentials on the wire: a small node:http(s) server in the
  * test records each request's Authorization header and answers as a server
- * with --auth does (401 / 403 with `{ error }`). It stands for no Tributary
+ * with --auth does (401 / 403 with `{ error, reason }` / `{ error, lacks }`). It stands for no Tributary
  * component: what is tested is what the client sends and how it takes the
  * refusals. (The real server's checks: test/e2e, once they land.)
  */
@@ -22,6 +22,8 @@ import { makeSelfSigned } from "../support/tls-cert.js";
 const SECRET = "trib_0abc_s3cretS3cretS3cret_x9";
 const REFUSAL_401 = "unknown token: it was never created on this server";
 const REFUSAL_403 = "the token's role read does not grant submit in production";
+const REFUSAL_403_ENVS = "token a1 covers dev-*: it cannot give production";
+const ODD = "trib_0odd_0dd0dd0dd0dd_x9";
 
 interface Seen {
   readonly method: string;
@@ -38,8 +40,11 @@ const handler = (seen: Seen[]) => (req: IncomingMessage, res: ServerResponse) =>
   };
   req.resume();
   if (req.url === "/api/health") return json(200, { ok: true });
-  if (req.headers.authorization !== `Bearer ${SECRET}`) return json(401, { error: REFUSAL_401 });
-  if (req.method === "POST") return json(403, { error: REFUSAL_403 });
+  // A server that says a word the client does not know: the word is not carried.
+  if (req.headers.authorization === `Bearer ${ODD}`) return json(req.method === "POST" ? 403 : 401, { error: "odd", reason: "sideways", lacks: "luck" });
+  if (req.headers.authorization !== `Bearer ${SECRET}`) return json(401, { error: REFUSAL_401, reason: "unknown" });
+  if (req.method === "POST" && req.url?.endsWith("/tokens")) return json(403, { error: REFUSAL_403_ENVS, lacks: "environment" });
+  if (req.method === "POST") return json(403, { error: REFUSAL_403, lacks: "role" });
   if (req.url?.includes("/logs?follow=true")) {
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     return res.end(`${JSON.stringify({ runId: "r1", stepId: "s1", executionId: "e1", level: "info", message: "hello", at: 1 })}\n`);
@@ -108,7 +113,7 @@ describe("the client's token", () => {
     const client = new Client({ url });
     const e = await client.listRuns().catch((x: unknown) => x);
     expect(e).toBeInstanceOf(UnauthenticatedError);
-    expect(e).toMatchObject({ status: 401, message: REFUSAL_401, request: "GET /api/projects/default/envs/production/runs" });
+    expect(e).toMatchObject({ status: 401, message: REFUSAL_401, request: "GET /api/projects/default/envs/production/runs", reason: "unknown" });
     expect(seen[0]!.authorization).toBeUndefined();
     // The waiting calls retry connection errors and 5xx only: one request, then the refusal.
     seen.length = 0;
@@ -121,11 +126,21 @@ describe("the client's token", () => {
     const client = new Client({ url, token: SECRET });
     const e = await client.submit("m:w", []).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ForbiddenError);
-    expect(e).toMatchObject({ status: 403, message: REFUSAL_403, permission: PERMISSIONS.submitRun });
+    expect(e).toMatchObject({ status: 403, message: REFUSAL_403, permission: PERMISSIONS.submitRun, lacks: "role" });
     expectNoSecret(e);
     const created = await client.createToken({ role: "read" }).catch((x: unknown) => x);
-    expect(created).toMatchObject({ status: 403, permission: PERMISSIONS.createToken });
+    expect(created).toMatchObject({ status: 403, permission: PERMISSIONS.createToken, lacks: "environment" });
     expectNoSecret(await new Client({ url, token: `${SECRET}x` }).whoami().catch((x: unknown) => x));
+  });
+
+  it("a reason or lack the client does not know is not carried", async () => {
+    const odd = new Client({ url, token: ODD });
+    const e401 = await odd.listRuns().catch((x: unknown) => x);
+    expect(e401).toBeInstanceOf(UnauthenticatedError);
+    expect((e401 as UnauthenticatedError).reason).toBeUndefined();
+    const e403 = await odd.submit("m:w", []).catch((x: unknown) => x);
+    expect(e403).toBeInstanceOf(ForbiddenError);
+    expect((e403 as ForbiddenError).lacks).toBeUndefined();
   });
 
   it("the CLI exits 4 with the server's message and what to do, and never prints the token", async () => {
@@ -139,7 +154,14 @@ describe("the client's token", () => {
       expect(errors.pop()).toBe(`tributary runs: ${REFUSAL_401} (give a valid token with --token TOKEN or TRIBUTARY_TOKEN)`);
       expect(await main(["submit", "m:w", "--server", url, "--token", SECRET])).toBe(4);
       expect(errors.pop()).toMatch(new RegExp(`^tributary submit: ${REFUSAL_403} \\(ask an admin for a token with role submit or admin that covers`));
+      expect(await main(["tokens", "create", "--role", "read", "--envs", "production", "--server", url, "--token", SECRET])).toBe(4);
+      expect(errors.pop()).toBe(`tributary tokens: ${REFUSAL_403_ENVS} (give --envs within your token's (see tributary whoami))`);
+      expect(out, "no token text printed").toEqual([]);
       expect(await main(["tokens", "revoke", "abc", "--server", url, "--token", `${SECRET}x`])).toBe(4);
+      // Found wrong by the CLI itself: exit 4 too, before any request.
+      const before = seen.length;
+      for (const bad of ["", `Bearer ${SECRET}`, "x".repeat(5000)]) expect(await main(["runs", "ls", "--server", url, "--token", bad])).toBe(4);
+      expect(seen.length).toBe(before);
       const sent = seen.length;
       expect(await main(["tokens", "create", "--role", "read", "--expires", "soon", "--server", url])).toBe(1);
       expect(errors.pop()).toMatch(/^tributary tokens: --expires takes a duration/);

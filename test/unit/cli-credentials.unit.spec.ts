@@ -2,12 +2,12 @@ import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { duration } from "../../src/cli/args.js";
 import { CliError, cliErrorOf, CREDENTIALS_REFUSED } from "../../src/cli/client.js";
-import { expiresOf, patternsOf, scopeOf, tokenTable } from "../../src/cli/commands/tokens.js";
+import { expiresOf, patternsOf, revokedLine, scopeOf, tokenTable } from "../../src/cli/commands/tokens.js";
 import { describeWhoAmI } from "../../src/cli/commands/whoami.js";
 import { connectionOf, targetOf } from "../../src/cli/options.js";
 import { COMMANDS } from "../../src/cli/table.js";
 import { parse } from "../../src/cli/usage.js";
-import { Client } from "../../src/client/client.js";
+import { checkToken, Client, MAX_TOKEN_LENGTH } from "../../src/client/client.js";
 import { ApiError, ForbiddenError, InvalidRequestError, UnauthenticatedError } from "../../src/client/errors.js";
 import { describePrincipal } from "../../src/events/principal.js";
 import { GRANTS } from "../../src/orchestrator/core/authorize.js";
@@ -98,24 +98,51 @@ describe("--token and TRIBUTARY_TOKEN", () => {
     expect(connectionOf(parse(COMMANDS.tokens, ["ls", "--token", "t"])).token).toBe("t");
   });
 
-  it("a token that no header can carry is refused naming where it came from, never echoing it", () => {
-    process.env.TRIBUTARY_TOKEN = `${SECRET}\n`;
-    const e = thrown(() => targetOf(parse(COMMANDS.runs, ["ls"])));
-    expect(e).toBeInstanceOf(CliError);
-    expect(e.message).toMatch(/^TRIBUTARY_TOKEN takes the text of an access token/);
-    expect(e.message).not.toContain("s3cret");
-    process.env.TRIBUTARY_TOKEN = "";
-    expect(thrown(() => targetOf(parse(COMMANDS.runs, ["ls"]))).message).toMatch(/^TRIBUTARY_TOKEN takes .*, got an empty one$/);
-    const flag = thrown(() => targetOf(parse(COMMANDS.runs, ["ls", `--token=${SECRET} x`])));
-    expect(flag.message).toMatch(/^--token takes /);
-    expect(flag.message).not.toContain("s3cret");
+  it("a paste's surrounding whitespace is trimmed, for the CLI and the client", () => {
+    process.env.TRIBUTARY_TOKEN = ` ${SECRET}\n`;
+    expect(targetOf(parse(COMMANDS.runs, ["ls"])).token).toBe(SECRET);
+    expect(targetOf(parse(COMMANDS.runs, ["ls", "--token", `\t${SECRET}  `])).token).toBe(SECRET);
+    expect(checkToken(` ${SECRET} `)).toBe(SECRET);
+  });
+
+  it("every credential problem found locally exits 4, says which, names where it came from and never echoes the value", () => {
+    const cases: [string, RegExp][] = [
+      ["", /: no token: it is empty/],
+      ["   ", /: no token: it is empty/],
+      [`Bearer ${SECRET}`, /: give the token alone, without 'Bearer '/],
+      [` bearer ${SECRET}`, /: give the token alone, without 'Bearer '/],
+      ["a".repeat(MAX_TOKEN_LENGTH + 1), new RegExp(`: too long: ${MAX_TOKEN_LENGTH + 1} characters, at most ${MAX_TOKEN_LENGTH}`)],
+      [`${SECRET} x`, /: it has spaces, control or non-ASCII characters inside/],
+      [`${SECRET}\u00e9`, /: it has spaces, control or non-ASCII characters inside/],
+    ];
+    for (const [raw, said] of cases) {
+      const flag = thrown(() => targetOf(parse(COMMANDS.runs, ["ls", `--token=${raw}`])));
+      expect(flag, JSON.stringify(raw.slice(0, 20))).toBeInstanceOf(CliError);
+      expect((flag as CliError).exitCode).toBe(CREDENTIALS_REFUSED);
+      expect(flag.message).toMatch(new RegExp(`^--token${said.source}`));
+      process.env.TRIBUTARY_TOKEN = raw;
+      // `tributary agent` reads it through the same path.
+      const env = thrown(() => targetOf(parse(COMMANDS.agent, ["flows.ts"])));
+      expect((env as CliError).exitCode).toBe(CREDENTIALS_REFUSED);
+      expect(env.message).toMatch(new RegExp(`^TRIBUTARY_TOKEN${said.source}`));
+      for (const m of [flag.message, env.message]) {
+        expect(m).not.toContain("s3cret");
+        if (raw.length > 100) expect(m).not.toContain("a".repeat(100));
+      }
+    }
+    // A token of plain text just over the limit is not said to hold spaces.
+    expect(thrown(() => checkToken("x".repeat(MAX_TOKEN_LENGTH + 1))).message).not.toMatch(/spaces/);
+    expect(checkToken("x".repeat(MAX_TOKEN_LENGTH))).toHaveLength(MAX_TOKEN_LENGTH);
   });
 
   it("the client refuses such a token too, and keeps a good one out of sight", () => {
-    const e = thrown(() => new Client({ token: `${SECRET} ` }));
-    expect(e).toBeInstanceOf(InvalidRequestError);
-    expect(e.message).not.toContain("s3cret");
-    const client = new Client({ token: SECRET });
+    for (const bad of [`${SECRET} x`, `Bearer ${SECRET}`, "", "x".repeat(MAX_TOKEN_LENGTH + 1)]) {
+      const e = thrown(() => new Client({ token: bad }));
+      expect(e).toBeInstanceOf(InvalidRequestError);
+      expect(e.message).toMatch(/^token: /);
+      expect(e.message).not.toContain("s3cret");
+    }
+    const client = new Client({ token: ` ${SECRET}\n` });
     expect(inspect(client, { depth: 10, showHidden: true })).not.toContain("s3cret");
     expect(JSON.stringify(client)).not.toContain("s3cret");
     expect(inspect(client.withEnv("dev"), { depth: 10, showHidden: true })).not.toContain("s3cret");
@@ -123,20 +150,65 @@ describe("--token and TRIBUTARY_TOKEN", () => {
 });
 
 describe("401 and 403 in the CLI", () => {
+  const RUNS = "GET /api/projects/p/envs/e/runs";
+
   it("exit 4, with the server's message and what to do", () => {
-    const missing = cliErrorOf(new UnauthenticatedError("the token has expired: ask an admin for a new one", "GET /api/projects/p/envs/e/runs"))!;
+    const missing = cliErrorOf(new UnauthenticatedError("that is not a Tributary token", RUNS, "malformed"))!;
     expect(missing.exitCode).toBe(CREDENTIALS_REFUSED);
-    expect(missing.message).toMatch(/^the token has expired: ask an admin for a new one \(give a valid token with --token TOKEN or TRIBUTARY_TOKEN\)$/);
+    expect(missing.message).toBe("that is not a Tributary token (give a valid token with --token TOKEN or TRIBUTARY_TOKEN)");
     // The server's message says it already: not twice.
     const said = "no token: give one with --token or TRIBUTARY_TOKEN";
-    expect(cliErrorOf(new UnauthenticatedError(said, "GET /api/whoami"))!.message).toBe(said);
+    expect(cliErrorOf(new UnauthenticatedError(said, "GET /api/whoami", "missing"))!.message).toBe(said);
 
-    const forbidden = cliErrorOf(new ForbiddenError("the token's role read does not grant submit", "POST /api/projects/p/envs/e/runs", "submit"))!;
+    const forbidden = cliErrorOf(new ForbiddenError("the token's role read does not grant submit", "POST /api/projects/p/envs/e/runs", "submit", "role"))!;
     expect(forbidden.exitCode).toBe(CREDENTIALS_REFUSED);
     expect(forbidden.message).toContain("the token's role read does not grant submit");
     expect(forbidden.message).toContain(`ask an admin for a token with role ${GRANTS.submit.join(" or ")}`);
     // Another refusal stays exit 1.
     expect(cliErrorOf(new ApiError("unknown run", 404, "GET /api/x"))!.exitCode).toBe(1);
+  });
+
+  it("an expired or revoked token: ask an admin for a new one", () => {
+    for (const reason of ["expired", "revoked"] as const) {
+      const e = cliErrorOf(new UnauthenticatedError(`the token has ${reason}`, RUNS, reason))!;
+      expect(e.exitCode).toBe(CREDENTIALS_REFUSED);
+      expect(e.message).toMatch(new RegExp(`^the token has ${reason} \\(ask an admin for a new token`));
+    }
+  });
+
+  it("a 403's hint fits what the token lacks, naming the environment or project of the request", () => {
+    const hint = (lacks: ForbiddenError["lacks"], request: string, permission: ForbiddenError["permission"] = "read") =>
+      cliErrorOf(new ForbiddenError("refused", request, permission, lacks))!;
+    const env = hint("environment", "GET /api/projects/p/envs/staging-2/runs?limit=5");
+    expect(env.exitCode).toBe(CREDENTIALS_REFUSED);
+    expect(env.message).toBe("refused (use a token whose --envs cover staging-2, or ask an admin of the project)");
+    expect(hint("project", "GET /api/projects/billing/envs/e/runs").message).toBe("refused (use a token of project billing)");
+    expect(hint("expiry", "POST /api/projects/p/tokens", "admin").message).toBe("refused (give a shorter --expires (at most the token's own))");
+    expect(hint("environment", "POST /api/projects/p/tokens", "admin").message).toBe("refused (give --envs within your token's (see tributary whoami))");
+    expect(hint("role", "POST /api/projects/p/tokens", "admin").message).toContain("ask an admin for a token with role admin");
+    // A server that says nothing of what is lacking: the role hint, as before.
+    expect(hint(undefined, RUNS, "submit").message).toContain(`ask an admin for a token with role ${GRANTS.submit.join(" or ")}`);
+  });
+});
+
+describe("tokens revoke, as printed", () => {
+  const t: TokenAnswer = {
+    tokenId: "c3",
+    project: "p",
+    envs: ["*"],
+    role: "admin",
+    createdAt: Date.UTC(2026, 0, 1),
+    revoked: { at: Date.UTC(2026, 0, 2, 3, 4, 5), reason: "leaked" },
+  };
+
+  it("revoked now: refused from now on, and what it made is not", () => {
+    const line = revokedLine(t, "p", false);
+    expect(line).toMatch(/^revoked token c3 of project p: it is refused from now on/);
+    expect(line).toContain("the tokens it made are not revoked");
+  });
+
+  it("revoked before: when, and why, and that nothing changed", () => {
+    expect(revokedLine(t, "p", true)).toBe(`token c3 of project p was already revoked at ${new Date(t.revoked!.at).toISOString()} (leaked): nothing changed`);
   });
 });
 

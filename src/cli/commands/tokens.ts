@@ -8,6 +8,7 @@ import { duration, name as checkName } from "../args.js";
 import { CliError, clientOf } from "../client.js";
 import { connectionOf } from "../options.js";
 import { TOKENS } from "../table.js";
+import { writeCritical } from "../stdout.js";
 import { parse, UsageError, usageOf } from "../usage.js";
 
 const refuse = (message: string): never => {
@@ -29,13 +30,25 @@ export const run = async (argv: string[]): Promise<number> => {
       ...(values.expires === undefined ? {} : { expiresInMs: expiresOf(values.expires) }),
     };
     const created = await client.createToken(body);
+    const what = `token ${created.tokenId}${created.name ? ` (${printable(created.name)})` : ""}: ${scopeOf(created)}`;
+    const revoke = `tributary tokens revoke ${created.tokenId} --project ${created.project}`;
     // The text alone on stdout (T=$(tributary tokens create …)); what it is on stderr.
-    console.log(values.json ? toJson(created) : created.token);
-    console.error(
-      `created token ${created.tokenId}${created.name ? ` (${printable(created.name)})` : ""}: ${scopeOf(created)}. ` +
-        `Its text, on stdout, is shown this once: keep it secret (revoke it with 'tributary tokens revoke ${created.tokenId} --project ${created.project}')`,
-    );
-    return 0;
+    const written = await writeCritical(`${values.json ? toJson(created) : created.token}\n`);
+    try {
+      if (written.error) {
+        // Made, but nobody has its text (a reader that closed stdout early, a full disk…): it can only be revoked.
+        const why = (written.error as NodeJS.ErrnoException).code ?? written.error.message;
+        console.error(
+          `tributary tokens: created ${what}, but its text was not written to stdout (${why}): nobody has it, and the server shows it no more. ` +
+            `Revoke it ('${revoke}') and create another`,
+        );
+        return 1;
+      }
+      console.error(`created ${what}. Its text, on stdout, is shown this once: keep it secret (revoke it with '${revoke}')`);
+      return 0;
+    } finally {
+      written.done();
+    }
   }
   if (sub === "ls") {
     const tokens = await client.listTokens();
@@ -44,11 +57,21 @@ export const run = async (argv: string[]): Promise<number> => {
   }
   if (sub === "revoke" && tokenId !== undefined) {
     const id = idOf(tokenId);
+    // The server answers a token revoked before as it answers one revoked now (unchanged): ask it first which.
+    const before = (await client.listTokens()).find((t) => t.tokenId === id)?.revoked;
     const revoked = await client.revokeToken(id, values.reason === undefined ? {} : { reason: values.reason });
-    console.log(values.json ? toJson(revoked) : `revoked token ${id} of project ${client.project}: it is refused from now on`);
+    console.log(values.json ? toJson(revoked) : revokedLine(revoked, client.project, before !== undefined));
     return 0;
   }
   throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(TOKENS));
+};
+
+/** What `tokens revoke` says: revoked now, or already (when, and why, as it was). */
+export const revokedLine = (t: TokenAnswer, project: string, already: boolean): string => {
+  if (already && t.revoked) {
+    return `token ${t.tokenId} of project ${project} was already revoked at ${new Date(t.revoked.at).toISOString()}${t.revoked.reason ? ` (${printable(t.revoked.reason)})` : ""}: nothing changed`;
+  }
+  return `revoked token ${t.tokenId} of project ${project}: it is refused from now on, and agents using it stop (the tokens it made are not revoked: see 'tributary tokens ls', column by)`;
 };
 
 const roleOf = (raw: string): TokenRole =>
