@@ -23,8 +23,8 @@ export const TOKEN_HASH = /^[0-9a-f]{64}$/;
  */
 export const SERVER_LOG: LogRef = { project: "tributary-server" as ProjectName, env: "auth" as EnvName };
 
-/** Is `project` the name reserved for {@link SERVER_LOG}? The edges that create projects refuse it. */
-export const isReservedProject = (project: string): boolean => project === SERVER_LOG.project;
+/** Is `project` the name reserved for {@link SERVER_LOG} (in any case: a file system may not tell them apart)? The edges refuse it. */
+export const isReservedProject = (project: string): boolean => project.toLowerCase() === SERVER_LOG.project;
 
 /** A token was made (who made it: the envelope's `by`). Its secret is never recorded: `hash` is the hex SHA-256 of it. */
 export type TokenCreated = EnvEventOf<

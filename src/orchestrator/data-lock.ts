@@ -112,7 +112,8 @@ export class DataDirLock {
    * @throws DataDirLocked naming the pid (and host) of the live server that holds it.
    */
   static acquire(dir: string): DataDirLock {
-    mkdirSync(dir, { recursive: true });
+    // The server's alone: the log, the blobs and the admin token are in it.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, LOCK);
     const me: Owner = { pid: process.pid, host: hostname(), ...(startOf(process.pid) === undefined ? {} : { start: startOf(process.pid)! }), since: new Date().toISOString() };
     const text = JSON.stringify(me) + "\n";

@@ -5,7 +5,7 @@
  * frozen projection store of their own.
  */
 import { join } from "node:path";
-import { IdGenerator, logRef, type EnvName, type EventId, type EventLog, type LogRef, type Principal, type RunId } from "../events/index.js";
+import { IdGenerator, isReservedProject, logRef, type EnvName, type EventId, type EventLog, type LogRef, type Principal, type RunId } from "../events/index.js";
 import { getEnvironment, getRunView, MemoryStore, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
 import { LmdbProjectionStore, Projector } from "../projections/store/index.js";
 import type { BlobStore } from "../events/storage/blob-store.js";
@@ -77,6 +77,10 @@ export class Environments {
    * missing environment is created (with `base`, or as a branch of `branch`).
    */
   async get(project: string, env: string, create?: CreateOptions): Promise<Env> {
+    // The server log is `Access`'s alone: no environment is ever started on it (an agent's hello names any project).
+    if (isReservedProject(project)) {
+      throw new Refused({ _tag: "InvalidName", message: `project name ${JSON.stringify(project)} is reserved for the server's own log: choose another` });
+    }
     const ref = logRef(project, env);
     const key = `${ref.project}/${ref.env}`;
     let e = this.starting.get(key);

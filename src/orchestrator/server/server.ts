@@ -203,7 +203,8 @@ export class TributaryServer {
   get url(): string {
     const a = this.http.address();
     if (!a || typeof a === "string") throw new Error("the server is not listening");
-    return `${this.tls ? "https" : "http"}://${a.address}:${a.port}`;
+    const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
+    return `${this.tls ? "https" : "http"}://${host}:${a.port}`;
   }
 
   /** The orchestrator of an environment, started on first use. */
