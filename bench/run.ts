@@ -3,7 +3,7 @@
  * asserts a speed. Options: `--events N` (default 100000), `--awaited N`
  * (events appended one by one, default 10000), `--adapter embedded|jetstream`
  * (default both), `--fan-out N`, `--chain N`, `--steps N` (the branch
- * benchmark's workflow, default 1000), `--only workflows|branch|assets|validation|log`, `--asset-mb N` (default 100) (default
+ * benchmark's workflow, default 1000), `--only workflows|branch|assets|validation|log`, `--asset-mb N` (default 100), `--asset-files N` (default 200) (default
  * all three sections).
  */
 import { cpus, totalmem } from "node:os";
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "1000" },
     only: { type: "string" },
     "asset-mb": { type: "string", default: "100" },
+    "asset-files": { type: "string", default: "200" },
   },
 });
 
@@ -48,7 +49,7 @@ if (section("branch")) {
   for (const r of br) console.log([r.adapter.padEnd(10), r.what.padEnd(64), r.value].join(" "));
 }
 if (section("assets")) {
-  const as = await runAssetBench({ adapters, mb: Number(values["asset-mb"]) });
+  const as = await runAssetBench({ adapters, mb: Number(values["asset-mb"]), files: Number(values["asset-files"]) });
   console.log("");
   console.log(["adapter".padEnd(10), "asset measure".padEnd(48), "result"].join(" "));
   for (const r of as) console.log([r.adapter.padEnd(10), r.what.padEnd(48), r.value].join(" "));

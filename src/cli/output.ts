@@ -163,6 +163,8 @@ export const describeEvent = (e: Event): string => {
       return `token ${e.data.tokenId} ${e.data.role} of ${e.data.project} (${e.data.envs.join(", ")})` + (e.data.name ? ` "${e.data.name}"` : "");
     case "TokenRevoked":
       return `token ${e.data.tokenId}` + (e.data.reason ? `: ${e.data.reason}` : "");
+    case "BlobStored":
+      return `${e.data.key} (${e.data.size} bytes) uploaded`;
   }
 };
 

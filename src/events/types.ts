@@ -19,7 +19,9 @@ import type { Principal } from "./principal.js";
 
 export type * from "./data.js";
 export type * from "./tokens.js";
+export type * from "./blobs.js";
 import type { TokenEvent } from "./tokens.js";
+import type { BlobStored } from "./blobs.js";
 import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
@@ -136,19 +138,13 @@ export type ExecutionCreated = RunEventOf<
 >;
 
 /** The scheduler handed the execution to an agent. */
-export type ExecutionAssigned = RunEventOf<
-  "ExecutionAssigned",
-  { executionId: ExecutionId; stepId: StepId; agentId: AgentId }
->;
+export type ExecutionAssigned = RunEventOf<"ExecutionAssigned", { executionId: ExecutionId; stepId: StepId; agentId: AgentId }>;
 
 /** The agent reported that the task code started. */
 export type ExecutionStarted = RunEventOf<"ExecutionStarted", { executionId: ExecutionId; stepId: StepId }>;
 
 /** The task code returned a value. */
-export type ExecutionSucceeded = RunEventOf<
-  "ExecutionSucceeded",
-  { executionId: ExecutionId; stepId: StepId; result: ResultValue }
->;
+export type ExecutionSucceeded = RunEventOf<"ExecutionSucceeded", { executionId: ExecutionId; stepId: StepId; result: ResultValue }>;
 
 /**
  * The task code threw. Version 2; version 1 carried only `message` and
@@ -337,6 +333,7 @@ export type EnvEvent =
   | EnvironmentBranched
   | EnvironmentRebased
   | EnvironmentArchived
+  | BlobStored
   | TokenEvent;
 
 /** Every fact Tributary records. */
@@ -371,6 +368,7 @@ export const CURRENT_VERSION = {
   EnvironmentArchived: 1,
   TokenCreated: 1,
   TokenRevoked: 1,
+  BlobStored: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];

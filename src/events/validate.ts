@@ -190,6 +190,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     expiresAt: opt(nat),
   }),
   TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
+  BlobStored: obj({ key: str, size: nat }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

@@ -9,24 +9,29 @@
  * The events that carry blob references:
  * - `RunSubmitted`, `StepScheduled`: `argumentsBlob` (arguments too large to log inline);
  * - `ExecutionSucceeded`, `StepResultReused`: a `result` of kind `blob`;
- * - `AssetPersisted`: each entry's `blobKey`.
+ * - `AssetPersisted`: each entry's `blobKey`;
+ * - `BlobStored`: bytes uploaded through this environment (an environment
+ *   event, no run). The frames that refer to a blob are refused unless the
+ *   environment sees its key already, so a reference comes from bytes
+ *   uploaded or seen here, never from a hash alone.
  */
 import type { BlobRef, Event, ResultValue, RunId } from "../events/index.js";
 import { eventsOfTypes, unreachable, type DocSource, type EventOf, type Projection } from "./projection.js";
 
 /** How an event referred to a blob. */
-export type BlobUse = "arguments" | "result" | "asset";
+export type BlobUse = "arguments" | "result" | "asset" | "upload";
 
 export interface BlobRefDoc {
   readonly key: string;
   /** The first reference, kept as it was: later ones add nothing to visibility. */
   readonly use: BlobUse;
-  readonly runId: RunId;
+  /** The run of the reference (none for an `upload`). */
+  readonly runId?: RunId;
   /** Sequence of the commit holding the first reference. */
   readonly seq: number;
 }
 
-const REFERRING = ["RunSubmitted", "StepScheduled", "ExecutionSucceeded", "StepResultReused", "AssetPersisted"] as const;
+const REFERRING = ["RunSubmitted", "StepScheduled", "ExecutionSucceeded", "StepResultReused", "AssetPersisted", "BlobStored"] as const;
 const refers = eventsOfTypes(REFERRING);
 type Referring = EventOf<(typeof REFERRING)[number]>;
 
@@ -50,6 +55,8 @@ const keysOf = (e: Referring): string[] => {
       return ofResult(e.data.result);
     case "AssetPersisted":
       return e.data.entries.map((x) => x.blobKey);
+    case "BlobStored":
+      return [e.data.key];
     default:
       return unreachable(e);
   }
@@ -65,6 +72,8 @@ const useOf = (e: Referring): BlobUse => {
       return "result";
     case "AssetPersisted":
       return "asset";
+    case "BlobStored":
+      return "upload";
     default:
       return unreachable(e);
   }
@@ -72,11 +81,12 @@ const useOf = (e: Referring): BlobUse => {
 
 export const blobRefsProjection: Projection<BlobRefDoc> = {
   name: "blob-refs",
-  version: 1,
+  // 2: uploads (`BlobStored`) are references too; `runId` is absent for them.
+  version: 2,
   keysOf: blobKeysOf,
   evolve(doc, e, key, ctx) {
     if (doc !== undefined || !refers(e)) return doc;
-    return { key, use: useOf(e), runId: e.runId, seq: ctx.seq };
+    return { key, use: useOf(e), ...(e.runId === undefined ? {} : { runId: e.runId }), seq: ctx.seq };
   },
 };
 

@@ -59,7 +59,7 @@ interface Ctx {
   readonly filesRun: string;
   /** A run of flows:logs, which logged a line. */
   readonly logsRun: string;
-  /** A blob stored (PUT) in production, which no event refers to. */
+  /** A blob uploaded (PUT) through production only: production sees it (its `BlobStored`), no other environment does. */
   readonly blob: { readonly key: string; readonly bytes: Buffer };
   /** Sends a request and returns the reply. */
   call(method: string, path: string, body?: unknown): Promise<Reply>;
@@ -528,6 +528,10 @@ const CASES = byKey([
         const branch = await c.freshEnv({ from: "production" });
         const based = await c.freshEnv({ base: "production" });
         for (const env of [branch, based]) expect((await c.call("GET", `${env}/blobs/${key}`)).bytes.equals(r.bytes), env).toBe(true);
+        // Bytes uploaded through production, which no run refers to: the upload is the reference.
+        const up = await c.call("GET", `${c.env}/blobs/${c.blob.key}`);
+        expect(up.status).toBe(200);
+        expect(up.bytes.equals(c.blob.bytes)).toBe(true);
       },
       async refusals(c) {
         const { key } = await assetBlob(c);
@@ -535,8 +539,9 @@ const CASES = byKey([
         const other = await c.otherProjectEnv();
         return [
           { what: "an unknown blob", path: `${c.env}/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /^no blob sha256:0{64}$/ },
-          // Stored (PUT), but no event of production refers to it: the same answer as for bytes never stored.
-          { what: "a stored blob the environment does not refer to", path: `${c.env}/blobs/${c.blob.key}`, status: 404, error: new RegExp(`^no blob ${c.blob.key}$`) },
+          // Stored (uploaded through production), but not through this environment: the same answer as for bytes never stored.
+          { what: "a blob uploaded through another environment", path: `${unrelated}/blobs/${c.blob.key}`, status: 404, error: new RegExp(`^no blob ${c.blob.key}$`) },
+          { what: "a blob uploaded through another project's environment", path: `${other}/blobs/${c.blob.key}`, status: 404, error: new RegExp(`^no blob ${c.blob.key}$`) },
           { what: "an asset's blob, from an unrelated environment of the project", path: `${unrelated}/blobs/${key}`, status: 404, error: new RegExp(`^no blob ${key}$`) },
           { what: "an asset's blob, from another project's environment", path: `${other}/blobs/${key}`, status: 404, error: new RegExp(`^no blob ${key}$`) },
         ];
@@ -548,14 +553,30 @@ const CASES = byKey([
     {
       params: (c) => ({ key: c.blob.key }),
       async success(c) {
-        // Whether the bytes are stored (an agent's question before an upload), referred to or not.
+        // Whether this environment sees the key (an agent's question before an upload): uploaded through it here.
         const r = await c.call("HEAD", `${c.env}/blobs/${c.blob.key}`);
         expect(r.status).toBe(200);
         expect(Number(r.headers["content-length"])).toBe(c.blob.bytes.length);
         expect(r.bytes.length).toBe(0);
+        // An asset's file, and what an environment inherits (a branch, a base), are seen too.
+        const { key, size } = await assetBlob(c);
+        for (const env of [c.env, await c.freshEnv({ from: "production" }), await c.freshEnv({ base: "production" })]) {
+          const h = await c.call("HEAD", `${env}/blobs/${key}`);
+          expect({ status: h.status, size: Number(h.headers["content-length"]) }, env).toEqual({ status: 200, size });
+        }
       },
-      // A HEAD answer has no body to carry the message: the status says it.
-      refusals: (c) => [{ what: "an unknown blob", path: `${c.env}/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /^$/ }],
+      // A HEAD answer has no body to carry the message: the status says it. Stored elsewhere is the same 404 as never stored.
+      async refusals(c) {
+        const { key } = await assetBlob(c);
+        const unrelated = await c.freshEnv();
+        const other = await c.otherProjectEnv();
+        return [
+          { what: "an unknown blob", path: `${c.env}/blobs/sha256:${"0".repeat(64)}`, status: 404, error: /^$/ },
+          { what: "a blob uploaded through another environment", path: `${unrelated}/blobs/${c.blob.key}`, status: 404, error: /^$/ },
+          { what: "a blob uploaded through another project's environment", path: `${other}/blobs/${c.blob.key}`, status: 404, error: /^$/ },
+          { what: "an asset's blob, from another project's environment", path: `${other}/blobs/${key}`, status: 404, error: /^$/ },
+        ];
+      },
     },
   ],
   [
@@ -569,9 +590,20 @@ const CASES = byKey([
         const put = await c.call("PUT", `${c.env}/blobs/sha256:${sha}`, bytes);
         expect(put.status).toBe(200);
         expect(put.json).toEqual({ key: `sha256:${sha}`, size: bytes.length, sha256: sha });
+        // The upload is a fact of production's log (BlobStored): production sees the key, and reads it.
+        const { lines } = await c.ok<{ lines: string[] }>("GET", `${c.env}/projections/dump`);
+        expect(lines.filter((l) => l.startsWith(`blob-refs\tsha256:${sha}\t`) && l.includes('"use":"upload"'))).toHaveLength(1);
         expect((await c.call("HEAD", `${c.env}/blobs/sha256:${sha}`)).status).toBe(200);
-        // Stored is not readable: only an event that refers to the blob makes it so.
-        expect((await c.call("GET", `${c.env}/blobs/sha256:${sha}`)).status).toBe(404);
+        expect((await c.call("GET", `${c.env}/blobs/sha256:${sha}`)).bytes.equals(bytes)).toBe(true);
+        // Again: stored and seen already, nothing more is recorded.
+        const before = (await c.ok<{ lastSeq: number }>("GET", `${c.env}/log/verify`)).lastSeq;
+        expect((await c.call("PUT", `${c.env}/blobs/sha256:${sha}`, bytes)).status).toBe(200);
+        expect((await c.ok<{ lastSeq: number }>("GET", `${c.env}/log/verify`)).lastSeq).toBe(before);
+        // Another environment does not see it until the same bytes are uploaded through it (storage still keeps one copy).
+        const unrelated = await c.freshEnv();
+        expect((await c.call("HEAD", `${unrelated}/blobs/sha256:${sha}`)).status).toBe(404);
+        expect((await c.call("PUT", `${unrelated}/blobs/sha256:${sha}`, bytes)).status).toBe(200);
+        expect((await c.call("GET", `${unrelated}/blobs/sha256:${sha}`)).bytes.equals(bytes)).toBe(true);
       },
       refusals: (c) => [
         {

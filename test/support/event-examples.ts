@@ -260,6 +260,10 @@ export const EXAMPLES = {
     envEvent("TokenCreated", { tokenId: "a0b1c2d3e4f5g6h7", project: "acme" as ProjectName, envs: ["*"], role: "agent", hash: SHA }),
   ],
   TokenRevoked: [envEvent("TokenRevoked", { tokenId: "k3v9q2m7x4p8r1t6", reason: "leaked" }), envEvent("TokenRevoked", { tokenId: "a0b1c2d3e4f5g6h7" })],
+  BlobStored: [
+    attributed(envEvent("BlobStored", { key: blob.key, size: blob.size }), { kind: "agent", agentId: AGENT, tokenId: "a0b1c2d3e4f5g6h7" }),
+    envEvent("BlobStored", { key: `sha256:${"0".repeat(64)}`, size: 0 }),
+  ],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

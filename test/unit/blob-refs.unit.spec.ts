@@ -63,6 +63,14 @@ describe("the blob-refs projection", () => {
     expect(getBlobRef(s, `sha256:${hex("a")}`)).toEqual({ key: `sha256:${hex("a")}`, use: "result", runId: "r1", seq: 2 });
   });
 
+  it("counts an upload through the environment (BlobStored) as a reference, with no run", () => {
+    const s = storeOf("dev", [env("BlobStored", { key: `sha256:${hex("a")}`, size: 10 } as never)], [
+      run("AssetPersisted", { assetId: "as1", executionId: "x1", stepId: "s1", entries: [{ path: "a", size: 10, sha256: hex("a"), blobKey: `sha256:${hex("a")}` }] } as never),
+    ]);
+    expect(getBlobRef(s, `sha256:${hex("a")}`)).toStrictEqual({ key: `sha256:${hex("a")}`, use: "upload", seq: 2 });
+    expect(modelOf(s).blobRef(`sha256:${hex("a")}`)).toMatchObject({ env: "dev", ref: { use: "upload" } });
+  });
+
   it("ignores inline values and events that carry no blob, and names an asset's repeated blob once", () => {
     expect(blobKeysOf(run("RunSubmitted", { target, arguments: [1], rootStepId: "s1" } as never))).toEqual([]);
     expect(blobKeysOf(run("ExecutionSucceeded", { executionId: "x1", stepId: "s1", result: { kind: "inline", value: "sha256:" + hex("a") } } as never))).toEqual([]);

@@ -194,5 +194,15 @@ export type Command =
       readonly hash: string;
       readonly expiresAt?: number;
     }
-  | { readonly type: "RevokeToken"; readonly tokenId: string; readonly reason?: string };
+  | { readonly type: "RevokeToken"; readonly tokenId: string; readonly reason?: string }
+  | {
+      /**
+       * Bytes were uploaded through this environment (stored, or found
+       * stored already) and hash to `key`: the environment may refer to them
+       * from now on. `size` as the store found it.
+       */
+      readonly type: "RecordBlob";
+      readonly key: string;
+      readonly size: number;
+    };
 

@@ -2,7 +2,7 @@
  * The decider: `decide(command, model, ctx)` → the events that carry the
  * command out, or a rejection. It only dispatches on `command.type` to the
  * decider of the aggregate the command is about (`deciders/`): runs and
- * their steps, executions, the environment, agents, assets, and (on the server log) tokens. A command type
+ * their steps, executions, the environment, agents, assets, blobs uploaded, and (on the server log) tokens. A command type
  * without a handler is a compile error here.
  *
  * Pure: the model is a read-only view of the projections, and ids and the
@@ -13,6 +13,7 @@
 import type { Command } from "./commands.js";
 import { agents } from "./deciders/agents.js";
 import { assets } from "./deciders/assets.js";
+import { blobs } from "./deciders/blobs.js";
 import { environments } from "./deciders/environments.js";
 import { executions } from "./deciders/executions.js";
 import { runs } from "./deciders/runs.js";
@@ -20,7 +21,7 @@ import { tokens } from "./deciders/tokens.js";
 import type { CommandOf, DecideContext, Decision, Handlers } from "./decision.js";
 import type { Model } from "./model.js";
 
-const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...tokens };
+const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens };
 
 const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Model, ctx: DecideContext): Decision =>
   HANDLERS[type](cmd, m, ctx);

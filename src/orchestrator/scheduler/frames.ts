@@ -150,6 +150,7 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
       }
     }
   } catch (e) {
+    if (e instanceof BlobRefused) return fail(e.message);
     // Not a refusal: the log or the blob store failed. The agent keeps what it sent and sends it again.
     reply({
       type: "error",
@@ -181,12 +182,30 @@ const resultOf = async (d: FrameDeps, m: Extract<AgentMessage, { type: "succeede
   return { ok: true, blob: { key: info.key, size: info.size, sha256: info.sha256 } };
 };
 
-/** A blob an agent says it uploaded (a large result): its reference, once it is there with its size. */
+/** A blob an agent says it uploaded (a large result): its reference, once it is there with its size and visible here. */
 const uploaded = async (d: FrameDeps, b: BlobRef): Promise<BlobRef> => {
   if (b.key !== keyOf(b.sha256)) throw new Error(`valueBlob.key must be "sha256:" + valueBlob.sha256`);
+  const hidden = unseen(d, b.key, "the result's blob (valueBlob)");
+  if (hidden) throw new BlobRefused(hidden);
   const stored = await d.blobs?.stat(b.key);
   if (!stored || stored.size !== b.size) throw new Error(`the result's blob ${b.key} is not stored with ${b.size} bytes: upload it first`);
   return { key: b.key, size: b.size, sha256: b.sha256 };
+};
+
+/** A blob a frame names that the agent may not refer to: the reason, naming the key. */
+class BlobRefused extends Error {}
+
+/**
+ * Why a frame may not refer to blob `key`, or `undefined` if it may: only
+ * a key this environment sees (uploaded through it, or referred to by its
+ * log or one it inherits) may be referred to, so knowing a hash is never
+ * enough to make another project's bytes readable here.
+ */
+const unseen = (d: FrameDeps, key: string, what: string): string | undefined => {
+  if (d.orch.model.blobRef(key)) return undefined;
+  const env = d.orch.model.environment();
+  const here = env ? `environment ${env.env} of project ${env.project}` : "this environment";
+  return `${what} ${key} is not visible in ${here}: upload it through this environment first (PUT ${env ? `/api/projects/${env.project}/envs/${env.env}` : "…"}/blobs/${key})`;
 };
 
 /** Records an asset whose blobs the agent uploaded, once every blob is there with its size (its paths are the decider's to check). */
@@ -196,6 +215,8 @@ const persist = async (d: FrameDeps, { agentId, by }: FrameSender, executionId: 
   let total = 0;
   for (const e of m.entries) {
     total += e.size;
+    const hidden = unseen(d, keyOf(e.sha256), `the blob of ${e.path}`);
+    if (hidden) return fail(hidden);
     const stored = await d.blobs?.stat(keyOf(e.sha256));
     if (!stored || stored.size !== e.size) return fail(`the blob of ${e.path} (${keyOf(e.sha256)}) is not stored: upload it first`);
   }
@@ -230,6 +251,8 @@ const submit = async (d: FrameDeps, executionId: ExecutionId, m: Extract<AgentMe
       : { argumentsBlob: { key: b.key, size: b.size, sha256: b.sha256 }, ...(m.argumentCount === undefined ? {} : { argumentCount: m.argumentCount }) };
   if (b !== undefined) {
     if (b.key !== keyOf(b.sha256) || m.arguments.length > 0) return fail(`argumentsBlob.key must be "sha256:" + argumentsBlob.sha256, and arguments empty`);
+    const hidden = unseen(d, b.key, "the arguments' blob (argumentsBlob)");
+    if (hidden) return fail(hidden);
     const stored = await d.blobs?.stat(b.key);
     if (!stored || stored.size !== b.size) return fail(`the arguments' blob ${b.key} is not stored: upload it first`);
   }

@@ -2,41 +2,52 @@
  * `HEAD | GET | PUT /api/projects/:project/envs/:env/blobs/sha256:<hex>`:
  * content-addressed blobs, streamed both ways, through an environment.
  *
- * - GET answers the bytes only of a blob the environment refers to (the
- *   `blob-refs` projection, here or in an environment it inherits from:
- *   an asset's file, a large argument or result); any other key, stored or
- *   not, is the same 404, so a hash alone tells nothing of other projects.
- * - HEAD says whether the bytes are stored at all (what an agent asks
- *   before an upload, to skip it); it asks the `agent` permission.
- * - PUT stores bytes whose sha256 is the key.
+ * A key is *visible* in an environment when the `blob-refs` projection
+ * knows it, here or in an environment it inherits from: its bytes were
+ * uploaded through it (`BlobStored`), or an asset's file, a large argument
+ * or result refers to it. Knowing a hash never makes it visible.
+ *
+ * - GET answers the bytes of a visible key; any other key, stored or not,
+ *   is the same 404, so a hash alone tells nothing of other projects.
+ * - HEAD answers 200 and the size of a visible key, else that same 404 (an
+ *   agent asks it to skip an upload; it asks the `agent` permission).
+ * - PUT stores bytes whose sha256 is the key (storage dedups: bytes stored
+ *   already are only hashed) and, the first time this environment sees the
+ *   key, records `BlobStored` in its log, attributed to the uploader.
  */
 import { pipeline } from "node:stream/promises";
 import { BlobCorrupt, BlobMismatch, BlobTooLarge, isBlobKey, type BlobInfo } from "../../../events/storage/blob-store.js";
 import type { Env } from "../../environments.js";
-import type { Handlers, Params, ServerContext } from "../context.js";
+import { rejected, type Handlers, type Params, type ServerContext } from "../context.js";
 import { HttpError, send } from "../http-io.js";
 
 export const blobRoutes = {
   putBlob: {
-    raw: async (ctx, { params, req, res }) => {
-      await envIn(ctx, params);
+    raw: async (ctx, { params, req, res, principal }) => {
+      const { rt } = await envIn(ctx, params);
       const key = checkedKey(params.key);
       const size = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
+      let info: BlobInfo;
       try {
-        const info = await ctx.blobs.put(req, { sha256: key.slice(7), ...(size === undefined ? {} : { size }) });
-        return send(res, 200, info);
+        info = await ctx.blobs.put(req, { sha256: key.slice(7), ...(size === undefined ? {} : { size }) });
       } catch (e) {
         if (e instanceof BlobMismatch) throw new HttpError(400, e.message);
         if (e instanceof BlobTooLarge) throw new HttpError(413, e.message);
         throw e;
       }
+      // The uploader had the bytes: the environment may refer to them now (nothing new if it sees them already).
+      const r = await rt.execute({ type: "RecordBlob", key: info.key, size: info.size }, { by: principal });
+      if (!r.ok) throw rejected(r.rejection);
+      return send(res, 200, info);
     },
   },
 
   headBlob: {
     raw: async (ctx, { params, res }) => {
-      await envIn(ctx, params);
-      const info = await stat(ctx, checkedKey(params.key));
+      const { rt } = await envIn(ctx, params);
+      const key = checkedKey(params.key);
+      if (!rt.model.blobRef(key)) throw unknown(key);
+      const info = await stat(ctx, key);
       res.writeHead(200, { "content-length": info.size });
       res.end();
     },
