@@ -218,7 +218,7 @@ export const apiSchema = (): unknown =>
     JSON.stringify({
       $schema: "https://json-schema.org/draft/2020-12/schema",
       title: "Tributary server API",
-      description: `HTTP API under /api and the agent protocol (version ${PROTOCOL_VERSION}, msgpack frames on the WebSocket /agent). Request bodies are JSON, at most ${MAX_BODY_BYTES} bytes; blobs (…/envs/{env}/blobs/{key}) are streamed bytes. Errors answer {"error": "..."} with 400, 404, 405, 409 or 413.`,
+      description: `HTTP API under /api and the agent protocol (version ${PROTOCOL_VERSION}, msgpack frames on the WebSocket /agent). Request bodies are JSON, at most ${MAX_BODY_BYTES} bytes; blobs (…/envs/{env}/blobs/{key}) are streamed bytes. Errors answer {"error": "..."} with 400, 404, 405, 409 or 413; with --auth, 401 (no valid credential: also "reason") or 403 (one that does not reach: also "lacks"), credentials sent as "Authorization: Bearer <token>".`,
       routes: ROUTES.map((r) => ({
         method: r.method,
         path: `/api/${r.path.replace(/:(\w+)/g, "{$1}")}`,

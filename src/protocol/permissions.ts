@@ -2,8 +2,8 @@
  * What each route of the API asks of its caller (issue 10): the permission a
  * token's role must grant, or `public`. One entry per route, typed over
  * every `RouteName`, so a new route without one does not compile. The agents'
- * WebSocket (`/agent`) asks `agent`. The server does not check these yet:
- * the middleware that does is the next step of issue 10 (docs/security.md).
+ * WebSocket (`/agent`) asks `agent`. With --auth the server's edge
+ * (`server/api.ts`) checks them on every request (docs/security.md).
  */
 import type { TokenRole } from "../events/index.js";
 import type { RouteName } from "./http.js";

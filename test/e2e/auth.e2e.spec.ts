@@ -434,3 +434,26 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
     expect((await call(admin, "GET", "/api/whoami")).json).toEqual({ auth: true, principal: { kind: "admin" } });
   });
 });
+
+describe("a server without --auth", () => {
+  it("makes no tokens (they would wait for the day --auth is on), and says how to", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "trib-open-"));
+    const project = freshProject();
+    const server = await TributaryServer.start({ dataDir, port: 0, defaultProject: project, onNotice: () => {} });
+    try {
+      const res = await fetch(new URL(`/api/projects/${project}/tokens`, server.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ role: "admin" }),
+      });
+      expect(res.status).toBe(409);
+      expect(await res.json()).toEqual({
+        error: "this server checks no credentials (it was started without --auth): start it with --auth, then make tokens with its admin token",
+      });
+      expect(await (await fetch(new URL(`/api/projects/${project}/tokens`, server.url))).json()).toEqual([]);
+    } finally {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,8 +8,8 @@
  * route's own. A meta-test fails when a route has no case (or a case no
  * route), so a new route without a test fails the suite.
  *
- * One real server (embedded log) with a real agent hosting the flows and
- * files fixtures.
+ * One real server (embedded log, with --auth: every request presents the
+ * admin token) with a real agent hosting the flows and files fixtures.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { request, type IncomingHttpHeaders } from "node:http";
@@ -30,10 +30,13 @@ interface Reply {
 }
 
 /** Any method, path and body (a value is sent as JSON; a string or bytes as they are). */
+/** The admin token of the test's server: every route is tried as it is used, with --auth. */
+const ADMIN = randomBytes(24).toString("hex");
+
 const call = (server: string, method: string, path: string, body?: unknown): Promise<Reply> =>
   new Promise((done, fail) => {
     const payload = body === undefined ? undefined : typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(toJson(body));
-    const req = request(new URL(path, server), { method, headers: payload ? { "content-length": payload.length } : {} }, (res) => {
+    const req = request(new URL(path, server), { method, headers: { authorization: `Bearer ${ADMIN}`, ...(payload ? { "content-length": payload.length } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (d: Buffer) => chunks.push(d));
       res.on("end", () => {
@@ -146,8 +149,8 @@ const CASES = byKey([
     "GET whoami",
     {
       async success(c) {
-        // This harness's server checks no credentials (auth.e2e.spec.ts has one that does).
-        expect(await c.ok("GET", "/api/whoami")).toEqual({ auth: false });
+        // This harness's server checks credentials; the cases call as its admin (auth.e2e.spec.ts tries every role).
+        expect(await c.ok("GET", "/api/whoami")).toEqual({ auth: true, principal: { kind: "admin" } });
       },
       refusals: () => [],
     },
@@ -668,7 +671,7 @@ describe("every HTTP route: its success path and its refusals", () => {
   let otherEnv: Promise<string> | undefined;
 
   beforeAll(async () => {
-    const h = await startHarness("embedded");
+    const h = await startHarness("embedded", { adminToken: ADMIN });
     await h.agent({ modules: [FLOWS, FILES] });
     const project = h.api.project;
     const bytes = randomBytes(1000);

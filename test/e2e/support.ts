@@ -36,16 +36,17 @@ export class Api {
     readonly url: string,
     readonly project: string,
     readonly env = "production",
+    /** Sent on every request (a server with --auth). */
+    readonly token?: string,
   ) {
-    this.client = new Client({ url, project, env });
+    this.client = new Client({ url, project, env, ...(token === undefined ? {} : { token }) });
   }
 
   /** Any request as written, and the status and decoded body of its answer. */
   async call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(new URL(path, this.url), {
-      method,
-      ...(body === undefined ? {} : { body: encodeJson(body), headers: { "content-type": "application/json" } }),
-    });
+    const headers: Record<string, string> = this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(new URL(path, this.url), { method, headers, ...(body === undefined ? {} : { body: encodeJson(body) }) });
     const text = await res.text();
     return { status: res.status, body: (text ? decodeJson(text) : undefined) as T };
   }
@@ -93,8 +94,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A server in this process (port 0) on the given log, and agents on demand. */
-export const startHarness = async (kind: LogKind, options: { heartbeatMs?: number; server?: Pick<ServerOptions, "studioDir"> } = {}): Promise<Harness> => {
+/**
+ * A server in this process (port 0) on the given log, and agents on demand.
+ * With `adminToken`, the server checks credentials (`--auth`) and the
+ * harness's clients and agents present that admin token.
+ */
+export const startHarness = async (
+  kind: LogKind,
+  options: { heartbeatMs?: number; server?: Pick<ServerOptions, "studioDir">; adminToken?: string } = {},
+): Promise<Harness> => {
+  const token = options.adminToken;
   const dataDir = await mkdtemp(join(tmpdir(), "trib-e2e-"));
   const project = freshProject();
   const server = await TributaryServer.start({
@@ -104,14 +113,15 @@ export const startHarness = async (kind: LogKind, options: { heartbeatMs?: numbe
     heartbeatMs: options.heartbeatMs ?? 500,
     onNotice: () => {},
     ...(kind === "jetstream" ? { nats: inject("natsUrl") } : {}),
+    ...(token === undefined ? {} : { auth: true, adminToken: token }),
     ...options.server,
   });
   const agents: Agent[] = [];
   return {
     server,
     dataDir,
-    api: new Api(server.url, project),
-    envApi: (env: string) => new Api(server.url, project, env),
+    api: new Api(server.url, project, "production", token),
+    envApi: (env: string) => new Api(server.url, project, env, token),
     async agent(o = {}) {
       const a = await startAgent({
         server: server.url,
@@ -120,6 +130,7 @@ export const startHarness = async (kind: LogKind, options: { heartbeatMs?: numbe
         tags: o.tags ?? {},
         concurrency: o.concurrency ?? 16,
         modules: o.modules ?? [FLOWS],
+        ...(token === undefined ? {} : { token }),
       });
       agents.push(a);
       return a;

@@ -76,6 +76,15 @@ export class AccessDenied extends Error {
   }
 }
 
+/** Tokens are made only by a server that checks them. */
+export class TokensNeedAuth extends Error {
+  override readonly name = "TokensNeedAuth";
+  readonly status = 409;
+  constructor() {
+    super("this server checks no credentials (it was started without --auth): start it with --auth, then make tokens with its admin token");
+  }
+}
+
 const FOLLOW_EVERY_MS = 1000;
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
@@ -170,6 +179,8 @@ export class Access {
 
   /** A new token of `project`, within the reach of `caller`. Its text is in the answer, and nowhere else. */
   async create(caller: Caller | undefined, project: ProjectName, want: TokenRequest): Promise<CreatedTokenAnswer> {
+    // Made by anyone who reaches an open server, a token would be waiting for the day --auth is switched on.
+    if (!this.enabled) throw new TokensNeedAuth();
     const now = this.clock();
     // Absent: every environment, or for a token, those of its maker.
     const envs = want.envs ?? caller?.token?.envs ?? ["*"];

@@ -48,6 +48,7 @@ export const adminCredential = (dataDir: string, given: string | undefined, say:
   if (given !== undefined) {
     const problem = adminTokenProblem(given);
     if (problem) throw new AdminTokenRefused(`TRIBUTARY_ADMIN_TOKEN is refused: ${problem}`);
+    say(`auth: the admin token is the one given (TRIBUTARY_ADMIN_TOKEN); ${ADMIN_TOKEN_FILE} in the data directory, if any, is not used`);
     return { hash: hashOf(given), source: "environment" };
   }
   const file = join(dataDir, ADMIN_TOKEN_FILE);

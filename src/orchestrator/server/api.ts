@@ -22,7 +22,7 @@ import {
   type ProjectName,
 } from "../../events/index.js";
 import { checkBody, checkQuery, matchRoute, PERMISSIONS, type ParamName, type Route, type RouteName } from "../../protocol/index.js";
-import { AccessDenied, type Caller } from "../auth/access.js";
+import { AccessDenied, TokensNeedAuth, type Caller } from "../auth/access.js";
 import { Refused } from "../environments.js";
 import { goingAway, STREAMED, type Params, type ServerContext } from "./context.js";
 import { discard, HttpError, noBody, readBody, send } from "./http-io.js";
@@ -67,7 +67,7 @@ export const handleRequest = async (ctx: ServerContext, req: IncomingMessage, re
     if (out === STREAMED || res.headersSent) return;
     send(res, 200, out);
   } catch (e) {
-    const status = e instanceof HttpError || e instanceof Refused || e instanceof AccessDenied ? e.status : e instanceof InvalidNameError ? 400 : 500;
+    const status = e instanceof HttpError || e instanceof Refused || e instanceof AccessDenied || e instanceof TokensNeedAuth ? e.status : e instanceof InvalidNameError ? 400 : 500;
     // What fails because the server is stopping (its orchestrators closed) is for the client to retry.
     if (status === 500 && ctx.stopping.aborted) return answerGoingAway(res);
     if (status === 503) return answerGoingAway(res, (e as Error).message);

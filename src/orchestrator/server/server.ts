@@ -10,6 +10,7 @@
 import { isIP } from "node:net";
 import { createServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import { CorruptEvent, isReservedProject, SERVER_LOG, type EventLog } from "../../events/index.js";
@@ -144,7 +145,13 @@ export class TributaryServer {
     let blobs: BlobStore;
     let admin: AdminCredential | undefined;
     try {
-      if (options.auth) admin = adminCredential(dataDir, options.adminToken ?? process.env["TRIBUTARY_ADMIN_TOKEN"], say);
+      const given = options.adminToken ?? process.env["TRIBUTARY_ADMIN_TOKEN"];
+      if (options.auth) {
+        admin = adminCredential(dataDir, given, say);
+        if ((statSync(dataDir).mode & 0o077) !== 0) say(`warning: ${dataDir} is readable by other users (the log, the blobs, the admin token): chmod 700 it`);
+      } else if (given !== undefined) {
+        say("warning: an admin token is given (TRIBUTARY_ADMIN_TOKEN) but not --auth: this server checks no credentials");
+      }
     } catch (e) {
       lock.release();
       throw e;
