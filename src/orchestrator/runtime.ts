@@ -21,9 +21,7 @@ import { decide } from "./core/decide.js";
 import { modelOf, type Inherited, type Model } from "./core/model.js";
 import { activeOf, trackActive, type ActiveExecution } from "./core/next-actions.js";
 import { stepOutcome, type ExecuteOptions, type Executed, type Orchestration, type RawOutcome } from "./orchestration.js";
-
 export type { ExecuteOptions, Executed, RawOutcome };
-
 export interface RuntimeOptions {
   readonly log: EventLog;
   readonly ref: LogRef;
