@@ -22,6 +22,7 @@ import {
 } from "../../protocol/messages.js";
 import type { Access, Caller, Denied } from "../auth/access.js";
 import type { AgentConnection, EnvScheduler, Hello } from "../scheduler/index.js";
+import { answerRaw } from "./http-io.js";
 
 /** What the socket hands an agent's session to. */
 export type AgentHost = Pick<EnvScheduler, "connect" | "onMessage" | "disconnect" | "agentToken">;
@@ -229,11 +230,11 @@ const arityProblem = (manifests: readonly unknown[]): string | undefined => {
 class AgentIdTaken extends Error {}
 
 /** Answers a refused upgrade as HTTP: the status, and the JSON `{ error }` every other refusal has. */
-const refuseUpgrade = (socket: Duplex, d: Denied): void => {
-  const text = JSON.stringify({ error: d.message });
-  const reason = d.status === 401 ? "Unauthorized" : "Forbidden";
-  socket.end(
-    `HTTP/1.1 ${d.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
-      `www-authenticate: Bearer realm="tributary"\r\nconnection: close\r\n\r\n${text}`,
+const refuseUpgrade = (socket: Duplex, d: Denied): void =>
+  answerRaw(
+    socket,
+    d.status,
+    d.status === 401 ? "Unauthorized" : "Forbidden",
+    { error: d.message, ...(d.reason ? { reason: d.reason } : {}), ...(d.lacks ? { lacks: d.lacks } : {}) },
+    { "www-authenticate": 'Bearer realm="tributary"' },
   );
-};

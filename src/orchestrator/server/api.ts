@@ -25,7 +25,7 @@ import { checkBody, checkQuery, matchRoute, PERMISSIONS, type ParamName, type Ro
 import { AccessDenied, TokensNeedAuth, type Caller } from "../auth/access.js";
 import { Refused } from "../environments.js";
 import { goingAway, STREAMED, type Params, type ServerContext } from "./context.js";
-import { discard, HttpError, noBody, readBody, send } from "./http-io.js";
+import { answerRaw, discard, HttpError, noBody, readBody, send } from "./http-io.js";
 import { HANDLERS } from "./routes/index.js";
 
 /** Answers one request. Never throws. */
@@ -181,9 +181,5 @@ export const answerClientError = (err: NodeJS.ErrnoException, socket: Duplex): v
   if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
   const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
   const what = err.code === "HPE_INVALID_METHOD" ? "an unknown HTTP method" : `a malformed HTTP request (${err.code ?? err.message})`;
-  const text = JSON.stringify({ error: `${what}: see GET /api/schema for the API` });
-  socket.end(
-    `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
-  );
+  answerRaw(socket, status, status === 431 ? "Request Header Fields Too Large" : "Bad Request", { error: `${what}: see GET /api/schema for the API` });
 };

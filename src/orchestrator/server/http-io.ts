@@ -4,6 +4,7 @@
  * unread drained so that the client hears the answer, JSON answers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { MAX_BODY_BYTES } from "../../protocol/index.js";
 import { fromJson, toJson } from "../../protocol/json.js";
 
@@ -100,3 +101,18 @@ export const noBody = async (req: IncomingMessage): Promise<undefined> => {
   return undefined;
 };
 
+
+/**
+ * Answers on a bare socket, where Node's response is not available (a
+ * refused upgrade, a request Node's parser refused): the status, the JSON
+ * body every refusal has, and the connection closed.
+ */
+export const answerRaw = (socket: Duplex, status: number, reason: string, body: unknown, headers: Record<string, string> = {}): void => {
+  const text = JSON.stringify(body);
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n${extra}connection: close\r\n\r\n${text}`,
+  );
+};
