@@ -1,0 +1,252 @@
+/**
+ * `/projects/{p}/envs/{e}/runs/{run}/history[/steps/{step}]?at=SEQ`: the
+ * run's events in log order, and a time-travel slider over the sequences of
+ * its commits that redraws the graph and the selected step as the server
+ * knew them at that sequence (`GET …/runs/{run}?at=SEQ`). The URL keeps
+ * `at`, so a point of the history can be linked to. "Branch here" makes a
+ * branch of the environment at that sequence.
+ */
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { EnvironmentAnswer, HistoryEntry, RunAnswer } from "../../protocol/api.js";
+import { describePrincipal } from "../../events/principal.js";
+import { api, ApiError } from "../api.js";
+import { ErrorBox, Link, Loading, Status } from "../components.js";
+import { showClock, showTime, targetText } from "../format.js";
+import { navigate, useApi } from "../hooks.js";
+import { envApi, envsApi, pathOf } from "../routes.js";
+import { GraphView } from "./graph-view.js";
+import { StepDetails } from "./step.js";
+
+/** How long the slider rests before the run is fetched as of its sequence, ms. */
+const DEBOUNCE_MS = 120;
+
+/** `?at=SEQ` of the address bar, if it is a whole number from 1. */
+const atOfUrl = (): number | undefined => {
+  const raw = new URLSearchParams(location.search).get("at");
+  return raw !== null && /^[1-9][0-9]{0,14}$/.test(raw) ? Number(raw) : undefined;
+};
+
+/** The address bar's `at`, replaced (moving the slider makes no new history entry). */
+const keepAt = (at: number | undefined): void => {
+  const q = new URLSearchParams(location.search);
+  if (at === undefined) q.delete("at");
+  else q.set("at", String(at));
+  const search = q.toString();
+  history.replaceState(null, "", `${location.pathname}${search ? `?${search}` : ""}`);
+};
+
+const field = (e: HistoryEntry, name: string): string | undefined => {
+  const v = (e as unknown as Record<string, unknown>)[name];
+  return typeof v === "string" ? v : undefined;
+};
+
+export const HistoryPage = ({ project, env, runId, stepId }: { project: string; env: string; runId: string; stepId?: string }) => {
+  const runPath = envApi(project, env, `/runs/${encodeURIComponent(runId)}`);
+  const events = useApi<HistoryEntry[]>(`${runPath}/history`, { pollMs: () => 3000 });
+  const seqs = useMemo(() => [...new Set((events.data ?? []).map((e) => e.seq))], [events.data]);
+  const last = seqs[seqs.length - 1];
+  // The sequence the slider shows: the URL's, else the latest.
+  const [at, setAt] = useState<number | undefined>(atOfUrl);
+  const shown = at ?? last;
+  const index = shown === undefined ? -1 : Math.max(0, seqs.findLastIndex((s) => s <= shown));
+  const point = seqs[index];
+
+  // The run as of the point, fetched once the slider rests.
+  const [asOf, setAsOf] = useState<{ seq: number; view?: RunAnswer; error?: ApiError }>();
+  useEffect(() => {
+    if (point === undefined) return;
+    const abort = new AbortController();
+    const timer = setTimeout(() => {
+      api<RunAnswer>(`${runPath}?at=${point}`, { signal: abort.signal }).then(
+        (view) => setAsOf({ seq: point, view }),
+        (e: unknown) => {
+          if (!abort.signal.aborted) setAsOf({ seq: point, error: e instanceof ApiError ? e : new ApiError(0, (e as Error).message) });
+        },
+      );
+    }, DEBOUNCE_MS);
+    return () => {
+      clearTimeout(timer);
+      abort.abort();
+    };
+  }, [runPath, point]);
+
+  const move = (seq: number) => {
+    setAt(seq);
+    keepAt(seq);
+  };
+  const toIndex = (i: number) => {
+    const s = seqs[Math.min(seqs.length - 1, Math.max(0, i))];
+    if (s !== undefined) move(s);
+  };
+
+  const crumbs = (
+    <p class="crumbs">
+      <Link href={pathOf({ view: "project", project })}>{project}</Link> / <Link href={pathOf({ view: "runs", project, env })}>{env}</Link> / run{" "}
+      <Link href={pathOf({ view: "run", project, env, runId })}>
+        <code>{runId}</code>
+      </Link>{" "}
+      / history
+    </p>
+  );
+  if (!events.data) {
+    return (
+      <section>
+        {crumbs}
+        {events.error && <ErrorBox error={events.error} what={`run ${runId}`} />}
+        {events.loading && <Loading />}
+      </section>
+    );
+  }
+  const atEvents = events.data.filter((e) => e.seq === point);
+  const when = atEvents[0]?.at;
+  // While the next point loads, the last one fetched stays on screen, dimmed.
+  const view = asOf?.view;
+  const stale = asOf !== undefined && asOf.seq !== point;
+  const step = stepId === undefined || !view ? undefined : view.steps.find((s) => s.stepId === stepId);
+  const here = (s?: string) => `${pathOf({ view: "history", project, env, runId, ...(s === undefined ? {} : { stepId: s }) })}${point === undefined ? "" : `?at=${point}`}`;
+  return (
+    <section class="run history">
+      {crumbs}
+      {events.error && <ErrorBox error={events.error} what="refreshing" />}
+      <h1>
+        History of {view ? targetText(view.run.target) : <code>{runId}</code>} {view && <Status status={view.run.status} />}
+      </h1>
+      <div class="travel">
+        <label for="travel-slider">
+          as of seq <strong data-testid="at-seq">{point ?? "-"}</strong> ({index + 1} of {seqs.length} commits{point === last ? ", the latest" : ""}) ·{" "}
+          {showTime(when)} · {atEvents.map((e) => e.type).join(", ")}
+        </label>
+        <div class="travel-controls">
+          <button type="button" onClick={() => toIndex(index - 1)} disabled={index <= 0} aria-label="one commit back">
+            ◀
+          </button>
+          <input
+            id="travel-slider"
+            type="range"
+            min={0}
+            max={Math.max(0, seqs.length - 1)}
+            step={1}
+            value={index}
+            aria-valuetext={`seq ${point}`}
+            onInput={(e) => toIndex(Number((e.target as HTMLInputElement).value))}
+          />
+          <button type="button" onClick={() => toIndex(index + 1)} disabled={index >= seqs.length - 1} aria-label="one commit on">
+            ▶
+          </button>
+          <button type="button" onClick={() => toIndex(seqs.length - 1)} disabled={index >= seqs.length - 1}>
+            latest
+          </button>
+        </div>
+        {point !== undefined && <BranchHere project={project} env={env} at={point} />}
+      </div>
+      {asOf?.error && asOf.seq === point && <ErrorBox error={asOf.error} what={`the run at seq ${point}`} />}
+      <div class="run-body">
+        <div class="run-main">
+          {view ? (
+            <div class={stale ? "as-of stale" : "as-of"} data-at={asOf?.seq} aria-busy={stale}>
+              <p class="muted">
+                {view.run.steps} steps, {view.run.executions} executions as of seq {asOf?.seq}
+              </p>
+              <GraphView view={view} env={env} now={when ?? Date.now()} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(here(s))} />
+            </div>
+          ) : (
+            !asOf?.error && <Loading />
+          )}
+        </div>
+        <aside class="details" aria-label="step details">
+          {stepId === undefined && <p class="muted">Select a step in the graph to see it as it stood at this sequence.</p>}
+          {stepId !== undefined && view && !step && <p class="muted">Step {stepId} did not exist yet at seq {asOf?.seq}.</p>}
+          {step && view && <StepDetails view={view} step={step} project={project} env={env} now={when ?? Date.now()} />}
+        </aside>
+      </div>
+      <h2>Events</h2>
+      <EventTable events={events.data} at={point} onPick={move} />
+    </section>
+  );
+};
+
+/** Every event in log order; the commit at the slider is marked, later ones dimmed; a row's sequence moves the slider there. */
+const EventTable = ({ events, at, onPick }: { events: readonly HistoryEntry[]; at: number | undefined; onPick: (seq: number) => void }) => {
+  const current = useRef<HTMLTableRowElement>(null);
+  useEffect(() => current.current?.scrollIntoView({ block: "nearest" }), [at]);
+  let marked = false;
+  return (
+    <div class="events-wrap">
+      <table class="events">
+        <thead>
+          <tr>
+            <th>seq</th>
+            <th>index</th>
+            <th>time</th>
+            <th>type</th>
+            <th>step</th>
+            <th>execution</th>
+            <th>agent</th>
+            <th>by</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.map((e) => {
+            const isAt = e.seq === at;
+            const ref = isAt && !marked ? ((marked = true), current) : undefined;
+            return (
+              <tr key={`${e.seq}.${e.index}`} ref={ref} class={isAt ? "at" : at !== undefined && e.seq > at ? "future" : ""} data-seq={e.seq}>
+                <td>
+                  <button type="button" class="link" onClick={() => onPick(e.seq)} title="the run as of this sequence">
+                    {e.seq}
+                  </button>
+                </td>
+                <td>{e.index}</td>
+                <td title={showTime(e.at)}>{showClock(e.at)}</td>
+                <td>{e.type}</td>
+                <td>{field(e, "stepId") ?? ""}</td>
+                <td>{field(e, "executionId") ?? ""}</td>
+                <td>{field(e, "agentId") ?? ""}</td>
+                <td>{describePrincipal(e.by)}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+};
+
+/** A branch of this environment at the slider's sequence (`POST …/envs` with `{ name, from, at }`), then a link to it. */
+const BranchHere = ({ project, env, at }: { project: string; env: string; at: number }) => {
+  const [name, setName] = useState("");
+  const [made, setMade] = useState<{ name: string; at: number }>();
+  const [error, setError] = useState<ApiError>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await api<EnvironmentAnswer>(envsApi(project), { method: "POST", body: { name: name.trim(), from: env, at } });
+      setMade({ name: r.name, at: r.branchedFrom?.at ?? at });
+    } catch (x) {
+      setError(x instanceof ApiError ? x : new ApiError(0, (x as Error).message));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="branch-here" onSubmit={(e) => void submit(e)}>
+      <label>
+        new branch <input name="branch" value={name} placeholder="dev-fix" required maxLength={64} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+      </label>{" "}
+      <button type="submit" disabled={busy || name.trim() === ""}>
+        branch here (seq {at})
+      </button>
+      {made && (
+        <span class="made" role="status">
+          {" "}
+          made <Link href={pathOf({ view: "runs", project, env: made.name })}>{made.name}</Link>, a branch of {env} at seq {made.at} ·{" "}
+          <Link href={pathOf({ view: "project", project })}>environments</Link>
+        </span>
+      )}
+      {error && <ErrorBox error={error} what="branch" />}
+    </form>
+  );
+};
