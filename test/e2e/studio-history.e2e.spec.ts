@@ -71,6 +71,12 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     await page.locator("table.events tbody tr").first().waitFor();
     const rows = await page.locator("table.events tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
     expect(rows.map((r) => [Number(r[0]), Number(r[1]), r[3]])).toEqual(history.map((e) => [e.seq, e.index, e.type]));
+    // Each event's step and execution, as its data names them.
+    history.forEach((e, i) => {
+      const data = (e as unknown as { data: { stepId?: string; executionId?: string } }).data;
+      if (data.stepId) expect(rows[i]![4]).toBe(data.stepId);
+      if (data.executionId) expect(rows[i]![5]).toBe(data.executionId);
+    });
     // At the latest: the run as it is now.
     const last = seqs[seqs.length - 1]!;
     expect(await nodesAt(page, last)).toEqual(apiNodes(latest));

@@ -13,6 +13,7 @@ import { api, ApiError } from "../api.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { showClock, showTime, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
+import { commitSeqs, historyRows } from "../history.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
 import { GraphView } from "./graph-view.js";
 import { StepDetails } from "./step.js";
@@ -35,15 +36,10 @@ const keepAt = (at: number | undefined): void => {
   history.replaceState(null, "", `${location.pathname}${search ? `?${search}` : ""}`);
 };
 
-const field = (e: HistoryEntry, name: string): string | undefined => {
-  const v = (e as unknown as Record<string, unknown>)[name];
-  return typeof v === "string" ? v : undefined;
-};
-
 export const HistoryPage = ({ project, env, runId, stepId }: { project: string; env: string; runId: string; stepId?: string }) => {
   const runPath = envApi(project, env, `/runs/${encodeURIComponent(runId)}`);
   const events = useApi<HistoryEntry[]>(`${runPath}/history`, { pollMs: () => 3000 });
-  const seqs = useMemo(() => [...new Set((events.data ?? []).map((e) => e.seq))], [events.data]);
+  const seqs = useMemo(() => commitSeqs(events.data ?? []), [events.data]);
   const last = seqs[seqs.length - 1];
   // The sequence the slider shows: the URL's, else the latest.
   const [at, setAt] = useState<number | undefined>(atOfUrl);
@@ -169,6 +165,7 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
 const EventTable = ({ events, at, onPick }: { events: readonly HistoryEntry[]; at: number | undefined; onPick: (seq: number) => void }) => {
   const current = useRef<HTMLTableRowElement>(null);
   useEffect(() => current.current?.scrollIntoView({ block: "nearest" }), [at]);
+  const rows = useMemo(() => historyRows(events), [events]);
   let marked = false;
   return (
     <div class="events-wrap">
@@ -186,7 +183,7 @@ const EventTable = ({ events, at, onPick }: { events: readonly HistoryEntry[]; a
           </tr>
         </thead>
         <tbody>
-          {events.map((e) => {
+          {rows.map((e) => {
             const isAt = e.seq === at;
             const ref = isAt && !marked ? ((marked = true), current) : undefined;
             return (
@@ -199,10 +196,10 @@ const EventTable = ({ events, at, onPick }: { events: readonly HistoryEntry[]; a
                 <td>{e.index}</td>
                 <td title={showTime(e.at)}>{showClock(e.at)}</td>
                 <td>{e.type}</td>
-                <td>{field(e, "stepId") ?? ""}</td>
-                <td>{field(e, "executionId") ?? ""}</td>
-                <td>{field(e, "agentId") ?? ""}</td>
-                <td>{describePrincipal(e.by)}</td>
+                <td>{e.stepId ?? ""}</td>
+                <td>{e.executionId ?? ""}</td>
+                <td>{e.agentId ?? ""}</td>
+                <td>{describePrincipal(e.entry.by)}</td>
               </tr>
             );
           })}
