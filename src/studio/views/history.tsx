@@ -97,6 +97,8 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
   const when = atEvents[0]?.at;
   // While the next point loads, the last one fetched stays on screen, dimmed.
   const view = asOf?.view;
+  // The graph's clock: the time of the commit its view is as of (not the slider's, so it is laid out once per view).
+  const viewWhen = useMemo(() => events.data?.find((e) => e.seq === asOf?.seq)?.at, [events.data, asOf]);
   const stale = asOf !== undefined && asOf.seq !== point;
   const step = stepId === undefined || !view ? undefined : view.steps.find((s) => s.stepId === stepId);
   const here = (s?: string) => `${pathOf({ view: "history", project, env, runId, ...(s === undefined ? {} : { stepId: s }) })}${point === undefined ? "" : `?at=${point}`}`;
@@ -143,7 +145,7 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
               <p class="muted">
                 {view.run.steps} steps, {view.run.executions} executions as of seq {asOf?.seq}
               </p>
-              <GraphView view={view} env={env} now={when ?? Date.now()} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(here(s))} />
+              <GraphView view={view} env={env} now={viewWhen ?? 0} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(here(s))} />
             </div>
           ) : (
             !asOf?.error && <Loading />
@@ -152,7 +154,7 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
         <aside class="details" aria-label="step details">
           {stepId === undefined && <p class="muted">Select a step in the graph to see it as it stood at this sequence.</p>}
           {stepId !== undefined && view && !step && <p class="muted">Step {stepId} did not exist yet at seq {asOf?.seq}.</p>}
-          {step && view && <StepDetails view={view} step={step} project={project} env={env} now={when ?? Date.now()} />}
+          {step && view && <StepDetails view={view} step={step} project={project} env={env} now={viewWhen ?? 0} />}
         </aside>
       </div>
       <h2>Events</h2>
@@ -161,15 +163,38 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
   );
 };
 
-/** Every event in log order; the commit at the slider is marked, later ones dimmed; a row's sequence moves the slider there. */
+/** A row of the events table, px (fixed, so that only the rows in sight are drawn). */
+const ROW_PX = 26;
+/** Rows drawn beyond those in sight, above and below. */
+const OVERSCAN = 30;
+
+/**
+ * Every event in log order; the commit at the slider is marked, later ones
+ * dimmed; a row's sequence moves the slider there. Only the rows in sight
+ * are in the page (a run of 1,000 steps has some 5,000 events).
+ */
 const EventTable = ({ events, at, onPick }: { events: readonly HistoryEntry[]; at: number | undefined; onPick: (seq: number) => void }) => {
-  const current = useRef<HTMLTableRowElement>(null);
-  useEffect(() => current.current?.scrollIntoView({ block: "nearest" }), [at]);
   const rows = useMemo(() => historyRows(events), [events]);
-  let marked = false;
+  const box = useRef<HTMLDivElement>(null);
+  const [top, setTop] = useState(0);
+  const [height, setHeight] = useState(600);
+  const atIndex = useMemo(() => rows.findIndex((r) => r.seq === at), [rows, at]);
+  useEffect(() => {
+    const el = box.current;
+    if (el) setHeight(el.clientHeight);
+  }, []);
+  // The marked commit comes into sight.
+  useEffect(() => {
+    const el = box.current;
+    if (!el || atIndex < 0) return;
+    const y = atIndex * ROW_PX;
+    if (y < el.scrollTop || y + 2 * ROW_PX > el.scrollTop + el.clientHeight) el.scrollTop = Math.max(0, y - el.clientHeight / 2);
+  }, [atIndex]);
+  const from = Math.max(0, Math.floor(top / ROW_PX) - OVERSCAN);
+  const to = Math.min(rows.length, Math.ceil((top + height) / ROW_PX) + OVERSCAN);
   return (
-    <div class="events-wrap">
-      <table class="events">
+    <div class="events-wrap" ref={box} onScroll={(e) => setTop((e.currentTarget as HTMLDivElement).scrollTop)}>
+      <table class="events" aria-rowcount={rows.length + 1}>
         <thead>
           <tr>
             <th>seq</th>
@@ -183,26 +208,29 @@ const EventTable = ({ events, at, onPick }: { events: readonly HistoryEntry[]; a
           </tr>
         </thead>
         <tbody>
-          {rows.map((e) => {
-            const isAt = e.seq === at;
-            const ref = isAt && !marked ? ((marked = true), current) : undefined;
-            return (
-              <tr key={`${e.seq}.${e.index}`} ref={ref} class={isAt ? "at" : at !== undefined && e.seq > at ? "future" : ""} data-seq={e.seq}>
-                <td>
-                  <button type="button" class="link" onClick={() => onPick(e.seq)} title="the run as of this sequence">
-                    {e.seq}
-                  </button>
-                </td>
-                <td>{e.index}</td>
-                <td title={showTime(e.at)}>{showClock(e.at)}</td>
-                <td>{e.type}</td>
-                <td>{e.stepId ?? ""}</td>
-                <td>{e.executionId ?? ""}</td>
-                <td>{e.agentId ?? ""}</td>
-                <td>{describePrincipal(e.entry.by)}</td>
-              </tr>
-            );
-          })}
+          {from > 0 && <tr class="spacer" aria-hidden="true" style={{ height: `${from * ROW_PX}px` }} />}
+          {rows.slice(from, to).map((e, k) => (
+            <tr
+              key={`${e.seq}.${e.index}`}
+              aria-rowindex={from + k + 2}
+              class={e.seq === at ? "at" : at !== undefined && e.seq > at ? "future" : ""}
+              data-seq={e.seq}
+            >
+              <td>
+                <button type="button" class="link" onClick={() => onPick(e.seq)} title="the run as of this sequence">
+                  {e.seq}
+                </button>
+              </td>
+              <td>{e.index}</td>
+              <td title={showTime(e.at)}>{showClock(e.at)}</td>
+              <td>{e.type}</td>
+              <td>{e.stepId ?? ""}</td>
+              <td>{e.executionId ?? ""}</td>
+              <td>{e.agentId ?? ""}</td>
+              <td>{describePrincipal(e.entry.by)}</td>
+            </tr>
+          ))}
+          {to < rows.length && <tr class="spacer" aria-hidden="true" style={{ height: `${(rows.length - to) * ROW_PX}px` }} />}
         </tbody>
       </table>
     </div>
