@@ -106,6 +106,10 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     await page.waitForURL(`**/history/steps/${latest.run.rootStepId}?at=${second}`);
     await page.locator(`.details .step[data-step="${latest.run.rootStepId}"]`).waitFor();
     await shot(page, "history-back");
+    // "latest" follows the end again: at leaves the URL.
+    await page.getByRole("button", { name: "latest" }).click();
+    await expect.poll(() => new URL(page.url()).search).toBe("");
+    expect(await nodesAt(page, seqs[seqs.length - 1]!)).toEqual(apiNodes(latest));
     await page.close();
   });
 

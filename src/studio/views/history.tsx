@@ -38,7 +38,9 @@ const keepAt = (at: number | undefined): void => {
 
 export const HistoryPage = ({ project, env, runId, stepId }: { project: string; env: string; runId: string; stepId?: string }) => {
   const runPath = envApi(project, env, `/runs/${encodeURIComponent(runId)}`);
-  const events = useApi<HistoryEntry[]>(`${runPath}/history`, { pollMs: () => 3000 });
+  // New events are looked for every 2 s while the run is live (as its latest view says), every 10 s after (a step can be re-run).
+  const live = useRef(true);
+  const events = useApi<HistoryEntry[]>(`${runPath}/history`, { pollMs: () => (live.current ? 2000 : 10_000) });
   const seqs = useMemo(() => commitSeqs(events.data ?? []), [events.data]);
   const last = seqs[seqs.length - 1];
   // The sequence the slider shows: the URL's, else the latest.
@@ -97,6 +99,7 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
   const when = atEvents[0]?.at;
   // While the next point loads, the last one fetched stays on screen, dimmed.
   const view = asOf?.view;
+  if (view && asOf?.seq === last) live.current = view.run.status === "running" || view.run.pending > 0;
   // The graph's clock: the time of the commit its view is as of (not the slider's, so it is laid out once per view).
   const viewWhen = useMemo(() => events.data?.find((e) => e.seq === asOf?.seq)?.at, [events.data, asOf]);
   const stale = asOf !== undefined && asOf.seq !== point;
@@ -131,7 +134,7 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
           <button type="button" onClick={() => toIndex(index + 1)} disabled={index >= seqs.length - 1} aria-label="one commit on">
             ▶
           </button>
-          <button type="button" onClick={() => toIndex(seqs.length - 1)} disabled={index >= seqs.length - 1}>
+          <button type="button" onClick={() => (setAt(undefined), keepAt(undefined))} disabled={at === undefined} title="follow the latest (at leaves the URL)">
             latest
           </button>
         </div>
