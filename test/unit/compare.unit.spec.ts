@@ -190,3 +190,15 @@ describe("compareRuns", () => {
     expect(c.steps.find((m) => m.a?.stepId === "4")!.a!.outcome.length).toBeLessThanOrEqual(80);
   });
 });
+
+describe("Studio's compare URL", () => {
+  it("reads back from its path, with names that need encoding", async () => {
+    const { pathOf, placeOf, scopeOf } = await import("../../src/studio/routes.js");
+    const place = { view: "compare", project: "p 1", a: { env: "production", runId: "R1" }, b: { env: "dev/x", runId: "R2" } } as const;
+    const path = pathOf(place);
+    expect(path).toBe("/projects/p%201/compare/production/R1/dev%2Fx/R2");
+    expect(placeOf(path)).toEqual(place);
+    expect(scopeOf(place)).toEqual({ project: "p 1", env: "production" });
+    expect(placeOf("/projects/p/compare/production/R1/dev").view).toBe("unknown");
+  });
+});
