@@ -5,7 +5,7 @@
  * CLI's `runs rerun`). `runs diff` (the real CLI) and Studio's compare view
  * (headless Chromium) must both report exactly that step as changed.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -13,10 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import type { RunView } from "../../src/projections/index.js";
 import type { CompareAnswer, RunAnswer } from "../../src/protocol/api.js";
+import { launchChromium } from "../support/browser.js";
 import { cli, ROOT, startHarness, type Harness } from "./support.js";
 
 const ETL = join(ROOT, "examples/etl.ts");
 const ETL_V2 = join(ROOT, "examples/etl-v2.ts");
+const SHOTS = join(ROOT, ".scratch/studio");
 
 describe("a production run beside its re-run in a branch", () => {
   let h: Harness;
@@ -77,5 +79,48 @@ describe("a production run beside its re-run in a branch", () => {
     const bad = await cli(["runs", "diff", runId, "--b-env", "no.such"], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--b-env: invalid environment name "no\.such"/);
+  });
+
+  it("Studio: from the run page's 'compare with…', the compare view of the two runs marks exactly the re-run step; its step ids open each side", async () => {
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    const errors: string[] = [];
+    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+    page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+    const project = h.api.project;
+    await page.goto(`${h.server.url}/projects/${project}/envs/production/runs/${runId}`);
+    const form = page.locator('form[aria-label="compare with another run"]');
+    await form.locator('input[name="run"]').waitFor();
+    expect(await form.locator('input[name="run"]').inputValue()).toBe(runId);
+    await form.locator('input[name="env"]').fill("dev");
+    await form.locator('button[type="submit"]').click();
+    await page.waitForURL(`**/projects/${project}/compare/production/${runId}/dev/${runId}`);
+    const rows = page.locator("tr.cmp-row");
+    const prod = await h.api.view(runId);
+    await expect.poll(() => rows.count()).toBe(prod.steps.length);
+    const marked = page.locator('tr.cmp-row:not([data-change="same"])');
+    expect(await marked.count()).toBe(1);
+    expect(await marked.getAttribute("data-change")).toBe("result-changed");
+    expect(await marked.locator("td.cmp-place").textContent()).toContain("etl:score");
+    expect(await marked.textContent()).toContain("result changed");
+    await mkdir(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, "compare.png"), fullPage: true });
+    // Only changes: the one row.
+    await page.getByLabel("only changes").check();
+    await expect.poll(() => rows.count()).toBe(1);
+    // B's step id opens the step in dev's run, A's in production's.
+    await marked.locator("td").nth(3).getByRole("link", { name: scoreStep }).click();
+    await page.waitForURL(`**/projects/${project}/envs/dev/runs/${runId}/steps/${scoreStep}`);
+    await page.goBack();
+    await page.waitForURL(`**/compare/**`);
+    await page.locator('tr.cmp-row:not([data-change="same"])').locator("td").nth(2).getByRole("link", { name: scoreStep }).click();
+    await page.waitForURL(`**/projects/${project}/envs/production/runs/${runId}/steps/${scoreStep}`);
+    // An unknown run on the B side is a message, not a blank page.
+    await page.goto(`${h.server.url}/projects/${project}/compare/production/${runId}/dev/no-such-run`);
+    await expect.poll(() => page.locator('[role="alert"]').textContent()).toMatch(/comparing: not found — no run no-such-run/);
+    expect(errors.filter((e) => !/404/.test(e))).toEqual([]);
+    await context.close();
   });
 });

@@ -100,9 +100,9 @@ export const ComparePage = ({ project, a, b }: { project: string; a: RunRef; b: 
                   .map((m) => {
                     const show = m.changes.includes("arguments-changed") || m.change.startsWith("only") ? "both" : "outcome";
                     return (
-                      <tr key={m.place} class={`cmp-row cmp-${m.change}`} data-place={m.place} data-change={m.change}>
+                      <tr key={m.place} class={`cmp-row cmp-row-${m.change}`} data-place={m.place} data-change={m.change}>
                         <td class="cmp-place" style={{ paddingLeft: `${0.4 + m.depth * 1.1}em` }} title={m.place}>
-                          {m.place.slice(m.place.lastIndexOf("/") + 1)} <span class="muted">{(m.a ?? m.b)!.target}</span>
+                          {m.depth === 0 ? "root" : m.place.slice(m.place.lastIndexOf("/") + 1).split(":")[0]} <span class="muted">{(m.a ?? m.b)!.target}</span>
                         </td>
                         <td>
                           {m.changes.length === 0 ? (
