@@ -123,4 +123,26 @@ describe("a production run beside its re-run in a branch", () => {
     expect(errors.filter((e) => !/404/.test(e))).toEqual([]);
     await context.close();
   });
+
+  it("after a cascade the root's new calls are matched: score with new code is code-changed, report's input arguments-changed", async () => {
+    const rerun = await cli(["runs", "rerun", runId, scoreStep, "--env", "dev", "--cascade", "--wait"], env);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const r = await cli(["runs", "diff", runId, "--b-env", "dev", "--json"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout) as CompareAnswer;
+    const dev = await h.envApi("dev").ok<RunAnswer>("GET", `/runs/${runId}`);
+    const root = dev.steps.find((s) => s.stepId === dev.run.rootStepId)!;
+    const latest = root.executions[root.executions.length - 1];
+    // B's side of each call is a step the root's latest execution called (the new calls), not the earlier ones.
+    const called = new Set<string>(dev.steps.filter((s) => s.parentExecutionId === latest).map((s) => s.stepId));
+    expect(called.size).toBe(4);
+    expect(c.steps.filter((m) => m.depth === 1).every((m) => called.has(m.b!.stepId))).toBe(true);
+    expect(c.steps.map((m) => [m.a?.target, m.changes])).toEqual([
+      ["etl:daily", ["result-changed"]],
+      ["etl:extract", []],
+      ["etl:clean", []],
+      ["etl:score", ["code-changed", "result-changed"]],
+      ["etl:report", ["arguments-changed", "result-changed"]],
+    ]);
+  });
 });
