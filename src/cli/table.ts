@@ -144,6 +144,10 @@ export const RUNS = {
       summary: "a new execution of a finished step, with the code the environment's agents host now",
       args: [RUN, { name: "STEP", description: "a step id of the run, as runs show prints it" }],
     },
+    diff: {
+      summary: "two runs compared step by step, matched by place in the call tree: same, result, code or arguments changed, only in one",
+      args: [RUN, { name: "[B]", description: "the other run (default: RUN, e.g. as re-run in the environment of --b-env)" }],
+    },
   },
   options: {
     limit: { type: "string", value: "N", default: "50", in: ["ls"], description: "at most N runs, 1 to 10000" },
@@ -152,6 +156,7 @@ export const RUNS = {
     follow: { type: "boolean", in: ["logs"], description: "wait for more lines until the run finishes" },
     cascade: { type: "boolean", in: ["rerun"], description: "re-run the step's callers too, one after another up to the root" },
     wait: { type: "boolean", in: ["rerun"], description: "wait for the new result (with --cascade: the root's) and print it" },
+    "b-env": { type: "string", value: "ENV", in: ["diff"], description: "the environment of run B (default: --env's)" },
     ...COMMON,
   },
 } as const satisfies CommandSpec;

@@ -6,6 +6,7 @@ import type { Value } from "../events/types.js";
 import type { ExecutionDoc, StepDoc } from "../projections/index.js";
 import type {
   CancelAnswer,
+  CompareAnswer,
   HistoryEntry,
   LogLine,
   Outcome,
@@ -68,6 +69,12 @@ export class RunHandle<R = Value> {
   /** Every event of the run, in log order, each with its commit's `seq` and its `index` in the commit. */
   history(): Promise<HistoryEntry[]> {
     return this.#call({ method: "GET", route: `${RUN}/history` });
+  }
+
+  /** This run (a) compared step by step with run `other.run` (default: this id) of environment `other.env` (default: this one). */
+  compare(other: { readonly run?: string; readonly env?: string } = {}): Promise<CompareAnswer> {
+    const query = { ...(other.run === undefined ? {} : { with: other.run }), ...(other.env === undefined ? {} : { withEnv: other.env }) };
+    return this.#call({ method: "GET", route: `${RUN}/compare`, query });
   }
 
   /** The run's outcome if it has one now, else `undefined` (no waiting). */

@@ -16,3 +16,4 @@ export * from "./queries.js";
 export { canonicalJson, dumpLine } from "./dump.js";
 export { MemoryStore } from "./memory-store.js";
 export { ProjectionCorrupt, ProjectionGap } from "./errors.js";
+export * from "./compare.js";

@@ -9,7 +9,7 @@
  */
 import type { Event, Value } from "../events/types.js";
 import type { Principal } from "../events/principal.js";
-import type { AgentDoc, AssetDoc, EnvironmentDoc, RunDoc, RunView, StepDoc } from "../projections/index.js";
+import type { AgentDoc, AssetDoc, EnvironmentDoc, RunComparison, RunDoc, RunView, StepDoc } from "../projections/index.js";
 import type { AssetRef, Outcome } from "./values.js";
 
 export type { Outcome } from "./values.js";
@@ -75,6 +75,9 @@ export interface RerunAnswer {
   readonly cascade: boolean;
   readonly warning?: string;
 }
+
+/** `GET …/runs/{run}/compare?with=RUN&withEnv=ENV`: this run (a) and the other (b), step by step, and the environment of each. */
+export type CompareAnswer = RunComparison & { readonly envs: { readonly a: string; readonly b: string } };
 
 /** `GET …/steps/{run}`. */
 export type StepsAnswer = readonly StepDoc[];

@@ -120,6 +120,16 @@ const TABLE = [
   { name: "runLogs", method: "GET", path: `${RUN}/logs`, summary: "a run's task logs", query: strict({ follow: Type.Optional(Flag("stream until the run ends (ndjson)")) }) },
   { name: "cancelRun", method: "POST", path: `${RUN}/cancel`, summary: "cancel a run" },
   { name: "rerunStep", method: "POST", path: `${RUN}/steps/:stepId/rerun`, summary: "re-run a step", body: RerunBody },
+  {
+    name: "compareRuns",
+    method: "GET",
+    path: `${RUN}/compare`,
+    summary: "this run and another compared step by step",
+    query: strict({
+      with: Type.Optional(Id("run id")),
+      withEnv: Type.Optional(Name("environment name")),
+    }),
+  },
   { name: "runSteps", method: "GET", path: `${ENV}/steps/:runId`, summary: "a run's steps" },
   { name: "listAssets", method: "GET", path: `${ENV}/assets`, summary: "assets", query: strict({ run: Type.Optional(Id("run id")) }) },
   { name: "getAsset", method: "GET", path: `${ENV}/assets/:assetId`, summary: "an asset" },

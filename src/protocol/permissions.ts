@@ -31,6 +31,7 @@ export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
   cancelRun: "submit",
   rerunStep: "submit",
   runSteps: "read",
+  compareRuns: "read",
   listAssets: "read",
   getAsset: "read",
   listAgents: "read",

@@ -14,6 +14,7 @@ import { RunsList } from "./views/runs.js";
 import { RunPage } from "./views/run.js";
 import { HistoryPage } from "./views/history.js";
 import { AssetPage } from "./views/asset.js";
+import { ComparePage } from "./views/compare.js";
 
 const RECENT_KEY = "tributary.projects";
 
@@ -64,7 +65,20 @@ export const App = () => {
 };
 
 const titleOf = (p: Place): string => {
-  const where = p.view === "run" ? `run ${p.runId}` : p.view === "history" ? `history of ${p.runId}` : p.view === "runs" ? `${p.env} runs` : p.view === "project" ? p.project : p.view === "asset" ? `asset ${p.assetId}` : "";
+  const where =
+    p.view === "run"
+      ? `run ${p.runId}`
+      : p.view === "history"
+        ? `history of ${p.runId}`
+        : p.view === "runs"
+          ? `${p.env} runs`
+          : p.view === "project"
+            ? p.project
+            : p.view === "asset"
+              ? `asset ${p.assetId}`
+              : p.view === "compare"
+                ? `compare ${p.a.runId} · ${p.b.runId}`
+                : "";
   return where ? `${where} · Tributary Studio` : "Tributary Studio";
 };
 
@@ -82,6 +96,8 @@ const View = ({ place, generation }: { place: Place; generation: number }) => {
       return <HistoryPage {...place} />;
     case "asset":
       return <AssetPage {...place} />;
+    case "compare":
+      return <ComparePage {...place} />;
     case "unknown":
       return (
         <section>

@@ -25,8 +25,16 @@ export type Place =
   | { readonly view: "history"; readonly project: string; readonly env: string; readonly runId: string; readonly stepId?: string }
   /** `/projects/{p}/envs/{e}/assets/{asset}`: an asset. */
   | { readonly view: "asset"; readonly project: string; readonly env: string; readonly assetId: string }
+  /** `/projects/{p}/compare/{envA}/{runA}/{envB}/{runB}`: two runs of the project compared step by step. */
+  | { readonly view: "compare"; readonly project: string; readonly a: RunRef; readonly b: RunRef }
   /** Any other path: a page that says there is nothing here. */
   | { readonly view: "unknown"; readonly path: string };
+
+/** A run of an environment (of the place's project). */
+export interface RunRef {
+  readonly env: string;
+  readonly runId: string;
+}
 
 const seg = (s: string): string => encodeURIComponent(s);
 
@@ -51,6 +59,8 @@ export const pathOf = (p: Place): string => {
     }
     case "asset":
       return `/projects/${seg(p.project)}/envs/${seg(p.env)}/assets/${seg(p.assetId)}`;
+    case "compare":
+      return `/projects/${seg(p.project)}/compare/${seg(p.a.env)}/${seg(p.a.runId)}/${seg(p.b.env)}/${seg(p.b.runId)}`;
     case "unknown":
       return p.path;
     default:
@@ -71,6 +81,7 @@ export const placeOf = (pathname: string): Place => {
   if (s[0] !== "projects" || s[1] === undefined) return unknown;
   const project = s[1];
   if (s.length === 2) return { view: "project", project };
+  if (s[2] === "compare" && s.length === 7) return { view: "compare", project, a: { env: s[3]!, runId: s[4]! }, b: { env: s[5]!, runId: s[6]! } };
   if (s[2] !== "envs" || s[3] === undefined) return unknown;
   const env = s[3];
   if (s.length === 4 || (s.length === 5 && s[4] === "runs")) return { view: "runs", project, env };
@@ -88,7 +99,13 @@ export const placeOf = (pathname: string): Place => {
 
 /** The project and environment a place is in, if any: what the switcher shows. */
 export const scopeOf = (p: Place): { project?: string; env?: string } =>
-  p.view === "home" || p.view === "unknown" ? {} : p.view === "project" ? { project: p.project } : { project: p.project, env: p.env };
+  p.view === "home" || p.view === "unknown"
+    ? {}
+    : p.view === "project"
+      ? { project: p.project }
+      : p.view === "compare"
+        ? { project: p.project, env: p.a.env }
+        : { project: p.project, env: p.env };
 
 /** The API path of a project's environments. */
 export const envsApi = (project: string): string => `/api/projects/${seg(project)}/envs`;

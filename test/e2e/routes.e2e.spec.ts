@@ -384,6 +384,43 @@ const CASES = byKey([
     },
   ],
   [
+    `GET ${RUN}/compare`,
+    {
+      params: (c) => ({ runId: c.doneRun }),
+      async success(c) {
+        type Answer = { a: { runId: string }; b: { runId: string }; envs: { a: string; b: string }; steps: { place: string; change: string; a?: { stepId: string }; b?: { stepId: string } }[] };
+        // With itself (the defaults): one step, the same.
+        const self = await c.ok<Answer>("GET", `${c.env}/runs/${c.doneRun}/compare`);
+        expect(self.envs).toEqual({ a: "production", b: "production" });
+        expect(self.steps).toEqual([expect.objectContaining({ place: "root", change: "same" })]);
+        // With another run: its root's arguments differ.
+        const other = await c.h.api.run("flows:double", [5]);
+        const diff = await c.ok<Answer>("GET", `${c.env}/runs/${c.doneRun}/compare?with=${other.runId}`);
+        expect(diff.b.runId).toBe(other.runId);
+        expect(diff.steps.map((m) => m.change)).toEqual(["arguments-changed"]);
+        // Another environment: a branch that has not brought the run in has none (runs diff's e2e compares a re-run in a branch).
+        const branch = await c.freshEnv({ from: "production" });
+        const name = branch.split("/").pop()!;
+        const missing = await c.call("GET", `${c.env}/runs/${c.doneRun}/compare?withEnv=${name}`);
+        expect(missing.status).toBe(404);
+        expect(String((missing.json as { error: string }).error)).toMatch(new RegExp(`no run ${c.doneRun}`));
+        // A token reading production only may not read the other side.
+        const { token } = await c.ok<{ token: string }>("POST", `/api/projects/${c.project}/tokens`, { role: "read", envs: ["production"] });
+        const asReader = (q: string) => fetch(new URL(`${c.env}/runs/${c.doneRun}/compare${q}`, c.h.server.url), { headers: { authorization: `Bearer ${token}` } });
+        expect((await asReader("")).status).toBe(200);
+        const denied = await asReader(`?withEnv=${name}`);
+        expect(denied.status).toBe(403);
+        expect(await denied.text()).toMatch(new RegExp(name));
+      },
+      refusals: (c) => [
+        { what: "with that is not a run id", path: `${c.env}/runs/${c.doneRun}/compare?with=a.b`, status: 400, error: /query parameter with: invalid run id "a\.b"/ },
+        { what: "withEnv that is not a name", path: `${c.env}/runs/${c.doneRun}/compare?withEnv=a.b`, status: 400, error: /query parameter withEnv: invalid environment name "a\.b"/ },
+        { what: "an unknown other run", path: `${c.env}/runs/${c.doneRun}/compare?with=no-such-run`, status: 404, error: /no run no-such-run/ },
+        { what: "an unknown other environment", path: `${c.env}/runs/${c.doneRun}/compare?withEnv=nowhere`, status: 404, error: /nowhere/ },
+      ],
+    },
+  ],
+  [
     `GET ${RUN}/result`,
     {
       params: (c) => ({ runId: c.doneRun }),

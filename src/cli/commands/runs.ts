@@ -1,10 +1,11 @@
-/** `tributary runs ls | show RUN | wait RUN | history RUN | logs RUN | cancel RUN | rerun RUN STEP`: see RUNS in ../table.ts. */
+/** `tributary runs ls | show RUN | wait RUN | history RUN | logs RUN | cancel RUN | rerun RUN STEP | diff RUN [B]`: see RUNS in ../table.ts. */
 import type { Commit, Event } from "../../events/index.js";
 import { toJson } from "../../protocol/json.js";
 import type { LogLine } from "../../protocol/api.js";
 import { clientOf } from "../client.js";
-import { runId as checkRunId, wholeNumber } from "../args.js";
+import { name as checkName, runId as checkRunId, wholeNumber } from "../args.js";
 import { targetOf } from "../options.js";
+import { renderDiff } from "../diff.js";
 import { renderHistory, renderRunTree, showValue } from "../output.js";
 import { RUNS } from "../table.js";
 import { parse, UsageError, usageOf } from "../usage.js";
@@ -18,6 +19,7 @@ export const run = async (argv: string[]): Promise<number> => {
   const client = clientOf(t);
   const [sub, runId, stepId] = positionals;
   if (runId !== undefined) checkRunId(runId);
+  if (sub === "diff" && stepId !== undefined) checkRunId(stepId);
   const limit = wholeNumber("limit", values.limit, 1, 10_000)!;
 
   const out = (v: unknown, text: () => string) => console.log(values.json ? toJson(v) : text());
@@ -98,6 +100,13 @@ export const run = async (argv: string[]): Promise<number> => {
       if (!values.wait) return 0;
       const outcome = await r.outcome(noting(values.cascade ? `waiting for run ${runId}` : `waiting for step ${stepId} of run ${runId}`));
       return printOutcome(runId, outcome, values.json, values.cascade ? `run ${runId}` : `step ${stepId} of run ${runId}`);
+    }
+    case "diff": {
+      if (!runId) break;
+      const bEnv = values["b-env"] === undefined ? undefined : checkName("env", values["b-env"], "--b-env");
+      const c = await client.run(runId).compare({ ...(stepId === undefined ? {} : { run: stepId }), ...(bEnv === undefined ? {} : { env: bEnv }) });
+      out(c, () => renderDiff(c));
+      return 0;
     }
   }
   throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`, usageOf(RUNS));

@@ -12,6 +12,7 @@ import { envApi, pathOf } from "../routes.js";
 import { GraphView } from "./graph-view.js";
 import { StepDetails } from "./step.js";
 import { TimelineView } from "./timeline-view.js";
+import { CompareWith } from "./compare.js";
 
 export const RunPage = ({ project, env, runId, stepId, executionId }: { project: string; env: string; runId: string; stepId?: string; executionId?: string }) => {
   const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
@@ -89,6 +90,7 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
           <code>{r.argumentsBlob ? `stored as a blob (${r.argumentsBlob.size} bytes)` : showValue(r.arguments, 0).replace(/\n/g, " ")}</code>
         </dd>
       </dl>
+      <CompareWith project={project} env={env} runId={runId} />
       <div class="run-body">
         <div class="run-main">
           <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />

@@ -7,6 +7,7 @@ import type { Handlers } from "../context.js";
 import { agentRoutes } from "./agents.js";
 import { assetRoutes } from "./assets.js";
 import { blobRoutes } from "./blobs.js";
+import { compareRoutes } from "./compare.js";
 import { environmentRoutes } from "./environments.js";
 import { logRoutes } from "./logs.js";
 import { metaRoutes } from "./meta.js";
@@ -20,6 +21,7 @@ export const HANDLERS: Handlers = {
   ...environmentRoutes,
   ...runRoutes,
   ...stepRoutes,
+  ...compareRoutes,
 
   ...logRoutes,
   ...assetRoutes,
