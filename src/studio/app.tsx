@@ -13,6 +13,8 @@ import { EnvTree } from "./views/envs.js";
 import { RunsList } from "./views/runs.js";
 import { RunPage } from "./views/run.js";
 import { AssetPage } from "./views/asset.js";
+import { LogsPage } from "./views/logs.js";
+import { AgentsPage } from "./views/agents.js";
 
 const RECENT_KEY = "tributary.projects";
 
@@ -63,7 +65,7 @@ export const App = () => {
 };
 
 const titleOf = (p: Place): string => {
-  const where = p.view === "run" ? `run ${p.runId}` : p.view === "runs" ? `${p.env} runs` : p.view === "project" ? p.project : p.view === "asset" ? `asset ${p.assetId}` : "";
+  const where = p.view === "run" ? `run ${p.runId}` : p.view === "runs" ? `${p.env} runs` : p.view === "project" ? p.project : p.view === "asset" ? `asset ${p.assetId}` : p.view === "logs" ? `logs of ${p.runId}` : p.view === "agents" ? `${p.env} agents` : "";
   return where ? `${where} · Tributary Studio` : "Tributary Studio";
 };
 
@@ -79,6 +81,10 @@ const View = ({ place, generation }: { place: Place; generation: number }) => {
       return <RunPage {...place} />;
     case "asset":
       return <AssetPage {...place} />;
+    case "logs":
+      return <LogsPage {...place} />;
+    case "agents":
+      return <AgentsPage {...place} />;
     case "unknown":
       return (
         <section>

@@ -23,6 +23,10 @@ export type Place =
     }
   /** `/projects/{p}/envs/{e}/assets/{asset}`: an asset. */
   | { readonly view: "asset"; readonly project: string; readonly env: string; readonly assetId: string }
+  /** `/projects/{p}/envs/{e}/runs/{run}/logs`: a run's log lines, live. */
+  | { readonly view: "logs"; readonly project: string; readonly env: string; readonly runId: string }
+  /** `/projects/{p}/envs/{e}/agents`: the environment's agents and its queue. */
+  | { readonly view: "agents"; readonly project: string; readonly env: string }
   /** Any other path: a page that says there is nothing here. */
   | { readonly view: "unknown"; readonly path: string };
 
@@ -45,6 +49,10 @@ export const pathOf = (p: Place): string => {
     }
     case "asset":
       return `/projects/${seg(p.project)}/envs/${seg(p.env)}/assets/${seg(p.assetId)}`;
+    case "logs":
+      return `/projects/${seg(p.project)}/envs/${seg(p.env)}/runs/${seg(p.runId)}/logs`;
+    case "agents":
+      return `/projects/${seg(p.project)}/envs/${seg(p.env)}/agents`;
     case "unknown":
       return p.path;
     default:
@@ -68,10 +76,12 @@ export const placeOf = (pathname: string): Place => {
   if (s[2] !== "envs" || s[3] === undefined) return unknown;
   const env = s[3];
   if (s.length === 4 || (s.length === 5 && s[4] === "runs")) return { view: "runs", project, env };
+  if (s[4] === "agents" && s.length === 5) return { view: "agents", project, env };
   if (s[4] === "assets" && s.length === 6) return { view: "asset", project, env, assetId: s[5]! };
   if (s[4] !== "runs" || s[5] === undefined) return unknown;
   const runId = s[5];
   if (s.length === 6) return { view: "run", project, env, runId };
+  if (s[6] === "logs" && s.length === 7) return { view: "logs", project, env, runId };
   if (s[6] !== "steps" || s[7] === undefined) return unknown;
   if (s.length === 8) return { view: "run", project, env, runId, stepId: s[7] };
   if (s[8] === "executions" && s.length === 10) return { view: "run", project, env, runId, stepId: s[7], executionId: s[9]! };
