@@ -85,7 +85,7 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
         >
           <label>
             target{" "}
-            <select name="target" value={key} onChange={(e) => (setChosen(e.currentTarget.value), setFields([]))}>
+            <select name="submit-target" value={key} onChange={(e) => (setChosen(e.currentTarget.value), setFields([]))}>
               {targets.map((x) => (
                 <option key={x.key} value={x.key}>
                   {x.key}
