@@ -173,6 +173,22 @@ describe("Studio's actions, logs, agents and runs filters, in Chromium", () => {
     await page.close();
   });
 
+  it("previews an asset's text file and image", async () => {
+    const { view, outcome } = await h.api.run("slog:pictures_flow", ["a note\nin two lines"]);
+    expect(outcome.status).toBe("succeeded");
+    const assetId = Object.keys(view.assets)[0]!;
+    const page = await open(`${envPath()}/assets/${assetId}`);
+    expect(Object.values(view.assets)[0]!.persisted!.entries.map((e) => e.path).sort()).toEqual(["out/dot.png", "out/notes.txt"]);
+    await page.locator('tr[data-path="out/notes.txt"] button[name="preview"]').click();
+    expect(await page.locator('[data-preview="out/notes.txt"] pre').textContent()).toBe("a note\nin two lines");
+    await page.locator('tr[data-path="out/dot.png"] button[name="preview"]').click();
+    const img = page.locator('[data-preview="out/dot.png"] img');
+    await img.waitFor();
+    await expect.poll(() => img.evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth)).toBe(2);
+    await shot(page, "asset-preview");
+    await page.close();
+  });
+
   it("shows no console errors but the refusals the tests provoke", () => {
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   });
