@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import type { AgentsAnswer, RunAnswer } from "../../src/protocol/api.js";
 import { launchChromium } from "../support/browser.js";
-import { FLOWS, ROOT, startHarness, type Harness } from "./support.js";
+import { Api, FLOWS, ROOT, startHarness, type Harness } from "./support.js";
 
 const SLOG = resolve(import.meta.dirname, "fixtures/studio-logs.ts");
 const SHOTS = join(ROOT, ".scratch/studio");
@@ -187,6 +187,35 @@ describe("Studio's actions, logs, agents and runs filters, in Chromium", () => {
     await expect.poll(() => img.evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth)).toBe(2);
     await shot(page, "asset-preview");
     await page.close();
+  });
+
+  it("with --auth, a read-only token's cancel and re-run show the server's 403 message", async () => {
+    const admin = "studio-views-admin-token-0123456789";
+    const a = await startHarness("embedded", { server: { studioDir }, adminToken: admin });
+    try {
+      await a.agent({ modules: [FLOWS] });
+      const { runId, view } = await a.api.run("flows:fan_out", [1]);
+      const made = await a.api.call<{ token: string }>("POST", `/api/projects/${a.api.project}/tokens`, { role: "read", name: "views" });
+      expect(made.status).toBe(200);
+      const read = made.body.token;
+      const page = await context.newPage();
+      page.setDefaultTimeout(10_000);
+      const step = view.steps.find((s) => s.stepId !== view.run.rootStepId)!;
+      await page.goto(`${a.server.url}/`);
+      await page.evaluate(`sessionStorage.setItem("tributary.token", ${JSON.stringify(read)})`);
+      await page.goto(`${a.server.url}/projects/${a.api.project}/envs/production/runs/${runId}/steps/${step.stepId}`);
+      const refused = await new Api(a.server.url, a.api.project, "production", read).call<{ error: string }>("POST", `/api/projects/${a.api.project}/envs/production/runs/${runId}/cancel`, {});
+      expect(refused.status).toBe(403);
+      await page.locator('button[name="cancel"]').click();
+      await expect.poll(() => page.locator(".run-actions .error").textContent()).toContain(refused.body.error);
+      expect(await page.locator(".run-actions .error").textContent()).toContain("not allowed");
+      await page.locator('button[name="rerun"]').click();
+      await expect.poll(() => page.locator(".rerun .error").textContent()).toContain("not allowed");
+      expect((await a.api.view(runId)).run.status).toBe("succeeded");
+      await page.close();
+    } finally {
+      await a.close();
+    }
   });
 
   it("shows no console errors but the refusals the tests provoke", () => {
