@@ -23,9 +23,27 @@ export interface RunView {
 
 export const getRun = (src: DocSource, runId: RunId): RunDoc | undefined => src.get<RunDoc>("runs", runId);
 
-/** Runs, newest first (run ids sort by creation time). */
-export const listRuns = (src: DocSource, limit = 50): RunDoc[] =>
-  [...src.range<RunDoc>("runs", { reverse: true, limit })].map(([, d]) => d);
+/** Which runs {@link listRuns} answers: older than `before` (a run id), of a status, of a target (`repository:target`). */
+export interface RunFilter {
+  readonly before?: string;
+  readonly status?: string;
+  readonly target?: string;
+}
+
+/** Runs, newest first (run ids sort by creation time); with a filter, the first `limit` that pass it. */
+export const listRuns = (src: DocSource, limit = 50, filter: RunFilter = {}): RunDoc[] => {
+  const { before, status, target } = filter;
+  if (before === undefined && status === undefined && target === undefined) return [...src.range<RunDoc>("runs", { reverse: true, limit })].map(([, d]) => d);
+  const out: RunDoc[] = [];
+  for (const [key, d] of src.range<RunDoc>("runs", { reverse: true })) {
+    if (out.length >= limit) break;
+    if (before !== undefined && key >= before) continue;
+    if (status !== undefined && d.status !== status) continue;
+    if (target !== undefined && `${d.target.repository}:${d.target.target}` !== target) continue;
+    out.push(d);
+  }
+  return out;
+};
 
 export const stepsOfRun = (src: DocSource, runId: RunId): StepDoc[] =>
   [...src.range<StepDoc>("steps", { prefix: `${runId}/` })]

@@ -9,7 +9,7 @@
  */
 import type { Event, Value } from "../events/types.js";
 import type { Principal } from "../events/principal.js";
-import type { AgentDoc, AssetDoc, EnvironmentDoc, RunComparison, RunDoc, RunView, StepDoc } from "../projections/index.js";
+import type { AgentDoc, AssetDoc, EnvironmentDoc, ManifestDoc, RunComparison, RunDoc, RunView, StepDoc } from "../projections/index.js";
 import type { AssetRef, Outcome } from "./values.js";
 
 export type { Outcome } from "./values.js";
@@ -101,11 +101,28 @@ export interface ConnectedAgent {
   readonly draining: boolean;
 }
 
+/** A queued execution and why no agent has it yet. */
+export interface Waiting {
+  readonly executionId: string;
+  readonly runId: string;
+  readonly stepId: string;
+  /** `repository:target`. */
+  readonly target: string;
+  readonly requires?: { readonly [tag: string]: readonly string[] };
+  readonly reason: "backoff" | "waiting-for-handles" | "no-agent-hosts-target" | "no-agent-with-tags" | "no-capacity" | "assignable";
+  /** The reason in words. */
+  readonly message: string;
+}
+
 /** `GET …/agents`. */
 export interface AgentsAnswer {
   readonly connected: readonly ConnectedAgent[];
   /** Every agent the log knows. */
   readonly known: readonly AgentDoc[];
+  /** The latest manifest of each repository (its targets, their parameters). */
+  readonly manifests: readonly ManifestDoc[];
+  /** Executions queued, oldest first, and why no agent has them yet. */
+  readonly queue: readonly Waiting[];
 }
 
 /** `GET …/projections/dump`. */

@@ -97,7 +97,12 @@ const TABLE = [
     method: "GET",
     path: `${ENV}/runs`,
     summary: "latest runs",
-    query: strict({ limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]{0,3}|10000)$", description: "a whole number from 1 to 10000" })) }),
+    query: strict({
+      limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]{0,3}|10000)$", description: "a whole number from 1 to 10000" })),
+      before: Type.Optional(Id("run id (runs older than it: the next page)")),
+      status: Type.Optional(Type.Union([Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed"), Type.Literal("cancelled")], { description: "running | succeeded | failed | cancelled" })),
+      target: Type.Optional(Type.String({ pattern: "^[^:]+:[^:]+$", maxLength: 512, description: 'a target as "repository:target"' })),
+    }),
   },
   { name: "submitRun", method: "POST", path: `${ENV}/runs`, summary: "submit a run", body: SubmitBody },
   {

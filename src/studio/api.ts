@@ -76,3 +76,46 @@ export const api = async <T>(path: string, init: { method?: "GET" | "POST"; body
   }
   return decodeJson(text) as T;
 };
+
+/**
+ * Follows an NDJSON stream of the API (`…/logs?follow=true`), with the
+ * token: calls `onLine` with each decoded line until the stream ends (it
+ * resolves) or `signal` aborts. A refusal throws {@link ApiError}.
+ */
+export const streamLines = async (path: string, onLine: (v: unknown) => void, signal: AbortSignal): Promise<void> => {
+  const headers: Record<string, string> = { accept: "application/x-ndjson" };
+  const t = token();
+  if (t) headers["authorization"] = `Bearer ${t}`;
+  let res: Response;
+  try {
+    res = await fetch(path, { headers, signal });
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new ApiError(0, `the server does not answer (${(e as Error).message}): is it running?`);
+  }
+  if (!res.ok || !res.body) {
+    const text = await res.text();
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      const body = JSON.parse(text) as { error?: unknown };
+      if (typeof body.error === "string") message = body.error;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new ApiError(res.status, message);
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    rest += value;
+    let nl: number;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      const line = rest.slice(0, nl).trim();
+      rest = rest.slice(nl + 1);
+      if (line) onLine(decodeJson(line));
+    }
+  }
+  if (rest.trim()) onLine(decodeJson(rest.trim()));
+};

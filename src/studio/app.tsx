@@ -15,6 +15,8 @@ import { RunPage } from "./views/run.js";
 import { HistoryPage } from "./views/history.js";
 import { AssetPage } from "./views/asset.js";
 import { ComparePage } from "./views/compare.js";
+import { LogsPage } from "./views/logs.js";
+import { AgentsPage } from "./views/agents.js";
 
 const RECENT_KEY = "tributary.projects";
 
@@ -78,7 +80,11 @@ const titleOf = (p: Place): string => {
               ? `asset ${p.assetId}`
               : p.view === "compare"
                 ? `compare ${p.a.runId} · ${p.b.runId}`
-                : "";
+                : p.view === "logs"
+                  ? `logs of ${p.runId}`
+                  : p.view === "agents"
+                    ? `${p.env} agents`
+                    : "";
   return where ? `${where} · Tributary Studio` : "Tributary Studio";
 };
 
@@ -98,6 +104,10 @@ const View = ({ place, generation }: { place: Place; generation: number }) => {
       return <AssetPage {...place} />;
     case "compare":
       return <ComparePage {...place} />;
+    case "logs":
+      return <LogsPage {...place} />;
+    case "agents":
+      return <AgentsPage {...place} />;
     case "unknown":
       return (
         <section>

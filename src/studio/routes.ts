@@ -27,6 +27,10 @@ export type Place =
   | { readonly view: "asset"; readonly project: string; readonly env: string; readonly assetId: string }
   /** `/projects/{p}/compare/{envA}/{runA}/{envB}/{runB}`: two runs of the project compared step by step. */
   | { readonly view: "compare"; readonly project: string; readonly a: RunRef; readonly b: RunRef }
+  /** `/projects/{p}/envs/{e}/runs/{run}/logs`: a run's log lines, live. */
+  | { readonly view: "logs"; readonly project: string; readonly env: string; readonly runId: string }
+  /** `/projects/{p}/envs/{e}/agents`: the environment's agents and its queue. */
+  | { readonly view: "agents"; readonly project: string; readonly env: string }
   /** Any other path: a page that says there is nothing here. */
   | { readonly view: "unknown"; readonly path: string };
 
@@ -61,6 +65,10 @@ export const pathOf = (p: Place): string => {
       return `/projects/${seg(p.project)}/envs/${seg(p.env)}/assets/${seg(p.assetId)}`;
     case "compare":
       return `/projects/${seg(p.project)}/compare/${seg(p.a.env)}/${seg(p.a.runId)}/${seg(p.b.env)}/${seg(p.b.runId)}`;
+    case "logs":
+      return `/projects/${seg(p.project)}/envs/${seg(p.env)}/runs/${seg(p.runId)}/logs`;
+    case "agents":
+      return `/projects/${seg(p.project)}/envs/${seg(p.env)}/agents`;
     case "unknown":
       return p.path;
     default:
@@ -85,12 +93,14 @@ export const placeOf = (pathname: string): Place => {
   if (s[2] !== "envs" || s[3] === undefined) return unknown;
   const env = s[3];
   if (s.length === 4 || (s.length === 5 && s[4] === "runs")) return { view: "runs", project, env };
+  if (s[4] === "agents" && s.length === 5) return { view: "agents", project, env };
   if (s[4] === "assets" && s.length === 6) return { view: "asset", project, env, assetId: s[5]! };
   if (s[4] !== "runs" || s[5] === undefined) return unknown;
   const runId = s[5];
   if (s.length === 6) return { view: "run", project, env, runId };
   if (s[6] === "history" && s.length === 7) return { view: "history", project, env, runId };
   if (s[6] === "history" && s[7] === "steps" && s.length === 9) return { view: "history", project, env, runId, stepId: s[8]! };
+  if (s[6] === "logs" && s.length === 7) return { view: "logs", project, env, runId };
   if (s[6] !== "steps" || s[7] === undefined) return unknown;
   if (s.length === 8) return { view: "run", project, env, runId, stepId: s[7] };
   if (s[8] === "executions" && s.length === 10) return { view: "run", project, env, runId, stepId: s[7], executionId: s[9]! };

@@ -304,8 +304,20 @@ const CASES = byKey([
         const runs = await c.ok<{ runId: string }[]>("GET", `${c.env}/runs`);
         expect(runs.map((r) => r.runId)).toEqual(expect.arrayContaining([c.doneRun, c.filesRun, c.logsRun]));
         expect(await c.ok<unknown[]>("GET", `${c.env}/runs?limit=1`)).toHaveLength(1);
+        type Row = { runId: string; status: string; target: { repository: string; target: string } };
+        const all = await c.ok<Row[]>("GET", `${c.env}/runs`);
+        const older = await c.ok<Row[]>("GET", `${c.env}/runs?before=${all[0]!.runId}`);
+        expect(older.map((r) => r.runId)).toEqual(all.slice(1).map((r) => r.runId));
+        const status = all[0]!.status;
+        const byStatus = await c.ok<Row[]>("GET", `${c.env}/runs?status=${status}`);
+        expect(byStatus.map((r) => r.runId)).toEqual(all.filter((r) => r.status === status).map((r) => r.runId));
+        const target = `${all[0]!.target.repository}:${all[0]!.target.target}`;
+        const byTarget = await c.ok<Row[]>("GET", `${c.env}/runs?target=${encodeURIComponent(target)}&limit=2`);
+        expect(byTarget.map((r) => r.runId)).toEqual(all.filter((r) => `${r.target.repository}:${r.target.target}` === target).slice(0, 2).map((r) => r.runId));
       },
       refusals: (c) => [
+        { what: "an unknown status", path: `${c.env}/runs?status=done`, status: 400, error: /status/ },
+        { what: "a target without its repository", path: `${c.env}/runs?target=x`, status: 400, error: /target/ },
         { what: "a limit of 0", path: `${c.env}/runs?limit=0`, status: 400, error: /query parameter limit must be a whole number from 1 to 10000/ },
         { what: "a limit that is not a number", path: `${c.env}/runs?limit=abc`, status: 400, error: /limit must be a whole number/ },
         { what: "a limit given twice", path: `${c.env}/runs?limit=1&limit=2`, status: 400, error: /limit is given twice/ },
@@ -530,7 +542,9 @@ const CASES = byKey([
     `GET ${ENV}/agents`,
     {
       async success(c) {
-        const agents = await c.ok<{ connected: { agentId: string; targets: string[] }[]; known: { agentId: string }[] }>("GET", `${c.env}/agents`);
+        const agents = await c.ok<{ connected: { agentId: string; targets: string[] }[]; known: { agentId: string }[]; manifests: { repository: string; targets: { name: string; parameters: unknown[] }[] }[]; queue: unknown[] }>("GET", `${c.env}/agents`);
+        expect(agents.manifests.find((m) => m.repository === "flows")?.targets.map((t) => t.name)).toContain("double");
+        expect(Array.isArray(agents.queue)).toBe(true);
         expect(agents.connected).toHaveLength(1);
         expect(agents.connected[0]!.targets).toEqual(expect.arrayContaining(["flows:double", "files:files_flow"]));
         expect(agents.known.map((a) => a.agentId)).toContain(agents.connected[0]!.agentId);

@@ -223,7 +223,7 @@ describe("Studio, served by the server, in Chromium", () => {
     const rows = await page.locator("tr[data-path]").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 3).map((td) => td.textContent)));
     expect(rows).toEqual(asset.persisted!.entries.map((e) => [e.path, String(e.size), e.sha256]));
     const text = asset.persisted!.entries.find((e) => e.path.endsWith("a.txt"))!;
-    const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`tr[data-path="${text.path}"] button`).click()]);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`tr[data-path="${text.path}"] button`, { hasText: "download" }).click()]);
     expect(await readFile((await download.path())!, "utf8")).toBe("hello ui");
     await shot(page, "asset");
     expect(unexpected()).toEqual([]);

@@ -23,6 +23,8 @@ describe("Studio's URL scheme", () => {
     { view: "history", project: "p", env: "production", runId: "01ABC" },
     { view: "history", project: "p", env: "production", runId: "01ABC", stepId: "3" },
     { view: "asset", project: "p", env: "production", assetId: "a1" },
+    { view: "logs", project: "p", env: "production", runId: "01ABC" },
+    { view: "agents", project: "p", env: "dev" },
   ];
 
   it("every place has a path that reads back as the same place", () => {

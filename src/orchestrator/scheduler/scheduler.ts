@@ -12,6 +12,8 @@ import type { TaskLogs } from "../task-logs.js";
 import { CommitEffects } from "./effects.js";
 import { AgentSessions, type AgentConnection, type ConnectedInfo, type Hello } from "./sessions.js";
 import { TickLoop } from "./ticks.js";
+import { waitingReasons, type Waiting } from "../core/index.js";
+import { parseRunId, parseStepId } from "../../events/index.js";
 
 export interface SchedulerOptions {
   /** Heartbeat interval asked of agents, ms. An agent silent for 3 intervals is lost. */
@@ -109,6 +111,16 @@ export class EnvScheduler {
   /** Connected agents, for the API. */
   connected(): ConnectedInfo[] {
     return this.sessions.connected();
+  }
+
+  /** Queued executions and why each waits, for the API. */
+  queue(now = Date.now()): Waiting[] {
+    return waitingReasons(this.orch.activeExecutions(), this.sessions.slots(), now, (step) => {
+      const [runId, stepId] = step.split("/");
+      const r = parseRunId(runId);
+      const s = parseStepId(stepId);
+      return r._tag === "Right" && s._tag === "Right" && this.orch.hasOutcome(r.right, s.right);
+    });
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import { ErrorBox, Link, Loading } from "../components.js";
 import { showTime } from "../format.js";
 import { useApi } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
+import { Preview } from "./preview.js";
 
 /** Fetches a blob (with the token, which a plain link cannot send) and saves it under `name`. */
 const download = async (url: string, name: string): Promise<void> => {
@@ -24,6 +25,7 @@ const download = async (url: string, name: string): Promise<void> => {
 export const AssetPage = ({ project, env, assetId }: { project: string; env: string; assetId: string }) => {
   const asset = useApi<AssetAnswer>(envApi(project, env, `/assets/${encodeURIComponent(assetId)}`));
   const [failed, setFailed] = useState<string | null>(null);
+  const [previewed, setPreviewed] = useState<string | null>(null);
   const a = asset.data;
   const p = a?.persisted;
   return (
@@ -66,6 +68,9 @@ export const AssetPage = ({ project, env, assetId }: { project: string; env: str
                     <td>
                       <button type="button" class="link" onClick={() => download(`${blobPath(project, env)}/${e.blobKey}`, e.path).catch((x: Error) => setFailed(x.message))}>
                         download
+                      </button>{" "}
+                      <button type="button" class="link" name="preview" aria-pressed={previewed === e.path} onClick={() => setPreviewed(previewed === e.path ? null : e.path)}>
+                        preview
                       </button>
                     </td>
                   </tr>
@@ -73,6 +78,17 @@ export const AssetPage = ({ project, env, assetId }: { project: string; env: str
               </tbody>
             </table>
           </div>
+          {previewed && p.entries.some((e) => e.path === previewed) && (
+            <>
+              <h2>
+                Preview of <code>{previewed}</code>
+              </h2>
+              {(() => {
+                const e = p.entries.find((x) => x.path === previewed)!;
+                return <Preview key={e.path} url={`${blobPath(project, env)}/${e.blobKey}`} path={e.path} size={e.size} />;
+              })()}
+            </>
+          )}
           <h2>Restored</h2>
           {a.restores.length === 0 ? (
             <p class="muted">Not restored yet{a.local ? "" : " in this environment"}.</p>

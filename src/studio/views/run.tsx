@@ -13,6 +13,7 @@ import { GraphView } from "./graph-view.js";
 import { StepDetails } from "./step.js";
 import { TimelineView } from "./timeline-view.js";
 import { CompareWith } from "./compare.js";
+import { CancelButton } from "./actions.js";
 
 export const RunPage = ({ project, env, runId, stepId, executionId }: { project: string; env: string; runId: string; stepId?: string; executionId?: string }) => {
   const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
@@ -44,6 +45,9 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
       <h1>
         {targetText(r.target)} <Status status={r.status} />
       </h1>
+      <p class="run-actions">
+        <Link href={pathOf({ view: "logs", project, env, runId })}>logs</Link> <CancelButton key={`${env}/${runId}`} project={project} env={env} runId={runId} />
+      </p>
       <dl class="facts">
         <dt>run</dt>
         <dd>

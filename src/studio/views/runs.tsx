@@ -1,31 +1,110 @@
-/** `/projects/{p}/envs/{e}`: the environment's latest runs, newest first, refreshed every 2 s. */
-import type { RunsAnswer } from "../../protocol/api.js";
+/**
+ * `/projects/{p}/envs/{e}`: the environment's runs, newest first, refreshed
+ * every 2 s; filtered by status and target (by the API), by time (in the
+ * page), searched by run id, paged (`before`), and a form to submit one.
+ */
+import { useState } from "preact/hooks";
+import type { AgentsAnswer, RunsAnswer } from "../../protocol/api.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { durationOf, showTime, targetText } from "../format.js";
-import { useApi } from "../hooks.js";
+import { navigate, useApi } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
+import { SubmitForm } from "./actions.js";
 
-const LIMIT = 100;
+const LIMIT = 50;
+const STATUSES = ["running", "succeeded", "failed", "cancelled"] as const;
+
+/** The query of `GET …/runs` for these filters. */
+export const runsQuery = (f: { limit: number; before?: string; status?: string; target?: string }): string => {
+  const q = new URLSearchParams({ limit: String(f.limit) });
+  if (f.before) q.set("before", f.before);
+  if (f.status) q.set("status", f.status);
+  if (f.target) q.set("target", f.target);
+  return `/runs?${q.toString()}`;
+};
+
+/** A `datetime-local` field's value as epoch ms (local time), or undefined. */
+const msOf = (v: string): number | undefined => {
+  if (!v) return undefined;
+  const t = new Date(v).getTime();
+  return Number.isNaN(t) ? undefined : t;
+};
 
 export const RunsList = ({ project, env }: { project: string; env: string }) => {
-  const runs = useApi<RunsAnswer>(envApi(project, env, `/runs?limit=${LIMIT}`), { pollMs: () => 2000 });
+  const [status, setStatus] = useState("");
+  const [target, setTarget] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const [search, setSearch] = useState("");
+  /** The `before` of each page shown so far: the last is this page's. */
+  const [pages, setPages] = useState<string[]>([]);
+  const before = pages.at(-1);
+  const runs = useApi<RunsAnswer>(envApi(project, env, runsQuery({ limit: LIMIT, ...(before ? { before } : {}), ...(status ? { status } : {}), ...(target ? { target } : {}) })), { pollMs: () => 2000 });
+  const agents = useApi<AgentsAnswer>(envApi(project, env, "/agents"), { pollMs: () => 30_000 });
+  const targets = [...new Set((agents.data?.manifests ?? []).flatMap((m) => m.targets.filter((t) => t.kind === "workflow").map((t) => `${m.repository}:${t.name}`)))].sort();
   const now = Date.now();
+  const lo = msOf(from);
+  const hi = msOf(to);
+  const needle = search.trim();
+  const rows = (runs.data ?? []).filter((r) => (lo === undefined || r.submittedAt >= lo) && (hi === undefined || r.submittedAt <= hi) && (needle === "" || r.runId.includes(needle)));
+  const reset = <T,>(set: (v: T) => void) => (v: T) => (set(v), setPages([]));
   return (
     <section>
       <p class="crumbs">
-        <Link href={pathOf({ view: "project", project })}>{project}</Link> / {env}
+        <Link href={pathOf({ view: "project", project })}>{project}</Link> / {env} · <Link href={pathOf({ view: "agents", project, env })}>agents</Link>
       </p>
       <h1>
         Runs of <code>{env}</code>
       </h1>
+      <SubmitForm project={project} env={env} />
+      <form
+        class="filters runs-filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (needle) navigate(pathOf({ view: "run", project, env, runId: needle }));
+        }}
+      >
+        <label>
+          run id <input name="search" value={search} size={28} placeholder="search, Enter opens" onInput={(e) => setSearch(e.currentTarget.value)} />
+        </label>{" "}
+        <label>
+          status{" "}
+          <select name="status" value={status} onChange={(e) => reset(setStatus)(e.currentTarget.value)}>
+            <option value="">any</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>{" "}
+        <label>
+          target{" "}
+          <select name="target" value={target} onChange={(e) => reset(setTarget)(e.currentTarget.value)}>
+            <option value="">any</option>
+            {targets.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+            {target && !targets.includes(target) && <option value={target}>{target}</option>}
+          </select>
+        </label>{" "}
+        <label>
+          from <input type="datetime-local" name="from" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+        </label>{" "}
+        <label>
+          to <input type="datetime-local" name="to" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+        </label>
+      </form>
       {runs.error && <ErrorBox error={runs.error} what="runs" />}
       {runs.loading && <Loading />}
-      {runs.data && runs.data.length === 0 && (
+      {runs.data && runs.data.length === 0 && pages.length === 0 && !status && !target && (
         <p class="muted">
-          No runs yet. Submit one with <code>tributary submit REPOSITORY:TARGET --project {project} --env {env}</code>.
+          No runs yet. Submit one above, or with <code>tributary submit REPOSITORY:TARGET --project {project} --env {env}</code>.
         </p>
       )}
-      {runs.data && runs.data.length > 0 && (
+      {runs.data && (runs.data.length > 0 || pages.length > 0 || status || target) && (
         <div class="scroll">
           <table class="runs">
             <thead>
@@ -39,7 +118,7 @@ export const RunsList = ({ project, env }: { project: string; env: string }) => 
               </tr>
             </thead>
             <tbody>
-              {runs.data.map((r) => (
+              {rows.map((r) => (
                 <tr key={r.runId} data-run={r.runId}>
                   <td>
                     <Link href={pathOf({ view: "run", project, env, runId: r.runId })}>
@@ -59,7 +138,22 @@ export const RunsList = ({ project, env }: { project: string; env: string }) => 
               ))}
             </tbody>
           </table>
-          {runs.data.length === LIMIT && <p class="muted">The latest {LIMIT} runs (paging comes later).</p>}
+          {rows.length === 0 && <p class="muted">No run on this page matches.</p>}
+          <p class="pager">
+            <button type="button" name="newest" disabled={pages.length === 0} onClick={() => setPages([])}>
+              newest
+            </button>{" "}
+            <button type="button" name="newer" disabled={pages.length === 0} onClick={() => setPages((p) => p.slice(0, -1))}>
+              ‹ newer
+            </button>{" "}
+            <span class="muted">
+              page {pages.length + 1} · {runs.data.length} run(s)
+              {rows.length !== runs.data.length ? `, ${rows.length} shown` : ""}
+            </span>{" "}
+            <button type="button" name="older" disabled={runs.data.length < LIMIT} onClick={() => setPages((p) => [...p, runs.data!.at(-1)!.runId])}>
+              older ›
+            </button>
+          </p>
         </div>
       )}
     </section>

@@ -5,6 +5,7 @@ import { Link, Status } from "../components.js";
 import { durationOf, showClock, showTime, showValue, targetText } from "../format.js";
 import { markersOf } from "../graph.js";
 import { pathOf } from "../routes.js";
+import { RerunControls } from "./actions.js";
 
 type Step = RunAnswer["steps"][number];
 type Result = NonNullable<Step["result"]>;
@@ -37,6 +38,7 @@ export const StepDetails = (props: { view: RunAnswer; step: Step; project: strin
       <h2>
         {targetText(step.target)} <Status status={step.status} />
       </h2>
+      <RerunControls key={`${env}/${runId}/${step.stepId}`} project={project} env={env} runId={runId} stepId={step.stepId} />
       <dl class="facts">
         <dt>step</dt>
         <dd>

@@ -12,7 +12,11 @@ import { HttpError } from "../http-io.js";
 import { runAsOfQuery } from "./time-travel.js";
 
 export const runRoutes = {
-  listRuns: async (ctx, r) => listRuns((await envOf(ctx, r)).rt.source, Number(r.query.get("limit") ?? 50)),
+  listRuns: async (ctx, r) => {
+    const q = (k: string) => r.query.get(k) ?? undefined;
+    const filter = { ...(q("before") ? { before: q("before")! } : {}), ...(q("status") ? { status: q("status")! } : {}), ...(q("target") ? { target: q("target")! } : {}) };
+    return listRuns((await envOf(ctx, r)).rt.source, Number(q("limit") ?? 50), filter);
+  },
 
   submitRun: async (ctx, r) => submit(ctx, await envOf(ctx, r), r.body, r.principal),
 
