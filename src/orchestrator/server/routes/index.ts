@@ -7,6 +7,7 @@ import type { Handlers } from "../context.js";
 import { agentRoutes } from "./agents.js";
 import { assetRoutes } from "./assets.js";
 import { blobRoutes } from "./blobs.js";
+import { changeRoutes } from "./changes.js";
 import { environmentRoutes } from "./environments.js";
 import { logRoutes } from "./logs.js";
 import { metaRoutes } from "./meta.js";
@@ -27,4 +28,5 @@ export const HANDLERS: Handlers = {
   ...projectionRoutes,
   ...blobRoutes,
   ...tokenRoutes,
+  ...changeRoutes,
 };
