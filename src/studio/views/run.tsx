@@ -1,7 +1,7 @@
 /**
  * `/projects/{p}/envs/{e}/runs/{run}[/steps/{step}[/executions/{x}]]`: a
- * run, its step graph, and the selected step's details. Refreshed every
- * second while the run runs, every 5 s after (a step can be re-run).
+ * run, its step graph, and the selected step's details. Fetched again when
+ * the server pushes a change of this run (hooks.ts `useApi` with `live`).
  */
 import type { RunAnswer } from "../../protocol/api.js";
 import { describePrincipal } from "../../events/principal.js";
@@ -14,8 +14,9 @@ import { StepDetails } from "./step.js";
 import { TimelineView } from "./timeline-view.js";
 
 export const RunPage = ({ project, env, runId, stepId, executionId }: { project: string; env: string; runId: string; stepId?: string; executionId?: string }) => {
+  // Fetched again when a pushed change touches this run (a finished run too: a step can be re-run).
   const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
-    pollMs: (v) => (v === undefined || v.run.status === "running" || v.run.pending > 0 ? 1000 : 5000),
+    live: { project, env, touches: (m) => m.runs.some((r) => r.runId === runId), minGapMs: 500 },
   });
   const crumbs = (
     <p class="crumbs">

@@ -1,4 +1,4 @@
-/** `/projects/{p}/envs/{e}`: the environment's latest runs, newest first, refreshed every 2 s. */
+/** `/projects/{p}/envs/{e}`: the environment's latest runs, newest first, fetched again (at most once a second) when a run changes. */
 import type { RunsAnswer } from "../../protocol/api.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { durationOf, showTime, targetText } from "../format.js";
@@ -8,7 +8,7 @@ import { envApi, pathOf } from "../routes.js";
 const LIMIT = 100;
 
 export const RunsList = ({ project, env }: { project: string; env: string }) => {
-  const runs = useApi<RunsAnswer>(envApi(project, env, `/runs?limit=${LIMIT}`), { pollMs: () => 2000 });
+  const runs = useApi<RunsAnswer>(envApi(project, env, `/runs?limit=${LIMIT}`), { live: { project, env, touches: (m) => m.runs.length > 0, minGapMs: 1000 } });
   const now = Date.now();
   return (
     <section>
