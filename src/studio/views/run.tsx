@@ -9,7 +9,9 @@ import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { durationOf, showTime, showValue, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
+import { useEffect } from "preact/hooks";
 import { GraphView } from "./graph-view.js";
+import { GRAPH_LIMIT, StepList } from "./step-list.js";
 import { StepDetails } from "./step.js";
 import { TimelineView } from "./timeline-view.js";
 
@@ -18,6 +20,12 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
   const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
     live: { project, env, touches: (m) => m.runs.some((r) => r.runId === runId), minGapMs: 500 },
   });
+  // Marked once per run shown, when its page is first drawn with its data: what `npm run bench -- --only studio` times.
+  const has = run.data !== undefined;
+  useEffect(() => {
+    const mark = `tributary:run-rendered:${runId}`;
+    if (has && performance.getEntriesByName(mark).length === 0) performance.mark(mark);
+  }, [runId, has]);
   const crumbs = (
     <p class="crumbs">
       <Link href={pathOf({ view: "project", project })}>{project}</Link> / <Link href={pathOf({ view: "runs", project, env })}>{env}</Link> / run{" "}
@@ -88,7 +96,11 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
       </dl>
       <div class="run-body">
         <div class="run-main">
-          <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          {view.steps.length < GRAPH_LIMIT ? (
+            <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          ) : (
+            <StepList view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          )}
           <h2>Timeline</h2>
           <p class="muted legend">Each execution: hatched while it waited (queued, a retry's backoff, no agent free), solid while it ran.</p>
           <TimelineView view={view} now={now} href={(s, x) => pathOf({ view: "run", project, env, runId, stepId: s, executionId: x })} />
@@ -106,3 +118,4 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
     </section>
   );
 };
+
