@@ -40,8 +40,15 @@ export const runStudioBench = async (options: { steps: number; running: number; 
     const big = await runWorkflow<number>(server.url, "bench:fan_out", [options.steps - 1]);
     const list = (await (await fetch(new URL(`${RUNS}?limit=1`, server.url))).json()) as { runId: string }[];
     const runId = list[0]!.runId;
-    const bytes = (await (await fetch(new URL(`${RUNS}/${runId}`, server.url))).arrayBuffer()).byteLength;
-    rows.push({ what: `finished fan-out run of ${options.steps} steps (made in ${big.seconds.toFixed(1)} s): its API answer`, value: `${(bytes / 2 ** 20).toFixed(1)} MiB` });
+    let bytes = 0;
+    const apiTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      bytes = (await (await fetch(new URL(`${RUNS}/${runId}`, server.url))).arrayBuffer()).byteLength;
+      apiTimes.push(performance.now() - t);
+    }
+    apiTimes.sort((a, b) => a - b);
+    rows.push({ what: `finished fan-out run of ${options.steps} steps (made in ${big.seconds.toFixed(1)} s): its API answer (median of 3)`, value: `${(bytes / 2 ** 20).toFixed(1)} MiB in ${apiTimes[1]!.toFixed(0)} ms` });
     const times: number[] = [];
     for (let i = 0; i < options.tries; i++) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
