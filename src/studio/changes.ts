@@ -23,6 +23,8 @@ class Stream {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private down = false;
   private stopped = false;
+  /** The server refused it (401, 403, 404): not asked again; a new subscriber gets a new stream. */
+  refused = false;
 
   constructor(private readonly path: string) {}
 
@@ -73,7 +75,8 @@ class Stream {
       this.down = true;
       this.emit({ kind: "down" });
     }
-    if (!fatal) this.timer = setTimeout(() => void this.connect(), RETRY_MS);
+    if (fatal) this.refused = true;
+    else this.timer = setTimeout(() => void this.connect(), RETRY_MS);
   }
 
   private onMessage(block: string, resumed: boolean): void {
@@ -109,9 +112,11 @@ export const changesPath = (project: string, env: string): string => `/api/proje
 /** Listens to the changes of `project/env` (opening its stream if none is open); returns the unsubscription (the last one closes it). */
 export const subscribeChanges = (project: string, env: string, f: ChangeListener): (() => void) => {
   const path = changesPath(project, env);
-  let s = streams.get(path);
-  if (!s) {
-    streams.set(path, (s = new Stream(path)));
+  // One per token too: after signing in (or out) the views subscribe again, and get a stream with the new token.
+  const key = `${path}\0${token() ?? ""}`;
+  let s = streams.get(key);
+  if (!s || s.refused) {
+    streams.set(key, (s = new Stream(path)));
     s.start();
   }
   s.listeners.add(f);
@@ -121,8 +126,8 @@ export const subscribeChanges = (project: string, env: string, f: ChangeListener
     if (stream.listeners.size > 0) return;
     // Closed a moment later: a view replaced by another of the same environment keeps the stream.
     setTimeout(() => {
-      if (stream.listeners.size > 0 || streams.get(path) !== stream) return;
-      streams.delete(path);
+      if (stream.listeners.size > 0) return;
+      if (streams.get(key) === stream) streams.delete(key);
       stream.stop();
     }, 1000);
   };

@@ -34,6 +34,17 @@ export const usePlace = (): Place => {
   return placeOf(path);
 };
 
+/** The time, again every `ms` while `ms` is given (durations of what still runs tick without asking the API anything). */
+export const useNow = (ms: number | undefined): number => {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (ms === undefined) return;
+    const t = setInterval(() => !document.hidden && setTick((n) => n + 1), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return Date.now();
+};
+
 export interface Loaded<T> {
   readonly data?: T;
   readonly error?: ApiError;

@@ -7,7 +7,7 @@ import type { RunAnswer } from "../../protocol/api.js";
 import { describePrincipal } from "../../events/principal.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { durationOf, showTime, showValue, targetText } from "../format.js";
-import { navigate, useApi } from "../hooks.js";
+import { navigate, useApi, useNow } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
 import { useEffect } from "preact/hooks";
 import { GraphView } from "./graph-view.js";
@@ -20,6 +20,8 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
   const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
     live: { project, env, touches: (m) => m.runs.some((r) => r.runId === runId), minGapMs: 500 },
   });
+  // Durations of what still runs tick every second, drawn again here (no request).
+  const now = useNow(run.data?.run.status === "running" ? 1000 : undefined);
   // Marked once per run shown, when its page is first drawn with its data: what `npm run bench -- --only studio` times.
   const has = run.data !== undefined;
   useEffect(() => {
@@ -43,7 +45,6 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
   }
   const view = run.data;
   const r = view.run;
-  const now = Date.now();
   const step = stepId === undefined ? undefined : view.steps.find((s) => s.stepId === stepId);
   return (
     <section class="run">
