@@ -124,6 +124,10 @@ describe("the changes stream of an environment", () => {
       await eventually(() => changesOf(s).some((m) => m.runs.some((r) => r.runId === runId)) || undefined);
       s.close();
     }
+    // Past the log's end (the client's sequence is another log's): reset, reload.
+    const ahead = await sse(`?after=${(await lastSeq()) + 1000}`);
+    const reset = await eventually(() => ahead.messages.find((m) => m.event === "reset"));
+    expect(reset.data).toMatchObject({ seq: await lastSeq(), reason: expect.stringMatching(/reload/) });
     const bad = await sse("", ADMIN, { "last-event-id": "nope" });
     expect(bad.status).toBe(400);
   });

@@ -7,7 +7,7 @@
  * coalesced: at most one message per {@link MIN_GAP_MS} per client, a burst
  * is one message. `?after=SEQ` or `Last-Event-ID` resumes: the commits after
  * SEQ are read back from the log first (more than {@link MAX_BACKLOG}
- * behind: a `reset` message, reload everything). A comment every
+ * behind, or ahead of this log: a `reset` message, reload everything). A comment every
  * {@link HEARTBEAT_MS} keeps proxies from closing an idle stream. A stopping
  * server ends the stream; a revoked token cuts it (api.ts `endWithCredential`).
  */
@@ -61,9 +61,13 @@ class Batch {
   }
 }
 
-const event = (res: ServerResponse, name: string, data: unknown, id?: number): void => {
-  res.write(`${id === undefined ? "" : `id: ${id}\n`}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+/** Writes unless the stream has ended (a write after the end would be an error event on the response). */
+const put = (res: ServerResponse, text: string): void => {
+  if (!res.writableEnded && !res.destroyed) res.write(text);
 };
+
+const event = (res: ServerResponse, name: string, data: unknown, id?: number): void =>
+  put(res, `${id === undefined ? "" : `id: ${id}\n`}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
 
 /** The sequence to resume after: `?after=` first, else `Last-Event-ID`; none: only what comes. */
 const resumeAfter = (query: URLSearchParams, lastEventId: string | string[] | undefined): number | undefined => {
@@ -82,7 +86,7 @@ export const changeRoutes = {
     const { res } = r;
     const start = env.rt.lastSeq;
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
-    res.write(`retry: 2000\n\n`);
+    put(res, `retry: 2000\n\n`);
     event(res, "ready", { seq: start });
     let batch = new Batch();
     let lastSent = 0;
@@ -105,7 +109,7 @@ export const changeRoutes = {
       batch.add(c);
       schedule();
     });
-    const heartbeat = setInterval(() => res.write(`: keep-alive\n\n`), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => put(res, `: keep-alive\n\n`), HEARTBEAT_MS);
     // A stopping server ends the stream: the client reconnects (with Last-Event-ID) once it is back.
     const end = () => res.end();
     ctx.stopping.addEventListener("abort", end, { once: true });
@@ -115,6 +119,8 @@ export const changeRoutes = {
       clearTimeout(timer);
       ctx.stopping.removeEventListener("abort", end);
     });
+    // Ahead of this log (another server's, or one rebuilt shorter): what the client holds is not this log's.
+    if (after !== undefined && after > start) event(res, "reset", { seq: start, reason: `this log ends at ${start}, before ${after}: reload` }, start);
     if (replaying && after !== undefined) {
       if (start - after > MAX_BACKLOG) {
         event(res, "reset", { seq: start, reason: `more than ${MAX_BACKLOG} commits since ${after}: reload` }, start);
