@@ -135,7 +135,7 @@ export const RUNS = {
   description: "The runs of an environment.",
   subcommands: {
     ls: { summary: "runs, newest first" },
-    show: { summary: "the tree of the run's steps: status, attempts, duration, agent, result or error", args: [RUN] },
+    show: { summary: "the tree of the run's steps: status, attempts, duration, agent, result or error (now, or --at a point of the log)", args: [RUN] },
     wait: { summary: "wait for the run and print its result (exit 3 if it did not succeed)", args: [RUN] },
     history: { summary: "every event of the run, in log order", args: [RUN] },
     logs: { summary: "the lines the run's tasks logged", args: [RUN] },
@@ -147,6 +147,8 @@ export const RUNS = {
   },
   options: {
     limit: { type: "string", value: "N", default: "50", in: ["ls"], description: "at most N runs, 1 to 10000" },
+    at: { type: "string", value: "SEQ", in: ["show"], absent: "now", description: "the run as it stood at this log sequence (runs history prints them)" },
+    "at-time": { type: "string", value: "ISO", in: ["show"], description: "the run as it stood at this time (its last commit at or before it)" },
     follow: { type: "boolean", in: ["logs"], description: "wait for more lines until the run finishes" },
     cascade: { type: "boolean", in: ["rerun"], description: "re-run the step's callers too, one after another up to the root" },
     wait: { type: "boolean", in: ["rerun"], description: "wait for the new result (with --cascade: the root's) and print it" },

@@ -50,9 +50,14 @@ export class RunHandle<R = Value> {
     return this.#scope.env;
   }
 
-  /** The run with its steps (in scheduling order), executions (by id, every attempt) and assets, and `stale` steps. */
-  view(): Promise<RunAnswer> {
-    return this.#call({ method: "GET", route: RUN });
+  /**
+   * The run with its steps (in scheduling order), executions (by id, every attempt) and assets, and `stale` steps;
+   * with `at`, as it stood at that log sequence (past the end: now), with `atTime` (ISO), at that time.
+   */
+  view(options: { readonly at?: number; readonly atTime?: string } = {}): Promise<RunAnswer> {
+    const { at, atTime } = options;
+    const query = { ...(at === undefined ? {} : { at: String(at) }), ...(atTime === undefined ? {} : { atTime }) };
+    return this.#call({ method: "GET", route: RUN, ...(Object.keys(query).length ? { query } : {}) });
   }
 
   /** The run's steps. */

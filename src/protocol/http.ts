@@ -107,7 +107,21 @@ const TABLE = [
     query: strict({ limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]{0,3}|10000)$", description: "a whole number from 1 to 10000" })) }),
   },
   { name: "submitRun", method: "POST", path: `${ENV}/runs`, summary: "submit a run", body: SubmitBody },
-  { name: "getRun", method: "GET", path: RUN, summary: "a run with its steps" },
+  {
+    name: "getRun",
+    method: "GET",
+    path: RUN,
+    summary: "a run with its steps (now, or as of a log sequence or a time)",
+    query: strict({
+      at: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,14}$", description: "a whole number from 1: the run as of this log sequence" })),
+      atTime: Type.Optional(
+        Type.String({
+          pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$",
+          description: "an ISO date (2026-12-01T10:00:00Z): the run as of its last commit at or before it",
+        }),
+      ),
+    }),
+  },
   { name: "runHistory", method: "GET", path: `${RUN}/history`, summary: "a run's events" },
   { name: "runResult", method: "GET", path: `${RUN}/result`, summary: "a run's outcome", query: strict({ wait: Type.Optional(Flag("wait for the outcome")) }) },
   { name: "runLogs", method: "GET", path: `${RUN}/logs`, summary: "a run's task logs", query: strict({ follow: Type.Optional(Flag("stream until the run ends (ndjson)")) }) },

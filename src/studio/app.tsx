@@ -12,6 +12,7 @@ import type { EnvironmentRow, WhoAmIAnswer } from "../protocol/api.js";
 import { EnvTree } from "./views/envs.js";
 import { RunsList } from "./views/runs.js";
 import { RunPage } from "./views/run.js";
+import { HistoryPage } from "./views/history.js";
 import { AssetPage } from "./views/asset.js";
 
 const RECENT_KEY = "tributary.projects";
@@ -63,7 +64,7 @@ export const App = () => {
 };
 
 const titleOf = (p: Place): string => {
-  const where = p.view === "run" ? `run ${p.runId}` : p.view === "runs" ? `${p.env} runs` : p.view === "project" ? p.project : p.view === "asset" ? `asset ${p.assetId}` : "";
+  const where = p.view === "run" ? `run ${p.runId}` : p.view === "history" ? `history of ${p.runId}` : p.view === "runs" ? `${p.env} runs` : p.view === "project" ? p.project : p.view === "asset" ? `asset ${p.assetId}` : "";
   return where ? `${where} · Tributary Studio` : "Tributary Studio";
 };
 
@@ -77,6 +78,8 @@ const View = ({ place, generation }: { place: Place; generation: number }) => {
       return <RunsList project={place.project} env={place.env} />;
     case "run":
       return <RunPage {...place} />;
+    case "history":
+      return <HistoryPage {...place} />;
     case "asset":
       return <AssetPage {...place} />;
     case "unknown":

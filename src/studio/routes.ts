@@ -21,6 +21,8 @@ export type Place =
       readonly stepId?: string;
       readonly executionId?: string;
     }
+  /** `/projects/{p}/envs/{e}/runs/{run}/history[/steps/{step}]` (`?at=SEQ`): the run's events, and the run as of a sequence. */
+  | { readonly view: "history"; readonly project: string; readonly env: string; readonly runId: string; readonly stepId?: string }
   /** `/projects/{p}/envs/{e}/assets/{asset}`: an asset. */
   | { readonly view: "asset"; readonly project: string; readonly env: string; readonly assetId: string }
   /** Any other path: a page that says there is nothing here. */
@@ -42,6 +44,10 @@ export const pathOf = (p: Place): string => {
       if (p.stepId === undefined) return run;
       const step = `${run}/steps/${seg(p.stepId)}`;
       return p.executionId === undefined ? step : `${step}/executions/${seg(p.executionId)}`;
+    }
+    case "history": {
+      const history = `/projects/${seg(p.project)}/envs/${seg(p.env)}/runs/${seg(p.runId)}/history`;
+      return p.stepId === undefined ? history : `${history}/steps/${seg(p.stepId)}`;
     }
     case "asset":
       return `/projects/${seg(p.project)}/envs/${seg(p.env)}/assets/${seg(p.assetId)}`;
@@ -72,6 +78,8 @@ export const placeOf = (pathname: string): Place => {
   if (s[4] !== "runs" || s[5] === undefined) return unknown;
   const runId = s[5];
   if (s.length === 6) return { view: "run", project, env, runId };
+  if (s[6] === "history" && s.length === 7) return { view: "history", project, env, runId };
+  if (s[6] === "history" && s[7] === "steps" && s.length === 9) return { view: "history", project, env, runId, stepId: s[8]! };
   if (s[6] !== "steps" || s[7] === undefined) return unknown;
   if (s.length === 8) return { view: "run", project, env, runId, stepId: s[7] };
   if (s[8] === "executions" && s.length === 10) return { view: "run", project, env, runId, stepId: s[7], executionId: s[9]! };

@@ -128,6 +128,28 @@ describe("the tributary CLI", () => {
     expect(json.run.status).toBe("succeeded");
   });
 
+  it("runs show --at SEQ and --at-time ISO show the run as it stood then", async () => {
+    const { runId } = JSON.parse((await cli(["submit", "flows:flaky_flow", "--arg", "2", "--wait", "--json"], env)).stdout) as { runId: string };
+    const rows = JSON.parse((await cli(["runs", "history", runId, "--json"], env)).stdout) as { seq: number; type: string; at: number }[];
+    const failed = rows.find((r) => r.type === "ExecutionFailed")!;
+    const then = await cli(["runs", "show", runId, "--at", String(failed.seq)], env);
+    expect(then.code).toBe(0);
+    expect(then.stdout).toMatch(/flows:flaky_flow\s+RUNNING/);
+    expect(then.stdout).not.toMatch(/flows:flaky\(2\)\s+succeeded/);
+    expect((await cli(["runs", "show", runId], env)).stdout).toMatch(/flows:flaky\(2\)\s+succeeded/);
+    const now = (await cli(["runs", "show", runId], env)).stdout;
+    expect(now).toMatch(/flows:flaky_flow\s+SUCCEEDED/);
+    expect((await cli(["runs", "show", runId, "--at", String(rows[rows.length - 1]!.seq)], env)).stdout).toBe(now);
+    const json = JSON.parse((await cli(["runs", "show", runId, "--at-time", new Date(rows[0]!.at).toISOString(), "--json"], env)).stdout) as { run: { status: string } };
+    expect(json.run.status).toBe("running");
+    const before = await cli(["runs", "show", runId, "--at-time", "2001-01-01T00:00:00Z"], env);
+    expect(before.code).toBe(1);
+    expect(before.stderr).toMatch(new RegExp(`did not exist yet at 2001-01-01T00:00:00.000Z: its first event .* is at seq ${rows[0]!.seq}`));
+    const zero = await cli(["runs", "show", runId, "--at", "0"], env);
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toMatch(/--at takes a whole number of 1 or more, got "0"/);
+  });
+
   it("runs logs prints the lines tasks logged", async () => {
     const runId = (await cli(["submit", "flows:logs", "--wait", "--json"], env)).stdout;
     const id = (JSON.parse(runId) as { runId: string }).runId;

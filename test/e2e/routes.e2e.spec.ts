@@ -383,8 +383,31 @@ const CASES = byKey([
         expect(view.run).toMatchObject({ runId: c.doneRun, status: "succeeded" });
         expect(view.steps).toHaveLength(1);
         expect(view).toHaveProperty("stale");
+        // As of a sequence of the log: at the run's first commit it was running; at its last, and past the end, as now.
+        const history = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);
+        const first = history[0]!;
+        const last = history[history.length - 1]!;
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${first.seq}`)).toMatchObject({ run: { runId: c.doneRun, status: "running" } });
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${last.seq}`)).toEqual(view);
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=999999999`)).toEqual(view);
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(last.at).toISOString()}`)).toEqual(view);
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(first.at).toISOString()}`)).toMatchObject({ run: { status: "running" } });
       },
-      refusals: () => [],
+      refusals: async (c) => {
+        const [first] = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);
+        const run = `${c.env}/runs/${c.doneRun}`;
+        return [
+          { what: "a sequence before the run", path: `${run}?at=${first!.seq - 1}`, status: 404, error: new RegExp(`did not exist yet at seq ${first!.seq - 1}: its first event .* is at seq ${first!.seq}`) },
+          { what: "a time before the run", path: `${run}?atTime=2000-01-01T00:00:00Z`, status: 404, error: /did not exist yet at 2000-01-01T00:00:00.000Z/ },
+          { what: "at of 0", path: `${run}?at=0`, status: 400, error: /query parameter at must be a whole number from 1/ },
+          { what: "at that is not a whole number", path: `${run}?at=1.5`, status: 400, error: /at must be a whole number from 1/ },
+          { what: "at that is not a number", path: `${run}?at=abc`, status: 400, error: /at must be a whole number from 1/ },
+          { what: "at given twice", path: `${run}?at=1&at=2`, status: 400, error: /at is given twice/ },
+          { what: "atTime that is not ISO", path: `${run}?atTime=yesterday`, status: 400, error: /atTime must be an ISO date/ },
+          { what: "atTime of an impossible day", path: `${run}?atTime=2026-13-45`, status: 400, error: /atTime "2026-13-45" is not a date/ },
+          { what: "both at and atTime", path: `${run}?at=1&atTime=2026-01-01`, status: 400, error: /give at .* or atTime .*, not both/ },
+        ];
+      },
     },
   ],
   [

@@ -5,7 +5,7 @@ import { open } from "lmdb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Event, EventLog, RunId } from "../../src/events/index.js";
 import { blobRefsProjection, canonicalJson, getBlobRef, getRunView, PROJECTIONS, ProjectionCorrupt, runsProjection, type AssetDoc, type RunView } from "../../src/projections/index.js";
-import { LmdbProjectionStore, Projector, runAsOf, stateAsOf } from "../../src/projections/store/index.js";
+import { LmdbProjectionStore, Projector, runAsOf, runAt, stateAsOf } from "../../src/projections/store/index.js";
 import { LOG_ADAPTERS, type TestLog } from "../support/logs.js";
 import { simulate } from "../support/simulate.js";
 
@@ -239,6 +239,39 @@ describe.each(LOG_ADAPTERS)("projections over the $name log", (adapter) => {
     const first = snapshots[0]!;
     const submittedAt = commits.findIndex((c) => c[0]!.runId === first.runId) + 1;
     expect(await runAsOf(log, t.ref, first.runId, submittedAt - 1)).toBeUndefined();
+  });
+
+  it("runAt: a run as of a sequence or a time, with the sequence it stands at, and where it began when it did not exist yet", async () => {
+    const commits = [...simulate({ seed: 11, runs: 6 })];
+    await appendAll(commits);
+    const runId = commits.find((c) => c[0]!.runId !== undefined)![0]!.runId!;
+    const own = commits.map((c, i) => ({ seq: i + 1, events: c })).filter((c) => c.events.some((e) => e.runId === runId));
+    expect(own.length).toBeGreaterThan(3);
+    const first = own[0]!.seq;
+    const last = own[own.length - 1]!.seq;
+    // By sequence: the same view as runAsOf, standing at the run's last commit at or before it; past the end, the latest.
+    for (const { seq } of own) {
+      const r = await runAt(log, t.ref, runId, { seq });
+      expect(r).toMatchObject({ found: true, seq });
+      if (r.found) expect(canonicalJson(r.view)).toBe(canonicalJson(await runAsOf(log, t.ref, runId, seq)));
+    }
+    const end = await runAt(log, t.ref, runId, { seq: commits.length + 1000 });
+    expect(end.found && end.seq).toBe(last);
+    if (end.found) expect(canonicalJson(end.view)).toBe(canonicalJson(await runAsOf(log, t.ref, runId, last)));
+    // Earlier points have fewer (or as many) steps than later ones.
+    const early = await runAt(log, t.ref, runId, { seq: first });
+    expect(early.found && end.found && early.view.steps.length <= end.view.steps.length).toBe(true);
+    // Before it: not found, saying where it begins.
+    expect(await runAt(log, t.ref, runId, { seq: first - 1 })).toEqual({ found: false, first });
+    // By time: up to the run's first commit whose first event is later than the time.
+    const mid = own[Math.floor(own.length / 2)]!;
+    const time = mid.events[0]!.at;
+    const cut = own.findIndex((c) => c.events[0]!.at > time);
+    const expected = (cut === -1 ? own[own.length - 1]! : own[cut - 1]!).seq;
+    expect(await runAt(log, t.ref, runId, { time })).toMatchObject({ found: true, seq: expected });
+    expect(await runAt(log, t.ref, runId, { time: own[0]!.events[0]!.at - 1 })).toEqual({ found: false, first });
+    // A run with no commit in this log.
+    expect(await runAt(log, t.ref, "r-nowhere" as RunId, { seq: 5 })).toEqual({ found: false });
   });
 
   it("a corrupted document fails loudly, naming it, and a rebuild repairs the store", async () => {

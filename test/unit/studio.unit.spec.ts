@@ -20,6 +20,8 @@ describe("Studio's URL scheme", () => {
     { view: "run", project: "p", env: "production", runId: "01ABC" },
     { view: "run", project: "p", env: "production", runId: "01ABC", stepId: "3" },
     { view: "run", project: "p", env: "production", runId: "01ABC", stepId: "3", executionId: "01ABC-3-2" },
+    { view: "history", project: "p", env: "production", runId: "01ABC" },
+    { view: "history", project: "p", env: "production", runId: "01ABC", stepId: "3" },
     { view: "asset", project: "p", env: "production", assetId: "a1" },
   ];
 
@@ -35,7 +37,7 @@ describe("Studio's URL scheme", () => {
 
   it("…/runs is the environment's runs too; anything else is no place", () => {
     expect(placeOf("/projects/p/envs/e/runs")).toEqual({ view: "runs", project: "p", env: "e" });
-    for (const path of ["/x", "/projects", "/projects/p/nope", "/projects/p/envs/e/runs/r/steps", "/projects/p/envs/e/runs/r/steps/s/x/y", "/projects/%zz"]) {
+    for (const path of ["/x", "/projects", "/projects/p/nope", "/projects/p/envs/e/runs/r/steps", "/projects/p/envs/e/runs/r/steps/s/x/y", "/projects/p/envs/e/runs/r/history/x", "/projects/p/envs/e/runs/r/history/steps", "/projects/%zz"]) {
       expect(placeOf(path)).toEqual({ view: "unknown", path });
     }
   });

@@ -37,3 +37,37 @@ export const runAsOf = async (log: EventLog, ref: LogRef, runId: RunId, seq: num
   store.apply(commits);
   return getRunView(store, runId);
 };
+
+/** Where {@link runAt} stops: at a log sequence, or at a time (ms since the epoch). */
+export type Point = { readonly seq: number } | { readonly time: number };
+
+/** What {@link runAt} answers. */
+export type RunAt =
+  /** The run as of `seq`: the last of its commits at or before the point. */
+  | { readonly found: true; readonly view: RunView; readonly seq: number }
+  /** The run had no commit by then; `first` is the sequence of its first (absent: it has none in this log). */
+  | { readonly found: false; readonly first?: number };
+
+/**
+ * One run as of a point: a sequence (past the end: the latest), or a time
+ * (up to the run's first commit whose first event is later, as a branch at a
+ * time is cut). Reads only the run's own commits, and stops at the point.
+ */
+export const runAt = async (log: EventLog, ref: LogRef, runId: RunId, point: Point): Promise<RunAt> => {
+  const commits = [];
+  let first: number | undefined;
+  for await (const c of log.read(ref, { runId, ...("seq" in point ? { to: point.seq } : {}) })) {
+    first ??= c.seq;
+    if ("time" in point && (c.events[0]?.at ?? 0) > point.time) break;
+    commits.push(c);
+  }
+  if (commits.length === 0) {
+    // Nothing by then: where does the run begin, if in this log at all?
+    if (first === undefined) for await (const c of log.read(ref, { runId })) { first = c.seq; break; }
+    return { found: false, ...(first === undefined ? {} : { first }) };
+  }
+  const store = new MemoryStore(RUN_PROJECTIONS);
+  store.apply(commits);
+  const view = getRunView(store, runId);
+  return view ? { found: true, view, seq: commits[commits.length - 1]!.seq } : { found: false, first: commits[0]!.seq };
+};

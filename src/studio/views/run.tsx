@@ -62,6 +62,10 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
         <dd>
           {showTime(r.submittedAt)} (seq {r.submittedSeq}){r.submittedBy ? ` by ${describePrincipal(r.submittedBy)}` : ""}
         </dd>
+        <dt>history</dt>
+        <dd>
+          <Link href={pathOf({ view: "history", project, env, runId, ...(stepId === undefined ? {} : { stepId }) })}>its events, with time travel</Link>
+        </dd>
         <dt>duration</dt>
         <dd>{durationOf(r.submittedAt, r.finishedAt, now)}</dd>
         <dt>steps</dt>

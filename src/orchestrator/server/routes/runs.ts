@@ -9,6 +9,7 @@ import type { Env } from "../../environments.js";
 import { stepKeys } from "../../keys.js";
 import { envOf, rejected, runOf, unlessClosing, type Handlers, type ServerContext } from "../context.js";
 import { HttpError } from "../http-io.js";
+import { runAsOfQuery } from "./time-travel.js";
 
 export const runRoutes = {
   listRuns: async (ctx, r) => listRuns((await envOf(ctx, r)).rt.source, Number(r.query.get("limit") ?? 50)),
@@ -16,7 +17,9 @@ export const runRoutes = {
   submitRun: async (ctx, r) => submit(ctx, await envOf(ctx, r), r.body, r.principal),
 
   getRun: async (ctx, r) => {
-    const view = await runOf(ctx, await envOf(ctx, r), r);
+    const env = await envOf(ctx, r);
+    const now = await runOf(ctx, env, r);
+    const view = r.query.has("at") || r.query.has("atTime") ? await runAsOfQuery(ctx, env, r.params.runId, r.query) : now;
     return { ...view, stale: staleSteps(view) };
   },
 

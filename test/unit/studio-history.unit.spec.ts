@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import type { HistoryEntry } from "../../src/protocol/api.js";
+import { commitSeqs, historyRows } from "../../src/studio/history.js";
+
+const ev = (seq: number, index: number, type: string, data: Record<string, unknown>, by?: unknown): HistoryEntry =>
+  ({ seq, index, type, at: 1000 + seq, runId: "R", data, ...(by ? { by } : {}) }) as unknown as HistoryEntry;
+
+describe("the rows of a run's history", () => {
+  const events = [
+    ev(1, 0, "RunSubmitted", { target: {} }),
+    ev(1, 1, "StepScheduled", { stepId: "1" }),
+    ev(1, 2, "ExecutionCreated", { stepId: "1", executionId: "x1" }),
+    ev(2, 0, "ExecutionAssigned", { executionId: "x1", agentId: "a1" }),
+    ev(3, 0, "ExecutionStarted", { executionId: "x1" }, { kind: "agent", agentId: "a1" }),
+    ev(5, 0, "ExecutionSucceeded", { executionId: "x1" }),
+  ];
+
+  it("names each event's step, execution and agent, from its data or from the events before it", () => {
+    const rows = historyRows(events);
+    expect(rows.map((r) => [r.seq, r.index, r.type, r.stepId, r.executionId, r.agentId])).toEqual([
+      [1, 0, "RunSubmitted", undefined, undefined, undefined],
+      [1, 1, "StepScheduled", "1", undefined, undefined],
+      [1, 2, "ExecutionCreated", "1", "x1", undefined],
+      [2, 0, "ExecutionAssigned", "1", "x1", "a1"],
+      [3, 0, "ExecutionStarted", "1", "x1", "a1"],
+      [5, 0, "ExecutionSucceeded", "1", "x1", "a1"],
+    ]);
+    expect(rows[4]!.entry).toBe(events[4]);
+  });
+
+  it("the slider's stops are the commits' sequences, in order, each once", () => {
+    expect(commitSeqs(events)).toEqual([1, 2, 3, 5]);
+    expect(commitSeqs([])).toEqual([]);
+  });
+});
