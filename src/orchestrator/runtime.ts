@@ -84,7 +84,7 @@ export class EnvRuntime implements Orchestration {
   private closed = false;
   /** `runId/stepId` → the step, and who waits for its outcome. */
   private readonly waiters = new Map<string, { readonly runId: RunId; readonly stepId: StepId; readonly ws: ((o: RawOutcome) => void)[] }>();
-  private readonly committed: ((commit: Commit, model: Model) => void)[] = [];
+  private readonly committed = new Set<(commit: Commit, model: Model) => void>();
   /** Executions not yet finished, kept in step with every decided commit. */
   private readonly active = new Map<string, ActiveExecution>();
   private current!: Model;
@@ -119,9 +119,10 @@ export class EnvRuntime implements Orchestration {
     return this.active.values();
   }
 
-  /** Calls `f` after each commit is acknowledged (its effects: dispatching to agents, cascades). */
-  onCommitted(f: (commit: Commit, model: Model) => void): void {
-    this.committed.push(f);
+  /** Calls `f` after each commit is acknowledged (its effects: dispatching to agents, cascades, Studio's push); returns the unsubscription. */
+  onCommitted(f: (commit: Commit, model: Model) => void): () => void {
+    this.committed.add(f);
+    return () => void this.committed.delete(f);
   }
 
   newId(): string {

@@ -183,3 +183,14 @@ export interface WhoAmIAnswer {
   /** For a token: its scope. */
   readonly token?: TokenAnswer;
 }
+
+/** A `changes` message of `GET …/envs/{env}/changes` (Server-Sent Events): what the commits `from`..`seq` touched. */
+export interface ChangesMessage {
+  /** First and last sequence of the commits it covers (its SSE `id` is `seq`). */
+  readonly from: number;
+  readonly seq: number;
+  /** The event types those commits held. */
+  readonly types: readonly string[];
+  /** The runs they touched, each with the steps (at most 500 listed; `moreSteps` counts the rest). */
+  readonly runs: readonly { readonly runId: string; readonly steps: readonly string[]; readonly moreSteps?: number }[];
+}

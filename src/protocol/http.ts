@@ -91,6 +91,13 @@ const TABLE = [
   { name: "listEnvs", method: "GET", path: "projects/:project/envs", summary: "environments of a project" },
   { name: "createEnv", method: "POST", path: "projects/:project/envs", summary: "create or branch an environment", body: CreateEnvBody },
   { name: "updateEnv", method: "POST", path: `${ENV}/update`, summary: "set an environment's base", body: UpdateEnvBody },
+  {
+    name: "envChanges",
+    method: "GET",
+    path: `${ENV}/changes`,
+    summary: "the environment's commits as they are acknowledged (Server-Sent Events, coalesced)",
+    query: strict({ after: Type.Optional(Type.String({ pattern: "^(?:0|[1-9][0-9]{0,15})$", description: "resume after this log sequence (as Last-Event-ID)" })) }),
+  },
   { name: "archiveEnv", method: "POST", path: `${ENV}/archive`, summary: "archive an environment" },
   {
     name: "listRuns",

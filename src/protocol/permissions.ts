@@ -22,6 +22,7 @@ export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
   createEnv: "admin",
   updateEnv: "admin",
   archiveEnv: "admin",
+  envChanges: "read",
   listRuns: "read",
   submitRun: "submit",
   getRun: "read",

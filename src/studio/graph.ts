@@ -82,6 +82,15 @@ export const handlesIn = (value: unknown, runId: string, out = new Set<string>()
   return out;
 };
 
+/** What a node (or a row of the step list) shows of a step besides its status: `charge(102)`, how long it took, its markers. */
+export const stepFacts = (step: Step, view: RunAnswer, env: string, now?: number): { label: string; duration: string; markers: string[] } => {
+  const label = `${step.target.target}(${step.argumentsBlob ? "…" : argsPreview(step.arguments)})`;
+  const last = step.executions.length ? view.executions[step.executions[step.executions.length - 1]!] : undefined;
+  const first = step.executions.length ? view.executions[step.executions[0]!] : undefined;
+  const duration = first ? durationOf(first.startedAt ?? first.createdAt, last?.finishedAt ?? step.finishedAt, now) : "";
+  return { label, duration, markers: markersOf(step, view, env) };
+};
+
 /** Lays out the run's steps; `env` is the environment the run is viewed in; `now` times what still runs. */
 export const runGraph = (view: RunAnswer, env: string, now?: number): RunGraph => {
   const g = new Graph({ multigraph: true });
@@ -90,13 +99,10 @@ export const runGraph = (view: RunAnswer, env: string, now?: number): RunGraph =
   const known = new Set<string>(view.steps.map((s) => s.stepId));
   const nodes = new Map<string, Omit<GraphNode, "x" | "y">>();
   for (const step of view.steps) {
-    const label = `${step.target.target}(${step.argumentsBlob ? "…" : argsPreview(step.arguments)})`;
-    const last = step.executions.length ? view.executions[step.executions[step.executions.length - 1]!] : undefined;
-    const first = step.executions.length ? view.executions[step.executions[0]!] : undefined;
-    const duration = first ? durationOf(first.startedAt ?? first.createdAt, last?.finishedAt ?? step.finishedAt, now) : "";
-    const markers = markersOf(step, view, env);
+    const { label, duration, markers } = stepFacts(step, view, env, now);
     const line2 = `${step.status} · ${step.executions.length} att.${duration ? ` · ${duration}` : ""}`;
-    const width = Math.max(140, Math.ceil(Math.max(label.length * 1.1, line2.length, markers.join(" · ").length) * CHAR_WIDTH) + 20);
+    // In steps of 40 px: a node whose status or duration text grows a little keeps its size, so the cached layout holds.
+    const width = Math.ceil((Math.max(140, Math.ceil(Math.max(label.length * 1.1, line2.length, markers.join(" · ").length) * CHAR_WIDTH) + 20)) / 40) * 40;
     const node = { stepId: step.stepId, label, status: step.status, attempts: step.executions.length, duration, markers, width, height: NODE_HEIGHT };
     nodes.set(step.stepId, node);
     g.setNode(step.stepId, { width, height: NODE_HEIGHT });
@@ -109,16 +115,47 @@ export const runGraph = (view: RunAnswer, env: string, now?: number): RunGraph =
       if (known.has(waited) && waited !== step.stepId) edges.push({ from: waited, to: step.stepId, kind: "wait" });
     }
   }
-  edges.forEach((e, i) => g.setEdge(e.from, e.to, { weight: e.kind === "call" ? 2 : 1 }, `e${i}`));
-  layout(g);
-  const graph = g.graph() as { width?: number; height?: number };
+  // The layout depends on the structure (nodes, edges) and the nodes' sizes: a refresh that only changed statuses
+  // reuses it, as long as no node outgrew the size it was laid out with (the nodes keep those sizes).
+  const key = `${[...nodes.keys()].join(",")}|${edges.map((e) => `${e.from}>${e.to}:${e.kind}`).join(",")}`;
+  let placed = layouts.get(key);
+  if (placed && [...nodes.values()].some((n) => n.width > placed!.widths.get(n.stepId)!)) placed = undefined;
+  if (!placed) {
+    made++;
+    edges.forEach((e, i) => g.setEdge(e.from, e.to, { weight: e.kind === "call" ? 2 : 1 }, `e${i}`));
+    layout(g);
+    const graph = g.graph() as { width?: number; height?: number };
+    placed = {
+      at: new Map([...nodes.keys()].map((id) => [id, g.node(id) as { x: number; y: number }])),
+      widths: new Map([...nodes.values()].map((n) => [n.stepId, n.width])),
+      points: edges.map((e, i) => (g.edge({ v: e.from, w: e.to, name: `e${i}` }) as { points?: { x: number; y: number }[] }).points ?? []),
+      width: graph.width ?? 0,
+      height: graph.height ?? 0,
+    };
+    layouts.delete(key);
+    layouts.set(key, placed);
+    // The last few layouts (the run shown, and one or two seen before it).
+    while (layouts.size > 4) layouts.delete(layouts.keys().next().value!);
+  }
+  const p = placed;
   return {
-    nodes: [...nodes.values()].map((n) => {
-      const at = g.node(n.stepId) as { x: number; y: number };
-      return { ...n, x: at.x, y: at.y };
-    }),
-    edges: edges.map((e, i) => ({ ...e, points: ((g.edge({ v: e.from, w: e.to, name: `e${i}` }) as { points?: { x: number; y: number }[] }).points ?? []) })),
-    width: graph.width ?? 0,
-    height: graph.height ?? 0,
+    nodes: [...nodes.values()].map((n) => ({ ...n, width: p.widths.get(n.stepId)!, x: p.at.get(n.stepId)!.x, y: p.at.get(n.stepId)!.y })),
+    edges: edges.map((e, i) => ({ ...e, points: p.points[i]! })),
+    width: p.width,
+    height: p.height,
   };
 };
+
+interface Placed {
+  readonly at: ReadonlyMap<string, { readonly x: number; readonly y: number }>;
+  readonly widths: ReadonlyMap<string, number>;
+  readonly points: readonly (readonly { readonly x: number; readonly y: number }[])[];
+  readonly width: number;
+  readonly height: number;
+}
+/** Layouts by the structure they were made for (see `runGraph`). */
+const layouts = new Map<string, Placed>();
+
+let made = 0;
+/** How many layouts were computed so far (the tests: a refresh with the same structure lays out nothing). */
+export const layoutsMade = (): number => made;

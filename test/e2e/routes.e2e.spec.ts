@@ -50,6 +50,26 @@ const call = (server: string, method: string, path: string, body?: unknown): Pro
     req.end(payload);
   });
 
+/** What the admin reads of an event stream until `done(text)`, then the request is dropped. */
+const readEvents = (server: string, path: string, done: (text: string) => boolean): Promise<string> =>
+  new Promise((resolveRead, fail) => {
+    const req = request(new URL(path, server), { headers: { authorization: `Bearer ${ADMIN}` } }, (res) => {
+      if (res.statusCode !== 200) fail(new Error(`GET ${path}: ${res.statusCode}`));
+      expect(res.headers["content-type"]).toMatch(/^text\/event-stream/);
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        text += d;
+        if (done(text)) {
+          req.destroy();
+          resolveRead(text);
+        }
+      });
+    });
+    req.on("error", (e) => (e.message === "socket hang up" ? undefined : fail(e)));
+    req.end();
+  });
+
 /** What the cases share: the server, runs made once, a blob. */
 interface Ctx {
   readonly h: Harness;
@@ -278,6 +298,25 @@ const CASES = byKey([
           { what: "itself as its base (a cycle)", path: `${env}/update`, body: { base: env.split("/").at(-1) }, status: 409, error: /cycle/ },
         ];
       },
+    },
+  ],
+  [
+    `GET ${ENV}/changes`,
+    {
+      async success(c) {
+        // Resumed from the start: the ready message, then one message for the commits since (read back from the log).
+        const { lastSeq } = await c.ok<{ lastSeq: number }>("GET", `${c.env}/log/verify`);
+        const text = await readEvents(c.h.server.url, `${c.env}/changes?after=0`, (t) => /event: changes\n/.test(t));
+        expect(text).toMatch(/^retry: \d+\n\nevent: ready\ndata: \{"seq":\d+\}\n\n/);
+        const m = /id: (\d+)\nevent: changes\ndata: (.*)\n\n/.exec(text);
+        const changes = JSON.parse(m![2]!) as { from: number; seq: number; types: string[]; runs: { runId: string }[] };
+        expect(changes.from).toBe(1);
+        expect(changes.seq).toBeGreaterThanOrEqual(lastSeq);
+        expect(Number(m![1])).toBe(changes.seq);
+        expect(changes.types).toContain("RunSubmitted");
+        expect(changes.runs.map((r) => r.runId)).toEqual(expect.arrayContaining([c.doneRun, c.filesRun, c.logsRun]));
+      },
+      refusals: (c) => [{ what: "after that is not a sequence", path: `${c.env}/changes?after=-1`, status: 400, error: /query parameter after/ }],
     },
   ],
   [

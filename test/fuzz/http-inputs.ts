@@ -83,7 +83,8 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
         query.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
       }
     }
-    const long = query.some((q) => q === "wait=true" || q === "follow=true");
+    // A long poll, a followed log, an event stream: no answer within the deadline is no finding.
+    const long = query.some((q) => q === "wait=true" || q === "follow=true") || route.name === "envChanges";
     const path = `/api/${segs.join("/")}${query.length ? `?${query.join("&")}` : ""}`;
     const headers: Record<string, string> = {};
     if (r.chance(0.5)) headers["content-type"] = r.pick(["application/json", "text/plain", "application/x-www-form-urlencoded", "garbage/ /", "application/json; charset=latin1"]);

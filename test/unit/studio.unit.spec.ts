@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { EnvironmentRow, RunAnswer } from "../../src/protocol/api.js";
 import { HANDLE_TAG } from "../../src/protocol/constants.js";
-import { argsPreview, handlesIn, runGraph } from "../../src/studio/graph.js";
+import { argsPreview, handlesIn, layoutsMade, runGraph } from "../../src/studio/graph.js";
 import { showDuration, showValue } from "../../src/studio/format.js";
 import { pathOf, placeOf, type Place } from "../../src/studio/routes.js";
 import { envForest, type EnvNode } from "../../src/studio/tree.js";
@@ -132,6 +132,23 @@ describe("the run graph", () => {
         expect(apart, `${a.stepId} and ${b.stepId} overlap`).toBe(true);
       }
     }
+  });
+
+  it("reuses the layout while the structure stays (statuses change), lays out again when a step appears", () => {
+    const a = runGraph(view(), "dev");
+    const cached = layoutsMade();
+    const first = view();
+    (first.steps[2] as { status: string }).status = "running";
+    expect(runGraph(first, "dev").nodes.find((n) => n.stepId === "3")!.status).toBe("running");
+    const b = runGraph(view(), "dev");
+    expect(layoutsMade()).toBe(cached);
+    expect(b.nodes.find((n) => n.stepId === "3")!.status).toBe("succeeded");
+    expect(b.nodes.map((n) => [n.stepId, n.x, n.y])).toEqual(a.nodes.map((n) => [n.stepId, n.x, n.y]));
+    const grown = view();
+    (grown.steps as unknown[]).push({ ...grown.steps[1]!, stepId: "5" });
+    const c = runGraph(grown, "dev");
+    expect(layoutsMade()).toBe(cached + 1);
+    expect(c.nodes).toHaveLength(5);
   });
 
   it("finds handles nested anywhere in arguments, only of this run", () => {

@@ -38,9 +38,9 @@ const keepAt = (at: number | undefined): void => {
 
 export const HistoryPage = ({ project, env, runId, stepId }: { project: string; env: string; runId: string; stepId?: string }) => {
   const runPath = envApi(project, env, `/runs/${encodeURIComponent(runId)}`);
-  // New events are looked for every 2 s while the run is live (as its latest view says), every 10 s after (a step can be re-run).
+  // New events are fetched when the server pushes a change of this run (a finished run too: a step can be re-run).
   const live = useRef(true);
-  const events = useApi<HistoryEntry[]>(`${runPath}/history`, { pollMs: () => (live.current ? 2000 : 10_000) });
+  const events = useApi<HistoryEntry[]>(`${runPath}/history`, { live: { project, env, touches: (m) => m.runs.some((r) => r.runId === runId), minGapMs: 1000 } });
   const seqs = useMemo(() => commitSeqs(events.data ?? []), [events.data]);
   const last = seqs[seqs.length - 1];
   // The sequence the slider shows: the URL's, else the latest.

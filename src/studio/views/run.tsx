@@ -1,24 +1,35 @@
 /**
  * `/projects/{p}/envs/{e}/runs/{run}[/steps/{step}[/executions/{x}]]`: a
- * run, its step graph, and the selected step's details. Refreshed every
- * second while the run runs, every 5 s after (a step can be re-run).
+ * run, its step graph, and the selected step's details. Fetched again when
+ * the server pushes a change of this run (hooks.ts `useApi` with `live`).
  */
 import type { RunAnswer } from "../../protocol/api.js";
 import { describePrincipal } from "../../events/principal.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { durationOf, showTime, showValue, targetText } from "../format.js";
-import { navigate, useApi } from "../hooks.js";
+import { navigate, useApi, useNow } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
+import { useEffect } from "preact/hooks";
 import { GraphView } from "./graph-view.js";
+import { GRAPH_LIMIT, StepList } from "./step-list.js";
 import { StepDetails } from "./step.js";
 import { TimelineView } from "./timeline-view.js";
 import { CompareWith } from "./compare.js";
 import { CancelButton } from "./actions.js";
 
 export const RunPage = ({ project, env, runId, stepId, executionId }: { project: string; env: string; runId: string; stepId?: string; executionId?: string }) => {
+  // Fetched again when a pushed change touches this run (a finished run too: a step can be re-run).
   const run = useApi<RunAnswer>(envApi(project, env, `/runs/${encodeURIComponent(runId)}`), {
-    pollMs: (v) => (v === undefined || v.run.status === "running" || v.run.pending > 0 ? 1000 : 5000),
+    live: { project, env, touches: (m) => m.runs.some((r) => r.runId === runId), minGapMs: 500 },
   });
+  // Durations of what still runs tick every second, drawn again here (no request).
+  const now = useNow(run.data?.run.status === "running" ? 1000 : undefined);
+  // Marked once per run shown, when its page is first drawn with its data: what `npm run bench -- --only studio` times.
+  const has = run.data !== undefined;
+  useEffect(() => {
+    const mark = `tributary:run-rendered:${runId}`;
+    if (has && performance.getEntriesByName(mark).length === 0) performance.mark(mark);
+  }, [runId, has]);
   const crumbs = (
     <p class="crumbs">
       <Link href={pathOf({ view: "project", project })}>{project}</Link> / <Link href={pathOf({ view: "runs", project, env })}>{env}</Link> / run{" "}
@@ -36,7 +47,6 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
   }
   const view = run.data;
   const r = view.run;
-  const now = Date.now();
   const step = stepId === undefined ? undefined : view.steps.find((s) => s.stepId === stepId);
   return (
     <section class="run">
@@ -97,7 +107,11 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
       <CompareWith project={project} env={env} runId={runId} />
       <div class="run-body">
         <div class="run-main">
-          <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          {view.steps.length < GRAPH_LIMIT ? (
+            <GraphView view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          ) : (
+            <StepList view={view} env={env} now={now} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(pathOf({ view: "run", project, env, runId, stepId: s }))} />
+          )}
           <h2>Timeline</h2>
           <p class="muted legend">Each execution: hatched while it waited (queued, a retry's backoff, no agent free), solid while it ran.</p>
           <TimelineView view={view} now={now} href={(s, x) => pathOf({ view: "run", project, env, runId, stepId: s, executionId: x })} />
@@ -115,3 +129,4 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
     </section>
   );
 };
+

@@ -1,6 +1,6 @@
 /**
- * `/projects/{p}/envs/{e}`: the environment's runs, newest first, refreshed
- * every 2 s; filtered by status and target (by the API), by time (in the
+ * `/projects/{p}/envs/{e}`: the environment's runs, newest first, fetched
+ * again (at most once a second) when a run changes; filtered by status and target (by the API), by time (in the
  * page), searched by run id, paged (`before`), and a form to submit one.
  */
 import { useState } from "preact/hooks";
@@ -39,7 +39,7 @@ export const RunsList = ({ project, env }: { project: string; env: string }) => 
   /** The `before` of each page shown so far: the last is this page's. */
   const [pages, setPages] = useState<string[]>([]);
   const before = pages.at(-1);
-  const runs = useApi<RunsAnswer>(envApi(project, env, runsQuery({ limit: LIMIT, ...(before ? { before } : {}), ...(status ? { status } : {}), ...(target ? { target } : {}) })), { pollMs: () => 2000 });
+  const runs = useApi<RunsAnswer>(envApi(project, env, runsQuery({ limit: LIMIT, ...(before ? { before } : {}), ...(status ? { status } : {}), ...(target ? { target } : {}) })), { live: { project, env, touches: (m) => m.runs.length > 0, minGapMs: 1000 } });
   const agents = useApi<AgentsAnswer>(envApi(project, env, "/agents"), { pollMs: () => 30_000 });
   const targets = [...new Set((agents.data?.manifests ?? []).flatMap((m) => m.targets.filter((t) => t.kind === "workflow").map((t) => `${m.repository}:${t.name}`)))].sort();
   const now = Date.now();

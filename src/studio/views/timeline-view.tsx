@@ -1,8 +1,9 @@
-/** The run's executions on a time axis (`timeline.ts`): hatched while they waited, solid while they ran. Rows link to their step. */
+/** The run's executions on a time axis (`timeline.ts`): hatched while they waited, solid while they ran. Rows link to their step; only those in view are drawn. */
 import type { RunAnswer } from "../../protocol/api.js";
 import { showDuration } from "../format.js";
 import { navigate } from "../hooks.js";
 import { timelineOf } from "../timeline.js";
+import { useWindow } from "./virtual.js";
 
 const LABEL = 170;
 const BARS = 560;
@@ -13,15 +14,18 @@ export const TimelineView = ({ view, now, href }: { view: RunAnswer; now: number
   const x = (ms: number) => LABEL + (ms / t.span) * BARS;
   const w = (a: number, b: number) => Math.max(1, ((b - a) / t.span) * BARS);
   const height = t.rows.length * ROW + 24;
+  // Windowed: only the rows in view are drawn (a run of 10,000 executions has as many rows).
+  const { ref, window: win } = useWindow<HTMLDivElement>(t.rows.length, ROW);
   return (
-    <div class="timeline scroll">
+    <div class="timeline scroll" ref={ref}>
       <svg width={LABEL + BARS + 60} height={height} role="list" aria-label="timeline of executions">
         <defs>
           <pattern id="queued" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
             <rect width="3" height="6" class="queued-stripe" />
           </pattern>
         </defs>
-        {t.rows.map((r, i) => {
+        {t.rows.slice(win.first, win.last).map((r, j) => {
+          const i = win.first + j;
           const y = i * ROW + 4;
           const title = `${r.label}: waited ${showDuration(r.queued.to - r.queued.from)}${r.ran ? `, ran ${showDuration(r.ran.to - r.ran.from)}` : ""} (${r.status})`;
           return (

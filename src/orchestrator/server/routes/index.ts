@@ -8,6 +8,7 @@ import { agentRoutes } from "./agents.js";
 import { assetRoutes } from "./assets.js";
 import { blobRoutes } from "./blobs.js";
 import { compareRoutes } from "./compare.js";
+import { changeRoutes } from "./changes.js";
 import { environmentRoutes } from "./environments.js";
 import { logRoutes } from "./logs.js";
 import { metaRoutes } from "./meta.js";
@@ -29,4 +30,5 @@ export const HANDLERS: Handlers = {
   ...projectionRoutes,
   ...blobRoutes,
   ...tokenRoutes,
+  ...changeRoutes,
 };

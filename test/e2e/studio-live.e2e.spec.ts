@@ -1,0 +1,123 @@
+/**
+ * Studio live by the server's push, in real headless Chromium against a real
+ * server with --auth (the token in the tab's sessionStorage, so the push
+ * stream is read with the Bearer header) and a real agent: a run page follows
+ * the run as it proceeds, and a re-run step, without a reload and without
+ * timers (while nothing changes the page asks the API nothing); a run of
+ * 500 steps and more is a windowed list, not a graph.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildStudio } from "../../scripts/build-studio.mjs";
+import type { RunAnswer } from "../../src/protocol/api.js";
+import { launchChromium } from "../support/browser.js";
+import { ROOT, startHarness, type Harness } from "./support.js";
+
+const ADMIN = randomBytes(24).toString("hex");
+const SHOTS = join(ROOT, ".scratch/studio");
+
+describe("Studio live, by the server's push", () => {
+  let h: Harness;
+  let browser: Browser;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "trib-studio-live-"));
+    await buildStudio({ outDir: dir });
+    await mkdir(SHOTS, { recursive: true });
+    browser = await launchChromium();
+    h = await startHarness("embedded", { server: { studioDir: dir }, adminToken: ADMIN });
+    await h.agent();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await h?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A page with the admin token in its tab, counting its requests of the
+   * environment's API (the push stream apart; the header's list of the
+   * project's environments is a project's, not pushed, and polled slowly),
+   * its loads and its errors.
+   */
+  const open = async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.addInitScript(`sessionStorage.setItem("tributary.token", ${JSON.stringify(ADMIN)})`);
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    const counts = { api: 0, streams: 0, loads: 0 };
+    const errors: string[] = [];
+    page.on("request", (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.endsWith("/changes")) counts.streams++;
+      else if (/^\/api\/projects\/[^/]+\/envs\/[^/]+\//.test(path)) counts.api++;
+    });
+    page.on("load", () => counts.loads++);
+    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+    page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+    return { page, counts, errors, close: () => context.close() };
+  };
+
+  const nodeStatuses = (page: Page) => page.locator(".node[data-step]").evaluateAll((ns) => ns.map((n) => n.getAttribute("data-status")).sort());
+
+  it("a run page follows the run as it proceeds and a re-run step, without a reload; idle, it asks the API nothing", async () => {
+    const { page, counts, errors, close } = await open();
+    const runId = await h.api.submit("flows:chain_slow", [4, 250]);
+    await page.goto(`${h.server.url}/projects/${h.api.project}/envs/production/runs/${runId}`);
+    // The root and its four steps, one after the other, each appearing as the run reaches it.
+    await expect.poll(() => page.locator(".node[data-step]").count(), { timeout: 15_000 }).toBe(5);
+    await page.locator("h1 .status-succeeded").waitFor();
+    const view = await h.api.ok<RunAnswer>("GET", `/runs/${runId}`);
+    expect(await nodeStatuses(page)).toEqual(view.steps.map((s) => s.status).sort());
+    expect(counts.loads).toBe(1);
+    expect(counts.streams).toBe(1);
+
+    // Nothing changes: the page asks nothing (the old polling asked every second, then every 5 s).
+    const idle = counts.api;
+    await page.waitForTimeout(6000);
+    expect(counts.api - idle).toBe(0);
+
+    // A step re-run: its new execution shows up, pushed.
+    const step = view.steps.find((s) => s.parentExecutionId !== undefined)!;
+    const before = counts.api;
+    await h.api.ok("POST", `/runs/${runId}/steps/${step.stepId}/rerun`, {});
+    await expect.poll(() => page.locator(`.node[data-step="${step.stepId}"]`).getAttribute("aria-label"), { timeout: 15_000 }).toMatch(/2 attempt/);
+    expect(counts.loads).toBe(1);
+    expect(counts.streams).toBe(1);
+    // A few refetches of the run (throttled), not one per commit.
+    expect(counts.api - before).toBeGreaterThan(0);
+    expect(counts.api - before).toBeLessThanOrEqual(4);
+    expect(errors).toEqual([]);
+    await close();
+  });
+
+  it("a run of 500 steps and more is a windowed list: every step counted, only the rows in view drawn, each row selectable", async () => {
+    const { runId } = await h.api.run("flows:fan_out", [600]);
+    const { page, errors, close } = await open();
+    await page.goto(`${h.server.url}/projects/${h.api.project}/envs/production/runs/${runId}`);
+    const list = page.locator(".step-list");
+    await list.waitFor();
+    expect(await list.getAttribute("data-steps")).toBe("601");
+    expect(await page.locator(".node[data-step]").count()).toBe(0);
+    const drawn = await page.locator(".step-row").count();
+    expect(drawn).toBeGreaterThan(10);
+    expect(drawn).toBeLessThan(100);
+    // Scrolled to the end: the last step is drawn, the first no longer.
+    const view = await h.api.ok<RunAnswer>("GET", `/runs/${runId}`);
+    const last = view.steps.at(-1)!;
+    await list.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await page.locator(`.step-row[data-step="${last.stepId}"]`).waitFor();
+    expect(await page.locator(`.step-row[data-step="${view.steps[0]!.stepId}"]`).count()).toBe(0);
+    await page.locator(`.step-row[data-step="${last.stepId}"]`).click();
+    await page.waitForURL(`**/steps/${last.stepId}`);
+    await page.locator(".details h2").first().waitFor();
+    await page.screenshot({ path: join(SHOTS, "run-big-list.png") });
+    expect(errors).toEqual([]);
+    await close();
+  });
+});
