@@ -77,7 +77,12 @@ describe("Studio live, by the server's push", () => {
     expect(counts.loads).toBe(1);
     expect(counts.streams).toBe(1);
 
-    // Nothing changes: the page asks nothing (the old polling asked every second, then every 5 s).
+    // Nothing changes: the page asks nothing (the old polling asked every second, then every 5 s). The run's
+    // last commits may still be on their way (a loaded machine): first a quiet moment, then the count.
+    for (let last = -1; last !== counts.api; ) {
+      last = counts.api;
+      await page.waitForTimeout(1500);
+    }
     const idle = counts.api;
     await page.waitForTimeout(6000);
     expect(counts.api - idle).toBe(0);
