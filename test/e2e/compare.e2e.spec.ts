@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import type { RunView } from "../../src/projections/index.js";
 import type { CompareAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { launchChromium } from "../support/browser.js";
+import { collectErrors, launchChromium } from "../support/browser.js";
 import { cli, ROOT, startHarness, type Harness } from "./support.js";
 
 const ETL = join(ROOT, "examples/etl.ts");
@@ -87,8 +87,7 @@ describe("a production run beside its re-run in a branch", () => {
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     const errors: string[] = [];
-    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
-    page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+    collectErrors(page, errors);
     const project = h.api.project;
     await page.goto(`${h.server.url}/projects/${project}/envs/production/runs/${runId}`);
     const form = page.locator('form[aria-label="compare with another run"]');

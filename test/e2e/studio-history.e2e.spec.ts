@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import type { HistoryEntry, RunAnswer } from "../../src/protocol/api.js";
-import { launchChromium } from "../support/browser.js";
+import { collectErrors, launchChromium } from "../support/browser.js";
 import { FLOWS, ROOT, startHarness, type Harness } from "./support.js";
 
 const SHOTS = join(ROOT, ".scratch/studio");
@@ -52,8 +52,7 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
   const open = async (path: string): Promise<Page> => {
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
-    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
-    page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+    collectErrors(page, errors);
     await page.goto(`${h.server.url}${path}`);
     return page;
   };

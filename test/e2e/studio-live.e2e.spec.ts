@@ -14,7 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import type { RunAnswer } from "../../src/protocol/api.js";
-import { launchChromium } from "../support/browser.js";
+import { collectErrors, launchChromium } from "../support/browser.js";
 import { ROOT, startHarness, type Harness } from "./support.js";
 
 const ADMIN = randomBytes(24).toString("hex");
@@ -58,8 +58,7 @@ describe("Studio live, by the server's push", () => {
       else if (/^\/api\/projects\/[^/]+\/envs\/[^/]+\//.test(path)) counts.api++;
     });
     page.on("load", () => counts.loads++);
-    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
-    page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+    collectErrors(page, errors);
     return { page, counts, errors, close: () => context.close() };
   };
 

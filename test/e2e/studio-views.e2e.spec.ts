@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import type { AgentsAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { launchChromium } from "../support/browser.js";
+import { collectErrors, launchChromium } from "../support/browser.js";
 import { Api, FLOWS, ROOT, startHarness, type Harness } from "./support.js";
 
 const SLOG = resolve(import.meta.dirname, "fixtures/studio-logs.ts");
@@ -29,8 +29,7 @@ describe("Studio's actions, logs, agents and runs filters, in Chromium", () => {
   const open = async (path: string): Promise<Page> => {
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
-    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
-    page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+    collectErrors(page, errors);
     await page.goto(`${h.server.url}${path}`);
     return page;
   };

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import { TributaryServer } from "../../src/orchestrator/server/index.js";
 import type { AssetAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { chromiumPath, launchChromium } from "../support/browser.js";
+import { chromiumPath, collectErrors, launchChromium } from "../support/browser.js";
 import { FLOWS, freshProject, ROOT, startHarness, type Harness } from "./support.js";
 
 const FILES = resolve(import.meta.dirname, "fixtures/files.ts");
@@ -41,8 +41,7 @@ const watched = async (context: BrowserContext) => {
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];
-  page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
-  page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+  collectErrors(page, errors);
   return { page, errors, unexpected: (allowed?: RegExp) => errors.filter((e) => !(allowed && allowed.test(e))) };
 };
 

@@ -5,7 +5,7 @@
  * fails the tests that need it, loudly: it is never a reason to skip them.
  */
 import { accessSync, constants } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 /** Where Chromium is looked for: `CHROMIUM_PATH` first, then Debian's and others' usual places. */
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium", "/snap/bin/chromium"];
@@ -43,3 +43,9 @@ export const chromiumPath = (): string => {
 /** Starts headless Chromium. @throws ChromiumMissing when there is none. */
 export const launchChromium = (): Promise<Browser> =>
   chromium.launch({ executablePath: chromiumPath(), headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+
+/** Gathers into `errors` what a page says is wrong: its console's errors and its uncaught exceptions. */
+export const collectErrors = (page: Page, errors: string[]): void => {
+  page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+  page.on("pageerror", (e) => void errors.push(`uncaught: ${e.message}`));
+};
