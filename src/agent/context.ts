@@ -75,7 +75,10 @@ export type HostRequest =
       readonly name?: string;
       readonly metadata?: { readonly [key: string]: Value };
     }
-  | { readonly type: "restore"; readonly assetId: string; readonly to?: string };
+  | { readonly type: "restore"; readonly assetId: string; readonly to?: string }
+  /** `valueBlob`: set by the worker when the value travels as a blob (`value` is then `null`). */
+  | { readonly type: "save-checkpoint"; readonly name: string; readonly value: Value; readonly valueBlob?: BlobRef }
+  | { readonly type: "load-checkpoint"; readonly name: string };
 
 /** The server's answer to a {@link HostRequest}. */
 export type HostReply =
@@ -83,7 +86,9 @@ export type HostReply =
   | { readonly type: "resolved"; readonly outcome?: Outcome; readonly resultBlob?: BlobRef }
   | { readonly type: "ack" }
   | { readonly type: "persisted"; readonly asset: AssetRef }
-  | { readonly type: "restored"; readonly asset: AssetRef };
+  | { readonly type: "restored"; readonly asset: AssetRef }
+  /** The worker downloads a `valueBlob` before the SDK sees the reply. */
+  | { readonly type: "checkpoint"; readonly found: boolean; readonly value: Value; readonly valueBlob?: BlobRef };
 
 /** What {@link ExecutionHost.persist} is given: the options of `persist()`, checked. */
 export interface HostPersistOptions {

@@ -113,6 +113,7 @@ class WorkerExecution implements ExecutionHost {
 
   /** A call whose arguments are over the inline limit sends them as a blob, uploaded first; over the argument limit, it fails here. */
   async #withLargeArguments(request: HostRequest): Promise<HostRequest> {
+    if (request.type === "save-checkpoint") return withLargeCheckpoint(request, this.signal);
     if (request.type !== "submit" || request.arguments.length === 0) return request;
     const what = `${request.target.repository}:${request.target.target}`;
     // The size does not depend on key order: measure without sorting, and sort (for the blob's hash) only when it is a blob.
@@ -231,6 +232,19 @@ const withLargeResult = async (executionId: string, value: Value, signal: AbortS
   return { t: "succeeded", executionId, value: null, valueBlob: blob };
 };
 
+/** A checkpoint's value over the inline limit is uploaded as a blob and saved by reference; over the result limit, the save fails. */
+const withLargeCheckpoint = async (request: Extract<HostRequest, { type: "save-checkpoint" }>, signal: AbortSignal): Promise<HostRequest> => {
+  const bytes = packValue(request.value);
+  if (bytes.length <= INLINE_VALUE_BYTES) return request;
+  if (bytes.length > MAX_RESULT_BYTES) {
+    throw new ArgumentsTooLargeError(
+      `the value of checkpoint ${request.name} is ${bytes.length} bytes encoded, over the limit of ${MAX_RESULT_BYTES} bytes: persist large data as an asset and checkpoint the asset`,
+    );
+  }
+  const blob = await untilDone(() => blobs.putBytes(bytes, signal), signal);
+  return { ...request, value: null, valueBlob: blob };
+};
+
 /** A result the server keeps as a blob, downloaded for the code that awaits it. */
 const loadResult = async (blob: BlobRef, signal: AbortSignal): Promise<Value> => {
   try {
@@ -323,6 +337,8 @@ const onMessage = (m: ToWorker): void => {
       if (m.t !== "reply") r.reject(new Error(m.message));
       else if (m.reply.type === "resolved" && m.reply.resultBlob !== undefined) {
         void loadResult(m.reply.resultBlob, r.exec.signal).then((value) => r.resolve({ type: "resolved", outcome: { status: "succeeded", value } }), r.reject);
+      } else if (m.reply.type === "checkpoint" && m.reply.valueBlob !== undefined) {
+        void loadResult(m.reply.valueBlob, r.exec.signal).then((value) => r.resolve({ type: "checkpoint", found: true, value }), r.reject);
       } else r.resolve(m.reply);
       return;
     }

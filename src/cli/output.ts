@@ -70,6 +70,10 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
       for (const id of x.assetsPersisted) lines.push(`${inner}▲ persisted ${describeAsset(view, id)}`);
       for (const id of x.assetsRestored) lines.push(`${inner}▼ restored ${describeAsset(view, id)}`);
     }
+    for (const c of view.checkpoints ?? []) {
+      if (c.stepId !== step.stepId) continue;
+      lines.push(`${inner}◆ checkpoint ${c.name} = ${showResult(c.value)}  (${c.saves} save${c.saves === 1 ? "" : "s"}, last by ${c.executionId})`);
+    }
     if (execs.length > 1) {
       for (const x of execs) {
         lines.push(
@@ -165,6 +169,8 @@ export const describeEvent = (e: Event): string => {
       return `token ${e.data.tokenId}` + (e.data.reason ? `: ${e.data.reason}` : "");
     case "BlobStored":
       return `${e.data.key} (${e.data.size} bytes) uploaded`;
+    case "CheckpointSaved":
+      return `checkpoint ${e.data.name} by ${e.data.executionId} = ${showResult(e.data.value)}`;
   }
 };
 

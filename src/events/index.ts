@@ -46,6 +46,7 @@ export {
 } from "./errors.js";
 export { upcast } from "./upcast.js";
 export { SERVER_LOG, TOKEN_HASH, TOKEN_ID, TOKEN_ROLES, isReservedProject } from "./tokens.js";
+export { CHECKPOINT_NAME, CHECKPOINT_NAME_HINT } from "./checkpoints.js";
 export type { Principal } from "./principal.js";
 export { describePrincipal } from "./principal.js";
 export type { LogRef } from "./subjects.js";

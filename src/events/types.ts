@@ -20,8 +20,10 @@ import type { Principal } from "./principal.js";
 export type * from "./data.js";
 export type * from "./tokens.js";
 export type * from "./blobs.js";
+export type * from "./checkpoints.js";
 import type { TokenEvent } from "./tokens.js";
 import type { BlobStored } from "./blobs.js";
+import type { CheckpointSaved } from "./checkpoints.js";
 import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
@@ -323,7 +325,8 @@ export type RunEvent =
   | StepDeferred
   | CallResumed
   | AssetPersisted
-  | AssetRestored;
+  | AssetRestored
+  | CheckpointSaved;
 
 export type EnvEvent =
   | ManifestRegistered
@@ -369,10 +372,10 @@ export const CURRENT_VERSION = {
   TokenCreated: 1,
   TokenRevoked: 1,
   BlobStored: 1,
+  CheckpointSaved: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];
-
 /** Types whose events belong to a run (carry `runId`). */
 export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "RunSubmitted",
@@ -391,7 +394,6 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "CallResumed",
   "AssetPersisted",
   "AssetRestored",
+  "CheckpointSaved",
 ]);
-
-/** The unit of the log: see `log.ts`. */
-export type { Commit } from "./log.js";
+export type { Commit } from "./log.js"; // the unit of the log: see `log.ts`

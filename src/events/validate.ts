@@ -191,6 +191,7 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   }),
   TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
   BlobStored: obj({ key: str, size: nat }),
+  CheckpointSaved: obj({ ...exec, name: str, key: str, value: result }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

@@ -2,6 +2,7 @@
 import { assetsProjection } from "./assets.js";
 import { blobRefsProjection } from "./blob-refs.js";
 import { cacheProjection } from "./cache.js";
+import { checkpointsProjection } from "./checkpoints.js";
 import {
   agentsProjection,
   callsProjection,
@@ -19,6 +20,7 @@ export const RUN_PROJECTIONS: readonly AnyProjection[] = [
   stepsProjection,
   executionsProjection,
   assetsProjection,
+  checkpointsProjection,
 ];
 
 /** Every projection of an environment. */

@@ -10,6 +10,7 @@
  * - `RunSubmitted`, `StepScheduled`: `argumentsBlob` (arguments too large to log inline);
  * - `ExecutionSucceeded`, `StepResultReused`: a `result` of kind `blob`;
  * - `AssetPersisted`: each entry's `blobKey`;
+ * - `CheckpointSaved`: a `value` of kind `blob`;
  * - `BlobStored`: bytes uploaded through this environment (an environment
  *   event, no run). The frames that refer to a blob are refused unless the
  *   environment sees its key already, so a reference comes from bytes
@@ -19,7 +20,7 @@ import type { BlobRef, Event, ResultValue, RunId } from "../events/index.js";
 import { eventsOfTypes, unreachable, type DocSource, type EventOf, type Projection } from "./projection.js";
 
 /** How an event referred to a blob. */
-export type BlobUse = "arguments" | "result" | "asset" | "upload";
+export type BlobUse = "arguments" | "result" | "asset" | "upload" | "checkpoint";
 
 export interface BlobRefDoc {
   readonly key: string;
@@ -31,7 +32,7 @@ export interface BlobRefDoc {
   readonly seq: number;
 }
 
-const REFERRING = ["RunSubmitted", "StepScheduled", "ExecutionSucceeded", "StepResultReused", "AssetPersisted", "BlobStored"] as const;
+const REFERRING = ["RunSubmitted", "StepScheduled", "ExecutionSucceeded", "StepResultReused", "AssetPersisted", "BlobStored", "CheckpointSaved"] as const;
 const refers = eventsOfTypes(REFERRING);
 type Referring = EventOf<(typeof REFERRING)[number]>;
 
@@ -57,6 +58,8 @@ const keysOf = (e: Referring): string[] => {
       return e.data.entries.map((x) => x.blobKey);
     case "BlobStored":
       return [e.data.key];
+    case "CheckpointSaved":
+      return ofResult(e.data.value);
     default:
       return unreachable(e);
   }
@@ -74,6 +77,8 @@ const useOf = (e: Referring): BlobUse => {
       return "asset";
     case "BlobStored":
       return "upload";
+    case "CheckpointSaved":
+      return "checkpoint";
     default:
       return unreachable(e);
   }

@@ -5,6 +5,7 @@
 import type { AssetId, ExecutionId, RunId } from "../events/index.js";
 import type { AssetDoc } from "./assets.js";
 import type { CacheDoc } from "./cache.js";
+import { checkpointsOfRun, type CheckpointDoc } from "./checkpoints.js";
 import type { AgentDoc, CallDoc, EnvironmentDoc, IdempotencyDoc, ManifestDoc } from "./environment.js";
 import { ENVIRONMENT_KEY } from "./environment.js";
 import type { DocSource } from "./projection.js";
@@ -19,6 +20,8 @@ export interface RunView {
   readonly executions: Readonly<Record<string, ExecutionDoc>>;
   /** By asset id. */
   readonly assets: Readonly<Record<string, AssetDoc>>;
+  /** The run's checkpoints (newest value of each), in key order; each names the step that saved it last. */
+  readonly checkpoints?: readonly CheckpointDoc[];
 }
 
 export const getRun = (src: DocSource, runId: RunId): RunDoc | undefined => src.get<RunDoc>("runs", runId);
@@ -70,7 +73,8 @@ export const getRunView = (src: DocSource, runId: RunId): RunView | undefined =>
       }
     }
   }
-  return { run, steps, executions, assets };
+  const checkpoints = checkpointsOfRun(src, runId);
+  return { run, steps, executions, assets, ...(checkpoints.length > 0 ? { checkpoints } : {}) };
 };
 
 export const getCacheEntry = (src: DocSource, cacheKey: string): CacheDoc | undefined =>

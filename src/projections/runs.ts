@@ -226,6 +226,7 @@ export const runsProjection: Projection<RunDoc> = {
       case "CallResumed":
       case "AssetPersisted":
       case "AssetRestored":
+      case "CheckpointSaved":
         return base;
       default:
         return unreachable(e);

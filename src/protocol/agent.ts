@@ -147,6 +147,15 @@ export const AGENT_MESSAGES = {
     assetId: Str(),
     to: Type.Optional(Text(4096)),
   }),
+  "save-checkpoint": strict({
+    type: Type.Literal("save-checkpoint"),
+    requestId: RequestId(),
+    executionId: ExecutionId(),
+    name: Str(128),
+    value: ValueSchema(),
+    valueBlob: Type.Optional(BlobRefSchema()),
+  }),
+  "load-checkpoint": strict({ type: Type.Literal("load-checkpoint"), requestId: RequestId(), executionId: ExecutionId(), name: Str(128) }),
   log: strict({
     type: Type.Literal("log"),
     executionId: ExecutionId(),
@@ -193,6 +202,13 @@ export const SERVER_MESSAGES = {
   ack: open({ type: Type.Literal("ack"), requestId: Type.Number() }),
   persisted: open({ type: Type.Literal("persisted"), requestId: Type.Number(), asset: AssetRefSchema() }),
   restored: open({ type: Type.Literal("restored"), requestId: Type.Number(), asset: AssetRefSchema() }),
+  checkpoint: open({
+    type: Type.Literal("checkpoint"),
+    requestId: Type.Number(),
+    found: Type.Boolean(),
+    value: ValueSchema(),
+    valueBlob: Type.Optional(open({ key: Type.String(), size: Type.Integer({ minimum: 0 }), sha256: Type.String({ pattern: "^[0-9a-f]{64}$" }) })),
+  }),
   error: open({ type: Type.Literal("error"), requestId: Type.Optional(Type.Number()), message: Type.String(), retry: Type.Optional(Type.Boolean()) }),
 } satisfies Record<string, TSchema>;
 

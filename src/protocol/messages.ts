@@ -138,6 +138,24 @@ export type AgentMessage =
       readonly to?: string;
     }
   | {
+      /** Saves the execution's step's checkpoint `name`; answered `ack` once recorded. */
+      readonly type: "save-checkpoint";
+      readonly requestId: number;
+      readonly executionId: string;
+      readonly name: string;
+      /** `null` when `valueBlob` is given. */
+      readonly value: Value;
+      /** A value over {@link INLINE_VALUE_BYTES} encoded: the blob of its msgpack bytes, uploaded first. */
+      readonly valueBlob?: BlobRef;
+    }
+  | {
+      /** Asks for the newest value of the step's checkpoint `name` (here or in an environment this one inherits from); answered `checkpoint`. */
+      readonly type: "load-checkpoint";
+      readonly requestId: number;
+      readonly executionId: string;
+      readonly name: string;
+    }
+  | {
       readonly type: "log";
       readonly executionId: string;
       readonly level: LogLevel;
@@ -180,6 +198,16 @@ export type ServerMessage =
   | { readonly type: "ack"; readonly requestId: number }
   | { readonly type: "persisted"; readonly requestId: number; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly requestId: number; readonly asset: AssetRef }
+  | {
+      /** The answer to `load-checkpoint`: `found: false` when nothing was saved yet (`value` is then `null`). */
+      readonly type: "checkpoint";
+      readonly requestId: number;
+      readonly found: boolean;
+      /** `null` when `valueBlob` is given. */
+      readonly value: Value;
+      /** The value is kept as this blob (its msgpack bytes): the agent downloads it. */
+      readonly valueBlob?: BlobRef;
+    }
   | {
       readonly type: "error";
       readonly requestId?: number;

@@ -264,6 +264,10 @@ export const EXAMPLES = {
     attributed(envEvent("BlobStored", { key: blob.key, size: blob.size }), { kind: "agent", agentId: AGENT, tokenId: "a0b1c2d3e4f5g6h7" }),
     envEvent("BlobStored", { key: `sha256:${"0".repeat(64)}`, size: 0 }),
   ],
+  CheckpointSaved: [
+    runEvent("CheckpointSaved", { executionId: EXEC, stepId: STEP, name: "progress", key: `${RUN}/${"7f".repeat(16)}/progress`, value: { kind: "inline", value: { next: 3, done: [1, 2] } } }),
+    runEvent("CheckpointSaved", { executionId: EXEC, stepId: STEP, name: "model", key: `${RUN}/${STEP}/model`, value: { kind: "blob", blob } }),
+  ],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

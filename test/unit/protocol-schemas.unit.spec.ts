@@ -43,7 +43,7 @@ describe("protocol schemas", () => {
     expectTypeOf<FieldMismatch>().toEqualTypeOf<never>();
     expectTypeOf<keyof Static<typeof StepOptionsSchema>>().toEqualTypeOf<keyof StepOptions>();
     expectTypeOf<keyof Static<typeof RepositoryManifestSchema>["targets"][number]>().toEqualTypeOf<keyof TargetManifest>();
-    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(11);
+    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(13);
   });
 
   it("valid frames of every agent message type pass, with tagged values of every kind", () => {
@@ -61,6 +61,9 @@ describe("protocol schemas", () => {
       { type: "persist", requestId: 1, executionId: "x", entries: [{ path: "a", size: 1, sha256: "0".repeat(64) }], name: "n", metadata: { rows: 1 } },
       { type: "restore", requestId: 1, executionId: "x", assetId: "a", to: "d" },
       { type: "log", executionId: "x", level: "warn", message: "m", fields: { at: new Date(0) }, at: 1 },
+      { type: "save-checkpoint", requestId: 1, executionId: "x", name: "progress", value: values },
+      { type: "save-checkpoint", requestId: 2, executionId: "x", name: "big", value: null, valueBlob: { key: `sha256:${"0".repeat(64)}`, size: 1, sha256: "0".repeat(64) } },
+      { type: "load-checkpoint", requestId: 1, executionId: "x", name: "progress" },
     ];
     for (const f of frames) expect(checkAgentMessage(f), f.type).toBeUndefined();
     const server: ServerMessage[] = [
@@ -68,6 +71,8 @@ describe("protocol schemas", () => {
       { type: "execute", executionId: "x", runId: "r", stepId: "s", attempt: 1, target: { repository: "r", target: "t" }, arguments: values },
       { type: "resolved", requestId: 1, outcome: { status: "failed", error: { type: "E", message: "m", retryable: true } } },
       { type: "persisted", requestId: 1, asset: { assetId: "a", env: "production", entries: [] } },
+      { type: "checkpoint", requestId: 1, found: true, value: values },
+      { type: "checkpoint", requestId: 2, found: false, value: null },
     ];
     for (const f of server) expect(checkServerMessage(f), f.type).toBeUndefined();
   });

@@ -204,5 +204,13 @@ export type Command =
       readonly type: "RecordBlob";
       readonly key: string;
       readonly size: number;
+    }
+  | {
+      /** Running task code saved its step's checkpoint `name`: the value, or (a large one) the blob it was stored as. */
+      readonly type: "SaveCheckpoint";
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      readonly name: string;
+      readonly value: { readonly value: Value; readonly encodedBytes?: number } | { readonly blob: BlobRef };
     };
 

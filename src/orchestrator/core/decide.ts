@@ -14,6 +14,7 @@ import type { Command } from "./commands.js";
 import { agents } from "./deciders/agents.js";
 import { assets } from "./deciders/assets.js";
 import { blobs } from "./deciders/blobs.js";
+import { checkpoints } from "./deciders/checkpoints.js";
 import { environments } from "./deciders/environments.js";
 import { executions } from "./deciders/executions.js";
 import { runs } from "./deciders/runs.js";
@@ -21,7 +22,7 @@ import { tokens } from "./deciders/tokens.js";
 import type { CommandOf, DecideContext, Decision, Handlers } from "./decision.js";
 import type { Model } from "./model.js";
 
-const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens };
+const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...checkpoints };
 
 const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Model, ctx: DecideContext): Decision =>
   HANDLERS[type](cmd, m, ctx);
@@ -29,7 +30,7 @@ const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Mode
 export const decide = (cmd: Command, m: Model, ctx: DecideContext): Decision => dispatch(cmd.type, cmd, m, ctx);
 
 export type { DecideContext, Decision } from "./decision.js";
-export { assetIdOf, callIdOf, executionIdOf } from "./deciders/ids.js";
+export { assetIdOf, callIdOf, checkpointKeyOf, executionIdOf } from "./deciders/ids.js";
 export { CANCELS_PER_COMMIT } from "./deciders/cancellations.js";
 export { rerunnable } from "./deciders/runs.js";
 export { mergeOptions } from "./deciders/targets.js";

@@ -3,7 +3,7 @@
  * `nextActions`. No I/O: see docs/architecture.md ("Layers").
  */
 export type { Call, Command } from "./commands.js";
-export { assetIdOf, callIdOf, decide, executionIdOf, mergeOptions, rerunnable, CANCELS_PER_COMMIT, type DecideContext, type Decision } from "./decide.js";
+export { assetIdOf, callIdOf, checkpointKeyOf, decide, executionIdOf, mergeOptions, rerunnable, CANCELS_PER_COMMIT, type DecideContext, type Decision } from "./decide.js";
 export { modelOf, type Inherited, type Model } from "./model.js";
 export { waitingReasons, type Waiting } from "./queue.js";
 export { nextActions, trackActive, handlesIn, satisfies, type Action, type ActiveExecution, type AgentSlot, type Liveness, type Plan } from "./next-actions.js";

@@ -17,6 +17,8 @@ import {
   stepKey,
   stepsOfRun,
   getToken,
+  getCheckpoint,
+  type CheckpointDoc,
   type TokenDoc,
   type AgentDoc,
   type AssetDoc,
@@ -69,6 +71,11 @@ export interface Model {
   blobRef(key: string): { env: EnvName; ref: BlobRefDoc } | undefined;
   /** A token of the server log (none in an environment's log). */
   token(tokenId: string): TokenDoc | undefined;
+  /**
+   * The newest value saved under a checkpoint key: in this environment,
+   * else in one it inherits from (as `cacheHit` looks; saves stay local).
+   */
+  checkpoint(key: string): { env: EnvName; doc: CheckpointDoc } | undefined;
 }
 
 /**
@@ -130,4 +137,14 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
   },
   cachePending: (cacheKey) => getCacheEntry(src, cacheKey)?.pending,
   token: (tokenId) => getToken(src, tokenId),
+  checkpoint(key) {
+    const own = getCheckpoint(src, key);
+    const here = getEnvironment(src)?.env;
+    if (here !== undefined && own) return { env: here, doc: own };
+    for (const { env, src: other } of inherited()) {
+      const doc = getCheckpoint(other, key);
+      if (doc) return { env, doc };
+    }
+    return undefined;
+  },
 });

@@ -18,12 +18,13 @@ import {
   type Principal,
   type RunId,
   type StepId,
+  type Value,
 } from "../../events/index.js";
 import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
 import { isFinished, type AssetDoc } from "../../projections/index.js";
 import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
-import { assetIdOf, callIdOf, rejectionMessage, type Command } from "../core/index.js";
+import { assetIdOf, callIdOf, checkpointKeyOf, rejectionMessage, type Command } from "../core/index.js";
 import { stepKeys } from "../keys.js";
 import type { Orchestration } from "../orchestration.js";
 import type { TaskLogs } from "../task-logs.js";
@@ -143,6 +144,20 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
         reply({ type: "restored", requestId: m.requestId, asset: assetRefOf(found.env, found.doc) });
         return;
       }
+      case "save-checkpoint": {
+        const r = await resultOf(d, m);
+        const value = "blob" in r ? { blob: r.blob } : { value: r.value, ...(r.encodedBytes === undefined ? {} : { encodedBytes: r.encodedBytes }) };
+        if (await run({ type: "SaveCheckpoint", executionId, agentId, name: m.name, value })) reply({ type: "ack", requestId: m.requestId });
+        return;
+      }
+      case "load-checkpoint": {
+        const x = orch.model.execution(executionId)!;
+        const step = orch.model.step(x.runId, x.stepId);
+        const found = step ? orch.model.checkpoint(checkpointKeyOf(step, m.name))?.doc.value : undefined;
+        if (found?.kind === "blob") reply({ type: "checkpoint", requestId: m.requestId, found: true, value: null, valueBlob: found.blob });
+        else reply({ type: "checkpoint", requestId: m.requestId, found: found !== undefined, value: found?.value ?? null });
+        return;
+      }
       case "log": {
         const x = orch.model.execution(executionId);
         if (x) d.logs.append({ ...m, runId: x.runId, stepId: x.stepId });
@@ -170,11 +185,14 @@ const stepOf = (h: HandleRef): E.Either<string, { readonly runId: RunId; readonl
 };
 
 /**
- * A result as it is recorded: a blob the agent uploaded; a value too large
+ * A result (or a checkpoint's value) as it is recorded: a blob the agent uploaded; a value too large
  * to travel inline in the log stored as a blob (its msgpack bytes), the log
  * recording the reference; or the value, with its encoded size.
  */
-const resultOf = async (d: FrameDeps, m: Extract<AgentMessage, { type: "succeeded" }>): Promise<Extract<Command, { type: "RecordResult" }>["outcome"]> => {
+const resultOf = async (
+  d: FrameDeps,
+  m: { readonly value: Value; readonly valueBlob?: BlobRef },
+): Promise<Extract<Extract<Command, { type: "RecordResult" }>["outcome"], { ok: true }>> => {
   if (m.valueBlob !== undefined) return { ok: true, blob: await uploaded(d, m.valueBlob) };
   const bytes = packValue(m.value);
   if (!d.blobs || bytes.length <= INLINE_RESULT_BYTES) return { ok: true, value: m.value, encodedBytes: bytes.length };

@@ -64,8 +64,8 @@ export const restoreAsset: Handler<"RestoreAsset"> = (cmd, m, ctx) => {
   ]);
 };
 
-/** The execution, if it is running on (assigned to, and not ended) this agent. */
-const runningOn = (m: Model, executionId: ExecutionId, agentId: AgentId): E.Either<Rejection, ExecutionDoc> => {
+/** The execution, if it is running on (assigned to, and not ended) this agent (the checkpoints decider asks too). */
+export const runningOn = (m: Model, executionId: ExecutionId, agentId: AgentId): E.Either<Rejection, ExecutionDoc> => {
   const x = m.execution(executionId);
   if (!x) return E.left({ _tag: "UnknownExecution", executionId });
   if (x.agentId !== agentId || isFinished(x.status)) return E.left({ _tag: "NotAssigned", executionId, agentId });

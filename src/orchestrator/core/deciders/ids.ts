@@ -23,5 +23,14 @@ export const assetIdOf = (executionId: string, requestId: number): AssetId => `$
  */
 export const callIdOf = (executionId: string, n: number | string): string => `${executionId}/${n}`;
 
+/**
+ * The key of checkpoint `name` of a step: `<runId>/<memo key>/<name>`, or
+ * `<runId>/<stepId>/<name>` for a step without a memo key. Through the memo
+ * key, a step scheduled again for the same call in the run (a caller re-run,
+ * a branch's re-run) finds what an earlier step of that call saved.
+ */
+export const checkpointKeyOf = (step: { readonly runId: string; readonly stepId: string; readonly memoKey?: string }, name: string): string =>
+  `${step.runId}/${step.memoKey ?? step.stepId}/${name}`;
+
 /** What a reference to the latest execution of a step names when the step has none yet (it waits itself). */
 export const NO_EXECUTION = "" as ExecutionId;
