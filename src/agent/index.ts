@@ -2,6 +2,7 @@
 export { task, workflow, type Target, type TargetFunction, type TargetOf } from "./sdk.js";
 export { Handle } from "./handle.js";
 export { checkpoint, type Checkpoint } from "./checkpoint.js";
+export { stub, type Stub, type StubOf } from "./stub.js";
 export { Asset, type PersistOptions, type RestoreOptions } from "./asset.js";
 export { context, persist, restore, type ExecutionContext, type Logger, type LogFields } from "./context.js";
 export type { ErrorClass, RetryOptions, TargetOptions } from "./options.js";

@@ -59,14 +59,22 @@ export interface TargetCore {
   readonly given: TargetOptions;
   readonly parsed: ParsedOptions;
   repository?: string;
+  /** A stub of a target another repository hosts (`stub()`): not this agent's to host; `kind` is the server's to know. */
+  readonly stub?: true;
 }
 
 const CORE: unique symbol = Symbol.for("tributary.target") as never;
 const NAME = /^[A-Za-z_][\w.-]{0,127}$/;
 
 /** The core of a target, or `undefined` if `v` is not one. */
-export const targetCore = (v: unknown): TargetCore | undefined =>
-  typeof v === "function" ? ((v as { [CORE]?: TargetCore })[CORE] ?? undefined) : undefined;
+export const targetCore = (v: unknown): TargetCore | undefined => {
+  const core = typeof v === "function" ? (v as { [CORE]?: TargetCore })[CORE] : undefined;
+  // A stub exported by a module is a call to another repository, not a target of this one.
+  return core?.stub ? undefined : core;
+};
+
+/** How messages name a target: `task "charge"`, or a stub's `stub "payments:charge"`. */
+const labelOf = (core: TargetCore): string => (core.stub ? `stub "${core.repository}:${core.name}"` : `${core.kind} "${core.name}"`);
 
 /** Says which repository a target belongs to (the first module that exports it wins). */
 export const bindRepository = (core: TargetCore, repository: string): void => {
@@ -136,10 +144,11 @@ function define(kind: TargetKind, name: unknown, a: unknown, b: unknown): Target
   return makeTarget(core, core.parsed, core.given);
 }
 
-function makeTarget(core: TargetCore, parsed: ParsedOptions, given: TargetOptions): Target<unknown[], unknown> {
+/** @internal The callable target of a core (`stub()` makes one too). */
+export function makeTarget(core: TargetCore, parsed: ParsedOptions, given: TargetOptions): Target<unknown[], unknown> {
   const submit = (args: unknown[], what: string): Handle<unknown> => {
     const host = requireHost(what);
-    const prepared = prepareArguments(args, `${core.kind} "${core.name}"`);
+    const prepared = prepareArguments(args, labelOf(core));
     const repository = core.repository;
     if (repository === undefined) {
       throw new Error(`${core.kind} "${core.name}" belongs to no repository: export it from a module that the agent loads`);
@@ -147,7 +156,7 @@ function makeTarget(core: TargetCore, parsed: ParsedOptions, given: TargetOption
     let step = parsed.step;
     if (parsed.cacheKey && step.cache) {
       const key = parsed.cacheKey(...args);
-      if (typeof key !== "string") throw new TypeError(`the cache key function of ${core.kind} "${core.name}" must return a string`);
+      if (typeof key !== "string") throw new TypeError(`the cache key function of ${labelOf(core)} must return a string`);
       step = { ...step, cache: { ...step.cache, key } };
     }
     const options = { ...step, ...(parsed.wait !== undefined ? { wait: parsed.wait } : {}) };
@@ -164,14 +173,14 @@ function makeTarget(core: TargetCore, parsed: ParsedOptions, given: TargetOption
   Object.defineProperty(target, "name", { value: core.name });
   Object.defineProperties(target, {
     [CORE]: { value: core },
-    kind: { value: core.kind, enumerable: true },
+    kind: { value: core.stub ? undefined : core.kind, enumerable: true },
     options: { value: given, enumerable: true },
     repository: { get: () => core.repository, enumerable: true },
     fn: { value: core.fn, enumerable: true },
     submit: { value: (...args: unknown[]) => submit(args, `${core.name}.submit()`) },
     with: {
       value: (options: TargetOptions) => {
-        const over = parseOptions(options, `${core.kind} "${core.name}" .with()`);
+        const over = parseOptions(options, `${labelOf(core)} .with()`);
         return makeTarget(core, mergeOptions(parsed, over), Object.freeze({ ...given, ...options }));
       },
     },

@@ -3,7 +3,7 @@
  * compiles. The calls are never run (they would need an execution).
  */
 import { describe, expect, it } from "vitest";
-import { task, workflow, type Handle, type Target } from "../../src/index.js";
+import { checkpoint, stub, task, workflow, type Checkpoint, type Handle, type Target } from "../../src/index.js";
 
 const charge = task("charge", { retries: 2 }, async (order: number) => ({ order, ok: true }));
 const add = task("add", async (a: number, b = 1) => a + b);
@@ -43,8 +43,45 @@ async function typeChecks(): Promise<void> {
   void [r, s, sum, polled, n, t];
 }
 
+// Stubs: typed from a target's type (in real code `import type`), no code loaded.
+async function stubChecks(): Promise<void> {
+  const remote = stub<typeof charge>("payments:charge");
+  const r: { order: number; ok: boolean } = await remote(5);
+  // @ts-expect-error a string is not a number
+  await remote("x");
+  // @ts-expect-error the result is not a string
+  const s: string = await remote(1);
+  const h: Handle<{ order: number; ok: boolean }> = remote.with({ timeout: 10 }).submit(1);
+  // @ts-expect-error .with() keeps the types
+  await remote.with({ timeout: 10 })("1");
+  // @ts-expect-error unknown option
+  stub<typeof charge>("payments:charge", { timeOut: 10 });
+  const k: undefined = remote.kind;
+  const remoteFlow = stub<typeof flow>("other:flow");
+  const n: number = await remoteFlow([1], "x");
+  // A function's type works too.
+  const fn = stub<(a: string) => Promise<boolean>>("other:fn");
+  const b: boolean = await fn("a");
+  // @ts-expect-error without a type, a stub cannot be called
+  await stub("other:fn")();
+  void [r, s, h, k, n, b];
+}
+
+async function checkpointChecks(): Promise<void> {
+  const cp: Checkpoint<{ next: number }> = checkpoint("progress", { next: 1 });
+  const v: { next: number } = await cp.get();
+  await cp.set({ next: 2 });
+  // @ts-expect-error the value's type is the initial's
+  await cp.set("x");
+  const count = checkpoint("count", 0);
+  const c: number = await count.get();
+  void [v, c];
+}
+
 describe("types", () => {
   it("flow from the function (checked by tsc)", () => {
     expect(typeof typeChecks).toBe("function");
+    expect(typeof stubChecks).toBe("function");
+    expect(typeof checkpointChecks).toBe("function");
   });
 });
