@@ -125,6 +125,7 @@ export const SUBMIT = {
     },
     "idempotency-key": { type: "string", value: "K", description: "1 to 256 characters; the same key again returns the run it made first" },
     wait: { type: "boolean", description: "wait for the run and print its result (exit 3 if it did not succeed)" },
+    queue: { type: "boolean", description: "accept the run even if no agent has registered the target yet: it waits for one" },
     ...COMMON,
   },
 } as const satisfies CommandSpec;

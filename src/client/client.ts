@@ -62,6 +62,12 @@ export interface SubmitOptions {
    * arguments it is refused (409).
    */
   readonly idempotencyKey?: string;
+  /**
+   * Accept the run even when no agent has registered the target in the
+   * environment yet: it waits, queued, until one that hosts it connects.
+   * Without it such a submission is refused (400).
+   */
+  readonly queue?: boolean;
 }
 
 /** The argument types of a workflow (`typeof myWorkflow`), else any list. */
@@ -150,6 +156,7 @@ export class Client {
         target,
         arguments: checkArguments(args ?? []),
         ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
+        ...(options.queue === true ? { queue: true } : {}),
       },
     });
     return new SubmittedRun<ResultOf<W>>(this.#scope, answer);

@@ -36,6 +36,7 @@ export const SubmitBody = strict({
   target: Type.String({ pattern: "^[^:]+:[^:]+$", description: 'the target as "repository:target", e.g. "orders:process_orders"' }),
   arguments: Type.Optional(Type.Array(ValueSchema(), { maxItems: 100_000 })),
   idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  queue: Type.Optional(Type.Boolean({ description: "accept the run of a target no agent has registered yet: it waits for one" })),
 });
 export const CreateEnvBody = strict({
   name: Name("environment name"),

@@ -114,7 +114,9 @@ describe.each(LOG_KINDS)("wrong requests are refused on the %s log", (kind) => {
     expect(r.body.error).toBe("unknown target flows:add: no connected agent has registered it; start an agent that hosts it, or check the name");
     expect((await dev.call("GET", `${envs}/dev/runs/${runId}`)).status).toBe(404);
     const submitted = await dev.call<{ error: string }>("POST", `${envs}/dev/runs`, { target: "flows:fan_out", arguments: [2] });
-    expect(submitted).toEqual({ status: 400, body: { error: r.body.error.replace("flows:add", "flows:fan_out") } });
+    // A submission may be queued instead: its refusal says how.
+    const queueHint = '; or submit it with --queue (API: "queue": true) to accept the run now: it waits until an agent hosting flows connects';
+    expect(submitted).toEqual({ status: 400, body: { error: r.body.error.replace("flows:add", "flows:fan_out") + queueHint } });
     // With an agent in dev, the same re-run goes ahead.
     await h.agent({ env: "dev" });
     expect((await dev.call("POST", `${envs}/dev/runs/${runId}/steps/2/rerun`)).status).toBe(200);

@@ -86,8 +86,26 @@ describe("runs: SubmitRun", () => {
       repository: "shop",
       target: "nope",
       known: ["shop:checkout", "shop:charge", "shop:email"],
+      queueable: true,
     });
-    given(...hosted).when(submit("R1", { target: { repository: "mail", target: "send" } })).rejected("UnknownTarget", { repository: "mail", target: "send", known: ["shop:*"] });
+    given(...hosted).when(submit("R1", { target: { repository: "mail", target: "send" } })).rejected("UnknownTarget", { repository: "mail", target: "send", known: ["shop:*"], queueable: true });
+  });
+
+  it("a run of a target no agent has registered is refused, saying it could be queued; with queue it is accepted, a workflow with the options given", () => {
+    const orders = { repository: "orders", target: "process" };
+    given(environmentCreated()).when(submit("R1", { target: orders })).rejected("UnknownTarget", { repository: "orders", target: "process", known: [], queueable: true });
+    given(...hosted).when(submit("R1", { target: orders, queue: true, options: { timeoutMs: 5 }, keys: { memo: "m" } })).then(
+      runEvent("RunSubmitted", "R1", { target: orders, arguments: [1], rootStepId: "1" }),
+      runEvent("StepScheduled", "R1", { stepId: "1", target: orders, kind: "workflow", arguments: [1], options: { timeoutMs: 5 }, memoKey: "m" }),
+      created(x1),
+    );
+    // A registered target is what it is: queue changes nothing, and refusals other than an unknown target stand.
+    given(...hosted).when(submit("R1", { queue: true })).then(
+      runEvent("RunSubmitted", "R1", { target: checkout, arguments: [1], rootStepId: "1" }),
+      runEvent("StepScheduled", "R1", { stepId: "1", target: checkout, kind: "workflow", arguments: [1], options: {} }),
+      created(x1),
+    );
+    given(...hosted).when(submit("R1", { target: { repository: "shop", target: "charge" }, queue: true })).rejected("NotAWorkflow");
   });
 
   it("an archived environment refuses new runs", () => {

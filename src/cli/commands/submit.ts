@@ -41,7 +41,7 @@ export const run = async (argv: string[]): Promise<number> => {
   if (key !== undefined && (key.length === 0 || key.length > 256)) {
     throw new CliError(`--idempotency-key takes 1 to 256 characters, got ${key.length}`, 1);
   }
-  const submitted = await clientOf(t).submit(target, args, key !== undefined ? { idempotencyKey: key } : {});
+  const submitted = await clientOf(t).submit(target, args, { ...(key !== undefined ? { idempotencyKey: key } : {}), ...(values.queue ? { queue: true } : {}) });
   if (submitted.warning && !values.json) console.error(`warning: ${submitted.warning}`);
   if (!values.wait) {
     if (!submitted.created && !values.json) console.error(`note: run ${submitted.runId} already existed (same idempotency key, target and arguments): nothing new was submitted`);

@@ -66,6 +66,11 @@ export type Command =
       readonly keys?: { readonly memo: string; readonly cache?: string };
       /** Set when task code called a workflow: the new run is linked to it. */
       readonly call?: Call & { readonly runId: RunId; readonly stepId: StepId };
+      /**
+       * Accept a run from outside of a target no agent has registered (yet):
+       * it waits, queued, until an agent that hosts it connects (`submit --queue`).
+       */
+      readonly queue?: boolean;
     }
   | {
       /** Task code called a task: schedule a step in the caller's run. */

@@ -5,7 +5,14 @@
  */
 export type Rejection =
   | { readonly _tag: "InvalidName"; readonly message: string }
-  | { readonly _tag: "UnknownTarget"; readonly repository: string; readonly target: string; readonly known: readonly string[] }
+  | {
+      readonly _tag: "UnknownTarget";
+      readonly repository: string;
+      readonly target: string;
+      readonly known: readonly string[];
+      /** A run submitted from outside: it could be accepted to wait (`queue`), and the message says how. */
+      readonly queueable?: true;
+    }
   | { readonly _tag: "UnknownRun"; readonly runId: string }
   | { readonly _tag: "UnknownStep"; readonly runId: string; readonly stepId: string }
   | { readonly _tag: "UnknownExecution"; readonly executionId: string }
@@ -47,7 +54,8 @@ export const rejectionMessage = (r: Rejection): string => {
     case "UnknownTarget":
       return (
         `unknown target ${r.repository}:${r.target}: no connected agent has registered it` +
-        (r.known.length ? ` (known: ${r.known.join(", ")})` : "; start an agent that hosts it, or check the name")
+        (r.known.length ? ` (known: ${r.known.join(", ")})` : "; start an agent that hosts it, or check the name") +
+        (r.queueable ? `; or submit it with --queue (API: "queue": true) to accept the run now: it waits until an agent hosting ${r.repository} connects` : "")
       );
     case "UnknownRun":
       return `no run ${r.runId} in this environment: list runs with 'tributary runs ls'`;

@@ -15,7 +15,7 @@ import { firstExecution, nextAttempt } from "./attempts.js";
 import { executionIdOf, stepIdOf } from "./ids.js";
 import { activeUnder, cancellations } from "./cancellations.js";
 import { resumedCall, reuseOrExecute, sourceOf } from "./reuse.js";
-import { findRunnable, findTarget, mergeOptions } from "./targets.js";
+import { findRunnable, findTarget, mayQueue, mergeOptions } from "./targets.js";
 
 /** A new run: the run, its root step, and what follows the step (its first execution, or a reuse). */
 export const submitRun: Handler<"SubmitRun"> = (cmd, m, ctx) => {
@@ -32,8 +32,12 @@ export const submitRun: Handler<"SubmitRun"> = (cmd, m, ctx) => {
   }
   const { runId } = cmd;
   const found = findRunnable(m, cmd.target, cmd.argumentCount ?? cmd.arguments.length, cmd.call === undefined);
-  if (E.isLeft(found)) return found;
-  const options = mergeOptions(found.right.options, cmd.options);
+  const queued = E.isLeft(found) && found.left._tag === "UnknownTarget" && cmd.call === undefined;
+  if (queued && !mayQueue(m, cmd.target, cmd.queue === true)) return reject({ ...(found.left as Extract<Rejection, { _tag: "UnknownTarget" }>), queueable: true });
+  if (E.isLeft(found) && !queued) return found;
+  // A target not registered yet, queued: a workflow (only workflows are runs), with the options given; its agent's manifest says the rest.
+  const target = E.isRight(found) ? found.right : { kind: "workflow" as const, options: {} };
+  const options = mergeOptions(target.options, cmd.options);
   const rootStepId = stepIdOf(1);
   return accept([
     runEvent(ctx, "RunSubmitted", runId, {
@@ -52,7 +56,7 @@ export const submitRun: Handler<"SubmitRun"> = (cmd, m, ctx) => {
     runEvent(ctx, "StepScheduled", runId, {
       stepId: rootStepId,
       target: cmd.target,
-      kind: found.right.kind,
+      kind: target.kind,
       arguments: cmd.arguments,
       ...(cmd.argumentsBlob === undefined ? {} : { argumentsBlob: cmd.argumentsBlob }),
       options,

@@ -46,6 +46,17 @@ export const findRunnable = (m: Model, t: TargetRef, count: number, asRun: boole
   return found;
 };
 
+/**
+ * May a run of `t`, a target no agent has registered here, be accepted now
+ * to wait for one? When the submission asks to (`queue`). The hook for
+ * pools (issue 12, point 8): a pool whose agents would host `t.repository`
+ * makes it `true` too, once the model knows pools.
+ */
+export const mayQueue = (m: Model, t: TargetRef, asked: boolean): boolean => asked || poolHosts(m, t);
+
+/** Would a pool of this environment start an agent hosting `t`? None exist yet. */
+const poolHosts = (_m: Model, _t: TargetRef): boolean => false;
+
 /** Per-call options over the target's own. */
 export const mergeOptions = (base: StepOptions, over: StepOptions | undefined): StepOptions => {
   if (!over) return base;

@@ -76,7 +76,7 @@ export const runRoutes = {
 } satisfies Partial<Handlers>;
 
 const submit = async (ctx: ServerContext, env: Env, body: unknown, by: Principal | undefined): Promise<unknown> => {
-  const b = (body ?? {}) as { target?: unknown; arguments?: unknown; idempotencyKey?: unknown };
+  const b = (body ?? {}) as { target?: unknown; arguments?: unknown; idempotencyKey?: unknown; queue?: unknown };
   if (typeof b.target !== "string" || !/^[^:]+:[^:]+$/.test(b.target)) {
     throw new HttpError(400, 'give the target as "repository:target", e.g. {"target": "orders:process_orders"}');
   }
@@ -98,6 +98,7 @@ const submit = async (ctx: ServerContext, env: Env, body: unknown, by: Principal
       : { argumentsBlob: { key: argumentsBlob.key, size: argumentsBlob.size, sha256: argumentsBlob.sha256 }, argumentCount: given.length }),
     keys: stepKeys(env.rt.model, { repository, target }, args, undefined, argumentsBlob),
     ...(b.idempotencyKey === undefined ? {} : { idempotencyKey: b.idempotencyKey }),
+    ...(b.queue === true ? { queue: true } : {}),
   }, { by });
   if (!r.ok) throw rejected(r.rejection);
   const created = r.events.find((e) => e.type === "RunSubmitted");
