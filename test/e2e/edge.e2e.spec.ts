@@ -240,9 +240,9 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
     };
     expect(doc.routes.map((r) => `${r.method} ${r.path}`)).toEqual(ROUTES.map((r) => `${r.method} /api/${r.path.replace(/:(\w+)/g, "{$1}")}`));
     const submit = doc.routes.find((r) => r.method === "POST" && r.path.endsWith("/runs"))!;
-    expect(Object.keys(submit.body!.properties)).toEqual(["target", "arguments", "idempotencyKey"]);
+    expect(Object.keys(submit.body!.properties)).toEqual(["target", "arguments", "idempotencyKey", "queue"]);
     expect(Object.keys(doc.agentMessages).sort()).toEqual(
-      ["cancel", "failed", "heartbeat", "hello", "log", "persist", "restore", "result", "started", "submit", "succeeded"],
+      ["cancel", "failed", "heartbeat", "hello", "load-checkpoint", "log", "persist", "restore", "result", "save-checkpoint", "started", "submit", "succeeded"],
     );
     expect(JSON.stringify(doc.agentMessages["hello"])).toContain('"timeoutMs":{"minimum":0');
   });
