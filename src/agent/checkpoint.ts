@@ -23,6 +23,7 @@ export interface Checkpoint<T> {
    * checked as a result is (JSON values, Date, Uint8Array, bigint, handles,
    * assets; values over 256 KiB encoded travel as blobs, up to 64 MiB).
    * @throws {InvalidValueError} for a value that cannot be saved (at once, before anything is sent).
+   * @throws {CheckpointTooLargeError} for a value over 64 MiB encoded (not retried).
    */
   set(value: T): Promise<void>;
 }

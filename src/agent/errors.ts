@@ -55,6 +55,15 @@ export class ArgumentsTooLargeError extends TerminalError {
   override name = "ArgumentsTooLargeError";
 }
 
+/**
+ * A checkpoint's value is over the limit (`MAX_RESULT_BYTES`, 64 MiB)
+ * encoded: thrown by `set`, nothing is saved. Persist large data as an
+ * asset and checkpoint the asset instead.
+ */
+export class CheckpointTooLargeError extends TerminalError {
+  override name = "CheckpointTooLargeError";
+}
+
 /** A target was defined (or called `.with`) with an invalid option; `field` names it, e.g. `retries.limit`. */
 export class InvalidOptionError extends TypeError {
   override name = "InvalidOptionError";

@@ -14,6 +14,7 @@ export {
   AssetPathError,
   AssetTooLargeError,
   CancelledError,
+  CheckpointTooLargeError,
   InvalidOptionError,
   InvalidValueError,
   OutsideExecutionError,

@@ -14,7 +14,7 @@ import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
 import { BlobClient, BlobHttpError, BlobMismatchError, BlobMissingError } from "./blob-client.js";
 import { makeWorkdir, removeWorkdir, workdirOf } from "./workdir.js";
-import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, toErrorInfo } from "./errors.js";
+import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, CheckpointTooLargeError, toErrorInfo } from "./errors.js";
 import { decodeWithHandles } from "./handle.js";
 import { loadRepositories, manifestOf } from "./modules.js";
 import type { TargetCore } from "./sdk.js";
@@ -237,7 +237,7 @@ const withLargeCheckpoint = async (request: Extract<HostRequest, { type: "save-c
   const bytes = packValue(request.value);
   if (bytes.length <= INLINE_VALUE_BYTES) return request;
   if (bytes.length > MAX_RESULT_BYTES) {
-    throw new ArgumentsTooLargeError(
+    throw new CheckpointTooLargeError(
       `the value of checkpoint ${request.name} is ${bytes.length} bytes encoded, over the limit of ${MAX_RESULT_BYTES} bytes: persist large data as an asset and checkpoint the asset`,
     );
   }
