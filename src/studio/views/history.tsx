@@ -15,6 +15,7 @@ import { showClock, showTime, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
 import { commitSeqs, historyRows } from "../history.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
+import { refusedProps, useRefusal } from "../may.js";
 import { GraphView } from "./graph-view.js";
 import { StepDetails } from "./step.js";
 
@@ -246,6 +247,10 @@ const BranchHere = ({ project, env, at }: { project: string; env: string; at: nu
   const [made, setMade] = useState<{ name: string; at: number }>();
   const [error, setError] = useState<ApiError>();
   const [busy, setBusy] = useState(false);
+  // Admin on the new name, read on this environment (docs/security.md).
+  const mayNotCreate = useRefusal("createEnv", project, name.trim() || undefined);
+  const mayNotRead = useRefusal("getRun", project, env);
+  const refusal = mayNotCreate ?? mayNotRead;
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -264,9 +269,10 @@ const BranchHere = ({ project, env, at }: { project: string; env: string; at: nu
       <label>
         new branch <input name="branch" value={name} placeholder="dev-fix" required maxLength={64} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
       </label>{" "}
-      <button type="submit" disabled={busy || name.trim() === ""}>
+      <button type="submit" disabled={busy || name.trim() === ""} {...refusedProps(refusal)}>
         branch here (seq {at})
       </button>
+      {refusal && <span class="muted refusal"> {refusal}</span>}
       {made && (
         <span class="made" role="status">
           {" "}
