@@ -75,7 +75,15 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
     }
   };
   return (
-    <details class="submit-form">
+    <details
+      class="submit-form"
+      onKeyDown={(e) => {
+        // Escape folds the form, the focus back on its summary.
+        if (e.key !== "Escape" || !e.currentTarget.open) return;
+        e.currentTarget.open = false;
+        e.currentTarget.querySelector("summary")?.focus();
+      }}
+    >
       <summary>Submit a workflow</summary>
       {agents.error && <ErrorBox error={agents.error} what="targets" />}
       {agents.data && targets.length === 0 && <p class="muted">No repository is registered here yet: start an agent first.</p>}
