@@ -170,7 +170,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     await page.close();
   });
 
-  it("by keyboard: Escape folds the submit form; the history slider moves by arrow", async () => {
+  it("by keyboard: Escape folds the submit form and closes an asset's preview; the history slider moves by arrow", async () => {
     const runs = await open(env());
     await runs.locator("details.submit-form > summary").focus();
     await runs.keyboard.press("Enter");
@@ -180,6 +180,15 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     expect(await runs.evaluate('document.querySelector("details.submit-form").open')).toBe(false);
     expect(await runs.evaluate("document.activeElement?.tagName")).toBe("SUMMARY");
     await runs.close();
+
+    const asset = await open(`${env()}/assets/${ids["asset"]}`);
+    await asset.locator('button[name="preview"]').first().focus();
+    await asset.keyboard.press("Enter");
+    await asset.locator("[data-preview]").waitFor();
+    await asset.screenshot({ path: join(SHOTS, "asset-preview.png"), fullPage: true });
+    await asset.keyboard.press("Escape");
+    await expect.poll(() => asset.locator("[data-preview]").count()).toBe(0);
+    await asset.close();
 
     const history = await open(`${env()}/runs/${ids["fan"]}/history`);
     const slider = history.locator('input[type="range"]');
