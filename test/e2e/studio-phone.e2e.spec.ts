@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
+import type { LogLine, RunAnswer } from "../../src/protocol/api.js";
 import { collectErrors, launchChromium } from "../support/browser.js";
 import { FLOWS, ROOT, startHarness, type Harness } from "./support.js";
 
@@ -200,6 +201,31 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     await expect.poll(() => new URL(history.url()).searchParams.get("at")).not.toBe(first);
     expect(Number(new URL(history.url()).searchParams.get("at"))).toBeGreaterThan(Number(first));
     await history.close();
+  });
+
+  it("a step's panel shows its log lines (the API's lines of that step), and follows a running step without a reload", async () => {
+    const lines = (await h.api.ok<LogLine[]>("GET", `/runs/${ids["talk"]}/logs`));
+    const view = await h.api.ok<RunAnswer>("GET", `/runs/${ids["talk"]}`);
+    const whisper = view.steps.find((x) => x.target.target === "whisper")!;
+    const mine = lines.filter((l) => l.stepId === whisper.stepId);
+    expect(mine.length).toBeGreaterThan(0);
+    const page = await open(`${env()}/runs/${ids["talk"]}/steps/${whisper.stepId}`);
+    await expect.poll(() => page.locator(".step-logs .log-line .msg").allTextContents()).toEqual(mine.map((l) => l.message));
+    expect(await page.locator(".step-logs .log-line").evaluateAll((els) => els.map((e) => e.getAttribute("data-level")))).toEqual(mine.map((l) => l.level));
+    await page.locator(".step-logs").screenshot({ path: join(SHOTS, "step-logs.png") });
+    await page.close();
+
+    // A running root step: its lines come in while the page stays.
+    const submitted = await h.api.call<{ runId: string }>("POST", `/api/projects/${h.api.project}/envs/production/runs`, { target: "slog:talk", arguments: [4, 250] });
+    expect(submitted.status).toBe(200);
+    const live = submitted.body.runId;
+    const root = (await h.api.ok<RunAnswer>("GET", `/runs/${live}`)).run.rootStepId;
+    const follow = await open(`${env()}/runs/${live}/steps/${root}`);
+    await h.api.result(live);
+    const all = (await h.api.ok<LogLine[]>("GET", `/runs/${live}/logs`)).filter((l) => l.stepId === root);
+    expect(all.length).toBeGreaterThanOrEqual(8);
+    await expect.poll(() => follow.locator(".step-logs .log-line .msg").allTextContents(), { timeout: 10_000 }).toEqual(all.map((l) => l.message));
+    await follow.close();
   });
 
   it("shows no console errors", () => {

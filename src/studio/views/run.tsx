@@ -13,6 +13,7 @@ import { useEffect, useRef } from "preact/hooks";
 import { GraphView } from "./graph-view.js";
 import { GRAPH_LIMIT, StepList } from "./step-list.js";
 import { StepDetails } from "./step.js";
+import { StepLogs } from "./step-logs.js";
 import { TimelineView } from "./timeline-view.js";
 import { CompareWith } from "./compare.js";
 import { CancelButton } from "./actions.js";
@@ -153,6 +154,7 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
             </div>
           )}
           {step && <StepDetails view={view} step={step} project={project} env={env} now={now} {...(executionId === undefined ? {} : { executionId })} />}
+          {step && <StepLogs key={`${env}/${runId}/${step.stepId}`} view={view} step={step} project={project} env={env} />}
         </aside>
       </div>
     </section>
