@@ -228,6 +228,21 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     await follow.close();
   });
 
+  it("dark, at phone width too: the step page does not scroll sideways", async () => {
+    const dark = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, colorScheme: "dark" });
+    try {
+      const page = await dark.newPage();
+      collectErrors(page, errors);
+      await page.goto(`${h.server.url}${env()}/runs/${ids["fan"]}/steps/${ids["fanStep"]}`);
+      await page.locator(".details h2").waitFor();
+      const w = await wide(page);
+      await page.screenshot({ path: join(SHOTS, "step-dark.png"), fullPage: true });
+      expect(w.scroll).toBeLessThanOrEqual(w.inner);
+    } finally {
+      await dark.close();
+    }
+  });
+
   it("shows no console errors", () => {
     expect(errors).toEqual([]);
   });
