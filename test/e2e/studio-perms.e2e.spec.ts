@@ -91,7 +91,7 @@ describe("Studio's actions disabled for a token that may not take them, in Chrom
   });
 
   for (const role of ["read", "submit", "admin"] as const) {
-    it(`a ${role} token: submit, cancel, re-run and branch here are enabled exactly as the role table says`, async () => {
+    it(`${role === "admin" ? "an" : "a"} ${role} token: submit, cancel, re-run and branch here are enabled exactly as the role table says`, async () => {
       const t = tokens.get(role)!;
       const runs = await open(t, base());
       await runs.locator("details.submit-form > summary").click();
