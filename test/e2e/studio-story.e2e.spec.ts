@@ -131,6 +131,8 @@ describe("Studio's story: the demo's run, its history, a re-run in a branch, the
     await expect.poll(() => page.locator(`.graph [data-step="${target.stepId}"]`).getAttribute("aria-label")).toContain(
       `${inDev.steps.find((s) => s.stepId === target.stepId)!.executions.length} attempt(s)`,
     );
+    // The branch's run is drawn whole: a call edge to each step but the root, reused ones included.
+    expect(await page.locator(".graph path.edge-call").count()).toBe(inDev.steps.length - 1);
     // No reload: the page's own state is still there, and it was loaded once.
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(1);
     expect(loads).toBe(1);
