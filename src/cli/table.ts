@@ -270,8 +270,15 @@ export const DEMO = {
     environments: { summary: "the walk-through of docs/environments.md: a run, a branch, changed code, a re-run in the branch" },
   },
   options: {
-    data: { type: "string", value: "DIR", absent: "a temporary directory", description: "the server's data directory" },
+    data: {
+      type: "string",
+      value: "DIR",
+      absent: "tributary-demo under the OS's temp directory, replaced at each demo",
+      description: "the server's data directory, kept after the demo (so that 'tributary server --data DIR' serves its run in Studio)",
+    },
     nats: { type: "string", value: "URL", description: "NATS servers with JetStream for the log" },
+    serve: { type: "boolean", description: "keep the demo's server (and agent) up after the run, Studio on --port, until SIGINT or SIGTERM" },
+    port: { type: "string", value: "N", default: "7777", description: "the port of Studio's address: the one --serve listens on, else the one printed for 'tributary server'" },
   },
 } as const satisfies CommandSpec;
 

@@ -108,8 +108,11 @@ export const runGraph = (view: RunAnswer, env: string, now?: number): RunGraph =
     g.setNode(step.stepId, { width, height: NODE_HEIGHT });
   }
   const edges: Omit<GraphEdge, "points">[] = [];
+  // A step reused (in a branch, from its parent environment) has no execution here: its callees name the one it reused.
+  const reusedBy = new Map<string, string>();
+  for (const step of view.steps) if (step.reusedFrom) reusedBy.set(step.reusedFrom.executionId, step.stepId);
   for (const step of view.steps) {
-    const parent = step.parentExecutionId ? view.executions[step.parentExecutionId]?.stepId : undefined;
+    const parent = step.parentExecutionId ? (view.executions[step.parentExecutionId]?.stepId ?? reusedBy.get(step.parentExecutionId)) : undefined;
     if (parent && known.has(parent)) edges.push({ from: parent, to: step.stepId, kind: "call" });
     for (const waited of handlesIn(step.arguments, view.run.runId)) {
       if (known.has(waited) && waited !== step.stepId) edges.push({ from: waited, to: step.stepId, kind: "wait" });

@@ -5,33 +5,25 @@
  * CLI's `runs rerun`). `runs diff` (the real CLI) and Studio's compare view
  * (headless Chromium) must both report exactly that step as changed.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunView } from "../../src/projections/index.js";
 import type { CompareAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { collectErrors, launchChromium } from "../support/browser.js";
-import { cli, ROOT, startHarness, type Harness } from "./support.js";
+import { useStudio } from "../support/studio-fixture.js";
+import { cli, ROOT, type Harness } from "./support.js";
 
 const ETL = join(ROOT, "examples/etl.ts");
 const ETL_V2 = join(ROOT, "examples/etl-v2.ts");
-const SHOTS = join(ROOT, ".scratch/studio");
 
 describe("a production run beside its re-run in a branch", () => {
+  const studio = useStudio({ name: "compare-studio", harness: {} });
   let h: Harness;
-  let studioDir: string;
   let runId: string;
   let scoreStep: string;
   let env: Record<string, string>;
-  let browser: Browser | undefined;
 
   beforeAll(async () => {
-    studioDir = await mkdtemp(join(tmpdir(), "trib-compare-studio-"));
-    await buildStudio({ outDir: studioDir });
-    h = await startHarness("embedded", { server: { studioDir } });
+    h = studio.h;
     env = { TRIBUTARY_SERVER: h.server.url, TRIBUTARY_PROJECT: h.api.project };
     await h.agent({ modules: [ETL] });
     const run = await h.api.run("etl:daily", ["2026-11-21"]);
@@ -44,12 +36,6 @@ describe("a production run beside its re-run in a branch", () => {
     const rerun = await cli(["runs", "rerun", runId, scoreStep, "--env", "dev", "--wait"], env);
     expect(rerun.code, rerun.stderr).toBe(0);
   }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await h?.close();
-    await rm(studioDir, { recursive: true, force: true });
-  });
 
   it("runs diff reports exactly the re-run step, as result-changed; exit 0", async () => {
     const json = await cli(["runs", "diff", runId, "--b-env", "dev", "--json"], env);
@@ -82,12 +68,9 @@ describe("a production run beside its re-run in a branch", () => {
   });
 
   it("Studio: from the run page's 'compare with…', the compare view of the two runs marks exactly the re-run step; its step ids open each side", async () => {
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    const context = await studio.context();
     const errors: string[] = [];
-    collectErrors(page, errors);
+    const page = await studio.page(context, errors);
     const project = h.api.project;
     await page.goto(`${h.server.url}/projects/${project}/envs/production/runs/${runId}`);
     const form = page.locator('form[aria-label="compare with another run"]');
@@ -104,8 +87,7 @@ describe("a production run beside its re-run in a branch", () => {
     expect(await marked.getAttribute("data-change")).toBe("result-changed");
     expect(await marked.locator("td.cmp-place").textContent()).toContain("etl:score");
     expect(await marked.textContent()).toContain("result changed");
-    await mkdir(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, "compare.png"), fullPage: true });
+    await studio.shot(page, "compare");
     // Only changes: the one row.
     await page.getByLabel("only changes").check();
     await expect.poll(() => rows.count()).toBe(1);

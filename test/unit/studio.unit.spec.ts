@@ -108,6 +108,20 @@ describe("the run graph", () => {
     for (const e of g.edges) expect(e.points.length).toBeGreaterThanOrEqual(2);
   });
 
+  it("in a branch's run, a call edge from a reused caller to the steps its reused execution called", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[]; executions: Record<string, unknown> };
+    // The root reused from production (its execution there, p1, is not in this view), and its calls named p1.
+    v.steps[0] = { ...v.steps[0], status: "reused", executions: [], reusedFrom: { env: "production", runId: "R", stepId: "1", executionId: "p1", seq: 9 } };
+    for (const s of v.steps.slice(1)) s["parentExecutionId"] = "p1";
+    delete v.executions["x1"];
+    const g = runGraph(v as unknown as RunAnswer, "dev");
+    expect(g.edges.filter((e) => e.kind === "call").map((e) => [e.from, e.to]).sort()).toEqual([
+      ["1", "2"],
+      ["1", "3"],
+      ["1", "4"],
+    ]);
+  });
+
   it("marks reuse, inheritance from another environment, and stale results; shows attempts and arguments", () => {
     const g = runGraph(view(), "dev");
     const byId = Object.fromEntries(g.nodes.map((n) => [n.stepId, n]));
