@@ -13,7 +13,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import type { RunView } from "../../src/projections/index.js";
-import type { CompareAnswer, RunAnswer } from "../../src/protocol/api.js";
+import type { CompareAnswer, HistoryEntry, RunAnswer } from "../../src/protocol/api.js";
 import { collectErrors, launchChromium } from "../support/browser.js";
 import { cli, ROOT, startHarness, type Harness } from "./support.js";
 
@@ -92,6 +92,19 @@ describe("a production run beside its re-run in a branch", () => {
     const bad = await cli(["runs", "diff", runId, "--b-env", "no.such"], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--b-env: invalid environment name "no\.such"/);
+  });
+
+  it("runs show --at in a branch that only sees the run from production reads production's log, and says so", async () => {
+    const made = await h.api.call("POST", `/api/projects/${h.api.project}/envs`, { name: "dev2", from: "production" });
+    expect(made.status).toBe(200);
+    const history = await h.api.ok<HistoryEntry[]>("GET", `/runs/${runId}/history`);
+    const first = history[0]!.seq;
+    const shown = await cli(["runs", "show", runId, "--env", "dev2", "--at", String(first)], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout.split("\n")[0]).toBe(`as of seq ${first} of production's log (this environment sees the run from its parent)`);
+    expect(shown.stdout).toMatch(/etl:daily/);
+    // Without --at the branch has no such run (it is not brought in).
+    expect((await cli(["runs", "show", runId, "--env", "dev2"], env)).code).toBe(1);
   });
 
   it("Studio: from the run page's 'compare with…', the compare view of the two runs marks exactly the re-run step; its step ids open each side", async () => {
