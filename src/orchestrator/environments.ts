@@ -269,6 +269,20 @@ export class Environments {
     return getRunView(e.rt.source, runId);
   }
 
+  /**
+   * The log that holds a run an environment sees but does not have (for
+   * time travel): its frozen parent's up to the branch point (`upTo`), or a
+   * base's as it is now (no `upTo`). Undefined when the environment has the
+   * run itself, or sees it nowhere.
+   */
+  holderOf(e: Env, runId: RunId): { readonly env: EnvName; readonly ref: LogRef; readonly upTo?: number } | undefined {
+    if (getRunView(e.rt.source, runId)) return undefined;
+    const from = this.findRun(e, runId);
+    if (!from) return undefined;
+    const ref = logRef(e.ref.project, from.env);
+    return e.frozen && from.env === e.frozen.parent ? { env: from.env, ref, upTo: e.frozen.at } : { env: from.env, ref };
+  }
+
   /** Where an environment can see a run it does not have: its frozen parent view, or its bases. */
   private findRun(e: Env, runId: RunId): { env: EnvName; view: RunView; seq: number } | undefined {
     const look = (src: DocSource, env: EnvName, seq: number) => {

@@ -37,8 +37,22 @@ export interface SubmitAnswer {
   readonly warning?: string;
 }
 
-/** `GET …/runs/{run}`: the run view, with the steps whose result came from an older result of a step they called. */
-export type RunAnswer = RunView & { readonly stale: readonly string[] };
+/**
+ * Where a time-travelled run view (`?at`, `?atTime`) was read: the log of
+ * environment `env` (this one's, or for a run this environment sees but does
+ * not have, the one that holds it), as of the run's commit at sequence `seq`
+ * of that log. `seenFrom`: that environment is this branch's `parent` (read
+ * no further than the branch point `upTo`) or a `base`; absent for its own log.
+ */
+export interface RunAsOf {
+  readonly env: string;
+  readonly seq: number;
+  readonly seenFrom?: "parent" | "base";
+  readonly upTo?: number;
+}
+
+/** `GET …/runs/{run}`: the run view, with the steps whose result came from an older result of a step they called; with `at`/`atTime`, `asOf`. */
+export type RunAnswer = RunView & { readonly stale: readonly string[]; readonly asOf?: RunAsOf };
 
 /** One row of `GET …/runs/{run}/history`: an event with its commit's sequence and its place in the commit. */
 export type HistoryEntry = Event & { readonly seq: number; readonly index: number };

@@ -89,7 +89,7 @@ interface Ctx {
   /** Sends a request that must answer 200, and returns its JSON. */
   ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
   /** A new environment of the project (its path): empty, or based on or branched from another. */
-  freshEnv(options?: { readonly base?: string; readonly from?: string }): Promise<string>;
+  freshEnv(options?: { readonly base?: string; readonly from?: string; readonly at?: number }): Promise<string>;
   /** An environment of another project (its path), made once. */
   otherProjectEnv(): Promise<string>;
 }
@@ -399,11 +399,30 @@ const CASES = byKey([
         const history = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);
         const first = history[0]!;
         const last = history[history.length - 1]!;
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${first.seq}`)).toMatchObject({ run: { runId: c.doneRun, status: "running" } });
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${last.seq}`)).toEqual(view);
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=999999999`)).toEqual(view);
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(last.at).toISOString()}`)).toEqual(view);
+        const prodName = c.env.split("/").pop()!;
+        const asOf = (seq: number) => ({ ...view, asOf: { env: prodName, seq } });
+        const atFirst = await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${first.seq}`);
+        expect(atFirst).toMatchObject({ run: { runId: c.doneRun, status: "running" }, asOf: { env: prodName, seq: first.seq } });
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${last.seq}`)).toEqual(asOf(last.seq));
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=999999999`)).toEqual(asOf(last.seq));
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(last.at).toISOString()}`)).toEqual(asOf(last.seq));
         expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(first.at).toISOString()}`)).toMatchObject({ run: { status: "running" } });
+        // A branch made at the run's first commit sees the run from production's log (not brought in: no `at`, no run):
+        // `at` reads that log, a sequence of it, no further than the branch point, and the answer says so.
+        const branch = await c.freshEnv({ from: prodName, at: first.seq });
+        expect((await c.call("GET", `${branch}/runs/${c.doneRun}`)).status).toBe(404);
+        const seen = { env: prodName, seq: first.seq, seenFrom: "parent", upTo: first.seq };
+        const { asOf: _own, ...firstView } = atFirst as typeof atFirst & { asOf: unknown };
+        expect(await c.ok("GET", `${branch}/runs/${c.doneRun}?at=${first.seq}`)).toEqual({ ...firstView, asOf: seen });
+        expect(await c.ok("GET", `${branch}/runs/${c.doneRun}?at=${last.seq}`)).toEqual({ ...firstView, asOf: seen });
+        expect(await c.ok("GET", `${branch}/runs/${c.doneRun}?atTime=${new Date(last.at).toISOString()}`)).toEqual({ ...firstView, asOf: seen });
+        // A branch made after the run sees all of it, as production does.
+        const later = await c.freshEnv({ from: prodName });
+        expect(await c.ok("GET", `${later}/runs/${c.doneRun}?at=${last.seq}`)).toMatchObject({ ...view, asOf: { env: prodName, seq: last.seq, seenFrom: "parent" } });
+        const before = await c.call("GET", `${branch}/runs/${c.doneRun}?at=${first.seq - 1}`);
+        expect(before.status).toBe(404);
+        expect(before.bytes.toString()).toMatch(new RegExp(`did not exist yet at seq ${first.seq - 1}: its first event in [^ ]+/${prodName} is at seq ${first.seq}`));
+        expect((await c.call("GET", `${branch}/runs/no-such-run?at=1`)).status).toBe(404);
       },
       refusals: async (c) => {
         const [first] = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);

@@ -22,8 +22,11 @@ export const runRoutes = {
 
   getRun: async (ctx, r) => {
     const env = await envOf(ctx, r);
-    const now = await runOf(ctx, env, r);
-    const view = r.query.has("at") || r.query.has("atTime") ? await runAsOfQuery(ctx, env, r.params.runId, r.query) : now;
+    if (r.query.has("at") || r.query.has("atTime")) {
+      const { view, asOf } = await runAsOfQuery(ctx, env, r.params.runId, r.query);
+      return { ...view, stale: staleSteps(view), asOf };
+    }
+    const view = await runOf(ctx, env, r);
     return { ...view, stale: staleSteps(view) };
   },
 
