@@ -85,6 +85,8 @@ const TABLE = [
   { name: "health", method: "GET", path: "health", summary: "liveness and the kind of log" },
   { name: "schema", method: "GET", path: "schema", summary: "this API as JSON Schema" },
   { name: "whoami", method: "GET", path: "whoami", summary: "whether the server checks credentials, and who the caller is" },
+  { name: "listProjects", method: "GET", path: "projects", summary: "the projects (with --auth, a token's own project only)" },
+  { name: "projectChanges", method: "GET", path: "projects/:project/changes", summary: "the project's environments as they are made and their logs grow (Server-Sent Events, coalesced)" },
   { name: "listTokens", method: "GET", path: "projects/:project/tokens", summary: "a project's access tokens (never their secrets)" },
   { name: "createToken", method: "POST", path: "projects/:project/tokens", summary: "make an access token (its text is answered once)", body: CreateTokenBody },
   { name: "revokeToken", method: "POST", path: "projects/:project/tokens/:tokenId/revoke", summary: "revoke an access token", body: RevokeTokenBody },

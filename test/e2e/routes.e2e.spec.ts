@@ -246,6 +246,30 @@ const CASES = byKey([
     },
   ],
   [
+    "GET projects",
+    {
+      async success(c) {
+        const projects = await c.ok<{ name: string; envs: number }[]>("GET", "/api/projects");
+        const envs = await c.ok<unknown[]>("GET", `/api/projects/${c.project}/envs`);
+        expect(projects.find((p) => p.name === c.project)).toEqual({ name: c.project, envs: envs.length });
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "GET projects/:project/changes",
+    {
+      async success(c) {
+        const { lastSeq } = await c.ok<{ lastSeq: number }>("GET", `${c.env}/log/verify`);
+        const text = await readEvents(c.h.server.url, `/api/projects/${c.project}/changes`, (t) => /event: ready\n/.test(t));
+        const m = /^retry: \d+\n\nevent: ready\ndata: (.*)\n\n/.exec(text);
+        const ready = JSON.parse(m![1]!) as { envs: { name: string; lastSeq: number }[] };
+        expect(ready.envs.find((e) => e.name === "production")!.lastSeq).toBeGreaterThanOrEqual(lastSeq);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
     "GET projects/:project/envs",
     {
       async success(c) {
