@@ -90,7 +90,7 @@ class Stream {
     try {
       const res = await fetch(this.seq !== undefined ? `${this.path}?after=${this.seq}` : this.path, { headers, signal: abort.signal, cache: "no-store" });
       // Refused (no token, no access, no environment): the views say so from their own calls; no point asking again.
-      if (res.status === 401 || res.status === 403 || res.status === 404) fatal = true;
+      if (res.status === 400 || res.status === 401 || res.status === 403 || res.status === 404) fatal = true;
       if (!res.ok || !res.body) throw new Error(`${res.status}`);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
