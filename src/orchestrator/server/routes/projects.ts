@@ -68,12 +68,19 @@ export const projectRoutes = {
         note(e.ref.env, e.rt.lastSeq, [getEnvironment(e.rt.source)?.branchedFrom ? "EnvironmentBranched" : "EnvironmentCreated"]);
       }),
     );
+    let heartbeat: NodeJS.Timeout | undefined;
+    const end = () => res.end();
     const stopAll = () => {
       for (const s of stops.splice(0)) s();
       clearTimeout(timer);
+      clearInterval(heartbeat);
+      ctx.stopping.removeEventListener("abort", end);
     };
+    // Registered first: a client gone while the environments start leaves nothing behind.
+    res.on("close", stopAll);
     try {
       for (const ref of await ctx.log.listEnvs(project)) {
+        if (res.destroyed) return STREAMED;
         if (envs.has(ref.env) || !sees(ctx, r, ref.env)) continue;
         const e = await ctx.envs.get(project, ref.env);
         if (!envs.has(ref.env)) watch(e);
@@ -87,14 +94,9 @@ export const projectRoutes = {
     put(res, `retry: 2000\n\n`);
     event(res, "ready", { envs: [...envs.values()].map((e): ProjectEnvChange => ({ name: e.ref.env, lastSeq: e.rt.lastSeq, types: [] })) });
     ready = true;
-    const heartbeat = setInterval(() => put(res, `: keep-alive\n\n`), HEARTBEAT_MS);
-    const end = () => res.end();
+    heartbeat = setInterval(() => put(res, `: keep-alive\n\n`), HEARTBEAT_MS);
+    // A stopping server ends the stream: the client reconnects once it is back.
     ctx.stopping.addEventListener("abort", end, { once: true });
-    res.on("close", () => {
-      stopAll();
-      clearInterval(heartbeat);
-      ctx.stopping.removeEventListener("abort", end);
-    });
     return STREAMED;
   },
 } satisfies Partial<Handlers>;
