@@ -60,6 +60,7 @@ export class Environments {
   private readonly starting = new Map<string, Promise<Env>>();
   /** Started environments, for synchronous look-ups (inheritance). */
   private readonly started = new Map<string, Env>();
+  private readonly onStart = new Set<(e: Env) => void>();
 
   constructor(private readonly o: EnvironmentsOptions) {}
 
@@ -89,11 +90,20 @@ export class Environments {
       e = this.start(ref, create);
       this.starting.set(key, e);
       e.then(
-        (x) => this.started.set(key, x),
+        (x) => {
+          this.started.set(key, x);
+          for (const f of [...this.onStart]) f(x);
+        },
         () => this.starting.delete(key),
       );
     }
     return e;
+  }
+
+  /** Calls `f` with each environment once it is started here (a new one once its first commit is made); returns the unsubscription. */
+  onStarted(f: (e: Env) => void): () => void {
+    this.onStart.add(f);
+    return () => void this.onStart.delete(f);
   }
 
   private async start(ref: LogRef, create?: CreateOptions): Promise<Env> {

@@ -208,3 +208,21 @@ export interface ChangesMessage {
   /** The runs they touched, each with the steps (at most 500 listed; `moreSteps` counts the rest). */
   readonly runs: readonly { readonly runId: string; readonly steps: readonly string[]; readonly moreSteps?: number }[];
 }
+
+/** `GET /api/projects`: a project, with how many of its environments the caller sees. */
+export interface ProjectRow {
+  readonly name: string;
+  readonly envs: number;
+}
+
+/** An environment in `GET …/projects/{p}/changes`: its log's last sequence, and the lifecycle events (`Environment*`) since the last message. */
+export interface ProjectEnvChange {
+  readonly name: string;
+  readonly lastSeq: number;
+  readonly types: readonly string[];
+}
+
+/** The `ready` (every environment the caller sees, `types` empty) and `changes` (those that changed) messages of `GET …/projects/{p}/changes`. */
+export interface ProjectChangesMessage {
+  readonly envs: readonly ProjectEnvChange[];
+}

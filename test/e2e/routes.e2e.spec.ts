@@ -246,6 +246,30 @@ const CASES = byKey([
     },
   ],
   [
+    "GET projects",
+    {
+      async success(c) {
+        const projects = await c.ok<{ name: string; envs: number }[]>("GET", "/api/projects");
+        const envs = await c.ok<unknown[]>("GET", `/api/projects/${c.project}/envs`);
+        expect(projects.find((p) => p.name === c.project)).toEqual({ name: c.project, envs: envs.length });
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "GET projects/:project/changes",
+    {
+      async success(c) {
+        const { lastSeq } = await c.ok<{ lastSeq: number }>("GET", `${c.env}/log/verify`);
+        const text = await readEvents(c.h.server.url, `/api/projects/${c.project}/changes`, (t) => /event: ready\n/.test(t));
+        const m = /^retry: \d+\n\nevent: ready\ndata: (.*)\n\n/.exec(text);
+        const ready = JSON.parse(m![1]!) as { envs: { name: string; lastSeq: number }[] };
+        expect(ready.envs.find((e) => e.name === "production")!.lastSeq).toBeGreaterThanOrEqual(lastSeq);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
     "GET projects/:project/envs",
     {
       async success(c) {
@@ -353,8 +377,22 @@ const CASES = byKey([
         const target = `${all[0]!.target.repository}:${all[0]!.target.target}`;
         const byTarget = await c.ok<Row[]>("GET", `${c.env}/runs?target=${encodeURIComponent(target)}&limit=2`);
         expect(byTarget.map((r) => r.runId)).toEqual(all.filter((r) => `${r.target.repository}:${r.target.target}` === target).slice(0, 2).map((r) => r.runId));
+        // A time range: submitted at or after since, before until.
+        const timed = await c.ok<(Row & { submittedAt: number })[]>("GET", `${c.env}/runs?limit=10000`);
+        const mid = timed[Math.floor(timed.length / 2)]!.submittedAt;
+        const iso = (ms: number) => new Date(ms).toISOString();
+        const since = await c.ok<Row[]>("GET", `${c.env}/runs?limit=10000&since=${encodeURIComponent(iso(mid))}`);
+        expect(since.map((r) => r.runId)).toEqual(timed.filter((r) => r.submittedAt >= mid).map((r) => r.runId));
+        const until = await c.ok<Row[]>("GET", `${c.env}/runs?limit=10000&until=${encodeURIComponent(iso(mid))}`);
+        expect(until.map((r) => r.runId)).toEqual(timed.filter((r) => r.submittedAt < mid).map((r) => r.runId));
+        expect(since.length + until.length).toBe(timed.length);
+        expect(until.length).toBeGreaterThan(0);
+        expect(await c.ok("GET", `${c.env}/runs?since=${iso(mid)}&until=${iso(mid)}`)).toEqual([]);
       },
       refusals: (c) => [
+        { what: "a since that is not a time", path: `${c.env}/runs?since=yesterday`, status: 400, error: /query parameter since must be an ISO date/ },
+        { what: "a since with no such day", path: `${c.env}/runs?since=2026-13-45`, status: 400, error: /query parameter since: "2026-13-45" is not a valid ISO date/ },
+        { what: "an until before since", path: `${c.env}/runs?since=2026-12-02&until=2026-12-01`, status: 400, error: /since \(2026-12-02\) is after until \(2026-12-01\)/ },
         { what: "an unknown status", path: `${c.env}/runs?status=done`, status: 400, error: /status/ },
         { what: "a target without its repository", path: `${c.env}/runs?target=x`, status: 400, error: /target/ },
         { what: "a limit of 0", path: `${c.env}/runs?limit=0`, status: 400, error: /query parameter limit must be a whole number from 1 to 10000/ },
