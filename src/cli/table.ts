@@ -151,6 +151,8 @@ export const RUNS = {
   },
   options: {
     limit: { type: "string", value: "N", default: "50", in: ["ls"], description: "at most N runs, 1 to 10000" },
+    since: { type: "string", value: "ISO", in: ["ls"], description: "runs submitted at or after this time (2026-12-01 or 2026-12-01T10:00:00Z)" },
+    until: { type: "string", value: "ISO", in: ["ls"], description: "runs submitted before this time" },
     at: { type: "string", value: "SEQ", in: ["show"], absent: "now", description: "the run as it stood at this log sequence (runs history prints them)" },
     "at-time": { type: "string", value: "ISO", in: ["show"], description: "the run as it stood at this time (its last commit at or before it)" },
     follow: { type: "boolean", in: ["logs"], description: "wait for more lines until the run finishes" },
@@ -262,6 +264,15 @@ export const WHOAMI = {
   options: { ...CONNECTION, json: { type: "boolean", description: "machine-readable output" } },
 } as const satisfies CommandSpec;
 
+export const PROJECTS = {
+  name: "projects",
+  summary: "list the server's projects",
+  subcommands: {
+    ls: { summary: "the projects, with how many environments each has (a token: its own project only)" },
+  },
+  options: { ...CONNECTION, json: { type: "boolean", description: "machine-readable output" } },
+} as const satisfies CommandSpec;
+
 export const DEMO = {
   name: "demo",
   summary: "start a server and an agent in one process, run the example workflow, print it",
@@ -289,6 +300,7 @@ export const COMMANDS = {
   submit: SUBMIT,
   runs: RUNS,
   envs: ENVS,
+  projects: PROJECTS,
   assets: ASSETS,
   projections: PROJECTIONS,
   log: LOG,

@@ -122,6 +122,12 @@ export interface ExecutionDoc {
   readonly reason: ExecutionReason;
   /** The abandoned execution this one resumes (its calls are matched to that one's). */
   readonly resumes?: ExecutionId;
+  /**
+   * A re-run with other code than its step was scheduled with: the memo key
+   * (target, code hash, arguments) its result answers to from now on
+   * (`ExecutionCreated.memoKey`). Absent on a re-run with the step's own code.
+   */
+  readonly memoKey?: string;
   readonly notBefore?: number;
   readonly createdAt: number;
   readonly createdSeq: number;
@@ -343,7 +349,7 @@ const isExecutionEvent = eventsOfTypes([
 
 export const executionsProjection: Projection<ExecutionDoc> = {
   name: "executions",
-  version: 2,
+  version: 3,
   keysOf: (e) => (isExecutionEvent(e) ? [e.data.executionId] : []),
   evolve(doc, e, _key, ctx) {
     if (!isExecutionEvent(e)) return doc;
@@ -356,6 +362,7 @@ export const executionsProjection: Projection<ExecutionDoc> = {
         attempt: d.attempt,
         reason: d.reason,
         ...(d.resumes === undefined ? {} : { resumes: d.resumes }),
+        ...(d.memoKey === undefined ? {} : { memoKey: d.memoKey }),
         ...(d.notBefore === undefined ? {} : { notBefore: d.notBefore }),
         createdAt: e.at,
         createdSeq: ctx.seq,

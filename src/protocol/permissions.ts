@@ -17,6 +17,8 @@ export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
   health: "public",
   schema: "any",
   whoami: "any",
+  listProjects: "read",
+  projectChanges: "read",
   listTokens: "admin",
   createToken: "admin",
   revokeToken: "admin",

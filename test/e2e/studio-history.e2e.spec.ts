@@ -62,6 +62,13 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     expect(await nodesAt(page, last)).toEqual(apiNodes(latest));
     await page.locator(`[data-step="${latest.run.rootStepId}"]`).waitFor();
     await shot(page, "history-latest");
+    /** Where each node is drawn (its box), and the drawing's size. */
+    const boxes = () =>
+      page.locator(".graph").evaluate((el) => ({
+        size: [el.querySelector("svg")!.getAttribute("width"), el.querySelector("svg")!.getAttribute("height")],
+        at: Object.fromEntries([...el.querySelectorAll("[data-step]")].map((g) => [g.getAttribute("data-step"), [g.querySelector("rect")!.getAttribute("x"), g.querySelector("rect")!.getAttribute("y")]])),
+      }));
+    const whole = await boxes();
 
     // Back to the first commit by keyboard: one step, the root's, not finished.
     const slider = page.locator("#travel-slider");
@@ -73,6 +80,10 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     expect(then.steps.length).toBeLessThan(latest.steps.length);
     expect(await nodesAt(page, first)).toEqual(apiNodes(then));
     expect(await page.locator(`.graph [data-step="${latest.run.rootStepId}"]`).getAttribute("data-status")).not.toBe("succeeded");
+    // Drawn in the latest commit's layout: each step where it stands at the latest, in a drawing of the same size.
+    const early = await boxes();
+    expect(early.size).toEqual(whole.size);
+    for (const [step, at] of Object.entries(early.at)) expect(at, `step ${step}`).toEqual(whole.at[step]);
     expect(await page.getByTestId("at-seq").textContent()).toBe(String(first));
     expect(await page.locator("table.events tr.future").count()).toBe(history.filter((e) => e.seq > first).length);
 

@@ -26,18 +26,20 @@ describe("Studio live, by the server's push", () => {
 
   /**
    * A page with the admin token in its tab, counting its requests of the
-   * environment's API (the push stream apart; the header's list of the
-   * project's environments is a project's, not pushed, and polled slowly),
-   * its loads and its errors.
+   * environment's API (the push streams apart: the environment's, and the
+   * project's that the header's list of environments follows), its loads
+   * and its errors.
    */
   const open = async () => {
     const context = await studio.context({ token: ADMIN });
     const errors: string[] = [];
     const page = await studio.page(context, errors, 15_000);
-    const counts = { api: 0, streams: 0, loads: 0 };
+    const counts = { api: 0, streams: 0, projectStreams: 0, loads: 0 };
     page.on("request", (r) => {
       const path = new URL(r.url()).pathname;
-      if (path.endsWith("/changes")) counts.streams++;
+      // The environment's stream; the header's list of environments has the project's (`/projects/{p}/changes`).
+      if (/\/envs\/[^/]+\/changes$/.test(path)) counts.streams++;
+      else if (path.endsWith("/changes")) counts.projectStreams++;
       else if (/^\/api\/projects\/[^/]+\/envs\/[^/]+\//.test(path)) counts.api++;
     });
     page.on("load", () => counts.loads++);
@@ -57,6 +59,7 @@ describe("Studio live, by the server's push", () => {
     expect(await nodeStatuses(page)).toEqual(view.steps.map((s) => s.status).sort());
     expect(counts.loads).toBe(1);
     expect(counts.streams).toBe(1);
+    expect(counts.projectStreams).toBe(1);
 
     // Nothing changes: the page asks nothing (the old polling asked every second, then every 5 s). The run's
     // last commits may still be on their way (a loaded machine): first a quiet moment, then the count.

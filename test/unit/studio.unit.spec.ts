@@ -176,6 +176,39 @@ describe("the run graph", () => {
     expect(c.nodes).toHaveLength(5);
   });
 
+  it("draws a view as of an earlier commit in the latest view's layout (the history view): nothing laid out again", () => {
+    const latest = view();
+    (latest.steps as unknown[]).push({ ...latest.steps[1]!, stepId: "5", arguments: [8] });
+    const whole = runGraph(latest, "dev");
+    const made = layoutsMade();
+    // Earlier: only the root and its first call, both still running.
+    const early = view();
+    (early as unknown as { steps: unknown[] }).steps = early.steps.slice(0, 2).map((s) => ({ ...s, status: "running" }));
+    const g = runGraph(early, "dev", 20, latest);
+    expect(layoutsMade()).toBe(made);
+    const at = new Map(whole.nodes.map((n) => [n.stepId, n]));
+    expect(g.nodes.map((n) => [n.stepId, n.status, n.x, n.y])).toEqual([
+      ["1", "running", at.get("1")!.x, at.get("1")!.y],
+      ["2", "running", at.get("2")!.x, at.get("2")!.y],
+    ]);
+    expect(g.edges.map((e) => [e.from, e.to, e.points])).toEqual([["1", "2", whole.edges.find((e) => e.from === "1" && e.to === "2")!.points]]);
+    expect([g.width, g.height]).toEqual([whole.width, whole.height]);
+    // Every point of the history in the same frame: still nothing laid out.
+    for (let n = 1; n <= latest.steps.length; n++) runGraph({ ...latest, steps: latest.steps.slice(0, n) }, "dev", 20, latest);
+    expect(layoutsMade()).toBe(made);
+    // A view that does not fit the frame (a step it lacks, or a node wider than the frame's) is laid out alone, without overlaps.
+    const other = view();
+    (other.steps as unknown[]).push({ ...other.steps[1]!, stepId: "6" });
+    expect(runGraph(other, "dev", 20, latest).nodes.map((n) => n.stepId)).toEqual(["1", "2", "3", "4", "6"]);
+    expect(layoutsMade()).toBe(made + 1);
+    const wide = view();
+    (wide.steps as unknown as { arguments: unknown[] }[])[1]!.arguments = ["a long argument that makes the node wider than the frame's"];
+    const w = runGraph(wide, "dev", 20, latest);
+    expect(layoutsMade()).toBe(made + 2);
+    const [n1, n2] = [w.nodes.find((n) => n.stepId === "2")!, w.nodes.find((n) => n.stepId === "3")!];
+    expect(Math.abs(n1.x - n2.x) >= (n1.width + n2.width) / 2 || Math.abs(n1.y - n2.y) >= (n1.height + n2.height) / 2).toBe(true);
+  });
+
   it("finds handles nested anywhere in arguments, only of this run", () => {
     const h = (runId: string, stepId: string) => ({ [HANDLE_TAG]: { runId, stepId, executionId: "x" } });
     expect([...handlesIn([h("R", "1"), { a: [h("R", "2"), h("OTHER", "3")] }], "R")].sort()).toEqual(["1", "2"]);

@@ -5,8 +5,9 @@ import { runGraph, type GraphEdge } from "../graph.js";
 
 const pathD = (e: GraphEdge): string => e.points.map((p, i) => `${i === 0 ? "M" : "L"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
 
-export const GraphView = (props: { view: RunAnswer; env: string; selected?: string; onSelect: (stepId: string) => void; now: number }) => {
-  const g = useMemo(() => runGraph(props.view, props.env, props.now), [props.view, props.env, props.now]);
+/** `frame`: a later view of the same run whose layout `view` is drawn in (the history view; see `runGraph`). */
+export const GraphView = (props: { view: RunAnswer; env: string; selected?: string; onSelect: (stepId: string) => void; now: number; frame?: RunAnswer }) => {
+  const g = useMemo(() => runGraph(props.view, props.env, props.now, props.frame), [props.view, props.env, props.now, props.frame]);
   return (
     <div class="graph" aria-label="step graph">
       {/* A graph wider than its box is shrunk to fit, down to 70 % of its size (still readable), then scrolls. */}

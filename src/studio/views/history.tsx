@@ -69,6 +69,29 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
     };
   }, [runPath, point]);
 
+  // The run as of the latest commit: the frame every point is drawn in, so the graph is laid out once for the
+  // whole history (again only when a commit adds steps), not once per point (graph.ts `runGraph`).
+  const [frame, setFrame] = useState<{ seq: number; view?: RunAnswer; failed?: true }>();
+  const latestShown = asOf !== undefined && asOf.seq === last ? asOf.view : undefined;
+  useEffect(() => {
+    if (last === undefined || frame?.seq === last) return;
+    if (latestShown) return setFrame({ seq: last, view: latestShown });
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () =>
+        // The run now (from the projections: no fold of the log; it holds what `last` does, or more).
+        api<RunAnswer>(runPath, { signal: abort.signal }).then(
+          (view) => setFrame({ seq: last, view }),
+          () => void (abort.signal.aborted || setFrame({ seq: last, failed: true })),
+        ),
+      frame === undefined ? 0 : DEBOUNCE_MS,
+    );
+    return () => {
+      clearTimeout(timer);
+      abort.abort();
+    };
+  }, [runPath, last, latestShown]);
+
   const move = (seq: number) => {
     setAt(seq);
     keepAt(seq);
@@ -149,7 +172,18 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
               <p class="muted">
                 {view.run.steps} steps, {view.run.executions} executions as of seq {asOf?.seq}
               </p>
-              <GraphView view={view} env={env} now={viewWhen ?? 0} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(here(s))} />
+              {frame === undefined ? (
+                <Loading />
+              ) : (
+                <GraphView
+                  view={view}
+                  env={env}
+                  now={viewWhen ?? 0}
+                  {...(frame.view ? { frame: frame.view } : {})}
+                  {...(stepId === undefined ? {} : { selected: stepId })}
+                  onSelect={(s) => navigate(here(s))}
+                />
+              )}
             </div>
           ) : (
             !asOf?.error && <Loading />
