@@ -55,7 +55,8 @@ export const argsPreview = (args: readonly unknown[], max = 24): string => {
 /** What sets a step apart besides its status. */
 export const markersOf = (step: Step, view: RunAnswer, env: string): string[] => {
   const m: string[] = [];
-  const from = step.reusedFrom;
+  // Only while the step's result is the reused one: re-run here, its result is its own execution's.
+  const from = step.resultReused ? step.reusedFrom : undefined;
   if (from) {
     m.push(from.runId === view.run.runId && step.memoKey !== undefined ? "memo" : "cached");
     if (from.env !== env) m.push(`from ${from.env}`);

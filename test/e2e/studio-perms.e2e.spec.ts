@@ -5,19 +5,14 @@
  * may take works; the server stays the judge (a refused call forced through
  * still shows its 403). A read token, a submit token, an admin token.
  */
-import { mkdtemp, mkdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
+import type { BrowserContext, Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { TokenRole } from "../../src/events/index.js";
 import type { RouteName } from "../../src/protocol/http.js";
 import { GRANTS, PERMISSIONS } from "../../src/protocol/permissions.js";
-import { collectErrors, launchChromium } from "../support/browser.js";
-import { Api, FLOWS, ROOT, startHarness, type Harness } from "./support.js";
+import { useStudio } from "../support/studio-fixture.js";
+import { Api, FLOWS, type Harness } from "./support.js";
 
-const SHOTS = join(ROOT, ".scratch/studio");
 const ADMIN = "studio-perms-admin-token-0123456789";
 
 /** May a token of `role` (on every environment) call `route`, by the server's table? */
@@ -27,21 +22,18 @@ const may = (role: TokenRole, route: RouteName): boolean => {
 };
 
 describe("Studio's actions disabled for a token that may not take them, in Chromium", () => {
-  let browser: Browser;
-  let context: BrowserContext;
+  const studio = useStudio({ name: "studio-perms", harness: { adminToken: ADMIN } });
   let h: Harness;
-  let studioDir: string;
   let runId: string;
   let stepId: string;
   const errors: string[] = [];
   const tokens = new Map<TokenRole, string>();
+  /** One context per token: its tabs hold it as Studio's stored token before their first request. */
+  const contexts = new Map<string, Promise<BrowserContext>>();
 
   const open = async (token: string, path: string): Promise<Page> => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    collectErrors(page, errors);
-    // The token is in the tab before its first request.
-    await page.addInitScript(`sessionStorage.setItem("tributary.token", ${JSON.stringify(token)})`);
+    if (!contexts.has(token)) contexts.set(token, studio.context({ token }));
+    const page = await studio.page(await contexts.get(token)!, errors);
     await page.goto(`${h.server.url}${path}`);
     return page;
   };
@@ -66,11 +58,7 @@ describe("Studio's actions disabled for a token that may not take them, in Chrom
   };
 
   beforeAll(async () => {
-    studioDir = await mkdtemp(join(tmpdir(), "trib-studio-perms-"));
-    await buildStudio({ outDir: studioDir });
-    await mkdir(SHOTS, { recursive: true });
-    browser = await launchChromium();
-    h = await startHarness("embedded", { server: { studioDir }, adminToken: ADMIN });
+    h = studio.h;
     await h.agent({ modules: [FLOWS] });
     const r = await h.api.run("flows:fan_out", [1]);
     runId = r.runId;
@@ -80,15 +68,7 @@ describe("Studio's actions disabled for a token that may not take them, in Chrom
       expect(made.status).toBe(200);
       tokens.set(role, made.body.token);
     }
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   }, 60_000);
-
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await h?.close();
-    if (studioDir) await rm(studioDir, { recursive: true, force: true });
-  });
 
   for (const role of ["read", "submit", "admin"] as const) {
     it(`${role === "admin" ? "an" : "a"} ${role} token: submit, cancel, re-run and branch here are enabled exactly as the role table says`, async () => {
@@ -101,7 +81,7 @@ describe("Studio's actions disabled for a token that may not take them, in Chrom
       const run = await open(t, `${base()}/runs/${runId}/steps/${stepId}`);
       await expectState(run, 'button[name="cancel"]', role, "cancelRun");
       await expectState(run, 'button[name="rerun"]', role, "rerunStep");
-      await run.screenshot({ path: join(SHOTS, `perms-${role}.png`), fullPage: true });
+      await studio.shot(run, `perms-${role}`);
       await run.close();
 
       const history = await open(t, `${base()}/runs/${runId}/history`);

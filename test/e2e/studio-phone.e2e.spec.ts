@@ -6,18 +6,16 @@
  * the step panel and the submit form, the history slider moves by arrow.
  * Screenshots under .scratch/studio/phone/.
  */
-import { mkdtemp, mkdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
+import type { BrowserContext, Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { LogLine, RunAnswer } from "../../src/protocol/api.js";
-import { collectErrors, launchChromium } from "../support/browser.js";
-import { FLOWS, ROOT, startHarness, type Harness } from "./support.js";
+import { useStudio } from "../support/studio-fixture.js";
+import { FLOWS, type Harness } from "./support.js";
 
 const SLOG = resolve(import.meta.dirname, "fixtures/studio-logs.ts");
-const SHOTS = join(ROOT, ".scratch/studio/phone");
+/** A phone: 390×844, touch. */
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, hasTouch: true, isMobile: true } as const;
 
 interface View {
   readonly name: string;
@@ -31,18 +29,15 @@ interface View {
 }
 
 describe("Studio at phone width, by keyboard, in Chromium", () => {
-  let browser: Browser;
+  const studio = useStudio({ name: "studio-phone", shots: "phone", harness: {} });
   let context: BrowserContext;
   let h: Harness;
-  let studioDir: string;
   const errors: string[] = [];
   const ids: Record<string, string> = {};
 
   const env = () => `/projects/${h.api.project}/envs/production`;
   const open = async (path: string): Promise<Page> => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    collectErrors(page, errors);
+    const page = await studio.page(context, errors);
     await page.goto(`${h.server.url}${path}`);
     return page;
   };
@@ -90,11 +85,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
   ];
 
   beforeAll(async () => {
-    studioDir = await mkdtemp(join(tmpdir(), "trib-studio-phone-"));
-    await buildStudio({ outDir: studioDir });
-    await mkdir(SHOTS, { recursive: true });
-    browser = await launchChromium();
-    h = await startHarness("embedded", { server: { studioDir } });
+    h = studio.h;
     await h.agent({ modules: [FLOWS, SLOG] });
     // A branch, so the environments tree has depth.
     expect((await h.api.call("POST", `/api/projects/${h.api.project}/envs`, { name: "dev-phone", from: "production" })).status).toBe(200);
@@ -105,15 +96,8 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     ids["talk"] = (await h.api.run("slog:talk", [2, 10])).runId;
     const pics = await h.api.run("slog:pictures_flow", ["a note"]);
     ids["asset"] = Object.values(pics.view.executions).flatMap((e) => e.assetsPersisted)[0]!;
-    context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, hasTouch: true, isMobile: true });
+    context = await studio.context(PHONE);
   }, 90_000);
-
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await h?.close();
-    if (studioDir) await rm(studioDir, { recursive: true, force: true });
-  });
 
   for (const v of [
     "envs",
@@ -133,7 +117,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
       await page.locator(view.ready).first().waitFor();
       await view.prepare?.(page);
       const w = await wide(page);
-      await page.screenshot({ path: join(SHOTS, `${v}.png`), fullPage: true });
+      await studio.shot(page, v);
       expect(w.scroll, `${v}: the page is ${w.scroll} px wide in a ${w.inner} px window`).toBeLessThanOrEqual(w.inner);
       expect(await tabReaches(page, view.actions), `${v}: not reached by Tab`).toEqual([]);
       expect(await nameless(page), `${v}: focusable without a name`).toEqual([]);
@@ -158,7 +142,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     await page.locator(".details h2").waitFor();
     // At phone width the panel, below the graph, is brought into view.
     await expect.poll(() => page.evaluate('document.querySelector(".details").getBoundingClientRect().top < window.innerHeight')).toBe(true);
-    await page.screenshot({ path: join(SHOTS, "step-selected.png") });
+    await studio.shot(page, "step-selected", { fullPage: false });
     await page.keyboard.press("Escape");
     await page.waitForURL((u) => u.pathname.endsWith(`/runs/${ids["fan"]}`));
     await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("data-step")')).toBe(ids["fanStep"]);
@@ -186,7 +170,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     await asset.locator('button[name="preview"]').first().focus();
     await asset.keyboard.press("Enter");
     await asset.locator("[data-preview]").waitFor();
-    await asset.screenshot({ path: join(SHOTS, "asset-preview.png"), fullPage: true });
+    await studio.shot(asset, "asset-preview");
     await asset.keyboard.press("Escape");
     await expect.poll(() => asset.locator("[data-preview]").count()).toBe(0);
     await asset.close();
@@ -212,7 +196,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     const page = await open(`${env()}/runs/${ids["talk"]}/steps/${whisper.stepId}`);
     await expect.poll(() => page.locator(".step-logs .log-line .msg").allTextContents()).toEqual(mine.map((l) => l.message));
     expect(await page.locator(".step-logs .log-line").evaluateAll((els) => els.map((e) => e.getAttribute("data-level")))).toEqual(mine.map((l) => l.level));
-    await page.locator(".step-logs").screenshot({ path: join(SHOTS, "step-logs.png") });
+    await page.locator(".step-logs").screenshot({ path: join(studio.shots, "step-logs.png") });
     await page.close();
 
     // A running root step: its lines come in while the page stays.
@@ -229,18 +213,14 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
   });
 
   it("dark, at phone width too: the step page does not scroll sideways", async () => {
-    const dark = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, colorScheme: "dark" });
-    try {
-      const page = await dark.newPage();
-      collectErrors(page, errors);
-      await page.goto(`${h.server.url}${env()}/runs/${ids["fan"]}/steps/${ids["fanStep"]}`);
-      await page.locator(".details h2").waitFor();
-      const w = await wide(page);
-      await page.screenshot({ path: join(SHOTS, "step-dark.png"), fullPage: true });
-      expect(w.scroll).toBeLessThanOrEqual(w.inner);
-    } finally {
-      await dark.close();
-    }
+    const dark = await studio.context({ viewport: PHONE.viewport, isMobile: true, hasTouch: true, colorScheme: "dark" });
+    const page = await studio.page(dark, errors);
+    await page.goto(`${h.server.url}${env()}/runs/${ids["fan"]}/steps/${ids["fanStep"]}`);
+    await page.locator(".details h2").waitFor();
+    const w = await wide(page);
+    await studio.shot(page, "step-dark");
+    expect(w.scroll).toBeLessThanOrEqual(w.inner);
+    await dark.close();
   });
 
   it("shows no console errors", () => {

@@ -131,6 +131,21 @@ describe("Studio's story: the demo's run, its history, a re-run in a branch, the
     await expect.poll(() => page.locator(`.graph [data-step="${target.stepId}"]`).getAttribute("aria-label")).toContain(
       `${inDev.steps.find((s) => s.stepId === target.stepId)!.executions.length} attempt(s)`,
     );
+    // Re-run here, the step's result is its own execution's: no longer marked from production (the steps it
+    // did not re-run still are), and its panel names that execution, and production's run as where it came from.
+    const rerun = inDev.steps.find((s) => s.stepId === target.stepId)!;
+    expect(rerun).toMatchObject({ status: "succeeded", resultExecutionId: executionId, reusedFrom: { env: "production", runId } });
+    expect(rerun.resultReused).toBeUndefined();
+    const markers = (stepId: string) => page.locator(`.graph [data-step="${stepId}"] .node-markers`).allTextContents();
+    await expect.poll(() => markers(target.stepId)).toEqual([]);
+    expect(await markers(step("summarize").stepId)).toEqual([expect.stringContaining("from production")]);
+    const resultFrom = page.locator(".details dd[data-result-from]");
+    expect(await resultFrom.getAttribute("data-result-from")).toBe(executionId);
+    expect(await resultFrom.locator("a").getAttribute("href")).toBe(`${runPath("dev")}/steps/${target.stepId}/executions/${encodeURIComponent(executionId)}`);
+    const origin = page.locator(".details dd[data-reused-from]");
+    expect(await origin.evaluate((dd) => dd.previousElementSibling?.textContent)).toBe("brought in from");
+    expect(await origin.textContent()).toContain(`run ${runId} in production`);
+    expect(await page.locator(".details .facts").textContent()).not.toMatch(/marks/);
     // The branch's run is drawn whole: a call edge to each step but the root, reused ones included.
     expect(await page.locator(".graph path.edge-call").count()).toBe(inDev.steps.length - 1);
     // No reload: the page's own state is still there, and it was loaded once.

@@ -13,7 +13,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { buildStudio } from "../../scripts/build-studio.mjs";
 import { ROOT, startHarness, type Harness } from "../e2e/support.js";
@@ -28,8 +28,11 @@ export interface StudioFixture {
   readonly h: Harness;
   /** The file's one browser, started by the first call. */
   browser(): Promise<Browser>;
-  /** A new context at 1280×800 (closed after the file); with `token`, the tab holds it as Studio's stored token. */
-  context(options?: { token?: string }): Promise<BrowserContext>;
+  /**
+   * A new context at 1280×800 (closed after the file); with `token`, the tab holds it as Studio's stored token.
+   * Other options go to Playwright's `newContext` (a phone's viewport, `isMobile`, `colorScheme`).
+   */
+  context(options?: { token?: string } & BrowserContextOptions): Promise<BrowserContext>;
   /** A page of `context` (default timeout `timeout`, 10 s) whose console errors and uncaught exceptions go to `errors`. */
   page(context: BrowserContext, errors: string[], timeout?: number): Promise<Page>;
   /** A screenshot of `page` as `<shots>/<name>.png` (the full page unless `fullPage: false`); its path. */
@@ -77,10 +80,10 @@ export const useStudio = (options: StudioFixtureOptions = {}): StudioFixture => 
       return harness;
     },
     browser: () => (launched ??= launchChromium()),
-    async context(o = {}) {
-      const context = await (await fixture.browser()).newContext({ viewport: { width: 1280, height: 800 } });
+    async context({ token, ...o } = {}) {
+      const context = await (await fixture.browser()).newContext({ viewport: { width: 1280, height: 800 }, ...o });
       contexts.push(context);
-      if (o.token !== undefined) await context.addInitScript(`sessionStorage.setItem("tributary.token", ${JSON.stringify(o.token)})`);
+      if (token !== undefined) await context.addInitScript(`sessionStorage.setItem("tributary.token", ${JSON.stringify(token)})`);
       return context;
     },
     async page(context, errors, timeout = 10_000) {

@@ -88,7 +88,7 @@ const view = (): RunAnswer => {
       step("1", "root", { kind: "workflow" }),
       step("2", "child", { parentExecutionId: "x1", arguments: [7] }),
       step("3", "waiter", { parentExecutionId: "x1", arguments: [{ list: [{ [HANDLE_TAG]: { runId: "R", stepId: "2", executionId: "x2" } }] }] }),
-      step("4", "reused", { parentExecutionId: "x1", status: "reused", executions: [], reusedFrom: { env: "production", runId: "Q", stepId: "9", executionId: "q9", seq: 3 } }),
+      step("4", "reused", { parentExecutionId: "x1", status: "reused", executions: [], resultReused: true, reusedFrom: { env: "production", runId: "Q", stepId: "9", executionId: "q9", seq: 3 } }),
     ],
     executions: { x1: exec("1"), x2: exec("2"), x3: exec("3") },
     assets: {},
@@ -131,6 +131,17 @@ describe("the run graph", () => {
     expect(byId["2"]!.attempts).toBe(1);
     expect(byId["2"]!.duration).toBe("30 ms");
     expect(runGraph(view(), "production").nodes.find((n) => n.stepId === "4")!.markers).toEqual(["cached"]);
+  });
+
+  it("a step brought in from production and re-run here is not marked cached or from production once its own result is in", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[]; executions: Record<string, unknown> };
+    const { resultReused: _, ...rerun } = v.steps[3]!;
+    v.steps[3] = { ...rerun, status: "succeeded", executions: ["x4"], resultExecutionId: "x4" };
+    v.executions["x4"] = { ...(v.executions["x2"] as object), executionId: "x4", stepId: "4", reason: "rerun" };
+    expect(runGraph(v as unknown as RunAnswer, "dev").nodes.find((n) => n.stepId === "4")!.markers).toEqual([]);
+    // While the re-run is under way the reused result is still the one shown, and so marked.
+    v.steps[3] = { ...v.steps[3], status: "pending", resultReused: true, resultExecutionId: undefined };
+    expect(runGraph(v as unknown as RunAnswer, "dev").nodes.find((n) => n.stepId === "4")!.markers).toEqual(["cached", "from production"]);
   });
 
   it("lays the steps out left to right, callers before callees, no two nodes overlapping, all inside the drawing", () => {
