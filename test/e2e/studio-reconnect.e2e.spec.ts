@@ -10,70 +10,57 @@
  * then follows on without a repeated line, and the pushed pages recover.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import { TributaryServer } from "../../src/orchestrator/server/index.js";
 import type { LogLine, ProjectRow, RunsAnswer } from "../../src/protocol/api.js";
-import { collectErrors, launchChromium } from "../support/browser.js";
-import { Api, cli, FLOWS, freePort, freshProject, ROOT } from "./support.js";
+import { useStudio } from "../support/studio-fixture.js";
+import { Api, cli, FLOWS, freePort, freshProject } from "./support.js";
 
 const ADMIN = randomBytes(24).toString("hex");
 const SLOG = resolve(import.meta.dirname, "fixtures/studio-logs.ts");
-const SHOTS = join(ROOT, ".scratch/studio");
 
 describe("Studio live across a project and a server restart, in Chromium", () => {
-  let browser: Browser;
+  const studio = useStudio({ name: "studio-reconnect" });
   let context: BrowserContext;
   let server: TributaryServer;
   let agent: Agent;
   let dataDir: string;
-  let studioDir: string;
   let port: number;
   const project = freshProject();
   const errors: string[] = [];
   let api: Api;
 
   const start = async () => {
-    server = await TributaryServer.start({ dataDir, port, defaultProject: project, heartbeatMs: 500, onNotice: () => {}, auth: true, adminToken: ADMIN, studioDir });
+    server = await TributaryServer.start({ dataDir, port, defaultProject: project, heartbeatMs: 500, onNotice: () => {}, auth: true, adminToken: ADMIN, studioDir: studio.dir });
   };
   const url = () => `http://127.0.0.1:${port}`;
   const open = async (path: string) => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    collectErrors(page, errors);
+    const page = await studio.page(context, errors, 15_000);
     const requests: string[] = [];
     page.on("request", (r) => requests.push(new URL(r.url()).pathname + new URL(r.url()).search));
     await page.goto(`${url()}${path}`);
     return { page, requests };
   };
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (page: Page, name: string) => studio.shot(page, name);
 
   beforeAll(async () => {
-    studioDir = await mkdtemp(join(tmpdir(), "trib-studio-reconnect-"));
     dataDir = await mkdtemp(join(tmpdir(), "trib-e2e-"));
-    await buildStudio({ outDir: studioDir });
-    await mkdir(SHOTS, { recursive: true });
     port = await freePort();
     await start();
     api = new Api(url(), project, "production", ADMIN);
     agent = await startAgent({ server: url(), project, env: "production", tags: {}, concurrency: 8, modules: [FLOWS, SLOG], token: ADMIN });
     await api.run("flows:double", [1]);
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    await context.addInitScript(`sessionStorage.setItem("tributary.token", ${JSON.stringify(ADMIN)})`);
+    context = await studio.context({ token: ADMIN });
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close();
-    await browser?.close();
     await agent?.stop({ drainMs: 0 }).catch(() => undefined);
     await server?.close();
-    if (studioDir) await rm(studioDir, { recursive: true, force: true });
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
