@@ -4,6 +4,7 @@
  */
 import { describePrincipal, type Commit, type Event, type ResultValue, type Value } from "../events/index.js";
 import type { EnvironmentDoc, ExecutionDoc, RunView, StepDoc } from "../projections/index.js";
+import type { Waiting } from "../protocol/api.js";
 
 const time = (ms: number | undefined): string => (ms === undefined ? "-" : new Date(ms).toISOString().slice(11, 23));
 
@@ -28,8 +29,9 @@ const target = (s: { target: { repository: string; target: string } }) => `${s.t
  * The tree of a run's steps (children under the execution that called them),
  * each with its status, attempts, duration, agent and result or error.
  */
-export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Set()): string => {
+export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Set(), queue: readonly Waiting[] = []): string => {
   const { run } = view;
+  const waiting = new Map(queue.map((w) => [w.executionId, w]));
   const lines: string[] = [];
   lines.push(
     `run ${run.runId}  ${target(run)}  ${run.status.toUpperCase()}` +
@@ -56,6 +58,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
           : "";
     lines.push(
       `${indent}${last ? "└─" : "├─"} ${earlier ? "(earlier) " : ""}${step.stepId} ${target(step)}(${step.argumentsBlob ? `<arguments: blob ${step.argumentsBlob.size} bytes>` : step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
+        (step.options.group !== undefined ? `  [${step.options.group}]` : "") +
         `  ${step.status}  attempts ${execs.length}` +
         (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
         (latest?.agentId ? `  on ${latest.agentId}` : "") +
@@ -66,6 +69,8 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
         (outcome ? `  ${outcome}` : ""),
     );
     const inner = indent + (last ? "   " : "│  ");
+    const held = latest ? waiting.get(latest.executionId) : undefined;
+    if (held && held.reason !== "assignable") lines.push(`${inner}… queued: ${held.message}`);
     for (const x of execs) {
       for (const id of x.assetsPersisted) lines.push(`${inner}▲ persisted ${describeAsset(view, id)}`);
       for (const id of x.assetsRestored) lines.push(`${inner}▼ restored ${describeAsset(view, id)}`);

@@ -88,6 +88,23 @@ export interface StepOptions {
   readonly defer?: boolean;
   /** Hold the step until every handle among its arguments has an outcome. */
   readonly wait?: boolean;
+  /**
+   * Concurrency limits the step's executions count against: at most `limit`
+   * executions of all steps carrying the same `key` are assigned or running
+   * at once in the environment. Keys: `target:<repository>:<target>` (a
+   * target's `concurrency`), with `:<subkey>` when keyed by arguments;
+   * `group:<name>` (a `group(name, { concurrency })`).
+   */
+  readonly concurrency?: readonly ConcurrencyLimit[];
+  /** The `group(name, fn)` the step was called in, for display. */
+  readonly group?: string;
+}
+
+/** One concurrency limit of a step: see {@link StepOptions.concurrency}. */
+export interface ConcurrencyLimit {
+  readonly key: string;
+  /** At least 1. */
+  readonly limit: number;
 }
 
 /** Points at one execution of one step of one run. */

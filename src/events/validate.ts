@@ -92,6 +92,8 @@ const options = obj({
   memo: opt(bool),
   defer: opt(bool),
   wait: opt(bool),
+  concurrency: opt(arr(obj({ key: str, limit: (v, p) => (Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : `${p} must be a whole number >= 1`) }))),
+  group: opt(str),
 });
 const execRef = obj({ runId: str, stepId: str, executionId: str });
 const exec = { executionId: str, stepId: str };

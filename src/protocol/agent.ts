@@ -45,6 +45,10 @@ export const StepOptionsSchema = strict({
   memo: Type.Optional(Type.Boolean()),
   defer: Type.Optional(Type.Boolean()),
   wait: Type.Optional(Type.Boolean()),
+  concurrency: Type.Optional(
+    Type.Array(strict({ key: Str(1024), limit: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }), { maxItems: 16, description: "concurrency limits: key and limit" }),
+  ),
+  group: Type.Optional(Str(256)),
 });
 
 export const TargetRefSchema = strict({ repository: Str(), target: Str() });

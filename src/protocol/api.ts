@@ -38,7 +38,11 @@ export interface SubmitAnswer {
 }
 
 /** `GET …/runs/{run}`: the run view, with the steps whose result came from an older result of a step they called. */
-export type RunAnswer = RunView & { readonly stale: readonly string[] };
+export type RunAnswer = RunView & {
+  readonly stale: readonly string[];
+  /** The run's queued executions and why each waits (the live view only, not one as of the past). */
+  readonly queue?: readonly Waiting[];
+};
 
 /** One row of `GET …/runs/{run}/history`: an event with its commit's sequence and its place in the commit. */
 export type HistoryEntry = Event & { readonly seq: number; readonly index: number };
@@ -109,7 +113,17 @@ export interface Waiting {
   /** `repository:target`. */
   readonly target: string;
   readonly requires?: { readonly [tag: string]: readonly string[] };
-  readonly reason: "backoff" | "waiting-for-handles" | "no-agent-hosts-target" | "no-agent-with-tags" | "no-capacity" | "assignable";
+  readonly reason:
+    | "backoff"
+    | "waiting-for-handles"
+    | "no-agent-hosts-target"
+    | "no-agent-with-tags"
+    | "no-capacity"
+    | "assignable"
+    | "concurrency-limit"
+    | "environment-paused";
+  /** With `concurrency-limit`: the limit that holds it, and how many of its permits are taken. */
+  readonly limit?: { readonly key: string; readonly limit: number; readonly taken: number };
   /** The reason in words. */
   readonly message: string;
 }

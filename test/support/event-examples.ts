@@ -125,6 +125,13 @@ export const EXAMPLES = {
       arguments: [],
       options: { retries: { limit: 0, delayMs: 0, factor: 1, maxDelayMs: 0 }, cache: {} },
     }),
+    runEvent("StepScheduled", {
+      stepId: STEP,
+      target,
+      kind: "task",
+      arguments: ["acme"],
+      options: { concurrency: [{ key: "target:shop:sync:acme", limit: 1 }, { key: "group:db", limit: 4 }], group: "db" },
+    }),
   ],
   ExecutionCreated: [
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 2, reason: "retry", notBefore: T0 + 400 }),

@@ -79,6 +79,10 @@ describe("protocol schemas", () => {
     expect(checkAgentMessage({ type: "log", executionId: "x", level: "info", message: "m", at: Number.NaN })).toBe("invalid log message: at must be a time in ms since 1970 (a valid date)");
     expect(checkAgentMessage({ type: "heartbeat", running: [], x: 1 })).toBe("invalid heartbeat message: x is not a known field: remove it");
     expect(checkServerMessage({ type: "abort", executionId: "x", reason: "bored" })).toMatch(/reason must be one of "cancelled", "timed_out", "abandoned"/);
+    const submit = { type: "submit", requestId: 1, executionId: "x", target: { repository: "r", target: "t" }, arguments: [] };
+    expect(checkAgentMessage({ ...submit, options: { concurrency: [{ key: "group:db", limit: 2 }], group: "db" } })).toBeUndefined();
+    expect(checkAgentMessage({ ...submit, options: { concurrency: [{ key: "group:db", limit: 0 }] } })).toMatch(/^invalid submit message: options\.concurrency\[0\]\.limit must be/);
+    expect(checkAgentMessage({ ...submit, options: { group: "" } })).toMatch(/^invalid submit message: options\.group/);
     expect(checkAgentMessage({ type: "constructor" })).toMatch(/^unknown message type "constructor"/);
     expect(checkAgentMessage({ type: "__proto__" })).toMatch(/^unknown message type/);
   });

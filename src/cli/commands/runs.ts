@@ -42,7 +42,7 @@ export const run = async (argv: string[]): Promise<number> => {
       const at = wholeNumber("at", values.at, 1);
       if (at !== undefined && values["at-time"] !== undefined) throw new UsageError("give --at or --at-time, not both", usageOf(RUNS));
       const view = await client.run(runId).view({ ...(at === undefined ? {} : { at }), ...(values["at-time"] === undefined ? {} : { atTime: values["at-time"] }) });
-      out(view, () => renderRunTree(view, new Set(view.stale)));
+      out(view, () => renderRunTree(view, new Set(view.stale), view.queue ?? []));
       return 0;
     }
     case "wait": {

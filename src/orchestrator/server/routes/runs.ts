@@ -23,8 +23,11 @@ export const runRoutes = {
   getRun: async (ctx, r) => {
     const env = await envOf(ctx, r);
     const now = await runOf(ctx, env, r);
-    const view = r.query.has("at") || r.query.has("atTime") ? await runAsOfQuery(ctx, env, r.params.runId, r.query) : now;
-    return { ...view, stale: staleSteps(view) };
+    if (r.query.has("at") || r.query.has("atTime")) {
+      const view = await runAsOfQuery(ctx, env, r.params.runId, r.query);
+      return { ...view, stale: staleSteps(view) };
+    }
+    return { ...now, stale: staleSteps(now), queue: env.scheduler.queue().filter((w) => w.runId === now.run.runId) };
   },
 
   runHistory: async (ctx, r) => {
