@@ -164,6 +164,10 @@ export const describeEvent = (e: Event): string => {
       return `base ${e.data.base ?? "(none)"}`;
     case "EnvironmentArchived":
       return e.data.reason ?? "";
+    case "EnvironmentPaused":
+      return e.data.reason ?? "";
+    case "EnvironmentResumed":
+      return "";
     case "TokenCreated":
       return `token ${e.data.tokenId} ${e.data.role} of ${e.data.project} (${e.data.envs.join(", ")})` + (e.data.name ? ` "${e.data.name}"` : "");
     case "TokenRevoked":
@@ -198,7 +202,8 @@ export const renderEnvs = (rows: readonly EnvLine[]): string => {
     const how = r.branchedFrom ? `  (branch of ${r.branchedFrom.parent} at ${r.branchedFrom.at})` : "";
     const by = r.createdBy ? `  ${r.branchedFrom ? "branched" : "created"} by ${describePrincipal(r.createdBy)}` : "";
     const archived = r.archived ? `  (archived${r.archivedBy ? ` by ${describePrincipal(r.archivedBy)}` : ""})` : "";
-    lines.push(`${indent}${r.name}${how}${archived}  ${r.lastSeq} commits${by}`);
+    const paused = r.paused ? `  (paused${r.paused.by ? ` by ${describePrincipal(r.paused.by)}` : ""})` : "";
+    lines.push(`${indent}${r.name}${how}${archived}${paused}  ${r.lastSeq} commits${by}`);
     if (seen.has(r.name)) return;
     for (const c of children.get(r.name) ?? []) walk(c, indent + "  ", new Set([...seen, r.name]));
   };

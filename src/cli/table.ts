@@ -165,7 +165,7 @@ const ENV_NAME = { name: "NAME", description: "the environment's name" } as cons
 
 export const ENVS = {
   name: "envs",
-  summary: "list, create, rebase, archive and branch environments",
+  summary: "list, create, rebase, archive, branch, pause and resume environments",
   description: "The environments of a project.",
   subcommands: {
     ls: { summary: "the project's environments as a tree (bases and branches), with their log lengths" },
@@ -173,6 +173,8 @@ export const ENVS = {
     update: { summary: "change the environment's base (give --base ENV or --no-base)", args: [ENV_NAME] },
     archive: { summary: "the environment refuses new runs, and to be a base, from then on", args: [ENV_NAME] },
     branch: { summary: "a new environment whose inherited view is another's log up to a sequence, frozen", args: [ENV_NAME] },
+    pause: { summary: "nothing new is assigned to the environment's agents until it is resumed (runs may still be submitted: they wait)", args: [ENV_NAME] },
+    resume: { summary: "the environment's queued executions are assigned again", args: [ENV_NAME] },
   },
   options: {
     base: { type: "string", value: "ENV", in: ["create", "update"], description: "the base environment" },
@@ -180,6 +182,7 @@ export const ENVS = {
     from: { type: "string", value: "ENV", in: ["branch"], required: true, description: "the environment to branch from" },
     at: { type: "string", value: "SEQ", in: ["branch"], absent: "its last sequence", description: "the log sequence to branch at" },
     "at-time": { type: "string", value: "ISO", in: ["branch"], description: "branch at the last commit at or before this time" },
+    reason: { type: "string", value: "R", in: ["pause"], description: "why, kept with the pause" },
     ...COMMON,
   },
 } as const satisfies CommandSpec;

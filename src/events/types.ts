@@ -20,9 +20,11 @@ import type { Principal } from "./principal.js";
 export type * from "./data.js";
 export type * from "./tokens.js";
 export type * from "./blobs.js";
+export type * from "./control.js";
 import type { TokenEvent } from "./tokens.js";
 import type { BlobStored } from "./blobs.js";
-import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
+import type { EnvironmentPaused, EnvironmentResumed } from "./control.js";
+import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultSource, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
 // The envelope every event shares
@@ -214,16 +216,6 @@ export type CallResumed = RunEventOf<
   }
 >;
 
-/** Where a reused result came from. */
-export interface ResultSource {
-  readonly env: EnvName;
-  readonly runId: RunId;
-  readonly stepId: StepId;
-  readonly executionId: ExecutionId;
-  /** Sequence of the commit that recorded the result in `env`'s log. */
-  readonly seq: number;
-}
-
 /** The step was not executed: a cached result was reused. */
 export type StepResultReused = RunEventOf<
   "StepResultReused",
@@ -333,6 +325,8 @@ export type EnvEvent =
   | EnvironmentBranched
   | EnvironmentRebased
   | EnvironmentArchived
+  | EnvironmentPaused
+  | EnvironmentResumed
   | BlobStored
   | TokenEvent;
 
@@ -369,6 +363,8 @@ export const CURRENT_VERSION = {
   TokenCreated: 1,
   TokenRevoked: 1,
   BlobStored: 1,
+  EnvironmentPaused: 1,
+  EnvironmentResumed: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];

@@ -193,6 +193,8 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   }),
   TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
   BlobStored: obj({ key: str, size: nat }),
+  EnvironmentPaused: obj({ reason: opt(str) }),
+  EnvironmentResumed: obj({}),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

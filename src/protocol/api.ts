@@ -40,7 +40,7 @@ export interface SubmitAnswer {
 /** `GET …/runs/{run}`: the run view, with the steps whose result came from an older result of a step they called. */
 export type RunAnswer = RunView & {
   readonly stale: readonly string[];
-  /** The run's queued executions and why each waits (the live view only, not one as of the past). */
+  /** The run's queued executions and why each waits, when it has some (the live view only, not one as of the past). */
   readonly queue?: readonly Waiting[];
 };
 

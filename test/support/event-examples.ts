@@ -251,6 +251,8 @@ export const EXAMPLES = {
   ],
   EnvironmentRebased: [envEvent("EnvironmentRebased", { base: "production" as EnvName }), envEvent("EnvironmentRebased", { base: null })],
   EnvironmentArchived: [envEvent("EnvironmentArchived", { reason: "merged" }), envEvent("EnvironmentArchived", {})],
+  EnvironmentPaused: [envEvent("EnvironmentPaused", { reason: "maintenance" }), envEvent("EnvironmentPaused", {})],
+  EnvironmentResumed: [envEvent("EnvironmentResumed", {})],
   TokenCreated: [
     attributed(
       envEvent("TokenCreated", {

@@ -142,6 +142,9 @@ export type Command =
       readonly base: ProposedBase | null;
     }
   | { readonly type: "ArchiveEnvironment"; readonly reason?: string }
+  /** Nothing new is assigned until `ResumeEnvironment`. */
+  | { readonly type: "PauseEnvironment"; readonly reason?: string }
+  | { readonly type: "ResumeEnvironment" }
   | {
       /** Records an asset an execution persisted; its blobs are already stored. */
       readonly type: "PersistAsset";

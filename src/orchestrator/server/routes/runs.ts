@@ -27,7 +27,8 @@ export const runRoutes = {
       const view = await runAsOfQuery(ctx, env, r.params.runId, r.query);
       return { ...view, stale: staleSteps(view) };
     }
-    return { ...now, stale: staleSteps(now), queue: env.scheduler.queue().filter((w) => w.runId === now.run.runId) };
+    const queue = env.scheduler.queue().filter((w) => w.runId === now.run.runId);
+    return { ...now, stale: staleSteps(now), ...(queue.length > 0 ? { queue } : {}) };
   },
 
   runHistory: async (ctx, r) => {
