@@ -14,7 +14,7 @@ import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
 import { fitLog, fitResult } from "./frame-limits.js";
 import { InFlight } from "./in-flight.js";
-import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
+import { lostInfo, WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
 import type { HostReply } from "./context.js";
 import { credentialsOf, normaliseTags, validateAgentOptions, type Agent, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
@@ -25,10 +25,6 @@ export type { Agent, AgentLogEntry, AgentOptions } from "./runtime-options.js";
 const MAX_BUFFERED_LOGS = 1000;
 /** How long before a request or result the server could not act on is sent again. */
 const RESEND_AFTER_MS = 1000;
-const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
-  l.abortReason !== undefined
-    ? abortInfo(l.abortReason)
-    : { type: "WorkerRestarted", message: `the worker running the execution went away: ${why}`, retryable: true };
 
 /**
  * Starts an agent: loads the modules in `workers` worker threads, connects
@@ -329,6 +325,9 @@ class AgentRuntime extends EventEmitter implements Agent {
         }
         return;
       }
+      case "report": // progress and metrics, throttled by the worker; kept (as log lines are) while disconnected
+        if (this.#accepted.has(m.message.executionId) && !this.#conn.send(m.message)) this.#logs.push(m.message);
+        return;
       case "diagnostic":
         return this.#diag(m.level, m.message);
       case "ready":

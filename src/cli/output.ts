@@ -3,7 +3,7 @@
  * Pure: strings in, strings out.
  */
 import { describePrincipal, type Commit, type Event, type ResultValue, type Value } from "../events/index.js";
-import type { EnvironmentDoc, ExecutionDoc, RunView, StepDoc } from "../projections/index.js";
+import type { EnvironmentDoc, ExecutionDoc, ProgressDoc, RunView, StepDoc } from "../projections/index.js";
 import type { Waiting } from "../protocol/api.js";
 
 const time = (ms: number | undefined): string => (ms === undefined ? "-" : new Date(ms).toISOString().slice(11, 23));
@@ -24,6 +24,16 @@ export const showResult = (r: ResultValue | undefined): string =>
   r === undefined ? "" : r.kind === "inline" ? showValue(r.value) : `<blob ${r.blob.size} bytes ${r.blob.key.slice(0, 19)}…>`;
 
 const target = (s: { target: { repository: string; target: string } }) => `${s.target.repository}:${s.target.target}`;
+
+/** An execution's latest progress and metrics in a few words: `40% loading b.csv  loss=0.25 rows=1200`. */
+export const progressText = (p: ProgressDoc | undefined): string => {
+  if (!p) return "";
+  const parts = [p.fraction === undefined ? "" : `${Math.round(p.fraction * 1000) / 10}%`, p.message ?? ""].filter((s) => s !== "");
+  const metrics = Object.entries(p.metrics)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, m]) => `${name}=${Number(m.value.toPrecision(6))}`);
+  return [parts.join(" "), metrics.join(" ")].filter((s) => s !== "").join("  ");
+};
 
 /**
  * The tree of a run's steps (children under the execution that called them),
@@ -69,6 +79,8 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
         (outcome ? `  ${outcome}` : ""),
     );
     const inner = indent + (last ? "   " : "│  ");
+    const reported = progressText(latest ? view.progress?.[latest.executionId] : undefined);
+    if (reported) lines.push(`${inner}◔ ${reported}`);
     const held = latest ? waiting.get(latest.executionId) : undefined;
     if (held && held.reason !== "assignable") lines.push(`${inner}… queued: ${held.message}`);
     for (const x of execs) {
@@ -168,6 +180,10 @@ export const describeEvent = (e: Event): string => {
       return e.data.reason ?? "";
     case "EnvironmentResumed":
       return "";
+    case "ExecutionProgressed":
+      return `exec ${e.data.executionId}` + (e.data.fraction === undefined ? "" : ` ${Math.round(e.data.fraction * 100)}%`) + (e.data.message ? ` ${e.data.message}` : "");
+    case "MetricRecorded":
+      return `exec ${e.data.executionId} ${e.data.name} = ${e.data.value}`;
     case "TokenCreated":
       return `token ${e.data.tokenId} ${e.data.role} of ${e.data.project} (${e.data.envs.join(", ")})` + (e.data.name ? ` "${e.data.name}"` : "");
     case "TokenRevoked":

@@ -131,12 +131,16 @@ export const SUBMIT = {
 
 export const RUNS = {
   name: "runs",
-  summary: "list, show, wait for, cancel and re-run runs",
+  summary: "list, show, watch, wait for, cancel and re-run runs",
   description: "The runs of an environment.",
   subcommands: {
     ls: { summary: "runs, newest first" },
     show: { summary: "the tree of the run's steps: status, attempts, duration, agent, result or error (now, or --at a point of the log)", args: [RUN] },
     wait: { summary: "wait for the run and print its result (exit 3 if it did not succeed)", args: [RUN] },
+    watch: {
+      summary: "the run's tree, live until it ends: each step's status, progress and latest metrics (plain lines when not a terminal; exit 3 if it did not succeed)",
+      args: [RUN],
+    },
     history: { summary: "every event of the run, in log order", args: [RUN] },
     logs: { summary: "the lines the run's tasks logged", args: [RUN] },
     cancel: { summary: "cancel the run, what is in flight under it, and the runs it spawned", args: [RUN] },

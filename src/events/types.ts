@@ -23,7 +23,7 @@ export type * from "./blobs.js";
 export type * from "./control.js";
 import type { TokenEvent } from "./tokens.js";
 import type { BlobStored } from "./blobs.js";
-import type { EnvironmentPaused, EnvironmentResumed } from "./control.js";
+import type { ControlRunEvent, EnvironmentPaused, EnvironmentResumed } from "./control.js";
 import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultSource, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
@@ -315,7 +315,8 @@ export type RunEvent =
   | StepDeferred
   | CallResumed
   | AssetPersisted
-  | AssetRestored;
+  | AssetRestored
+  | ControlRunEvent;
 
 export type EnvEvent =
   | ManifestRegistered
@@ -365,6 +366,8 @@ export const CURRENT_VERSION = {
   BlobStored: 1,
   EnvironmentPaused: 1,
   EnvironmentResumed: 1,
+  ExecutionProgressed: 1,
+  MetricRecorded: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];
@@ -387,6 +390,8 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "CallResumed",
   "AssetPersisted",
   "AssetRestored",
+  "ExecutionProgressed",
+  "MetricRecorded",
 ]);
 
 /** The unit of the log: see `log.ts`. */

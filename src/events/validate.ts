@@ -195,6 +195,8 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   BlobStored: obj({ key: str, size: nat }),
   EnvironmentPaused: obj({ reason: opt(str) }),
   EnvironmentResumed: obj({}),
+  ExecutionProgressed: obj({ ...exec, fraction: opt((v, p) => (typeof v === "number" && v >= 0 && v <= 1 ? undefined : `${p} must be a number from 0 to 1`)), message: opt(str) }),
+  MetricRecorded: obj({ ...exec, name: str, value: num }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

@@ -12,6 +12,7 @@ import {
 import type { AnyProjection } from "./projection.js";
 import { deferralsProjection, memoProjection, pendingProjection } from "./reuse.js";
 import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
+import { progressProjection } from "./progress.js";
 
 /** What one run's history feeds (`steps` before `cache`: the cache reads step documents). */
 export const RUN_PROJECTIONS: readonly AnyProjection[] = [
@@ -19,6 +20,7 @@ export const RUN_PROJECTIONS: readonly AnyProjection[] = [
   stepsProjection,
   executionsProjection,
   assetsProjection,
+  progressProjection,
 ];
 
 /** Every projection of an environment. */

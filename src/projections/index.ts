@@ -17,3 +17,4 @@ export { canonicalJson, dumpLine } from "./dump.js";
 export { MemoryStore } from "./memory-store.js";
 export { ProjectionCorrupt, ProjectionGap } from "./errors.js";
 export * from "./compare.js";
+export * from "./progress.js";

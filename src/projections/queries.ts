@@ -9,6 +9,7 @@ import type { AgentDoc, CallDoc, EnvironmentDoc, IdempotencyDoc, ManifestDoc } f
 import { ENVIRONMENT_KEY } from "./environment.js";
 import type { DocSource } from "./projection.js";
 import type { ExecutionDoc, RunDoc, StepDoc } from "./runs.js";
+import { progressOf, type ProgressDoc } from "./progress.js";
 
 /** A run with all its steps, every execution of each, and its assets. */
 export interface RunView {
@@ -19,6 +20,8 @@ export interface RunView {
   readonly executions: Readonly<Record<string, ExecutionDoc>>;
   /** By asset id. */
   readonly assets: Readonly<Record<string, AssetDoc>>;
+  /** By execution id: the progress and latest metrics of the executions that reported some (absent: none did). */
+  readonly progress?: Readonly<Record<string, ProgressDoc>>;
 }
 
 export const getRun = (src: DocSource, runId: RunId): RunDoc | undefined => src.get<RunDoc>("runs", runId);
@@ -70,7 +73,8 @@ export const getRunView = (src: DocSource, runId: RunId): RunView | undefined =>
       }
     }
   }
-  return { run, steps, executions, assets };
+  const progress = progressOf(src, Object.keys(executions));
+  return { run, steps, executions, assets, ...(Object.keys(progress).length > 0 ? { progress } : {}) };
 };
 
 export const getCacheEntry = (src: DocSource, cacheKey: string): CacheDoc | undefined =>

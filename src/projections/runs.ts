@@ -226,6 +226,8 @@ export const runsProjection: Projection<RunDoc> = {
       case "CallResumed":
       case "AssetPersisted":
       case "AssetRestored":
+      case "ExecutionProgressed":
+      case "MetricRecorded":
         return base;
       default:
         return unreachable(e);

@@ -253,6 +253,12 @@ export const EXAMPLES = {
   EnvironmentArchived: [envEvent("EnvironmentArchived", { reason: "merged" }), envEvent("EnvironmentArchived", {})],
   EnvironmentPaused: [envEvent("EnvironmentPaused", { reason: "maintenance" }), envEvent("EnvironmentPaused", {})],
   EnvironmentResumed: [envEvent("EnvironmentResumed", {})],
+  ExecutionProgressed: [
+    runEvent("ExecutionProgressed", { executionId: EXEC, stepId: STEP, fraction: 0.25, message: "epoch 1 of 4" }),
+    runEvent("ExecutionProgressed", { executionId: EXEC, stepId: STEP, fraction: 1 }),
+    runEvent("ExecutionProgressed", { executionId: EXEC, stepId: STEP, message: "warming up" }),
+  ],
+  MetricRecorded: [runEvent("MetricRecorded", { executionId: EXEC, stepId: STEP, name: "loss", value: 0.125 }), runEvent("MetricRecorded", { executionId: EXEC, stepId: STEP, name: "rows", value: -3 })],
   TokenCreated: [
     attributed(
       envEvent("TokenCreated", {

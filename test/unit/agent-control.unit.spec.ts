@@ -3,7 +3,7 @@
  * `group()`, and what a call sends for them.
  */
 import { describe, expect, it } from "vitest";
-import { group, InvalidOptionError, OutsideExecutionError, task } from "../../src/index.js";
+import { group, InvalidOptionError, metric, OutsideExecutionError, progress, task } from "../../src/index.js";
 import { runInExecution, type ExecutionHost, type HostReply, type HostRequest } from "../../src/agent/context.js";
 import { bindRepository, targetCore, type Target } from "../../src/agent/sdk.js";
 import { parseOptions } from "../../src/agent/options.js";
@@ -114,5 +114,40 @@ describe("calls with limits and groups", () => {
     expect(() => h.run(() => group("g", { concurrency: 0 }, () => 1))).toThrow(/option concurrency must be a whole number/);
     expect(() => h.run(() => group("g", { limit: 1 } as never, () => 1))).toThrow(/unknown option limit/);
     expect(() => group("g", () => 1)).toThrow(OutsideExecutionError);
+  });
+});
+
+describe("progress() and metric()", () => {
+  const reporting = () => {
+    const reports: unknown[] = [];
+    const h = new Host();
+    const host = { ...h.host, report: (r: unknown) => void reports.push(r) };
+    return { reports, run: <T>(fn: () => T) => runInExecution(host, fn) };
+  };
+
+  it("report to the host, checked", () => {
+    const { reports, run } = reporting();
+    run(() => {
+      progress(0.5, "half");
+      progress(undefined, "a message alone");
+      metric("loss/train", 0.25);
+    });
+    expect(reports).toEqual([
+      { kind: "progress", fraction: 0.5, message: "half" },
+      { kind: "progress", message: "a message alone" },
+      { kind: "metric", name: "loss/train", value: 0.25 },
+    ]);
+  });
+
+  it("refuse what cannot be recorded, naming it", () => {
+    const { run } = reporting();
+    expect(() => run(() => progress(1.5))).toThrow(/fraction must be a number from 0 to 1/);
+    expect(() => run(() => progress(Number.NaN))).toThrow(RangeError);
+    expect(() => run(() => progress(undefined))).toThrow(/give a fraction, a message, or both/);
+    expect(() => run(() => progress(0, "x".repeat(1025)))).toThrow(/at most 1024 characters/);
+    expect(() => run(() => metric("has space", 1))).toThrow(/the name must be/);
+    expect(() => run(() => metric("loss", Number.POSITIVE_INFINITY))).toThrow(/finite number/);
+    expect(() => progress(0.1)).toThrow(OutsideExecutionError);
+    expect(() => metric("loss", 1)).toThrow(OutsideExecutionError);
   });
 });
