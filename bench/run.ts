@@ -3,7 +3,7 @@
  * asserts a speed. Options: `--events N` (default 100000), `--awaited N`
  * (events appended one by one, default 10000), `--adapter embedded|jetstream`
  * (default both), `--fan-out N`, `--chain N`, `--steps N` (the branch
- * benchmark's workflow, default 1000), `--only workflows|branch|assets|validation|studio|log`, `--studio-steps N` (a finished run Studio opens, default 10000), `--studio-running N` (a running fan-out Studio watches, default 1000), `--asset-mb N` (default 100), `--asset-files N` (default 200) (default
+ * benchmark's workflow, default 1000), `--only workflows|branch|assets|validation|studio|log`, `--studio-steps N` (a finished run Studio opens, default 10000), `--studio-running N` (a running fan-out Studio watches, default 1000), `--studio-history N` (a finished run whose history view's slider is walked, default 1000; 0: none; `--studio-steps 0`: that only), `--asset-mb N` (default 100), `--asset-files N` (default 200) (default
  * all three sections).
  */
 import { cpus, totalmem } from "node:os";
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     "asset-files": { type: "string", default: "200" },
     "studio-steps": { type: "string", default: "10000" },
     "studio-running": { type: "string", default: "1000" },
+    "studio-history": { type: "string", default: "1000" },
   },
 });
 
@@ -63,7 +64,12 @@ if (section("validation")) {
   for (const r of runValidationBench()) console.log([r.what.padEnd(70), r.value].join(" "));
 }
 if (section("studio")) {
-  const st = await runStudioBench({ steps: Number(values["studio-steps"]), running: Number(values["studio-running"]), tries: 3 });
+  const st = await runStudioBench({
+    steps: Number(values["studio-steps"]),
+    running: Number(values["studio-running"]),
+    tries: 3,
+    historySteps: Number(values["studio-history"]),
+  });
   console.log("");
   console.log(["studio measure (headless Chromium)".padEnd(90), "result"].join(" "));
   for (const r of st) console.log([r.what.padEnd(90), r.value].join(" "));

@@ -8,7 +8,9 @@
  * - the page of a running fan-out of `running` tasks (each sleeping, so it
  *   runs for a while), watched from its submission to its end: long tasks
  *   (over 50 ms, PerformanceObserver), their total blocking time, frames
- *   drawn per second, and the API requests the page made.
+ *   drawn per second, and the API requests the page made;
+ * - with `historySteps`, the history view's slider over a finished run of
+ *   that many steps (see `historyBench`).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,7 +29,71 @@ export interface StudioRow {
 const FLOWS = resolve(import.meta.dirname, "fixtures/bench-flows.ts");
 const RUNS = "/api/projects/default/envs/production/runs";
 
-export const runStudioBench = async (options: { steps: number; running: number; tries: number }): Promise<StudioRow[]> => {
+/**
+ * The history view of a finished fan-out of `steps` steps: opened at the
+ * commit where half its steps are scheduled (the root still calling: commits
+ * on add steps) (navigation to the graph as of it drawn), then the slider
+ * moved one commit on by the arrow key `walk` times, each time waiting for
+ * the graph as of the new point (press to drawn: the 120 ms rest, the API's
+ * answer, the layout and the drawing), then held down (`sweep` presses 30 ms
+ * apart) until the last point is drawn; long tasks throughout.
+ */
+const historyBench = async (server: TributaryServer, browser: Awaited<ReturnType<typeof launchChromium>>, steps: number): Promise<StudioRow[]> => {
+  const rows: StudioRow[] = [];
+  const made = await runWorkflow<number>(server.url, "bench:fan_out", [steps - 1]);
+  const [{ runId }] = (await (await fetch(new URL(`${RUNS}?limit=1`, server.url))).json()) as [{ runId: string }];
+  const events = (await (await fetch(new URL(`${RUNS}/${runId}/history`, server.url))).json()) as { seq: number; type: string }[];
+  const seqs = [...new Set(events.map((e) => e.seq))];
+  // Where half the steps are scheduled: the root is still calling, so commits on add steps (new structures to lay out).
+  const half = events.filter((e) => e.type === "StepScheduled")[steps >> 1]!.seq;
+  const mid = seqs.indexOf(half);
+  const walk = 10;
+  const sweep = 40;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const drawn = (seq: number) => page.waitForSelector(`.as-of[data-at="${seq}"]:not(.stale) svg g.node`, { timeout: 60_000 });
+  const t0 = performance.now();
+  await page.goto(`${server.url}/projects/default/envs/production/runs/${runId}/history?at=${seqs[mid]}`);
+  await drawn(seqs[mid]!);
+  const open = performance.now() - t0;
+  const shown = await page.locator(`.as-of svg g.node`).count();
+  // The long tasks of the opening (buffered), then those that follow.
+  await page.evaluate(`(() => {
+    window.longTasks = [];
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => window.longTasks.push(e.duration))).observe({ type: "longtask", buffered: true });
+  })()`);
+  await page.waitForTimeout(50);
+  const opened = (await page.evaluate("window.longTasks.splice(0)")) as number[];
+  await page.focus("#travel-slider");
+  const times: number[] = [];
+  for (let i = 1; i <= walk; i++) {
+    const t = performance.now();
+    await page.keyboard.press("ArrowRight");
+    await drawn(seqs[mid + i]!);
+    times.push(performance.now() - t);
+  }
+  const walked = (await page.evaluate("window.longTasks.splice(0)")) as number[];
+  const t1 = performance.now();
+  for (let i = 0; i < sweep; i++) {
+    await page.keyboard.press("ArrowRight");
+    await page.waitForTimeout(30);
+  }
+  await drawn(seqs[mid + walk + sweep]!);
+  const settled = performance.now() - t1;
+  const swept = (await page.evaluate("window.longTasks.splice(0)")) as number[];
+  await context.close();
+  const ms = (n: number) => `${n.toFixed(0)} ms`;
+  function tasks(l: number[]): string {
+    return `${l.length} long tasks (longest ${ms(Math.max(0, ...l))}, blocking ${ms(l.reduce((a, d) => a + Math.max(0, d - 50), 0))} in all)`;
+  }
+  times.sort((a, b) => a - b);
+  rows.push({ what: `history of a finished fan-out of ${steps} steps (${events.length} events, ${seqs.length} commits; made in ${made.seconds.toFixed(1)} s): open where half its steps are scheduled (${shown} steps by then)`, value: `${ms(open)}; ${tasks(opened)}` });
+  rows.push({ what: `  slider one commit on (arrow key) to the graph as of it drawn, ${walk} times: median, max`, value: `${ms(times[times.length >> 1]!)}, ${ms(times[times.length - 1]!)}; ${tasks(walked)}` });
+  rows.push({ what: `  slider held (${sweep} presses 30 ms apart) until the last point is drawn`, value: `${ms(settled)}; ${tasks(swept)}` });
+  return rows;
+};
+
+export const runStudioBench = async (options: { steps: number; running: number; tries: number; historySteps?: number }): Promise<StudioRow[]> => {
   const rows: StudioRow[] = [];
   const dir = await mkdtemp(join(tmpdir(), "trib-bench-studio-"));
   const studioDir = join(dir, "studio");
@@ -36,6 +102,8 @@ export const runStudioBench = async (options: { steps: number; running: number; 
   const agent = await startAgent({ server: server.url, project: "default", env: "production", tags: {}, modules: [FLOWS], concurrency: 100 });
   const browser = await launchChromium();
   try {
+    if (options.historySteps) rows.push(...(await historyBench(server, browser, options.historySteps)));
+    if (options.steps <= 0) return rows;
     // A finished run of `steps` steps (the root and its tasks).
     const big = await runWorkflow<number>(server.url, "bench:fan_out", [options.steps - 1]);
     const list = (await (await fetch(new URL(`${RUNS}?limit=1`, server.url))).json()) as { runId: string }[];

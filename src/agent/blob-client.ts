@@ -57,6 +57,10 @@ export class BlobMissingError extends Error {
 export class BlobMismatchError extends Error {
   override name = "BlobMismatchError";
 }
+/** The server could not be reached, or the connection broke (it restarts, say): worth trying again. */
+export class BlobNetworkError extends Error {
+  override name = "BlobNetworkError";
+}
 /** The server answered with an unexpected status. */
 export class BlobHttpError extends Error {
   override name = "BlobHttpError";
@@ -98,7 +102,11 @@ export class BlobClient {
   }
 
   /** Is the blob stored? */
-  async has(sha256: string, signal?: AbortSignal): Promise<boolean> {
+  has(sha256: string, signal?: AbortSignal): Promise<boolean> {
+    return retrying(signal, () => this.#has(sha256, signal));
+  }
+
+  async #has(sha256: string, signal?: AbortSignal): Promise<boolean> {
     const res = await this.#send("HEAD", sha256, {}, signal, (req) => req.end());
     res.resume();
     if (res.statusCode === 200) return true;
@@ -112,7 +120,11 @@ export class BlobClient {
    *   hash to the key, e.g. the file changed since it was hashed; 413: over
    *   the server's limit).
    */
-  async upload(file: string, size: number, sha256: string, signal?: AbortSignal): Promise<void> {
+  upload(file: string, size: number, sha256: string, signal?: AbortSignal): Promise<void> {
+    return retrying(signal, () => this.#upload(file, size, sha256, signal));
+  }
+
+  async #upload(file: string, size: number, sha256: string, signal?: AbortSignal): Promise<void> {
     const headers = { "content-type": "application/octet-stream", "content-length": String(size) };
     const res = await this.#send("PUT", sha256, headers, signal, (req) => {
       if (size === 0) {
@@ -136,7 +148,11 @@ export class BlobClient {
    * Uploads bytes held in memory as their blob; returns its reference.
    * @throws BlobHttpError with the server's message (413: over its limit).
    */
-  async putBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<{ key: string; size: number; sha256: string }> {
+  putBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<{ key: string; size: number; sha256: string }> {
+    return retrying(signal, () => this.#putBytes(bytes, signal));
+  }
+
+  async #putBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<{ key: string; size: number; sha256: string }> {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const headers = { "content-type": "application/octet-stream", "content-length": String(bytes.length) };
     const res = await this.#send("PUT", sha256, headers, signal, (req) => req.end(bytes));
@@ -166,7 +182,11 @@ export class BlobClient {
    * Downloads a blob into memory, checking its size and sha256.
    * @throws BlobMissingError, BlobMismatchError, BlobHttpError
    */
-  async getBytes(sha256: string, expectedSize: number, signal?: AbortSignal): Promise<Uint8Array> {
+  getBytes(sha256: string, expectedSize: number, signal?: AbortSignal): Promise<Uint8Array> {
+    return retrying(signal, () => this.#getBytes(sha256, expectedSize, signal));
+  }
+
+  async #getBytes(sha256: string, expectedSize: number, signal?: AbortSignal): Promise<Uint8Array> {
     const res = await this.#get(sha256, signal);
     const chunks: Buffer[] = [];
     let received = 0;
@@ -193,7 +213,11 @@ export class BlobClient {
    * failure.
    * @throws BlobMissingError, BlobMismatchError, BlobHttpError
    */
-  async download(sha256: string, dest: string, expectedSize: number, signal?: AbortSignal): Promise<void> {
+  download(sha256: string, dest: string, expectedSize: number, signal?: AbortSignal): Promise<void> {
+    return retrying(signal, () => this.#download(sha256, dest, expectedSize, signal));
+  }
+
+  async #download(sha256: string, dest: string, expectedSize: number, signal?: AbortSignal): Promise<void> {
     const res = await this.#get(sha256, signal);
     const temp = path.join(path.dirname(dest), `.${path.basename(dest).slice(0, 100)}.${randomBytes(6).toString("hex")}.tributary-part`);
     const hash = createHash("sha256");
@@ -221,7 +245,7 @@ export class BlobClient {
     } catch (err) {
       res.destroy();
       await rm(temp, { force: true });
-      throw err;
+      throw signal?.aborted || !transient(err) ? err : new BlobNetworkError(`GET ${this.url(sha256)}: the connection broke mid-download: ${(err as Error).message}`);
     }
   }
 
@@ -243,11 +267,54 @@ export class BlobClient {
       const all = this.#authorization === undefined ? headers : { ...headers, authorization: this.#authorization };
       const req = request(url, { method, headers: all, agent: this.#agent, ...(signal ? { signal } : {}) });
       req.once("response", resolve);
-      req.on("error", (err) => reject(signal?.aborted ? (signal.reason as Error) : new Error(`${method} ${url}: ${err.message}`)));
+      req.on("error", (err) => {
+        if (signal?.aborted) reject(signal.reason as Error);
+        else reject(transient(err) ? new BlobNetworkError(`${method} ${url}: ${err.message}`) : new Error(`${method} ${url}: ${err.message}`));
+      });
       write(req);
     });
   }
 }
+
+/** Codes of a connection refused, broken or timed out: the server is away for now. */
+const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ECONNABORTED"]);
+const transient = (err: unknown): boolean => {
+  if (err instanceof BlobNetworkError) return true;
+  const e = err as { code?: unknown; message?: unknown };
+  return (typeof e.code === "string" && TRANSIENT_CODES.has(e.code)) || e.message === "socket hang up" || e.message === "aborted";
+};
+
+/** How long a transfer keeps trying while the server is away (a restart, an outage), and the backoff between tries. */
+export const BLOB_RETRY = { forMs: 15 * 60_000, firstMs: 100, maxMs: 5_000 } as const;
+
+/**
+ * Runs `op` again while it fails because the server is away (a refused or
+ * broken connection, a 502/503/504 of a proxy before it), with a backoff,
+ * for up to {@link BLOB_RETRY}.forMs, or until `signal` aborts: a server
+ * restarted under an upload or a download costs a wait, not the execution.
+ * Any other failure is thrown at once.
+ */
+const retrying = async <T>(signal: AbortSignal | undefined, op: () => Promise<T>): Promise<T> => {
+  const until = Date.now() + BLOB_RETRY.forMs;
+  for (let wait: number = BLOB_RETRY.firstMs; ; wait = Math.min(wait * 2, BLOB_RETRY.maxMs)) {
+    try {
+      return await op();
+    } catch (err) {
+      const away = err instanceof BlobNetworkError || (err instanceof BlobHttpError && (err.status === 502 || err.status === 503 || err.status === 504));
+      if (!away || signal?.aborted || Date.now() + wait > until) throw err;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, wait);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    });
+    if (signal?.aborted) throw signal.reason as Error;
+  }
+};
 
 /** The server's error message: `{ error }` of a JSON body, or the text, shortened. */
 const errorText = async (res: http.IncomingMessage): Promise<string> => {

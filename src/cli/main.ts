@@ -19,6 +19,7 @@ const COMMANDS: Record<CommandName, () => Promise<{ run(argv: string[]): Promise
   submit: () => import("./commands/submit.js"),
   runs: () => import("./commands/runs.js"),
   envs: () => import("./commands/envs.js"),
+  projects: () => import("./commands/projects.js"),
   projections: () => import("./commands/projections.js"),
   log: () => import("./commands/log.js"),
   assets: () => import("./commands/assets.js"),

@@ -72,8 +72,9 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
         `  ${step.status}  attempts ${execs.length}` +
         (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
         (latest?.agentId ? `  on ${latest.agentId}` : "") +
-        (step.status === "reused" && step.reusedFrom
-          ? `  from ${step.reusedFrom.env}/${step.reusedFrom.runId}/${step.reusedFrom.stepId}@${step.reusedFrom.seq}`
+        (step.reusedFrom
+          ? // Re-run here (in a branch, say), its reused result is where it came from, no longer its result.
+            `  ${step.resultReused || step.status === "reused" ? "from" : "re-run, earlier from"} ${step.reusedFrom.env}/${step.reusedFrom.runId}/${step.reusedFrom.stepId}@${step.reusedFrom.seq}`
           : "") +
         (stale.has(step.stepId) ? "  STALE (a step it called has a newer result)" : "") +
         (outcome ? `  ${outcome}` : ""),

@@ -155,6 +155,8 @@ export const RUNS = {
   },
   options: {
     limit: { type: "string", value: "N", default: "50", in: ["ls"], description: "at most N runs, 1 to 10000" },
+    since: { type: "string", value: "ISO", in: ["ls"], description: "runs submitted at or after this time (2026-12-01 or 2026-12-01T10:00:00Z)" },
+    until: { type: "string", value: "ISO", in: ["ls"], description: "runs submitted before this time" },
     at: { type: "string", value: "SEQ", in: ["show"], absent: "now", description: "the run as it stood at this log sequence (runs history prints them)" },
     "at-time": { type: "string", value: "ISO", in: ["show"], description: "the run as it stood at this time (its last commit at or before it)" },
     follow: { type: "boolean", in: ["logs"], description: "wait for more lines until the run finishes" },
@@ -269,6 +271,15 @@ export const WHOAMI = {
   options: { ...CONNECTION, json: { type: "boolean", description: "machine-readable output" } },
 } as const satisfies CommandSpec;
 
+export const PROJECTS = {
+  name: "projects",
+  summary: "list the server's projects",
+  subcommands: {
+    ls: { summary: "the projects, with how many environments each has (a token: its own project only)" },
+  },
+  options: { ...CONNECTION, json: { type: "boolean", description: "machine-readable output" } },
+} as const satisfies CommandSpec;
+
 export const DEMO = {
   name: "demo",
   summary: "start a server and an agent in one process, run the example workflow, print it",
@@ -277,8 +288,15 @@ export const DEMO = {
     environments: { summary: "the walk-through of docs/environments.md: a run, a branch, changed code, a re-run in the branch" },
   },
   options: {
-    data: { type: "string", value: "DIR", absent: "a temporary directory", description: "the server's data directory" },
+    data: {
+      type: "string",
+      value: "DIR",
+      absent: "tributary-demo under the OS's temp directory, replaced at each demo",
+      description: "the server's data directory, kept after the demo (so that 'tributary server --data DIR' serves its run in Studio)",
+    },
     nats: { type: "string", value: "URL", description: "NATS servers with JetStream for the log" },
+    serve: { type: "boolean", description: "keep the demo's server (and agent) up after the run, Studio on --port, until SIGINT or SIGTERM" },
+    port: { type: "string", value: "N", default: "7777", description: "the port of Studio's address: the one --serve listens on, else the one printed for 'tributary server'" },
   },
 } as const satisfies CommandSpec;
 
@@ -289,6 +307,7 @@ export const COMMANDS = {
   submit: SUBMIT,
   runs: RUNS,
   envs: ENVS,
+  projects: PROJECTS,
   assets: ASSETS,
   projections: PROJECTIONS,
   log: LOG,

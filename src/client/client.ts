@@ -15,6 +15,7 @@ import type {
   EnvironmentRow,
   HealthAnswer,
   RebuildAnswer,
+  ProjectRow,
   RunsAnswer,
   SubmitAnswer,
   TokenAnswer,
@@ -160,9 +161,15 @@ export class Client {
     return new RunHandle<ResultOf<W>>(this.#scope, runId);
   }
 
-  /** The latest runs, newest first: `limit` 1 to 10,000, default 50. */
-  listRuns(options: { readonly limit?: number } = {}): Promise<RunsAnswer> {
-    return this.call({ method: "GET", route: `${ENV}/runs`, query: { limit: options.limit === undefined ? undefined : String(options.limit) } });
+  /** The latest runs, newest first: `limit` 1 to 10,000, default 50; `since`/`until`: ISO times (submitted at or after, before). */
+  listRuns(options: { readonly limit?: number; readonly since?: string; readonly until?: string } = {}): Promise<RunsAnswer> {
+    const { limit, since, until } = options;
+    return this.call({ method: "GET", route: `${ENV}/runs`, query: { limit: limit === undefined ? undefined : String(limit), since, until } });
+  }
+
+  /** The server's projects, each with how many of its environments the caller sees (a token: its own project only). */
+  listProjects(): Promise<ProjectRow[]> {
+    return this.call({ method: "GET", route: "projects" });
   }
 
   /** The project's environments, with the last sequence of each log. */

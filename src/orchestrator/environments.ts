@@ -60,6 +60,7 @@ export class Environments {
   private readonly starting = new Map<string, Promise<Env>>();
   /** Started environments, for synchronous look-ups (inheritance). */
   private readonly started = new Map<string, Env>();
+  private readonly onStart = new Set<(e: Env) => void>();
 
   constructor(private readonly o: EnvironmentsOptions) {}
 
@@ -89,11 +90,20 @@ export class Environments {
       e = this.start(ref, create);
       this.starting.set(key, e);
       e.then(
-        (x) => this.started.set(key, x),
+        (x) => {
+          this.started.set(key, x);
+          for (const f of [...this.onStart]) f(x);
+        },
         () => this.starting.delete(key),
       );
     }
     return e;
+  }
+
+  /** Calls `f` with each environment once it is started here (a new one once its first commit is made); returns the unsubscription. */
+  onStarted(f: (e: Env) => void): () => void {
+    this.onStart.add(f);
+    return () => void this.onStart.delete(f);
   }
 
   private async start(ref: LogRef, create?: CreateOptions): Promise<Env> {
@@ -274,6 +284,20 @@ export class Environments {
       if (!r.ok) throw new Refused(r.rejection);
     }
     return getRunView(e.rt.source, runId);
+  }
+
+  /**
+   * The log that holds a run an environment sees but does not have (for
+   * time travel): its frozen parent's up to the branch point (`upTo`), or a
+   * base's as it is now (no `upTo`). Undefined when the environment has the
+   * run itself, or sees it nowhere.
+   */
+  holderOf(e: Env, runId: RunId): { readonly env: EnvName; readonly ref: LogRef; readonly upTo?: number } | undefined {
+    if (getRunView(e.rt.source, runId)) return undefined;
+    const from = this.findRun(e, runId);
+    if (!from) return undefined;
+    const ref = logRef(e.ref.project, from.env);
+    return e.frozen && from.env === e.frozen.parent ? { env: from.env, ref, upTo: e.frozen.at } : { env: from.env, ref };
   }
 
   /** Where an environment can see a run it does not have: its frozen parent view, or its bases. */

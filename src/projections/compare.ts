@@ -14,13 +14,14 @@
  *
  * Each match is one of (when several apply, the first):
  * - `only-in-a` / `only-in-b`: no step at that place in the other run;
- * - `code-changed`: the target and arguments are equal but the memo keys are
- *   not. Steps do not record their code's hash; the memo key is a hash of the
- *   target, the code hash of its manifest and the arguments, so with the
- *   other two equal it differs exactly when the code hash did. A step re-run
- *   with new code keeps the memo key it was scheduled with (the new one is on
- *   its `ExecutionCreated`, not in the step's document), so that change shows
- *   as `result-changed`;
+ * - `code-changed`: the target and arguments are equal but the current memo
+ *   keys are not. Steps do not record their code's hash; the memo key is a
+ *   hash of the target, the code hash of its manifest and the arguments, so
+ *   with the other two equal it differs exactly when the code hash did. A
+ *   step's current key is the one it was scheduled with, until a re-run with
+ *   other code records another on its execution (see {@link currentMemoKey});
+ *   so a step re-run in a branch whose agent hosts new code, without cascade,
+ *   is `code-changed` too;
  * - `arguments-changed`: other arguments (another target at a call index is
  *   another place: `only-in-a` and `only-in-b`; two roots of other targets
  *   are `arguments-changed`);
@@ -158,11 +159,30 @@ export const callTree = (view: RunView): Node | undefined => {
   return root ? build(root, "root", 0, 0) : undefined;
 };
 
-const kindsOf = (a: StepDoc, b: StepDoc): ChangeKind[] => {
+/**
+ * The memo key a step's result answers to now: the one it was scheduled with,
+ * replaced by each re-run's own (`ExecutionCreated.memoKey`, kept on the
+ * execution's document; a re-run that records none ran the scheduled code
+ * again). A retry keeps the key of the execution it retries. Undefined when
+ * the step has no memo key (and its re-runs recorded none).
+ */
+export const currentMemoKey = (view: RunView, s: StepDoc): string | undefined => {
+  let key = s.memoKey;
+  for (const id of s.executions) {
+    const x = view.executions[id];
+    if (x?.memoKey !== undefined) key = x.memoKey;
+    else if (x?.reason === "rerun") key = s.memoKey;
+  }
+  return key;
+};
+
+const kindsOf = (a: StepDoc, b: StepDoc, va: RunView, vb: RunView): ChangeKind[] => {
   const kinds: ChangeKind[] = [];
   const sameTarget = a.target.repository === b.target.repository && a.target.target === b.target.target;
   const sameArgs = sameTarget && argumentsKey(a) === argumentsKey(b);
-  if (sameArgs && a.memoKey !== undefined && b.memoKey !== undefined && a.memoKey !== b.memoKey) kinds.push("code-changed");
+  const ka = currentMemoKey(va, a);
+  const kb = currentMemoKey(vb, b);
+  if (sameArgs && ka !== undefined && kb !== undefined && ka !== kb) kinds.push("code-changed");
   if (!sameArgs) kinds.push("arguments-changed");
   if (outcomeKey(a) !== outcomeKey(b)) kinds.push("result-changed");
   return kinds;
@@ -179,7 +199,7 @@ export const compareRuns = (a: RunView, b: RunView): RunComparison => {
     if (x && !y) return only(x, "only-in-a");
     if (y && !x) return only(y, "only-in-b");
     if (!x || !y) return;
-    const kinds = kindsOf(x.step, y.step);
+    const kinds = kindsOf(x.step, y.step, a, b);
     steps.push({ place: x.place, depth: x.depth, change: kinds[0] ?? "same", changes: kinds, a: side(x.step), b: side(y.step) });
     const ys = new Map(y.calls.map((c) => [c.place, c]));
     const xs = new Set(x.calls.map((c) => c.place));

@@ -26,23 +26,26 @@ export interface RunView {
 
 export const getRun = (src: DocSource, runId: RunId): RunDoc | undefined => src.get<RunDoc>("runs", runId);
 
-/** Which runs {@link listRuns} answers: older than `before` (a run id), of a status, of a target (`repository:target`). */
+/** Which runs {@link listRuns} answers: older than `before` (a run id), of a status, of a target (`repository:target`), submitted at or after `since` and before `until` (epoch ms). */
 export interface RunFilter {
   readonly before?: string;
   readonly status?: string;
   readonly target?: string;
+  readonly since?: number;
+  readonly until?: number;
 }
 
 /** Runs, newest first (run ids sort by creation time); with a filter, the first `limit` that pass it. */
 export const listRuns = (src: DocSource, limit = 50, filter: RunFilter = {}): RunDoc[] => {
-  const { before, status, target } = filter;
-  if (before === undefined && status === undefined && target === undefined) return [...src.range<RunDoc>("runs", { reverse: true, limit })].map(([, d]) => d);
+  const { before, status, target, since, until } = filter;
+  if (before === undefined && status === undefined && target === undefined && since === undefined && until === undefined) return [...src.range<RunDoc>("runs", { reverse: true, limit })].map(([, d]) => d);
   const out: RunDoc[] = [];
   for (const [key, d] of src.range<RunDoc>("runs", { reverse: true })) {
     if (out.length >= limit) break;
     if (before !== undefined && key >= before) continue;
     if (status !== undefined && d.status !== status) continue;
     if (target !== undefined && `${d.target.repository}:${d.target.target}` !== target) continue;
+    if ((since !== undefined && d.submittedAt < since) || (until !== undefined && d.submittedAt >= until)) continue;
     out.push(d);
   }
   return out;

@@ -89,7 +89,17 @@ export interface StepDoc {
   /** Sequence of the commit that recorded `result`. */
   readonly resultSeq?: number;
   readonly error?: ErrorInfo;
+  /**
+   * Where a reused result came from (another run, environment, or the run a
+   * branch brought in). Kept after the step's own executions, as its origin.
+   */
   readonly reusedFrom?: ResultSource;
+  /**
+   * Set while `result` is the one reused from `reusedFrom` (a re-run keeps it
+   * shown until it lands); gone once an execution of this step has its own
+   * outcome (then `resultExecutionId` names it, or `error` says why not).
+   */
+  readonly resultReused?: true;
   readonly deferredTo?: ExecutionRef;
   readonly finishedAt?: number;
 }
@@ -112,6 +122,12 @@ export interface ExecutionDoc {
   readonly reason: ExecutionReason;
   /** The abandoned execution this one resumes (its calls are matched to that one's). */
   readonly resumes?: ExecutionId;
+  /**
+   * A re-run with other code than its step was scheduled with: the memo key
+   * (target, code hash, arguments) its result answers to from now on
+   * (`ExecutionCreated.memoKey`). Absent on a re-run with the step's own code.
+   */
+  readonly memoKey?: string;
   readonly notBefore?: number;
   readonly createdAt: number;
   readonly createdSeq: number;
@@ -254,7 +270,7 @@ const isStepEvent = eventsOfTypes([
 
 export const stepsProjection: Projection<StepDoc> = {
   name: "steps",
-  version: 2,
+  version: 3,
   keysOf: (e) => (isStepEvent(e) ? [stepKey(e.runId, e.data.stepId)] : []),
   evolve(doc, e, _key, ctx) {
     if (!isStepEvent(e)) return doc;
@@ -282,7 +298,7 @@ export const stepsProjection: Projection<StepDoc> = {
     /** Only the latest execution decides the step's outcome. */
     const latest = (id: ExecutionId) => doc.executions[doc.executions.length - 1] === id;
     const outcome = (status: StepStatus, fields: Partial<StepDoc>): StepDoc => {
-      const { result: _r, resultExecutionId: _x, resultSeq: _s, error: _e, finishedAt: _f, ...rest } = doc;
+      const { result: _r, resultExecutionId: _x, resultSeq: _s, resultReused: _u, error: _e, finishedAt: _f, ...rest } = doc;
       return { ...rest, status, finishedAt: e.at, ...fields };
     };
     switch (e.type) {
@@ -308,7 +324,7 @@ export const stepsProjection: Projection<StepDoc> = {
       case "ExecutionCancelled":
         return latest(e.data.executionId) ? outcome("cancelled", { error: cancelledError(e.data.reason) }) : doc;
       case "StepResultReused":
-        return outcome("reused", { result: e.data.result, reusedFrom: e.data.source, resultSeq: ctx.seq });
+        return outcome("reused", { result: e.data.result, reusedFrom: e.data.source, resultReused: true, resultSeq: ctx.seq });
       case "StepDeferred":
         return { ...doc, status: "deferred", deferredTo: e.data.to };
       default:
@@ -335,7 +351,7 @@ const isExecutionEvent = eventsOfTypes([
 
 export const executionsProjection: Projection<ExecutionDoc> = {
   name: "executions",
-  version: 2,
+  version: 3,
   keysOf: (e) => (isExecutionEvent(e) ? [e.data.executionId] : []),
   evolve(doc, e, _key, ctx) {
     if (!isExecutionEvent(e)) return doc;
@@ -348,6 +364,7 @@ export const executionsProjection: Projection<ExecutionDoc> = {
         attempt: d.attempt,
         reason: d.reason,
         ...(d.resumes === undefined ? {} : { resumes: d.resumes }),
+        ...(d.memoKey === undefined ? {} : { memoKey: d.memoKey }),
         ...(d.notBefore === undefined ? {} : { notBefore: d.notBefore }),
         createdAt: e.at,
         createdSeq: ctx.seq,

@@ -37,9 +37,24 @@ export interface SubmitAnswer {
   readonly warning?: string;
 }
 
-/** `GET …/runs/{run}`: the run view, with the steps whose result came from an older result of a step they called. */
+/**
+ * Where a time-travelled run view (`?at`, `?atTime`) was read: the log of
+ * environment `env` (this one's, or for a run this environment sees but does
+ * not have, the one that holds it), as of the run's commit at sequence `seq`
+ * of that log. `seenFrom`: that environment is this branch's `parent` (read
+ * no further than the branch point `upTo`) or a `base`; absent for its own log.
+ */
+export interface RunAsOf {
+  readonly env: string;
+  readonly seq: number;
+  readonly seenFrom?: "parent" | "base";
+  readonly upTo?: number;
+}
+
+/** `GET …/runs/{run}`: the run view, with the steps whose result came from an older result of a step they called; with `at`/`atTime`, `asOf`. */
 export type RunAnswer = RunView & {
   readonly stale: readonly string[];
+  readonly asOf?: RunAsOf;
   /** The run's queued executions and why each waits, when it has some (the live view only, not one as of the past). */
   readonly queue?: readonly Waiting[];
 };
@@ -207,4 +222,22 @@ export interface ChangesMessage {
   readonly types: readonly string[];
   /** The runs they touched, each with the steps (at most 500 listed; `moreSteps` counts the rest). */
   readonly runs: readonly { readonly runId: string; readonly steps: readonly string[]; readonly moreSteps?: number }[];
+}
+
+/** `GET /api/projects`: a project, with how many of its environments the caller sees. */
+export interface ProjectRow {
+  readonly name: string;
+  readonly envs: number;
+}
+
+/** An environment in `GET …/projects/{p}/changes`: its log's last sequence, and the lifecycle events (`Environment*`) since the last message. */
+export interface ProjectEnvChange {
+  readonly name: string;
+  readonly lastSeq: number;
+  readonly types: readonly string[];
+}
+
+/** The `ready` (every environment the caller sees, `types` empty) and `changes` (those that changed) messages of `GET …/projects/{p}/changes`. */
+export interface ProjectChangesMessage {
+  readonly envs: readonly ProjectEnvChange[];
 }

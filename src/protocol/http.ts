@@ -16,6 +16,12 @@ const strict = <T extends TProperties>(props: T, description?: string): TObject<
 
 const Name = (what: string) => NamedString(NAME, what, NAME_HINT);
 const Id = (what: string) => NamedString(ID, what, ID_HINT);
+/** An ISO date or time (`2026-12-01`, `2026-12-01T10:00:00Z`, with an offset or fraction). */
+const IsoTime = (what: string) =>
+  Type.String({
+    pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$",
+    description: `an ISO date (2026-12-01T10:00:00Z): ${what}`,
+  });
 const Flag = (description: string) =>
   Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")], { description });
 
@@ -86,6 +92,8 @@ const TABLE = [
   { name: "health", method: "GET", path: "health", summary: "liveness and the kind of log" },
   { name: "schema", method: "GET", path: "schema", summary: "this API as JSON Schema" },
   { name: "whoami", method: "GET", path: "whoami", summary: "whether the server checks credentials, and who the caller is" },
+  { name: "listProjects", method: "GET", path: "projects", summary: "the projects (with --auth, a token's own project only)" },
+  { name: "projectChanges", method: "GET", path: "projects/:project/changes", summary: "the project's environments as they are made and their logs grow (Server-Sent Events, coalesced)" },
   { name: "listTokens", method: "GET", path: "projects/:project/tokens", summary: "a project's access tokens (never their secrets)" },
   { name: "createToken", method: "POST", path: "projects/:project/tokens", summary: "make an access token (its text is answered once)", body: CreateTokenBody },
   { name: "revokeToken", method: "POST", path: "projects/:project/tokens/:tokenId/revoke", summary: "revoke an access token", body: RevokeTokenBody },
@@ -112,6 +120,8 @@ const TABLE = [
       before: Type.Optional(Id("run id (runs older than it: the next page)")),
       status: Type.Optional(Type.Union([Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed"), Type.Literal("cancelled")], { description: "running | succeeded | failed | cancelled" })),
       target: Type.Optional(Type.String({ pattern: "^[^:]+:[^:]+$", maxLength: 512, description: 'a target as "repository:target"' })),
+      since: Type.Optional(IsoTime("runs submitted at or after it")),
+      until: Type.Optional(IsoTime("runs submitted before it")),
     }),
   },
   { name: "submitRun", method: "POST", path: `${ENV}/runs`, summary: "submit a run", body: SubmitBody },
@@ -122,12 +132,7 @@ const TABLE = [
     summary: "a run with its steps (now, or as of a log sequence or a time)",
     query: strict({
       at: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,14}$", description: "a whole number from 1: the run as of this log sequence" })),
-      atTime: Type.Optional(
-        Type.String({
-          pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$",
-          description: "an ISO date (2026-12-01T10:00:00Z): the run as of its last commit at or before it",
-        }),
-      ),
+      atTime: Type.Optional(IsoTime("the run as of its last commit at or before it")),
     }),
   },
   { name: "runHistory", method: "GET", path: `${RUN}/history`, summary: "a run's events" },

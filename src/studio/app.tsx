@@ -17,6 +17,8 @@ import { AssetPage } from "./views/asset.js";
 import { ComparePage } from "./views/compare.js";
 import { LogsPage } from "./views/logs.js";
 import { AgentsPage } from "./views/agents.js";
+import { ProjectPicker } from "./views/projects.js";
+import { ConnectionState } from "./views/connection.js";
 
 const RECENT_KEY = "tributary.projects";
 
@@ -134,9 +136,9 @@ const Home = ({ generation }: { generation: number }) => {
 };
 
 const Header = ({ project, env, generation, onSignOut }: { project?: string; env?: string; generation: number; onSignOut: () => void }) => {
-  const envs = useApi<EnvironmentRow[]>(project ? envsApi(project) : null, { generation, pollMs: () => 10_000 });
-  const [draft, setDraft] = useState(project ?? "");
-  useEffect(() => setDraft(project ?? ""), [project]);
+  const envs = useApi<EnvironmentRow[]>(project ? envsApi(project) : null, { generation, ...(project ? { liveProject: project } : {}) });
+  const [draft, setDraft] = useState("");
+  useEffect(() => setDraft(""), [project]);
   return (
     <header class="top">
       <Link href="/" class="brand">
@@ -150,9 +152,10 @@ const Header = ({ project, env, generation, onSignOut }: { project?: string; env
           if (p) navigate(pathOf({ view: "project", project: p }));
         }}
       >
+        <ProjectPicker project={project} generation={generation} />
         <label>
-          project{" "}
-          <input name="project" value={draft} list="recent-projects" size={14} onInput={(e) => setDraft(e.currentTarget.value)} aria-label="project" />
+          other{" "}
+          <input name="project" value={draft} list="recent-projects" size={10} placeholder="a project" onInput={(e) => setDraft(e.currentTarget.value)} aria-label="another project, by name" />
         </label>
         <datalist id="recent-projects">
           {recentProjects().map((p) => (
@@ -183,6 +186,7 @@ const Header = ({ project, env, generation, onSignOut }: { project?: string; env
           </label>
         )}
       </form>
+      <ConnectionState />
       {token() && (
         <button type="button" class="link" onClick={onSignOut} title="forget the token kept for this tab">
           forget token

@@ -55,7 +55,8 @@ export const argsPreview = (args: readonly unknown[], max = 24): string => {
 /** What sets a step apart besides its status. */
 export const markersOf = (step: Step, view: RunAnswer, env: string): string[] => {
   const m: string[] = [];
-  const from = step.reusedFrom;
+  // Only while the step's result is the reused one: re-run here, its result is its own execution's.
+  const from = step.resultReused ? step.reusedFrom : undefined;
   if (from) {
     m.push(from.runId === view.run.runId && step.memoKey !== undefined ? "memo" : "cached");
     if (from.env !== env) m.push(`from ${from.env}`);
@@ -91,37 +92,52 @@ export const stepFacts = (step: Step, view: RunAnswer, env: string, now?: number
   return { label, duration, markers: markersOf(step, view, env) };
 };
 
-/** Lays out the run's steps; `env` is the environment the run is viewed in; `now` times what still runs. */
-export const runGraph = (view: RunAnswer, env: string, now?: number): RunGraph => {
-  const g = new Graph({ multigraph: true });
-  g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 44, marginx: 12, marginy: 12 });
-  g.setDefaultEdgeLabel(() => ({}));
+type Node = Omit<GraphNode, "x" | "y">;
+type Edge = Omit<GraphEdge, "points">;
+
+/** The nodes (with the sizes they need) and edges of a view, not laid out. */
+const structureOf = (view: RunAnswer, env: string, now?: number): { nodes: Map<string, Node>; edges: Edge[] } => {
   const known = new Set<string>(view.steps.map((s) => s.stepId));
-  const nodes = new Map<string, Omit<GraphNode, "x" | "y">>();
+  const nodes = new Map<string, Node>();
   for (const step of view.steps) {
     const { label, duration, markers } = stepFacts(step, view, env, now);
     const line2 = `${step.status} · ${step.executions.length} att.${duration ? ` · ${duration}` : ""}`;
     // In steps of 40 px: a node whose status or duration text grows a little keeps its size, so the cached layout holds.
     const width = Math.ceil((Math.max(140, Math.ceil(Math.max(label.length * 1.1, line2.length, markers.join(" · ").length) * CHAR_WIDTH) + 20)) / 40) * 40;
-    const node = { stepId: step.stepId, label, status: step.status, attempts: step.executions.length, duration, markers, width, height: NODE_HEIGHT };
-    nodes.set(step.stepId, node);
-    g.setNode(step.stepId, { width, height: NODE_HEIGHT });
+    nodes.set(step.stepId, { stepId: step.stepId, label, status: step.status, attempts: step.executions.length, duration, markers, width, height: NODE_HEIGHT });
   }
-  const edges: Omit<GraphEdge, "points">[] = [];
+  const edges: Edge[] = [];
+  // A step reused (in a branch, from its parent environment) has no execution here: its callees name the one it reused.
+  const reusedBy = new Map<string, string>();
+  for (const step of view.steps) if (step.reusedFrom) reusedBy.set(step.reusedFrom.executionId, step.stepId);
   for (const step of view.steps) {
-    const parent = step.parentExecutionId ? view.executions[step.parentExecutionId]?.stepId : undefined;
+    const parent = step.parentExecutionId ? (view.executions[step.parentExecutionId]?.stepId ?? reusedBy.get(step.parentExecutionId)) : undefined;
     if (parent && known.has(parent)) edges.push({ from: parent, to: step.stepId, kind: "call" });
     for (const waited of handlesIn(step.arguments, view.run.runId)) {
       if (known.has(waited) && waited !== step.stepId) edges.push({ from: waited, to: step.stepId, kind: "wait" });
     }
   }
-  // The layout depends on the structure (nodes, edges) and the nodes' sizes: a refresh that only changed statuses
-  // reuses it, as long as no node outgrew the size it was laid out with (the nodes keep those sizes).
-  const key = `${[...nodes.keys()].join(",")}|${edges.map((e) => `${e.from}>${e.to}:${e.kind}`).join(",")}`;
+  return { nodes, edges };
+};
+
+const edgeKey = (e: Edge): string => `${e.from}>${e.to}:${e.kind}`;
+
+/**
+ * The layout of a structure, from the cache when it was laid out before:
+ * it depends on the structure (nodes, edges) and the nodes' sizes, so a
+ * refresh that only changed statuses reuses it, as long as no node outgrew
+ * the size it was laid out with (the nodes keep those sizes).
+ */
+const placedFor = (nodes: ReadonlyMap<string, Node>, edges: readonly Edge[]): Placed => {
+  const key = `${[...nodes.keys()].join(",")}|${edges.map(edgeKey).join(",")}`;
   let placed = layouts.get(key);
   if (placed && [...nodes.values()].some((n) => n.width > placed!.widths.get(n.stepId)!)) placed = undefined;
   if (!placed) {
     made++;
+    const g = new Graph({ multigraph: true });
+    g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 44, marginx: 12, marginy: 12 });
+    g.setDefaultEdgeLabel(() => ({}));
+    for (const n of nodes.values()) g.setNode(n.stepId, { width: n.width, height: NODE_HEIGHT });
     edges.forEach((e, i) => g.setEdge(e.from, e.to, { weight: e.kind === "call" ? 2 : 1 }, `e${i}`));
     layout(g);
     const graph = g.graph() as { width?: number; height?: number };
@@ -129,6 +145,7 @@ export const runGraph = (view: RunAnswer, env: string, now?: number): RunGraph =
       at: new Map([...nodes.keys()].map((id) => [id, g.node(id) as { x: number; y: number }])),
       widths: new Map([...nodes.values()].map((n) => [n.stepId, n.width])),
       points: edges.map((e, i) => (g.edge({ v: e.from, w: e.to, name: `e${i}` }) as { points?: { x: number; y: number }[] }).points ?? []),
+      edgeIndex: new Map(edges.map((e, i) => [edgeKey(e), i])),
       width: graph.width ?? 0,
       height: graph.height ?? 0,
     };
@@ -137,19 +154,53 @@ export const runGraph = (view: RunAnswer, env: string, now?: number): RunGraph =
     // The last few layouts (the run shown, and one or two seen before it).
     while (layouts.size > 4) layouts.delete(layouts.keys().next().value!);
   }
-  const p = placed;
+  return placed;
+};
+
+/**
+ * Lays out the run's steps; `env` is the environment the run is viewed in;
+ * `now` times what still runs.
+ *
+ * With `frame` (the history view: the run as of its latest commit, while
+ * `view` is the run as of an earlier one), `view` is drawn in the frame's
+ * layout: each step where it stands in the frame, each edge along the
+ * frame's, so moving through the history lays nothing out (steps and edges
+ * only ever appear) and nothing jumps. Only if `view` does not fit the frame
+ * (a step or edge the frame lacks, a node wider than the frame's) is it laid
+ * out alone.
+ */
+export const runGraph = (view: RunAnswer, env: string, now?: number, frame?: RunAnswer): RunGraph => {
+  const own = structureOf(view, env, now);
+  let p: Placed | undefined;
+  if (frame && frame !== view) {
+    const f = frameStructure(frame, env);
+    const fp = placedFor(f.nodes, f.edges);
+    const fits = [...own.nodes.values()].every((n) => n.width <= (fp.widths.get(n.stepId) ?? -1)) && own.edges.every((e) => fp.edgeIndex.has(edgeKey(e)));
+    if (fits) p = fp;
+  }
+  p ??= placedFor(own.nodes, own.edges);
+  const q = p;
   return {
-    nodes: [...nodes.values()].map((n) => ({ ...n, width: p.widths.get(n.stepId)!, x: p.at.get(n.stepId)!.x, y: p.at.get(n.stepId)!.y })),
-    edges: edges.map((e, i) => ({ ...e, points: p.points[i]! })),
-    width: p.width,
-    height: p.height,
+    nodes: [...own.nodes.values()].map((n) => ({ ...n, width: q.widths.get(n.stepId)!, x: q.at.get(n.stepId)!.x, y: q.at.get(n.stepId)!.y })),
+    edges: own.edges.map((e) => ({ ...e, points: q.points[q.edgeIndex.get(edgeKey(e))!] ?? [] })),
+    width: q.width,
+    height: q.height,
   };
+};
+
+/** The frame's structure, kept for the last frame seen (the history view passes the same one at every point). */
+let lastFrame: { view: RunAnswer; env: string; s: ReturnType<typeof structureOf> } | undefined;
+const frameStructure = (frame: RunAnswer, env: string): ReturnType<typeof structureOf> => {
+  if (lastFrame?.view !== frame || lastFrame.env !== env) lastFrame = { view: frame, env, s: structureOf(frame, env) };
+  return lastFrame.s;
 };
 
 interface Placed {
   readonly at: ReadonlyMap<string, { readonly x: number; readonly y: number }>;
   readonly widths: ReadonlyMap<string, number>;
   readonly points: readonly (readonly { readonly x: number; readonly y: number }[])[];
+  /** Each edge's index in `points`, by `from>to:kind`. */
+  readonly edgeIndex: ReadonlyMap<string, number>;
   readonly width: number;
   readonly height: number;
 }

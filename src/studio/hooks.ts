@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "./api.js";
 import type { ChangesMessage } from "../protocol/api.js";
-import { subscribeChanges } from "./changes.js";
+import { subscribeChanges, subscribeProject, type Change } from "./changes.js";
 import { placeOf, type Place } from "./routes.js";
 
 const NAVIGATED = "tributary:navigated";
@@ -75,7 +75,13 @@ const FALLBACK_POLL_MS = 10_000;
  */
 export const useApi = <T>(
   path: string | null,
-  options: { pollMs?: (data: T | undefined) => number | undefined; generation?: number; live?: LiveOptions } = {},
+  options: {
+    pollMs?: (data: T | undefined) => number | undefined;
+    generation?: number;
+    live?: LiveOptions;
+    /** Refetch on every change of this project's environments (its push stream, changes.ts `subscribeProject`). */
+    liveProject?: string;
+  } = {},
 ): Loaded<T> => {
   const [state, setState] = useState<Loaded<T>>({ loading: path !== null });
   const pollMs = useRef(options.pollMs);
@@ -143,18 +149,21 @@ export const useApi = <T>(
       }
     };
     const l = live.current;
+    const onChange = (c: Change) => {
+      if (c.kind === "changes") {
+        if (live.current?.touches(c.message)) refetch();
+      } else if (c.kind === "project" || c.kind === "reset") refetch();
+      else if (c.kind === "down") fallback ??= setInterval(refetch, FALLBACK_POLL_MS);
+      else if (c.kind === "up") {
+        clearInterval(fallback);
+        fallback = undefined;
+      }
+    };
     const unsubscribe = l
-      ? subscribeChanges(l.project, l.env, (c) => {
-          if (c.kind === "changes") {
-            if (live.current?.touches(c.message)) refetch();
-          } else if (c.kind === "reset") refetch();
-          else if (c.kind === "down") fallback ??= setInterval(refetch, FALLBACK_POLL_MS);
-          else if (c.kind === "up") {
-            clearInterval(fallback);
-            fallback = undefined;
-          }
-        })
-      : undefined;
+      ? subscribeChanges(l.project, l.env, onChange)
+      : options.liveProject !== undefined
+        ? subscribeProject(options.liveProject, onChange)
+        : undefined;
     document.addEventListener("visibilitychange", onVisible);
     void load();
     return () => {
@@ -165,6 +174,6 @@ export const useApi = <T>(
       unsubscribe?.();
       document.removeEventListener("visibilitychange", onVisible);
     };
-  }, [path, options.generation, options.live?.project, options.live?.env]);
+  }, [path, options.generation, options.live?.project, options.live?.env, options.liveProject]);
   return state;
 };

@@ -3,35 +3,28 @@
  * examples/etl.ts, a branch `dev` whose agent hosts examples/etl-v2.ts (a new
  * scoring formula), and the run's `score` step re-run in `dev` (the real
  * CLI's `runs rerun`). `runs diff` (the real CLI) and Studio's compare view
- * (headless Chromium) must both report exactly that step as changed.
+ * (headless Chromium) must both report exactly that step as changed: its code
+ * (the memo key of the re-run's execution) and its result.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunView } from "../../src/projections/index.js";
-import type { CompareAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { collectErrors, launchChromium } from "../support/browser.js";
-import { cli, ROOT, startHarness, type Harness } from "./support.js";
+import type { CompareAnswer, HistoryEntry, RunAnswer } from "../../src/protocol/api.js";
+import { useStudio } from "../support/studio-fixture.js";
+import { cli, ROOT, type Harness } from "./support.js";
 
 const ETL = join(ROOT, "examples/etl.ts");
 const ETL_V2 = join(ROOT, "examples/etl-v2.ts");
-const SHOTS = join(ROOT, ".scratch/studio");
 
 describe("a production run beside its re-run in a branch", () => {
+  const studio = useStudio({ name: "compare-studio", harness: {} });
   let h: Harness;
-  let studioDir: string;
   let runId: string;
   let scoreStep: string;
   let env: Record<string, string>;
-  let browser: Browser | undefined;
 
   beforeAll(async () => {
-    studioDir = await mkdtemp(join(tmpdir(), "trib-compare-studio-"));
-    await buildStudio({ outDir: studioDir });
-    h = await startHarness("embedded", { server: { studioDir } });
+    h = studio.h;
     env = { TRIBUTARY_SERVER: h.server.url, TRIBUTARY_PROJECT: h.api.project };
     await h.agent({ modules: [ETL] });
     const run = await h.api.run("etl:daily", ["2026-11-21"]);
@@ -45,13 +38,7 @@ describe("a production run beside its re-run in a branch", () => {
     expect(rerun.code, rerun.stderr).toBe(0);
   }, 60_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await h?.close();
-    await rm(studioDir, { recursive: true, force: true });
-  });
-
-  it("runs diff reports exactly the re-run step, as result-changed; exit 0", async () => {
+  it("runs diff reports exactly the re-run step, as code-changed (the branch's agent hosts new code) and result-changed; exit 0", async () => {
     const json = await cli(["runs", "diff", runId, "--b-env", "dev", "--json"], env);
     expect(json.code, json.stderr).toBe(0);
     const c = JSON.parse(json.stdout) as CompareAnswer;
@@ -63,7 +50,19 @@ describe("a production run beside its re-run in a branch", () => {
     expect(c.steps.every((m) => m.b !== undefined && dev.steps.some((s) => s.stepId === m.b!.stepId))).toBe(true);
     const changed = c.steps.filter((m) => m.change !== "same");
     expect(changed).toHaveLength(1);
-    expect(changed[0]).toMatchObject({ change: "result-changed", a: { stepId: scoreStep, target: "etl:score" }, b: { stepId: scoreStep } });
+    expect(changed[0]).toMatchObject({
+      change: "code-changed",
+      changes: ["code-changed", "result-changed"],
+      a: { stepId: scoreStep, target: "etl:score" },
+      b: { stepId: scoreStep },
+    });
+    // Told by the memo key the re-run's ExecutionCreated recorded (the step keeps the key it was scheduled with).
+    const devScore = dev.steps.find((s) => s.stepId === scoreStep)!;
+    const rerunX = dev.executions[devScore.executions[devScore.executions.length - 1]!]!;
+    expect(rerunX.reason).toBe("rerun");
+    expect(rerunX.memoKey).toBeDefined();
+    expect(rerunX.memoKey).not.toBe(devScore.memoKey);
+    expect(prod.steps.find((s) => s.stepId === scoreStep)!.memoKey).toBe(devScore.memoKey);
     // The results the two sides show are the two environments' own.
     const resultOf = (v: RunView) => JSON.stringify(v.steps.find((s) => s.stepId === scoreStep)!.result);
     expect(resultOf(prod)).not.toEqual(resultOf(dev));
@@ -72,7 +71,7 @@ describe("a production run beside its re-run in a branch", () => {
     expect(text.code, text.stderr).toBe(0);
     const rows = text.stdout.split("\n").filter((l) => /^\s*(root|\d+:)/.test(l));
     expect(rows).toHaveLength(prod.steps.length);
-    expect(rows.filter((l) => !/\bsame\b/.test(l))).toEqual([expect.stringMatching(new RegExp(`score\\s+result-changed\\s+${scoreStep} succeeded\\s+${scoreStep} succeeded`))]);
+    expect(rows.filter((l) => !/^\s*\S+\s+same\b/.test(l))).toEqual([expect.stringMatching(new RegExp(`score\\s+code-changed\\s+${scoreStep} succeeded\\s+${scoreStep} succeeded\\s+code \\(another memo key`))]);
     expect(text.stdout).toMatch(/A: production\//);
     expect(text.stdout).toMatch(/B: dev\//);
 
@@ -81,13 +80,23 @@ describe("a production run beside its re-run in a branch", () => {
     expect(bad.stderr).toMatch(/--b-env: invalid environment name "no\.such"/);
   });
 
+  it("runs show --at in a branch that only sees the run from production reads production's log, and says so", async () => {
+    const made = await h.api.call("POST", `/api/projects/${h.api.project}/envs`, { name: "dev2", from: "production" });
+    expect(made.status).toBe(200);
+    const history = await h.api.ok<HistoryEntry[]>("GET", `/runs/${runId}/history`);
+    const first = history[0]!.seq;
+    const shown = await cli(["runs", "show", runId, "--env", "dev2", "--at", String(first)], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout.split("\n")[0]).toBe(`as of seq ${first} of production's log (this environment sees the run from its parent)`);
+    expect(shown.stdout).toMatch(/etl:daily/);
+    // Without --at the branch has no such run (it is not brought in).
+    expect((await cli(["runs", "show", runId, "--env", "dev2"], env)).code).toBe(1);
+  });
+
   it("Studio: from the run page's 'compare with…', the compare view of the two runs marks exactly the re-run step; its step ids open each side", async () => {
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    const context = await studio.context();
     const errors: string[] = [];
-    collectErrors(page, errors);
+    const page = await studio.page(context, errors);
     const project = h.api.project;
     await page.goto(`${h.server.url}/projects/${project}/envs/production/runs/${runId}`);
     const form = page.locator('form[aria-label="compare with another run"]');
@@ -101,11 +110,10 @@ describe("a production run beside its re-run in a branch", () => {
     await expect.poll(() => rows.count()).toBe(prod.steps.length);
     const marked = page.locator('tr.cmp-row:not([data-change="same"])');
     expect(await marked.count()).toBe(1);
-    expect(await marked.getAttribute("data-change")).toBe("result-changed");
+    expect(await marked.getAttribute("data-change")).toBe("code-changed");
     expect(await marked.locator("td.cmp-place").textContent()).toContain("etl:score");
-    expect(await marked.textContent()).toContain("result changed");
-    await mkdir(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, "compare.png"), fullPage: true });
+    expect(await marked.textContent()).toContain("code changed");
+    await studio.shot(page, "compare");
     // Only changes: the one row.
     await page.getByLabel("only changes").check();
     await expect.poll(() => rows.count()).toBe(1);

@@ -89,7 +89,7 @@ interface Ctx {
   /** Sends a request that must answer 200, and returns its JSON. */
   ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
   /** A new environment of the project (its path): empty, or based on or branched from another. */
-  freshEnv(options?: { readonly base?: string; readonly from?: string }): Promise<string>;
+  freshEnv(options?: { readonly base?: string; readonly from?: string; readonly at?: number }): Promise<string>;
   /** An environment of another project (its path), made once. */
   otherProjectEnv(): Promise<string>;
 }
@@ -246,6 +246,30 @@ const CASES = byKey([
     },
   ],
   [
+    "GET projects",
+    {
+      async success(c) {
+        const projects = await c.ok<{ name: string; envs: number }[]>("GET", "/api/projects");
+        const envs = await c.ok<unknown[]>("GET", `/api/projects/${c.project}/envs`);
+        expect(projects.find((p) => p.name === c.project)).toEqual({ name: c.project, envs: envs.length });
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    "GET projects/:project/changes",
+    {
+      async success(c) {
+        const { lastSeq } = await c.ok<{ lastSeq: number }>("GET", `${c.env}/log/verify`);
+        const text = await readEvents(c.h.server.url, `/api/projects/${c.project}/changes`, (t) => /event: ready\n/.test(t));
+        const m = /^retry: \d+\n\nevent: ready\ndata: (.*)\n\n/.exec(text);
+        const ready = JSON.parse(m![1]!) as { envs: { name: string; lastSeq: number }[] };
+        expect(ready.envs.find((e) => e.name === "production")!.lastSeq).toBeGreaterThanOrEqual(lastSeq);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
     "GET projects/:project/envs",
     {
       async success(c) {
@@ -391,8 +415,22 @@ const CASES = byKey([
         const target = `${all[0]!.target.repository}:${all[0]!.target.target}`;
         const byTarget = await c.ok<Row[]>("GET", `${c.env}/runs?target=${encodeURIComponent(target)}&limit=2`);
         expect(byTarget.map((r) => r.runId)).toEqual(all.filter((r) => `${r.target.repository}:${r.target.target}` === target).slice(0, 2).map((r) => r.runId));
+        // A time range: submitted at or after since, before until.
+        const timed = await c.ok<(Row & { submittedAt: number })[]>("GET", `${c.env}/runs?limit=10000`);
+        const mid = timed[Math.floor(timed.length / 2)]!.submittedAt;
+        const iso = (ms: number) => new Date(ms).toISOString();
+        const since = await c.ok<Row[]>("GET", `${c.env}/runs?limit=10000&since=${encodeURIComponent(iso(mid))}`);
+        expect(since.map((r) => r.runId)).toEqual(timed.filter((r) => r.submittedAt >= mid).map((r) => r.runId));
+        const until = await c.ok<Row[]>("GET", `${c.env}/runs?limit=10000&until=${encodeURIComponent(iso(mid))}`);
+        expect(until.map((r) => r.runId)).toEqual(timed.filter((r) => r.submittedAt < mid).map((r) => r.runId));
+        expect(since.length + until.length).toBe(timed.length);
+        expect(until.length).toBeGreaterThan(0);
+        expect(await c.ok("GET", `${c.env}/runs?since=${iso(mid)}&until=${iso(mid)}`)).toEqual([]);
       },
       refusals: (c) => [
+        { what: "a since that is not a time", path: `${c.env}/runs?since=yesterday`, status: 400, error: /query parameter since must be an ISO date/ },
+        { what: "a since with no such day", path: `${c.env}/runs?since=2026-13-45`, status: 400, error: /query parameter since: "2026-13-45" is not a valid ISO date/ },
+        { what: "an until before since", path: `${c.env}/runs?since=2026-12-02&until=2026-12-01`, status: 400, error: /since \(2026-12-02\) is after until \(2026-12-01\)/ },
         { what: "an unknown status", path: `${c.env}/runs?status=done`, status: 400, error: /status/ },
         { what: "a target without its repository", path: `${c.env}/runs?target=x`, status: 400, error: /target/ },
         { what: "a limit of 0", path: `${c.env}/runs?limit=0`, status: 400, error: /query parameter limit must be a whole number from 1 to 10000/ },
@@ -437,11 +475,30 @@ const CASES = byKey([
         const history = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);
         const first = history[0]!;
         const last = history[history.length - 1]!;
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${first.seq}`)).toMatchObject({ run: { runId: c.doneRun, status: "running" } });
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${last.seq}`)).toEqual(view);
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=999999999`)).toEqual(view);
-        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(last.at).toISOString()}`)).toEqual(view);
+        const prodName = c.env.split("/").pop()!;
+        const asOf = (seq: number) => ({ ...view, asOf: { env: prodName, seq } });
+        const atFirst = await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${first.seq}`);
+        expect(atFirst).toMatchObject({ run: { runId: c.doneRun, status: "running" }, asOf: { env: prodName, seq: first.seq } });
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=${last.seq}`)).toEqual(asOf(last.seq));
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?at=999999999`)).toEqual(asOf(last.seq));
+        expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(last.at).toISOString()}`)).toEqual(asOf(last.seq));
         expect(await c.ok("GET", `${c.env}/runs/${c.doneRun}?atTime=${new Date(first.at).toISOString()}`)).toMatchObject({ run: { status: "running" } });
+        // A branch made at the run's first commit sees the run from production's log (not brought in: no `at`, no run):
+        // `at` reads that log, a sequence of it, no further than the branch point, and the answer says so.
+        const branch = await c.freshEnv({ from: prodName, at: first.seq });
+        expect((await c.call("GET", `${branch}/runs/${c.doneRun}`)).status).toBe(404);
+        const seen = { env: prodName, seq: first.seq, seenFrom: "parent", upTo: first.seq };
+        const { asOf: _own, ...firstView } = atFirst as typeof atFirst & { asOf: unknown };
+        expect(await c.ok("GET", `${branch}/runs/${c.doneRun}?at=${first.seq}`)).toEqual({ ...firstView, asOf: seen });
+        expect(await c.ok("GET", `${branch}/runs/${c.doneRun}?at=${last.seq}`)).toEqual({ ...firstView, asOf: seen });
+        expect(await c.ok("GET", `${branch}/runs/${c.doneRun}?atTime=${new Date(last.at).toISOString()}`)).toEqual({ ...firstView, asOf: seen });
+        // A branch made after the run sees all of it, as production does.
+        const later = await c.freshEnv({ from: prodName });
+        expect(await c.ok("GET", `${later}/runs/${c.doneRun}?at=${last.seq}`)).toMatchObject({ ...view, asOf: { env: prodName, seq: last.seq, seenFrom: "parent" } });
+        const before = await c.call("GET", `${branch}/runs/${c.doneRun}?at=${first.seq - 1}`);
+        expect(before.status).toBe(404);
+        expect(before.bytes.toString()).toMatch(new RegExp(`did not exist yet at seq ${first.seq - 1}: its first event in [^ ]+/${prodName} is at seq ${first.seq}`));
+        expect((await c.call("GET", `${branch}/runs/no-such-run?at=1`)).status).toBe(404);
       },
       refusals: async (c) => {
         const [first] = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);

@@ -6,53 +6,34 @@
  * slider's sequence that the environments tree then shows. Screenshots go to
  * .scratch/studio/.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
+import type { BrowserContext, Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { HistoryEntry, RunAnswer } from "../../src/protocol/api.js";
-import { collectErrors, launchChromium } from "../support/browser.js";
-import { FLOWS, ROOT, startHarness, type Harness } from "./support.js";
-
-const SHOTS = join(ROOT, ".scratch/studio");
+import { useStudio } from "../support/studio-fixture.js";
+import { FLOWS, type Harness } from "./support.js";
 
 describe("Studio: a run's history with time travel, in Chromium", () => {
+  const studio = useStudio({ name: "studio-history", harness: {} });
   let h: Harness;
-  let browser: Browser;
   let context: BrowserContext;
-  let studioDir: string;
   let runId: string;
   let latest: RunAnswer;
   let seqs: number[];
   const errors: string[] = [];
+  const shot = (page: Page, name: string) => studio.shot(page, name);
 
   beforeAll(async () => {
-    studioDir = await mkdtemp(join(tmpdir(), "trib-studio-history-"));
-    await buildStudio({ outDir: studioDir });
-    await mkdir(SHOTS, { recursive: true });
-    browser = await launchChromium();
-    h = await startHarness("embedded", { server: { studioDir } });
+    h = studio.h;
     await h.agent({ modules: [FLOWS] });
     ({ runId } = await h.api.run("flows:fan_out", [3]));
     latest = await h.api.ok<RunAnswer>("GET", `/runs/${runId}`);
     const history = await h.api.ok<HistoryEntry[]>("GET", `/runs/${runId}/history`);
     seqs = [...new Set(history.map((e) => e.seq))];
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context = await studio.context();
   }, 60_000);
 
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await h?.close();
-    if (studioDir) await rm(studioDir, { recursive: true, force: true });
-  });
-
   const open = async (path: string): Promise<Page> => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    collectErrors(page, errors);
+    const page = await studio.page(context, errors);
     await page.goto(`${h.server.url}${path}`);
     return page;
   };
@@ -81,6 +62,13 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     expect(await nodesAt(page, last)).toEqual(apiNodes(latest));
     await page.locator(`[data-step="${latest.run.rootStepId}"]`).waitFor();
     await shot(page, "history-latest");
+    /** Where each node is drawn (its box), and the drawing's size. */
+    const boxes = () =>
+      page.locator(".graph").evaluate((el) => ({
+        size: [el.querySelector("svg")!.getAttribute("width"), el.querySelector("svg")!.getAttribute("height")],
+        at: Object.fromEntries([...el.querySelectorAll("[data-step]")].map((g) => [g.getAttribute("data-step"), [g.querySelector("rect")!.getAttribute("x"), g.querySelector("rect")!.getAttribute("y")]])),
+      }));
+    const whole = await boxes();
 
     // Back to the first commit by keyboard: one step, the root's, not finished.
     const slider = page.locator("#travel-slider");
@@ -92,6 +80,10 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     expect(then.steps.length).toBeLessThan(latest.steps.length);
     expect(await nodesAt(page, first)).toEqual(apiNodes(then));
     expect(await page.locator(`.graph [data-step="${latest.run.rootStepId}"]`).getAttribute("data-status")).not.toBe("succeeded");
+    // Drawn in the latest commit's layout: each step where it stands at the latest, in a drawing of the same size.
+    const early = await boxes();
+    expect(early.size).toEqual(whole.size);
+    for (const [step, at] of Object.entries(early.at)) expect(at, `step ${step}`).toEqual(whole.at[step]);
     expect(await page.getByTestId("at-seq").textContent()).toBe(String(first));
     expect(await page.locator("table.events tr.future").count()).toBe(history.filter((e) => e.seq > first).length);
 
@@ -136,5 +128,3 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     expect(errors.filter((e) => !/400 \(Bad Request\)/.test(e))).toEqual([]);
   });
 });
-
-const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });

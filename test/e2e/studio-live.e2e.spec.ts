@@ -7,58 +7,42 @@
  * 500 steps and more is a windowed list, not a graph.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunAnswer } from "../../src/protocol/api.js";
-import { collectErrors, launchChromium } from "../support/browser.js";
-import { ROOT, startHarness, type Harness } from "./support.js";
+import { useStudio } from "../support/studio-fixture.js";
+import type { Harness } from "./support.js";
 
 const ADMIN = randomBytes(24).toString("hex");
-const SHOTS = join(ROOT, ".scratch/studio");
 
 describe("Studio live, by the server's push", () => {
+  const studio = useStudio({ name: "studio-live", harness: { adminToken: ADMIN } });
   let h: Harness;
-  let browser: Browser;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "trib-studio-live-"));
-    await buildStudio({ outDir: dir });
-    await mkdir(SHOTS, { recursive: true });
-    browser = await launchChromium();
-    h = await startHarness("embedded", { server: { studioDir: dir }, adminToken: ADMIN });
+    h = studio.h;
     await h.agent();
   }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await h?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
 
   /**
    * A page with the admin token in its tab, counting its requests of the
-   * environment's API (the push stream apart; the header's list of the
-   * project's environments is a project's, not pushed, and polled slowly),
-   * its loads and its errors.
+   * environment's API (the push streams apart: the environment's, and the
+   * project's that the header's list of environments follows), its loads
+   * and its errors.
    */
   const open = async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    await context.addInitScript(`sessionStorage.setItem("tributary.token", ${JSON.stringify(ADMIN)})`);
-    const page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    const counts = { api: 0, streams: 0, loads: 0 };
+    const context = await studio.context({ token: ADMIN });
     const errors: string[] = [];
+    const page = await studio.page(context, errors, 15_000);
+    const counts = { api: 0, streams: 0, projectStreams: 0, loads: 0 };
     page.on("request", (r) => {
       const path = new URL(r.url()).pathname;
-      if (path.endsWith("/changes")) counts.streams++;
+      // The environment's stream; the header's list of environments has the project's (`/projects/{p}/changes`).
+      if (/\/envs\/[^/]+\/changes$/.test(path)) counts.streams++;
+      else if (path.endsWith("/changes")) counts.projectStreams++;
       else if (/^\/api\/projects\/[^/]+\/envs\/[^/]+\//.test(path)) counts.api++;
     });
     page.on("load", () => counts.loads++);
-    collectErrors(page, errors);
     return { page, counts, errors, close: () => context.close() };
   };
 
@@ -75,6 +59,7 @@ describe("Studio live, by the server's push", () => {
     expect(await nodeStatuses(page)).toEqual(view.steps.map((s) => s.status).sort());
     expect(counts.loads).toBe(1);
     expect(counts.streams).toBe(1);
+    expect(counts.projectStreams).toBe(1);
 
     // Nothing changes: the page asks nothing (the old polling asked every second, then every 5 s). The run's
     // last commits may still be on their way (a loaded machine): first a quiet moment, then the count.
@@ -120,7 +105,7 @@ describe("Studio live, by the server's push", () => {
     await page.locator(`.step-row[data-step="${last.stepId}"]`).click();
     await page.waitForURL(`**/steps/${last.stepId}`);
     await page.locator(".details h2").first().waitFor();
-    await page.screenshot({ path: join(SHOTS, "run-big-list.png") });
+    await studio.shot(page, "run-big-list", { fullPage: false });
     expect(errors).toEqual([]);
     await close();
   });

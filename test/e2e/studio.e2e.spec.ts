@@ -7,20 +7,18 @@
  * screenshots of each view go to .scratch/studio/.
  */
 import { request } from "node:http";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStudio } from "../../scripts/build-studio.mjs";
 import { TributaryServer } from "../../src/orchestrator/server/index.js";
 import type { AssetAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { chromiumPath, collectErrors, launchChromium } from "../support/browser.js";
-import { FLOWS, freshProject, ROOT, startHarness, type Harness } from "./support.js";
+import { chromiumPath } from "../support/browser.js";
+import { useStudio } from "../support/studio-fixture.js";
+import { FLOWS, freshProject, startHarness, type Harness } from "./support.js";
 
 const FILES = resolve(import.meta.dirname, "fixtures/files.ts");
-
-const SHOTS = join(ROOT, ".scratch/studio");
 
 /** A request as written (no client-side normalisation of `..`): status, headers, body. */
 const raw = (url: string, path: string, method = "GET"): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> =>
@@ -38,33 +36,22 @@ const raw = (url: string, path: string, method = "GET"): Promise<{ status: numbe
 
 /** A page whose console errors and uncaught exceptions are kept; `allowed` are the expected ones (a refused fetch logs one). */
 const watched = async (context: BrowserContext) => {
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
   const errors: string[] = [];
-  collectErrors(page, errors);
+  const page = await studio.page(context, errors);
   return { page, errors, unexpected: (allowed?: RegExp) => errors.filter((e) => !(allowed && allowed.test(e))) };
 };
 
-const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+/** Studio built, and the one browser of the file, started by the first describe that needs it. */
+const studio = useStudio();
+const shot = (page: Page, name: string) => studio.shot(page, name);
 
 let browser: Browser;
-let launched: Promise<Browser> | undefined;
-/** The one browser of the file, started by the first describe that needs it. */
 const startBrowser = async (): Promise<void> => {
-  browser = await (launched ??= launchChromium());
+  browser = await studio.browser();
 };
-let studioDir: string;
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  studioDir = await mkdtemp(join(tmpdir(), "trib-studio-"));
-  dirs.push(studioDir);
-  await buildStudio({ outDir: studioDir });
-  await mkdir(SHOTS, { recursive: true });
-}, 60_000);
-
 afterAll(async () => {
-  await (await launched?.catch(() => undefined))?.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -82,7 +69,7 @@ describe("Studio, served by the server, in Chromium", () => {
 
   beforeAll(async () => {
     await startBrowser();
-    h = await startHarness("embedded", { server: { studioDir } });
+    h = await startHarness("embedded", { server: { studioDir: studio.dir } });
     await h.agent({ modules: [FLOWS, FILES] });
     for (const [name, target, args] of [
       ["fan", "flows:fan_out", [3]],
@@ -237,7 +224,7 @@ describe("Studio, served by the server, in Chromium", () => {
     expect(index.headers["cache-control"]).toBe("no-cache");
     expect(index.headers["content-security-policy"]).toContain("default-src 'self'");
     expect(index.body).toContain(`<meta name="tributary-project" content="${h.api.project}">`);
-    const files = await readdir(join(studioDir, "assets"));
+    const files = await readdir(join(studio.dir, "assets"));
     for (const f of files) {
       const r = await raw(url, `/assets/${f}`);
       expect(r.status, f).toBe(200);
@@ -305,7 +292,7 @@ describe("Studio with --auth", () => {
     await startBrowser();
     const dataDir = await mkdtemp(join(tmpdir(), "trib-studio-auth-"));
     dirs.push(dataDir);
-    server = await TributaryServer.start({ dataDir, port: 0, defaultProject: project, auth: true, adminToken: admin, studioDir, onNotice: () => {} });
+    server = await TributaryServer.start({ dataDir, port: 0, defaultProject: project, auth: true, adminToken: admin, studioDir: studio.dir, onNotice: () => {} });
   });
   afterAll(() => server?.close());
 

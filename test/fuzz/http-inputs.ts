@@ -11,6 +11,9 @@ import type { Random } from "../support/prng.js";
 import { STACK, count, kindOf, type CampaignReport } from "./report.js";
 import { mutateValue, randomValue } from "./mutate.js";
 
+/** Routes that answer Server-Sent Events until the client goes: an open stream is no finding. */
+const EVENT_STREAMS: ReadonlySet<string> = new Set(["envChanges", "projectChanges"]);
+
 export interface HttpInput {
   method: string;
   path: string;
@@ -84,7 +87,7 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
       }
     }
     // A long poll, a followed log, an event stream: no answer within the deadline is no finding.
-    const long = query.some((q) => q === "wait=true" || q === "follow=true") || route.name === "envChanges";
+    const long = query.some((q) => q === "wait=true" || q === "follow=true") || EVENT_STREAMS.has(route.name);
     const path = `/api/${segs.join("/")}${query.length ? `?${query.join("&")}` : ""}`;
     const headers: Record<string, string> = {};
     if (r.chance(0.5)) headers["content-type"] = r.pick(["application/json", "text/plain", "application/x-www-form-urlencoded", "garbage/ /", "application/json; charset=latin1"]);

@@ -272,6 +272,15 @@ describe.each(LOG_ADAPTERS)("projections over the $name log", (adapter) => {
     expect(await runAt(log, t.ref, runId, { time: own[0]!.events[0]!.at - 1 })).toEqual({ found: false, first });
     // A run with no commit in this log.
     expect(await runAt(log, t.ref, "r-nowhere" as RunId, { seq: 5 })).toEqual({ found: false });
+    // With upTo (a branch point): no further than it, whatever the point; before the run, where it begins.
+    const cap = own[1]!.seq;
+    for (const point of [{ seq: last }, { seq: commits.length + 1000 }, { time: own[own.length - 1]!.events[0]!.at }]) {
+      const r = await runAt(log, t.ref, runId, point, cap);
+      expect(r).toMatchObject({ found: true, seq: cap });
+      if (r.found) expect(canonicalJson(r.view)).toBe(canonicalJson(await runAsOf(log, t.ref, runId, cap)));
+    }
+    expect(await runAt(log, t.ref, runId, { seq: first }, cap)).toMatchObject({ found: true, seq: first });
+    expect(await runAt(log, t.ref, runId, { seq: last }, first - 1)).toEqual({ found: false, first });
   });
 
   it("a corrupted document fails loudly, naming it, and a rebuild repairs the store", async () => {

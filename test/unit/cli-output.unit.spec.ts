@@ -56,6 +56,19 @@ describe("runs show", () => {
     expect(Object.hasOwn(view.run, "submittedBy") || Object.hasOwn(view.run, "cancelledBy")).toBe(false);
     expect(renderRunTree(view)).not.toMatch(/submitted by|cancelled by/);
   });
+
+  it("a step brought into a branch reads as from production; re-run there, as re-run with its own result, its origin still named", () => {
+    const source = { env: "production", runId: RUN, stepId: STEP, executionId: "01JN8A4W7X2C9H5Q3R6T8V0Y30", seq: 12 } as never;
+    const [s, step] = submission();
+    const brought = [{ ...s!, data: { ...s!.data, branchedFrom: { env: "production", seq: 12 } } } as Event, step!];
+    const reused = runEvent("StepResultReused", { stepId: STEP, cacheKey: "", source, result: { kind: "inline", value: 1 } });
+    const rerun = runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 1, reason: "rerun" });
+    const done = runEvent("ExecutionSucceeded", { executionId: EXEC, stepId: STEP, result: { kind: "inline", value: 2 } });
+    const line = (...commits: Event[][]) => renderRunTree(viewOf(...commits)).split("\n")[1]!;
+    expect(line(brought, [reused])).toMatch(new RegExp(`reused  attempts 0  from production/${RUN}/${STEP}@12  → 1$`));
+    expect(line(brought, [reused], [rerun])).toMatch(new RegExp(`pending  attempts 1\\s+from production/${RUN}/${STEP}@12$`));
+    expect(line(brought, [reused], [rerun], [done])).toMatch(new RegExp(`succeeded  attempts 1  .*re-run, earlier from production/${RUN}/${STEP}@12  → 2$`));
+  });
 });
 
 describe("envs ls", () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Value } from "../../src/events/index.js";
-import { callTree, compareRuns, type RunView, type StepDoc } from "../../src/projections/index.js";
+import { callTree, compareRuns, currentMemoKey, executionsProjection, type ExecutionDoc, type RunView, type StepDoc } from "../../src/projections/index.js";
 
 interface S {
   id: string;
@@ -58,6 +58,20 @@ const view = (runId: string, steps: S[]): RunView => ({
   steps: steps.map((s) => step(runId, s)),
   executions: {},
   assets: {},
+});
+
+const execution = (id: string, attempt: number, reason: ExecutionDoc["reason"], memoKey?: string): ExecutionDoc => ({
+  executionId: id as never,
+  runId: "B" as never,
+  stepId: "3" as never,
+  attempt,
+  reason,
+  ...(memoKey === undefined ? {} : { memoKey }),
+  createdAt: 0,
+  createdSeq: attempt,
+  status: "succeeded",
+  assetsPersisted: [],
+  assetsRestored: [],
 });
 
 /** A pipeline: root 1 calls 2, 3, 4 in that order; 3 calls 5. */
@@ -150,6 +164,43 @@ describe("compareRuns", () => {
     // Without memo keys nothing can be said about code.
     const none = compareRuns(pipeline({ "3": { memo: undefined } }), pipeline({ "3": { memo: "m3-v2" } }));
     expect(none.steps[2]!.change).toBe("same");
+  });
+
+  it("code-changed for a step re-run with other code, without cascade: the re-run's memo key (on its execution) counts", () => {
+    /** Step 3 of `v` with these executions (reason, memo key recorded on ExecutionCreated). */
+    const withExecutions = (v: RunView, xs: [string, ExecutionDoc["reason"], string | undefined][]): RunView => ({
+      ...v,
+      steps: v.steps.map((s) => (s.stepId === "3" ? { ...s, executions: xs.map(([id]) => id as never) } : s)),
+      executions: Object.fromEntries(xs.map(([id, reason, memoKey], i) => [id, execution(id, i + 1, reason, memoKey)])),
+    });
+    // B re-ran score with new code (its ExecutionCreated carries the new key); the step keeps the key it was scheduled with.
+    const rerun = withExecutions(pipeline({ "3": { result: [3, 9] } }, "B"), [["3-x1", "first", undefined], ["3-x2", "rerun", "m3-v2"]]);
+    expect(rerun.steps[2]!.memoKey).toBe("m3");
+    expect(currentMemoKey(rerun, rerun.steps[2]!)).toBe("m3-v2");
+    expect(compareRuns(pipeline(), rerun).steps[2]!.changes).toEqual(["code-changed", "result-changed"]);
+    expect(compareRuns(rerun, pipeline()).steps[2]!.changes).toEqual(["code-changed", "result-changed"]);
+    // A retry of that re-run keeps its key; a later re-run that records none is back on the scheduled code.
+    const retried = withExecutions(pipeline({}, "B"), [["3-x1", "first", undefined], ["3-x2", "rerun", "m3-v2"], ["3-x3", "retry", undefined]]);
+    expect(compareRuns(pipeline(), retried).steps[2]!.changes).toEqual(["code-changed"]);
+    const back = withExecutions(pipeline({}, "B"), [["3-x1", "first", undefined], ["3-x2", "rerun", "m3-v2"], ["3-x3", "rerun", undefined]]);
+    expect(currentMemoKey(back, back.steps[2]!)).toBe("m3");
+    expect(compareRuns(pipeline(), back).steps[2]!.change).toBe("same");
+    // Both sides re-run with the same new code: the same.
+    expect(compareRuns(rerun, withExecutions(pipeline({ "3": { result: [3, 9] } }, "C"), [["3-x1", "first", undefined], ["3-x2", "rerun", "m3-v2"]])).steps[2]!.change).toBe("same");
+  });
+
+  it("the executions projection keeps the memo key of a re-run's ExecutionCreated", () => {
+    const ctx = { seq: 7, get: () => undefined } as never;
+    const created = (memoKey?: string) =>
+      ({
+        type: "ExecutionCreated",
+        v: 1,
+        runId: "R",
+        at: 1,
+        data: { executionId: "R-3-2", stepId: "3", attempt: 2, reason: "rerun", ...(memoKey ? { memoKey } : {}) },
+      }) as never;
+    expect(executionsProjection.evolve(undefined, created("m3-v2"), "R-3-2", ctx)?.memoKey).toBe("m3-v2");
+    expect(executionsProjection.evolve(undefined, created(), "R-3-2", ctx)).not.toHaveProperty("memoKey");
   });
 
   it("arguments-changed: other arguments (the memo key then differs too, and is not called a code change)", () => {

@@ -118,8 +118,30 @@ describe("run projections", () => {
   it("a reused result finishes the step as reused, naming its source", () => {
     const source = { env: "production", runId: "r0", stepId: "s9", executionId: "x9", seq: 41 };
     const v = given(submitted(), [run("StepResultReused", { stepId: "s1", cacheKey: "k", source, result: { kind: "inline", value: 5 } } as never)]).view();
-    expect(v.steps[0]).toMatchObject({ status: "reused", reusedFrom: source, result: { kind: "inline", value: 5 } });
+    expect(v.steps[0]).toMatchObject({ status: "reused", reusedFrom: source, resultReused: true, result: { kind: "inline", value: 5 } });
     expect(v.run.status).toBe("succeeded");
+  });
+
+  it("a reused step re-run here: the reused result shows until its own lands, then the step's result is its execution's, its origin kept", () => {
+    const source = { env: "production", runId: "r1", stepId: "s1", executionId: "r1-x0", seq: 41 };
+    const reused = [
+      run("RunSubmitted", { target, arguments: [1], rootStepId: "s1", branchedFrom: { env: "production", seq: 41 } } as never),
+      run("StepScheduled", { stepId: "s1", target, kind: "workflow", arguments: [1], options: {} } as never),
+      run("StepResultReused", { stepId: "s1", cacheKey: "k", source, result: { kind: "inline", value: 5 } } as never),
+    ];
+    const rerun = [run("ExecutionCreated", { executionId: "r1-x1", stepId: "s1", attempt: 1, reason: "rerun" } as never)];
+    const pending = given(reused, rerun).view().steps[0]!;
+    expect(pending).toMatchObject({ status: "pending", resultReused: true, reusedFrom: source, result: { kind: "inline", value: 5 } });
+    expect(pending.resultExecutionId).toBeUndefined();
+
+    const done = given(reused, rerun, [x("ExecutionSucceeded", { result: { kind: "inline", value: 6 } })]).view().steps[0]!;
+    expect(done).toMatchObject({ status: "succeeded", resultExecutionId: "r1-x1", reusedFrom: source, result: { kind: "inline", value: 6 } });
+    expect(done.resultReused).toBeUndefined();
+
+    const failed = given(reused, rerun, [x("ExecutionFailed", { error: { type: "Error", message: "no", retryable: false } })]).view().steps[0]!;
+    expect(failed).toMatchObject({ status: "failed", reusedFrom: source });
+    expect(failed.result).toBeUndefined();
+    expect(failed.resultReused).toBeUndefined();
   });
 });
 

@@ -88,7 +88,7 @@ const view = (): RunAnswer => {
       step("1", "root", { kind: "workflow" }),
       step("2", "child", { parentExecutionId: "x1", arguments: [7] }),
       step("3", "waiter", { parentExecutionId: "x1", arguments: [{ list: [{ [HANDLE_TAG]: { runId: "R", stepId: "2", executionId: "x2" } }] }] }),
-      step("4", "reused", { parentExecutionId: "x1", status: "reused", executions: [], reusedFrom: { env: "production", runId: "Q", stepId: "9", executionId: "q9", seq: 3 } }),
+      step("4", "reused", { parentExecutionId: "x1", status: "reused", executions: [], resultReused: true, reusedFrom: { env: "production", runId: "Q", stepId: "9", executionId: "q9", seq: 3 } }),
     ],
     executions: { x1: exec("1"), x2: exec("2"), x3: exec("3") },
     assets: {},
@@ -108,6 +108,20 @@ describe("the run graph", () => {
     for (const e of g.edges) expect(e.points.length).toBeGreaterThanOrEqual(2);
   });
 
+  it("in a branch's run, a call edge from a reused caller to the steps its reused execution called", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[]; executions: Record<string, unknown> };
+    // The root reused from production (its execution there, p1, is not in this view), and its calls named p1.
+    v.steps[0] = { ...v.steps[0], status: "reused", executions: [], reusedFrom: { env: "production", runId: "R", stepId: "1", executionId: "p1", seq: 9 } };
+    for (const s of v.steps.slice(1)) s["parentExecutionId"] = "p1";
+    delete v.executions["x1"];
+    const g = runGraph(v as unknown as RunAnswer, "dev");
+    expect(g.edges.filter((e) => e.kind === "call").map((e) => [e.from, e.to]).sort()).toEqual([
+      ["1", "2"],
+      ["1", "3"],
+      ["1", "4"],
+    ]);
+  });
+
   it("marks reuse, inheritance from another environment, and stale results; shows attempts and arguments", () => {
     const g = runGraph(view(), "dev");
     const byId = Object.fromEntries(g.nodes.map((n) => [n.stepId, n]));
@@ -117,6 +131,17 @@ describe("the run graph", () => {
     expect(byId["2"]!.attempts).toBe(1);
     expect(byId["2"]!.duration).toBe("30 ms");
     expect(runGraph(view(), "production").nodes.find((n) => n.stepId === "4")!.markers).toEqual(["cached"]);
+  });
+
+  it("a step brought in from production and re-run here is not marked cached or from production once its own result is in", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[]; executions: Record<string, unknown> };
+    const { resultReused: _, ...rerun } = v.steps[3]!;
+    v.steps[3] = { ...rerun, status: "succeeded", executions: ["x4"], resultExecutionId: "x4" };
+    v.executions["x4"] = { ...(v.executions["x2"] as object), executionId: "x4", stepId: "4", reason: "rerun" };
+    expect(runGraph(v as unknown as RunAnswer, "dev").nodes.find((n) => n.stepId === "4")!.markers).toEqual([]);
+    // While the re-run is under way the reused result is still the one shown, and so marked.
+    v.steps[3] = { ...v.steps[3], status: "pending", resultReused: true, resultExecutionId: undefined };
+    expect(runGraph(v as unknown as RunAnswer, "dev").nodes.find((n) => n.stepId === "4")!.markers).toEqual(["cached", "from production"]);
   });
 
   it("lays the steps out left to right, callers before callees, no two nodes overlapping, all inside the drawing", () => {
@@ -149,6 +174,39 @@ describe("the run graph", () => {
     const c = runGraph(grown, "dev");
     expect(layoutsMade()).toBe(cached + 1);
     expect(c.nodes).toHaveLength(5);
+  });
+
+  it("draws a view as of an earlier commit in the latest view's layout (the history view): nothing laid out again", () => {
+    const latest = view();
+    (latest.steps as unknown[]).push({ ...latest.steps[1]!, stepId: "5", arguments: [8] });
+    const whole = runGraph(latest, "dev");
+    const made = layoutsMade();
+    // Earlier: only the root and its first call, both still running.
+    const early = view();
+    (early as unknown as { steps: unknown[] }).steps = early.steps.slice(0, 2).map((s) => ({ ...s, status: "running" }));
+    const g = runGraph(early, "dev", 20, latest);
+    expect(layoutsMade()).toBe(made);
+    const at = new Map(whole.nodes.map((n) => [n.stepId, n]));
+    expect(g.nodes.map((n) => [n.stepId, n.status, n.x, n.y])).toEqual([
+      ["1", "running", at.get("1")!.x, at.get("1")!.y],
+      ["2", "running", at.get("2")!.x, at.get("2")!.y],
+    ]);
+    expect(g.edges.map((e) => [e.from, e.to, e.points])).toEqual([["1", "2", whole.edges.find((e) => e.from === "1" && e.to === "2")!.points]]);
+    expect([g.width, g.height]).toEqual([whole.width, whole.height]);
+    // Every point of the history in the same frame: still nothing laid out.
+    for (let n = 1; n <= latest.steps.length; n++) runGraph({ ...latest, steps: latest.steps.slice(0, n) }, "dev", 20, latest);
+    expect(layoutsMade()).toBe(made);
+    // A view that does not fit the frame (a step it lacks, or a node wider than the frame's) is laid out alone, without overlaps.
+    const other = view();
+    (other.steps as unknown[]).push({ ...other.steps[1]!, stepId: "6" });
+    expect(runGraph(other, "dev", 20, latest).nodes.map((n) => n.stepId)).toEqual(["1", "2", "3", "4", "6"]);
+    expect(layoutsMade()).toBe(made + 1);
+    const wide = view();
+    (wide.steps as unknown as { arguments: unknown[] }[])[1]!.arguments = ["a long argument that makes the node wider than the frame's"];
+    const w = runGraph(wide, "dev", 20, latest);
+    expect(layoutsMade()).toBe(made + 2);
+    const [n1, n2] = [w.nodes.find((n) => n.stepId === "2")!, w.nodes.find((n) => n.stepId === "3")!];
+    expect(Math.abs(n1.x - n2.x) >= (n1.width + n2.width) / 2 || Math.abs(n1.y - n2.y) >= (n1.height + n2.height) / 2).toBe(true);
   });
 
   it("finds handles nested anywhere in arguments, only of this run", () => {

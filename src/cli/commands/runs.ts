@@ -26,7 +26,7 @@ export const run = async (argv: string[]): Promise<number> => {
   const out = (v: unknown, text: () => string) => console.log(values.json ? toJson(v) : text());
   switch (sub) {
     case "ls": {
-      const runs = await client.listRuns({ limit });
+      const runs = await client.listRuns({ limit, ...(values.since === undefined ? {} : { since: values.since }), ...(values.until === undefined ? {} : { until: values.until }) });
       out(runs, () =>
         [
           `${"run".padEnd(26)}  ${"status".padEnd(9)}  ${"submitted".padEnd(24)}  steps  target`,
@@ -43,7 +43,8 @@ export const run = async (argv: string[]): Promise<number> => {
       const at = wholeNumber("at", values.at, 1);
       if (at !== undefined && values["at-time"] !== undefined) throw new UsageError("give --at or --at-time, not both", usageOf(RUNS));
       const view = await client.run(runId).view({ ...(at === undefined ? {} : { at }), ...(values["at-time"] === undefined ? {} : { atTime: values["at-time"] }) });
-      out(view, () => renderRunTree(view, new Set(view.stale), view.queue ?? []));
+      const seen = view.asOf?.seenFrom ? `as of seq ${view.asOf.seq} of ${view.asOf.env}'s log (this environment sees the run from its ${view.asOf.seenFrom})\n` : "";
+      out(view, () => seen + renderRunTree(view, new Set(view.stale), view.queue ?? []));
       return 0;
     }
     case "watch": {

@@ -1,6 +1,6 @@
 /** `tributary tokens create | ls | revoke ID`: see TOKENS in ../table.ts. */
 import { describePrincipal, TOKEN_ID, TOKEN_ROLES, type TokenRole } from "../../events/index.js";
-import { patternRefusal } from "../../orchestrator/core/env-patterns.js";
+import { patternRefusal } from "../../protocol/env-patterns.js";
 import type { TokenAnswer } from "../../protocol/api.js";
 import { CreateTokenBody } from "../../protocol/http.js";
 import { toJson } from "../../protocol/json.js";

@@ -9,15 +9,12 @@
  * as a whole (its list of environments, its tokens): only a token for every
  * environment of it (`*`) has it.
  */
-import type { TokenRole } from "../../events/index.js";
 import type { TokenDoc } from "../../projections/index.js";
-import { coversAll, coversEnv, patternWithin } from "./env-patterns.js";
+import { coversAll, coversEnv, patternWithin } from "../../protocol/env-patterns.js";
+import { GRANTS, type RolePermission } from "../../protocol/permissions.js";
 
-/**
- * What a request may need of a token's role: a role's own permission, or
- * `download` (a blob's bytes: readers of runs, and agents restoring assets).
- */
-export type RolePermission = TokenRole | "download";
+export type { RolePermission } from "../../protocol/permissions.js";
+export { GRANTS } from "../../protocol/permissions.js";
 
 /** What a request needs. */
 export interface Need {
@@ -46,15 +43,6 @@ export type Forbidden = {
   readonly message: string;
 };
 export type Authorization = { readonly ok: true; readonly token: TokenDoc } | ({ readonly ok: false } & (Unauthenticated | Forbidden));
-
-/** The roles that grant each permission. */
-export const GRANTS: { readonly [P in RolePermission]: readonly TokenRole[] } = {
-  read: ["read", "submit", "admin"],
-  download: ["read", "submit", "agent", "admin"],
-  submit: ["submit", "admin"],
-  agent: ["agent", "admin"],
-  admin: ["admin"],
-};
 
 const UNAUTHENTICATED: { readonly [R in Unauthenticated["reason"]]: string } = {
   missing: "no token: give one with --token or TRIBUTARY_TOKEN (an 'Authorization: Bearer' header over HTTP)",

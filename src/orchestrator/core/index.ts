@@ -23,4 +23,4 @@ export {
   type RolePermission,
   type Unauthenticated,
 } from "./authorize.js";
-export { coversAll, coversEnv, patternMatches, patternRefusal, patternWithin } from "./env-patterns.js";
+export { coversAll, coversEnv, patternMatches, patternRefusal, patternWithin } from "../../protocol/env-patterns.js";

@@ -129,13 +129,15 @@ const endWithCredential = (ctx: ServerContext, token: { tokenId: string; expires
  * environments a token lists, the one it creates and the one it branches
  * from, the tokens within its reach.
  */
-const ANY_ENV: ReadonlySet<RouteName> = new Set(["listEnvs", "createEnv", "listTokens", "createToken", "revokeToken"]);
+const ANY_ENV: ReadonlySet<RouteName> = new Set(["listEnvs", "projectChanges", "listProjects", "createEnv", "listTokens", "createToken", "revokeToken"]);
 
 /** 403 unless `caller` may use `route` on the project and environment of its path. */
 const authorizeRoute = (ctx: ServerContext, caller: Caller, route: Route, params: Params): void => {
   const permission = PERMISSIONS[route.name];
   if (permission === "public" || permission === "any" || !caller.token) return;
-  if (!route.path.startsWith("projects/:project")) {
+  // Of no one project: a token's role is checked on its own project (the handler lists only that one).
+  if (route.name === "listProjects") params = { ...params, project: caller.token.project };
+  else if (!route.path.startsWith("projects/:project")) {
     throw new AccessDenied({ status: 403, message: `${route.name} is for the admin only, not token ${caller.token.tokenId}` });
   }
   const hasEnv = route.path.includes("/:env");

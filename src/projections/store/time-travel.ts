@@ -51,12 +51,15 @@ export type RunAt =
 /**
  * One run as of a point: a sequence (past the end: the latest), or a time
  * (up to the run's first commit whose first event is later, as a branch at a
- * time is cut). Reads only the run's own commits, and stops at the point.
+ * time is cut). Reads only the run's own commits, and stops at the point;
+ * with `upTo`, at that sequence too, whatever the point (a branch sees its
+ * parent's log up to its branch point only).
  */
-export const runAt = async (log: EventLog, ref: LogRef, runId: RunId, point: Point): Promise<RunAt> => {
+export const runAt = async (log: EventLog, ref: LogRef, runId: RunId, point: Point, upTo?: number): Promise<RunAt> => {
   const commits = [];
   let first: number | undefined;
-  for await (const c of log.read(ref, { runId, ...("seq" in point ? { to: point.seq } : {}) })) {
+  const to = Math.min("seq" in point ? point.seq : Infinity, upTo ?? Infinity);
+  for await (const c of log.read(ref, { runId, ...(to === Infinity ? {} : { to }) })) {
     first ??= c.seq;
     if ("time" in point && (c.events[0]?.at ?? 0) > point.time) break;
     commits.push(c);

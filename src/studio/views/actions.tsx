@@ -2,7 +2,8 @@
  * Actions, each the same call as its CLI command: submit a workflow
  * (`tributary submit`), cancel a run (`runs cancel`), re-run a step here or
  * in a branch, with or without cascade (`runs rerun [--env B] [--cascade]`).
- * A refusal shows the server's message (a read-only token gets its 403).
+ * A button the caller's token may not use is disabled, its title saying why
+ * (may.ts); a refusal still shows the server's message.
  */
 import { useState } from "preact/hooks";
 import type { AgentsAnswer, CancelAnswer, EnvironmentRow, RerunAnswer, SubmitAnswer } from "../../protocol/api.js";
@@ -10,6 +11,7 @@ import { api, ApiError } from "../api.js";
 import { ErrorBox, Link } from "../components.js";
 import { navigate, useApi } from "../hooks.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
+import { refusedProps, useRefusal } from "../may.js";
 
 const asApiError = (e: unknown): ApiError => (e instanceof ApiError ? e : new ApiError(0, (e as Error).message));
 
@@ -42,6 +44,7 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
   const [rawText, setRawText] = useState("[]");
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const refusal = useRefusal("submitRun", project, env);
   const key = chosen || targets[0]?.key || "";
   const manifest: TargetManifest | undefined = targets.find((x) => x.key === key)?.t;
   const submit = async () => {
@@ -72,7 +75,15 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
     }
   };
   return (
-    <details class="submit-form">
+    <details
+      class="submit-form"
+      onKeyDown={(e) => {
+        // Escape folds the form, the focus back on its summary.
+        if (e.key !== "Escape" || !e.currentTarget.open) return;
+        e.currentTarget.open = false;
+        e.currentTarget.querySelector("summary")?.focus();
+      }}
+    >
       <summary>Submit a workflow</summary>
       {agents.error && <ErrorBox error={agents.error} what="targets" />}
       {agents.data && targets.length === 0 && <p class="muted">No repository is registered here yet: start an agent first.</p>}
@@ -127,9 +138,10 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
               ))}
             </div>
           )}
-          <button type="submit" disabled={busy}>
+          <button type="submit" disabled={busy} {...refusedProps(refusal)}>
             Submit
           </button>
+          {refusal && <span class="muted refusal"> {refusal}</span>}
         </form>
       )}
       {problem && <ErrorBox error={problem} what="submit" />}
@@ -142,12 +154,14 @@ export const CancelButton = ({ project, env, runId }: { project: string; env: st
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const refusal = useRefusal("cancelRun", project, env);
   return (
     <span class="action">
       <button
         type="button"
         name="cancel"
         disabled={busy}
+        {...refusedProps(refusal)}
         onClick={async () => {
           setProblem(null);
           setBusy(true);
@@ -178,6 +192,7 @@ export const RerunControls = ({ project, env, runId, stepId }: { project: string
   const [done, setDone] = useState<RerunAnswer | null>(null);
   const [busy, setBusy] = useState(false);
   const others = (envs.data ?? []).filter((e) => e.name !== env && !e.archived);
+  const refusal = useRefusal("rerunStep", project, where);
   return (
     <div class="rerun">
       <label>
@@ -198,6 +213,7 @@ export const RerunControls = ({ project, env, runId, stepId }: { project: string
         type="button"
         name="rerun"
         disabled={busy}
+        {...refusedProps(refusal)}
         onClick={async () => {
           setProblem(null);
           setDone(null);
@@ -215,6 +231,7 @@ export const RerunControls = ({ project, env, runId, stepId }: { project: string
       >
         Re-run step
       </button>
+      {refusal && <span class="muted refusal"> {refusal}</span>}
       {done && (
         <p class="muted" role="status">
           new execution <Link href={pathOf({ view: "run", project, env: where, runId, stepId, executionId: done.executionId })}>{done.executionId}</Link>

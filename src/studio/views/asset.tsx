@@ -1,5 +1,5 @@
 /** `/projects/{p}/envs/{e}/assets/{asset}`: an asset's files (sizes, hashes, download), who persisted it and who restored it. */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { AssetAnswer } from "../../protocol/api.js";
 import { blobPath } from "../../protocol/constants.js";
 import { token } from "../api.js";
@@ -26,6 +26,13 @@ export const AssetPage = ({ project, env, assetId }: { project: string; env: str
   const asset = useApi<AssetAnswer>(envApi(project, env, `/assets/${encodeURIComponent(assetId)}`));
   const [failed, setFailed] = useState<string | null>(null);
   const [previewed, setPreviewed] = useState<string | null>(null);
+  // Escape closes the preview.
+  useEffect(() => {
+    if (previewed === null) return;
+    const onKey = (e: KeyboardEvent) => void (e.key === "Escape" && setPreviewed(null));
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [previewed]);
   const a = asset.data;
   const p = a?.persisted;
   return (
@@ -66,10 +73,10 @@ export const AssetPage = ({ project, env, assetId }: { project: string; env: str
                       <code class="hash">{e.sha256}</code>
                     </td>
                     <td>
-                      <button type="button" class="link" onClick={() => download(`${blobPath(project, env)}/${e.blobKey}`, e.path).catch((x: Error) => setFailed(x.message))}>
+                      <button type="button" class="link" aria-label={`download ${e.path}`} onClick={() => download(`${blobPath(project, env)}/${e.blobKey}`, e.path).catch((x: Error) => setFailed(x.message))}>
                         download
                       </button>{" "}
-                      <button type="button" class="link" name="preview" aria-pressed={previewed === e.path} onClick={() => setPreviewed(previewed === e.path ? null : e.path)}>
+                      <button type="button" class="link" name="preview" aria-label={`preview ${e.path}`} aria-pressed={previewed === e.path} onClick={() => setPreviewed(previewed === e.path ? null : e.path)}>
                         preview
                       </button>
                     </td>

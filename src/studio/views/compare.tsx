@@ -125,7 +125,7 @@ export const ComparePage = ({ project, a, b }: { project: string; a: RunRef; b: 
           </div>
           <p class="muted legend">
             Steps are matched by their place in the call tree: the root, then each caller's calls in call order (of its latest execution). "code changed": equal arguments
-            with another memo key (the memo key is made from the code's hash).
+            with another memo key (the memo key is made from the code's hash; a re-run with other code has its own).
           </p>
         </>
       )}

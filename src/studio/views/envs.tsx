@@ -1,7 +1,7 @@
 /**
  * `/projects/{p}`: the environments of a project as a tree (`tree.ts`),
  * each with its base or branch point, its log's last sequence, and whether
- * it is archived.
+ * it is archived; live by the project's push (`GET …/projects/{p}/changes`).
  */
 import type { EnvironmentRow } from "../../protocol/api.js";
 import { ErrorBox, Link, Loading } from "../components.js";
@@ -11,7 +11,8 @@ import { showTime } from "../format.js";
 import { envForest, type EnvNode } from "../tree.js";
 
 export const EnvTree = ({ project }: { project: string }) => {
-  const envs = useApi<EnvironmentRow[]>(envsApi(project), { pollMs: () => 5000 });
+  // Fetched again when the project's push stream says an environment was made, changed or its log grew.
+  const envs = useApi<EnvironmentRow[]>(envsApi(project), { liveProject: project });
   return (
     <section>
       <h1>

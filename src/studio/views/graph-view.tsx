@@ -5,11 +5,13 @@ import { runGraph, type GraphEdge } from "../graph.js";
 
 const pathD = (e: GraphEdge): string => e.points.map((p, i) => `${i === 0 ? "M" : "L"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
 
-export const GraphView = (props: { view: RunAnswer; env: string; selected?: string; onSelect: (stepId: string) => void; now: number }) => {
-  const g = useMemo(() => runGraph(props.view, props.env, props.now), [props.view, props.env, props.now]);
+/** `frame`: a later view of the same run whose layout `view` is drawn in (the history view; see `runGraph`). */
+export const GraphView = (props: { view: RunAnswer; env: string; selected?: string; onSelect: (stepId: string) => void; now: number; frame?: RunAnswer }) => {
+  const g = useMemo(() => runGraph(props.view, props.env, props.now, props.frame), [props.view, props.env, props.now, props.frame]);
   return (
     <div class="graph" aria-label="step graph">
-      <svg width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`} role="group" aria-label={`${g.nodes.length} steps`}>
+      {/* A graph wider than its box is shrunk to fit, down to 70 % of its size (still readable), then scrolls. */}
+      <svg width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`} style={{ minWidth: `${Math.round(g.width * 0.7)}px` }} role="group" aria-label={`${g.nodes.length} steps`}>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />

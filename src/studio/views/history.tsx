@@ -15,6 +15,7 @@ import { showClock, showTime, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
 import { commitSeqs, historyRows } from "../history.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
+import { refusedProps, useRefusal } from "../may.js";
 import { GraphView } from "./graph-view.js";
 import { StepDetails } from "./step.js";
 
@@ -67,6 +68,29 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
       abort.abort();
     };
   }, [runPath, point]);
+
+  // The run as of the latest commit: the frame every point is drawn in, so the graph is laid out once for the
+  // whole history (again only when a commit adds steps), not once per point (graph.ts `runGraph`).
+  const [frame, setFrame] = useState<{ seq: number; view?: RunAnswer; failed?: true }>();
+  const latestShown = asOf !== undefined && asOf.seq === last ? asOf.view : undefined;
+  useEffect(() => {
+    if (last === undefined || frame?.seq === last) return;
+    if (latestShown) return setFrame({ seq: last, view: latestShown });
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () =>
+        // The run now (from the projections: no fold of the log; it holds what `last` does, or more).
+        api<RunAnswer>(runPath, { signal: abort.signal }).then(
+          (view) => setFrame({ seq: last, view }),
+          () => void (abort.signal.aborted || setFrame({ seq: last, failed: true })),
+        ),
+      frame === undefined ? 0 : DEBOUNCE_MS,
+    );
+    return () => {
+      clearTimeout(timer);
+      abort.abort();
+    };
+  }, [runPath, last, latestShown]);
 
   const move = (seq: number) => {
     setAt(seq);
@@ -148,7 +172,18 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
               <p class="muted">
                 {view.run.steps} steps, {view.run.executions} executions as of seq {asOf?.seq}
               </p>
-              <GraphView view={view} env={env} now={viewWhen ?? 0} {...(stepId === undefined ? {} : { selected: stepId })} onSelect={(s) => navigate(here(s))} />
+              {frame === undefined ? (
+                <Loading />
+              ) : (
+                <GraphView
+                  view={view}
+                  env={env}
+                  now={viewWhen ?? 0}
+                  {...(frame.view ? { frame: frame.view } : {})}
+                  {...(stepId === undefined ? {} : { selected: stepId })}
+                  onSelect={(s) => navigate(here(s))}
+                />
+              )}
             </div>
           ) : (
             !asOf?.error && <Loading />
@@ -246,6 +281,10 @@ const BranchHere = ({ project, env, at }: { project: string; env: string; at: nu
   const [made, setMade] = useState<{ name: string; at: number }>();
   const [error, setError] = useState<ApiError>();
   const [busy, setBusy] = useState(false);
+  // Admin on the new name, read on this environment (docs/security.md).
+  const mayNotCreate = useRefusal("createEnv", project, name.trim() || undefined);
+  const mayNotRead = useRefusal("getRun", project, env);
+  const refusal = mayNotCreate ?? mayNotRead;
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -264,9 +303,10 @@ const BranchHere = ({ project, env, at }: { project: string; env: string; at: nu
       <label>
         new branch <input name="branch" value={name} placeholder="dev-fix" required maxLength={64} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
       </label>{" "}
-      <button type="submit" disabled={busy || name.trim() === ""}>
+      <button type="submit" disabled={busy || name.trim() === ""} {...refusedProps(refusal)}>
         branch here (seq {at})
       </button>
+      {refusal && <span class="muted refusal"> {refusal}</span>}
       {made && (
         <span class="made" role="status">
           {" "}

@@ -9,10 +9,11 @@ import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { durationOf, showTime, showValue, targetText } from "../format.js";
 import { navigate, useApi, useNow } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { GraphView } from "./graph-view.js";
 import { GRAPH_LIMIT, StepList } from "./step-list.js";
 import { StepDetails } from "./step.js";
+import { StepLogs } from "./step-logs.js";
 import { TimelineView } from "./timeline-view.js";
 import { CompareWith } from "./compare.js";
 import { CancelButton } from "./actions.js";
@@ -30,6 +31,30 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
     const mark = `tributary:run-rendered:${runId}`;
     if (has && performance.getEntriesByName(mark).length === 0) performance.mark(mark);
   }, [runId, has]);
+  const details = useRef<HTMLElement>(null);
+  const close = () => {
+    if (stepId === undefined) return;
+    navigate(pathOf({ view: "run", project, env, runId }));
+    // The focus goes back to the step's node (or row) in the graph.
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-step="${CSS.escape(stepId)}"]`)?.focus());
+  };
+  // Escape closes the step panel (not while a field of it is being typed in).
+  useEffect(() => {
+    if (stepId === undefined) return;
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      if (e.key !== "Escape" || e.defaultPrevented || (t && /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+      close();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [stepId, project, env, runId]);
+  // Narrow, the panel is below the graph: bring it into view when a step is chosen.
+  useEffect(() => {
+    const el = details.current;
+    if (stepId === undefined || !el || !matchMedia("(max-width: 900px)").matches) return;
+    if (el.getBoundingClientRect().top > innerHeight * 0.6) el.scrollIntoView({ block: "start" });
+  }, [stepId, has]);
   const crumbs = (
     <p class="crumbs">
       <Link href={pathOf({ view: "project", project })}>{project}</Link> / <Link href={pathOf({ view: "runs", project, env })}>{env}</Link> / run{" "}
@@ -116,7 +141,12 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
           <p class="muted legend">Each execution: hatched while it waited (queued, a retry's backoff, no agent free), solid while it ran.</p>
           <TimelineView view={view} now={now} href={(s, x) => pathOf({ view: "run", project, env, runId, stepId: s, executionId: x })} />
         </div>
-        <aside class="details" aria-label="step details">
+        <aside class="details" aria-label="step details" ref={details}>
+          {stepId !== undefined && (
+            <button type="button" class="link close-panel" name="close-step" aria-label="close the step details (Escape)" title="close (Escape)" onClick={close}>
+              ✕
+            </button>
+          )}
           {stepId === undefined && <p class="muted">Select a step in the graph to see its arguments, result and executions.</p>}
           {stepId !== undefined && !step && (
             <div class="error" role="alert">
@@ -124,6 +154,7 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
             </div>
           )}
           {step && <StepDetails view={view} step={step} project={project} env={env} now={now} {...(executionId === undefined ? {} : { executionId })} />}
+          {step && <StepLogs key={`${env}/${runId}/${step.stepId}`} view={view} step={step} project={project} env={env} />}
         </aside>
       </div>
     </section>

@@ -1,53 +1,72 @@
 /**
  * `/projects/{p}/envs/{e}`: the environment's runs, newest first, fetched
- * again (at most once a second) when a run changes; filtered by status and target (by the API), by time (in the
- * page), searched by run id, paged (`before`), and a form to submit one.
+ * again (at most once a second) when a run changes; filtered by status,
+ * target and time (by the API: `status`, `target`, `since`, `until`),
+ * searched by run id (in the page), paged (`before`), and a form to submit
+ * one. The filters and the page are the address's query (`?status=…&target=…
+ * &since=ISO&until=ISO&q=…&pages=RUN,RUN`; query.ts), so back, forward,
+ * reload and a shared link keep them.
  */
-import { useState } from "preact/hooks";
 import type { AgentsAnswer, RunsAnswer } from "../../protocol/api.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { durationOf, showTime, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
+import { setQuery, useQuery } from "../query.js";
 import { SubmitForm } from "./actions.js";
 
 const LIMIT = 50;
 const STATUSES = ["running", "succeeded", "failed", "cancelled"] as const;
 
 /** The query of `GET …/runs` for these filters. */
-export const runsQuery = (f: { limit: number; before?: string; status?: string; target?: string }): string => {
+export const runsQuery = (f: { limit: number; before?: string; status?: string; target?: string; since?: string; until?: string }): string => {
   const q = new URLSearchParams({ limit: String(f.limit) });
   if (f.before) q.set("before", f.before);
   if (f.status) q.set("status", f.status);
   if (f.target) q.set("target", f.target);
+  if (f.since) q.set("since", f.since);
+  if (f.until) q.set("until", f.until);
   return `/runs?${q.toString()}`;
 };
 
-/** A `datetime-local` field's value as epoch ms (local time), or undefined. */
-const msOf = (v: string): number | undefined => {
+/** A `datetime-local` field's value (local time) as an ISO time (UTC), or undefined. */
+const isoOf = (v: string): string | undefined => {
   if (!v) return undefined;
   const t = new Date(v).getTime();
-  return Number.isNaN(t) ? undefined : t;
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+};
+
+/** An ISO time as a `datetime-local` field's value (local time, to the minute); "" for none or a bad one. */
+const localOf = (iso: string | undefined): string => {
+  const t = iso ? Date.parse(iso) : NaN;
+  if (Number.isNaN(t)) return "";
+  const d = new Date(t);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 };
 
 export const RunsList = ({ project, env }: { project: string; env: string }) => {
-  const [status, setStatus] = useState("");
-  const [target, setTarget] = useState("");
-  const [from, setFrom] = useState("");
-  const [to, setTo] = useState("");
-  const [search, setSearch] = useState("");
+  const query = useQuery();
+  const get = (k: string) => query.get(k) ?? "";
+  const status = get("status");
+  const target = get("target");
+  const since = get("since");
+  const until = get("until");
+  const search = get("q");
   /** The `before` of each page shown so far: the last is this page's. */
-  const [pages, setPages] = useState<string[]>([]);
+  const pages = get("pages").split(",").filter(Boolean);
+  const state = { status, target, since, until, q: search, pages: pages.join(",") };
+  /** A filter changed: back to the first page, a new history entry (the search's typing replaces it). */
+  const change = (k: "status" | "target" | "since" | "until" | "q", v: string | undefined) => setQuery({ ...state, [k]: v, pages: undefined }, k === "q");
+  const setPages = (next: string[]) => setQuery({ ...state, pages: next.join(",") });
   const before = pages.at(-1);
-  const runs = useApi<RunsAnswer>(envApi(project, env, runsQuery({ limit: LIMIT, ...(before ? { before } : {}), ...(status ? { status } : {}), ...(target ? { target } : {}) })), { live: { project, env, touches: (m) => m.runs.length > 0, minGapMs: 1000 } });
+  const runs = useApi<RunsAnswer>(envApi(project, env, runsQuery({ limit: LIMIT, ...(before ? { before } : {}), ...(status ? { status } : {}), ...(target ? { target } : {}), ...(since ? { since } : {}), ...(until ? { until } : {}) })), { live: { project, env, touches: (m) => m.runs.length > 0, minGapMs: 1000 } });
   const agents = useApi<AgentsAnswer>(envApi(project, env, "/agents"), { pollMs: () => 30_000 });
   const targets = [...new Set((agents.data?.manifests ?? []).flatMap((m) => m.targets.filter((t) => t.kind === "workflow").map((t) => `${m.repository}:${t.name}`)))].sort();
   const now = Date.now();
-  const lo = msOf(from);
-  const hi = msOf(to);
   const needle = search.trim();
-  const rows = (runs.data ?? []).filter((r) => (lo === undefined || r.submittedAt >= lo) && (hi === undefined || r.submittedAt <= hi) && (needle === "" || r.runId.includes(needle)));
-  const reset = <T,>(set: (v: T) => void) => (v: T) => (set(v), setPages([]));
+  const rows = (runs.data ?? []).filter((r) => needle === "" || r.runId.includes(needle));
+  const filtered = Boolean(status || target || since || until);
   return (
     <section>
       <p class="crumbs">
@@ -65,11 +84,11 @@ export const RunsList = ({ project, env }: { project: string; env: string }) => 
         }}
       >
         <label>
-          run id <input name="search" value={search} size={28} placeholder="search, Enter opens" onInput={(e) => setSearch(e.currentTarget.value)} />
+          run id <input name="search" value={search} size={28} placeholder="search, Enter opens" onInput={(e) => change("q", e.currentTarget.value)} />
         </label>{" "}
         <label>
           status{" "}
-          <select name="status" value={status} onChange={(e) => reset(setStatus)(e.currentTarget.value)}>
+          <select name="status" value={status} onChange={(e) => change("status", e.currentTarget.value)}>
             <option value="">any</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -80,7 +99,7 @@ export const RunsList = ({ project, env }: { project: string; env: string }) => 
         </label>{" "}
         <label>
           target{" "}
-          <select name="target" value={target} onChange={(e) => reset(setTarget)(e.currentTarget.value)}>
+          <select name="target" value={target} onChange={(e) => change("target", e.currentTarget.value)}>
             <option value="">any</option>
             {targets.map((t) => (
               <option key={t} value={t}>
@@ -91,20 +110,20 @@ export const RunsList = ({ project, env }: { project: string; env: string }) => 
           </select>
         </label>{" "}
         <label>
-          from <input type="datetime-local" name="from" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+          from <input type="datetime-local" name="from" value={localOf(since)} onChange={(e) => change("since", isoOf(e.currentTarget.value))} />
         </label>{" "}
         <label>
-          to <input type="datetime-local" name="to" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+          to <input type="datetime-local" name="to" value={localOf(until)} onChange={(e) => change("until", isoOf(e.currentTarget.value))} />
         </label>
       </form>
       {runs.error && <ErrorBox error={runs.error} what="runs" />}
       {runs.loading && <Loading />}
-      {runs.data && runs.data.length === 0 && pages.length === 0 && !status && !target && (
+      {runs.data && runs.data.length === 0 && pages.length === 0 && !filtered && (
         <p class="muted">
           No runs yet. Submit one above, or with <code>tributary submit REPOSITORY:TARGET --project {project} --env {env}</code>.
         </p>
       )}
-      {runs.data && (runs.data.length > 0 || pages.length > 0 || status || target) && (
+      {runs.data && (runs.data.length > 0 || pages.length > 0 || filtered) && (
         <div class="scroll">
           <table class="runs">
             <thead>
@@ -138,19 +157,19 @@ export const RunsList = ({ project, env }: { project: string; env: string }) => 
               ))}
             </tbody>
           </table>
-          {rows.length === 0 && <p class="muted">No run on this page matches.</p>}
+          {rows.length === 0 && <p class="muted">No run {needle ? "on this page " : ""}matches.</p>}
           <p class="pager">
             <button type="button" name="newest" disabled={pages.length === 0} onClick={() => setPages([])}>
               newest
             </button>{" "}
-            <button type="button" name="newer" disabled={pages.length === 0} onClick={() => setPages((p) => p.slice(0, -1))}>
+            <button type="button" name="newer" disabled={pages.length === 0} onClick={() => setPages(pages.slice(0, -1))}>
               ‹ newer
             </button>{" "}
             <span class="muted">
               page {pages.length + 1} · {runs.data.length} run(s)
               {rows.length !== runs.data.length ? `, ${rows.length} shown` : ""}
             </span>{" "}
-            <button type="button" name="older" disabled={runs.data.length < LIMIT} onClick={() => setPages((p) => [...p, runs.data!.at(-1)!.runId])}>
+            <button type="button" name="older" disabled={runs.data.length < LIMIT} onClick={() => setPages([...pages, runs.data!.at(-1)!.runId])}>
               older ›
             </button>
           </p>

@@ -33,6 +33,7 @@ export const StepDetails = (props: { view: RunAnswer; step: Step; project: strin
   const parent = step.parentExecutionId ? view.executions[step.parentExecutionId] : undefined;
   const caller = parent ? view.steps.find((s) => s.stepId === parent.stepId) : undefined;
   const markers = markersOf(step, view, env);
+  const producer = step.resultExecutionId ? view.executions[step.resultExecutionId] : undefined;
   return (
     <div class="step" data-step={step.stepId}>
       <h2>
@@ -64,12 +65,21 @@ export const StepDetails = (props: { view: RunAnswer; step: Step; project: strin
         )}
         {step.reusedFrom && (
           <>
-            <dt>result from</dt>
-            <dd>
+            {/* Re-run here, the reused result is where the step came from, no longer its result. */}
+            <dt>{step.resultReused ? "result from" : view.run.branchedFrom ? "brought in from" : "earlier result from"}</dt>
+            <dd data-reused-from={step.reusedFrom.executionId}>
               <Link href={pathOf({ view: "run", project, env: step.reusedFrom.env, runId: step.reusedFrom.runId, stepId: step.reusedFrom.stepId })}>
                 run {step.reusedFrom.runId} in {step.reusedFrom.env}
               </Link>{" "}
               (seq {step.reusedFrom.seq})
+            </dd>
+          </>
+        )}
+        {step.reusedFrom && !step.resultReused && producer && (
+          <>
+            <dt>result from</dt>
+            <dd data-result-from={producer.executionId}>
+              <Link href={pathOf({ view: "run", project, env, runId, stepId: step.stepId, executionId: producer.executionId })}>execution #{producer.attempt}</Link> here, in {env}
             </dd>
           </>
         )}

@@ -5,7 +5,7 @@
  */
 import { TOKEN_HASH, TOKEN_ID, TOKEN_ROLES, type TokenRole } from "../../../events/index.js";
 import { accept, none, reject, type Handler, type Handlers } from "../decision.js";
-import { patternRefusal } from "../env-patterns.js";
+import { patternRefusal } from "../../../protocol/env-patterns.js";
 import { envEvent } from "../event.js";
 
 const isRole = (role: string): role is TokenRole => (TOKEN_ROLES as readonly string[]).includes(role);

@@ -62,11 +62,11 @@ class Batch {
 }
 
 /** Writes unless the stream has ended (a write after the end would be an error event on the response). */
-const put = (res: ServerResponse, text: string): void => {
+export const put = (res: ServerResponse, text: string): void => {
   if (!res.writableEnded && !res.destroyed) res.write(text);
 };
 
-const event = (res: ServerResponse, name: string, data: unknown, id?: number): void =>
+export const event = (res: ServerResponse, name: string, data: unknown, id?: number): void =>
   put(res, `${id === undefined ? "" : `id: ${id}\n`}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
 
 /** The sequence to resume after: `?after=` first, else `Last-Event-ID`; none: only what comes. */

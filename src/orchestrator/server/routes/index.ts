@@ -13,6 +13,7 @@ import { environmentRoutes } from "./environments.js";
 import { logRoutes } from "./logs.js";
 import { metaRoutes } from "./meta.js";
 import { projectionRoutes } from "./projections.js";
+import { projectRoutes } from "./projects.js";
 import { runRoutes } from "./runs.js";
 import { stepRoutes } from "./steps.js";
 import { tokenRoutes } from "./tokens.js";
@@ -31,4 +32,5 @@ export const HANDLERS: Handlers = {
   ...blobRoutes,
   ...tokenRoutes,
   ...changeRoutes,
+  ...projectRoutes,
 };

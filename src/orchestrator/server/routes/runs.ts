@@ -1,7 +1,7 @@
 /** Runs: list, submit, read one with its history and its outcome, cancel, re-run a step. */
 import { Readable } from "node:stream";
 import type { Principal, Value } from "../../../events/index.js";
-import { listRuns, staleSteps, type RunView } from "../../../projections/index.js";
+import { listRuns, staleSteps, type RunFilter, type RunView } from "../../../projections/index.js";
 import { INLINE_VALUE_BYTES, packArguments } from "../../../protocol/messages.js";
 import { rerunnable, type Model, type Rejection } from "../../core/index.js";
 import { memoKeyNow, rerunCallers } from "../../cascades.js";
@@ -14,7 +14,23 @@ import { runAsOfQuery } from "./time-travel.js";
 export const runRoutes = {
   listRuns: async (ctx, r) => {
     const q = (k: string) => r.query.get(k) ?? undefined;
-    const filter = { ...(q("before") ? { before: q("before")! } : {}), ...(q("status") ? { status: q("status")! } : {}), ...(q("target") ? { target: q("target")! } : {}) };
+    const time = (k: "since" | "until"): Pick<RunFilter, "since" | "until"> => {
+      const text = q(k);
+      if (text === undefined) return {};
+      const ms = Date.parse(text);
+      if (Number.isNaN(ms)) throw new HttpError(400, `query parameter ${k}: ${JSON.stringify(text)} is not a valid ISO date or time`);
+      return { [k]: ms };
+    };
+    const filter: RunFilter = {
+      ...(q("before") ? { before: q("before")! } : {}),
+      ...(q("status") ? { status: q("status")! } : {}),
+      ...(q("target") ? { target: q("target")! } : {}),
+      ...time("since"),
+      ...time("until"),
+    };
+    if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) {
+      throw new HttpError(400, `query parameter since (${q("since")}) is after until (${q("until")}): give since before until`);
+    }
     return listRuns((await envOf(ctx, r)).rt.source, Number(q("limit") ?? 50), filter);
   },
 
@@ -22,11 +38,11 @@ export const runRoutes = {
 
   getRun: async (ctx, r) => {
     const env = await envOf(ctx, r);
-    const now = await runOf(ctx, env, r);
     if (r.query.has("at") || r.query.has("atTime")) {
-      const view = await runAsOfQuery(ctx, env, r.params.runId, r.query);
-      return { ...view, stale: staleSteps(view) };
+      const { view, asOf } = await runAsOfQuery(ctx, env, r.params.runId, r.query);
+      return { ...view, stale: staleSteps(view), asOf };
     }
+    const now = await runOf(ctx, env, r);
     const queue = env.scheduler.queue().filter((w) => w.runId === now.run.runId);
     return { ...now, stale: staleSteps(now), ...(queue.length > 0 ? { queue } : {}) };
   },

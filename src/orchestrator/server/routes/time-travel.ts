@@ -1,18 +1,26 @@
-/** `GET …/runs/{run}?at=SEQ | ?atTime=ISO`: a run as it stood at a point of its environment's log. */
+/**
+ * `GET …/runs/{run}?at=SEQ | ?atTime=ISO`: a run as it stood at a point of
+ * the log that holds it (the environment's own, or for a run a branch sees
+ * from its parent, the parent's up to the branch point).
+ */
 import type { RunId } from "../../../events/index.js";
-import type { RunView } from "../../../projections/index.js";
+import { getRunView, type RunView } from "../../../projections/index.js";
 import { runAt, type Point } from "../../../projections/store/index.js";
+import type { RunAsOf } from "../../../protocol/api.js";
 import type { Env } from "../../environments.js";
-import type { ServerContext } from "../context.js";
+import { rejected, type ServerContext } from "../context.js";
 import { HttpError } from "../http-io.js";
 
 /**
  * The run as of `?at` (a sequence; past the log's end: the latest) or
  * `?atTime` (an ISO date), folded from the run's own commits up to there
- * (query shapes are checked by the route's schema). 404 naming the point
- * when the run did not exist yet.
+ * (query shapes are checked by the route's schema), with the log it was read
+ * from (`asOf`). A run the environment does not have but sees (a branch's
+ * parent's, not brought in; a base's) is read from that environment's log,
+ * `at` being a sequence of that log, and a branch's parent's no further than
+ * the branch point. 404 naming the point when the run did not exist yet.
  */
-export const runAsOfQuery = async (ctx: ServerContext, env: Env, runId: RunId, query: URLSearchParams): Promise<RunView> => {
+export const runAsOfQuery = async (ctx: ServerContext, env: Env, runId: RunId, query: URLSearchParams): Promise<{ view: RunView; asOf: RunAsOf }> => {
   const at = query.get("at");
   const atTime = query.get("atTime");
   if (at !== null && atTime !== null) throw new HttpError(400, "give at (a log sequence) or atTime (an ISO date), not both");
@@ -27,13 +35,21 @@ export const runAsOfQuery = async (ctx: ServerContext, env: Env, runId: RunId, q
     point = { time };
     said = `at ${new Date(time).toISOString()}`;
   }
-  const found = await runAt(ctx.log, env.ref, runId, point);
-  if (found.found) return found.view;
-  const where = `${env.ref.project}/${env.ref.env}`;
+  const holder = ctx.envs.holderOf(env, runId);
+  if (!holder && !getRunView(env.rt.source, runId)) throw rejected({ _tag: "UnknownRun", runId });
+  const ref = holder?.ref ?? env.ref;
+  const found = await runAt(ctx.log, ref, runId, point, holder?.upTo);
+  const where = `${ref.project}/${ref.env}`;
+  if (found.found) {
+    return {
+      view: found.view,
+      asOf: { env: ref.env, seq: found.seq, ...(holder ? { seenFrom: holder.upTo === undefined ? "base" : "parent" } : {}), ...(holder?.upTo === undefined ? {} : { upTo: holder.upTo }) },
+    };
+  }
   throw new HttpError(
     404,
     found.first === undefined
-      ? `run ${runId} has no events in the log of ${where} (it is seen from another environment's log): time travel reads this environment's log only`
+      ? `run ${runId} has no events in the log of ${where}`
       : `run ${runId} did not exist yet ${said}: its first event in ${where} is at seq ${found.first}`,
   );
 };

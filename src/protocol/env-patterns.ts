@@ -10,7 +10,7 @@
  * pattern like `dev/*` would match nothing: it is refused, with the hint to
  * write `dev-*`. Pure.
  */
-import { NAME, NAME_HINT } from "../../events/index.js";
+import { NAME, NAME_HINT } from "../events/ids.js";
 
 const PREFIX = /^[A-Za-z0-9-]{0,63}$/;
 
