@@ -92,6 +92,11 @@ export const runWorkflowBench = async (options: {
       await timed(url, "bench:chain", [10]);
       const fan = await timed(url, "bench:fan_out", [options.fanOut]);
       rows.push({ adapter, what: `fan-out of ${options.fanOut} trivial tasks, end to end`, value: `${Math.round(options.fanOut / fan).toLocaleString("en-US")} tasks/s (${(fan * 1000).toFixed(0)} ms)` });
+      // The cost of a concurrency limit: counted per key by the scheduler's pass, against the same fan-out.
+      const limited = await timed(url, "bench:fan_out_limited", [options.fanOut, false]);
+      rows.push({ adapter, what: `the same fan-out, each task under a concurrency limit of 64 (not binding)`, value: `${Math.round(options.fanOut / limited).toLocaleString("en-US")} tasks/s (${(limited * 1000).toFixed(0)} ms)` });
+      const tight = await timed(url, "bench:fan_out_limited", [options.fanOut, true]);
+      rows.push({ adapter, what: `the same fan-out under a limit of 8 (binding)`, value: `${Math.round(options.fanOut / tight).toLocaleString("en-US")} tasks/s (${(tight * 1000).toFixed(0)} ms)` });
       const ch = await timed(url, "bench:chain", [options.chain]);
       rows.push({ adapter, what: `chain of ${options.chain} sequential trivial tasks`, value: `${((ch * 1000) / options.chain).toFixed(2)} ms per step` });
       rows.push({ adapter, what: "server process memory after them (RSS)", value: `${rssMiB(child.pid!).toFixed(0)} MiB` });

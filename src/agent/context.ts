@@ -111,7 +111,14 @@ export interface ExecutionHost {
   log(level: LogLevel, message: string, fields?: LogFields): void;
   /** Work the execution must wait for before reporting its result (submissions in flight). */
   track(work: Promise<unknown>): void;
+  /** Sends progress or a metric's value (checked), throttled; hosts without it drop them. */
+  report?(report: ExecutionReport): void;
 }
+
+/** What `progress()` and `metric()` report. */
+export type ExecutionReport =
+  | { readonly kind: "progress"; readonly fraction?: number; readonly message?: string }
+  | { readonly kind: "metric"; readonly name: string; readonly value: number };
 
 const STORE_KEY = Symbol.for("tributary.executionStore");
 // One store per thread even if two copies of the SDK are loaded (a user's

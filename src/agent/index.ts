@@ -24,3 +24,5 @@ export {
 export { startAgent, type Agent, type AgentLogEntry, type AgentOptions } from "./runtime.js";
 export { loadRepositories, manifestOf, ModuleLoadError, type LoadedRepository } from "./modules.js";
 export { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/messages.js";
+export { group, type GroupOptions } from "./group.js";
+export { metric, progress } from "./progress.js";

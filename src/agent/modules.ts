@@ -8,7 +8,7 @@ import { basename, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Arity, ParameterManifest, TargetManifest } from "../events/index.js";
 import type { RepositoryManifest } from "../protocol/messages.js";
-import { bindRepository, targetCore, type TargetCore } from "./sdk.js";
+import { bindRepository, targetCore, targetLimitKey, type TargetCore } from "./sdk.js";
 
 /** A loaded module: a repository and its targets by name. */
 export interface LoadedRepository {
@@ -103,7 +103,9 @@ export const manifestOf = (repo: LoadedRepository): RepositoryManifest => {
         name: core.name,
         kind: core.kind,
         parameters: parseParameters(core.fn),
-        options: core.parsed.step,
+        options: core.parsed.concurrency
+          ? { ...core.parsed.step, concurrency: [{ key: targetLimitKey(repo.repository, core.name), limit: core.parsed.concurrency.limit }] }
+          : core.parsed.step,
         codeHash: createHash("sha256").update(Function.prototype.toString.call(core.fn)).digest("hex").slice(0, 16),
         ...(arity ? { arity } : {}),
       };

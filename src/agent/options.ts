@@ -56,6 +56,12 @@ export interface TargetOptions {
   readonly defer?: boolean;
   /** Hold the step until the handles in its arguments have resolved. */
   readonly wait?: boolean;
+  /**
+   * At most this many executions of the target assigned or running at once
+   * across all agents of the environment; the others wait in the queue. With
+   * `key`, the limit holds per value of `key(...args)` (e.g. per customer).
+   */
+  readonly concurrency?: number | { readonly limit: number; readonly key?: (...args: never[]) => string };
 }
 
 /** Validated options: the catalogue's form plus what only the agent needs. */
@@ -66,11 +72,13 @@ export interface ParsedOptions {
   readonly retryFilter: RetryFilter;
   /** `cache.key`: computed on each call from its arguments. */
   readonly cacheKey?: (...args: unknown[]) => string;
+  /** `concurrency`: the limit, and its key function of the arguments if keyed. */
+  readonly concurrency?: { readonly limit: number; readonly key?: (...args: unknown[]) => string };
 }
 
 export const DEFAULT_RETRY = { delay: 1000, factor: 2, maxDelay: 60_000 } as const;
 
-const KNOWN = ["retries", "timeout", "requires", "delay", "cache", "memo", "defer", "wait"] as const;
+const KNOWN = ["retries", "timeout", "requires", "delay", "cache", "memo", "defer", "wait", "concurrency"] as const;
 const RETRY_KNOWN = ["limit", "delay", "factor", "maxDelay", "retryOn"] as const;
 
 /**
@@ -138,7 +146,8 @@ export const parseOptions = (options: unknown, owner: string): ParsedOptions => 
   if (o.memo !== undefined) step.memo = o.memo;
   if (o.defer !== undefined) step.defer = o.defer;
   const cacheKey = isRecord(o.cache) && typeof o.cache.key === "function" ? (o.cache.key as (...a: unknown[]) => string) : undefined;
-  return { step, retryFilter, ...(o.wait !== undefined ? { wait: o.wait } : {}), ...(cacheKey ? { cacheKey } : {}) };
+  const concurrency = o.concurrency === undefined ? undefined : parseConcurrency(o.concurrency, bad);
+  return { step, retryFilter, ...(o.wait !== undefined ? { wait: o.wait } : {}), ...(cacheKey ? { cacheKey } : {}), ...(concurrency ? { concurrency } : {}) };
 };
 
 const parseRetries = (
@@ -184,12 +193,31 @@ const parseRetries = (
 export const mergeOptions = (base: ParsedOptions, over: ParsedOptions): ParsedOptions => {
   const wait = over.wait ?? base.wait;
   const cacheKey = over.step.cache !== undefined ? over.cacheKey : base.cacheKey;
+  const concurrency = over.concurrency ?? base.concurrency;
   return {
     step: { ...base.step, ...over.step },
     retryFilter: over.step.retries !== undefined ? over.retryFilter : base.retryFilter,
     ...(wait !== undefined ? { wait } : {}),
     ...(cacheKey ? { cacheKey } : {}),
+    ...(concurrency ? { concurrency } : {}),
   };
+};
+
+/** Most executions one concurrency limit may allow (the protocol's bound). */
+export const MAX_CONCURRENCY = 1_000_000;
+
+/** `concurrency: N | { limit, key? }`, checked. */
+export const parseConcurrency = (
+  c: unknown,
+  bad: (field: string, expected: string, got: unknown) => never,
+): { limit: number; key?: (...args: unknown[]) => string } => {
+  const isLimit = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= MAX_CONCURRENCY;
+  if (typeof c === "number") return isLimit(c) ? { limit: c } : bad("concurrency", `a whole number from 1 to ${MAX_CONCURRENCY}, or { limit, key? }`, c);
+  if (!isRecord(c)) return bad("concurrency", `a whole number from 1 to ${MAX_CONCURRENCY}, or { limit, key? }`, c);
+  for (const k of Object.keys(c)) if (k !== "limit" && k !== "key") bad(`concurrency.${k}`, "absent (unknown field)", c[k]);
+  if (!isLimit(c["limit"])) bad("concurrency.limit", `a whole number from 1 to ${MAX_CONCURRENCY}`, c["limit"]);
+  if (c["key"] !== undefined && typeof c["key"] !== "function") bad("concurrency.key", "a function of the arguments returning a string", c["key"]);
+  return { limit: c["limit"] as number, ...(typeof c["key"] === "function" ? { key: c["key"] as (...args: unknown[]) => string } : {}) };
 };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -5,8 +5,8 @@
  */
 import { Worker } from "node:worker_threads";
 import type { ErrorInfo } from "../events/index.js";
-import { abortErrorInfo } from "./errors.js";
 import type { LogLevel, RepositoryManifest } from "../protocol/messages.js";
+import { abortErrorInfo } from "./errors.js";
 import type { AbortReason, ExecuteOrder, FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
 
 /** An execution that was on a worker when the worker went away. */

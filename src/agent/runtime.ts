@@ -327,6 +327,9 @@ class AgentRuntime extends EventEmitter implements Agent {
         }
         return;
       }
+      case "report": // progress and metrics, throttled by the worker; kept (as log lines are) while disconnected
+        if (this.#accepted.has(m.message.executionId) && !this.#conn.send(m.message)) this.#logs.push(m.message);
+        return;
       case "diagnostic":
         return this.#diag(m.level, m.message);
       case "ready":

@@ -6,6 +6,8 @@ import { requireHost } from "./context.js";
 import { Handle } from "./handle.js";
 import { mergeOptions, parseOptions, type ParsedOptions, type TargetOptions } from "./options.js";
 import { finishValue, prepareArguments } from "./values.js";
+import { currentGroup } from "./group.js";
+import type { ConcurrencyLimit } from "../events/index.js";
 
 /**
  * A workflow or a task, made by {@link task} or {@link workflow}. Calling it
@@ -144,6 +146,29 @@ function define(kind: TargetKind, name: unknown, a: unknown, b: unknown): Target
   return makeTarget(core, core.parsed, core.given);
 }
 
+/** The key of a target's own concurrency limit (`target:repo:name`); the manifest carries it unkeyed. */
+export const targetLimitKey = (repository: string, name: string): string => `target:${repository}:${name}`;
+
+/** A call's group and concurrency limits: the target's (keyed by its arguments if so defined), then its groups'. */
+const callLimits = (parsed: ParsedOptions, repository: string, core: TargetCore, args: unknown[]): { concurrency?: ConcurrencyLimit[]; group?: string } => {
+  const g = currentGroup();
+  const limits: ConcurrencyLimit[] = [];
+  if (parsed.concurrency) {
+    let key = targetLimitKey(repository, core.name);
+    if (parsed.concurrency.key) {
+      const sub = parsed.concurrency.key(...args);
+      if (typeof sub !== "string" || sub === "" || sub.length > 512) {
+        throw new TypeError(`the concurrency key function of ${core.kind} "${core.name}" must return a string of 1 to 512 characters, got ${JSON.stringify(sub)}`);
+      }
+      key = `${key}:${sub}`;
+    }
+    limits.push({ key, limit: parsed.concurrency.limit });
+  }
+  limits.push(...(g?.limits ?? []));
+  // Only when a call has limits of its own do they travel: otherwise the target's (from its manifest) hold.
+  return { ...(limits.length > 0 ? { concurrency: limits } : {}), ...(g ? { group: g.name } : {}) };
+};
+
 /** @internal The callable target of a core (`stub()` makes one too). */
 export function makeTarget(core: TargetCore, parsed: ParsedOptions, given: TargetOptions): Target<unknown[], unknown> {
   const submit = (args: unknown[], what: string): Handle<unknown> => {
@@ -159,7 +184,7 @@ export function makeTarget(core: TargetCore, parsed: ParsedOptions, given: Targe
       if (typeof key !== "string") throw new TypeError(`the cache key function of ${labelOf(core)} must return a string`);
       step = { ...step, cache: { ...step.cache, key } };
     }
-    const options = { ...step, ...(parsed.wait !== undefined ? { wait: parsed.wait } : {}) };
+    const options = { ...step, ...(parsed.wait !== undefined ? { wait: parsed.wait } : {}), ...callLimits(parsed, repository, core, args) };
     const ref = (async () => {
       const values = await finishValue(prepared);
       const reply = await host.request({ type: "submit", target: { repository, target: core.name }, arguments: values as readonly Value[], options });

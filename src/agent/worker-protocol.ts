@@ -4,7 +4,7 @@
  */
 import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
 import type { HostReply, HostRequest } from "./context.js";
-import type { LogLevel, RepositoryManifest, ServerMessage } from "../protocol/messages.js";
+import type { AgentMessage, LogLevel, RepositoryManifest, ServerMessage } from "../protocol/messages.js";
 
 /** Given to each worker at spawn. */
 export interface WorkerData {
@@ -53,4 +53,6 @@ export type FromWorker =
       readonly fields?: { readonly [key: string]: Value };
       readonly at: number;
     }
-  | { readonly t: "diagnostic"; readonly level: LogLevel; readonly message: string };
+  | { readonly t: "diagnostic"; readonly level: LogLevel; readonly message: string }
+  /** Progress or a metric of an execution, throttled (see `throttle.ts`). */
+  | { readonly t: "report"; readonly message: Extract<AgentMessage, { readonly type: "progress" | "metric" }> };

@@ -9,7 +9,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import { packValue, unpackValue } from "../events/codec.js";
 import type { BlobRef, Value } from "../events/types.js";
 import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "../protocol/messages.js";
-import { runInExecution, type ExecutionHost, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
+import { runInExecution, type ExecutionHost, type ExecutionReport, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
+import { MAX_METRICS_PER_EXECUTION, REPORT_INTERVAL_MS } from "./progress.js";
+import { Throttle } from "./throttle.js";
 import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
 import { BlobClient, BlobHttpError, BlobMismatchError, BlobMissingError } from "./blob-client.js";
@@ -56,6 +58,27 @@ class WorkerExecution implements ExecutionHost {
 
   get signal(): AbortSignal {
     return this.#controller.signal;
+  }
+
+  readonly #reports = new Throttle<Extract<FromWorker, { t: "report" }>["message"]>(REPORT_INTERVAL_MS, (message) => post({ t: "report", message }));
+
+  report(r: ExecutionReport): void {
+    if (this.finished) return;
+    const executionId = this.info.executionId;
+    if (r.kind === "progress") {
+      const { kind: _k, ...fields } = r;
+      return this.#reports.push("progress", { type: "progress", executionId, ...fields });
+    }
+    const channel = `metric:${r.name}`;
+    if (!this.#reports.has(channel) && this.#reports.channels - (this.#reports.has("progress") ? 1 : 0) >= MAX_METRICS_PER_EXECUTION) {
+      throw new RangeError(`metric("${r.name}"): an execution may record at most ${MAX_METRICS_PER_EXECUTION} metrics`);
+    }
+    this.#reports.push(channel, { type: "metric", executionId, name: r.name, value: r.value });
+  }
+
+  /** Sends the reports still held back by the throttle (before the result). */
+  flushReports(): void {
+    this.#reports.flush();
   }
 
   persist(paths: readonly string[], options: HostPersistOptions): Promise<AssetRef> {
@@ -306,6 +329,7 @@ const execute = async (order: ExecuteOrder): Promise<void> => {
     const error = exec.abortReason !== undefined ? abortInfo(exec.abortReason) : toErrorInfo(err, core.parsed.retryFilter);
     report = { t: "failed", executionId, error };
   } finally {
+    exec.flushReports();
     exec.finished = true;
     exec.dropPending(new Error(`execution ${executionId} has finished`));
   }

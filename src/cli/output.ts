@@ -3,7 +3,8 @@
  * Pure: strings in, strings out.
  */
 import { describePrincipal, type Commit, type Event, type ResultValue, type Value } from "../events/index.js";
-import type { EnvironmentDoc, ExecutionDoc, RunView, StepDoc } from "../projections/index.js";
+import type { EnvironmentDoc, ExecutionDoc, ProgressDoc, RunView, StepDoc } from "../projections/index.js";
+import type { Waiting } from "../protocol/api.js";
 
 const time = (ms: number | undefined): string => (ms === undefined ? "-" : new Date(ms).toISOString().slice(11, 23));
 
@@ -24,12 +25,23 @@ export const showResult = (r: ResultValue | undefined): string =>
 
 const target = (s: { target: { repository: string; target: string } }) => `${s.target.repository}:${s.target.target}`;
 
+/** An execution's latest progress and metrics in a few words: `40% loading b.csv  loss=0.25 rows=1200`. */
+export const progressText = (p: ProgressDoc | undefined): string => {
+  if (!p) return "";
+  const parts = [p.fraction === undefined ? "" : `${Math.round(p.fraction * 1000) / 10}%`, p.message ?? ""].filter((s) => s !== "");
+  const metrics = Object.entries(p.metrics)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, m]) => `${name}=${Number(m.value.toPrecision(6))}`);
+  return [parts.join(" "), metrics.join(" ")].filter((s) => s !== "").join("  ");
+};
+
 /**
  * The tree of a run's steps (children under the execution that called them),
  * each with its status, attempts, duration, agent and result or error.
  */
-export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Set()): string => {
+export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Set(), queue: readonly Waiting[] = []): string => {
   const { run } = view;
+  const waiting = new Map(queue.map((w) => [w.executionId, w]));
   const lines: string[] = [];
   lines.push(
     `run ${run.runId}  ${target(run)}  ${run.status.toUpperCase()}` +
@@ -56,6 +68,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
           : "";
     lines.push(
       `${indent}${last ? "└─" : "├─"} ${earlier ? "(earlier) " : ""}${step.stepId} ${target(step)}(${step.argumentsBlob ? `<arguments: blob ${step.argumentsBlob.size} bytes>` : step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
+        (step.options.group !== undefined ? `  [${step.options.group}]` : "") +
         `  ${step.status}  attempts ${execs.length}` +
         (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
         (latest?.agentId ? `  on ${latest.agentId}` : "") +
@@ -67,6 +80,10 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
         (outcome ? `  ${outcome}` : ""),
     );
     const inner = indent + (last ? "   " : "│  ");
+    const reported = progressText(latest ? view.progress?.[latest.executionId] : undefined);
+    if (reported) lines.push(`${inner}◔ ${reported}`);
+    const held = latest ? waiting.get(latest.executionId) : undefined;
+    if (held && held.reason !== "assignable") lines.push(`${inner}… queued: ${held.message}`);
     for (const x of execs) {
       for (const id of x.assetsPersisted) lines.push(`${inner}▲ persisted ${describeAsset(view, id)}`);
       for (const id of x.assetsRestored) lines.push(`${inner}▼ restored ${describeAsset(view, id)}`);
@@ -164,6 +181,14 @@ export const describeEvent = (e: Event): string => {
       return `base ${e.data.base ?? "(none)"}`;
     case "EnvironmentArchived":
       return e.data.reason ?? "";
+    case "EnvironmentPaused":
+      return e.data.reason ?? "";
+    case "EnvironmentResumed":
+      return "";
+    case "ExecutionProgressed":
+      return `exec ${e.data.executionId}` + (e.data.fraction === undefined ? "" : ` ${Math.round(e.data.fraction * 100)}%`) + (e.data.message ? ` ${e.data.message}` : "");
+    case "MetricRecorded":
+      return `exec ${e.data.executionId} ${e.data.name} = ${e.data.value}`;
     case "TokenCreated":
       return `token ${e.data.tokenId} ${e.data.role} of ${e.data.project} (${e.data.envs.join(", ")})` + (e.data.name ? ` "${e.data.name}"` : "");
     case "TokenRevoked":
@@ -200,7 +225,8 @@ export const renderEnvs = (rows: readonly EnvLine[]): string => {
     const how = r.branchedFrom ? `  (branch of ${r.branchedFrom.parent} at ${r.branchedFrom.at})` : "";
     const by = r.createdBy ? `  ${r.branchedFrom ? "branched" : "created"} by ${describePrincipal(r.createdBy)}` : "";
     const archived = r.archived ? `  (archived${r.archivedBy ? ` by ${describePrincipal(r.archivedBy)}` : ""})` : "";
-    lines.push(`${indent}${r.name}${how}${archived}  ${r.lastSeq} commits${by}`);
+    const paused = r.paused ? `  (paused${r.paused.by ? ` by ${describePrincipal(r.paused.by)}` : ""})` : "";
+    lines.push(`${indent}${r.name}${how}${archived}${paused}  ${r.lastSeq} commits${by}`);
     if (seen.has(r.name)) return;
     for (const c of children.get(r.name) ?? []) walk(c, indent + "  ", new Set([...seen, r.name]));
   };

@@ -132,12 +132,16 @@ export const SUBMIT = {
 
 export const RUNS = {
   name: "runs",
-  summary: "list, show, wait for, cancel and re-run runs",
+  summary: "list, show, watch, wait for, cancel and re-run runs",
   description: "The runs of an environment.",
   subcommands: {
     ls: { summary: "runs, newest first" },
     show: { summary: "the tree of the run's steps: status, attempts, duration, agent, result or error (now, or --at a point of the log)", args: [RUN] },
     wait: { summary: "wait for the run and print its result (exit 3 if it did not succeed)", args: [RUN] },
+    watch: {
+      summary: "the run's tree, live until it ends: each step's status, progress and latest metrics (plain lines when not a terminal; exit 3 if it did not succeed)",
+      args: [RUN],
+    },
     history: { summary: "every event of the run, in log order", args: [RUN] },
     logs: { summary: "the lines the run's tasks logged", args: [RUN] },
     cancel: { summary: "cancel the run, what is in flight under it, and the runs it spawned", args: [RUN] },
@@ -168,7 +172,7 @@ const ENV_NAME = { name: "NAME", description: "the environment's name" } as cons
 
 export const ENVS = {
   name: "envs",
-  summary: "list, create, rebase, archive and branch environments",
+  summary: "list, create, rebase, archive, branch, pause and resume environments",
   description: "The environments of a project.",
   subcommands: {
     ls: { summary: "the project's environments as a tree (bases and branches), with their log lengths" },
@@ -176,6 +180,8 @@ export const ENVS = {
     update: { summary: "change the environment's base (give --base ENV or --no-base)", args: [ENV_NAME] },
     archive: { summary: "the environment refuses new runs, and to be a base, from then on", args: [ENV_NAME] },
     branch: { summary: "a new environment whose inherited view is another's log up to a sequence, frozen", args: [ENV_NAME] },
+    pause: { summary: "nothing new is assigned to the environment's agents until it is resumed (runs may still be submitted: they wait)", args: [ENV_NAME] },
+    resume: { summary: "the environment's queued executions are assigned again", args: [ENV_NAME] },
   },
   options: {
     base: { type: "string", value: "ENV", in: ["create", "update"], description: "the base environment" },
@@ -183,6 +189,7 @@ export const ENVS = {
     from: { type: "string", value: "ENV", in: ["branch"], required: true, description: "the environment to branch from" },
     at: { type: "string", value: "SEQ", in: ["branch"], absent: "its last sequence", description: "the log sequence to branch at" },
     "at-time": { type: "string", value: "ISO", in: ["branch"], description: "branch at the last commit at or before this time" },
+    reason: { type: "string", value: "R", in: ["pause"], description: "why, kept with the pause" },
     ...COMMON,
   },
 } as const satisfies CommandSpec;

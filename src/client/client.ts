@@ -209,6 +209,16 @@ export class Client {
     return this.call({ method: "POST", route: `${ENV}/archive`, params: { env } });
   }
 
+  /** Pauses an environment: nothing new is assigned to its agents until it is resumed (runs may still be submitted; they wait). */
+  pauseEnvironment(env: string, options: { readonly reason?: string } = {}): Promise<EnvironmentAnswer> {
+    return this.call({ method: "POST", route: `${ENV}/pause`, params: { env }, body: options.reason === undefined ? {} : { reason: options.reason } });
+  }
+
+  /** Resumes a paused environment: its queued executions are assigned again. */
+  resumeEnvironment(env: string): Promise<EnvironmentAnswer> {
+    return this.call({ method: "POST", route: `${ENV}/resume`, params: { env } });
+  }
+
   /** Assets persisted in this environment (or by one run). */
   listAssets(options: { readonly run?: string } = {}): Promise<AssetDoc[]> {
     return this.call({ method: "GET", route: `${ENV}/assets`, query: { run: options.run } });

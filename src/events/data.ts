@@ -3,7 +3,7 @@
  * options, errors, blob and asset references. Part of the catalogue
  * (`types.ts` re-exports them); as stable as the events that carry them.
  */
-import type { ExecutionId, RunId, StepId } from "./ids.js";
+import type { EnvName, ExecutionId, RunId, StepId } from "./ids.js";
 
 
 /**
@@ -88,6 +88,33 @@ export interface StepOptions {
   readonly defer?: boolean;
   /** Hold the step until every handle among its arguments has an outcome. */
   readonly wait?: boolean;
+  /**
+   * Concurrency limits the step's executions count against: at most `limit`
+   * executions of all steps carrying the same `key` are assigned or running
+   * at once in the environment. Keys: `target:<repository>:<target>` (a
+   * target's `concurrency`), with `:<subkey>` when keyed by arguments;
+   * `group:<name>` (a `group(name, { concurrency })`).
+   */
+  readonly concurrency?: readonly ConcurrencyLimit[];
+  /** The `group(name, fn)` the step was called in, for display. */
+  readonly group?: string;
+}
+
+/** One concurrency limit of a step: see {@link StepOptions.concurrency}. */
+export interface ConcurrencyLimit {
+  readonly key: string;
+  /** At least 1. */
+  readonly limit: number;
+}
+
+/** Where a reused result came from. */
+export interface ResultSource {
+  readonly env: EnvName;
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly executionId: ExecutionId;
+  /** Sequence of the commit that recorded the result in `env`'s log. */
+  readonly seq: number;
 }
 
 /** Points at one execution of one step of one run. */

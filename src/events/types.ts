@@ -21,10 +21,12 @@ export type * from "./data.js";
 export type * from "./tokens.js";
 export type * from "./blobs.js";
 export type * from "./checkpoints.js";
+export type * from "./control.js";
 import type { TokenEvent } from "./tokens.js";
 import type { BlobStored } from "./blobs.js";
 import type { CheckpointSaved } from "./checkpoints.js";
-import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
+import type { ControlRunEvent, EnvironmentPaused, EnvironmentResumed } from "./control.js";
+import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultSource, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
 // The envelope every event shares
@@ -216,16 +218,6 @@ export type CallResumed = RunEventOf<
   }
 >;
 
-/** Where a reused result came from. */
-export interface ResultSource {
-  readonly env: EnvName;
-  readonly runId: RunId;
-  readonly stepId: StepId;
-  readonly executionId: ExecutionId;
-  /** Sequence of the commit that recorded the result in `env`'s log. */
-  readonly seq: number;
-}
-
 /** The step was not executed: a cached result was reused. */
 export type StepResultReused = RunEventOf<
   "StepResultReused",
@@ -326,7 +318,8 @@ export type RunEvent =
   | CallResumed
   | AssetPersisted
   | AssetRestored
-  | CheckpointSaved;
+  | CheckpointSaved
+  | ControlRunEvent;
 
 export type EnvEvent =
   | ManifestRegistered
@@ -336,6 +329,8 @@ export type EnvEvent =
   | EnvironmentBranched
   | EnvironmentRebased
   | EnvironmentArchived
+  | EnvironmentPaused
+  | EnvironmentResumed
   | BlobStored
   | TokenEvent;
 
@@ -373,6 +368,10 @@ export const CURRENT_VERSION = {
   TokenRevoked: 1,
   BlobStored: 1,
   CheckpointSaved: 1,
+  EnvironmentPaused: 1,
+  EnvironmentResumed: 1,
+  ExecutionProgressed: 1,
+  MetricRecorded: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];
@@ -395,5 +394,7 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "AssetPersisted",
   "AssetRestored",
   "CheckpointSaved",
+  "ExecutionProgressed",
+  "MetricRecorded",
 ]);
 export type { Commit } from "./log.js"; // the unit of the log: see `log.ts`

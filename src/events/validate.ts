@@ -92,6 +92,8 @@ const options = obj({
   memo: opt(bool),
   defer: opt(bool),
   wait: opt(bool),
+  concurrency: opt(arr(obj({ key: str, limit: (v, p) => (Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : `${p} must be a whole number >= 1`) }))),
+  group: opt(str),
 });
 const execRef = obj({ runId: str, stepId: str, executionId: str });
 const exec = { executionId: str, stepId: str };
@@ -192,6 +194,10 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
   BlobStored: obj({ key: str, size: nat }),
   CheckpointSaved: obj({ ...exec, name: str, key: str, value: result }),
+  EnvironmentPaused: obj({ reason: opt(str) }),
+  EnvironmentResumed: obj({}),
+  ExecutionProgressed: obj({ ...exec, fraction: opt((v, p) => (typeof v === "number" && v >= 0 && v <= 1 ? undefined : `${p} must be a number from 0 to 1`)), message: opt(str) }),
+  MetricRecorded: obj({ ...exec, name: str, value: num }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

@@ -232,6 +232,13 @@ export class Environments {
     if (!r.ok) throw new Refused(r.rejection);
   }
 
+  /** Pauses (`true`) or resumes an environment, on behalf of `by`: nothing new is assigned while it is paused. */
+  async pause(project: string, env: string, paused: boolean, reason?: string, by?: Principal): Promise<void> {
+    const e = await this.get(project, env);
+    const r = await e.rt.execute(paused ? { type: "PauseEnvironment", ...(reason === undefined ? {} : { reason }) } : { type: "ResumeEnvironment" }, { by });
+    if (!r.ok) throw new Refused(r.rejection);
+  }
+
   /**
    * Branches `env` from `parent` as of the parent's sequence `at` (default:
    * its last), or as of the last commit at or before `atTime`, on behalf of `by`.

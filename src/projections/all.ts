@@ -13,6 +13,7 @@ import {
 import type { AnyProjection } from "./projection.js";
 import { deferralsProjection, memoProjection, pendingProjection } from "./reuse.js";
 import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
+import { progressProjection } from "./progress.js";
 
 /** What one run's history feeds (`steps` before `cache`: the cache reads step documents). */
 export const RUN_PROJECTIONS: readonly AnyProjection[] = [
@@ -21,6 +22,7 @@ export const RUN_PROJECTIONS: readonly AnyProjection[] = [
   executionsProjection,
   assetsProjection,
   checkpointsProjection,
+  progressProjection,
 ];
 
 /** Every projection of an environment. */

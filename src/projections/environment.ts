@@ -82,6 +82,8 @@ export interface EnvironmentDoc {
   readonly archived: boolean;
   readonly archivedAt?: number;
   readonly archivedBy?: Principal;
+  /** Paused: nothing new is assigned (absent: never paused, or resumed). */
+  readonly paused?: { readonly at: number; readonly by?: Principal; readonly reason?: string };
 }
 
 export const ENVIRONMENT_KEY = "environment";
@@ -93,7 +95,9 @@ export const environmentProjection: Projection<EnvironmentDoc> = {
     e.type === "EnvironmentCreated" ||
     e.type === "EnvironmentBranched" ||
     e.type === "EnvironmentRebased" ||
-    e.type === "EnvironmentArchived"
+    e.type === "EnvironmentArchived" ||
+    e.type === "EnvironmentPaused" ||
+    e.type === "EnvironmentResumed"
       ? [ENVIRONMENT_KEY]
       : [],
   evolve(doc, e) {
@@ -124,6 +128,15 @@ export const environmentProjection: Projection<EnvironmentDoc> = {
       }
       case "EnvironmentArchived":
         return doc ? { ...doc, archived: true, archivedAt: e.at, ...(e.by === undefined ? {} : { archivedBy: e.by }) } : doc;
+      case "EnvironmentPaused":
+        return doc
+          ? { ...doc, paused: { at: e.at, ...(e.by === undefined ? {} : { by: e.by }), ...(e.data.reason === undefined ? {} : { reason: e.data.reason }) } }
+          : doc;
+      case "EnvironmentResumed": {
+        if (!doc) return doc;
+        const { paused: _p, ...rest } = doc;
+        return rest;
+      }
       default:
         return doc;
     }

@@ -18,3 +18,4 @@ export { MemoryStore } from "./memory-store.js";
 export { ProjectionCorrupt, ProjectionGap } from "./errors.js";
 export * from "./compare.js";
 export * from "./checkpoints.js";
+export * from "./progress.js";

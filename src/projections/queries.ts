@@ -10,6 +10,7 @@ import type { AgentDoc, CallDoc, EnvironmentDoc, IdempotencyDoc, ManifestDoc } f
 import { ENVIRONMENT_KEY } from "./environment.js";
 import type { DocSource } from "./projection.js";
 import type { ExecutionDoc, RunDoc, StepDoc } from "./runs.js";
+import { progressOf, type ProgressDoc } from "./progress.js";
 
 /** A run with all its steps, every execution of each, and its assets. */
 export interface RunView {
@@ -22,6 +23,8 @@ export interface RunView {
   readonly assets: Readonly<Record<string, AssetDoc>>;
   /** The run's checkpoints (newest value of each), in key order; each names the step that saved it last. */
   readonly checkpoints?: readonly CheckpointDoc[];
+  /** By execution id: the progress and latest metrics of the executions that reported some (absent: none did). */
+  readonly progress?: Readonly<Record<string, ProgressDoc>>;
 }
 
 export const getRun = (src: DocSource, runId: RunId): RunDoc | undefined => src.get<RunDoc>("runs", runId);
@@ -77,7 +80,15 @@ export const getRunView = (src: DocSource, runId: RunId): RunView | undefined =>
     }
   }
   const checkpoints = checkpointsOfRun(src, runId);
-  return { run, steps, executions, assets, ...(checkpoints.length > 0 ? { checkpoints } : {}) };
+  const progress = progressOf(src, Object.keys(executions));
+  return {
+    run,
+    steps,
+    executions,
+    assets,
+    ...(checkpoints.length > 0 ? { checkpoints } : {}),
+    ...(Object.keys(progress).length > 0 ? { progress } : {}),
+  };
 };
 
 export const getCacheEntry = (src: DocSource, cacheKey: string): CacheDoc | undefined =>

@@ -243,6 +243,8 @@ export const runsProjection: Projection<RunDoc> = {
       case "AssetPersisted":
       case "AssetRestored":
       case "CheckpointSaved":
+      case "ExecutionProgressed":
+      case "MetricRecorded":
         return base;
       default:
         return unreachable(e);

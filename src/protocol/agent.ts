@@ -10,6 +10,7 @@
  */
 import { Type, type TObject, type TProperties, type TSchema } from "@sinclair/typebox";
 import { ID, ID_HINT, NAME, NAME_HINT } from "../events/ids.js";
+import { MAX_PROGRESS_MESSAGE, METRIC_NAME } from "./constants.js";
 import { AssetFileSchema, AssetRefSchema, HandleRefSchema, NamedString, ValueSchema, check, type Check } from "./schema.js";
 
 const strict = <T extends TProperties>(props: T, description?: string): TObject<T> =>
@@ -45,6 +46,10 @@ export const StepOptionsSchema = strict({
   memo: Type.Optional(Type.Boolean()),
   defer: Type.Optional(Type.Boolean()),
   wait: Type.Optional(Type.Boolean()),
+  concurrency: Type.Optional(
+    Type.Array(strict({ key: Str(1024), limit: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }), { maxItems: 16, description: "concurrency limits: key and limit" }),
+  ),
+  group: Type.Optional(Str(256)),
 });
 
 export const TargetRefSchema = strict({ repository: Str(), target: Str() });
@@ -163,6 +168,18 @@ export const AGENT_MESSAGES = {
     message: Type.String(),
     fields: Type.Optional(Fields()),
     at: Type.Number({ minimum: -8.64e15, maximum: 8.64e15, description: "a time in ms since 1970 (a valid date)" }),
+  }),
+  progress: strict({
+    type: Type.Literal("progress"),
+    executionId: ExecutionId(),
+    fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "a fraction from 0 to 1" })),
+    message: Type.Optional(Text(MAX_PROGRESS_MESSAGE)),
+  }),
+  metric: strict({
+    type: Type.Literal("metric"),
+    executionId: ExecutionId(),
+    name: NamedString(METRIC_NAME, "a metric name", "1-128 letters, digits, '_', '.', '-' and '/'"),
+    value: Type.Number({ minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE, description: "a finite number" }),
   }),
 } satisfies Record<string, TSchema>;
 

@@ -52,7 +52,12 @@ export interface RunAsOf {
 }
 
 /** `GET …/runs/{run}`: the run view, with the steps whose result came from an older result of a step they called; with `at`/`atTime`, `asOf`. */
-export type RunAnswer = RunView & { readonly stale: readonly string[]; readonly asOf?: RunAsOf };
+export type RunAnswer = RunView & {
+  readonly stale: readonly string[];
+  readonly asOf?: RunAsOf;
+  /** The run's queued executions and why each waits, when it has some (the live view only, not one as of the past). */
+  readonly queue?: readonly Waiting[];
+};
 
 /** One row of `GET …/runs/{run}/history`: an event with its commit's sequence and its place in the commit. */
 export type HistoryEntry = Event & { readonly seq: number; readonly index: number };
@@ -123,7 +128,17 @@ export interface Waiting {
   /** `repository:target`. */
   readonly target: string;
   readonly requires?: { readonly [tag: string]: readonly string[] };
-  readonly reason: "backoff" | "waiting-for-handles" | "no-agent-hosts-target" | "no-agent-with-tags" | "no-capacity" | "assignable";
+  readonly reason:
+    | "backoff"
+    | "waiting-for-handles"
+    | "no-agent-hosts-target"
+    | "no-agent-with-tags"
+    | "no-capacity"
+    | "assignable"
+    | "concurrency-limit"
+    | "environment-paused";
+  /** With `concurrency-limit`: the limit that holds it, and how many of its permits are taken. */
+  readonly limit?: { readonly key: string; readonly limit: number; readonly taken: number };
   /** The reason in words. */
   readonly message: string;
 }

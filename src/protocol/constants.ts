@@ -31,3 +31,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  * outside: deeper values would overflow the stack of the encoder.
  */
 export const MAX_VALUE_DEPTH = 128;
+
+/** What a metric may be named (`metric(name, value)`): 1-128 letters, digits, `_`, `.`, `-` and `/`. */
+export const METRIC_NAME = /^[A-Za-z0-9_./-]{1,128}$/;
+/** Longest progress message, in characters. */
+export const MAX_PROGRESS_MESSAGE = 1024;

@@ -69,6 +69,7 @@ export const CreateTokenBody = strict({
   expiresInMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 10 * 366 * 86_400_000, description: "expires this long after its creation, ms" })),
 });
 export const RevokeTokenBody = strict({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })) });
+export const PauseEnvBody = strict({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "why, for the record" })) });
 
 interface RouteSpec {
   /** The route's name: the server dispatches on it (each name has exactly one handler). */
@@ -108,6 +109,8 @@ const TABLE = [
     query: strict({ after: Type.Optional(Type.String({ pattern: "^(?:0|[1-9][0-9]{0,15})$", description: "resume after this log sequence (as Last-Event-ID)" })) }),
   },
   { name: "archiveEnv", method: "POST", path: `${ENV}/archive`, summary: "archive an environment" },
+  { name: "pauseEnv", method: "POST", path: `${ENV}/pause`, summary: "pause an environment: nothing new is assigned", body: PauseEnvBody },
+  { name: "resumeEnv", method: "POST", path: `${ENV}/resume`, summary: "resume a paused environment" },
   {
     name: "listRuns",
     method: "GET",

@@ -162,7 +162,11 @@ export type AgentMessage =
       readonly message: string;
       readonly fields?: { readonly [key: string]: Value };
       readonly at: number;
-    };
+    }
+  /** Task code reported how far it is (`progress()`), throttled by the agent. */
+  | { readonly type: "progress"; readonly executionId: string; readonly fraction?: number; readonly message?: string }
+  /** Task code recorded a metric's value (`metric()`), throttled by the agent. */
+  | { readonly type: "metric"; readonly executionId: string; readonly name: string; readonly value: number };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 

@@ -26,6 +26,8 @@ export const PERMISSIONS: { readonly [R in RouteName]: Permission } = {
   createEnv: "admin",
   updateEnv: "admin",
   archiveEnv: "admin",
+  pauseEnv: "admin",
+  resumeEnv: "admin",
   envChanges: "read",
   listRuns: "read",
   submitRun: "submit",

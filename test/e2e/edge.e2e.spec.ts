@@ -242,7 +242,7 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
     const submit = doc.routes.find((r) => r.method === "POST" && r.path.endsWith("/runs"))!;
     expect(Object.keys(submit.body!.properties)).toEqual(["target", "arguments", "idempotencyKey", "queue"]);
     expect(Object.keys(doc.agentMessages).sort()).toEqual(
-      ["cancel", "failed", "heartbeat", "hello", "load-checkpoint", "log", "persist", "restore", "result", "save-checkpoint", "started", "submit", "succeeded"],
+      ["cancel", "failed", "heartbeat", "hello", "load-checkpoint", "log", "metric", "persist", "progress", "restore", "result", "save-checkpoint", "started", "submit", "succeeded"],
     );
     expect(JSON.stringify(doc.agentMessages["hello"])).toContain('"timeoutMs":{"minimum":0');
   });

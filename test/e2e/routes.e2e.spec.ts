@@ -361,6 +361,44 @@ const CASES = byKey([
     },
   ],
   [
+    `POST ${ENV}/pause`,
+    {
+      async success(c) {
+        const env = await c.freshEnv();
+        const paused = await c.ok<{ paused?: { at: number; reason?: string } }>("POST", `${env}/pause`, { reason: "maintenance" });
+        expect(paused.paused).toMatchObject({ at: expect.any(Number), reason: "maintenance" });
+        // Pausing again changes nothing (the first pause stays).
+        expect((await c.ok<{ paused?: { at: number } }>("POST", `${env}/pause`)).paused).toEqual(paused.paused);
+        await c.ok("POST", `${env}/resume`);
+      },
+      refusals: async (c) => {
+        const env = await c.freshEnv();
+        return [
+          { what: "a reason that is not a string", path: `${env}/pause`, body: { reason: 5 }, status: 400, error: /body\.reason must be/ },
+          { what: "an unknown field", path: `${env}/pause`, body: { for: "ever" }, status: 400, error: /for is not a known field/ },
+        ];
+      },
+    },
+  ],
+  [
+    `POST ${ENV}/resume`,
+    {
+      async success(c) {
+        const env = await c.freshEnv();
+        await c.ok("POST", `${env}/pause`);
+        const resumed = await c.ok<{ paused?: unknown; name: string }>("POST", `${env}/resume`);
+        expect(resumed.paused).toBeUndefined();
+        expect(resumed.name).toBe(env.split("/").at(-1));
+        // Resuming one not paused changes nothing.
+        expect((await c.ok<{ paused?: unknown }>("POST", `${env}/resume`)).paused).toBeUndefined();
+      },
+      refusals: async (c) => {
+        const env = await c.freshEnv();
+        return [{ what: "a body (the route takes none)", path: `${env}/resume`, body: { now: true }, status: 400, error: /now is not a known field/ }];
+      },
+    },
+  ],
+  [
     `GET ${ENV}/runs`,
     {
       async success(c) {

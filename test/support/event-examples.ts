@@ -125,6 +125,13 @@ export const EXAMPLES = {
       arguments: [],
       options: { retries: { limit: 0, delayMs: 0, factor: 1, maxDelayMs: 0 }, cache: {} },
     }),
+    runEvent("StepScheduled", {
+      stepId: STEP,
+      target,
+      kind: "task",
+      arguments: ["acme"],
+      options: { concurrency: [{ key: "target:shop:sync:acme", limit: 1 }, { key: "group:db", limit: 4 }], group: "db" },
+    }),
   ],
   ExecutionCreated: [
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 2, reason: "retry", notBefore: T0 + 400 }),
@@ -244,6 +251,14 @@ export const EXAMPLES = {
   ],
   EnvironmentRebased: [envEvent("EnvironmentRebased", { base: "production" as EnvName }), envEvent("EnvironmentRebased", { base: null })],
   EnvironmentArchived: [envEvent("EnvironmentArchived", { reason: "merged" }), envEvent("EnvironmentArchived", {})],
+  EnvironmentPaused: [envEvent("EnvironmentPaused", { reason: "maintenance" }), envEvent("EnvironmentPaused", {})],
+  EnvironmentResumed: [envEvent("EnvironmentResumed", {})],
+  ExecutionProgressed: [
+    runEvent("ExecutionProgressed", { executionId: EXEC, stepId: STEP, fraction: 0.25, message: "epoch 1 of 4" }),
+    runEvent("ExecutionProgressed", { executionId: EXEC, stepId: STEP, fraction: 1 }),
+    runEvent("ExecutionProgressed", { executionId: EXEC, stepId: STEP, message: "warming up" }),
+  ],
+  MetricRecorded: [runEvent("MetricRecorded", { executionId: EXEC, stepId: STEP, name: "loss", value: 0.125 }), runEvent("MetricRecorded", { executionId: EXEC, stepId: STEP, name: "rows", value: -3 })],
   TokenCreated: [
     attributed(
       envEvent("TokenCreated", {

@@ -49,7 +49,7 @@ describe("the CLI's table", () => {
       [["show"], /give RUN: a run id/, usageOf(RUNS, "show")],
       [["show", "R1", "R2"], /unexpected argument "R2"/, usageOf(RUNS, "show")],
       [["frob"], /unknown subcommand "frob"/, usageOf(RUNS)],
-      [[], /give a subcommand: ls, show, wait, history, logs, cancel, rerun/, usageOf(RUNS)],
+      [[], /give a subcommand: ls, show, wait, watch, history, logs, cancel, rerun/, usageOf(RUNS)],
     ] as const) {
       const e = thrown(() => parse(RUNS, argv));
       expect(e, argv.join(" ")).toBeInstanceOf(UsageError);

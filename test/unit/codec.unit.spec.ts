@@ -247,6 +247,13 @@ describe("decodeCommit on valid msgpack that is not a valid commit", () => {
       ]),
       "event[0](StepScheduled).data.options.retries.limit must be a whole number >= 0",
     ],
+    [
+      "a concurrency limit of 0",
+      rawCommit([
+        { ...raw(EXAMPLES.StepScheduled[0]!), data: { ...EXAMPLES.StepScheduled[0]!.data, options: { concurrency: [{ key: "group:db", limit: 0 }] } } },
+      ]),
+      "event[0](StepScheduled).data.options.concurrency[0].limit must be a whole number >= 1",
+    ],
     ["a bad second event", rawCommit([started, { ...raw(started), at: "now" }]), "event[1].at must be a whole number >= 0"],
   ])("reports %s", (_what, bytes, message) => {
     expect(corruptMessage(bytes)).toContain(message);

@@ -82,3 +82,22 @@ describe("environments: ArchiveEnvironment", () => {
     given().when({ type: "ArchiveEnvironment" }).rejected("UnknownEnvironment", { env: "" });
   });
 });
+
+describe("environments: PauseEnvironment and ResumeEnvironment", () => {
+  it("pausing is recorded (with its reason), and resuming a paused environment", () => {
+    given(environmentCreated()).when({ type: "PauseEnvironment" }).then(envEvent("EnvironmentPaused", {}));
+    given(environmentCreated()).when({ type: "PauseEnvironment", reason: "maintenance" }).then(envEvent("EnvironmentPaused", { reason: "maintenance" }));
+    given(environmentCreated(), envEvent("EnvironmentPaused", {})).when({ type: "ResumeEnvironment" }).then(envEvent("EnvironmentResumed", {}));
+  });
+
+  it("pausing a paused environment, or resuming one not paused, decides nothing; paused again after a resume, it is recorded again", () => {
+    given(environmentCreated(), envEvent("EnvironmentPaused", {})).when({ type: "PauseEnvironment" }).nothing();
+    given(environmentCreated()).when({ type: "ResumeEnvironment" }).nothing();
+    given(environmentCreated(), envEvent("EnvironmentPaused", {}), envEvent("EnvironmentResumed", {})).when({ type: "PauseEnvironment" }).then(envEvent("EnvironmentPaused", {}));
+  });
+
+  it("an environment that does not exist is refused", () => {
+    given().when({ type: "PauseEnvironment" }).rejected("UnknownEnvironment", { env: "" });
+    given().when({ type: "ResumeEnvironment" }).rejected("UnknownEnvironment", { env: "" });
+  });
+});

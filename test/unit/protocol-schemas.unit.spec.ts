@@ -43,7 +43,7 @@ describe("protocol schemas", () => {
     expectTypeOf<FieldMismatch>().toEqualTypeOf<never>();
     expectTypeOf<keyof Static<typeof StepOptionsSchema>>().toEqualTypeOf<keyof StepOptions>();
     expectTypeOf<keyof Static<typeof RepositoryManifestSchema>["targets"][number]>().toEqualTypeOf<keyof TargetManifest>();
-    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(13);
+    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(15);
   });
 
   it("valid frames of every agent message type pass, with tagged values of every kind", () => {
@@ -64,6 +64,9 @@ describe("protocol schemas", () => {
       { type: "save-checkpoint", requestId: 1, executionId: "x", name: "progress", value: values },
       { type: "save-checkpoint", requestId: 2, executionId: "x", name: "big", value: null, valueBlob: { key: `sha256:${"0".repeat(64)}`, size: 1, sha256: "0".repeat(64) } },
       { type: "load-checkpoint", requestId: 1, executionId: "x", name: "progress" },
+      { type: "progress", executionId: "x", fraction: 0.5, message: "half" },
+      { type: "progress", executionId: "x" },
+      { type: "metric", executionId: "x", name: "loss/train", value: -0.5 },
     ];
     for (const f of frames) expect(checkAgentMessage(f), f.type).toBeUndefined();
     const server: ServerMessage[] = [
@@ -84,6 +87,13 @@ describe("protocol schemas", () => {
     expect(checkAgentMessage({ type: "log", executionId: "x", level: "info", message: "m", at: Number.NaN })).toBe("invalid log message: at must be a time in ms since 1970 (a valid date)");
     expect(checkAgentMessage({ type: "heartbeat", running: [], x: 1 })).toBe("invalid heartbeat message: x is not a known field: remove it");
     expect(checkServerMessage({ type: "abort", executionId: "x", reason: "bored" })).toMatch(/reason must be one of "cancelled", "timed_out", "abandoned"/);
+    expect(checkAgentMessage({ type: "progress", executionId: "x", fraction: 2 })).toMatch(/^invalid progress message: fraction must be/);
+    expect(checkAgentMessage({ type: "metric", executionId: "x", name: "a b", value: 1 })).toMatch(/^invalid metric message: name/);
+    expect(checkAgentMessage({ type: "metric", executionId: "x", name: "a", value: Number.POSITIVE_INFINITY })).toMatch(/^invalid metric message: value/);
+    const submit = { type: "submit", requestId: 1, executionId: "x", target: { repository: "r", target: "t" }, arguments: [] };
+    expect(checkAgentMessage({ ...submit, options: { concurrency: [{ key: "group:db", limit: 2 }], group: "db" } })).toBeUndefined();
+    expect(checkAgentMessage({ ...submit, options: { concurrency: [{ key: "group:db", limit: 0 }] } })).toMatch(/^invalid submit message: options\.concurrency\[0\]\.limit must be/);
+    expect(checkAgentMessage({ ...submit, options: { group: "" } })).toMatch(/^invalid submit message: options\.group/);
     expect(checkAgentMessage({ type: "constructor" })).toMatch(/^unknown message type "constructor"/);
     expect(checkAgentMessage({ type: "__proto__" })).toMatch(/^unknown message type/);
   });

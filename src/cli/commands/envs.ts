@@ -1,4 +1,4 @@
-/** `tributary envs ls | create NAME | update NAME | archive NAME | branch NAME`: see ENVS in ../table.ts. */
+/** `tributary envs ls | create NAME | update NAME | archive NAME | branch NAME | pause NAME | resume NAME`: see ENVS in ../table.ts. */
 import { toJson } from "../../protocol/json.js";
 import type { EnvironmentAnswer } from "../../protocol/api.js";
 import { CliError, clientOf } from "../client.js";
@@ -37,6 +37,17 @@ export const run = async (argv: string[]): Promise<number> => {
   if (sub === "archive" && name) {
     const r = await client.archiveEnvironment(name);
     console.log(values.json ? toJson(r) : `archived environment ${t.project}/${name}: it accepts no new runs and cannot be a base`);
+    return 0;
+  }
+  if ((sub === "pause" || sub === "resume") && name) {
+    const r = sub === "pause" ? await client.pauseEnvironment(name, values.reason === undefined ? {} : { reason: values.reason }) : await client.resumeEnvironment(name);
+    console.log(
+      values.json
+        ? toJson(r)
+        : sub === "pause"
+          ? `paused environment ${t.project}/${name}: nothing new is assigned until 'tributary envs resume ${name}'`
+          : `resumed environment ${t.project}/${name}: its queued executions are assigned again`,
+    );
     return 0;
   }
   if (sub === "branch" && name && values.from) {

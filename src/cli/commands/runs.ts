@@ -1,4 +1,4 @@
-/** `tributary runs ls | show RUN | wait RUN | history RUN | logs RUN | cancel RUN | rerun RUN STEP | diff RUN [B]`: see RUNS in ../table.ts. */
+/** `tributary runs ls | show RUN | watch RUN | wait RUN | history RUN | logs RUN | cancel RUN | rerun RUN STEP | diff RUN [B]`: see RUNS in ../table.ts. */
 import type { Commit, Event } from "../../events/index.js";
 import { toJson } from "../../protocol/json.js";
 import type { LogLine } from "../../protocol/api.js";
@@ -10,6 +10,7 @@ import { renderHistory, renderRunTree, showValue } from "../output.js";
 import { RUNS } from "../table.js";
 import { parse, UsageError, usageOf } from "../usage.js";
 import { noting, printOutcome, waitForRun } from "../wait.js";
+import { watchRun } from "../watch.js";
 
 export const run = async (argv: string[]): Promise<number> => {
   // Arguments, checked against the table.
@@ -43,8 +44,12 @@ export const run = async (argv: string[]): Promise<number> => {
       if (at !== undefined && values["at-time"] !== undefined) throw new UsageError("give --at or --at-time, not both", usageOf(RUNS));
       const view = await client.run(runId).view({ ...(at === undefined ? {} : { at }), ...(values["at-time"] === undefined ? {} : { atTime: values["at-time"] }) });
       const seen = view.asOf?.seenFrom ? `as of seq ${view.asOf.seq} of ${view.asOf.env}'s log (this environment sees the run from its ${view.asOf.seenFrom})\n` : "";
-      out(view, () => seen + renderRunTree(view, new Set(view.stale)));
+      out(view, () => seen + renderRunTree(view, new Set(view.stale), view.queue ?? []));
       return 0;
+    }
+    case "watch": {
+      if (!runId) break;
+      return watchRun(client, runId, { tty: process.stdout.isTTY === true && !values.json, json: values.json === true, columns: () => process.stdout.columns });
     }
     case "wait": {
       if (!runId) break;

@@ -97,6 +97,9 @@ export type Command =
   // Commands on an execution name it alone: the decider reads its run from the execution.
   | { readonly type: "AssignExecution"; readonly executionId: ExecutionId; readonly agentId: AgentId }
   | { readonly type: "RecordStarted"; readonly executionId: ExecutionId; readonly agentId: AgentId }
+  /** Task code reported its progress (`fraction` from 0 to 1, a message) or a metric's value. */
+  | { readonly type: "RecordProgress"; readonly executionId: ExecutionId; readonly agentId: AgentId; readonly fraction?: number; readonly message?: string }
+  | { readonly type: "RecordMetric"; readonly executionId: ExecutionId; readonly agentId: AgentId; readonly name: string; readonly value: number }
   | {
       readonly type: "RecordResult";
       readonly executionId: ExecutionId;
@@ -147,6 +150,9 @@ export type Command =
       readonly base: ProposedBase | null;
     }
   | { readonly type: "ArchiveEnvironment"; readonly reason?: string }
+  /** Nothing new is assigned until `ResumeEnvironment`. */
+  | { readonly type: "PauseEnvironment"; readonly reason?: string }
+  | { readonly type: "ResumeEnvironment" }
   | {
       /** Records an asset an execution persisted; its blobs are already stored. */
       readonly type: "PersistAsset";

@@ -19,10 +19,11 @@ import { environments } from "./deciders/environments.js";
 import { executions } from "./deciders/executions.js";
 import { runs } from "./deciders/runs.js";
 import { tokens } from "./deciders/tokens.js";
+import { progress } from "./deciders/progress.js";
 import type { CommandOf, DecideContext, Decision, Handlers } from "./decision.js";
 import type { Model } from "./model.js";
 
-const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...checkpoints };
+const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...checkpoints, ...progress };
 
 const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Model, ctx: DecideContext): Decision =>
   HANDLERS[type](cmd, m, ctx);

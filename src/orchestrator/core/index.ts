@@ -6,7 +6,7 @@ export type { Call, Command } from "./commands.js";
 export { assetIdOf, callIdOf, checkpointKeyOf, decide, executionIdOf, mergeOptions, rerunnable, CANCELS_PER_COMMIT, type DecideContext, type Decision } from "./decide.js";
 export { modelOf, type Inherited, type Model } from "./model.js";
 export { waitingReasons, type Waiting } from "./queue.js";
-export { nextActions, trackActive, handlesIn, satisfies, type Action, type ActiveExecution, type AgentSlot, type Liveness, type Plan } from "./next-actions.js";
+export { nextActions, trackActive, handlesIn, satisfies, permitsTaken, fullLimit, type Action, type ActiveExecution, type AgentSlot, type Gate, type Liveness, type Plan } from "./next-actions.js";
 export { rejectionMessage, rejectionStatus, type Rejection } from "./rejections.js";
 export { ABANDON_RETRIES, FREE_ABANDON_CAUSES, delayFor, shouldRetry } from "./retry-policy.js";
 export {

@@ -5,7 +5,7 @@
  * their deadline, abandon executions their agent no longer runs — and when
  * to look again.
  */
-import type { AbandonCause, AgentId, Event, ExecutionId, RunId, StepId, TargetRef } from "../../events/index.js";
+import type { AbandonCause, AgentId, ConcurrencyLimit, Event, ExecutionId, RunId, StepId, TargetRef } from "../../events/index.js";
 import type { ExecutionDoc, StepDoc } from "../../projections/index.js";
 import { HANDLE_TAG } from "../../protocol/constants.js";
 import { isHandleValue } from "../../protocol/values.js";
@@ -26,7 +26,38 @@ export interface ActiveExecution {
   readonly startedAt?: number;
   /** Steps (`runId/stepId`) whose outcome the execution waits for before it may be assigned (option `wait`). */
   readonly waitFor?: readonly string[];
+  /** The concurrency limits it counts against (its step's `options.concurrency`). */
+  readonly concurrency?: readonly ConcurrencyLimit[];
 }
+
+/** What holds every queued execution, whatever the agents: the environment paused. */
+export interface Gate {
+  /** The environment is paused: nothing new is assigned (what runs goes on). */
+  readonly paused?: boolean;
+}
+
+/**
+ * Assigned and running executions per concurrency key: the permits taken.
+ * Derived from the active set, itself derived from the log, so a restart
+ * leaks none.
+ */
+export const permitsTaken = (active: Iterable<ActiveExecution>): Map<string, number> => {
+  const taken = new Map<string, number>();
+  for (const x of active) {
+    if (x.status === "queued" || !x.concurrency) continue;
+    for (const c of x.concurrency) taken.set(c.key, (taken.get(c.key) ?? 0) + 1);
+  }
+  return taken;
+};
+
+/** The first of an execution's limits that is full, if one is. */
+export const fullLimit = (x: ActiveExecution, taken: ReadonlyMap<string, number>): (ConcurrencyLimit & { readonly taken: number }) | undefined => {
+  for (const c of x.concurrency ?? []) {
+    const n = taken.get(c.key) ?? 0;
+    if (n >= c.limit) return { ...c, taken: n };
+  }
+  return undefined;
+};
 
 /** A connected agent, as the scheduler sees it. */
 export interface AgentSlot {
@@ -90,6 +121,8 @@ export const nextActions = (
   liveness: number | Liveness,
   /** Has the step `runId/stepId` an outcome? (For executions with `waitFor`.) */
   resolved: (step: string) => boolean = () => true,
+  /** What holds all queued work (the environment paused). */
+  gate: Gate = {},
 ): Plan => {
   const { graceMs, startedAt, restartGraceMs = graceMs, lostAt } = typeof liveness === "number" ? { graceMs: liveness } : liveness;
   const actions: Action[] = [];
@@ -98,8 +131,10 @@ export const nextActions = (
   const byId = new Map(agents.map((a) => [a.agentId, a]));
   const load = new Map<string, number>(agents.map((a) => [a.agentId, 0]));
   const queued: ActiveExecution[] = [];
+  const all = [...active];
+  const taken = permitsTaken(all);
 
-  for (const x of active) {
+  for (const x of all) {
     if (x.status === "queued") {
       queued.push(x);
       continue;
@@ -138,11 +173,13 @@ export const nextActions = (
   }
 
   for (const x of queued) {
+    if (gate.paused) break; // nothing new while paused (time-outs and abandons above still apply)
     if (x.notBefore !== undefined && x.notBefore > now) {
       soon(x.notBefore);
       continue;
     }
     if (x.waitFor?.some((s) => !resolved(s))) continue; // held until its handle arguments resolve
+    if (fullLimit(x, taken)) continue; // held until an execution counting against the same limit ends
     const key = `${x.target.repository}:${x.target.target}`;
     let best: AgentSlot | undefined;
     let bestFree = 0;
@@ -156,6 +193,7 @@ export const nextActions = (
     }
     if (!best) continue; // queued until an agent that can run it has room
     load.set(best.agentId, (load.get(best.agentId) ?? 0) + 1);
+    for (const c of x.concurrency ?? []) taken.set(c.key, (taken.get(c.key) ?? 0) + 1);
     actions.push({ type: "assign", runId: x.runId, executionId: x.executionId, agentId: best.agentId });
   }
   return wakeAt === undefined ? { actions } : { actions, wakeAt };
@@ -180,6 +218,7 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
         ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
         ...(e.data.notBefore === undefined ? {} : { notBefore: e.data.notBefore }),
         ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
+        ...(step.options.concurrency?.length ? { concurrency: step.options.concurrency } : {}),
       });
       return;
     }
@@ -219,6 +258,7 @@ export const activeOf = (x: ExecutionDoc, step: StepDoc): ActiveExecution => ({
   ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
   ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
   ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
+  ...(step.options.concurrency?.length ? { concurrency: step.options.concurrency } : {}),
 });
 
 /** `runId/stepId` of every handle inside `value`, at any depth. */

@@ -82,6 +82,7 @@ export class CommitEffects {
           this.resolveDeferrals(e.data.to.runId, e.data.to.stepId);
           break;
         case "ExecutionCreated":
+        case "EnvironmentResumed":
           this.d.kick();
           break;
         default:

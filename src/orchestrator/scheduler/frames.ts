@@ -92,7 +92,8 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
   // (its log lines may trail its end). `started` and the results are checked by their deciders.
   if (m.type !== "started" && m.type !== "succeeded" && m.type !== "failed") {
     const x = orch.model.execution(executionId);
-    if (!x || x.agentId !== agentId || (m.type !== "log" && isFinished(x.status))) {
+    // Progress and metrics may trail the end too: their decider drops them then.
+    if (!x || x.agentId !== agentId || (m.type !== "log" && m.type !== "progress" && m.type !== "metric" && isFinished(x.status))) {
       return fail(`execution ${executionId} is not one this agent is running: a ${m.type} is asked on behalf of one`);
     }
   }
@@ -163,6 +164,12 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
         if (x) d.logs.append({ ...m, runId: x.runId, stepId: x.stepId });
         return;
       }
+      case "progress":
+        await run({ type: "RecordProgress", executionId, agentId, ...(m.fraction === undefined ? {} : { fraction: m.fraction }), ...(m.message === undefined ? {} : { message: m.message }) });
+        return;
+      case "metric":
+        await run({ type: "RecordMetric", executionId, agentId, name: m.name, value: m.value });
+        return;
     }
   } catch (e) {
     if (e instanceof BlobRefused) return fail(e.message);

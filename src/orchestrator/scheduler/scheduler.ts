@@ -120,7 +120,7 @@ export class EnvScheduler {
       const r = parseRunId(runId);
       const s = parseStepId(stepId);
       return r._tag === "Right" && s._tag === "Right" && this.orch.hasOutcome(r.right, s.right);
-    });
+    }, { paused: this.orch.model.environment()?.paused !== undefined });
   }
 
   close(): void {

@@ -84,7 +84,7 @@ export class TickLoop {
         const r = parseRunId(runId);
         const s = parseStepId(stepId);
         return r._tag === "Right" && s._tag === "Right" && this.orch.hasOutcome(r.right, s.right);
-      });
+      }, { paused: this.orch.model.environment()?.paused !== undefined });
       const done = plan.actions.map((a) => {
         const cmd: Command =
           a.type === "assign"

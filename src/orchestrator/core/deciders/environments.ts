@@ -67,6 +67,22 @@ export const archiveEnvironment: Handler<"ArchiveEnvironment"> = (cmd, m, ctx) =
   return accept([envEvent(ctx, "EnvironmentArchived", cmd.reason === undefined ? {} : { reason: cmd.reason })]);
 };
 
+/** Paused, once: nothing new is assigned until resumed (pausing a paused environment decides nothing). */
+export const pauseEnvironment: Handler<"PauseEnvironment"> = (cmd, m, ctx) => {
+  const here = m.environment();
+  if (!here) return reject({ _tag: "UnknownEnvironment", env: "" });
+  if (here.paused) return none;
+  return accept([envEvent(ctx, "EnvironmentPaused", cmd.reason === undefined ? {} : { reason: cmd.reason })]);
+};
+
+/** Resumed, if paused. */
+export const resumeEnvironment: Handler<"ResumeEnvironment"> = (_cmd, m, ctx) => {
+  const here = m.environment();
+  if (!here) return reject({ _tag: "UnknownEnvironment", env: "" });
+  if (!here.paused) return none;
+  return accept([envEvent(ctx, "EnvironmentResumed", {})]);
+};
+
 /** The project of the server's own log (tokens) is not the users'. */
 const reserved = (project: string): Rejection => ({ _tag: "InvalidName", message: `project name ${JSON.stringify(project)} is reserved for the server's own log: choose another` });
 
@@ -81,9 +97,13 @@ const baseRefusal = (project: string, base: ProposedBase): Rejection | undefined
 export const environmentCycle = (env: string, chain: readonly string[]): Rejection | undefined =>
   chain.includes(env) ? { _tag: "EnvironmentCycle", path: [env, ...chain.slice(0, chain.indexOf(env) + 1)] } : undefined;
 
-export const environments: Handlers<"CreateEnvironment" | "BranchEnvironment" | "RebaseEnvironment" | "ArchiveEnvironment"> = {
+export const environments: Handlers<
+  "CreateEnvironment" | "BranchEnvironment" | "RebaseEnvironment" | "ArchiveEnvironment" | "PauseEnvironment" | "ResumeEnvironment"
+> = {
   CreateEnvironment: createEnvironment,
   BranchEnvironment: branchEnvironment,
   RebaseEnvironment: rebaseEnvironment,
   ArchiveEnvironment: archiveEnvironment,
+  PauseEnvironment: pauseEnvironment,
+  ResumeEnvironment: resumeEnvironment,
 };

@@ -55,6 +55,17 @@ export const environmentRoutes = {
     return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
   },
 
+  pauseEnv: async (ctx, { params: { project, env }, body, principal }) => {
+    const { reason } = (body ?? {}) as { reason?: string };
+    await ctx.envs.pause(project, env, true, reason, principal);
+    return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
+  },
+
+  resumeEnv: async (ctx, { params: { project, env }, principal }) => {
+    await ctx.envs.pause(project, env, false, undefined, principal);
+    return { name: env, ...getEnvironment((await ctx.envs.get(project, env)).rt.source) };
+  },
+
   // Straight from the log: the environment's orchestrator may not start on a log that does not decode.
   verifyLog: async (ctx, { params: { project, env } }) => {
     const ref = logRef(project, env);

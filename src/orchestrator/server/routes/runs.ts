@@ -42,8 +42,9 @@ export const runRoutes = {
       const { view, asOf } = await runAsOfQuery(ctx, env, r.params.runId, r.query);
       return { ...view, stale: staleSteps(view), asOf };
     }
-    const view = await runOf(ctx, env, r);
-    return { ...view, stale: staleSteps(view) };
+    const now = await runOf(ctx, env, r);
+    const queue = env.scheduler.queue().filter((w) => w.runId === now.run.runId);
+    return { ...now, stale: staleSteps(now), ...(queue.length > 0 ? { queue } : {}) };
   },
 
   runHistory: async (ctx, r) => {
