@@ -33,3 +33,10 @@ export const fitLog = (m: Extract<AgentMessage, { type: "log" }>): Extract<Agent
   }
   return out;
 };
+
+/** Why a task's request of `bytes` encoded is refused at the agent (over the frame limit), or `undefined` when it fits. */
+export const oversizeRequest = (kind: string, bytes: number): string | undefined => {
+  if (bytes <= MAX_FRAME_BYTES) return undefined;
+  const hint = kind === "submit" ? "arguments" : kind === "persist" ? "metadata" : "request";
+  return `the ${kind} request is ${bytes} bytes encoded, over the frame limit of ${MAX_FRAME_BYTES} bytes: make its ${hint} smaller, or persist large data as an asset`;
+};

@@ -139,11 +139,16 @@ export interface Agent extends EventEmitter {
   /** Resolves when the agent is connected (at once if it is). */
   waitConnected(): Promise<void>;
   /**
-   * Stops gracefully: new executions are declined (failed, retryable), the
-   * running ones have `drainMs` (default 5000) to finish, the server has up
-   * to a second more to acknowledge the results, then the socket closes and
-   * the workers stop (what still runs then is abandoned, for the server to
-   * retry).
+   * Stops gracefully (a drain): new executions are declined (`AgentStopping`:
+   * the server gives this agent nothing more), the running ones have
+   * `drainMs` (default 5000) to finish. With `abortLeft` (the default when
+   * `drainMs > 0`) what still runs then is aborted and reported as
+   * `AgentStopping`: the server records it abandoned (cause
+   * `agent-stopping`, counted against no retry limit) and runs it again on
+   * another agent, resuming its calls. The server has up to a second more to
+   * acknowledge the results, then the socket closes and the workers stop.
+   * `drainMs: 0` without `abortLeft` stops at once: what runs is lost with
+   * the agent (the server abandons it as `agent-lost` after its grace).
    */
-  stop(options?: { readonly drainMs?: number }): Promise<void>;
+  stop(options?: { readonly drainMs?: number; readonly abortLeft?: boolean }): Promise<void>;
 }

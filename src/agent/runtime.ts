@@ -11,8 +11,9 @@ import { EventEmitter } from "node:events";
 import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
 import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "../protocol/messages.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
+import { DEFAULT_DRAIN_MS, lostInfo, stoppingInfo, until } from "./drain.js";
 import { Connection } from "./connection.js";
-import { fitLog, fitResult } from "./frame-limits.js";
+import { fitLog, fitResult, oversizeRequest } from "./frame-limits.js";
 import { InFlight } from "./in-flight.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
@@ -25,10 +26,6 @@ export type { Agent, AgentLogEntry, AgentOptions } from "./runtime-options.js";
 const MAX_BUFFERED_LOGS = 1000;
 /** How long before a request or result the server could not act on is sent again. */
 const RESEND_AFTER_MS = 1000;
-const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
-  l.abortReason !== undefined
-    ? abortInfo(l.abortReason)
-    : { type: "WorkerRestarted", message: `the worker running the execution went away: ${why}`, retryable: true };
 
 /**
  * Starts an agent: loads the modules in `workers` worker threads, connects
@@ -61,6 +58,8 @@ class AgentRuntime extends EventEmitter implements Agent {
   readonly #logs: AgentMessage[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** Set when the drain ended with executions left: they are aborted and reported as the agent's stopping. */
+  #gaveBack: number | undefined;
   #started: { resolve(): void; reject(e: Error): void } | undefined;
 
   constructor(options: AgentOptions) {
@@ -142,14 +141,18 @@ class AgentRuntime extends EventEmitter implements Agent {
     return this.connected ? Promise.resolve() : new Promise((resolve) => this.once("connected", () => resolve()));
   }
 
-  async stop(options: { readonly drainMs?: number } = {}): Promise<void> {
+  async stop(options: { readonly drainMs?: number; readonly abortLeft?: boolean } = {}): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    const drainMs = options.drainMs ?? 5000;
-    const deadline = Date.now() + drainMs;
-    while (this.#accepted.size > 0 && Date.now() < deadline && this.connected) await sleep(20);
-    const ackDeadline = Date.now() + Math.min(drainMs, 1000);
-    while (this.#inFlight.unacknowledged > 0 && Date.now() < ackDeadline && this.connected) await sleep(20);
+    const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+    await until(() => this.#accepted.size === 0 || !this.connected, drainMs);
+    if ((options.abortLeft ?? drainMs > 0) && this.#accepted.size > 0 && this.connected) {
+      // Given back: aborted, and reported as the agent's stopping (see #report), for another agent to run.
+      this.#gaveBack = drainMs;
+      for (const id of [...this.#accepted.keys()]) this.#abort(id, "abandoned");
+      await until(() => this.#accepted.size === 0 || !this.connected, this.#o.abortGraceMs + 500);
+    }
+    await until(() => this.#inFlight.unacknowledged === 0 || !this.connected, this.#gaveBack !== undefined ? 1000 : Math.min(drainMs, 1000));
     clearInterval(this.#heartbeat);
     await this.#conn.close();
     await this.#pool.stop();
@@ -244,7 +247,7 @@ class AgentRuntime extends EventEmitter implements Agent {
       return;
     }
     if (this.#stopping) {
-      this.#report({ type: "failed", executionId, error: { type: "AgentStopping", message: "the agent is stopping", retryable: true } });
+      this.#report({ type: "failed", executionId, error: stoppingInfo() });
       return;
     }
     this.#accepted.set(executionId, order);
@@ -306,16 +309,8 @@ class AgentRuntime extends EventEmitter implements Agent {
         const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
         // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
         const bytes = encodeMessage(message);
-        const size = bytes.length;
-        if (size > MAX_FRAME_BYTES) {
-          const hint = m.request.type === "submit" ? "arguments" : m.request.type === "persist" ? "metadata" : "request";
-          this.#pool.send(slot, slot.worker, {
-            t: "replyError",
-            id: m.id,
-            message: `the ${m.request.type} request is ${size} bytes encoded, over the frame limit of ${MAX_FRAME_BYTES} bytes: make its ${hint} smaller, or persist large data as an asset`,
-          });
-          return;
-        }
+        const oversize = oversizeRequest(m.request.type, bytes.length);
+        if (oversize !== undefined) return this.#pool.send(slot, slot.worker, { t: "replyError", id: m.id, message: oversize });
         this.#inFlight.addRequest(requestId, { slot, worker: slot.worker, id: m.id, message });
         this.#conn.send(message, bytes);
         return;
@@ -377,6 +372,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   /** Keeps a result until the server acknowledges it, and sends it if connected. */
   #report(m: { type: "succeeded"; executionId: string; value: Value; valueBlob?: BlobRef } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
     const requestId = this.#inFlight.newRequestId();
+    if (this.#gaveBack !== undefined && m.type === "failed") m = { ...m, error: stoppingInfo(this.#gaveBack) };
     const { message, bytes } = fitResult({ ...m, requestId });
     this.#inFlight.keepResult(message);
     this.#conn.send(message, bytes);
@@ -396,4 +392,3 @@ class AgentRuntime extends EventEmitter implements Agent {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

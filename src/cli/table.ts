@@ -99,7 +99,10 @@ export const AGENT = {
   summary: "host the workflows and tasks of modules, and run them for the server",
   description:
     "Loads the modules, registers their workflows and tasks with the server, and runs executions on its\n" +
-    "command until SIGINT or SIGTERM. It reconnects by itself when the server restarts.",
+    "command until SIGINT or SIGTERM. It reconnects by itself when the server restarts.\n" +
+    "On SIGINT or SIGTERM it drains: it takes nothing new, lets what runs finish (up to --drain-timeout),\n" +
+    "then aborts what is left and gives it back to the server to run elsewhere; a second signal exits at once\n" +
+    "(code 130 / 143; what still ran is then lost with the agent, and retried once the server notices).",
   args: [{ name: "MODULE...", description: "modules of workflows and tasks (TypeScript or JavaScript), e.g. examples/orders.ts" }],
   options: {
     tag: { type: "string", value: "k=v", multiple: true, description: "a tag, as targets' requires match them" },
@@ -108,6 +111,12 @@ export const AGENT = {
     "max-asset-bytes": { type: "string", value: "N", absent: "8 GiB", description: "the most bytes one persist() may hold" },
     "keep-workdirs": { type: "boolean", description: "keep each execution's working directory" },
     "workdir-root": { type: "string", value: "DIR", absent: "a directory under the system's temp dir", description: "where working directories go" },
+    "drain-timeout": {
+      type: "string",
+      value: "MS|Ns",
+      absent: "5s",
+      description: "on SIGTERM or SIGINT, how long running executions have to finish; then what is left is aborted and given back (the server runs it again elsewhere, counted against no retry limit)",
+    },
     ...TARGET,
   },
 } as const satisfies CommandSpec;

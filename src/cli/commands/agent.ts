@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { AgentRefusedError } from "../../agent/errors.js";
 import { startAgent } from "../../agent/runtime.js";
-import { wholeNumber } from "../args.js";
+import { milliseconds, wholeNumber } from "../args.js";
 import { CliError, CREDENTIALS_REFUSED, unauthenticatedHint, forbiddenHint } from "../client.js";
 import { targetOf } from "../options.js";
 import { AGENT } from "../table.js";
@@ -22,6 +22,7 @@ export const run = async (argv: string[]): Promise<number> => {
   const concurrency = wholeNumber("concurrency", values.concurrency, 1, 100_000);
   const workers = wholeNumber("workers", values.workers, 1, 1024);
   const maxAssetBytes = wholeNumber("max-asset-bytes", values["max-asset-bytes"], 1);
+  const drainMs = milliseconds("drain-timeout", values["drain-timeout"]) ?? 5000;
 
   const agent = await startAgent({
     server: t.server,
@@ -61,10 +62,26 @@ export const run = async (argv: string[]): Promise<number> => {
     await agent.stop();
     throw refusal(refused);
   }
+  // A second signal exits at once: what still runs is lost with the agent (the server retries it once it notices).
+  const now = (code: number) => {
+    const left = agent.running().length;
+    console.error(`a second signal: exiting now${left ? `; ${left} execution${left === 1 ? "" : "s"} still running are left to the server, which retries them when it notices the agent gone` : ""}`);
+    process.exit(code);
+  };
+  process.once("SIGINT", () => now(130));
+  process.once("SIGTERM", () => now(143));
   const running = agent.running().length;
-  console.error(running ? `stopping: letting ${running} execution${running === 1 ? "" : "s"} finish (up to 5 s); the server gives this agent no new work` : "stopping");
-  await agent.stop();
-  console.error("stopped");
+  console.error(
+    running
+      ? `draining: the server gives this agent nothing new; letting ${running} execution${running === 1 ? "" : "s"} finish (up to ${drainMs} ms, then what is left is given back to run elsewhere); a second signal exits at once`
+      : "stopping",
+  );
+  let gaveBack = 0;
+  agent.on("settled", (_id: string, m: { type: string; error?: { type: string } }) => {
+    if (m.type === "failed" && m.error?.type === "AgentStopping") gaveBack++;
+  });
+  await agent.stop({ drainMs, abortLeft: true });
+  console.error(gaveBack ? `stopped (${gaveBack} execution${gaveBack === 1 ? "" : "s"} given back to the server)` : "stopped");
   return 0;
 };
 
