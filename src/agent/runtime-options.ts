@@ -134,6 +134,13 @@ export interface Agent extends EventEmitter {
   readonly agentId: string;
   readonly connected: boolean;
   readonly manifests: readonly RepositoryManifest[];
+  /**
+   * Loads the modules afresh (a new set of worker threads) and registers
+   * their manifests with the server: new executions run the new code, those
+   * running finish on the old. Resolves with the new manifests.
+   * @throws an error saying why, when the modules do not load now: the old code stays.
+   */
+  reload(): Promise<readonly RepositoryManifest[]>;
   /** Executions accepted and not finished (running or queued). */
   running(): string[];
   /** Resolves when the agent is connected (at once if it is). */

@@ -9,11 +9,11 @@
  */
 import { EventEmitter } from "node:events";
 import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
-import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "../protocol/messages.js";
+import { encodeMessage, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "../protocol/messages.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { DEFAULT_DRAIN_MS, lostInfo, stoppingInfo, until } from "./drain.js";
 import { Connection } from "./connection.js";
-import { fitLog, fitResult, oversizeRequest } from "./frame-limits.js";
+import { checkHelloSize, fitLog, fitResult, oversizeRequest } from "./frame-limits.js";
 import { InFlight } from "./in-flight.js";
 import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
@@ -87,17 +87,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.#conn = new Connection({
       server: this.#o.server,
       ...credentialsOf(this.#o),
-      hello: () => ({
-        type: "hello",
-        protocol: PROTOCOL_VERSION,
-        project: this.#o.project,
-        env: this.#o.env,
-        ...(this.agentId !== "" ? { agentId: this.agentId } : {}),
-        tags: normaliseTags(this.#o.tags),
-        concurrency: this.#o.concurrency,
-        manifests: this.manifests,
-        running: this.#alive(),
-      }),
+      hello: () => this.#hello(this.manifests, this.#alive()),
       onWelcome: (m) => this.#welcome(m.agentId, m.heartbeatMs),
       onRefused: (reason, status) => this.#refused(reason, status),
       onMessage: (m) => this.#fromServer(m),
@@ -117,11 +107,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     try {
       await prepareWorkdirRoot(this.#o.workdirRoot);
       this.manifests = await this.#pool.start();
-      // The server would close the connection on a hello over the frame limit, at every reconnection.
-      const hello = frameBytes({ type: "hello", protocol: PROTOCOL_VERSION, project: this.#o.project, env: this.#o.env, tags: normaliseTags(this.#o.tags), concurrency: this.#o.concurrency, manifests: this.manifests, running: [] });
-      if (hello > MAX_FRAME_BYTES / 2) {
-        throw new Error(`the manifests of the agent's modules are ${hello} bytes encoded, too many for the server's frame limit (${MAX_FRAME_BYTES}): split the modules over several agents`);
-      }
+      checkHelloSize(this.#hello(this.manifests, []));
       await new Promise<void>((resolve, reject) => {
         this.#started = { resolve, reject };
         this.#conn.connect();
@@ -131,6 +117,19 @@ class AgentRuntime extends EventEmitter implements Agent {
       await Promise.all([this.#conn.close(), this.#pool.stop()]);
       throw err;
     }
+  }
+
+  async reload(): Promise<readonly RepositoryManifest[]> {
+    if (this.#stopping) return this.manifests;
+    this.manifests = await this.#pool.reload((m) => checkHelloSize(this.#hello(m, [])));
+    this.#conn.send({ type: "manifests", manifests: this.manifests });
+    return this.manifests;
+  }
+
+  /** The agent's hello (its size is checked at start and on a reload: the server would close the connection on one too large). */
+  #hello(manifests: readonly RepositoryManifest[], running: string[]): Extract<AgentMessage, { type: "hello" }> {
+    const id = this.agentId !== "" ? { agentId: this.agentId } : {};
+    return { type: "hello", protocol: PROTOCOL_VERSION, project: this.#o.project, env: this.#o.env, ...id, tags: normaliseTags(this.#o.tags), concurrency: this.#o.concurrency, manifests, running };
   }
 
   running(): string[] {

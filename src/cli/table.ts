@@ -111,6 +111,10 @@ export const AGENT = {
     "max-asset-bytes": { type: "string", value: "N", absent: "8 GiB", description: "the most bytes one persist() may hold" },
     "keep-workdirs": { type: "boolean", description: "keep each execution's working directory" },
     "workdir-root": { type: "string", value: "DIR", absent: "a directory under the system's temp dir", description: "where working directories go" },
+    watch: {
+      type: "boolean",
+      description: "reload the modules when their files (or source files beside or below them) change; what runs finishes on the old code",
+    },
     "drain-timeout": {
       type: "string",
       value: "MS|Ns",

@@ -1,7 +1,8 @@
 /** `tributary agent MODULE... [options]`: see AGENT in ../table.ts. */
 import { resolve } from "node:path";
 import { AgentRefusedError } from "../../agent/errors.js";
-import { startAgent } from "../../agent/runtime.js";
+import { startAgent, type Agent } from "../../agent/runtime.js";
+import { watchModules } from "../../agent/watch.js";
 import { milliseconds, wholeNumber } from "../args.js";
 import { CliError, CREDENTIALS_REFUSED, unauthenticatedHint, forbiddenHint } from "../client.js";
 import { targetOf } from "../options.js";
@@ -52,12 +53,14 @@ export const run = async (argv: string[]): Promise<number> => {
     if (lost) console.error(`agent ${agent.agentId} connected again to ${t.server}`);
     lost = false;
   });
+  const watcher = values.watch ? watchFor(agent, positionals.map((p) => resolve(p))) : undefined;
   // Until a signal, or the server refuses the agent's token on a reconnection (it stops by itself then).
   const refused = await new Promise<AgentRefusedError | undefined>((r) => {
     process.once("SIGINT", () => r(undefined));
     process.once("SIGTERM", () => r(undefined));
     agent.once("refused", (e: AgentRefusedError) => r(e));
   });
+  watcher?.close();
   if (refused) {
     await agent.stop();
     throw refusal(refused);
@@ -90,4 +93,36 @@ const refusal = (e: AgentRefusedError): CliError => {
   if (e.status === 401) return new CliError(unauthenticatedHint(e.message), CREDENTIALS_REFUSED);
   if (e.status === 403) return new CliError(forbiddenHint(e.message, "agent"), CREDENTIALS_REFUSED);
   return new CliError(e.message, 1);
+};
+
+/**
+ * `--watch`: a change to the modules' files reloads them (one reload at a
+ * time; changes during one make one more), saying so on stderr; modules
+ * that do not load now leave the old code in place, and say why.
+ */
+const watchFor = (agent: Agent, modules: string[]) => {
+  let reloading: Promise<void> | undefined;
+  let again: string[] | undefined;
+  const reload = (files: string[]): void => {
+    if (reloading !== undefined) {
+      again = [...(again ?? []), ...files];
+      return;
+    }
+    const shown = files.length > 3 ? `${files.slice(0, 3).join(", ")} and ${files.length - 3} more` : files.join(", ");
+    reloading = agent
+      .reload()
+      .then(
+        (manifests) => console.error(`reloaded (${shown} changed): ${manifests.map((m) => `${m.repository} (${m.targets.length} targets)`).join(", ")}; running executions finish on the old code`),
+        (e: unknown) => console.error(`reload failed, keeping the old code: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        reloading = undefined;
+        const next = again;
+        again = undefined;
+        if (next !== undefined) reload(next);
+      });
+  };
+  const watcher = watchModules(modules, reload);
+  console.error(`watching ${watcher.dirs.join(", ")} for changes`);
+  return watcher;
 };

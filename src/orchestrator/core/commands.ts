@@ -137,6 +137,15 @@ export type Command =
     }
   | { readonly type: "DisconnectAgent"; readonly agentId: AgentId; readonly reason: string }
   | {
+      /** A connected agent reloaded its modules (`tributary agent --watch`): what it hosts now. */
+      readonly type: "RegisterManifests";
+      readonly agentId: AgentId;
+      readonly manifests: readonly {
+        readonly repository: string;
+        readonly targets: readonly TargetManifest[];
+      }[];
+    }
+  | {
       /** A new base, or none (`null`); what the decider needs to know of the other environments comes with it. */
       readonly type: "RebaseEnvironment";
       readonly base: ProposedBase | null;
