@@ -65,6 +65,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   constructor(options: AgentOptions) {
     super();
     this.#o = validateAgentOptions(options);
+    this.agentId = this.#o.agentId ?? "";
     this.#pool = new WorkerPool({
       size: this.#o.workers,
       data: {

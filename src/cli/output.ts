@@ -165,6 +165,10 @@ export const describeEvent = (e: Event): string => {
       return `token ${e.data.tokenId}` + (e.data.reason ? `: ${e.data.reason}` : "");
     case "BlobStored":
       return `${e.data.key} (${e.data.size} bytes) uploaded`;
+    case "PoolCreated":
+      return `pool ${e.data.name}: ${e.data.launcher}, up to ${e.data.max}, ${e.data.modules.join(" ")}`;
+    case "PoolDeleted":
+      return `pool ${e.data.name}`;
   }
 };
 

@@ -115,6 +115,8 @@ export const AGENT = {
       type: "boolean",
       description: "reload the modules when their files (or source files beside or below them) change; what runs finishes on the old code",
     },
+    "agent-id": { type: "string", value: "ID", description: "connect as this id (a pool's agents are given theirs)" },
+    "idle-exit": { type: "string", value: "MS|Ns", description: "stop (exit 0) after this long with nothing to run (a pool's agents are given it)" },
     "drain-timeout": {
       type: "string",
       value: "MS|Ns",
@@ -193,6 +195,40 @@ export const ENVS = {
     from: { type: "string", value: "ENV", in: ["branch"], required: true, description: "the environment to branch from" },
     at: { type: "string", value: "SEQ", in: ["branch"], absent: "its last sequence", description: "the log sequence to branch at" },
     "at-time": { type: "string", value: "ISO", in: ["branch"], description: "branch at the last commit at or before this time" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
+export const POOLS = {
+  name: "pools",
+  summary: "create, list and delete pools: agents the server starts when executions only they can run wait",
+  description:
+    "A pool's agents are `tributary agent` processes the server starts on its own machine (launcher process),\n" +
+    "with the pool's modules and tags (and pool=NAME), up to --max at once, when executions that no connected\n" +
+    "agent can run are queued; each stops once idle for a while. Their output goes to\n" +
+    "<data>/pool-logs/<project>/<env>/<pool>/<agent>.log on the server's machine ('pools ls' says where).",
+  subcommands: {
+    create: {
+      summary: "a new pool (the same again changes nothing; another of the same name is refused)",
+      args: [
+        { name: "NAME", description: "the pool's name: 1 to 40 lower-case letters, digits and -" },
+        { name: "[MODULE...]", description: "more modules, after --modules" },
+      ],
+    },
+    ls: { summary: "the environment's pools, their agents now, and where their output goes" },
+    delete: { summary: "delete a pool: its agents are told to stop (they drain), and no more are started", args: [{ name: "NAME", description: "the pool's name" }] },
+  },
+  options: {
+    launcher: { type: "string", value: "KIND", in: ["create"], required: true, description: "how its agents are started: process (processes on the server's machine)" },
+    modules: {
+      type: "string",
+      value: "FILE",
+      multiple: true,
+      in: ["create"],
+      description: "a module its agents host (resolved here to an absolute path, which must be a file on the server's machine)",
+    },
+    max: { type: "string", value: "N", in: ["create"], absent: "1", description: "at most N of its agents at once" },
+    tag: { type: "string", value: "k=v", multiple: true, in: ["create"], description: "a tag of its agents, as targets' requires match them" },
     ...COMMON,
   },
 } as const satisfies CommandSpec;
@@ -301,6 +337,7 @@ export const COMMANDS = {
   tokens: TOKENS,
   whoami: WHOAMI,
   demo: DEMO,
+  pools: POOLS,
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

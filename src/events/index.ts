@@ -46,6 +46,8 @@ export {
 } from "./errors.js";
 export { upcast } from "./upcast.js";
 export { SERVER_LOG, TOKEN_HASH, TOKEN_ID, TOKEN_ROLES, isReservedProject } from "./tokens.js";
+export { MAX_POOL_AGENTS, MAX_POOL_MODULES, POOL_NAME, POOL_NAME_HINT, poolAgentPrefix, poolOfAgent } from "./pools.js";
+export type { PoolCreated, PoolDeleted, PoolEvent } from "./pools.js";
 export type { Principal } from "./principal.js";
 export { describePrincipal } from "./principal.js";
 export type { LogRef } from "./subjects.js";

@@ -21,6 +21,7 @@ export type * from "./data.js";
 export type * from "./tokens.js";
 export type * from "./blobs.js";
 import type { TokenEvent } from "./tokens.js";
+import type { PoolEvent } from "./pools.js";
 import type { BlobStored } from "./blobs.js";
 import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
@@ -334,7 +335,7 @@ export type EnvEvent =
   | EnvironmentRebased
   | EnvironmentArchived
   | BlobStored
-  | TokenEvent;
+  | TokenEvent | PoolEvent;
 
 /** Every fact Tributary records. */
 export type Event = RunEvent | EnvEvent;
@@ -369,6 +370,7 @@ export const CURRENT_VERSION = {
   TokenCreated: 1,
   TokenRevoked: 1,
   BlobStored: 1,
+  PoolCreated: 1, PoolDeleted: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];

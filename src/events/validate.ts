@@ -191,6 +191,14 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   }),
   TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
   BlobStored: obj({ key: str, size: nat }),
+  PoolCreated: obj({
+    name: str,
+    launcher: lit("process"),
+    modules: arr(str),
+    max: (v, p) => (Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : `${p} must be a whole number >= 1`),
+    tags,
+  }),
+  PoolDeleted: obj({ name: str }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

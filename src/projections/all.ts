@@ -12,6 +12,7 @@ import {
 import type { AnyProjection } from "./projection.js";
 import { deferralsProjection, memoProjection, pendingProjection } from "./reuse.js";
 import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
+import { poolsProjection } from "./pools.js";
 
 /** What one run's history feeds (`steps` before `cache`: the cache reads step documents). */
 export const RUN_PROJECTIONS: readonly AnyProjection[] = [
@@ -34,4 +35,5 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   pendingProjection,
   deferralsProjection,
   blobRefsProjection,
+  poolsProjection,
 ];

@@ -264,6 +264,11 @@ export const EXAMPLES = {
     attributed(envEvent("BlobStored", { key: blob.key, size: blob.size }), { kind: "agent", agentId: AGENT, tokenId: "a0b1c2d3e4f5g6h7" }),
     envEvent("BlobStored", { key: `sha256:${"0".repeat(64)}`, size: 0 }),
   ],
+  PoolCreated: [
+    attributed(envEvent("PoolCreated", { name: "gpu", launcher: "process", modules: ["/srv/flows/train.ts"], max: 4, tags: { gpu: ["a100"] } }), { kind: "admin" }),
+    envEvent("PoolCreated", { name: "small", launcher: "process", modules: ["/srv/a.ts", "/srv/b.ts"], max: 1, tags: {} }),
+  ],
+  PoolDeleted: [envEvent("PoolDeleted", { name: "gpu" })],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

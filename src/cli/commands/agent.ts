@@ -24,6 +24,11 @@ export const run = async (argv: string[]): Promise<number> => {
   const workers = wholeNumber("workers", values.workers, 1, 1024);
   const maxAssetBytes = wholeNumber("max-asset-bytes", values["max-asset-bytes"], 1);
   const drainMs = milliseconds("drain-timeout", values["drain-timeout"]) ?? 5000;
+  const idleExitMs = milliseconds("idle-exit", values["idle-exit"], 1);
+  const agentId = values["agent-id"];
+  if (agentId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(agentId)) {
+    throw new CliError(`--agent-id takes 1-64 letters, digits, '-' and '_', starting with a letter or digit, got ${JSON.stringify(agentId)}`, 1);
+  }
 
   const agent = await startAgent({
     server: t.server,
@@ -32,6 +37,7 @@ export const run = async (argv: string[]): Promise<number> => {
     project: t.project,
     env: t.env,
     tags,
+    ...(agentId === undefined ? {} : { agentId }),
     modules: positionals.map((p) => resolve(p)),
     ...(concurrency ? { concurrency } : {}),
     ...(workers ? { workers } : {}),
@@ -55,11 +61,25 @@ export const run = async (argv: string[]): Promise<number> => {
   });
   const watcher = values.watch ? watchFor(agent, positionals.map((p) => resolve(p))) : undefined;
   // Until a signal, or the server refuses the agent's token on a reconnection (it stops by itself then).
+  let idleTimer: NodeJS.Timeout | undefined;
   const refused = await new Promise<AgentRefusedError | undefined>((r) => {
     process.once("SIGINT", () => r(undefined));
     process.once("SIGTERM", () => r(undefined));
     agent.once("refused", (e: AgentRefusedError) => r(e));
+    // --idle-exit: nothing run (nor accepted) for that long.
+    if (idleExitMs !== undefined) {
+      let idleSince = Date.now();
+      agent.on("settled", () => (idleSince = Date.now()));
+      idleTimer = setInterval(() => {
+        if (agent.running().length > 0) idleSince = Date.now();
+        else if (Date.now() - idleSince >= idleExitMs) {
+          console.error(`idle for ${idleExitMs} ms: stopping`);
+          r(undefined);
+        }
+      }, Math.min(1000, idleExitMs));
+    }
   });
+  clearInterval(idleTimer);
   watcher?.close();
   if (refused) {
     await agent.stop();

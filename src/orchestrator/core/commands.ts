@@ -137,6 +137,16 @@ export type Command =
     }
   | { readonly type: "DisconnectAgent"; readonly agentId: AgentId; readonly reason: string }
   | {
+      /** A pool of agents the server starts (`tributary pools create`); see `PoolCreated`. */
+      readonly type: "CreatePool";
+      readonly name: string;
+      readonly launcher: "process";
+      readonly modules: readonly string[];
+      readonly max: number;
+      readonly tags: { readonly [tag: string]: readonly string[] };
+    }
+  | { readonly type: "DeletePool"; readonly name: string }
+  | {
       /** A connected agent reloaded its modules (`tributary agent --watch`): what it hosts now. */
       readonly type: "RegisterManifests";
       readonly agentId: AgentId;

@@ -18,6 +18,9 @@ import {
   stepsOfRun,
   getToken,
   type TokenDoc,
+  type PoolDoc,
+  getPool,
+  listPools,
   type AgentDoc,
   type AssetDoc,
   type BlobRefDoc,
@@ -69,6 +72,9 @@ export interface Model {
   blobRef(key: string): { env: EnvName; ref: BlobRefDoc } | undefined;
   /** A token of the server log (none in an environment's log). */
   token(tokenId: string): TokenDoc | undefined;
+  /** A pool of this environment (`tributary pools create`). */
+  pool(name: string): PoolDoc | undefined;
+  pools(): PoolDoc[];
 }
 
 /**
@@ -130,4 +136,6 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
   },
   cachePending: (cacheKey) => getCacheEntry(src, cacheKey)?.pending,
   token: (tokenId) => getToken(src, tokenId),
+  pool: (name) => getPool(src, name),
+  pools: () => listPools(src),
 });

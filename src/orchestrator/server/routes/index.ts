@@ -16,6 +16,7 @@ import { projectionRoutes } from "./projections.js";
 import { runRoutes } from "./runs.js";
 import { stepRoutes } from "./steps.js";
 import { tokenRoutes } from "./tokens.js";
+import { poolRoutes } from "./pools.js";
 
 export const HANDLERS: Handlers = {
   ...metaRoutes,
@@ -31,4 +32,5 @@ export const HANDLERS: Handlers = {
   ...blobRoutes,
   ...tokenRoutes,
   ...changeRoutes,
+  ...poolRoutes,
 };
