@@ -54,6 +54,8 @@ export class PoolLauncher {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private said = false;
+  /** Pools whose agents failed soon after their start: not started again before `at` (5 s, doubling, up to a minute). */
+  private readonly backoff = new Map<string, { at: number; failures: number }>();
 
   constructor(
     private readonly ref: LogRef,
@@ -89,6 +91,7 @@ export class PoolLauncher {
     const hosts = poolHosts(listAgents(this.rt.source));
     const launches = poolLaunches(pools.map((pool) => ({ pool, alive: alive(pool.name) })), hosts, this.scheduler.queue(now));
     for (const { pool, start } of launches) {
+      if ((this.backoff.get(pool)?.at ?? 0) > now) continue;
       const doc = pools.find((p) => p.name === pool)!;
       for (let i = 0; i < start; i++) this.start(doc.name, doc.modules, doc.tags, url, now);
     }
@@ -130,7 +133,13 @@ export class PoolLauncher {
     this.o.onNotice(`pool ${pool} (${this.ref.project}/${this.ref.env}): started agent ${agentId} (pid ${child.pid}); its output: ${log}`);
     child.once("exit", (code, signal) => {
       this.children.delete(agentId);
-      this.o.onNotice(`pool ${pool} (${this.ref.project}/${this.ref.env}): agent ${agentId} exited (${signal ?? `code ${code}`})`);
+      // One that fails early (a module that does not load, a server that refuses it) is not restarted in a loop.
+      const failed = code !== 0 && signal === null && Date.now() - now < 10_000;
+      if (failed) {
+        const failures = (this.backoff.get(pool)?.failures ?? 0) + 1;
+        this.backoff.set(pool, { at: Date.now() + Math.min(60_000, 5000 * 2 ** (failures - 1)), failures });
+      } else if (code === 0) this.backoff.delete(pool);
+      this.o.onNotice(`pool ${pool} (${this.ref.project}/${this.ref.env}): agent ${agentId} exited (${signal ?? `code ${code}`})${failed ? `: see ${log}; the pool starts none for a while` : ""}`);
     });
     child.once("error", (e) => this.o.onNotice(`pool ${pool}: could not start an agent: ${e.message}`));
   }
