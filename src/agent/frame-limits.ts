@@ -33,3 +33,18 @@ export const fitLog = (m: Extract<AgentMessage, { type: "log" }>): Extract<Agent
   }
   return out;
 };
+
+/** Why a task's request of `bytes` encoded is refused at the agent (over the frame limit), or `undefined` when it fits. */
+export const oversizeRequest = (kind: string, bytes: number): string | undefined => {
+  if (bytes <= MAX_FRAME_BYTES) return undefined;
+  const hint = kind === "submit" ? "arguments" : kind === "persist" ? "metadata" : "request";
+  return `the ${kind} request is ${bytes} bytes encoded, over the frame limit of ${MAX_FRAME_BYTES} bytes: make its ${hint} smaller, or persist large data as an asset`;
+};
+
+/** Refuses manifests whose hello would be over half the frame limit (the server would close the connection at every reconnection). */
+export const checkHelloSize = (hello: AgentMessage): void => {
+  const bytes = frameBytes(hello);
+  if (bytes > MAX_FRAME_BYTES / 2) {
+    throw new Error(`the manifests of the agent's modules are ${bytes} bytes encoded, too many for the server's frame limit (${MAX_FRAME_BYTES}): split the modules over several agents`);
+  }
+};

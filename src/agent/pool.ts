@@ -2,6 +2,12 @@
  * The agent's worker threads: spawns them, hands them executions (to the
  * least busy), and terminates and replaces a worker whose aborted execution
  * does not stop within the grace period.
+ *
+ * A reload (`--watch`) starts a new set of workers, which import the modules
+ * afresh (each worker thread has its own module cache): once all of them
+ * have loaded, new executions go to them, and the old workers finish what
+ * they run on the old code and are then terminated. If one of the new set
+ * fails to load, the new set goes and the old one stays.
  */
 import { Worker } from "node:worker_threads";
 import type { ErrorInfo } from "../events/index.js";
@@ -42,6 +48,10 @@ export interface WorkerSlot {
   worker: Worker;
   ready: boolean;
   readonly executions: Set<string>;
+  /** Replaced by a reload: given nothing new, terminated once its executions are done. */
+  retiring?: boolean;
+  /** Set until the worker's first load: its set's start waits for it. */
+  boot?: { ready(manifests: readonly RepositoryManifest[]): void; failed(why: string): void };
 }
 
 const ENTRY = new URL(`./worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
@@ -53,21 +63,78 @@ export class WorkerPool {
   readonly #slots: WorkerSlot[] = [];
   readonly #where = new Map<string, WorkerSlot>();
   readonly #aborting = new Map<string, { reason: AbortReason; timer: NodeJS.Timeout }>();
+  /** Workers of earlier sets, still running executions of the old code. */
+  readonly #retiring = new Set<WorkerSlot>();
   #stopped = false;
-  #manifests: readonly RepositoryManifest[] | undefined;
-  #startWaiters: { resolve(m: readonly RepositoryManifest[]): void; reject(e: Error): void } | undefined;
-  #readyAtStart = 0;
+  #nextIndex = 0;
 
   constructor(opts: PoolOptions) {
     this.#opts = opts;
   }
 
   /** Spawns the workers; resolves with the manifests once every worker has loaded the modules. */
-  start(): Promise<readonly RepositoryManifest[]> {
+  async start(): Promise<readonly RepositoryManifest[]> {
+    const { slots, manifests } = await this.#spawnSet();
+    this.#slots.push(...slots);
+    return manifests;
+  }
+
+  /**
+   * Loads the modules afresh in a new set of workers, which take the new
+   * executions from then on; the old workers finish theirs and go.
+   * `check` may refuse the new manifests (it throws): the new set goes then too.
+   * @throws an error saying why the new set could not load (the old one stays).
+   */
+  async reload(check: (manifests: readonly RepositoryManifest[]) => void = () => {}): Promise<readonly RepositoryManifest[]> {
+    const { slots, manifests } = await this.#spawnSet();
+    try {
+      if (this.#stopped) throw new Error("the agent is stopping");
+      check(manifests);
+    } catch (e) {
+      for (const s of slots) s.retiring = true;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+      throw e;
+    }
+    for (const old of this.#slots.splice(0, this.#slots.length, ...slots)) {
+      old.retiring = true;
+      this.#retiring.add(old);
+      this.#retireIfIdle(old);
+    }
+    this.#opts.onReady();
+    return manifests;
+  }
+
+  /** A set of `size` new workers, once every one has loaded the modules (or the first failure, the set terminated). */
+  #spawnSet(): Promise<{ slots: WorkerSlot[]; manifests: readonly RepositoryManifest[] }> {
     return new Promise((resolve, reject) => {
-      this.#startWaiters = { resolve, reject };
-      for (let i = 0; i < this.#opts.size; i++) this.#slots.push(this.#spawn(i));
+      const slots: WorkerSlot[] = [];
+      let ready = 0;
+      let first: readonly RepositoryManifest[] | undefined;
+      let failed = false;
+      const boot = {
+        ready: (m: readonly RepositoryManifest[]) => {
+          first ??= m;
+          if (!failed && ++ready === slots.length) resolve({ slots, manifests: first });
+        },
+        failed: (why: string) => {
+          if (failed) return;
+          failed = true;
+          for (const s of slots) {
+            s.boot = undefined;
+            s.retiring = true;
+          }
+          void Promise.all(slots.map((s) => s.worker.terminate())).finally(() => reject(new Error(why)));
+        },
+      };
+      for (let i = 0; i < this.#opts.size; i++) slots.push(this.#spawn(this.#nextIndex++, boot));
     });
+  }
+
+  /** A retired worker with nothing left to run is terminated. */
+  #retireIfIdle(slot: WorkerSlot): void {
+    if (!slot.retiring || slot.executions.size > 0) return;
+    this.#retiring.delete(slot);
+    void slot.worker.terminate();
   }
 
   /** Number of executions the workers are running. */
@@ -118,6 +185,7 @@ export class WorkerPool {
     const a = this.#aborting.get(executionId);
     if (a !== undefined) clearTimeout(a.timer);
     this.#aborting.delete(executionId);
+    if (slot !== undefined) this.#retireIfIdle(slot);
   }
 
   /** Sends a reply to a worker, unless that worker has been replaced since it asked. */
@@ -128,16 +196,16 @@ export class WorkerPool {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const a of this.#aborting.values()) clearTimeout(a.timer);
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+    await Promise.all([...this.#slots, ...this.#retiring].map((s) => s.worker.terminate()));
   }
 
   #post(slot: WorkerSlot, message: ToWorker): void {
     slot.worker.postMessage(message);
   }
 
-  #spawn(index: number): WorkerSlot {
+  #spawn(index: number, boot: NonNullable<WorkerSlot["boot"]>): WorkerSlot {
     const worker = this.#newWorker();
-    const slot: WorkerSlot = { index, worker, ready: false, executions: new Set() };
+    const slot: WorkerSlot = { index, worker, ready: false, executions: new Set(), boot };
     this.#watch(slot, worker);
     return slot;
   }
@@ -158,18 +226,16 @@ export class WorkerPool {
       if (slot.worker !== worker || this.#stopped) return;
       if (m.t === "ready") {
         slot.ready = true;
-        this.#manifests ??= m.manifests;
-        if (this.#startWaiters !== undefined && ++this.#readyAtStart === this.#opts.size) {
-          this.#startWaiters.resolve(this.#manifests);
-          this.#startWaiters = undefined;
-        }
-        this.#opts.onReady();
+        const boot = slot.boot;
+        slot.boot = undefined;
+        if (boot !== undefined) boot.ready(m.manifests);
+        else this.#opts.onReady();
       } else if (m.t === "loadFailed") {
         lastError = m.message;
-        if (this.#startWaiters !== undefined) {
-          this.#startWaiters.reject(new Error(m.message));
-          this.#startWaiters = undefined;
-        } else this.#opts.diagnostic("error", `a worker could not load the modules: ${m.message}`);
+        const boot = slot.boot;
+        slot.boot = undefined;
+        if (boot !== undefined) boot.failed(m.message);
+        else this.#opts.diagnostic("error", `a worker could not load the modules: ${m.message}`);
         void worker.terminate();
       } else this.#opts.onMessage(slot, m);
     });
@@ -185,12 +251,16 @@ export class WorkerPool {
         return reason === undefined ? { executionId } : { executionId, abortReason: reason };
       });
       const why = lastError !== undefined ? `worker ${slot.index} failed: ${lastError}` : `worker ${slot.index} exited (code ${code})`;
-      if (this.#startWaiters !== undefined) {
-        this.#startWaiters.reject(new Error(why));
-        this.#startWaiters = undefined;
+      if (slot.boot !== undefined) {
+        slot.boot.failed(why);
         return;
       }
       if (lost.length > 0) this.#opts.onLost(lost, why);
+      // A retired worker is not replaced (the new set serves), whether it crashed or was terminated once idle.
+      if (slot.retiring) {
+        this.#retiring.delete(slot);
+        return;
+      }
       // A worker that aborted on purpose comes back at once; one that crashed or failed to load, after a pause.
       const delay = lastError === undefined ? 0 : RESPAWN_DELAY_MS;
       setTimeout(() => {

@@ -31,6 +31,8 @@ export interface AgentOptions {
   readonly env?: string;
   /** Tags the agent offers to `requires`: a value or several per tag. */
   readonly tags?: Readonly<Record<string, string | readonly string[]>>;
+  /** The id to connect as (default: one the server makes). A pool's agents are given theirs (`pool_<pool>_…`). */
+  readonly agentId?: string;
   /** Executions run at once; more wait in a queue. Default 16. */
   readonly concurrency?: number;
   /** Worker threads. Default 2. */
@@ -67,7 +69,7 @@ export interface AgentLogEntry {
   readonly at: number;
 }
 
-export type ValidAgentOptions = Required<Omit<AgentOptions, "heartbeatMs" | "onLog" | "ca" | "token">> & Pick<AgentOptions, "heartbeatMs" | "onLog" | "ca"> & { readonly token?: string };
+export type ValidAgentOptions = Required<Omit<AgentOptions, "heartbeatMs" | "onLog" | "ca" | "token" | "agentId">> & Pick<AgentOptions, "heartbeatMs" | "onLog" | "ca" | "agentId"> & { readonly token?: string };
 
 /** The agent's credentials for the server, as the connection and the workers take them. */
 export const credentialsOf = (o: ValidAgentOptions): { ca?: string; token?: string } => ({
@@ -103,10 +105,14 @@ export const validateAgentOptions = (o: AgentOptions): ValidAgentOptions => {
     throw new TypeError("startAgent: token must be the text of an access token (1 to 4096 visible ASCII characters, no spaces), as 'tributary tokens create' prints it");
   }
   if (o.workdirRoot !== undefined && (typeof o.workdirRoot !== "string" || o.workdirRoot === "")) throw new TypeError("startAgent: workdirRoot must be a non-empty path");
+  if (o.agentId !== undefined && (typeof o.agentId !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(o.agentId))) {
+    throw new TypeError(`startAgent: agentId must be 1-64 letters, digits, '-' and '_', starting with a letter or digit, got ${JSON.stringify(o.agentId)}`);
+  }
   return {
     server: o.server,
     ...(o.ca === undefined ? {} : { ca: o.ca }),
     ...(o.token === undefined ? {} : { token: o.token }),
+    ...(o.agentId === undefined ? {} : { agentId: o.agentId }),
     project: o.project ?? "default",
     env: o.env ?? "production",
     tags: o.tags ?? {},
@@ -134,16 +140,28 @@ export interface Agent extends EventEmitter {
   readonly agentId: string;
   readonly connected: boolean;
   readonly manifests: readonly RepositoryManifest[];
+  /**
+   * Loads the modules afresh (a new set of worker threads) and registers
+   * their manifests with the server: new executions run the new code, those
+   * running finish on the old. Resolves with the new manifests.
+   * @throws an error saying why, when the modules do not load now: the old code stays.
+   */
+  reload(): Promise<readonly RepositoryManifest[]>;
   /** Executions accepted and not finished (running or queued). */
   running(): string[];
   /** Resolves when the agent is connected (at once if it is). */
   waitConnected(): Promise<void>;
   /**
-   * Stops gracefully: new executions are declined (failed, retryable), the
-   * running ones have `drainMs` (default 5000) to finish, the server has up
-   * to a second more to acknowledge the results, then the socket closes and
-   * the workers stop (what still runs then is abandoned, for the server to
-   * retry).
+   * Stops gracefully (a drain): new executions are declined (`AgentStopping`:
+   * the server gives this agent nothing more), the running ones have
+   * `drainMs` (default 5000) to finish. With `abortLeft` (the default when
+   * `drainMs > 0`) what still runs then is aborted and reported as
+   * `AgentStopping`: the server records it abandoned (cause
+   * `agent-stopping`, counted against no retry limit) and runs it again on
+   * another agent, resuming its calls. The server has up to a second more to
+   * acknowledge the results, then the socket closes and the workers stop.
+   * `drainMs: 0` without `abortLeft` stops at once: what runs is lost with
+   * the agent (the server abandons it as `agent-lost` after its grace).
    */
-  stop(options?: { readonly drainMs?: number }): Promise<void>;
+  stop(options?: { readonly drainMs?: number; readonly abortLeft?: boolean }): Promise<void>;
 }

@@ -9,10 +9,11 @@
  */
 import { EventEmitter } from "node:events";
 import type { BlobRef, ErrorInfo, Value } from "../events/index.js";
-import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "../protocol/messages.js";
+import { encodeMessage, PROTOCOL_VERSION, type AgentMessage, type LogLevel, type RepositoryManifest, type ServerMessage } from "../protocol/messages.js";
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
+import { DEFAULT_DRAIN_MS, stoppingInfo, until } from "./drain.js";
 import { Connection } from "./connection.js";
-import { fitLog, fitResult } from "./frame-limits.js";
+import { checkHelloSize, fitLog, fitResult, oversizeRequest } from "./frame-limits.js";
 import { InFlight } from "./in-flight.js";
 import { lostInfo, WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
@@ -57,11 +58,14 @@ class AgentRuntime extends EventEmitter implements Agent {
   readonly #logs: AgentMessage[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** Set when the drain ended with executions left: they are aborted and reported as the agent's stopping. */
+  #gaveBack: number | undefined;
   #started: { resolve(): void; reject(e: Error): void } | undefined;
 
   constructor(options: AgentOptions) {
     super();
     this.#o = validateAgentOptions(options);
+    this.agentId = this.#o.agentId ?? "";
     this.#pool = new WorkerPool({
       size: this.#o.workers,
       data: {
@@ -84,17 +88,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.#conn = new Connection({
       server: this.#o.server,
       ...credentialsOf(this.#o),
-      hello: () => ({
-        type: "hello",
-        protocol: PROTOCOL_VERSION,
-        project: this.#o.project,
-        env: this.#o.env,
-        ...(this.agentId !== "" ? { agentId: this.agentId } : {}),
-        tags: normaliseTags(this.#o.tags),
-        concurrency: this.#o.concurrency,
-        manifests: this.manifests,
-        running: this.#alive(),
-      }),
+      hello: () => this.#hello(this.manifests, this.#alive()),
       onWelcome: (m) => this.#welcome(m.agentId, m.heartbeatMs),
       onRefused: (reason, status) => this.#refused(reason, status),
       onMessage: (m) => this.#fromServer(m),
@@ -114,11 +108,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     try {
       await prepareWorkdirRoot(this.#o.workdirRoot);
       this.manifests = await this.#pool.start();
-      // The server would close the connection on a hello over the frame limit, at every reconnection.
-      const hello = frameBytes({ type: "hello", protocol: PROTOCOL_VERSION, project: this.#o.project, env: this.#o.env, tags: normaliseTags(this.#o.tags), concurrency: this.#o.concurrency, manifests: this.manifests, running: [] });
-      if (hello > MAX_FRAME_BYTES / 2) {
-        throw new Error(`the manifests of the agent's modules are ${hello} bytes encoded, too many for the server's frame limit (${MAX_FRAME_BYTES}): split the modules over several agents`);
-      }
+      checkHelloSize(this.#hello(this.manifests, []));
       await new Promise<void>((resolve, reject) => {
         this.#started = { resolve, reject };
         this.#conn.connect();
@@ -130,6 +120,19 @@ class AgentRuntime extends EventEmitter implements Agent {
     }
   }
 
+  async reload(): Promise<readonly RepositoryManifest[]> {
+    if (this.#stopping) return this.manifests;
+    this.manifests = await this.#pool.reload((m) => checkHelloSize(this.#hello(m, [])));
+    this.#conn.send({ type: "manifests", manifests: this.manifests });
+    return this.manifests;
+  }
+
+  /** The agent's hello (its size is checked at start and on a reload: the server would close the connection on one too large). */
+  #hello(manifests: readonly RepositoryManifest[], running: string[]): Extract<AgentMessage, { type: "hello" }> {
+    const id = this.agentId !== "" ? { agentId: this.agentId } : {};
+    return { type: "hello", protocol: PROTOCOL_VERSION, project: this.#o.project, env: this.#o.env, ...id, tags: normaliseTags(this.#o.tags), concurrency: this.#o.concurrency, manifests, running };
+  }
+
   running(): string[] {
     return [...this.#accepted.keys()];
   }
@@ -138,14 +141,18 @@ class AgentRuntime extends EventEmitter implements Agent {
     return this.connected ? Promise.resolve() : new Promise((resolve) => this.once("connected", () => resolve()));
   }
 
-  async stop(options: { readonly drainMs?: number } = {}): Promise<void> {
+  async stop(options: { readonly drainMs?: number; readonly abortLeft?: boolean } = {}): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    const drainMs = options.drainMs ?? 5000;
-    const deadline = Date.now() + drainMs;
-    while (this.#accepted.size > 0 && Date.now() < deadline && this.connected) await sleep(20);
-    const ackDeadline = Date.now() + Math.min(drainMs, 1000);
-    while (this.#inFlight.unacknowledged > 0 && Date.now() < ackDeadline && this.connected) await sleep(20);
+    const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+    await until(() => this.#accepted.size === 0 || !this.connected, drainMs);
+    if ((options.abortLeft ?? drainMs > 0) && this.#accepted.size > 0 && this.connected) {
+      // Given back: aborted, and reported as the agent's stopping (see #report), for another agent to run.
+      this.#gaveBack = drainMs;
+      for (const id of [...this.#accepted.keys()]) this.#abort(id, "abandoned");
+      await until(() => this.#accepted.size === 0 || !this.connected, this.#o.abortGraceMs + 500);
+    }
+    await until(() => this.#inFlight.unacknowledged === 0 || !this.connected, this.#gaveBack !== undefined ? 1000 : Math.min(drainMs, 1000));
     clearInterval(this.#heartbeat);
     await this.#conn.close();
     await this.#pool.stop();
@@ -242,7 +249,7 @@ class AgentRuntime extends EventEmitter implements Agent {
       return;
     }
     if (this.#stopping) {
-      this.#report({ type: "failed", executionId, error: { type: "AgentStopping", message: "the agent is stopping", retryable: true } });
+      this.#report({ type: "failed", executionId, error: stoppingInfo() });
       return;
     }
     this.#accepted.set(executionId, order);
@@ -304,16 +311,8 @@ class AgentRuntime extends EventEmitter implements Agent {
         const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
         // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
         const bytes = encodeMessage(message);
-        const size = bytes.length;
-        if (size > MAX_FRAME_BYTES) {
-          const hint = m.request.type === "submit" ? "arguments" : m.request.type === "persist" ? "metadata" : "request";
-          this.#pool.send(slot, slot.worker, {
-            t: "replyError",
-            id: m.id,
-            message: `the ${m.request.type} request is ${size} bytes encoded, over the frame limit of ${MAX_FRAME_BYTES} bytes: make its ${hint} smaller, or persist large data as an asset`,
-          });
-          return;
-        }
+        const oversize = oversizeRequest(m.request.type, bytes.length);
+        if (oversize !== undefined) return this.#pool.send(slot, slot.worker, { t: "replyError", id: m.id, message: oversize });
         this.#inFlight.addRequest(requestId, { slot, worker: slot.worker, id: m.id, message });
         this.#conn.send(message, bytes);
         return;
@@ -378,6 +377,7 @@ class AgentRuntime extends EventEmitter implements Agent {
   /** Keeps a result until the server acknowledges it, and sends it if connected. */
   #report(m: { type: "succeeded"; executionId: string; value: Value; valueBlob?: BlobRef } | { type: "failed"; executionId: string; error: ErrorInfo }): void {
     const requestId = this.#inFlight.newRequestId();
+    if (this.#gaveBack !== undefined && m.type === "failed") m = { ...m, error: stoppingInfo(this.#gaveBack) };
     const { message, bytes } = fitResult({ ...m, requestId });
     this.#inFlight.keepResult(message);
     this.#conn.send(message, bytes);
@@ -397,4 +397,3 @@ class AgentRuntime extends EventEmitter implements Agent {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -68,3 +68,11 @@ const showMs = (ms: number): string => {
   for (const [unit, size] of Object.entries(UNIT_MS).reverse()) if (ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
 };
+
+/** Milliseconds as a whole number (`5000`) or a duration (`5s`, `2m`), within `[minMs, maxMs]`; `undefined` when the option is absent. */
+export const milliseconds = (option: string, raw: string | undefined, minMs = 0, maxMs = 86_400_000): number | undefined => {
+  if (raw === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(raw)) return wholeNumber(option, raw, minMs, maxMs);
+  if (/^\s*\d+[smhd]\s*$/.test(raw)) return duration(option, raw, minMs, maxMs);
+  return refuse(`--${option} takes milliseconds (5000) or a duration with a unit s, m, h or d (5s, 2m), got ${JSON.stringify(raw)}`);
+};

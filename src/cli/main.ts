@@ -26,6 +26,7 @@ const COMMANDS: Record<CommandName, () => Promise<{ run(argv: string[]): Promise
   tokens: () => import("./commands/tokens.js"),
   whoami: () => import("./commands/whoami.js"),
   demo: () => import("./commands/demo.js"),
+  pools: () => import("./commands/pools.js"),
 };
 
 const LOG_FAULTS = new Set(["CorruptEvent", "LogUnavailable", "LogNotFound", "LogClosed", "InvalidCommit", "InvalidEvent", "WrongExpectedSequence"]);

@@ -197,6 +197,10 @@ export const describeEvent = (e: Event): string => {
       return `${e.data.key} (${e.data.size} bytes) uploaded`;
     case "CheckpointSaved":
       return `checkpoint ${e.data.name} by ${e.data.executionId} = ${showResult(e.data.value)}`;
+    case "PoolCreated":
+      return `pool ${e.data.name}: ${e.data.launcher}, up to ${e.data.max}, ${e.data.modules.join(" ")}`;
+    case "PoolDeleted":
+      return `pool ${e.data.name}`;
   }
 };
 

@@ -99,7 +99,10 @@ export const AGENT = {
   summary: "host the workflows and tasks of modules, and run them for the server",
   description:
     "Loads the modules, registers their workflows and tasks with the server, and runs executions on its\n" +
-    "command until SIGINT or SIGTERM. It reconnects by itself when the server restarts.",
+    "command until SIGINT or SIGTERM. It reconnects by itself when the server restarts.\n" +
+    "On SIGINT or SIGTERM it drains: it takes nothing new, lets what runs finish (up to --drain-timeout),\n" +
+    "then aborts what is left and gives it back to the server to run elsewhere; a second signal exits at once\n" +
+    "(code 130 / 143; what still ran is then lost with the agent, and retried once the server notices).",
   args: [{ name: "MODULE...", description: "modules of workflows and tasks (TypeScript or JavaScript), e.g. examples/orders.ts" }],
   options: {
     tag: { type: "string", value: "k=v", multiple: true, description: "a tag, as targets' requires match them" },
@@ -108,6 +111,18 @@ export const AGENT = {
     "max-asset-bytes": { type: "string", value: "N", absent: "8 GiB", description: "the most bytes one persist() may hold" },
     "keep-workdirs": { type: "boolean", description: "keep each execution's working directory" },
     "workdir-root": { type: "string", value: "DIR", absent: "a directory under the system's temp dir", description: "where working directories go" },
+    watch: {
+      type: "boolean",
+      description: "reload the modules when their files (or source files beside or below them) change; what runs finishes on the old code",
+    },
+    "agent-id": { type: "string", value: "ID", description: "connect as this id (a pool's agents are given theirs)" },
+    "idle-exit": { type: "string", value: "MS|Ns", description: "stop (exit 0) after this long with nothing to run (a pool's agents are given it)" },
+    "drain-timeout": {
+      type: "string",
+      value: "MS|Ns",
+      absent: "5s",
+      description: "on SIGTERM or SIGINT, how long running executions have to finish; then what is left is aborted and given back (the server runs it again elsewhere, counted against no retry limit)",
+    },
     ...TARGET,
   },
 } as const satisfies CommandSpec;
@@ -190,6 +205,40 @@ export const ENVS = {
     at: { type: "string", value: "SEQ", in: ["branch"], absent: "its last sequence", description: "the log sequence to branch at" },
     "at-time": { type: "string", value: "ISO", in: ["branch"], description: "branch at the last commit at or before this time" },
     reason: { type: "string", value: "R", in: ["pause"], description: "why, kept with the pause" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
+export const POOLS = {
+  name: "pools",
+  summary: "create, list and delete pools: agents the server starts when executions only they can run wait",
+  description:
+    "A pool's agents are `tributary agent` processes the server starts on its own machine (launcher process),\n" +
+    "with the pool's modules and tags (and pool=NAME), up to --max at once, when executions that no connected\n" +
+    "agent can run are queued; each stops once idle for a while. Their output goes to\n" +
+    "<data>/pool-logs/<project>/<env>/<pool>/<agent>.log on the server's machine ('pools ls' says where).",
+  subcommands: {
+    create: {
+      summary: "a new pool (the same again changes nothing; another of the same name is refused)",
+      args: [
+        { name: "NAME", description: "the pool's name: 1 to 40 lower-case letters, digits and -" },
+        { name: "[MODULE...]", description: "more modules, after --modules" },
+      ],
+    },
+    ls: { summary: "the environment's pools, their agents now, and where their output goes" },
+    delete: { summary: "delete a pool: its agents are told to stop (they drain), and no more are started", args: [{ name: "NAME", description: "the pool's name" }] },
+  },
+  options: {
+    launcher: { type: "string", value: "KIND", in: ["create"], required: true, description: "how its agents are started: process (processes on the server's machine)" },
+    modules: {
+      type: "string",
+      value: "FILE",
+      multiple: true,
+      in: ["create"],
+      description: "a module its agents host (resolved here to an absolute path, which must be a file on the server's machine)",
+    },
+    max: { type: "string", value: "N", in: ["create"], absent: "1", description: "at most N of its agents at once" },
+    tag: { type: "string", value: "k=v", multiple: true, in: ["create"], description: "a tag of its agents, as targets' requires match them" },
     ...COMMON,
   },
 } as const satisfies CommandSpec;
@@ -315,6 +364,7 @@ export const COMMANDS = {
   tokens: TOKENS,
   whoami: WHOAMI,
   demo: DEMO,
+  pools: POOLS,
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -47,6 +47,8 @@ export {
 export { upcast } from "./upcast.js";
 export { SERVER_LOG, TOKEN_HASH, TOKEN_ID, TOKEN_ROLES, isReservedProject } from "./tokens.js";
 export { CHECKPOINT_NAME, CHECKPOINT_NAME_HINT } from "./checkpoints.js";
+export { MAX_POOL_AGENTS, MAX_POOL_MODULES, POOL_NAME, POOL_NAME_HINT, poolAgentPrefix, poolOfAgent } from "./pools.js";
+export type { PoolCreated, PoolDeleted, PoolEvent } from "./pools.js";
 export type { Principal } from "./principal.js";
 export { describePrincipal } from "./principal.js";
 export type { LogRef } from "./subjects.js";

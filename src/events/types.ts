@@ -23,6 +23,7 @@ export type * from "./blobs.js";
 export type * from "./checkpoints.js";
 export type * from "./control.js";
 import type { TokenEvent } from "./tokens.js";
+import type { PoolEvent } from "./pools.js";
 import type { BlobStored } from "./blobs.js";
 import type { CheckpointSaved } from "./checkpoints.js";
 import type { ControlRunEvent, EnvironmentPaused, EnvironmentResumed } from "./control.js";
@@ -332,7 +333,7 @@ export type EnvEvent =
   | EnvironmentPaused
   | EnvironmentResumed
   | BlobStored
-  | TokenEvent;
+  | TokenEvent | PoolEvent;
 
 /** Every fact Tributary records. */
 export type Event = RunEvent | EnvEvent;
@@ -372,6 +373,7 @@ export const CURRENT_VERSION = {
   EnvironmentResumed: 1,
   ExecutionProgressed: 1,
   MetricRecorded: 1,
+  PoolCreated: 1, PoolDeleted: 1,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];

@@ -198,6 +198,14 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   EnvironmentResumed: obj({}),
   ExecutionProgressed: obj({ ...exec, fraction: opt((v, p) => (typeof v === "number" && v >= 0 && v <= 1 ? undefined : `${p} must be a number from 0 to 1`)), message: opt(str) }),
   MetricRecorded: obj({ ...exec, name: str, value: num }),
+  PoolCreated: obj({
+    name: str,
+    launcher: lit("process"),
+    modules: arr(str),
+    max: (v, p) => (Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : `${p} must be a whole number >= 1`),
+    tags,
+  }),
+  PoolDeleted: obj({ name: str }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

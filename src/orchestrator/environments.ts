@@ -4,6 +4,7 @@
  * inherited view is the parent's log replayed up to the branch point into a
  * frozen projection store of their own.
  */
+import { PoolLauncher, type PoolLauncherOptions } from "./pool-launcher.js";
 import { join } from "node:path";
 import { IdGenerator, isReservedProject, logRef, type EnvName, type EventId, type EventLog, type LogRef, type Principal, type RunId } from "../events/index.js";
 import { getEnvironment, getRunView, MemoryStore, PROJECTIONS, type DocSource, type RunView } from "../projections/index.js";
@@ -24,6 +25,8 @@ export interface Env {
   readonly logs: TaskLogs;
   /** For a branch: the parent's projections as of the branch point. */
   readonly frozen?: { readonly parent: EnvName; readonly at: number; readonly projector: Projector };
+  /** The launcher of its pools (a server that launches pool agents). */
+  readonly pools?: PoolLauncher;
 }
 
 /** A refusal to report with an HTTP status. */
@@ -45,6 +48,8 @@ export interface EnvironmentsOptions {
   readonly onNotice: (message: string) => void;
   readonly blobs: BlobStore;
   readonly maxAssetBytes: number;
+  /** Pools' agents are started (see `PoolLauncher`) with these; absent: pools are recorded but no agent is started. */
+  readonly pools?: Omit<PoolLauncherOptions, "onNotice">;
 }
 
 const IMPORT_CHUNK = 200;
@@ -151,7 +156,8 @@ export class Environments {
     scheduler.kick();
     scheduler.resolveAllDeferrals();
     scheduler.sweepEndedRuns();
-    return { ref, rt, scheduler, logs, ...(frozen ? { frozen } : {}) };
+    const pools = this.o.pools ? new PoolLauncher(ref, rt, scheduler, { ...this.o.pools, onNotice: this.o.onNotice }) : undefined;
+    return { ref, rt, scheduler, logs, ...(frozen ? { frozen } : {}), ...(pools ? { pools } : {}) };
   }
 
   /** The first command of a new environment, with what its decider needs to know of its base or its parent. */
@@ -328,6 +334,7 @@ export class Environments {
     for (const p of this.starting.values()) {
       const env = await p.catch(() => undefined);
       if (!env) continue;
+      env.pools?.close();
       env.scheduler.close();
       env.logs.flush();
       await env.rt.close();

@@ -14,6 +14,7 @@ import type { AnyProjection } from "./projection.js";
 import { deferralsProjection, memoProjection, pendingProjection } from "./reuse.js";
 import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
 import { progressProjection } from "./progress.js";
+import { poolsProjection } from "./pools.js";
 
 /** What one run's history feeds (`steps` before `cache`: the cache reads step documents). */
 export const RUN_PROJECTIONS: readonly AnyProjection[] = [
@@ -38,4 +39,5 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   pendingProjection,
   deferralsProjection,
   blobRefsProjection,
+  poolsProjection,
 ];

@@ -13,6 +13,7 @@ export * from "./environment.js";
 export * from "./reuse.js";
 export * from "./tokens.js";
 export * from "./queries.js";
+export * from "./pools.js";
 export { canonicalJson, dumpLine } from "./dump.js";
 export { MemoryStore } from "./memory-store.js";
 export { ProjectionCorrupt, ProjectionGap } from "./errors.js";

@@ -104,6 +104,7 @@ export const AGENT_MESSAGES = {
     running: executionIds(),
   }),
   heartbeat: strict({ type: Type.Literal("heartbeat"), running: executionIds() }),
+  manifests: strict({ type: Type.Literal("manifests"), manifests: Type.Array(RepositoryManifestSchema, { maxItems: 1000 }) }),
   started: strict({ type: Type.Literal("started"), executionId: ExecutionId() }),
   succeeded: strict({
     type: Type.Literal("succeeded"),

@@ -7,6 +7,7 @@
  */
 import { Type, type TObject, type TProperties, type TSchema } from "@sinclair/typebox";
 import { ID, ID_HINT, NAME, NAME_HINT } from "../events/ids.js";
+import { MAX_POOL_AGENTS, MAX_POOL_MODULES, POOL_NAME, POOL_NAME_HINT } from "../events/pools.js";
 import { MAX_BODY_BYTES, PROTOCOL_VERSION } from "./constants.js";
 import { AGENT_MESSAGES, SERVER_MESSAGES } from "./agent.js";
 import { NamedString, ValueSchema, check, type Check } from "./schema.js";
@@ -34,6 +35,7 @@ export const PARAMS = {
   assetId: Id("asset id"),
   key: NamedString(/^sha256:[0-9a-f]{64}$/, "blob key", "expected sha256:<64 lower-case hex digits>"),
   tokenId: NamedString(/^[0-9a-z]{1,64}$/, "token id", "expected 1-64 lower-case letters and digits"),
+  pool: NamedString(POOL_NAME, "pool name", `expected ${POOL_NAME_HINT}`),
 } as const;
 export type ParamName = keyof typeof PARAMS;
 
@@ -67,6 +69,16 @@ export const CreateTokenBody = strict({
   ),
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "what the token is for" })),
   expiresInMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 10 * 366 * 86_400_000, description: "expires this long after its creation, ms" })),
+});
+export const CreatePoolBody = strict({
+  name: NamedString(POOL_NAME, "pool name", `expected ${POOL_NAME_HINT}`),
+  launcher: Type.Literal("process", { description: '"process": agent processes on the server\'s machine' }),
+  modules: Type.Array(Type.String({ minLength: 2, maxLength: 4096, pattern: "^/", description: "an absolute path on the server's machine" }), {
+    minItems: 1,
+    maxItems: MAX_POOL_MODULES,
+  }),
+  max: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_POOL_AGENTS, description: "at most this many agents at once (default 1)" })),
+  tags: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Array(Type.String({ maxLength: 256 }), { maxItems: 64 }))),
 });
 export const RevokeTokenBody = strict({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })) });
 export const PauseEnvBody = strict({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "why, for the record" })) });
@@ -155,6 +167,9 @@ const TABLE = [
   { name: "listAssets", method: "GET", path: `${ENV}/assets`, summary: "assets", query: strict({ run: Type.Optional(Id("run id")) }) },
   { name: "getAsset", method: "GET", path: `${ENV}/assets/:assetId`, summary: "an asset" },
   { name: "listAgents", method: "GET", path: `${ENV}/agents`, summary: "agents connected and known" },
+  { name: "listPools", method: "GET", path: `${ENV}/pools`, summary: "pools of agents the server starts, with their agents now" },
+  { name: "createPool", method: "POST", path: `${ENV}/pools`, summary: "create a pool of agents the server starts", body: CreatePoolBody },
+  { name: "deletePool", method: "POST", path: `${ENV}/pools/:pool/delete`, summary: "delete a pool (its agents are stopped)" },
   { name: "dumpProjections", method: "GET", path: `${ENV}/projections/dump`, summary: "every projection document" },
   { name: "rebuildProjections", method: "POST", path: `${ENV}/projections/rebuild`, summary: "drop the projections and replay the log" },
   { name: "verifyLog", method: "GET", path: `${ENV}/log/verify`, summary: "decode every commit of the log; list those that fail" },

@@ -72,6 +72,8 @@ export type AgentMessage =
       readonly running: readonly string[];
     }
   | { readonly type: "heartbeat"; readonly running: readonly string[] }
+  /** The agent reloaded its modules (`--watch`): what it hosts from now on (its next hello brings the same). */
+  | { readonly type: "manifests"; readonly manifests: readonly RepositoryManifest[] }
   | { readonly type: "started"; readonly executionId: string }
   /**
    * A result. With `requestId`, the server answers `ack` with it once the

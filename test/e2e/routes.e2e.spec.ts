@@ -131,6 +131,7 @@ const BAD: Record<ParamName, { value: string; error: RegExp }> = {
   assetId: { value: "bad.id", error: /invalid asset id "bad\.id"/ },
   key: { value: "sha256:nothex", error: /invalid blob key "sha256:nothex"/ },
   tokenId: { value: "Bad_Id", error: /invalid token id "Bad_Id"/ },
+  pool: { value: "Bad_Pool", error: /invalid pool name "Bad_Pool"/ },
 };
 
 const keyOf = (r: Route) => `${r.method} ${r.path}`;
@@ -684,6 +685,61 @@ const CASES = byKey([
         expect(agents.known.map((a) => a.agentId)).toContain(agents.connected[0]!.agentId);
       },
       refusals: () => [],
+    },
+  ],
+  [
+    `GET ${ENV}/pools`,
+    {
+      async success(c) {
+        const env = await c.freshEnv();
+        expect(await c.ok("GET", `${env}/pools`)).toEqual({ pools: [] });
+        await c.ok("POST", `${env}/pools`, { name: "listed", launcher: "process", modules: [FLOWS], max: 2, tags: { gpu: ["a100"] } });
+        const { pools } = await c.ok<{ pools: { name: string; max: number; agents: unknown[]; logDir: string }[] }>("GET", `${env}/pools`);
+        expect(pools).toMatchObject([{ name: "listed", launcher: "process", modules: [FLOWS], max: 2, tags: { gpu: ["a100"] }, agents: [] }]);
+        expect(pools[0]!.logDir).toMatch(/pool-logs\/.+\/listed$/);
+      },
+      refusals: () => [],
+    },
+  ],
+  [
+    `POST ${ENV}/pools`,
+    {
+      body: { name: "generic", launcher: "process", modules: [FLOWS] },
+      async success(c) {
+        const env = await c.freshEnv();
+        const made = await c.ok<{ name: string; max: number; created: boolean }>("POST", `${env}/pools`, { name: "made", launcher: "process", modules: [FLOWS] });
+        expect(made).toMatchObject({ name: "made", max: 1, tags: {}, created: true });
+        // The same again: unchanged.
+        expect(await c.ok("POST", `${env}/pools`, { name: "made", launcher: "process", modules: [FLOWS] })).toMatchObject({ created: false });
+      },
+      refusals: async (c) => {
+        const env = await c.freshEnv();
+        await c.ok("POST", `${env}/pools`, { name: "taken", launcher: "process", modules: [FLOWS] });
+        return [
+          { what: "no body", path: `${env}/pools`, status: 400, error: /needs a JSON body: an object with name/ },
+          { what: "a bad name", path: `${env}/pools`, body: { name: "Bad_Pool", launcher: "process", modules: [FLOWS] }, status: 400, error: /body\.name: invalid pool name "Bad_Pool"/ },
+          { what: "another launcher", path: `${env}/pools`, body: { name: "k8s", launcher: "kubernetes", modules: [FLOWS] }, status: 400, error: /body\.launcher/ },
+          { what: "no modules", path: `${env}/pools`, body: { name: "empty", launcher: "process", modules: [] }, status: 400, error: /body\.modules/ },
+          { what: "a relative module", path: `${env}/pools`, body: { name: "rel", launcher: "process", modules: ["flows.ts"] }, status: 400, error: /body\.modules\[0\]/ },
+          { what: "a module that is not there", path: `${env}/pools`, body: { name: "gone", launcher: "process", modules: ["/nowhere/flows.ts"] }, status: 400, error: /body\.modules\[0\]: \/nowhere\/flows\.ts is not a file on the server's machine/ },
+          { what: "max 0", path: `${env}/pools`, body: { name: "zero", launcher: "process", modules: [FLOWS], max: 0 }, status: 400, error: /body\.max/ },
+          { what: "the name of another pool", path: `${env}/pools`, body: { name: "taken", launcher: "process", modules: [FLOWS], max: 3 }, status: 409, error: /pool taken already exists/ },
+        ];
+      },
+    },
+  ],
+  [
+    `POST ${ENV}/pools/:pool/delete`,
+    {
+      params: () => ({ pool: "nosuchpool" }),
+      body: {},
+      async success(c) {
+        const env = await c.freshEnv();
+        await c.ok("POST", `${env}/pools`, { name: "doomed", launcher: "process", modules: [FLOWS] });
+        expect(await c.ok("POST", `${env}/pools/doomed/delete`, {})).toEqual({ name: "doomed", deleted: true });
+        expect(await c.ok("GET", `${env}/pools`)).toEqual({ pools: [] });
+      },
+      refusals: (c) => [{ what: "an unknown pool", path: `${c.env}/pools/nosuchpool/delete`, body: {}, status: 404, error: /no pool nosuchpool/ }],
     },
   ],
   [

@@ -101,7 +101,7 @@ export interface Harness {
  */
 export const startHarness = async (
   kind: LogKind,
-  options: { heartbeatMs?: number; server?: Pick<ServerOptions, "studioDir">; adminToken?: string } = {},
+  options: { heartbeatMs?: number; server?: Pick<ServerOptions, "studioDir" | "poolIdleExitMs">; adminToken?: string } = {},
 ): Promise<Harness> => {
   const token = options.adminToken;
   const dataDir = await mkdtemp(join(tmpdir(), "trib-e2e-"));

@@ -283,6 +283,11 @@ export const EXAMPLES = {
     runEvent("CheckpointSaved", { executionId: EXEC, stepId: STEP, name: "progress", key: `${RUN}/${"7f".repeat(16)}/progress`, value: { kind: "inline", value: { next: 3, done: [1, 2] } } }),
     runEvent("CheckpointSaved", { executionId: EXEC, stepId: STEP, name: "model", key: `${RUN}/${STEP}/model`, value: { kind: "blob", blob } }),
   ],
+  PoolCreated: [
+    attributed(envEvent("PoolCreated", { name: "gpu", launcher: "process", modules: ["/srv/flows/train.ts"], max: 4, tags: { gpu: ["a100"] } }), { kind: "admin" }),
+    envEvent("PoolCreated", { name: "small", launcher: "process", modules: ["/srv/a.ts", "/srv/b.ts"], max: 1, tags: {} }),
+  ],
+  PoolDeleted: [envEvent("PoolDeleted", { name: "gpu" })],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

@@ -42,3 +42,22 @@ describe("agents: DisconnectAgent", () => {
     given().when(disconnect).nothing();
   });
 });
+
+describe("agents: RegisterManifests (a reload)", () => {
+  const register = (manifests = [SHOP, BILLING], agentId = "a1"): Command => ({ type: "RegisterManifests", agentId, manifests });
+
+  it("a connected agent's changed manifest is registered again, and only that one", () => {
+    const changed = { ...BILLING, targets: [{ ...BILLING.targets[0]!, codeHash: "v2" }] };
+    given(agentConnected("a1", [SHOP, BILLING]))
+      .when(register([SHOP, changed]))
+      .then(envEvent("ManifestRegistered", { repository: "billing", agentId: "a1", targets: changed.targets }));
+  });
+
+  it("an unchanged reload, or one by an agent not connected, decides nothing", () => {
+    given(agentConnected("a1", [SHOP, BILLING])).when(register()).then();
+    given(agentConnected("a1", [SHOP, BILLING])).when(register([SHOP], "a9")).then();
+    given([...agentConnected("a1", [SHOP, BILLING]), envEvent("AgentDisconnected", { agentId: "a1", reason: "gone" })])
+      .when(register([{ ...SHOP, targets: [] }]))
+      .then();
+  });
+});

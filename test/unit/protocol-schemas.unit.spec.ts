@@ -43,7 +43,8 @@ describe("protocol schemas", () => {
     expectTypeOf<FieldMismatch>().toEqualTypeOf<never>();
     expectTypeOf<keyof Static<typeof StepOptionsSchema>>().toEqualTypeOf<keyof StepOptions>();
     expectTypeOf<keyof Static<typeof RepositoryManifestSchema>["targets"][number]>().toEqualTypeOf<keyof TargetManifest>();
-    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(15);
+    expectTypeOf<Static<(typeof AGENT_MESSAGES)["manifests"]>>().toExtend<Of<AgentMessage, "manifests">>();
+    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(16);
   });
 
   it("valid frames of every agent message type pass, with tagged values of every kind", () => {

@@ -145,6 +145,25 @@ export type Command =
     }
   | { readonly type: "DisconnectAgent"; readonly agentId: AgentId; readonly reason: string }
   | {
+      /** A pool of agents the server starts (`tributary pools create`); see `PoolCreated`. */
+      readonly type: "CreatePool";
+      readonly name: string;
+      readonly launcher: "process";
+      readonly modules: readonly string[];
+      readonly max: number;
+      readonly tags: { readonly [tag: string]: readonly string[] };
+    }
+  | { readonly type: "DeletePool"; readonly name: string }
+  | {
+      /** A connected agent reloaded its modules (`tributary agent --watch`): what it hosts now. */
+      readonly type: "RegisterManifests";
+      readonly agentId: AgentId;
+      readonly manifests: readonly {
+        readonly repository: string;
+        readonly targets: readonly TargetManifest[];
+      }[];
+    }
+  | {
       /** A new base, or none (`null`); what the decider needs to know of the other environments comes with it. */
       readonly type: "RebaseEnvironment";
       readonly base: ProposedBase | null;

@@ -19,11 +19,12 @@ import { environments } from "./deciders/environments.js";
 import { executions } from "./deciders/executions.js";
 import { runs } from "./deciders/runs.js";
 import { tokens } from "./deciders/tokens.js";
+import { pools } from "./deciders/pools.js";
 import { progress } from "./deciders/progress.js";
 import type { CommandOf, DecideContext, Decision, Handlers } from "./decision.js";
 import type { Model } from "./model.js";
 
-const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...checkpoints, ...progress };
+const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...checkpoints, ...progress, ...pools };
 
 const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Model, ctx: DecideContext): Decision =>
   HANDLERS[type](cmd, m, ctx);

@@ -20,6 +20,10 @@ import {
   getCheckpoint,
   type CheckpointDoc,
   type TokenDoc,
+  type PoolDoc,
+  getPool,
+  listPools,
+  listAgents,
   type AgentDoc,
   type AssetDoc,
   type BlobRefDoc,
@@ -76,6 +80,11 @@ export interface Model {
    * else in one it inherits from (as `cacheHit` looks; saves stay local).
    */
   checkpoint(key: string): { env: EnvName; doc: CheckpointDoc } | undefined;
+  /** A pool of this environment (`tributary pools create`). */
+  pool(name: string): PoolDoc | undefined;
+  pools(): PoolDoc[];
+  /** Every agent this environment has known (connected or not). */
+  agents(): AgentDoc[];
 }
 
 /**
@@ -147,4 +156,7 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
     }
     return undefined;
   },
+  pool: (name) => getPool(src, name),
+  pools: () => listPools(src),
+  agents: () => listAgents(src),
 });

@@ -41,6 +41,8 @@ export type Rejection =
   | { readonly _tag: "UnknownRole"; readonly role: string; readonly roles: readonly string[] }
   | { readonly _tag: "InvalidEnvPattern"; readonly pattern: string; readonly hint: string }
   | { readonly _tag: "ExpiryInPast"; readonly expiresAt: number; readonly now: number }
+  | { readonly _tag: "PoolExists"; readonly name: string }
+  | { readonly _tag: "UnknownPool"; readonly name: string }
   /** The decision would record an event that would not decode (a value from outside that slipped past the edge). */
   | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string }
   /** The decision's commit would be over the log's limit (large values belong in blobs and assets). */
@@ -109,6 +111,10 @@ export const rejectionMessage = (r: Rejection): string => {
       return `expiry ${new Date(r.expiresAt).toISOString()} is not in the future (now ${new Date(r.now).toISOString()}): give a later time or a positive duration`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
+    case "PoolExists":
+      return `pool ${r.name} already exists with other settings: delete it first ('tributary pools delete ${r.name}'), or choose another name`;
+    case "UnknownPool":
+      return `no pool ${r.name} in this environment: list pools with 'tributary pools ls'`;
     case "InvalidEvent":
       return `refused: it would record an invalid ${r.eventType} event: ${r.reason}`;
     case "CommitTooLarge":
@@ -128,6 +134,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "UnknownEnvironment":
     case "UnknownAsset":
     case "UnknownToken":
+    case "UnknownPool":
       return 404;
     case "EnvironmentArchived":
     case "EnvironmentExists":
@@ -137,6 +144,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "IdempotencyKeyReused":
     case "ArchivedBase":
     case "TokenExists":
+    case "PoolExists":
       return 409;
     case "CommitTooLarge":
       return 413;

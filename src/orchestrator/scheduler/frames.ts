@@ -49,7 +49,7 @@ export interface FrameSender {
 }
 
 /** The frames that act on the orchestrator (`hello` and `heartbeat` are the session's). */
-export type ActingFrame = Exclude<AgentMessage, { type: "hello" | "heartbeat" }>;
+export type ActingFrame = Exclude<AgentMessage, { type: "hello" | "heartbeat" | "manifests" }>;
 
 /** Results larger than this, encoded, are kept as blobs rather than in the log. */
 const INLINE_RESULT_BYTES = 256 * 1024;

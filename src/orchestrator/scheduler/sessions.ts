@@ -20,7 +20,9 @@ export interface AgentConnection {
 
 export type Hello = Extract<AgentMessage, { type: "hello" }>;
 
-interface ConnectedAgent extends AgentSlot {
+interface ConnectedAgent extends Omit<AgentSlot, "targets"> {
+  /** What it hosts (`repository:target`); replaced when it reloads its modules. */
+  targets: ReadonlySet<string>;
   readonly conn: AgentConnection;
   /** The `by` of what it causes. */
   readonly by: Principal;
@@ -144,6 +146,7 @@ export class AgentSessions {
       return;
     }
     if (m.type === "hello") return reply({ type: "error", message: "already connected: hello is sent once per connection" });
+    if (m.type === "manifests") return this.reloaded(a, m.manifests);
     // An agent that declines work because it is stopping gets no more (else the retry, free and
     // immediate, would come straight back to it): it finishes what it has, and the rest goes elsewhere.
     if (m.type === "failed" && m.error.type === "AgentStopping" && !a.draining) {
@@ -160,6 +163,14 @@ export class AgentSessions {
         this.o.onChange();
       },
     });
+  }
+
+  /** The agent reloaded its modules: its new manifests are registered, and it is offered what they host (and only that). */
+  private async reloaded(a: ConnectedAgent, manifests: Hello["manifests"]): Promise<void> {
+    const r = await this.orch.execute({ type: "RegisterManifests", agentId: a.agentId, manifests }, { by: a.by });
+    if (!r.ok) return a.conn.send({ type: "error", message: rejectionMessage(r.rejection) });
+    a.targets = new Set(manifests.flatMap((x) => x.targets.map((t) => `${x.repository}:${t.name}`)));
+    this.o.onChange();
   }
 
   /** Sends to a connected agent; nothing if it is not connected (the next ticks deal with its executions). */

@@ -156,6 +156,7 @@ const PARSERS: { readonly [K in ParamName]: (value: unknown) => E.Either<Invalid
   assetId: parseAssetId,
   key: (value) => E.right(String(value)),
   tokenId: (value) => E.right(String(value)),
+  pool: (value) => E.right(String(value)),
 };
 
 /**

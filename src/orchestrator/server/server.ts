@@ -10,7 +10,7 @@
 import { isIP } from "node:net";
 import { createServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import { CorruptEvent, isReservedProject, SERVER_LOG, type EventLog } from "../../events/index.js";
@@ -19,7 +19,7 @@ import type { BlobStore } from "../../events/storage/blob-store.js";
 import { FsBlobStore } from "../../events/storage/blob-store-fs.js";
 import { NatsBlobStore } from "../../events/storage/blob-store-nats.js";
 import { Access } from "../auth/access.js";
-import { adminCredential, type AdminCredential } from "../auth/admin.js";
+import { ADMIN_TOKEN_FILE, adminCredential, type AdminCredential } from "../auth/admin.js";
 import { DataDirLock } from "../data-lock.js";
 import { Environments, type Env } from "../environments.js";
 import { AgentSockets } from "./agent-socket.js";
@@ -57,6 +57,8 @@ export interface ServerOptions {
   readonly defaultProject?: string;
   /** Heartbeat interval asked of agents, ms. Default 2,000. */
   readonly heartbeatMs?: number;
+  /** A pool's agent stops after this long with nothing to run, ms. Default 30,000. */
+  readonly poolIdleExitMs?: number;
   /**
    * How long agents have, after the server starts, to connect again before
    * the executions they ran are abandoned, ms. Default: the agents' reconnect
@@ -110,6 +112,12 @@ export class TributaryServer {
       onNotice: this.notice,
       blobs,
       maxAssetBytes: options.maxAssetBytes ?? DEFAULT_MAX_BYTES,
+      pools: {
+        url: () => (this.http.listening ? this.url : undefined),
+        ...poolToken(options, this.dataDir),
+        logRoot: join(this.dataDir, "pool-logs"),
+        ...(options.poolIdleExitMs === undefined ? {} : { idleExitMs: options.poolIdleExitMs }),
+      },
     });
     const studio = new StudioFiles(options.studioDir ?? DEFAULT_STUDIO_DIR, options.defaultProject ?? DEFAULT_PROJECT);
     const ctx = { log, blobs, envs: this.envs, access, stopping: this.stopping.signal, notice: this.notice, studio };
@@ -282,5 +290,21 @@ const checkTls = (tls: NonNullable<ServerOptions["tls"]>): void => {
     createSecureContext({ cert: tls.cert, key: tls.key });
   } catch (e) {
     throw new TypeError(`tls: the certificate and key cannot be used: ${(e as Error).message}`, { cause: e });
+  }
+};
+
+/**
+ * The token a server with `auth` gives its pools' agents: its admin token
+ * (given, or the data directory's file). A dedicated agent token per pool
+ * would be narrower; the agents run on this machine, as this user, already.
+ */
+const poolToken = (options: ServerOptions, dataDir: string): { token?: string } => {
+  if (!options.auth) return {};
+  const given = options.adminToken ?? process.env["TRIBUTARY_ADMIN_TOKEN"];
+  if (given !== undefined) return { token: given.trim() };
+  try {
+    return { token: readFileSync(join(dataDir, ADMIN_TOKEN_FILE), "utf8").trim() };
+  } catch {
+    return {};
   }
 };

@@ -27,13 +27,29 @@ export const disconnectAgent: Handler<"DisconnectAgent"> = (cmd, m, ctx) => {
   return accept([envEvent(ctx, "AgentDisconnected", { agentId: cmd.agentId, reason: cmd.reason })]);
 };
 
+/**
+ * A connected agent's modules were reloaded: each manifest that is not
+ * registered exactly so already (an unchanged reload decides nothing). An
+ * agent not connected decides nothing: its next hello brings the manifests.
+ */
+export const registerManifests: Handler<"RegisterManifests"> = (cmd, m, ctx) => {
+  const a = m.agent(cmd.agentId);
+  if (!a || a.status === "disconnected") return none;
+  return accept(
+    cmd.manifests
+      .filter((x) => !sameManifest(m, x.repository, x.targets))
+      .map((x) => envEvent(ctx, "ManifestRegistered", { repository: x.repository, agentId: cmd.agentId, targets: x.targets })),
+  );
+};
+
 /** Is the registered manifest of `repository` already exactly this one? */
 const sameManifest = (m: Model, repository: string, targets: readonly TargetManifest[]): boolean => {
   const current = m.manifest(repository);
   return current !== undefined && JSON.stringify(current.targets) === JSON.stringify(targets);
 };
 
-export const agents: Handlers<"ConnectAgent" | "DisconnectAgent"> = {
+export const agents: Handlers<"ConnectAgent" | "DisconnectAgent" | "RegisterManifests"> = {
   ConnectAgent: connectAgent,
   DisconnectAgent: disconnectAgent,
+  RegisterManifests: registerManifests,
 };

@@ -6,6 +6,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { StepOptions, TargetManifest, TargetRef } from "../../../events/index.js";
 import type { Model } from "../model.js";
+import { poolHosts, poolsThatMayHost } from "../pools.js";
 import type { Rejection } from "../rejections.js";
 
 /** The target as registered, or an `UnknownTarget` rejection listing what is known. */
@@ -48,14 +49,12 @@ export const findRunnable = (m: Model, t: TargetRef, count: number, asRun: boole
 
 /**
  * May a run of `t`, a target no agent has registered here, be accepted now
- * to wait for one? When the submission asks to (`queue`). The hook for
- * pools (issue 12, point 8): a pool whose agents would host `t.repository`
- * makes it `true` too, once the model knows pools.
+ * to wait for one? When the submission asks to (`queue`), or when a pool of
+ * the environment hosts `t.repository` (its agents did), or may (none of its
+ * agents has connected yet: the launcher starts one to find out).
  */
-export const mayQueue = (m: Model, t: TargetRef, asked: boolean): boolean => asked || poolHosts(m, t);
-
-/** Would a pool of this environment start an agent hosting `t`? None exist yet. */
-const poolHosts = (_m: Model, _t: TargetRef): boolean => false;
+export const mayQueue = (m: Model, t: TargetRef, asked: boolean): boolean =>
+  asked || poolsThatMayHost(m.pools(), poolHosts(m.agents()), t.repository).length > 0;
 
 /** Per-call options over the target's own. */
 export const mergeOptions = (base: StepOptions, over: StepOptions | undefined): StepOptions => {

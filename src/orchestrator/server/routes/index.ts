@@ -17,6 +17,7 @@ import { projectRoutes } from "./projects.js";
 import { runRoutes } from "./runs.js";
 import { stepRoutes } from "./steps.js";
 import { tokenRoutes } from "./tokens.js";
+import { poolRoutes } from "./pools.js";
 
 export const HANDLERS: Handlers = {
   ...metaRoutes,
@@ -33,4 +34,5 @@ export const HANDLERS: Handlers = {
   ...tokenRoutes,
   ...changeRoutes,
   ...projectRoutes,
+  ...poolRoutes,
 };
