@@ -69,6 +69,8 @@ export type HostRequest =
     }
   | { readonly type: "result"; readonly handle: HandleRef; readonly wait: boolean }
   | { readonly type: "cancel"; readonly handle: HandleRef }
+  /** `suspend(ms | Date)` (`delayMs` or `until`), or a wait under `suspense` (`waitingFor`). */
+  | { readonly type: "suspend"; readonly until?: number; readonly delayMs?: number; readonly waitingFor?: readonly HandleRef[] }
   | {
       readonly type: "persist";
       readonly entries: readonly AssetFile[];
@@ -82,6 +84,8 @@ export type HostReply =
   | { readonly type: "submitted"; readonly handle: HandleRef }
   | { readonly type: "resolved"; readonly outcome?: Outcome; readonly resultBlob?: BlobRef }
   | { readonly type: "ack" }
+  /** The execution is suspended: it has ended. */
+  | { readonly type: "suspended" }
   | { readonly type: "persisted"; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly asset: AssetRef };
 

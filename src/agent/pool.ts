@@ -4,7 +4,9 @@
  * does not stop within the grace period.
  */
 import { Worker } from "node:worker_threads";
+import type { ErrorInfo } from "../events/index.js";
 import type { LogLevel, RepositoryManifest } from "../protocol/messages.js";
+import { abortErrorInfo } from "./errors.js";
 import type { AbortReason, ExecuteOrder, FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
 
 /** An execution that was on a worker when the worker went away. */
@@ -13,6 +15,12 @@ export interface LostExecution {
   /** Set when it had been aborted (and did not stop in time). */
   readonly abortReason?: AbortReason;
 }
+
+/** The failure an agent reports for an execution lost with its worker. */
+export const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
+  l.abortReason !== undefined
+    ? abortErrorInfo(l.abortReason)
+    : { type: "WorkerRestarted", message: `the worker running the execution went away: ${why}`, retryable: true };
 
 export interface PoolOptions {
   readonly size: number;

@@ -13,8 +13,8 @@ import { encodeMessage, frameBytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, type Agen
 import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { Connection } from "./connection.js";
 import { fitLog, fitResult } from "./frame-limits.js";
-import { InFlight } from "./in-flight.js";
-import { WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
+import { InFlight, numberedCall } from "./in-flight.js";
+import { lostInfo, WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
 import type { HostReply } from "./context.js";
 import { credentialsOf, normaliseTags, validateAgentOptions, type Agent, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
@@ -25,10 +25,6 @@ export type { Agent, AgentLogEntry, AgentOptions } from "./runtime-options.js";
 const MAX_BUFFERED_LOGS = 1000;
 /** How long before a request or result the server could not act on is sent again. */
 const RESEND_AFTER_MS = 1000;
-const lostInfo = (l: LostExecution, why: string): ErrorInfo =>
-  l.abortReason !== undefined
-    ? abortInfo(l.abortReason)
-    : { type: "WorkerRestarted", message: `the worker running the execution went away: ${why}`, retryable: true };
 
 /**
  * Starts an agent: loads the modules in `workers` worker threads, connects
@@ -213,6 +209,8 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "persisted":
       case "restored":
         return this.#reply(m.requestId, { type: m.type, asset: m.asset });
+      case "suspended":
+        return this.#reply(m.requestId, { type: "suspended" });
       case "ack": {
         if (this.#inFlight.resultOf(m.requestId) !== undefined) return this.#inFlight.dropResult(m.requestId);
         return this.#reply(m.requestId, { type: "ack" });
@@ -302,7 +300,7 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "request": {
         const requestId = this.#inFlight.newRequestId();
         // Calls are numbered per execution, in the order the code made them (one worker runs it, in order).
-        const call = m.request.type === "submit" ? { call: this.#inFlight.nextCall(m.executionId) } : {};
+        const call = numberedCall(m.request) ? { call: this.#inFlight.nextCall(m.executionId) } : {};
         const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
         // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
         const bytes = encodeMessage(message);

@@ -3,7 +3,7 @@
  * options, errors, blob and asset references. Part of the catalogue
  * (`types.ts` re-exports them); as stable as the events that carry them.
  */
-import type { ExecutionId, RunId, StepId } from "./ids.js";
+import type { EnvName, ExecutionId, RunId, StepId } from "./ids.js";
 
 
 /**
@@ -135,3 +135,13 @@ export interface Arity {
   readonly max?: number;
 }
 
+
+/** Where a reused result came from. */
+export interface ResultSource {
+  readonly env: EnvName;
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly executionId: ExecutionId;
+  /** Sequence of the commit that recorded the result in `env`'s log. */
+  readonly seq: number;
+}

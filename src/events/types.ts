@@ -20,9 +20,11 @@ import type { Principal } from "./principal.js";
 export type * from "./data.js";
 export type * from "./tokens.js";
 export type * from "./blobs.js";
+export type * from "./waits.js";
 import type { TokenEvent } from "./tokens.js";
+import { WAIT_EVENT_VERSIONS, type WaitEvent } from "./waits.js";
 import type { BlobStored } from "./blobs.js";
-import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
+import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultSource, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
 // The envelope every event shares
@@ -110,7 +112,7 @@ export type StepScheduled = RunEventOf<
 >;
 
 /** Why an execution exists. */
-export type ExecutionReason = "first" | "retry" | "rerun";
+export type ExecutionReason = "first" | "retry" | "rerun" | "resume" | "recur";
 
 /** A step got a new execution (its first, a retry, or a manual re-run). */
 export type ExecutionCreated = RunEventOf<
@@ -134,6 +136,8 @@ export type ExecutionCreated = RunEventOf<
      * matched, in order, to the calls the previous one made (`CallResumed`).
      */
     resumes?: ExecutionId;
+    /** For a resume after a suspension with wait keys: not to be assigned before any of them has resolved. */
+    resumeWhen?: readonly string[];
   }
 >;
 
@@ -213,16 +217,6 @@ export type CallResumed = RunEventOf<
     step: { runId: RunId; stepId: StepId };
   }
 >;
-
-/** Where a reused result came from. */
-export interface ResultSource {
-  readonly env: EnvName;
-  readonly runId: RunId;
-  readonly stepId: StepId;
-  readonly executionId: ExecutionId;
-  /** Sequence of the commit that recorded the result in `env`'s log. */
-  readonly seq: number;
-}
 
 /** The step was not executed: a cached result was reused. */
 export type StepResultReused = RunEventOf<
@@ -323,7 +317,8 @@ export type RunEvent =
   | StepDeferred
   | CallResumed
   | AssetPersisted
-  | AssetRestored;
+  | AssetRestored
+  | WaitEvent;
 
 export type EnvEvent =
   | ManifestRegistered
@@ -369,6 +364,7 @@ export const CURRENT_VERSION = {
   TokenCreated: 1,
   TokenRevoked: 1,
   BlobStored: 1,
+  ...WAIT_EVENT_VERSIONS,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];
@@ -391,6 +387,7 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "CallResumed",
   "AssetPersisted",
   "AssetRestored",
+  ...(Object.keys(WAIT_EVENT_VERSIONS) as EventType[]),
 ]);
 
 /** The unit of the log: see `log.ts`. */

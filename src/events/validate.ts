@@ -124,10 +124,11 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   ExecutionCreated: obj({
     ...exec,
     attempt: int,
-    reason: lit("first", "retry", "rerun"),
+    reason: lit("first", "retry", "rerun", "resume", "recur"),
     notBefore: opt(nat),
     memoKey: opt(str),
     resumes: opt(str),
+    resumeWhen: opt(arr(str)),
   }),
   ExecutionAssigned: obj({ ...exec, agentId: str }),
   ExecutionStarted: obj(exec),
@@ -191,6 +192,8 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   }),
   TokenRevoked: obj({ tokenId: str, reason: opt(str) }),
   BlobStored: obj({ key: str, size: nat }),
+  ExecutionSuspended: obj({ ...exec, until: opt(nat), waitingFor: opt(arr(str)), callId: opt(str) }),
+  ExecutionRecurred: obj(exec),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

@@ -109,7 +109,7 @@ export interface Waiting {
   /** `repository:target`. */
   readonly target: string;
   readonly requires?: { readonly [tag: string]: readonly string[] };
-  readonly reason: "backoff" | "waiting-for-handles" | "no-agent-hosts-target" | "no-agent-with-tags" | "no-capacity" | "assignable";
+  readonly reason: "backoff" | "waiting-for-handles" | "suspended" | "no-agent-hosts-target" | "no-agent-with-tags" | "no-capacity" | "assignable";
   /** The reason in words. */
   readonly message: string;
 }

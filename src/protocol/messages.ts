@@ -120,6 +120,22 @@ export type AgentMessage =
     }
   | { readonly type: "cancel"; readonly requestId: number; readonly executionId: string; readonly handle: HandleRef }
   | {
+      /**
+       * Suspend the execution (`suspend(ms | Date)`: a call, numbered like
+       * `submit`, with `until` or `delayMs`; or a wait under `suspense`:
+       * `waitingFor`, resumed once any of those steps has an outcome). The
+       * server answers `suspended` (the execution has ended: the agent stops
+       * its code) or `ack` (nothing to wait for: the code goes on).
+       */
+      readonly type: "suspend";
+      readonly requestId: number;
+      readonly executionId: string;
+      readonly call?: number;
+      readonly until?: number;
+      readonly delayMs?: number;
+      readonly waitingFor?: readonly HandleRef[];
+    }
+  | {
       /** Records an asset whose files' blobs the agent has uploaded (`PUT {blobPath(project, env)}/<key>`). */
       readonly type: "persist";
       readonly requestId: number;
@@ -178,6 +194,8 @@ export type ServerMessage =
       readonly resultBlob?: BlobRef;
     }
   | { readonly type: "ack"; readonly requestId: number }
+  /** The execution that asked `suspend` is suspended: it has ended, its resume is created. */
+  | { readonly type: "suspended"; readonly requestId: number }
   | { readonly type: "persisted"; readonly requestId: number; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly requestId: number; readonly asset: AssetRef }
   | {

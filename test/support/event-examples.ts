@@ -131,6 +131,8 @@ export const EXAMPLES = {
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 1, reason: "first" }),
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 3, reason: "rerun" }),
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 4, reason: "retry", resumes: EXEC }),
+    runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 5, reason: "resume", resumes: EXEC, notBefore: T0 + 60_000, resumeWhen: [`${RUN}/${STEP}`] }),
+    runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 6, reason: "recur", notBefore: T0 + 1000 }),
   ],
   ExecutionAssigned: [runEvent("ExecutionAssigned", { executionId: EXEC, stepId: STEP, agentId: AGENT })],
   ExecutionStarted: [
@@ -264,6 +266,12 @@ export const EXAMPLES = {
     attributed(envEvent("BlobStored", { key: blob.key, size: blob.size }), { kind: "agent", agentId: AGENT, tokenId: "a0b1c2d3e4f5g6h7" }),
     envEvent("BlobStored", { key: `sha256:${"0".repeat(64)}`, size: 0 }),
   ],
+  ExecutionSuspended: [
+    runEvent("ExecutionSuspended", { executionId: EXEC, stepId: STEP, until: T0 + 60_000, callId: `${EXEC}/2` }),
+    runEvent("ExecutionSuspended", { executionId: EXEC, stepId: STEP, waitingFor: [`${RUN}/${STEP}`, "input:01JN8A4W7X2C9H5Q3R6T8V0Y23"] }),
+    runEvent("ExecutionSuspended", { executionId: EXEC, stepId: STEP }),
+  ],
+  ExecutionRecurred: [runEvent("ExecutionRecurred", { executionId: EXEC, stepId: STEP })],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

@@ -106,6 +106,20 @@ export type Command =
         | { readonly ok: true; readonly blob: BlobRef }
         | { readonly ok: false; readonly error: ErrorInfo; readonly encodedBytes?: number };
     }
+  | {
+      /**
+       * Task code suspends its execution: `suspend(ms | Date)` (a call of the
+       * execution, `callId`; `until` or `delayMs`), or a wait under
+       * `suspense` that took too long (`waitingFor`: wait keys, resume when any resolves).
+       */
+      readonly type: "SuspendExecution";
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      readonly callId?: string;
+      readonly until?: number;
+      readonly delayMs?: number;
+      readonly waitingFor?: readonly string[];
+    }
   | { readonly type: "TimeOutExecution"; readonly executionId: ExecutionId }
   | {
       readonly type: "AbandonExecution";

@@ -18,10 +18,11 @@ import { environments } from "./deciders/environments.js";
 import { executions } from "./deciders/executions.js";
 import { runs } from "./deciders/runs.js";
 import { tokens } from "./deciders/tokens.js";
+import { waits } from "./deciders/waits.js";
 import type { CommandOf, DecideContext, Decision, Handlers } from "./decision.js";
 import type { Model } from "./model.js";
 
-const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens };
+const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...waits };
 
 const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Model, ctx: DecideContext): Decision =>
   HANDLERS[type](cmd, m, ctx);

@@ -26,6 +26,8 @@ export interface ActiveExecution {
   readonly startedAt?: number;
   /** Steps (`runId/stepId`) whose outcome the execution waits for before it may be assigned (option `wait`). */
   readonly waitFor?: readonly string[];
+  /** Wait keys a resume is held for: assigned once any has resolved (`ExecutionCreated.resumeWhen`). */
+  readonly resumeWhen?: readonly string[];
 }
 
 /** A connected agent, as the scheduler sees it. */
@@ -143,6 +145,7 @@ export const nextActions = (
       continue;
     }
     if (x.waitFor?.some((s) => !resolved(s))) continue; // held until its handle arguments resolve
+    if (x.resumeWhen && !x.resumeWhen.some(resolved)) continue; // a resume held until one of its wait keys resolves
     const key = `${x.target.repository}:${x.target.target}`;
     let best: AgentSlot | undefined;
     let bestFree = 0;
@@ -180,6 +183,7 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
         ...(step.options.timeoutMs ? { timeoutMs: step.options.timeoutMs } : {}),
         ...(e.data.notBefore === undefined ? {} : { notBefore: e.data.notBefore }),
         ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
+        ...(e.data.resumeWhen === undefined ? {} : { resumeWhen: e.data.resumeWhen }),
       });
       return;
     }
@@ -198,6 +202,8 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
     case "ExecutionCancelled":
     case "ExecutionTimedOut":
     case "ExecutionAbandoned":
+    case "ExecutionSuspended":
+    case "ExecutionRecurred":
       active.delete(e.data.executionId);
       return;
     default:
@@ -219,6 +225,7 @@ export const activeOf = (x: ExecutionDoc, step: StepDoc): ActiveExecution => ({
   ...(x.assignedAt === undefined ? {} : { assignedAt: x.assignedAt }),
   ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
   ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
+  ...(x.resumeWhen === undefined ? {} : { resumeWhen: x.resumeWhen }),
 });
 
 /** `runId/stepId` of every handle inside `value`, at any depth. */

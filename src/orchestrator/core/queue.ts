@@ -33,6 +33,7 @@ export const waitingReasons = (
     const why = (reason: Waiting["reason"], message: string): Waiting => ({ ...base, reason, message });
     if (x.notBefore !== undefined && x.notBefore > now) out.push(why("backoff", `a retry's backoff: not before ${new Date(x.notBefore).toISOString()}`));
     else if (x.waitFor?.some((s) => !resolved(s))) out.push(why("waiting-for-handles", "waits for the steps whose handles it was given"));
+    else if (x.resumeWhen && !x.resumeWhen.some(resolved)) out.push(why("suspended", `a suspended execution's resume: waits for any of ${x.resumeWhen.join(", ")}`));
     else if (hosts.length === 0) out.push(why("no-agent-hosts-target", `no connected agent hosts ${target}`));
     else if (fit.length === 0) out.push(why("no-agent-with-tags", `no agent hosting ${target} has the tags ${tagsText(x.requires ?? {})}`));
     else if (free.length === 0) out.push(why("no-capacity", `every agent that can run it is busy (${fit.map((a) => `${a.agentId} ${load.get(a.agentId) ?? 0}/${a.concurrency}`).join(", ")})`));

@@ -91,7 +91,9 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
   // (its log lines may trail its end). `started` and the results are checked by their deciders.
   if (m.type !== "started" && m.type !== "succeeded" && m.type !== "failed") {
     const x = orch.model.execution(executionId);
-    if (!x || x.agentId !== agentId || (m.type !== "log" && isFinished(x.status))) {
+    // A suspend re-sent (after a reconnect) finds its execution suspended: it is answered so.
+    const ended = isFinished(x?.status ?? "queued") && m.type !== "log" && !(m.type === "suspend" && x?.status === "suspended");
+    if (!x || x.agentId !== agentId || ended) {
       return fail(`execution ${executionId} is not one this agent is running: a ${m.type} is asked on behalf of one`);
     }
   }
@@ -130,6 +132,28 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
           return fail(`execution ${executionId} may cancel only steps of its run and of the runs it started, not of run ${step.right.runId}`);
         }
         if (await run({ type: "CancelStep", ...step.right, reason: `cancelled by ${m.executionId}` })) reply({ type: "ack", requestId: m.requestId });
+        return;
+      }
+      case "suspend": {
+        const waitingFor: string[] = [];
+        for (const h of m.waitingFor ?? []) {
+          const step = stepOf(h);
+          if (E.isLeft(step)) return fail(step.left);
+          waitingFor.push(`${step.right.runId}/${step.right.stepId}`);
+        }
+        const cmd: Command = {
+          type: "SuspendExecution",
+          executionId,
+          agentId,
+          ...(m.call === undefined ? {} : { callId: callIdOf(executionId, m.call) }),
+          ...(m.until === undefined ? {} : { until: m.until }),
+          ...(m.delayMs === undefined ? {} : { delayMs: m.delayMs }),
+          ...(waitingFor.length === 0 ? {} : { waitingFor }),
+        };
+        if (!(await run(cmd))) return;
+        const suspended = orch.model.execution(executionId)?.status === "suspended";
+        reply({ type: suspended ? "suspended" : "ack", requestId: m.requestId });
+        if (suspended) from.ended(m.executionId);
         return;
       }
       case "persist":

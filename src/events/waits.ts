@@ -1,0 +1,43 @@
+/**
+ * The facts of waiting without holding an agent: an execution suspended
+ * (a durable sleep, or a wait that took longer than its `suspense`), and an
+ * execution of a recurrent target that returned nothing and recurs. Part of
+ * the catalogue (`types.ts`).
+ *
+ * Each ends its execution in the same commit as the `ExecutionCreated` of
+ * the execution that follows it (`reason: "resume"` or `"recur"`).
+ */
+import type { ExecutionId, StepId } from "./ids.js";
+import type { RunEventOf } from "./types.js";
+
+/**
+ * The execution suspended itself: it has ended (it holds no agent slot),
+ * and the execution created with it (`reason: "resume"`, `resumes` this one)
+ * is held until `until` (its `notBefore`) and, with `waitingFor`, until any
+ * of those wait keys has resolved (its `resumeWhen`).
+ */
+export type ExecutionSuspended = RunEventOf<
+  "ExecutionSuspended",
+  {
+    executionId: ExecutionId;
+    stepId: StepId;
+    /** Not to resume before this time, ms since the epoch (`suspend(ms | Date)`). */
+    until?: number;
+    /** Wait keys (`runId/stepId` of a step, `input:<inputId>`): resume once any has resolved. */
+    waitingFor?: readonly string[];
+    /**
+     * For `suspend(ms | Date)`, a call of the execution (`<executionId>/<n>`):
+     * a re-execution making its n-th call a suspend again takes this `until`,
+     * and returns at once once it has passed (a durable sleep).
+     */
+    callId?: string;
+  }
+>;
+
+/** An execution of a recurrent target returned nothing: it has ended, and the step executes again (`reason: "recur"`). */
+export type ExecutionRecurred = RunEventOf<"ExecutionRecurred", { executionId: ExecutionId; stepId: StepId }>;
+
+export type WaitEvent = ExecutionSuspended | ExecutionRecurred;
+
+/** The current schema version of each wait event type (spread into `CURRENT_VERSION`). */
+export const WAIT_EVENT_VERSIONS = { ExecutionSuspended: 1, ExecutionRecurred: 1 } as const;
