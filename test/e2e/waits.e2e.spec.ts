@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ExecutionDoc, RunView } from "../../src/projections/index.js";
-import { LOG_KINDS, startHarness, type Harness } from "./support.js";
+import { cli, LOG_KINDS, startHarness, type Harness } from "./support.js";
 
 const WAITS = resolve(import.meta.dirname, "fixtures/waits.ts");
 
@@ -39,6 +39,16 @@ describe.each(LOG_KINDS)("suspend and suspense on the %s log", (kind) => {
     expect(created.length).toBe(1);
     expect(created[0]!.seq).toBe(suspended.seq); // one commit
     expect(suspended.data["callId"]).toBe(`${roots[0]!.executionId}/2`);
+    // The CLI shows both: the tree's attempts, and the history's commit.
+    const env = { TRIBUTARY_SERVER: h.server.url, TRIBUTARY_PROJECT: h.api.project };
+    const show = await cli(["runs", "show", runId], env);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/attempt 1 \(first\) suspended \(until \d\d:\d\d:\d\d\.\d{3}\)/);
+    expect(show.stdout).toContain(`attempt 2 (resume, resumes ${roots[0]!.executionId}) succeeded`);
+    const lines = (await cli(["runs", "history", runId], env)).stdout.split("\n");
+    const at = lines.findIndex((l) => l.includes("ExecutionSuspended"));
+    expect(lines[at]).toContain(`call ${roots[0]!.executionId}/2`);
+    expect(lines[at + 1]).toMatch(/ExecutionCreated .*\(resume\) resumes/);
   });
 
   it("two sleeps in a row (ms, then a Date): each resumes once, the first returning at once the second time", async () => {
