@@ -88,6 +88,8 @@ export interface StepOptions {
   readonly defer?: boolean;
   /** Hold the step until every handle among its arguments has an outcome. */
   readonly wait?: boolean;
+  /** Execute again, `delayMs` after each execution that returns nothing (`null`), until one returns a value. */
+  readonly recurrent?: { readonly delayMs: number };
 }
 
 /** Points at one execution of one step of one run. */

@@ -92,6 +92,7 @@ const options = obj({
   memo: opt(bool),
   defer: opt(bool),
   wait: opt(bool),
+  recurrent: opt(obj({ delayMs: nat })),
 });
 const execRef = obj({ runId: str, stepId: str, executionId: str });
 const exec = { executionId: str, stepId: str };

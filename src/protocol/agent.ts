@@ -45,6 +45,7 @@ export const StepOptionsSchema = strict({
   memo: Type.Optional(Type.Boolean()),
   defer: Type.Optional(Type.Boolean()),
   wait: Type.Optional(Type.Boolean()),
+  recurrent: Type.Optional(strict({ delayMs: Nat() })),
 });
 
 export const TargetRefSchema = strict({ repository: Str(), target: Str() });

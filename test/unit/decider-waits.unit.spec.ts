@@ -81,4 +81,16 @@ describe("waits: SuspendExecution", () => {
       runEvent("ExecutionCreated", "R1", { executionId: x3, stepId: "1", attempt: 3, reason: "retry" }),
     );
   });
+
+  it("a recurrent step's execution returning nothing recurs after its delay; a value ends it", () => {
+    const polling = [environmentCreated(), agentConnected(), runSubmitted("R1", { target: "charge", options: { recurrent: { delayMs: 250 } } }), executionAssigned(x1)];
+    const result = (value: unknown): Command => ({ type: "RecordResult", executionId: x1, agentId: "a1", outcome: { ok: true, value: value as never } });
+    const m = given(...polling).when(result(null)).then(
+      runEvent("ExecutionRecurred", "R1", { executionId: x1, stepId: "1" }),
+      runEvent("ExecutionCreated", "R1", { executionId: x2, stepId: "1", attempt: 2, reason: "recur", notBefore: NOW + 250 }),
+    );
+    expect(m.execution(x1)?.status).toBe("recurred");
+    expect(m.run("R1")?.status).toBe("running");
+    given(...polling).when(result(0)).then(runEvent("ExecutionSucceeded", "R1", { executionId: x1, stepId: "1", result: { kind: "inline", value: 0 } }));
+  });
 });
