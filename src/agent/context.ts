@@ -71,6 +71,7 @@ export type HostRequest =
   | { readonly type: "cancel"; readonly handle: HandleRef }
   /** `suspend(ms | Date)` (`delayMs` or `until`), or a wait under `suspense` (`waitingFor`). */
   | { readonly type: "suspend"; readonly until?: number; readonly delayMs?: number; readonly waitingFor?: readonly HandleRef[] }
+  | { readonly type: "prompt"; readonly title: string; readonly schema: Value }
   | {
       readonly type: "persist";
       readonly entries: readonly AssetFile[];
@@ -86,6 +87,7 @@ export type HostReply =
   | { readonly type: "ack" }
   /** The execution is suspended: it has ended. */
   | { readonly type: "suspended" }
+  | { readonly type: "answered"; readonly value: Value }
   | { readonly type: "persisted"; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly asset: AssetRef };
 

@@ -1,7 +1,7 @@
 /** The agent: the SDK that task code imports, and the runtime that hosts it. */
 export { task, workflow, type Target, type TargetFunction, type TargetOf } from "./sdk.js";
 export { Handle } from "./handle.js";
-export { select, suspend, suspense, type ResultOf, type Selected } from "./waits.js";
+export { prompt, select, suspend, suspense, type PromptOptions, type ResultOf, type Selected } from "./waits.js";
 export { Asset, type PersistOptions, type RestoreOptions } from "./asset.js";
 export { context, persist, restore, type ExecutionContext, type Logger, type LogFields } from "./context.js";
 export type { ErrorClass, RetryOptions, TargetOptions } from "./options.js";

@@ -211,6 +211,8 @@ class AgentRuntime extends EventEmitter implements Agent {
         return this.#reply(m.requestId, { type: m.type, asset: m.asset });
       case "suspended":
         return this.#reply(m.requestId, { type: "suspended" });
+      case "answered":
+        return this.#reply(m.requestId, { type: "answered", value: m.value });
       case "ack": {
         if (this.#inFlight.resultOf(m.requestId) !== undefined) return this.#inFlight.dropResult(m.requestId);
         return this.#reply(m.requestId, { type: "ack" });

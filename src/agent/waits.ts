@@ -11,10 +11,13 @@
  * resumed execution).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { Value } from "../events/index.js";
+import { checkSchema } from "../protocol/json-schema.js";
 import type { HandleRef } from "../protocol/messages.js";
 import { requireHost, type ExecutionHost } from "./context.js";
 import { SuspendedError } from "./errors.js";
 import type { Handle } from "./handle.js";
+import { prepareValue } from "./values.js";
 
 const SUSPENSE_KEY = Symbol.for("tributary.suspenseStore");
 const suspenseStore: AsyncLocalStorage<{ readonly timeoutMs: number }> = ((globalThis as Record<symbol, unknown>)[SUSPENSE_KEY] ??=
@@ -164,4 +167,44 @@ export const select = async <H extends readonly Handle<unknown>[]>(
   if (options.cancelRemaining === true) await Promise.all(remaining.map((h) => h.cancel()));
   if (!first.ok) throw first.error;
   return { index: first.index, value: first.value as ResultOf<H[number]>, remaining };
+};
+
+/** What {@link prompt} asks: a title for the person, and the JSON Schema the answer must fit. */
+export interface PromptOptions {
+  /** What the person is asked (1 to 1024 characters). */
+  readonly title: string;
+  /** A JSON Schema (the subset `src/protocol/json-schema.ts` lists: types, properties, required, enum, bounds, patterns, anyOf…). */
+  readonly schema: { readonly [key: string]: unknown } | boolean;
+}
+
+/**
+ * Asks a person for a value: records a pending input (`tributary inputs ls`)
+ * and suspends the execution until someone answers it (`tributary inputs
+ * answer ID --value JSON`, or the API), with a value that fits `schema`;
+ * the step then executes again from the top and this call returns the
+ * answer. It is a call of the execution (by position): the answer is
+ * memoised in the run, so a re-run of the step — here, or of the run brought
+ * into a branch — gets the same answer without asking again.
+ *
+ * @example
+ * const { approved } = await prompt<{ approved: boolean }>({
+ *   title: `Refund ${amount} EUR to ${customer}?`,
+ *   schema: { type: "object", properties: { approved: { type: "boolean" } }, required: ["approved"] },
+ * });
+ *
+ * @throws {SuspendedError} while it waits (let it through).
+ * @throws {TypeError} for a missing title, or a schema outside the supported subset (naming the keyword).
+ */
+export const prompt = async <T = unknown>(options: PromptOptions): Promise<T> => {
+  const host = requireHost("prompt()");
+  if (typeof options !== "object" || options === null) throw new TypeError("prompt(): expected { title, schema }");
+  const { title, schema } = options;
+  if (typeof title !== "string" || title.length === 0 || title.length > 1024) throw new TypeError("prompt(): title must be a string of 1 to 1024 characters");
+  const bad = checkSchema(schema);
+  if (bad) throw new TypeError(`prompt(): ${bad}`);
+  const prepared = prepareValue(schema, "prompt() schema");
+  const reply = await host.request({ type: "prompt", title, schema: prepared.value as Value });
+  if (reply.type === "suspended") throw new SuspendedError(host.info.executionId);
+  if (reply.type !== "answered") throw new Error(`unexpected reply ${reply.type} to a prompt`);
+  return reply.value as T;
 };

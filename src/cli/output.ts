@@ -176,6 +176,10 @@ export const describeEvent = (e: Event): string => {
         (e.data.waitingFor ? ` waiting for any of ${e.data.waitingFor.join(", ")}` : "") + (e.data.callId ? ` (call ${e.data.callId})` : "");
     case "ExecutionRecurred":
       return `exec ${e.data.executionId} returned nothing: the step recurs`;
+    case "InputRequested":
+      return `input ${e.data.inputId} "${e.data.title}" asked by ${e.data.executionId} (call ${e.data.callId})`;
+    case "InputAnswered":
+      return `input ${e.data.inputId} → ${showValue(e.data.value, 40)}`;
   }
 };
 

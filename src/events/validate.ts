@@ -195,6 +195,8 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   BlobStored: obj({ key: str, size: nat }),
   ExecutionSuspended: obj({ ...exec, until: opt(nat), waitingFor: opt(arr(str)), callId: opt(str) }),
   ExecutionRecurred: obj(exec),
+  InputRequested: obj({ inputId: str, ...exec, callId: str, title: str, schema: value, key: str }),
+  InputAnswered: obj({ inputId: str, value }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

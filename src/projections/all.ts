@@ -9,6 +9,7 @@ import {
   idempotencyProjection,
   manifestsProjection,
 } from "./environment.js";
+import { inputIndexProjection, inputsProjection } from "./inputs.js";
 import type { AnyProjection } from "./projection.js";
 import { deferralsProjection, memoProjection, pendingProjection } from "./reuse.js";
 import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
@@ -34,4 +35,6 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   pendingProjection,
   deferralsProjection,
   blobRefsProjection,
+  inputsProjection,
+  inputIndexProjection,
 ];

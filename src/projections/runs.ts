@@ -219,6 +219,8 @@ export const runsProjection: Projection<RunDoc> = {
         return { ...base, pending: Math.max(0, doc.pending - 1) };
       case "ExecutionAssigned":
       case "ExecutionStarted":
+      case "InputRequested":
+      case "InputAnswered":
       case "StepDeferred":
       case "CallResumed":
       case "AssetPersisted":

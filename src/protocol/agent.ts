@@ -142,6 +142,14 @@ export const AGENT_MESSAGES = {
     delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e13, description: "ms from now" })),
     waitingFor: Type.Optional(Type.Array(HandleRefSchema, { maxItems: 10_000 })),
   }),
+  prompt: strict({
+    type: Type.Literal("prompt"),
+    requestId: RequestId(),
+    executionId: ExecutionId(),
+    call: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the call's position among its execution's calls, from 1" })),
+    title: Type.String({ minLength: 1, maxLength: 1024 }),
+    schema: ValueSchema(),
+  }),
   persist: strict({
     type: Type.Literal("persist"),
     requestId: RequestId(),
@@ -202,6 +210,7 @@ export const SERVER_MESSAGES = {
   }),
   ack: open({ type: Type.Literal("ack"), requestId: Type.Number() }),
   suspended: open({ type: Type.Literal("suspended"), requestId: Type.Number() }),
+  answered: open({ type: Type.Literal("answered"), requestId: Type.Number(), value: ValueSchema() }),
   persisted: open({ type: Type.Literal("persisted"), requestId: Type.Number(), asset: AssetRefSchema() }),
   restored: open({ type: Type.Literal("restored"), requestId: Type.Number(), asset: AssetRefSchema() }),
   error: open({ type: Type.Literal("error"), requestId: Type.Optional(Type.Number()), message: Type.String(), retry: Type.Optional(Type.Boolean()) }),

@@ -28,6 +28,7 @@ export const PARAMS = {
   assetId: Id("asset id"),
   key: NamedString(/^sha256:[0-9a-f]{64}$/, "blob key", "expected sha256:<64 lower-case hex digits>"),
   tokenId: NamedString(/^[0-9a-z]{1,64}$/, "token id", "expected 1-64 lower-case letters and digits"),
+  inputId: Id("input id"),
 } as const;
 export type ParamName = keyof typeof PARAMS;
 
@@ -49,6 +50,7 @@ export const UpdateEnvBody = strict({
 });
 export const RerunBody = strict({ cascade: Type.Optional(Type.Boolean()) });
 export const EmptyBody = strict({}, "no fields");
+export const AnswerInputBody = strict({ value: ValueSchema() }, "the answer: a JSON value that fits the input's schema");
 export const CreateTokenBody = strict({
   role: Type.Union([Type.Literal("read"), Type.Literal("submit"), Type.Literal("agent"), Type.Literal("admin")], { description: "read | submit | agent | admin" }),
   envs: Type.Optional(
@@ -146,6 +148,15 @@ const TABLE = [
   { name: "listAssets", method: "GET", path: `${ENV}/assets`, summary: "assets", query: strict({ run: Type.Optional(Id("run id")) }) },
   { name: "getAsset", method: "GET", path: `${ENV}/assets/:assetId`, summary: "an asset" },
   { name: "listAgents", method: "GET", path: `${ENV}/agents`, summary: "agents connected and known" },
+  {
+    name: "listInputs",
+    method: "GET",
+    path: `${ENV}/inputs`,
+    summary: "inputs asked by prompts (newest first)",
+    query: strict({ status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("answered")], { description: "pending | answered" })), run: Type.Optional(Id("run id")) }),
+  },
+  { name: "getInput", method: "GET", path: `${ENV}/inputs/:inputId`, summary: "an input: its title, schema, and answer if any" },
+  { name: "answerInput", method: "POST", path: `${ENV}/inputs/:inputId/answer`, summary: "answer a pending input (checked against its schema)", body: AnswerInputBody },
   { name: "dumpProjections", method: "GET", path: `${ENV}/projections/dump`, summary: "every projection document" },
   { name: "rebuildProjections", method: "POST", path: `${ENV}/projections/rebuild`, summary: "drop the projections and replay the log" },
   { name: "verifyLog", method: "GET", path: `${ENV}/log/verify`, summary: "decode every commit of the log; list those that fail" },

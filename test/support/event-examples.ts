@@ -272,6 +272,21 @@ export const EXAMPLES = {
     runEvent("ExecutionSuspended", { executionId: EXEC, stepId: STEP }),
   ],
   ExecutionRecurred: [runEvent("ExecutionRecurred", { executionId: EXEC, stepId: STEP })],
+  InputRequested: [
+    runEvent("InputRequested", {
+      inputId: "01JN8A4W7X2C9H5Q3R6T8V0Y23",
+      executionId: EXEC,
+      stepId: STEP,
+      callId: `${EXEC}/4`,
+      title: "Approve the refund?",
+      schema: { type: "object", properties: { ok: { type: "boolean" }, note: { type: "string", maxLength: 200 } }, required: ["ok"] },
+      key: "ab".repeat(32),
+    }),
+  ],
+  InputAnswered: [
+    attributed(runEvent("InputAnswered", { inputId: "01JN8A4W7X2C9H5Q3R6T8V0Y23", value: { ok: true, note: "fine" } }), { kind: "token", tokenId: "k3v9q2m7x4p8r1t6", name: "ops" }),
+    runEvent("InputAnswered", { inputId: "01JN8A4W7X2C9H5Q3R6T8V0Y23", value: null }),
+  ],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

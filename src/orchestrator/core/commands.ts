@@ -120,6 +120,24 @@ export type Command =
       readonly delayMs?: number;
       readonly waitingFor?: readonly string[];
     }
+  | {
+      /**
+       * Task code prompts a person (`prompt({ title, schema })`): call
+       * `callId` of the execution. `key` memoises the answer in the run (a
+       * hash of title, schema and position, made at the edge); `inputId`
+       * names a new input, if one is made.
+       */
+      readonly type: "RequestInput";
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      readonly callId: string;
+      readonly inputId: string;
+      readonly title: string;
+      readonly schema: Value;
+      readonly key: string;
+    }
+  /** A person answers a pending input (`value` checked against its schema at the edge). */
+  | { readonly type: "AnswerInput"; readonly inputId: string; readonly value: Value }
   | { readonly type: "TimeOutExecution"; readonly executionId: ExecutionId }
   | {
       readonly type: "AbandonExecution";

@@ -17,6 +17,9 @@ import {
   stepKey,
   stepsOfRun,
   getToken,
+  getInput,
+  type InputDoc,
+  type InputIndexDoc,
   type TokenDoc,
   type AgentDoc,
   type AssetDoc,
@@ -69,6 +72,15 @@ export interface Model {
   blobRef(key: string): { env: EnvName; ref: BlobRefDoc } | undefined;
   /** A token of the server log (none in an environment's log). */
   token(tokenId: string): TokenDoc | undefined;
+  /** An input (a prompt) of this environment. */
+  input(inputId: string): InputDoc | undefined;
+  /** The input a call of an execution made, if it made one. */
+  inputForCall(callId: string): InputDoc | undefined;
+  /**
+   * The answered input of run `runId` with memo key `key`: here, else (a run
+   * brought into a branch) where this environment inherits from.
+   */
+  answeredInput(runId: RunId, key: string): InputDoc | undefined;
 }
 
 /**
@@ -130,4 +142,17 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
   },
   cachePending: (cacheKey) => getCacheEntry(src, cacheKey)?.pending,
   token: (tokenId) => getToken(src, tokenId),
+  input: (inputId) => getInput(src, inputId),
+  inputForCall(callId) {
+    const i = src.get<InputIndexDoc>("input-index", `call:${callId}`);
+    return i ? getInput(src, i.inputId) : undefined;
+  },
+  answeredInput(runId, key) {
+    for (const s of [src, ...[...inherited()].map((x) => x.src)]) {
+      const i = s.get<InputIndexDoc>("input-index", `key:${runId}/${key}`);
+      const doc = i ? getInput(s, i.inputId) : undefined;
+      if (doc?.status === "answered") return doc;
+    }
+    return undefined;
+  },
 });

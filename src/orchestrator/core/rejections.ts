@@ -34,6 +34,8 @@ export type Rejection =
   | { readonly _tag: "UnknownRole"; readonly role: string; readonly roles: readonly string[] }
   | { readonly _tag: "InvalidEnvPattern"; readonly pattern: string; readonly hint: string }
   | { readonly _tag: "ExpiryInPast"; readonly expiresAt: number; readonly now: number }
+  | { readonly _tag: "UnknownInput"; readonly inputId: string }
+  | { readonly _tag: "InputAlreadyAnswered"; readonly inputId: string }
   /** The decision would record an event that would not decode (a value from outside that slipped past the edge). */
   | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string }
   /** The decision's commit would be over the log's limit (large values belong in blobs and assets). */
@@ -101,6 +103,10 @@ export const rejectionMessage = (r: Rejection): string => {
       return `expiry ${new Date(r.expiresAt).toISOString()} is not in the future (now ${new Date(r.now).toISOString()}): give a later time or a positive duration`;
     case "NotAssigned":
       return `execution ${r.executionId} is not assigned to agent ${r.agentId}`;
+    case "UnknownInput":
+      return `no input ${r.inputId} in this environment: list them with 'tributary inputs ls'`;
+    case "InputAlreadyAnswered":
+      return `input ${r.inputId} has been answered already (with another value): see it with 'tributary inputs show ${r.inputId}'`;
     case "InvalidEvent":
       return `refused: it would record an invalid ${r.eventType} event: ${r.reason}`;
     case "CommitTooLarge":
@@ -120,6 +126,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "UnknownEnvironment":
     case "UnknownAsset":
     case "UnknownToken":
+    case "UnknownInput":
       return 404;
     case "EnvironmentArchived":
     case "EnvironmentExists":
@@ -129,6 +136,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "IdempotencyKeyReused":
     case "ArchivedBase":
     case "TokenExists":
+    case "InputAlreadyAnswered":
       return 409;
     case "CommitTooLarge":
       return 413;

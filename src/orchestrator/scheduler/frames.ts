@@ -4,6 +4,7 @@
  * result, cancelled a step, persisted or restored an asset, logged a line.
  * Each answer goes back on the agent's connection.
  */
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import * as E from "fp-ts/lib/Either.js";
 import {
@@ -21,9 +22,11 @@ import {
 } from "../../events/index.js";
 import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
-import { isFinished, type AssetDoc } from "../../projections/index.js";
+import { canonicalJson, isFinished, type AssetDoc } from "../../projections/index.js";
+import { checkSchema } from "../../protocol/json-schema.js";
 import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
 import { assetIdOf, callIdOf, rejectionMessage, type Command } from "../core/index.js";
+import { promptedInput } from "../core/deciders/waits.js";
 import { stepKeys } from "../keys.js";
 import type { Orchestration } from "../orchestration.js";
 import type { TaskLogs } from "../task-logs.js";
@@ -92,7 +95,7 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
   if (m.type !== "started" && m.type !== "succeeded" && m.type !== "failed") {
     const x = orch.model.execution(executionId);
     // A suspend re-sent (after a reconnect) finds its execution suspended: it is answered so.
-    const ended = isFinished(x?.status ?? "queued") && m.type !== "log" && !(m.type === "suspend" && x?.status === "suspended");
+    const ended = isFinished(x?.status ?? "queued") && m.type !== "log" && !((m.type === "suspend" || m.type === "prompt") && x?.status === "suspended");
     if (!x || x.agentId !== agentId || ended) {
       return fail(`execution ${executionId} is not one this agent is running: a ${m.type} is asked on behalf of one`);
     }
@@ -154,6 +157,24 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
         const suspended = orch.model.execution(executionId)?.status === "suspended";
         reply({ type: suspended ? "suspended" : "ack", requestId: m.requestId });
         if (suspended) from.ended(m.executionId);
+        return;
+      }
+      case "prompt": {
+        const bad = checkSchema(m.schema);
+        if (bad) return fail(`prompt(): ${bad}`);
+        if (m.call === undefined) return fail("prompt(): the call's position (call) is missing");
+        const callId = callIdOf(executionId, m.call);
+        // The memo key: the title, the schema and the call's position (a re-run of the step reaches the same).
+        const key = createHash("sha256").update(canonicalJson([m.title, m.schema, m.call])).digest("hex");
+        const cmd: Command = { type: "RequestInput", executionId, agentId, callId, inputId: orch.newRunId(), title: m.title, schema: m.schema, key };
+        if (!(await run(cmd))) return;
+        const x = orch.model.execution(executionId);
+        const input = x && promptedInput(orch.model, x, callId, key);
+        if (x?.status === "suspended") {
+          reply({ type: "suspended", requestId: m.requestId });
+          from.ended(m.executionId);
+        } else if (input?.status === "answered") reply({ type: "answered", requestId: m.requestId, value: input.value ?? null });
+        else fail(`execution ${executionId} is not running: its prompt was not recorded`);
         return;
       }
       case "persist":

@@ -154,6 +154,7 @@ const PARSERS: { readonly [K in ParamName]: (value: unknown) => E.Either<Invalid
   assetId: parseAssetId,
   key: (value) => E.right(String(value)),
   tokenId: (value) => E.right(String(value)),
+  inputId: (value) => E.right(String(value)),
 };
 
 /**
