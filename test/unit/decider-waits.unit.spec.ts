@@ -93,4 +93,10 @@ describe("waits: SuspendExecution", () => {
     expect(m.run("R1")?.status).toBe("running");
     given(...polling).when(result(0)).then(runEvent("ExecutionSucceeded", "R1", { executionId: x1, stepId: "1", result: { kind: "inline", value: 0 } }));
   });
+
+  it("cancelling a run whose root is suspended cancels its queued resume", () => {
+    const asleep = [...running, suspended(x1, x2, 2, { until: NOW + 60_000, callId: `${x1}/1` })];
+    const events = given(...asleep).decided({ type: "CancelRun", runId: "R1", reason: "no longer wanted" });
+    expect(events.map((e) => [e.type, (e.data as { executionId?: string }).executionId])).toEqual([["RunCancelled", undefined], ["ExecutionCancelled", x2]]);
+  });
 });
