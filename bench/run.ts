@@ -3,7 +3,7 @@
  * asserts a speed. Options: `--events N` (default 100000), `--awaited N`
  * (events appended one by one, default 10000), `--adapter embedded|jetstream`
  * (default both), `--fan-out N`, `--chain N`, `--steps N` (the branch
- * benchmark's workflow, default 1000), `--only workflows|branch|assets|validation|studio|log`, `--studio-steps N` (a finished run Studio opens, default 10000), `--studio-running N` (a running fan-out Studio watches, default 1000), `--studio-history N` (a finished run whose history view's slider is walked, default 1000; 0: none; `--studio-steps 0`: that only), `--asset-mb N` (default 100), `--asset-files N` (default 200) (default
+ * benchmark's workflow, default 1000), `--only workflows|waits|branch|assets|validation|studio|log`, `--cycles N` (suspend/resume cycles of one workflow, default 20), `--suspended N` (workflows suspended at once, default 1000), `--studio-steps N` (a finished run Studio opens, default 10000), `--studio-running N` (a running fan-out Studio watches, default 1000), `--studio-history N` (a finished run whose history view's slider is walked, default 1000; 0: none; `--studio-steps 0`: that only), `--asset-mb N` (default 100), `--asset-files N` (default 200) (default
  * all three sections).
  */
 import { cpus, totalmem } from "node:os";
@@ -14,6 +14,7 @@ import { runLogBench, type Row } from "./log.js";
 import { runValidationBench } from "./validation.js";
 import { runStudioBench } from "./studio.js";
 import { runWorkflowBench } from "./workflows.js";
+import { runWaitsBench } from "./waits.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     "studio-steps": { type: "string", default: "10000" },
     "studio-running": { type: "string", default: "1000" },
     "studio-history": { type: "string", default: "1000" },
+    cycles: { type: "string", default: "20" },
+    suspended: { type: "string", default: "1000" },
   },
 });
 
@@ -45,6 +48,12 @@ if (section("workflows")) {
   console.log("");
   console.log(["adapter".padEnd(10), "workflow measure".padEnd(48), "result"].join(" "));
   for (const r of wf) console.log([r.adapter.padEnd(10), r.what.padEnd(48), r.value].join(" "));
+}
+if (section("waits")) {
+  const ws = await runWaitsBench({ adapters, cycles: Number(values.cycles), suspended: Number(values.suspended) });
+  console.log("");
+  console.log(["adapter".padEnd(10), "waits measure".padEnd(64), "result"].join(" "));
+  for (const r of ws) console.log([r.adapter.padEnd(10), r.what.padEnd(64), r.value].join(" "));
 }
 if (section("branch")) {
   const br = await runBranchBench({ adapters, steps: Number(values.steps) });

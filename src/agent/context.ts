@@ -69,6 +69,9 @@ export type HostRequest =
     }
   | { readonly type: "result"; readonly handle: HandleRef; readonly wait: boolean }
   | { readonly type: "cancel"; readonly handle: HandleRef }
+  /** `suspend(ms | Date)` (`delayMs` or `until`), or a wait under `suspense` (`waitingFor`). */
+  | { readonly type: "suspend"; readonly until?: number; readonly delayMs?: number; readonly waitingFor?: readonly HandleRef[] }
+  | { readonly type: "prompt"; readonly title: string; readonly schema: Value }
   | {
       readonly type: "persist";
       readonly entries: readonly AssetFile[];
@@ -85,6 +88,9 @@ export type HostReply =
   | { readonly type: "submitted"; readonly handle: HandleRef }
   | { readonly type: "resolved"; readonly outcome?: Outcome; readonly resultBlob?: BlobRef }
   | { readonly type: "ack" }
+  /** The execution is suspended: it has ended. */
+  | { readonly type: "suspended" }
+  | { readonly type: "answered"; readonly value: Value }
   | { readonly type: "persisted"; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly asset: AssetRef }
   /** The worker downloads a `valueBlob` before the SDK sees the reply. */

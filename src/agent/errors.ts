@@ -36,6 +36,20 @@ export class AbandonedError extends Error {
  * a cycle...). Thrown at the call site; `path` names the offending value,
  * e.g. `argument 0 .items[2]`.
  */
+/**
+ * Thrown into the code of an execution that the server has suspended
+ * (`suspend()`, or a wait under `suspense()` that took too long): it unwinds
+ * the code, which will run again from the top when the execution resumes.
+ * Do not swallow it: the execution has ended, and nothing it does from now
+ * on is recorded.
+ */
+export class SuspendedError extends Error {
+  override name = "SuspendedError";
+  constructor(readonly executionId: string) {
+    super(`execution ${executionId} is suspended: it runs again from the top when it resumes`);
+  }
+}
+
 export class InvalidValueError extends TypeError {
   override name = "InvalidValueError";
   constructor(

@@ -5,6 +5,7 @@ import type { HandleRef } from "../protocol/messages.js";
 import { currentHost, type ExecutionHost, type HostReply } from "./context.js";
 import { errorFromOutcome, OutsideExecutionError } from "./errors.js";
 import { decodeValue, HANDLE_BRAND, type HandleLike } from "./values.js";
+import { waitWithin } from "./waits.js";
 
 /**
  * A reference to a step: made by `target.submit(...)`, or received as an
@@ -50,6 +51,13 @@ export class Handle<R> implements HandleLike {
    * submission's error if the server did not accept it.
    */
   result(): Promise<R> {
+    const host = currentHost() ?? this.#origin;
+    const work = this.outcome();
+    return host === undefined ? work : waitWithin(host, async () => [await this.#refPromise], work);
+  }
+
+  /** @internal The wait of {@link Handle.result}, outside any `suspense` (see `select`). */
+  outcome(): Promise<R> {
     this.#result ??= this.#ask(true).then((r) => {
       if (!r.done) throw new Error("the server answered a waiting result request without an outcome");
       return r.value;

@@ -8,6 +8,15 @@
 import type { Worker } from "node:worker_threads";
 import type { AgentMessage } from "../protocol/messages.js";
 import type { WorkerSlot } from "./pool.js";
+import type { HostRequest } from "./context.js";
+
+/**
+ * Does the request take a position among its execution's calls? Calls of
+ * targets, prompts, and durable sleeps (`suspend(ms | Date)`, whose time a
+ * re-execution finds by position); a wait under `suspense` does not (it
+ * happens or not depending on timing).
+ */
+export const numberedCall = (r: HostRequest): boolean => r.type === "submit" || r.type === "prompt" || (r.type === "suspend" && r.waitingFor === undefined);
 
 /** A request of task code, with the worker to answer and the worker's own id for it. */
 export interface PendingRequest {

@@ -3,6 +3,7 @@ export { task, workflow, type Target, type TargetFunction, type TargetOf } from 
 export { Handle } from "./handle.js";
 export { checkpoint, type Checkpoint } from "./checkpoint.js";
 export { stub, type Stub, type StubOf } from "./stub.js";
+export { prompt, select, suspend, suspense, type PromptOptions, type ResultOf, type Selected } from "./waits.js";
 export { Asset, type PersistOptions, type RestoreOptions } from "./asset.js";
 export { context, persist, restore, type ExecutionContext, type Logger, type LogFields } from "./context.js";
 export type { ErrorClass, RetryOptions, TargetOptions } from "./options.js";
@@ -18,6 +19,7 @@ export {
   InvalidOptionError,
   InvalidValueError,
   OutsideExecutionError,
+  SuspendedError,
   TerminalError,
   TimeoutError,
 } from "./errors.js";

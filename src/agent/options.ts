@@ -62,6 +62,11 @@ export interface TargetOptions {
    * `key`, the limit holds per value of `key(...args)` (e.g. per customer).
    */
   readonly concurrency?: number | { readonly limit: number; readonly key?: (...args: never[]) => string };
+  /**
+   * Execute again, `delayMs` after each execution that returns nothing
+   * (`undefined` or `null`), until one returns a value. `true`: at once.
+   */
+  readonly recurrent?: boolean | { readonly delayMs?: number };
 }
 
 /** Validated options: the catalogue's form plus what only the agent needs. */
@@ -78,7 +83,7 @@ export interface ParsedOptions {
 
 export const DEFAULT_RETRY = { delay: 1000, factor: 2, maxDelay: 60_000 } as const;
 
-const KNOWN = ["retries", "timeout", "requires", "delay", "cache", "memo", "defer", "wait", "concurrency"] as const;
+const KNOWN = ["retries", "timeout", "requires", "delay", "cache", "memo", "defer", "wait", "concurrency", "recurrent"] as const;
 const RETRY_KNOWN = ["limit", "delay", "factor", "maxDelay", "retryOn"] as const;
 
 /**
@@ -142,6 +147,14 @@ export const parseOptions = (options: unknown, owner: string): ParsedOptions => 
   }
   for (const flag of ["memo", "defer", "wait"] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== "boolean") bad(flag, "a boolean", o[flag]);
+  }
+  if (o.recurrent !== undefined && o.recurrent !== false) {
+    const r: unknown = o.recurrent;
+    if (r !== true && !isRecord(r)) bad("recurrent", "a boolean or { delayMs? }", r);
+    if (isRecord(r)) for (const key of Object.keys(r)) if (key !== "delayMs") bad(`recurrent.${key}`, "absent (unknown field)", r[key]);
+    const delayMs = r === true ? 0 : (r as { delayMs?: unknown }).delayMs ?? 0;
+    if (!isFiniteNumber(delayMs) || delayMs < 0) bad("recurrent.delayMs", "a non-negative number of milliseconds", delayMs);
+    step.recurrent = { delayMs: Math.ceil(delayMs as number) };
   }
   if (o.memo !== undefined) step.memo = o.memo;
   if (o.defer !== undefined) step.defer = o.defer;

@@ -14,7 +14,7 @@ import { AgentRefusedError, abortErrorInfo as abortInfo } from "./errors.js";
 import { DEFAULT_DRAIN_MS, stoppingInfo, until } from "./drain.js";
 import { Connection } from "./connection.js";
 import { checkHelloSize, fitLog, fitResult, oversizeRequest } from "./frame-limits.js";
-import { InFlight } from "./in-flight.js";
+import { InFlight, numberedCall } from "./in-flight.js";
 import { lostInfo, WorkerPool, type LostExecution, type WorkerSlot } from "./pool.js";
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
 import type { HostReply } from "./context.js";
@@ -218,6 +218,10 @@ class AgentRuntime extends EventEmitter implements Agent {
         return this.#reply(m.requestId, { type: m.type, asset: m.asset });
       case "checkpoint":
         return this.#reply(m.requestId, { type: "checkpoint", found: m.found, value: m.value, ...(m.valueBlob === undefined ? {} : { valueBlob: m.valueBlob }) });
+      case "suspended":
+        return this.#reply(m.requestId, { type: "suspended" });
+      case "answered":
+        return this.#reply(m.requestId, { type: "answered", value: m.value });
       case "ack": {
         if (this.#inFlight.resultOf(m.requestId) !== undefined) return this.#inFlight.dropResult(m.requestId);
         return this.#reply(m.requestId, { type: "ack" });
@@ -307,7 +311,7 @@ class AgentRuntime extends EventEmitter implements Agent {
       case "request": {
         const requestId = this.#inFlight.newRequestId();
         // Calls are numbered per execution, in the order the code made them (one worker runs it, in order).
-        const call = m.request.type === "submit" ? { call: this.#inFlight.nextCall(m.executionId) } : {};
+        const call = numberedCall(m.request) ? { call: this.#inFlight.nextCall(m.executionId) } : {};
         const message = { ...m.request, ...call, requestId, executionId: m.executionId } as AgentMessage;
         // A frame over the limit would break the connection (and be re-sent after each reconnect): refused here.
         const bytes = encodeMessage(message);

@@ -16,7 +16,7 @@ import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
 import { BlobClient, BlobHttpError, BlobMismatchError, BlobMissingError } from "./blob-client.js";
 import { makeWorkdir, removeWorkdir, workdirOf } from "./workdir.js";
-import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, CheckpointTooLargeError, toErrorInfo } from "./errors.js";
+import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, CheckpointTooLargeError, SuspendedError, toErrorInfo } from "./errors.js";
 import { decodeWithHandles } from "./handle.js";
 import { loadRepositories, manifestOf } from "./modules.js";
 import type { TargetCore } from "./sdk.js";
@@ -49,6 +49,8 @@ class WorkerExecution implements ExecutionHost {
   readonly #assetController = new AbortController();
   readonly #assets = new Set<Promise<unknown>>();
   abortReason: AbortReason | undefined;
+  /** The server suspended it: its code is stopped, and nothing it reports counts (the execution has ended). */
+  suspended = false;
   finished = false;
 
   constructor(
@@ -190,6 +192,15 @@ class WorkerExecution implements ExecutionHost {
     this.dropPending(err);
   }
 
+  /** The server has suspended it: its signal fires and what it still waits for is dropped, with a {@link SuspendedError}. */
+  suspend(): void {
+    if (this.suspended || this.signal.aborted) return;
+    this.suspended = true;
+    const err = new SuspendedError(this.info.executionId);
+    this.#controller.abort(err);
+    this.dropPending(err);
+  }
+
   dropPending(err: Error): void {
     for (const id of this.#pending) {
       requests.get(id)?.reject(err);
@@ -278,6 +289,13 @@ const loadResult = async (blob: BlobRef, signal: AbortSignal): Promise<Value> =>
   }
 };
 
+/**
+ * What the agent reports for an execution the server suspended: the server
+ * has recorded its end already and records nothing of this (the report only
+ * frees the agent's slot).
+ */
+const SUSPENDED = { type: "Suspended", message: "the execution was suspended", retryable: false } as const;
+
 class ArgumentsUnavailableError extends Error {
   override name = "ArgumentsUnavailable";
 }
@@ -316,7 +334,7 @@ const execute = async (order: ExecuteOrder): Promise<void> => {
     const args = decodeWithHandles(given, exec) as never[];
     const value: unknown = await runInExecution(exec, () => core.fn(...args));
     await exec.drain();
-    if (exec.abortReason !== undefined) throw exec.signal.reason;
+    if (exec.abortReason !== undefined || exec.suspended) throw exec.signal.reason;
     try {
       report = await withLargeResult(executionId, await finishValue(prepareResult(value)), exec.signal);
     } catch (err) {
@@ -326,7 +344,7 @@ const execute = async (order: ExecuteOrder): Promise<void> => {
   } catch (err) {
     // Uploads and downloads the code started and did not wait for must not outlive it (nor its working directory).
     await exec.stopAssets();
-    const error = exec.abortReason !== undefined ? abortInfo(exec.abortReason) : toErrorInfo(err, core.parsed.retryFilter);
+    const error = exec.suspended ? SUSPENDED : exec.abortReason !== undefined ? abortInfo(exec.abortReason) : toErrorInfo(err, core.parsed.retryFilter);
     report = { t: "failed", executionId, error };
   } finally {
     exec.flushReports();
@@ -359,6 +377,10 @@ const onMessage = (m: ToWorker): void => {
       requests.delete(m.id);
       r.exec.settle(m.id);
       if (m.t !== "reply") r.reject(new Error(m.message));
+      else if (m.reply.type === "suspended") {
+        r.exec.suspend();
+        r.resolve(m.reply);
+      }
       else if (m.reply.type === "resolved" && m.reply.resultBlob !== undefined) {
         void loadResult(m.reply.resultBlob, r.exec.signal).then((value) => r.resolve({ type: "resolved", outcome: { status: "succeeded", value } }), r.reject);
       } else if (m.reply.type === "checkpoint" && m.reply.valueBlob !== undefined) {

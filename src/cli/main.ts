@@ -23,6 +23,7 @@ const COMMANDS: Record<CommandName, () => Promise<{ run(argv: string[]): Promise
   projections: () => import("./commands/projections.js"),
   log: () => import("./commands/log.js"),
   assets: () => import("./commands/assets.js"),
+  inputs: () => import("./commands/inputs.js"),
   tokens: () => import("./commands/tokens.js"),
   whoami: () => import("./commands/whoami.js"),
   demo: () => import("./commands/demo.js"),

@@ -97,6 +97,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
         lines.push(
           `${inner}· attempt ${x.attempt} (${x.reason}${x.resumes ? `, resumes ${x.resumes}` : ""}) ${x.status}` +
             (x.abandonCause ? ` (${x.abandonCause})` : "") +
+            (x.suspended ? ` (${describeSuspension(x.suspended)})` : "") +
             (x.error ? `: ${x.error.type}: ${x.error.message}` : "") +
             (x.agentId ? `  on ${x.agentId}` : ""),
         );
@@ -120,6 +121,10 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
   return lines.join("\n");
 };
 
+/** Why an execution suspended itself: until when, or for what. */
+const describeSuspension = (s: NonNullable<ExecutionDoc["suspended"]>): string =>
+  [s.until === undefined ? "" : `until ${time(s.until)}`, s.waitingFor ? `waiting for any of ${s.waitingFor.join(", ")}` : ""].filter(Boolean).join(", ");
+
 /** An asset in a line: id, name, files, bytes. */
 const describeAsset = (view: RunView, assetId: string): string => {
   const p = view.assets[assetId]?.persisted;
@@ -141,6 +146,7 @@ export const describeEvent = (e: Event): string => {
     case "ExecutionCreated":
       return `step ${e.data.stepId} exec ${e.data.executionId} attempt ${e.data.attempt} (${e.data.reason})` +
         (e.data.resumes ? ` resumes ${e.data.resumes}` : "") +
+        (e.data.resumeWhen ? ` when any of ${e.data.resumeWhen.join(", ")}` : "") +
         (e.data.notBefore ? ` not before ${time(e.data.notBefore)}` : "");
     case "ExecutionAssigned":
       return `exec ${e.data.executionId} → agent ${e.data.agentId}`;
@@ -201,6 +207,15 @@ export const describeEvent = (e: Event): string => {
       return `pool ${e.data.name}: ${e.data.launcher}, up to ${e.data.max}, ${e.data.modules.join(" ")}`;
     case "PoolDeleted":
       return `pool ${e.data.name}`;
+    case "ExecutionSuspended":
+      return `exec ${e.data.executionId}` + (e.data.until ? ` until ${time(e.data.until)}` : "") +
+        (e.data.waitingFor ? ` waiting for any of ${e.data.waitingFor.join(", ")}` : "") + (e.data.callId ? ` (call ${e.data.callId})` : "");
+    case "ExecutionRecurred":
+      return `exec ${e.data.executionId} returned nothing: the step recurs`;
+    case "InputRequested":
+      return `input ${e.data.inputId} "${e.data.title}" asked by ${e.data.executionId} (call ${e.data.callId})`;
+    case "InputAnswered":
+      return `input ${e.data.inputId} → ${showValue(e.data.value, 40)}`;
   }
 };
 

@@ -284,6 +284,25 @@ export const ASSETS = {
   },
 } as const satisfies CommandSpec;
 
+const INPUT_ID = { name: "ID", description: "an input id, as inputs ls prints it" } as const;
+
+export const INPUTS = {
+  name: "inputs",
+  summary: "list, show and answer the inputs that prompts ask for",
+  description: "A workflow's prompt({ title, schema }) waits, suspended, for a person: answer it with a JSON value that fits its schema.",
+  subcommands: {
+    ls: { summary: "the inputs asked in the environment: pending ones first, newest first" },
+    show: { summary: "an input's title, JSON Schema, the call that asked it, and its answer if any", args: [INPUT_ID] },
+    answer: { summary: "answer a pending input (checked against its schema): the execution that asked resumes", args: [INPUT_ID] },
+  },
+  options: {
+    pending: { type: "boolean", in: ["ls"], description: "only the inputs not answered yet" },
+    run: { type: "string", value: "RUN", in: ["ls"], description: "only the inputs of this run" },
+    value: { type: "string", value: "JSON", in: ["answer"], required: true, description: "the answer, as JSON (e.g. '{\"ok\": true}')" },
+    ...COMMON,
+  },
+} as const satisfies CommandSpec;
+
 const TOKEN_ID = { name: "ID", description: "a token id, as tokens create and tokens ls print it" } as const;
 
 export const TOKENS = {
@@ -359,6 +378,7 @@ export const COMMANDS = {
   envs: ENVS,
   projects: PROJECTS,
   assets: ASSETS,
+  inputs: INPUTS,
   projections: PROJECTIONS,
   log: LOG,
   tokens: TOKENS,

@@ -22,7 +22,7 @@ import type {
   VerifyAnswer,
   WhoAmIAnswer,
 } from "../protocol/api.js";
-import type { AssetDoc } from "../projections/index.js";
+import type { AssetDoc, InputDoc } from "../projections/index.js";
 import { jsonValueProblem } from "../protocol/schema.js";
 import { InvalidRequestError } from "./errors.js";
 import { RunHandle, SubmittedRun, type Scope } from "./run.js";
@@ -227,6 +227,21 @@ export class Client {
   /** An asset, here or in an environment this one inherits from, with its `ref`. */
   asset(assetId: string): Promise<AssetAnswer> {
     return this.call({ method: "GET", route: `${ENV}/assets/:assetId`, params: { assetId } });
+  }
+
+  /** Inputs that prompts asked, newest first (only `pending` or `answered` ones, or those of one run). */
+  listInputs(options: { readonly status?: "pending" | "answered"; readonly run?: string } = {}): Promise<InputDoc[]> {
+    return this.call({ method: "GET", route: `${ENV}/inputs`, query: { status: options.status, run: options.run } });
+  }
+
+  /** One input: its title, schema, and answer if any. */
+  input(inputId: string): Promise<InputDoc> {
+    return this.call({ method: "GET", route: `${ENV}/inputs/:inputId`, params: { inputId } });
+  }
+
+  /** Answers a pending input with a value that fits its schema; the execution that asked resumes. */
+  answerInput(inputId: string, value: Value): Promise<{ inputId: string; answered: true; already?: true; seq?: number }> {
+    return this.call({ method: "POST", route: `${ENV}/inputs/:inputId/answer`, params: { inputId }, body: { value } });
   }
 
   /** Agents connected now, and every agent the log knows. */

@@ -88,6 +88,8 @@ export interface StepOptions {
   readonly defer?: boolean;
   /** Hold the step until every handle among its arguments has an outcome. */
   readonly wait?: boolean;
+  /** Execute again, `delayMs` after each execution that returns nothing (`null`), until one returns a value. */
+  readonly recurrent?: { readonly delayMs: number };
   /**
    * Concurrency limits the step's executions count against: at most `limit`
    * executions of all steps carrying the same `key` are assigned or running
@@ -162,3 +164,13 @@ export interface Arity {
   readonly max?: number;
 }
 
+
+/** Where a reused result came from. */
+export interface ResultSource {
+  readonly env: EnvName;
+  readonly runId: RunId;
+  readonly stepId: StepId;
+  readonly executionId: ExecutionId;
+  /** Sequence of the commit that recorded the result in `env`'s log. */
+  readonly seq: number;
+}

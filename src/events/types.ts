@@ -22,8 +22,10 @@ export type * from "./tokens.js";
 export type * from "./blobs.js";
 export type * from "./checkpoints.js";
 export type * from "./control.js";
+export type * from "./waits.js";
 import type { TokenEvent } from "./tokens.js";
 import type { PoolEvent } from "./pools.js";
+import { WAIT_EVENT_VERSIONS, type WaitEvent } from "./waits.js";
 import type { BlobStored } from "./blobs.js";
 import type { CheckpointSaved } from "./checkpoints.js";
 import type { ControlRunEvent, EnvironmentPaused, EnvironmentResumed } from "./control.js";
@@ -115,7 +117,7 @@ export type StepScheduled = RunEventOf<
 >;
 
 /** Why an execution exists. */
-export type ExecutionReason = "first" | "retry" | "rerun";
+export type ExecutionReason = "first" | "retry" | "rerun" | "resume" | "recur";
 
 /** A step got a new execution (its first, a retry, or a manual re-run). */
 export type ExecutionCreated = RunEventOf<
@@ -139,6 +141,8 @@ export type ExecutionCreated = RunEventOf<
      * matched, in order, to the calls the previous one made (`CallResumed`).
      */
     resumes?: ExecutionId;
+    /** For a resume after a suspension with wait keys: not to be assigned before any of them has resolved. */
+    resumeWhen?: readonly string[];
   }
 >;
 
@@ -320,7 +324,8 @@ export type RunEvent =
   | AssetPersisted
   | AssetRestored
   | CheckpointSaved
-  | ControlRunEvent;
+  | ControlRunEvent
+  | WaitEvent;
 
 export type EnvEvent =
   | ManifestRegistered
@@ -374,6 +379,7 @@ export const CURRENT_VERSION = {
   ExecutionProgressed: 1,
   MetricRecorded: 1,
   PoolCreated: 1, PoolDeleted: 1,
+  ...WAIT_EVENT_VERSIONS,
 } as const satisfies Record<EventType, number>;
 
 export const EVENT_TYPES = Object.keys(CURRENT_VERSION) as readonly EventType[];
@@ -398,5 +404,6 @@ export const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "CheckpointSaved",
   "ExecutionProgressed",
   "MetricRecorded",
+  ...(Object.keys(WAIT_EVENT_VERSIONS) as EventType[]),
 ]);
 export type { Commit } from "./log.js"; // the unit of the log: see `log.ts`

@@ -94,6 +94,7 @@ const options = obj({
   wait: opt(bool),
   concurrency: opt(arr(obj({ key: str, limit: (v, p) => (Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : `${p} must be a whole number >= 1`) }))),
   group: opt(str),
+  recurrent: opt(obj({ delayMs: nat })),
 });
 const execRef = obj({ runId: str, stepId: str, executionId: str });
 const exec = { executionId: str, stepId: str };
@@ -126,10 +127,11 @@ export const DATA: Readonly<Record<EventType, Check>> = {
   ExecutionCreated: obj({
     ...exec,
     attempt: int,
-    reason: lit("first", "retry", "rerun"),
+    reason: lit("first", "retry", "rerun", "resume", "recur"),
     notBefore: opt(nat),
     memoKey: opt(str),
     resumes: opt(str),
+    resumeWhen: opt(arr(str)),
   }),
   ExecutionAssigned: obj({ ...exec, agentId: str }),
   ExecutionStarted: obj(exec),
@@ -206,6 +208,10 @@ export const DATA: Readonly<Record<EventType, Check>> = {
     tags,
   }),
   PoolDeleted: obj({ name: str }),
+  ExecutionSuspended: obj({ ...exec, until: opt(nat), waitingFor: opt(arr(str)), callId: opt(str) }),
+  ExecutionRecurred: obj(exec),
+  InputRequested: obj({ inputId: str, ...exec, callId: str, title: str, schema: value, key: str }),
+  InputAnswered: obj({ inputId: str, value }),
 };
 
 /** Longest token name recorded in a principal (the API's limit on a token's name). */

@@ -10,6 +10,7 @@ import {
   idempotencyProjection,
   manifestsProjection,
 } from "./environment.js";
+import { inputIndexProjection, inputsProjection } from "./inputs.js";
 import type { AnyProjection } from "./projection.js";
 import { deferralsProjection, memoProjection, pendingProjection } from "./reuse.js";
 import { executionsProjection, runsProjection, stepsProjection } from "./runs.js";
@@ -40,4 +41,6 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   deferralsProjection,
   blobRefsProjection,
   poolsProjection,
+  inputsProjection,
+  inputIndexProjection,
 ];

@@ -12,6 +12,7 @@ export * from "./blob-refs.js";
 export * from "./environment.js";
 export * from "./reuse.js";
 export * from "./tokens.js";
+export * from "./inputs.js";
 export * from "./queries.js";
 export * from "./pools.js";
 export { canonicalJson, dumpLine } from "./dump.js";

@@ -26,7 +26,10 @@ import type {
   TargetRef,
   Value,
 } from "../events/index.js";
+import { abandonedError, cancelledError, timeoutError } from "./outcomes.js";
 import { eventsOfTypes, unreachable, type Projection } from "./projection.js";
+
+export { abandonedError, cancelledError, timeoutError } from "./outcomes.js";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 
@@ -112,7 +115,11 @@ export type ExecutionStatus =
   | "failed"
   | "cancelled"
   | "timed_out"
-  | "abandoned";
+  | "abandoned"
+  /** It suspended itself (`suspend`, `suspense`): a resume follows. */
+  | "suspended"
+  /** A recurrent target returned nothing: the step executes again. */
+  | "recurred";
 
 export interface ExecutionDoc {
   readonly executionId: ExecutionId;
@@ -129,6 +136,8 @@ export interface ExecutionDoc {
    */
   readonly memoKey?: string;
   readonly notBefore?: number;
+  /** A resume held until any of these wait keys has resolved. */
+  readonly resumeWhen?: readonly string[];
   readonly createdAt: number;
   readonly createdSeq: number;
   readonly status: ExecutionStatus;
@@ -140,28 +149,13 @@ export interface ExecutionDoc {
   readonly error?: ErrorInfo;
   /** Why it was abandoned, when it was. */
   readonly abandonCause?: AbandonCause;
+  /** How it suspended itself, when it did (`ExecutionSuspended`). */
+  readonly suspended?: { readonly until?: number; readonly waitingFor?: readonly string[]; readonly callId?: string };
   readonly assetsPersisted: readonly AssetId[];
   readonly assetsRestored: readonly AssetId[];
 }
 
 export const stepKey = (runId: string, stepId: string): string => `${runId}/${stepId}`;
-
-/** Error values recorded for outcomes that are not thrown errors. */
-export const timeoutError = (timeoutMs: number): ErrorInfo => ({
-  type: "TimeoutError",
-  message: `timed out after ${timeoutMs} ms`,
-  retryable: true,
-});
-export const abandonedError = (reason: string): ErrorInfo => ({
-  type: "AbandonedError",
-  message: `abandoned: ${reason}`,
-  retryable: true,
-});
-export const cancelledError = (reason: string): ErrorInfo => ({
-  type: "CancelledError",
-  message: `cancelled: ${reason}`,
-  retryable: false,
-});
 
 /** Is `status` final for an execution? */
 export const isFinished = (status: ExecutionStatus): boolean =>
@@ -236,8 +230,13 @@ export const runsProjection: Projection<RunDoc> = {
         return outcome("cancelled", undefined);
       case "StepResultReused":
         return outcome("succeeded", undefined, false);
+      case "ExecutionSuspended":
+      case "ExecutionRecurred":
+        return { ...base, pending: Math.max(0, doc.pending - 1) };
       case "ExecutionAssigned":
       case "ExecutionStarted":
+      case "InputRequested":
+      case "InputAnswered":
       case "StepDeferred":
       case "CallResumed":
       case "AssetPersisted":
@@ -348,6 +347,8 @@ const isExecutionEvent = eventsOfTypes([
   "ExecutionAbandoned",
   "AssetPersisted",
   "AssetRestored",
+  "ExecutionSuspended",
+  "ExecutionRecurred",
 ]);
 
 export const executionsProjection: Projection<ExecutionDoc> = {
@@ -367,6 +368,7 @@ export const executionsProjection: Projection<ExecutionDoc> = {
         ...(d.resumes === undefined ? {} : { resumes: d.resumes }),
         ...(d.memoKey === undefined ? {} : { memoKey: d.memoKey }),
         ...(d.notBefore === undefined ? {} : { notBefore: d.notBefore }),
+        ...(d.resumeWhen === undefined ? {} : { resumeWhen: d.resumeWhen }),
         createdAt: e.at,
         createdSeq: ctx.seq,
         status: "queued",
@@ -400,6 +402,12 @@ export const executionsProjection: Projection<ExecutionDoc> = {
         return { ...doc, assetsPersisted: [...doc.assetsPersisted, e.data.assetId] };
       case "AssetRestored":
         return { ...doc, assetsRestored: [...doc.assetsRestored, e.data.assetId] };
+      case "ExecutionSuspended": {
+        const { executionId: _x, stepId: _s, ...how } = e.data;
+        return { ...doc, status: "suspended", finishedAt: e.at, suspended: how };
+      }
+      case "ExecutionRecurred":
+        return { ...doc, status: "recurred", finishedAt: e.at };
       default:
         return unreachable(e);
     }

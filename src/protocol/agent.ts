@@ -50,6 +50,7 @@ export const StepOptionsSchema = strict({
     Type.Array(strict({ key: Str(1024), limit: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }), { maxItems: 16, description: "concurrency limits: key and limit" }),
   ),
   group: Type.Optional(Str(256)),
+  recurrent: Type.Optional(strict({ delayMs: Nat() })),
 });
 
 export const TargetRefSchema = strict({ repository: Str(), target: Str() });
@@ -138,6 +139,23 @@ export const AGENT_MESSAGES = {
     wait: Type.Boolean(),
   }),
   cancel: strict({ type: Type.Literal("cancel"), requestId: RequestId(), executionId: ExecutionId(), handle: HandleRefSchema }),
+  suspend: strict({
+    type: Type.Literal("suspend"),
+    requestId: RequestId(),
+    executionId: ExecutionId(),
+    call: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the call's position among its execution's calls, from 1" })),
+    until: Type.Optional(Type.Integer({ minimum: 0, maximum: 8.64e15, description: "a time in ms since 1970 (a valid date)" })),
+    delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e13, description: "ms from now" })),
+    waitingFor: Type.Optional(Type.Array(HandleRefSchema, { maxItems: 10_000 })),
+  }),
+  prompt: strict({
+    type: Type.Literal("prompt"),
+    requestId: RequestId(),
+    executionId: ExecutionId(),
+    call: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "the call's position among its execution's calls, from 1" })),
+    title: Type.String({ minLength: 1, maxLength: 1024 }),
+    schema: ValueSchema(),
+  }),
   persist: strict({
     type: Type.Literal("persist"),
     requestId: RequestId(),
@@ -218,6 +236,8 @@ export const SERVER_MESSAGES = {
     resultBlob: Type.Optional(open({ key: Type.String(), size: Type.Integer({ minimum: 0 }), sha256: Type.String({ pattern: "^[0-9a-f]{64}$" }) })),
   }),
   ack: open({ type: Type.Literal("ack"), requestId: Type.Number() }),
+  suspended: open({ type: Type.Literal("suspended"), requestId: Type.Number() }),
+  answered: open({ type: Type.Literal("answered"), requestId: Type.Number(), value: ValueSchema() }),
   persisted: open({ type: Type.Literal("persisted"), requestId: Type.Number(), asset: AssetRefSchema() }),
   restored: open({ type: Type.Literal("restored"), requestId: Type.Number(), asset: AssetRefSchema() }),
   checkpoint: open({

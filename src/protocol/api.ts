@@ -136,7 +136,8 @@ export interface Waiting {
     | "no-capacity"
     | "assignable"
     | "concurrency-limit"
-    | "environment-paused";
+    | "environment-paused"
+    | "suspended";
   /** With `concurrency-limit`: the limit that holds it, and how many of its permits are taken. */
   readonly limit?: { readonly key: string; readonly limit: number; readonly taken: number };
   /** The reason in words. */

@@ -36,6 +36,7 @@ export const PARAMS = {
   key: NamedString(/^sha256:[0-9a-f]{64}$/, "blob key", "expected sha256:<64 lower-case hex digits>"),
   tokenId: NamedString(/^[0-9a-z]{1,64}$/, "token id", "expected 1-64 lower-case letters and digits"),
   pool: NamedString(POOL_NAME, "pool name", `expected ${POOL_NAME_HINT}`),
+  inputId: Id("input id"),
 } as const;
 export type ParamName = keyof typeof PARAMS;
 
@@ -58,6 +59,7 @@ export const UpdateEnvBody = strict({
 });
 export const RerunBody = strict({ cascade: Type.Optional(Type.Boolean()) });
 export const EmptyBody = strict({}, "no fields");
+export const AnswerInputBody = strict({ value: ValueSchema() }, "the answer: a JSON value that fits the input's schema");
 export const CreateTokenBody = strict({
   role: Type.Union([Type.Literal("read"), Type.Literal("submit"), Type.Literal("agent"), Type.Literal("admin")], { description: "read | submit | agent | admin" }),
   envs: Type.Optional(
@@ -170,6 +172,15 @@ const TABLE = [
   { name: "listPools", method: "GET", path: `${ENV}/pools`, summary: "pools of agents the server starts, with their agents now" },
   { name: "createPool", method: "POST", path: `${ENV}/pools`, summary: "create a pool of agents the server starts", body: CreatePoolBody },
   { name: "deletePool", method: "POST", path: `${ENV}/pools/:pool/delete`, summary: "delete a pool (its agents are stopped)" },
+  {
+    name: "listInputs",
+    method: "GET",
+    path: `${ENV}/inputs`,
+    summary: "inputs asked by prompts (newest first)",
+    query: strict({ status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("answered")], { description: "pending | answered" })), run: Type.Optional(Id("run id")) }),
+  },
+  { name: "getInput", method: "GET", path: `${ENV}/inputs/:inputId`, summary: "an input: its title, schema, and answer if any" },
+  { name: "answerInput", method: "POST", path: `${ENV}/inputs/:inputId/answer`, summary: "answer a pending input (checked against its schema)", body: AnswerInputBody },
   { name: "dumpProjections", method: "GET", path: `${ENV}/projections/dump`, summary: "every projection document" },
   { name: "rebuildProjections", method: "POST", path: `${ENV}/projections/rebuild`, summary: "drop the projections and replay the log" },
   { name: "verifyLog", method: "GET", path: `${ENV}/log/verify`, summary: "decode every commit of the log; list those that fail" },

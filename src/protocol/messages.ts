@@ -122,6 +122,37 @@ export type AgentMessage =
     }
   | { readonly type: "cancel"; readonly requestId: number; readonly executionId: string; readonly handle: HandleRef }
   | {
+      /**
+       * Suspend the execution (`suspend(ms | Date)`: a call, numbered like
+       * `submit`, with `until` or `delayMs`; or a wait under `suspense`:
+       * `waitingFor`, resumed once any of those steps has an outcome). The
+       * server answers `suspended` (the execution has ended: the agent stops
+       * its code) or `ack` (nothing to wait for: the code goes on).
+       */
+      readonly type: "suspend";
+      readonly requestId: number;
+      readonly executionId: string;
+      readonly call?: number;
+      readonly until?: number;
+      readonly delayMs?: number;
+      readonly waitingFor?: readonly HandleRef[];
+    }
+  | {
+      /**
+       * Ask a person for a value (`prompt({ title, schema })`): a call,
+       * numbered like `submit`. The server answers `answered` (with the
+       * value: answered before, by this prompt or the run's memo) or
+       * `suspended` (the execution waits for the answer).
+       */
+      readonly type: "prompt";
+      readonly requestId: number;
+      readonly executionId: string;
+      readonly call?: number;
+      readonly title: string;
+      /** A JSON Schema (`src/protocol/json-schema.ts`). */
+      readonly schema: Value;
+    }
+  | {
       /** Records an asset whose files' blobs the agent has uploaded (`PUT {blobPath(project, env)}/<key>`). */
       readonly type: "persist";
       readonly requestId: number;
@@ -202,6 +233,10 @@ export type ServerMessage =
       readonly resultBlob?: BlobRef;
     }
   | { readonly type: "ack"; readonly requestId: number }
+  /** The answer to a `prompt`. */
+  | { readonly type: "answered"; readonly requestId: number; readonly value: Value }
+  /** The execution that asked `suspend` (or `prompt`) is suspended: it has ended, its resume is created. */
+  | { readonly type: "suspended"; readonly requestId: number }
   | { readonly type: "persisted"; readonly requestId: number; readonly asset: AssetRef }
   | { readonly type: "restored"; readonly requestId: number; readonly asset: AssetRef }
   | {

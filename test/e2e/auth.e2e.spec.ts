@@ -112,7 +112,8 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
       .replace(":stepId", "no-such-step")
       .replace(":assetId", "no-such-asset")
       .replace(":key", `sha256:${"0".repeat(64)}`)
-      .replace(":tokenId", "nosuchtoken");
+      .replace(":tokenId", "nosuchtoken")
+      .replace(":inputId", "no-such-input");
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "trib-auth-"));

@@ -138,6 +138,11 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
       [{ type: "result", requestId: 15, executionId, handle: { runId, stepId: "1", executionId }, wait: "yes" }, /wait must be true or false/],
       [{ type: "restore", requestId: 16, executionId }, /assetId is missing/],
       [{ type: "log", executionId, level: "loud", message: "hi", at: 1 }, /level must be one of "debug", "info", "warn", "error"/],
+      [{ type: "suspend", requestId: 17, executionId, delayMs: -5 }, /invalid suspend message: delayMs must be/],
+      [{ type: "suspend", requestId: 18, executionId, waitingFor: [{ runId }] }, /invalid suspend message: waitingFor\[0\]\.(stepId|executionId) is missing/],
+      [{ type: "suspend", requestId: 19, executionId }, /a suspension needs a time \(until, delayMs\) or something to wait for/],
+      [{ type: "prompt", requestId: 20, executionId, call: 1, title: "", schema: {} }, /invalid prompt message: title/],
+      [{ type: "prompt", requestId: 21, executionId, call: 1, title: "ok?", schema: { type: "boolean", $ref: "#" } }, /prompt\(\): schema\.\$ref: the keyword "\$ref" is not supported/],
       [{ type: "heartbeat", running: "all" }, /running must be an array/],
       [{ type: "started" }, /executionId is missing/],
       [{ type: "frobnicate" }, /unknown message type "frobnicate"/],
@@ -242,7 +247,7 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
     const submit = doc.routes.find((r) => r.method === "POST" && r.path.endsWith("/runs"))!;
     expect(Object.keys(submit.body!.properties)).toEqual(["target", "arguments", "idempotencyKey", "queue"]);
     expect(Object.keys(doc.agentMessages).sort()).toEqual(
-      ["cancel", "failed", "heartbeat", "hello", "load-checkpoint", "log", "metric", "persist", "progress", "restore", "result", "save-checkpoint", "started", "submit", "succeeded"],
+      ["cancel", "failed", "heartbeat", "hello", "load-checkpoint", "log", "metric", "persist", "progress", "prompt", "restore", "result", "save-checkpoint", "started", "submit", "succeeded", "suspend"],
     );
     expect(JSON.stringify(doc.agentMessages["hello"])).toContain('"timeoutMs":{"minimum":0');
   });

@@ -17,9 +17,17 @@ import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromJson, toJson } from "../../src/protocol/json.js";
 import { PARAMS, ROUTES, type ParamName, type Route } from "../../src/protocol/http.js";
-import { FLOWS, startHarness, type Harness } from "./support.js";
+import { eventually, FLOWS, startHarness, type Harness } from "./support.js";
 
 const FILES = resolve(import.meta.dirname, "fixtures/files.ts");
+const WAITS = resolve(import.meta.dirname, "fixtures/waits.ts");
+
+/** A run of waits:approval, and its input once asked (pending). */
+const pendingInput = async (c: Ctx): Promise<{ runId: string; inputId: string }> => {
+  const runId = await c.h.api.submit("waits:approval", [10]);
+  const inputId = await eventually(async () => (await c.ok<{ inputId: string }[]>("GET", `${c.env}/inputs?run=${runId}`))[0]?.inputId, 15_000, "the input asked");
+  return { runId, inputId };
+};
 
 interface Reply {
   readonly status: number;
@@ -132,6 +140,7 @@ const BAD: Record<ParamName, { value: string; error: RegExp }> = {
   key: { value: "sha256:nothex", error: /invalid blob key "sha256:nothex"/ },
   tokenId: { value: "Bad_Id", error: /invalid token id "Bad_Id"/ },
   pool: { value: "Bad_Pool", error: /invalid pool name "Bad_Pool"/ },
+  inputId: { value: "bad.id", error: /invalid input id "bad\.id"/ },
 };
 
 const keyOf = (r: Route) => `${r.method} ${r.path}`;
@@ -729,6 +738,62 @@ const CASES = byKey([
     },
   ],
   [
+    `GET ${ENV}/inputs`,
+    {
+      async success(c) {
+        const { runId, inputId } = await pendingInput(c);
+        const pending = await c.ok<{ inputId: string; status: string; title: string; runId: string }[]>("GET", `${c.env}/inputs?status=pending`);
+        expect(pending.find((i) => i.inputId === inputId)).toMatchObject({ status: "pending", title: "Refund 10 EUR?", runId });
+        expect((await c.ok<unknown[]>("GET", `${c.env}/inputs?run=${c.doneRun}`))).toEqual([]);
+        await c.ok("POST", `${c.env}/inputs/${inputId}/answer`, { value: { ok: false } });
+        expect((await c.ok<{ inputId: string }[]>("GET", `${c.env}/inputs?status=answered`)).map((i) => i.inputId)).toContain(inputId);
+      },
+      refusals: (c) => [
+        { what: "an unknown status", path: `${c.env}/inputs?status=later`, status: 400, error: /query parameter status/ },
+        { what: "a run that is not a run id", path: `${c.env}/inputs?run=a.b`, status: 400, error: /query parameter run: invalid run id "a\.b"/ },
+      ],
+    },
+  ],
+  [
+    `GET ${ENV}/inputs/:inputId`,
+    {
+      params: () => ({ inputId: "unused" }),
+      async success(c) {
+        const { runId, inputId } = await pendingInput(c);
+        const one = await c.ok<{ inputId: string; runId: string; schema: { required: string[] }; status: string }>("GET", `${c.env}/inputs/${inputId}`);
+        expect(one).toMatchObject({ inputId, runId, status: "pending", schema: { required: ["ok"] } });
+        await c.ok("POST", `${c.env}/inputs/${inputId}/answer`, { value: { ok: false } });
+      },
+      refusals: (c) => [{ what: "an unknown input", path: `${c.env}/inputs/no-such-input`, status: 404, error: /no input no-such-input/ }],
+    },
+  ],
+  [
+    `POST ${ENV}/inputs/:inputId/answer`,
+    {
+      params: () => ({ inputId: "unused" }),
+      body: { value: { ok: true } },
+      async success(c) {
+        const { runId, inputId } = await pendingInput(c);
+        expect(await c.ok("POST", `${c.env}/inputs/${inputId}/answer`, { value: { ok: true, note: "fine" } })).toMatchObject({ inputId, answered: true });
+        expect(await c.h.api.result(runId)).toEqual({ status: "succeeded", value: "refunded 10" });
+        // The same answer again is no change; the input keeps it.
+        expect(await c.ok("POST", `${c.env}/inputs/${inputId}/answer`, { value: { note: "fine", ok: true } })).toEqual({ inputId, answered: true, already: true });
+      },
+      async refusals(c) {
+        const { inputId } = await pendingInput(c);
+        const done = await pendingInput(c);
+        await c.ok("POST", `${c.env}/inputs/${done.inputId}/answer`, { value: { ok: true } });
+        return [
+          { what: "an unknown input", method: "POST", path: `${c.env}/inputs/no-such-input/answer`, body: { value: 1 }, status: 404, error: /no input no-such-input/ },
+          { what: "an answer that does not fit the schema", method: "POST", path: `${c.env}/inputs/${inputId}/answer`, body: { value: { ok: "yes" } }, status: 400, error: /does not fit the schema .*value\.ok must be boolean/ },
+          { what: "a property the schema does not allow", method: "POST", path: `${c.env}/inputs/${inputId}/answer`, body: { value: { ok: true, extra: 1 } }, status: 400, error: /value\.extra is not a known property/ },
+          { what: "no value", method: "POST", path: `${c.env}/inputs/${inputId}/answer`, body: {}, status: 400, error: /value/ },
+          { what: "another answer to an answered input", method: "POST", path: `${c.env}/inputs/${done.inputId}/answer`, body: { value: { ok: false } }, status: 409, error: /has been answered already/ },
+        ];
+      },
+    },
+  ],
+  [
     `POST ${ENV}/pools/:pool/delete`,
     {
       params: () => ({ pool: "nosuchpool" }),
@@ -936,7 +1001,7 @@ describe("every HTTP route: its success path and its refusals", () => {
 
   beforeAll(async () => {
     const h = await startHarness("embedded", { adminToken: ADMIN });
-    await h.agent({ modules: [FLOWS, FILES] });
+    await h.agent({ modules: [FLOWS, FILES, WAITS] });
     const project = h.api.project;
     const bytes = randomBytes(1000);
     const key = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;

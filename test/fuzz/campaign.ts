@@ -246,6 +246,9 @@ const seedFrames = (recorded: Map<string, AgentMessage[]>, runId: string): Map<s
   add({ type: "result", requestId: 4, executionId, handle, wait: false });
   add({ type: "heartbeat", running: [executionId] });
   add({ type: "log", executionId, level: "info", message: "hi", at: Date.now() });
+  add({ type: "suspend", requestId: 5, executionId, call: 1, delayMs: 10 });
+  add({ type: "suspend", requestId: 6, executionId, waitingFor: [handle] });
+  add({ type: "prompt", requestId: 7, executionId, call: 2, title: "ok?", schema: { type: "boolean" } });
   return seeds;
 };
 

@@ -34,6 +34,7 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
     assetId: ["x-a1"],
     key: [`sha256:${hex}`],
     tokenId: ["nosuchtoken", "0123456789abcdef"],
+    inputId: ["01ABCDEFGHJKMNPQRSTVWXYZ02", "nosuchinput"],
   };
   const bad = ["", "a.b", "*", ">", "%zz", "%2F", "..", "__proto__", "constructor", "x".repeat(300), "é🙂", "%00", "a%20b", "-x"];
   const bodies: Record<string, unknown[]> = {
@@ -48,6 +49,7 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
     RerunBody: [{ cascade: false }, {}],
     CreateTokenBody: [{ role: "read" }, { role: "admin", envs: ["fz-*"], name: "fuzz" }, { role: "agent", expiresInMs: 60_000 }],
     RevokeTokenBody: [{}, { reason: "fuzz" }],
+    AnswerInputBody: [{ value: 1 }, { value: { ok: true } }, { value: null }],
   };
   const bodyFor = (route: (typeof ROUTES)[number]): unknown => {
     const s = route.body;
@@ -61,6 +63,8 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
           ? "CreateTokenBody"
           : props.includes("reason")
             ? "RevokeTokenBody"
+            : props.includes("value")
+              ? "AnswerInputBody"
             : props.includes("name")
               ? "CreateEnvBody"
               : "UpdateEnvBody";

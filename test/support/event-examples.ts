@@ -138,6 +138,8 @@ export const EXAMPLES = {
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 1, reason: "first" }),
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 3, reason: "rerun" }),
     runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 4, reason: "retry", resumes: EXEC }),
+    runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 5, reason: "resume", resumes: EXEC, notBefore: T0 + 60_000, resumeWhen: [`${RUN}/${STEP}`] }),
+    runEvent("ExecutionCreated", { executionId: EXEC, stepId: STEP, attempt: 6, reason: "recur", notBefore: T0 + 1000 }),
   ],
   ExecutionAssigned: [runEvent("ExecutionAssigned", { executionId: EXEC, stepId: STEP, agentId: AGENT })],
   ExecutionStarted: [
@@ -288,6 +290,27 @@ export const EXAMPLES = {
     envEvent("PoolCreated", { name: "small", launcher: "process", modules: ["/srv/a.ts", "/srv/b.ts"], max: 1, tags: {} }),
   ],
   PoolDeleted: [envEvent("PoolDeleted", { name: "gpu" })],
+  ExecutionSuspended: [
+    runEvent("ExecutionSuspended", { executionId: EXEC, stepId: STEP, until: T0 + 60_000, callId: `${EXEC}/2` }),
+    runEvent("ExecutionSuspended", { executionId: EXEC, stepId: STEP, waitingFor: [`${RUN}/${STEP}`, "input:01JN8A4W7X2C9H5Q3R6T8V0Y23"] }),
+    runEvent("ExecutionSuspended", { executionId: EXEC, stepId: STEP }),
+  ],
+  ExecutionRecurred: [runEvent("ExecutionRecurred", { executionId: EXEC, stepId: STEP })],
+  InputRequested: [
+    runEvent("InputRequested", {
+      inputId: "01JN8A4W7X2C9H5Q3R6T8V0Y23",
+      executionId: EXEC,
+      stepId: STEP,
+      callId: `${EXEC}/4`,
+      title: "Approve the refund?",
+      schema: { type: "object", properties: { ok: { type: "boolean" }, note: { type: "string", maxLength: 200 } }, required: ["ok"] },
+      key: "ab".repeat(32),
+    }),
+  ],
+  InputAnswered: [
+    attributed(runEvent("InputAnswered", { inputId: "01JN8A4W7X2C9H5Q3R6T8V0Y23", value: { ok: true, note: "fine" } }), { kind: "token", tokenId: "k3v9q2m7x4p8r1t6", name: "ops" }),
+    runEvent("InputAnswered", { inputId: "01JN8A4W7X2C9H5Q3R6T8V0Y23", value: null }),
+  ],
 } satisfies { [T in EventType]: readonly EventOf<T>[] };
 
 /** Every example of {@link EXAMPLES}, in catalogue order. */

@@ -39,12 +39,14 @@ describe("protocol schemas", () => {
     expectTypeOf<Static<(typeof AGENT_MESSAGES)["persist"]>>().toExtend<Of<AgentMessage, "persist">>();
     expectTypeOf<Static<(typeof AGENT_MESSAGES)["log"]>>().toExtend<Of<AgentMessage, "log">>();
     expectTypeOf<Static<(typeof AGENT_MESSAGES)["failed"]>>().toExtend<Of<AgentMessage, "failed">>();
+    expectTypeOf<Static<(typeof AGENT_MESSAGES)["suspend"]>>().toExtend<Of<AgentMessage, "suspend">>();
+    expectTypeOf<Static<(typeof AGENT_MESSAGES)["prompt"]>>().toExtend<Of<AgentMessage, "prompt">>();
     // A field added to a message's type must be added to its schema (or the server refuses it), and back.
     expectTypeOf<FieldMismatch>().toEqualTypeOf<never>();
     expectTypeOf<keyof Static<typeof StepOptionsSchema>>().toEqualTypeOf<keyof StepOptions>();
     expectTypeOf<keyof Static<typeof RepositoryManifestSchema>["targets"][number]>().toEqualTypeOf<keyof TargetManifest>();
     expectTypeOf<Static<(typeof AGENT_MESSAGES)["manifests"]>>().toExtend<Of<AgentMessage, "manifests">>();
-    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(16);
+    expect(Object.keys(AGENT_MESSAGES)).toHaveLength(18);
   });
 
   it("valid frames of every agent message type pass, with tagged values of every kind", () => {

@@ -18,6 +18,7 @@ describe("waitingReasons", () => {
     ["the only fitting agent is full", [x("x0", { status: "running", agentId: "a" } as Partial<ActiveExecution>), x("x1")], [agent("a")], ["no-capacity"]],
     ["a retry's backoff comes first", [x("x1", { notBefore: NOW + 5 })], [], ["backoff"]],
     ["waiting for a handle's step", [x("x1", { waitFor: ["R/2"] })], [agent("a")], ["waiting-for-handles"]],
+    ["a resume waiting for any of its wait keys", [x("x1", { resumeWhen: ["R/2", "R/3"] })], [agent("a")], ["suspended"]],
     ["an agent with room: about to be assigned", [x("x1", { requires: { gpu: ["yes"] } })], [agent("a", { tags: { gpu: ["yes", "no"] } })], ["assignable"]],
   ];
   for (const [name, active, agents, reasons] of cases) {

@@ -114,6 +114,38 @@ export type Command =
         | { readonly ok: true; readonly blob: BlobRef }
         | { readonly ok: false; readonly error: ErrorInfo; readonly encodedBytes?: number };
     }
+  | {
+      /**
+       * Task code suspends its execution: `suspend(ms | Date)` (a call of the
+       * execution, `callId`; `until` or `delayMs`), or a wait under
+       * `suspense` that took too long (`waitingFor`: wait keys, resume when any resolves).
+       */
+      readonly type: "SuspendExecution";
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      readonly callId?: string;
+      readonly until?: number;
+      readonly delayMs?: number;
+      readonly waitingFor?: readonly string[];
+    }
+  | {
+      /**
+       * Task code prompts a person (`prompt({ title, schema })`): call
+       * `callId` of the execution. `key` memoises the answer in the run (a
+       * hash of title, schema and position, made at the edge); `inputId`
+       * names a new input, if one is made.
+       */
+      readonly type: "RequestInput";
+      readonly executionId: ExecutionId;
+      readonly agentId: AgentId;
+      readonly callId: string;
+      readonly inputId: string;
+      readonly title: string;
+      readonly schema: Value;
+      readonly key: string;
+    }
+  /** A person answers a pending input (`value` checked against its schema at the edge). */
+  | { readonly type: "AnswerInput"; readonly inputId: string; readonly value: Value }
   | { readonly type: "TimeOutExecution"; readonly executionId: ExecutionId }
   | {
       readonly type: "AbandonExecution";

@@ -21,10 +21,11 @@ import { runs } from "./deciders/runs.js";
 import { tokens } from "./deciders/tokens.js";
 import { pools } from "./deciders/pools.js";
 import { progress } from "./deciders/progress.js";
+import { waits } from "./deciders/waits.js";
 import type { CommandOf, DecideContext, Decision, Handlers } from "./decision.js";
 import type { Model } from "./model.js";
 
-const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...checkpoints, ...progress, ...pools };
+const HANDLERS: Handlers = { ...runs, ...executions, ...environments, ...agents, ...assets, ...blobs, ...tokens, ...checkpoints, ...progress, ...pools, ...waits };
 
 const dispatch = <K extends Command["type"]>(type: K, cmd: CommandOf<K>, m: Model, ctx: DecideContext): Decision =>
   HANDLERS[type](cmd, m, ctx);

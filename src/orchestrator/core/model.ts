@@ -19,6 +19,9 @@ import {
   getToken,
   getCheckpoint,
   type CheckpointDoc,
+  getInput,
+  type InputDoc,
+  type InputIndexDoc,
   type TokenDoc,
   type PoolDoc,
   getPool,
@@ -85,6 +88,15 @@ export interface Model {
   pools(): PoolDoc[];
   /** Every agent this environment has known (connected or not). */
   agents(): AgentDoc[];
+  /** An input (a prompt) of this environment. */
+  input(inputId: string): InputDoc | undefined;
+  /** The input a call of an execution made, if it made one. */
+  inputForCall(callId: string): InputDoc | undefined;
+  /**
+   * The answered input of run `runId` with memo key `key`: here, else (a run
+   * brought into a branch) where this environment inherits from.
+   */
+  answeredInput(runId: RunId, key: string): InputDoc | undefined;
 }
 
 /**
@@ -159,4 +171,17 @@ export const modelOf = (src: DocSource, inherited: Inherited = () => []): Model 
   pool: (name) => getPool(src, name),
   pools: () => listPools(src),
   agents: () => listAgents(src),
+  input: (inputId) => getInput(src, inputId),
+  inputForCall(callId) {
+    const i = src.get<InputIndexDoc>("input-index", `call:${callId}`);
+    return i ? getInput(src, i.inputId) : undefined;
+  },
+  answeredInput(runId, key) {
+    for (const s of [src, ...[...inherited()].map((x) => x.src)]) {
+      const i = s.get<InputIndexDoc>("input-index", `key:${runId}/${key}`);
+      const doc = i ? getInput(s, i.inputId) : undefined;
+      if (doc?.status === "answered") return doc;
+    }
+    return undefined;
+  },
 });

@@ -28,6 +28,8 @@ export interface ActiveExecution {
   readonly waitFor?: readonly string[];
   /** The concurrency limits it counts against (its step's `options.concurrency`). */
   readonly concurrency?: readonly ConcurrencyLimit[];
+  /** Wait keys a resume is held for: assigned once any has resolved (`ExecutionCreated.resumeWhen`). */
+  readonly resumeWhen?: readonly string[];
 }
 
 /** What holds every queued execution, whatever the agents: the environment paused. */
@@ -180,6 +182,7 @@ export const nextActions = (
     }
     if (x.waitFor?.some((s) => !resolved(s))) continue; // held until its handle arguments resolve
     if (fullLimit(x, taken)) continue; // held until an execution counting against the same limit ends
+    if (x.resumeWhen && !x.resumeWhen.some(resolved)) continue; // a resume held until one of its wait keys resolves
     const key = `${x.target.repository}:${x.target.target}`;
     let best: AgentSlot | undefined;
     let bestFree = 0;
@@ -219,6 +222,7 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
         ...(e.data.notBefore === undefined ? {} : { notBefore: e.data.notBefore }),
         ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
         ...(step.options.concurrency?.length ? { concurrency: step.options.concurrency } : {}),
+        ...(e.data.resumeWhen === undefined ? {} : { resumeWhen: e.data.resumeWhen }),
       });
       return;
     }
@@ -237,6 +241,8 @@ export const trackActive = (active: Map<string, ActiveExecution>, e: Event, m: M
     case "ExecutionCancelled":
     case "ExecutionTimedOut":
     case "ExecutionAbandoned":
+    case "ExecutionSuspended":
+    case "ExecutionRecurred":
       active.delete(e.data.executionId);
       return;
     default:
@@ -259,6 +265,7 @@ export const activeOf = (x: ExecutionDoc, step: StepDoc): ActiveExecution => ({
   ...(x.startedAt === undefined ? {} : { startedAt: x.startedAt }),
   ...(step.options.wait ? { waitFor: handlesIn(step.arguments) } : {}),
   ...(step.options.concurrency?.length ? { concurrency: step.options.concurrency } : {}),
+  ...(x.resumeWhen === undefined ? {} : { resumeWhen: x.resumeWhen }),
 });
 
 /** `runId/stepId` of every handle inside `value`, at any depth. */

@@ -37,6 +37,7 @@ export const waitingReasons = (
     if (gate.paused) out.push(why("environment-paused", "the environment is paused: nothing new is assigned until `tributary envs resume`"));
     else if (x.notBefore !== undefined && x.notBefore > now) out.push(why("backoff", `a retry's backoff: not before ${new Date(x.notBefore).toISOString()}`));
     else if (x.waitFor?.some((s) => !resolved(s))) out.push(why("waiting-for-handles", "waits for the steps whose handles it was given"));
+    else if (x.resumeWhen && !x.resumeWhen.some(resolved)) out.push(why("suspended", `a suspended execution's resume: waits for any of ${x.resumeWhen.join(", ")}`));
     else if (full) {
       out.push({ ...why("concurrency-limit", `held by the concurrency limit ${full.key}: ${full.taken}/${full.limit} running`), limit: full });
     } else if (hosts.length === 0) out.push(why("no-agent-hosts-target", `no connected agent hosts ${target}`));

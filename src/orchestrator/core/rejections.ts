@@ -43,6 +43,8 @@ export type Rejection =
   | { readonly _tag: "ExpiryInPast"; readonly expiresAt: number; readonly now: number }
   | { readonly _tag: "PoolExists"; readonly name: string }
   | { readonly _tag: "UnknownPool"; readonly name: string }
+  | { readonly _tag: "UnknownInput"; readonly inputId: string }
+  | { readonly _tag: "InputAlreadyAnswered"; readonly inputId: string }
   /** The decision would record an event that would not decode (a value from outside that slipped past the edge). */
   | { readonly _tag: "InvalidEvent"; readonly eventType: string; readonly reason: string }
   /** The decision's commit would be over the log's limit (large values belong in blobs and assets). */
@@ -115,6 +117,10 @@ export const rejectionMessage = (r: Rejection): string => {
       return `pool ${r.name} already exists with other settings: delete it first ('tributary pools delete ${r.name}'), or choose another name`;
     case "UnknownPool":
       return `no pool ${r.name} in this environment: list pools with 'tributary pools ls'`;
+    case "UnknownInput":
+      return `no input ${r.inputId} in this environment: list them with 'tributary inputs ls'`;
+    case "InputAlreadyAnswered":
+      return `input ${r.inputId} has been answered already (with another value): see it with 'tributary inputs show ${r.inputId}'`;
     case "InvalidEvent":
       return `refused: it would record an invalid ${r.eventType} event: ${r.reason}`;
     case "CommitTooLarge":
@@ -135,6 +141,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "UnknownAsset":
     case "UnknownToken":
     case "UnknownPool":
+    case "UnknownInput":
       return 404;
     case "EnvironmentArchived":
     case "EnvironmentExists":
@@ -145,6 +152,7 @@ export const rejectionStatus = (r: Rejection): number => {
     case "ArchivedBase":
     case "TokenExists":
     case "PoolExists":
+    case "InputAlreadyAnswered":
       return 409;
     case "CommitTooLarge":
       return 413;

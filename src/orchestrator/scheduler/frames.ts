@@ -4,6 +4,7 @@
  * result, cancelled a step, persisted or restored an asset, logged a line.
  * Each answer goes back on the agent's connection.
  */
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import * as E from "fp-ts/lib/Either.js";
 import {
@@ -22,9 +23,11 @@ import {
 } from "../../events/index.js";
 import { packValue } from "../../events/codec.js";
 import { keyOf, type BlobStore } from "../../events/storage/blob-store.js";
-import { isFinished, type AssetDoc } from "../../projections/index.js";
+import { canonicalJson, isFinished, type AssetDoc } from "../../projections/index.js";
+import { checkSchema } from "../../protocol/json-schema.js";
 import type { AgentMessage, AssetRef, HandleRef, ServerMessage } from "../../protocol/messages.js";
 import { assetIdOf, callIdOf, checkpointKeyOf, rejectionMessage, type Command } from "../core/index.js";
+import { promptedInput } from "../core/deciders/waits.js";
 import { stepKeys } from "../keys.js";
 import type { Orchestration } from "../orchestration.js";
 import type { TaskLogs } from "../task-logs.js";
@@ -92,8 +95,10 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
   // (its log lines may trail its end). `started` and the results are checked by their deciders.
   if (m.type !== "started" && m.type !== "succeeded" && m.type !== "failed") {
     const x = orch.model.execution(executionId);
-    // Progress and metrics may trail the end too: their decider drops them then.
-    if (!x || x.agentId !== agentId || (m.type !== "log" && m.type !== "progress" && m.type !== "metric" && isFinished(x.status))) {
+    // Progress and metrics may trail the end too: their decider drops them then. A suspend re-sent (after a reconnect) finds its execution suspended: it is answered so.
+    const trails = m.type === "log" || m.type === "progress" || m.type === "metric";
+    const ended = isFinished(x?.status ?? "queued") && !trails && !((m.type === "suspend" || m.type === "prompt") && x?.status === "suspended");
+    if (!x || x.agentId !== agentId || ended) {
       return fail(`execution ${executionId} is not one this agent is running: a ${m.type} is asked on behalf of one`);
     }
   }
@@ -132,6 +137,46 @@ export const handleFrame = async (d: FrameDeps, m: ActingFrame, from: FrameSende
           return fail(`execution ${executionId} may cancel only steps of its run and of the runs it started, not of run ${step.right.runId}`);
         }
         if (await run({ type: "CancelStep", ...step.right, reason: `cancelled by ${m.executionId}` })) reply({ type: "ack", requestId: m.requestId });
+        return;
+      }
+      case "suspend": {
+        const waitingFor: string[] = [];
+        for (const h of m.waitingFor ?? []) {
+          const step = stepOf(h);
+          if (E.isLeft(step)) return fail(step.left);
+          waitingFor.push(`${step.right.runId}/${step.right.stepId}`);
+        }
+        const cmd: Command = {
+          type: "SuspendExecution",
+          executionId,
+          agentId,
+          ...(m.call === undefined ? {} : { callId: callIdOf(executionId, m.call) }),
+          ...(m.until === undefined ? {} : { until: m.until }),
+          ...(m.delayMs === undefined ? {} : { delayMs: m.delayMs }),
+          ...(waitingFor.length === 0 ? {} : { waitingFor }),
+        };
+        if (!(await run(cmd))) return;
+        const suspended = orch.model.execution(executionId)?.status === "suspended";
+        reply({ type: suspended ? "suspended" : "ack", requestId: m.requestId });
+        if (suspended) from.ended(m.executionId);
+        return;
+      }
+      case "prompt": {
+        const bad = checkSchema(m.schema);
+        if (bad) return fail(`prompt(): ${bad}`);
+        if (m.call === undefined) return fail("prompt(): the call's position (call) is missing");
+        const callId = callIdOf(executionId, m.call);
+        // The memo key: the title, the schema and the call's position (a re-run of the step reaches the same).
+        const key = createHash("sha256").update(canonicalJson([m.title, m.schema, m.call])).digest("hex");
+        const cmd: Command = { type: "RequestInput", executionId, agentId, callId, inputId: orch.newRunId(), title: m.title, schema: m.schema, key };
+        if (!(await run(cmd))) return;
+        const x = orch.model.execution(executionId);
+        const input = x && promptedInput(orch.model, x, callId, key);
+        if (x?.status === "suspended") {
+          reply({ type: "suspended", requestId: m.requestId });
+          from.ended(m.executionId);
+        } else if (input?.status === "answered") reply({ type: "answered", requestId: m.requestId, value: input.value ?? null });
+        else fail(`execution ${executionId} is not running: its prompt was not recorded`);
         return;
       }
       case "persist":

@@ -13,6 +13,7 @@ import { CommitEffects } from "./effects.js";
 import { AgentSessions, type AgentConnection, type ConnectedInfo, type Hello } from "./sessions.js";
 import { TickLoop } from "./ticks.js";
 import { waitingReasons, type Waiting } from "../core/index.js";
+import { INPUT_KEY } from "../core/deciders/waits.js";
 import { parseRunId, parseStepId } from "../../events/index.js";
 
 export interface SchedulerOptions {
@@ -116,6 +117,7 @@ export class EnvScheduler {
   /** Queued executions and why each waits, for the API. */
   queue(now = Date.now()): Waiting[] {
     return waitingReasons(this.orch.activeExecutions(), this.sessions.slots(), now, (step) => {
+      if (step.startsWith(INPUT_KEY)) return this.orch.model.input(step.slice(INPUT_KEY.length))?.status === "answered"; // a prompt's answer
       const [runId, stepId] = step.split("/");
       const r = parseRunId(runId);
       const s = parseStepId(stepId);

@@ -6,6 +6,7 @@
  */
 import { parseRunId, parseStepId, type AgentId } from "../../events/index.js";
 import { nextActions, type Command, type AgentSlot } from "../core/index.js";
+import { INPUT_KEY } from "../core/deciders/waits.js";
 import type { Orchestration } from "../orchestration.js";
 
 /** Longest wait of an agent between two attempts to connect (its backoff's cap, see src/agent/connection.ts). */
@@ -80,6 +81,7 @@ export class TickLoop {
       };
       const plan = nextActions(this.orch.activeExecutions(), this.o.agents(), now, liveness, (step) => {
         // `runId/stepId` of a handle in the arguments: a handle whose ids could be no step's never resolves.
+        if (step.startsWith(INPUT_KEY)) return this.orch.model.input(step.slice(INPUT_KEY.length))?.status === "answered"; // a prompt's answer
         const [runId, stepId] = step.split("/");
         const r = parseRunId(runId);
         const s = parseStepId(stepId);

@@ -157,6 +157,7 @@ const PARSERS: { readonly [K in ParamName]: (value: unknown) => E.Either<Invalid
   key: (value) => E.right(String(value)),
   tokenId: (value) => E.right(String(value)),
   pool: (value) => E.right(String(value)),
+  inputId: (value) => E.right(String(value)),
 };
 
 /**

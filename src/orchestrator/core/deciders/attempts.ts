@@ -28,6 +28,13 @@ export const nextAttempt = (m: Model, step: StepDoc): number => {
   return attempt;
 };
 
+/** Executions that the retry policy does not count: resumes and recurrences (a suspension or a recurrence is no failure). */
+export const uncountedExecutions = (m: Model, step: StepDoc): number =>
+  step.executions.filter((id) => {
+    const r = m.execution(id)?.reason;
+    return r === "resume" || r === "recur";
+  }).length;
+
 /** The first execution of a new step, delayed by the step's `delayMs`. */
 export const firstExecution = (ctx: DecideContext, runId: RunId, stepId: StepId, options: StepOptions): Event =>
   runEvent(ctx, "ExecutionCreated", runId, {
@@ -63,13 +70,15 @@ export const failure = (
 ): Event[] => {
   const r = m.run(x.runId);
   const cancelled = r?.status === "cancelled";
-  if (cancelled || !(override.force || shouldRetry(step.options.retries, x.attempt, error))) {
+  // Resumes and recurrences are no failed tries: the policy counts the others.
+  const tried = x.attempt - uncountedExecutions(m, step);
+  if (cancelled || !(override.force || shouldRetry(step.options.retries, tried, error))) {
     if (cancelled || !r || r.rootStepId !== step.stepId) return [ended];
     return [ended, ...leftBehind(m, ctx, x, `run failed: ${error.type} in ${x.executionId}`)];
   }
   const attempt = nextAttempt(m, step);
   const resume = override.resume;
-  const delay = resume?.immediate ? 0 : step.options.retries ? delayFor(step.options.retries, x.attempt) : 0;
+  const delay = resume?.immediate ? 0 : step.options.retries ? delayFor(step.options.retries, tried) : 0;
   return [
     ended,
     runEvent(ctx, "ExecutionCreated", x.runId, {

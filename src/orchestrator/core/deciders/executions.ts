@@ -11,6 +11,7 @@ import type { Model } from "../model.js";
 import { ABANDON_RETRIES, FREE_ABANDON_CAUSES, NOT_THE_TASKS_FAULT } from "../retry-policy.js";
 import { failure } from "./attempts.js";
 import { fitError, overCommit, RESULT_TOO_LARGE } from "./outcomes.js";
+import { recurrence } from "./waits.js";
 
 /** A queued execution goes to an agent; any other decides nothing (it was assigned already, or has ended). */
 export const assignExecution: Handler<"AssignExecution"> = (cmd, m, ctx) => {
@@ -46,6 +47,11 @@ export const recordResult: Handler<"RecordResult"> = (cmd, m, ctx) => {
   const { outcome } = cmd;
   // An inline result too large to log (large ones come as blobs) is recorded as a terminal failure instead.
   const tooLarge = outcome.ok && "value" in outcome && overCommit(outcome.encodedBytes);
+  // A recurrent step whose execution returned nothing executes again.
+  const recurrent = step.options.recurrent;
+  if (recurrent && outcome.ok && "value" in outcome && outcome.value === null && m.run(x.runId)?.status !== "cancelled") {
+    return accept(recurrence(m, ctx, x, step, recurrent.delayMs));
+  }
   if (outcome.ok && !tooLarge) {
     const result: ResultValue = "blob" in outcome ? { kind: "blob", blob: outcome.blob } : { kind: "inline", value: outcome.value };
     return accept([runEvent(ctx, "ExecutionSucceeded", x.runId, { ...ref, result })]);

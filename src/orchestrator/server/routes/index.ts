@@ -10,6 +10,7 @@ import { blobRoutes } from "./blobs.js";
 import { compareRoutes } from "./compare.js";
 import { changeRoutes } from "./changes.js";
 import { environmentRoutes } from "./environments.js";
+import { inputRoutes } from "./inputs.js";
 import { logRoutes } from "./logs.js";
 import { metaRoutes } from "./meta.js";
 import { projectionRoutes } from "./projections.js";
@@ -35,4 +36,5 @@ export const HANDLERS: Handlers = {
   ...changeRoutes,
   ...projectRoutes,
   ...poolRoutes,
+  ...inputRoutes,
 };
