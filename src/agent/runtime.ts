@@ -19,7 +19,7 @@ import { lostInfo, WorkerPool, type LostExecution, type WorkerSlot } from "./poo
 import type { AbortReason, ExecuteOrder, FromWorker } from "./worker-protocol.js";
 import type { HostReply } from "./context.js";
 import { credentialsOf, normaliseTags, validateAgentOptions, type Agent, type AgentLogEntry, type AgentOptions, type ValidAgentOptions } from "./runtime-options.js";
-import { prepareWorkdirRoot, removeWorkdir, removeWorkdirRoot, workdirOf } from "./workdir.js";
+import { prepareWorkdirRoot, removeWorkdirOf, removeWorkdirRoot } from "./workdir.js";
 
 export type { Agent, AgentLogEntry, AgentOptions } from "./runtime-options.js";
 
@@ -157,7 +157,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     await this.#conn.close();
     await this.#pool.stop();
     // What still ran was abandoned with its worker: its working directories go too.
-    if (!this.#o.keepWorkdirs) await Promise.all(this.running().map((id) => this.#removeWorkdir(id)));
+    if (!this.#o.keepWorkdirs) await Promise.all(this.running().map((id) => removeWorkdirOf(this.#o.workdirRoot, id, (m) => this.#diag("warn", m))));
     await removeWorkdirRoot(this.#o.workdirRoot);
   }
 
@@ -370,7 +370,7 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.#diag("warn", why);
     for (const l of lost) {
       this.#inFlight.endCalls(l.executionId);
-      if (!this.#o.keepWorkdirs) void this.#removeWorkdir(l.executionId);
+      if (!this.#o.keepWorkdirs) void removeWorkdirOf(this.#o.workdirRoot, l.executionId, (m) => this.#diag("warn", m));
       if (!this.#accepted.delete(l.executionId)) continue;
       this.#report({ type: "failed", executionId: l.executionId, error: lostInfo(l, why) });
     }
@@ -386,12 +386,6 @@ class AgentRuntime extends EventEmitter implements Agent {
     this.#inFlight.keepResult(message);
     this.#conn.send(message, bytes);
     this.emit("settled", m.executionId, message);
-  }
-
-  /** Removes the working directory of an execution whose worker went away. */
-  async #removeWorkdir(executionId: string): Promise<void> {
-    const dir = workdirOf(this.#o.workdirRoot, executionId);
-    await removeWorkdir(dir).catch((err: unknown) => this.#diag("warn", `could not remove the working directory ${dir}: ${(err as Error).message}`));
   }
 
   #diag(level: LogLevel, message: string): void {

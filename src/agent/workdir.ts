@@ -48,6 +48,12 @@ export const makeWorkdir = async (root: string, dir: string): Promise<void> => {
 
 export const removeWorkdir = (dir: string): Promise<void> => rm(dir, { recursive: true, force: true, maxRetries: 2 });
 
+/** Removes the working directory of an execution under `root`; what could not be removed is said through `warn`. */
+export const removeWorkdirOf = (root: string, executionId: string, warn: (message: string) => void): Promise<void> => {
+  const dir = workdirOf(root, executionId);
+  return removeWorkdir(dir).catch((err: unknown) => warn(`could not remove the working directory ${dir}: ${(err as Error).message}`));
+};
+
 /** Removes the root if it is empty. */
 export const removeWorkdirRoot = async (root: string): Promise<void> => {
   try {

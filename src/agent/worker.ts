@@ -4,19 +4,19 @@
  * `worker-boot.mjs`, which registers tsx first so that TypeScript loads.
  */
 import { realpath } from "node:fs/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import { packValue, unpackValue } from "../events/codec.js";
-import type { BlobRef, Value } from "../events/types.js";
-import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES, packArguments, unpackArguments, type AssetRef, type LogLevel } from "../protocol/messages.js";
+import { packValue } from "../events/codec.js";
+import type { Value } from "../events/types.js";
+import { INLINE_VALUE_BYTES, MAX_ARGUMENT_BYTES, packArguments, type AssetRef, type LogLevel } from "../protocol/messages.js";
 import { runInExecution, type ExecutionHost, type ExecutionReport, type HostPersistOptions, type HostReply, type HostRequest, type LogFields } from "./context.js";
 import { MAX_METRICS_PER_EXECUTION, REPORT_INTERVAL_MS } from "./progress.js";
 import { Throttle } from "./throttle.js";
 import type { RestoreOptions } from "./asset.js";
 import { persistAsset, restoreAsset, type AssetIo } from "./assets.js";
-import { BlobClient, BlobHttpError, BlobMismatchError, BlobMissingError } from "./blob-client.js";
+import { BlobClient } from "./blob-client.js";
+import { valueTransfers } from "./worker-values.js";
 import { makeWorkdir, removeWorkdir, workdirOf } from "./workdir.js";
-import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, CheckpointTooLargeError, SuspendedError, toErrorInfo } from "./errors.js";
+import { abortError, abortErrorInfo as abortInfo, ArgumentsTooLargeError, SuspendedError, toErrorInfo } from "./errors.js";
 import { decodeWithHandles } from "./handle.js";
 import { loadRepositories, manifestOf } from "./modules.js";
 import type { TargetCore } from "./sdk.js";
@@ -40,6 +40,7 @@ const blobs = new BlobClient(
   { project: data.project, env: data.env },
   { ...(data.ca === undefined ? {} : { ca: data.ca }), ...(data.token === undefined ? {} : { token: data.token }) },
 );
+const { loadArguments, loadResult, untilDone, withLargeCheckpoint, withLargeResult } = valueTransfers(blobs, post);
 let workdirRoot = data.workdirRoot;
 
 class WorkerExecution implements ExecutionHost {
@@ -225,80 +226,12 @@ const cleanFields = (fields: LogFields): { [key: string]: Value } => {
   return out;
 };
 
-/** Arguments kept as a blob: downloaded and decoded before the code runs. A failure is retryable (it is not the code's). */
-const loadArguments = async (blob: BlobRef, signal: AbortSignal): Promise<Value[]> => {
-  try {
-    return unpackArguments(await untilDone(() => blobs.getBytes(blob.sha256, blob.size, signal), signal));
-  } catch (err) {
-    if (signal.aborted) throw signal.reason as Error;
-    throw new ArgumentsUnavailableError(`could not load the arguments' blob ${blob.key}: ${(err as Error).message}`);
-  }
-};
-
-/**
- * Retries a blob transfer while the server cannot be reached or fails
- * (it may be restarting: backoff 250 ms doubling to 5 s, until `signal`);
- * what the server refuses (a 4xx, a missing or corrupt blob) is thrown.
- */
-const untilDone = async <T>(transfer: () => Promise<T>, signal: AbortSignal): Promise<T> => {
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
-    try {
-      return await transfer();
-    } catch (err) {
-      const refused = err instanceof BlobMissingError || err instanceof BlobMismatchError || (err instanceof BlobHttpError && err.status >= 400 && err.status < 500);
-      if (refused || signal.aborted) throw err;
-      post({ t: "diagnostic", level: "warn", message: `blob transfer failed (${(err as Error).message}); retrying in ${delay} ms` });
-      await sleep(delay, undefined, { signal }).catch(() => undefined);
-      if (signal.aborted) throw signal.reason as Error;
-    }
-  }
-};
-
-/** A result over the inline limit is uploaded as a blob and reported by reference; over the result limit, the execution fails. */
-const withLargeResult = async (executionId: string, value: Value, signal: AbortSignal): Promise<FromWorker> => {
-  const bytes = packValue(value);
-  if (bytes.length <= INLINE_VALUE_BYTES) return { t: "succeeded", executionId, value };
-  if (bytes.length > MAX_RESULT_BYTES) {
-    const message = `the result of ${executionId} is ${bytes.length} bytes encoded, over the limit of ${MAX_RESULT_BYTES} bytes: persist large data as an asset and return the asset`;
-    return { t: "failed", executionId, error: { type: "ResultTooLarge", message, retryable: false } };
-  }
-  const blob = await untilDone(() => blobs.putBytes(bytes, signal), signal);
-  return { t: "succeeded", executionId, value: null, valueBlob: blob };
-};
-
-/** A checkpoint's value over the inline limit is uploaded as a blob and saved by reference; over the result limit, the save fails. */
-const withLargeCheckpoint = async (request: Extract<HostRequest, { type: "save-checkpoint" }>, signal: AbortSignal): Promise<HostRequest> => {
-  const bytes = packValue(request.value);
-  if (bytes.length <= INLINE_VALUE_BYTES) return request;
-  if (bytes.length > MAX_RESULT_BYTES) {
-    throw new CheckpointTooLargeError(
-      `the value of checkpoint ${request.name} is ${bytes.length} bytes encoded, over the limit of ${MAX_RESULT_BYTES} bytes: persist large data as an asset and checkpoint the asset`,
-    );
-  }
-  const blob = await untilDone(() => blobs.putBytes(bytes, signal), signal);
-  return { ...request, value: null, valueBlob: blob };
-};
-
-/** A result the server keeps as a blob, downloaded for the code that awaits it. */
-const loadResult = async (blob: BlobRef, signal: AbortSignal): Promise<Value> => {
-  try {
-    return unpackValue(await untilDone(() => blobs.getBytes(blob.sha256, blob.size, signal), signal)) as Value;
-  } catch (err) {
-    if (signal.aborted) throw signal.reason as Error;
-    throw new Error(`could not load the result kept as blob ${blob.key}: ${(err as Error).message}`);
-  }
-};
-
 /**
  * What the agent reports for an execution the server suspended: the server
  * has recorded its end already and records nothing of this (the report only
  * frees the agent's slot).
  */
 const SUSPENDED = { type: "Suspended", message: "the execution was suspended", retryable: false } as const;
-
-class ArgumentsUnavailableError extends Error {
-  override name = "ArgumentsUnavailable";
-}
 
 const execute = async (order: ExecuteOrder): Promise<void> => {
   const { executionId } = order;

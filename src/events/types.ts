@@ -14,7 +14,7 @@
  * Times are milliseconds since the Unix epoch (UTC). Ids and times come in
  * with the command that produced the event: nothing here reads a clock.
  */
-import type { AgentId, AssetId, EnvName, EventId, ExecutionId, ProjectName, RunId, StepId } from "./ids.js";
+import type { AgentId, AssetId, EnvName, EventId, ExecutionId, RunId, StepId } from "./ids.js";
 import type { Principal } from "./principal.js";
 
 export type * from "./data.js";
@@ -29,7 +29,7 @@ import { WAIT_EVENT_VERSIONS, type WaitEvent } from "./waits.js";
 import type { BlobStored } from "./blobs.js";
 import type { CheckpointSaved } from "./checkpoints.js";
 import type { ControlRunEvent, EnvironmentPaused, EnvironmentResumed } from "./control.js";
-import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultSource, ResultValue, StepOptions, TargetKind, TargetManifest, TargetRef, Value } from "./data.js";
+import type { BlobRef, ErrorInfo, ExecutionRef, AssetEntry, ResultSource, ResultValue, StepOptions, TargetKind, TargetRef, Value } from "./data.js";
 
 // ---------------------------------------------------------------------------
 // The envelope every event shares
@@ -260,49 +260,18 @@ export type AssetRestored = RunEventOf<
 >;
 
 // ---------------------------------------------------------------------------
-// The environment
+// The environment: environment-events.ts
 
-/** An agent reported the targets of one repository it hosts. */
-export type ManifestRegistered = EnvEventOf<
-  "ManifestRegistered",
-  { repository: string; agentId: AgentId; targets: readonly TargetManifest[] }
->;
-
-/** An agent connected and may be given executions. */
-export type AgentConnected = EnvEventOf<
-  "AgentConnected",
-  {
-    agentId: AgentId;
-    tags: { readonly [tag: string]: readonly string[] };
-    repositories: readonly string[];
-    /** How many executions it runs at once. */
-    concurrency: number;
-  }
->;
-
-/** An agent went away: closed its connection, or missed its heartbeats. */
-export type AgentDisconnected = EnvEventOf<"AgentDisconnected", { agentId: AgentId; reason: string }>;
-
-/** The environment was created; the first event of its log. */
-export type EnvironmentCreated = EnvEventOf<
-  "EnvironmentCreated",
-  { project: ProjectName; env: EnvName; base?: EnvName }
->;
-
-/**
- * The environment was branched from `parent` as of the parent's log
- * sequence `at`: its inherited view is the parent's log replayed up to `at`.
- */
-export type EnvironmentBranched = EnvEventOf<
-  "EnvironmentBranched",
-  { project: ProjectName; env: EnvName; parent: EnvName; at: number }
->;
-
-/** The environment's base changed (`null`: it has none any more). */
-export type EnvironmentRebased = EnvEventOf<"EnvironmentRebased", { base: EnvName | null }>;
-
-/** The environment was archived: it refuses new runs. */
-export type EnvironmentArchived = EnvEventOf<"EnvironmentArchived", { reason?: string }>;
+export type * from "./environment-events.js";
+import type {
+  AgentConnected,
+  AgentDisconnected,
+  EnvironmentArchived,
+  EnvironmentBranched,
+  EnvironmentCreated,
+  EnvironmentRebased,
+  ManifestRegistered,
+} from "./environment-events.js";
 
 // ---------------------------------------------------------------------------
 
