@@ -461,6 +461,27 @@ const CASES = byKey([
         expect(before.status).toBe(404);
         expect(before.bytes.toString()).toMatch(new RegExp(`did not exist yet at seq ${first.seq - 1}: its first event in [^ ]+/${prodName} is at seq ${first.seq}`));
         expect((await c.call("GET", `${branch}/runs/no-such-run?at=1`)).status).toBe(404);
+        // The log read is production's, not in the path: a token must read production too (a branch's parent, or a base).
+        const based = await c.freshEnv({ base: prodName });
+        expect(await c.ok("GET", `${based}/runs/${c.doneRun}?at=999999999`)).toMatchObject({ run: { runId: c.doneRun }, asOf: { env: prodName, seenFrom: "base" } });
+        const names = [branch, based].map((e) => e.split("/").pop()!);
+        const tokenOf = async (envs: string[]) => {
+          const made = await c.ok<{ token: string; tokenId: string }>("POST", `/api/projects/${c.project}/tokens`, { role: "read", envs });
+          return { ...made, get: (path: string) => fetch(new URL(path, c.h.server.url), { headers: { authorization: `Bearer ${made.token}` } }) };
+        };
+        const narrow = await tokenOf(names);
+        const wide = await tokenOf([...names, prodName]);
+        for (const [env, at] of [[branch, first.seq], [based, 999999999], [branch, first.seq - 1]] as const) {
+          const refused = await narrow.get(`${env}/runs/${c.doneRun}?at=${at}`);
+          const text = await refused.text();
+          expect(refused.status, text).toBe(403);
+          expect(text).toContain(`token ${narrow.tokenId} covers`);
+          expect(text).toContain(`not environment ${c.project}/${prodName}`);
+          expect(text).not.toMatch(/seq/);
+          expect((await wide.get(`${env}/runs/${c.doneRun}?at=${at}`)).status).toBe(at < first.seq ? 404 : 200);
+        }
+        // Its own environment's runs (and an unknown one) it still reads as before.
+        expect((await narrow.get(`${branch}/runs/no-such-run?at=1`)).status).toBe(404);
       },
       refusals: async (c) => {
         const [first] = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);

@@ -39,7 +39,7 @@ export const runRoutes = {
   getRun: async (ctx, r) => {
     const env = await envOf(ctx, r);
     if (r.query.has("at") || r.query.has("atTime")) {
-      const { view, asOf } = await runAsOfQuery(ctx, env, r.params.runId, r.query);
+      const { view, asOf } = await runAsOfQuery(ctx, r, env, r.params.runId);
       return { ...view, stale: staleSteps(view), asOf };
     }
     const view = await runOf(ctx, env, r);
