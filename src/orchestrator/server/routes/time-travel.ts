@@ -7,6 +7,7 @@ import type { RunId } from "../../../events/index.js";
 import { getRunView, type RunView } from "../../../projections/index.js";
 import { runAt, type Point } from "../../../projections/store/index.js";
 import type { RunAsOf } from "../../../protocol/api.js";
+import { isoTimeOf } from "../../../protocol/http.js";
 import type { Env } from "../../environments.js";
 import { allowed, rejected, type RouteRequest, type ServerContext } from "../context.js";
 import { HttpError } from "../http-io.js";
@@ -33,8 +34,8 @@ export const runAsOfQuery = async (ctx: ServerContext, r: Pick<RouteRequest, "ca
     point = { seq: Number(at) };
     said = `at seq ${at}`;
   } else {
-    const time = Date.parse(atTime!);
-    if (Number.isNaN(time)) throw new HttpError(400, `query parameter atTime ${JSON.stringify(atTime)} is not a date`);
+    const time = isoTimeOf(atTime!);
+    if (time === undefined) throw new HttpError(400, `query parameter atTime ${JSON.stringify(atTime)} is not a date (no such day or time)`);
     point = { time };
     said = `at ${new Date(time).toISOString()}`;
   }
