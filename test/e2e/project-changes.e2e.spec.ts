@@ -118,6 +118,15 @@ describe("the projects, and the push of a project's environments", () => {
     await s.ended;
   });
 
+  it("a project with no environments yet is not unknown: an empty ready, then its first environment made", async () => {
+    const fresh = `${project}-fresh`;
+    const s = await sse(ADMIN, () => fresh);
+    expect(s.status).toBe(200);
+    expect((await readyOf(s)).envs).toEqual([]);
+    expect((await admin("POST", `/api/projects/${fresh}/envs`, { name: "first" })).status).toBe(200);
+    await eventually(() => heard(s, "first").types.has("EnvironmentCreated") || undefined);
+  });
+
   it("a client gone while the environments are listed leaves no heartbeat and no listener behind", async () => {
     const { hostname, port } = new URL(h.server.url);
     /** A request whose client goes away after `ms` (before the listing ends, for most). */
