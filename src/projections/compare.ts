@@ -7,7 +7,11 @@
  * its caller's place, then `/N:target` for its caller's N-th call (the `N`
  * of its `callId`). The calls of a step are those of its *current* execution:
  * the latest of its executions that made calls (for a step brought into a
- * branch, the execution it was reused from counts first). So a production
+ * branch, the execution it was reused from counts first), with the calls it
+ * resumed from an abandoned execution (the earlier call at each position it
+ * did not call anew: a view does not say how far the resuming execution
+ * got, so one that ended before a position still shows the abandoned
+ * one's call there). So a production
  * run and its re-run in a branch (the same steps brought in, a caller re-run
  * with new calls) match step by step, and the calls of superseded executions
  * are left out.
@@ -136,12 +140,30 @@ export const callTree = (view: RunView): Node | undefined => {
     list.push(s);
     byCaller.set(s.parentExecutionId, list);
   }
+  /**
+   * The calls of execution `id`: its own, and at each position it did not
+   * call anew, the call of the abandoned executions it resumes (nearest
+   * first): a resumed call keeps the step of the call it was matched to
+   * (`CallResumed`), whose caller is the earlier execution.
+   */
+  const callsOfExecution = (id: string): StepDoc[] => {
+    const at = new Map<number, StepDoc>();
+    const seen = new Set<string>();
+    for (let x: string | undefined = id; x !== undefined && !seen.has(x); x = view.executions[x]?.resumes) {
+      seen.add(x);
+      (byCaller.get(x) ?? []).forEach((c, order) => {
+        const n = callIndex(c) ?? order + 1;
+        if (!at.has(n)) at.set(n, c);
+      });
+    }
+    return [...at.values()];
+  };
   /** The calls of the current execution of `s`, in call order. */
   const callsOf = (s: StepDoc): StepDoc[] => {
     const candidates = [...(s.reusedFrom ? [s.reusedFrom.executionId] : []), ...s.executions];
     for (let i = candidates.length - 1; i >= 0; i--) {
-      const calls = byCaller.get(candidates[i]!);
-      if (calls && calls.length > 0) return calls;
+      const calls = callsOfExecution(candidates[i]!);
+      if (calls.length > 0) return calls;
     }
     return [];
   };

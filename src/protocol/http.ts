@@ -23,6 +23,22 @@ const IsoTime = (what: string) =>
     pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$",
     description: `an ISO date (2026-12-01T10:00:00Z): ${what}`,
   });
+/**
+ * The time of an ISO date or time that {@link IsoTime} lets through, in ms
+ * since the epoch; undefined when it names a day or time that does not exist
+ * (`2026-02-30`, `T25:00`, an offset of `+99:99`), which `Date.parse` would
+ * otherwise move silently (to March 2).
+ */
+export const isoTimeOf = (text: string): number | undefined => {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?[^Z+-]*(?:Z|[+-](\d{2}):(\d{2}))?)?$/.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  const day = new Date(Date.UTC(y!, mo! - 1, d!));
+  if (mo! < 1 || mo! > 12 || day.getUTCFullYear() !== y || day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d) return undefined;
+  if (h! > 23 || mi! > 59 || sec! > 59 || oh! > 23 || om! > 59) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+};
 const Flag = (description: string) =>
   Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")], { description });
 
@@ -120,7 +136,7 @@ const TABLE = [
     method: "GET",
     path: `${ENV}/changes`,
     summary: "the environment's commits as they are acknowledged (Server-Sent Events, coalesced)",
-    query: strict({ after: Type.Optional(Type.String({ pattern: "^(?:0|[1-9][0-9]{0,15})$", description: "resume after this log sequence (as Last-Event-ID)" })) }),
+    query: strict({ after: Type.Optional(Type.String({ pattern: "^(?:0|[1-9][0-9]{0,15})$", description: "a whole number from 0: the log sequence to resume after (as Last-Event-ID)" })) }),
   },
   { name: "archiveEnv", method: "POST", path: `${ENV}/archive`, summary: "archive an environment" },
   { name: "pauseEnv", method: "POST", path: `${ENV}/pause`, summary: "pause an environment: nothing new is assigned", body: PauseEnvBody },

@@ -7,7 +7,6 @@
  * server up at the address it prints until SIGINT, then exits 0, its data
  * kept; a taken --port is refused, saying so.
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,7 +16,8 @@ import { TributaryServer } from "../../src/orchestrator/server/index.js";
 import type { RunAnswer, RunsAnswer } from "../../src/protocol/api.js";
 import { freePort } from "../support/ports.js";
 import { useStudio } from "../support/studio-fixture.js";
-import { cli, ROOT, spawnCli, waitForOutput } from "./support.js";
+import { buildStudio, STUDIO_OUT } from "../../scripts/build-studio.mjs";
+import { cli, spawnCli, waitForOutput } from "./support.js";
 
 const STUDIO_URL = /studio: (http:\/\/127\.0\.0\.1:(\d+)(\/projects\/default\/envs\/production\/runs\/([0-9A-Z]+)))/;
 
@@ -76,6 +76,10 @@ describe("tributary demo and Studio", () => {
   it("--serve keeps the server up at the address it prints, until SIGINT: then exit 0, the data kept", async () => {
     const data = join(await temp(), "data");
     const port = await freePort();
+    // The CLI serves the package's dist/studio/ (what npm ci builds): built here, so the page is the app whatever was there.
+    const built = await buildStudio({ outDir: STUDIO_OUT });
+    const script = built.find((f: string) => /^assets\/.*\.js$/.test(f));
+    expect(script).toBeDefined();
     const child = spawnCli(["demo", "--serve", "--port", String(port), "--data", data]);
     const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
     try {
@@ -85,9 +89,11 @@ describe("tributary demo and Studio", () => {
       const api = await fetch(`${base}/api${path}`);
       expect(api.status).toBe(200);
       expect(((await api.json()) as RunAnswer).run).toMatchObject({ runId, status: "succeeded" });
-      // Studio's page at that address: the app when it is built (npm ci builds it), else the 503 saying how to build it.
+      // Studio's page at that address: the app of that build.
       const page = await fetch(url!);
-      expect(page.status).toBe(existsSync(join(ROOT, "dist/studio/index.html")) ? 200 : 503);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(await page.text()).toContain(`<script type="module" src="/${script}"></script>`);
       child.kill("SIGINT");
       expect(await exited).toBe(0);
       expect(await readdir(data)).toContain("log");

@@ -8,6 +8,7 @@
  * a stopping server ends it.
  */
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProjectChangesMessage, ProjectRow } from "../../src/protocol/api.js";
 import { openSse, type Sse } from "../support/sse.js";
@@ -107,11 +108,60 @@ describe("the projects, and the push of a project's environments", () => {
     expect((await admin("POST", `/api/projects/${project}/envs`, { name: "dev-new" })).status).toBe(200);
     await eventually(() => heard(s, "dev-new").types.has("EnvironmentCreated") || undefined);
     await h.api.run("flows:double", [4]);
-    expect(changesOf(s).flatMap((m) => m.envs.map((e) => e.name))).toEqual(["dev-new"]);
+    // Production's commits are coalesced (a message up to 100 ms later): a marker made after them is heard after anything they would be.
+    expect((await admin("POST", `/api/projects/${project}/envs`, { name: "dev-marker" })).status).toBe(200);
+    await eventually(() => heard(s, "dev-marker").types.has("EnvironmentCreated") || undefined);
+    expect(changesOf(s).flatMap((m) => m.envs.map((e) => e.name))).toEqual(["dev-new", "dev-marker"]);
     // Another project's stream is not this token's.
     expect((await sse(t.token, () => `${project}-b`)).status).toBe(403);
     await admin("POST", `/api/projects/${project}/tokens/${t.tokenId}/revoke`, {});
     await s.ended;
+  });
+
+  it("a project with no environments yet is not unknown: an empty ready, then its first environment made", async () => {
+    const fresh = `${project}-fresh`;
+    const s = await sse(ADMIN, () => fresh);
+    expect(s.status).toBe(200);
+    expect((await readyOf(s)).envs).toEqual([]);
+    expect((await admin("POST", `/api/projects/${fresh}/envs`, { name: "first" })).status).toBe(200);
+    await eventually(() => heard(s, "first").types.has("EnvironmentCreated") || undefined);
+  });
+
+  it("a client gone while the environments are listed leaves no heartbeat and no listener behind", async () => {
+    const { hostname, port } = new URL(h.server.url);
+    /** A request whose client goes away after `ms` (before the listing ends, for most). */
+    const dropped = (path: string, ms: number) =>
+      new Promise<void>((resolve) => {
+        const sock = connect(Number(port), hostname, () => {
+          sock.write(`GET ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN}\r\n\r\n`);
+          setTimeout(() => sock.destroy(), ms);
+        });
+        sock.on("close", () => resolve());
+        sock.on("error", () => resolve());
+      });
+    const timers = () => process.getActiveResourcesInfo().filter((x) => x === "Timeout").length;
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      // A stream that got going: what a whole one sets up, to see it taken down.
+      const s = await sse();
+      await readyOf(s);
+      s.close();
+      const before = timers();
+      for (let i = 0; i < 150; i++) {
+        await dropped(`/api/projects/${project}-none/changes`, i % 3); // no environments: the listing is one wait
+        await dropped(`/api/projects/${project}/changes`, i % 4);
+      }
+      // The server has seen every close once a request after them is answered.
+      expect((await admin("GET", "/api/projects")).status).toBe(200);
+      await eventually(() => timers() <= before + 3 || undefined).catch(() => undefined);
+      // Each leaked stream would hold a 15 s heartbeat and an abort listener on the server's stop signal.
+      expect(timers()).toBeLessThanOrEqual(before + 3);
+      expect(warnings.filter((w) => /MaxListeners/.test(w))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it("the CLI: projects ls lists what the API does; runs ls --since/--until filters by the server, a bad time refused naming it", async () => {

@@ -310,6 +310,7 @@ const CASES = byKey([
         { what: "an existing name", path: `/api/projects/${c.project}/envs`, body: { name: "production" }, status: 409, error: /environment .*production already exists/ },
         { what: "an unknown base", path: `/api/projects/${c.project}/envs`, body: { name: "orphan", base: "nowhere" }, status: 404, error: /nowhere/ },
         { what: "an atTime that is not a date", path: `/api/projects/${c.project}/envs`, body: { name: "when", from: "production", atTime: "yesterday" }, status: 400, error: /atTime "yesterday" is not an ISO date/ },
+        { what: "an atTime of February 30", path: `/api/projects/${c.project}/envs`, body: { name: "when", from: "production", atTime: "2026-02-30" }, status: 400, error: /atTime "2026-02-30" is not an ISO date that exists/ },
       ],
     },
   ],
@@ -350,7 +351,7 @@ const CASES = byKey([
         expect(changes.types).toContain("RunSubmitted");
         expect(changes.runs.map((r) => r.runId)).toEqual(expect.arrayContaining([c.doneRun, c.filesRun, c.logsRun]));
       },
-      refusals: (c) => [{ what: "after that is not a sequence", path: `${c.env}/changes?after=-1`, status: 400, error: /query parameter after/ }],
+      refusals: (c) => [{ what: "after that is not a sequence", path: `${c.env}/changes?after=-1`, status: 400, error: /query parameter after must be a whole number from 0: the log sequence to resume after/ }],
     },
   ],
   [
@@ -436,10 +437,16 @@ const CASES = byKey([
         expect(since.length + until.length).toBe(timed.length);
         expect(until.length).toBeGreaterThan(0);
         expect(await c.ok("GET", `${c.env}/runs?since=${iso(mid)}&until=${iso(mid)}`)).toEqual([]);
+        // A day that exists in a leap year only, and an offset, are dates.
+        expect(await c.ok("GET", `${c.env}/runs?since=2028-02-29&until=${encodeURIComponent("2028-03-01T23:59:59.5+14:00")}`)).toEqual([]);
       },
       refusals: (c) => [
         { what: "a since that is not a time", path: `${c.env}/runs?since=yesterday`, status: 400, error: /query parameter since must be an ISO date/ },
         { what: "a since with no such day", path: `${c.env}/runs?since=2026-13-45`, status: 400, error: /query parameter since: "2026-13-45" is not a valid ISO date/ },
+        { what: "a since of February 30 (not moved to March)", path: `${c.env}/runs?since=2026-02-30`, status: 400, error: /query parameter since: "2026-02-30" is not a valid ISO date or time \(no such day or time\)/ },
+        { what: "an until of February 29 of a common year", path: `${c.env}/runs?until=2027-02-29`, status: 400, error: /query parameter until: "2027-02-29" is not a valid ISO date/ },
+        { what: "an until at 24:00", path: `${c.env}/runs?until=2026-12-01T24:00`, status: 400, error: /query parameter until: "2026-12-01T24:00"/ },
+        { what: "a since with an offset of +99:99", path: `${c.env}/runs?since=${encodeURIComponent("2026-12-01T00:00:00+99:99")}`, status: 400, error: /query parameter since/ },
         { what: "an until before since", path: `${c.env}/runs?since=2026-12-02&until=2026-12-01`, status: 400, error: /since \(2026-12-02\) is after until \(2026-12-01\)/ },
         { what: "an unknown status", path: `${c.env}/runs?status=done`, status: 400, error: /status/ },
         { what: "a target without its repository", path: `${c.env}/runs?target=x`, status: 400, error: /target/ },
@@ -509,6 +516,27 @@ const CASES = byKey([
         expect(before.status).toBe(404);
         expect(before.bytes.toString()).toMatch(new RegExp(`did not exist yet at seq ${first.seq - 1}: its first event in [^ ]+/${prodName} is at seq ${first.seq}`));
         expect((await c.call("GET", `${branch}/runs/no-such-run?at=1`)).status).toBe(404);
+        // The log read is production's, not in the path: a token must read production too (a branch's parent, or a base).
+        const based = await c.freshEnv({ base: prodName });
+        expect(await c.ok("GET", `${based}/runs/${c.doneRun}?at=999999999`)).toMatchObject({ run: { runId: c.doneRun }, asOf: { env: prodName, seenFrom: "base" } });
+        const names = [branch, based].map((e) => e.split("/").pop()!);
+        const tokenOf = async (envs: string[]) => {
+          const made = await c.ok<{ token: string; tokenId: string }>("POST", `/api/projects/${c.project}/tokens`, { role: "read", envs });
+          return { ...made, get: (path: string) => fetch(new URL(path, c.h.server.url), { headers: { authorization: `Bearer ${made.token}` } }) };
+        };
+        const narrow = await tokenOf(names);
+        const wide = await tokenOf([...names, prodName]);
+        for (const [env, at] of [[branch, first.seq], [based, 999999999], [branch, first.seq - 1]] as const) {
+          const refused = await narrow.get(`${env}/runs/${c.doneRun}?at=${at}`);
+          const text = await refused.text();
+          expect(refused.status, text).toBe(403);
+          expect(text).toContain(`token ${narrow.tokenId} covers`);
+          expect(text).toContain(`not environment ${c.project}/${prodName}`);
+          expect(text).not.toMatch(/seq/);
+          expect((await wide.get(`${env}/runs/${c.doneRun}?at=${at}`)).status).toBe(at < first.seq ? 404 : 200);
+        }
+        // Its own environment's runs (and an unknown one) it still reads as before.
+        expect((await narrow.get(`${branch}/runs/no-such-run?at=1`)).status).toBe(404);
       },
       refusals: async (c) => {
         const [first] = await c.ok<{ seq: number; at: number }[]>("GET", `${c.env}/runs/${c.doneRun}/history`);
@@ -522,6 +550,7 @@ const CASES = byKey([
           { what: "at given twice", path: `${run}?at=1&at=2`, status: 400, error: /at is given twice/ },
           { what: "atTime that is not ISO", path: `${run}?atTime=yesterday`, status: 400, error: /atTime must be an ISO date/ },
           { what: "atTime of an impossible day", path: `${run}?atTime=2026-13-45`, status: 400, error: /atTime "2026-13-45" is not a date/ },
+          { what: "atTime of February 30 (not moved to March)", path: `${run}?atTime=2026-02-30`, status: 400, error: /query parameter atTime "2026-02-30" is not a date \(no such day or time\)/ },
           { what: "both at and atTime", path: `${run}?at=1&atTime=2026-01-01`, status: 400, error: /give at .* or atTime .*, not both/ },
         ];
       },

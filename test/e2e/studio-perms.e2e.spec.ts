@@ -108,21 +108,56 @@ describe("Studio's actions disabled for a token that may not take them, in Chrom
     await page.close();
   });
 
-  it("the server stays the judge: a disabled cancel forced through shows its 403", async () => {
+  it("a token that covers dev-* only: production refuses it, and an action on production is disabled saying it covers dev-*, not production", async () => {
+    // An environment it covers, with a run of its own.
+    const made0 = await h.api.call("POST", `/api/projects/${h.api.project}/envs`, { name: "dev-perm" });
+    expect(made0.status, JSON.stringify(made0.body)).toBe(200);
+    await h.agent({ modules: [FLOWS], env: "dev-perm" });
+    const devRun = (await h.envApi("dev-perm").run("flows:double", [2])).runId;
+    const made = await h.api.call<{ token: string; tokenId: string }>("POST", `/api/projects/${h.api.project}/tokens`, { role: "admin", envs: ["dev-*"], name: "studio-dev" });
+    expect(made.status).toBe(200);
+    const t = made.body.token;
+    // Production's own pages: the server's 403 is what is shown.
+    const runs = await open(t, base());
+    await expect.poll(() => runs.locator("body").textContent()).toContain(`covers dev-* of ${h.api.project}, not environment ${h.api.project}/production`);
+    await runs.close();
+    // In the branch it covers, branching to "production" is disabled, saying why; to a dev-* name it is not.
+    const history = await open(t, `/projects/${h.api.project}/envs/dev-perm/runs/${devRun}/history`);
+    const button = ".branch-here button[type=submit]";
+    await history.locator('input[name="branch"]').fill("production");
+    await expect.poll(() => history.locator(button).isDisabled()).toBe(true);
+    expect((await state(history, button)).title).toBe("your token covers dev-*, not production");
+    await history.locator('input[name="branch"]').fill("dev-ok");
+    await expect.poll(() => history.locator(button).isDisabled()).toBe(false);
+    await history.close();
+  });
+
+  it("the server stays the judge: a disabled cancel of a running run forced through shows its 403, and the run keeps running", async () => {
     const read = tokens.get("read")!;
-    const page = await open(read, `${base()}/runs/${runId}`);
-    const cancel = page.locator('button[name="cancel"]');
-    await expect.poll(() => cancel.isDisabled()).toBe(true);
-    const refused = await new Api(h.server.url, h.api.project, "production", read).call<{ error: string }>("POST", `/api/projects/${h.api.project}/envs/production/runs/${runId}/cancel`, {});
-    expect(refused.status).toBe(403);
-    await cancel.evaluate((b) => {
-      const button = b as unknown as { disabled: boolean; click(): void };
-      button.disabled = false;
-      button.click();
-    });
-    await expect.poll(() => page.locator(".run-actions .error").textContent()).toContain(refused.body.error);
-    expect((await h.api.view(runId)).run.status).toBe("succeeded");
-    await page.close();
+    const running = await h.api.submit("flows:sleep_flow", [60_000, 1]);
+    try {
+      await expect.poll(async () => (await h.api.view(running)).steps.length).toBeGreaterThan(1);
+      const page = await open(read, `${base()}/runs/${running}`);
+      const cancel = page.locator('button[name="cancel"]');
+      await expect.poll(() => cancel.isDisabled()).toBe(true);
+      expect(await cancel.getAttribute("title")).toContain("your token has role read");
+      const refused = await new Api(h.server.url, h.api.project, "production", read).call<{ error: string }>("POST", `/api/projects/${h.api.project}/envs/production/runs/${running}/cancel`, {});
+      expect(refused.status).toBe(403);
+      await cancel.evaluate((b) => {
+        const button = b as unknown as { disabled: boolean; click(): void };
+        button.disabled = false;
+        button.click();
+      });
+      await expect.poll(() => page.locator(".run-actions .error").textContent()).toContain(refused.body.error);
+      const after = await h.api.view(running);
+      expect(after.run.status).toBe("running");
+      expect(after.run.cancelledBy).toBeUndefined();
+      expect(after.steps.every((st) => st.status !== "cancelled")).toBe(true);
+      await page.close();
+    } finally {
+      // The admin may: the agent is free again for what follows.
+      expect((await h.api.call("POST", `/api/projects/${h.api.project}/envs/production/runs/${running}/cancel`, {})).status).toBe(200);
+    }
   });
 
   it("shows no console errors but the refusal the test provokes", () => {

@@ -163,6 +163,12 @@ export interface Outcome {
   nothing(): void;
 }
 
+/** The store these commits fold into (through the real projections), to read views from. */
+export const storeOf = (...commits: readonly Given[]): MemoryStore => {
+  let n = 0;
+  return fold(commits, () => eventIdOf(++n));
+};
+
 /** A specification of a decision in the state these commits leave. */
 export const given = (...commits: readonly Given[]): Specification => spec(commits, []);
 

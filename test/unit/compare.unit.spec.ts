@@ -4,7 +4,20 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Value } from "../../src/events/index.js";
-import { callTree, compareRuns, currentMemoKey, executionsProjection, type ExecutionDoc, type RunView, type StepDoc } from "../../src/projections/index.js";
+import { callTree, compareRuns, currentMemoKey, executionsProjection, getRunView, type ExecutionDoc, type RunView, type StepDoc } from "../../src/projections/index.js";
+import { executionIdOf } from "../../src/orchestrator/core/decide.js";
+import {
+  agentConnected,
+  environmentCreated,
+  executionAbandoned,
+  executionAssigned,
+  executionCreated,
+  executionSucceeded,
+  runEvent,
+  runSubmitted,
+  stepCalled,
+  storeOf,
+} from "../support/decider-spec.js";
 
 interface S {
   id: string;
@@ -136,6 +149,46 @@ describe("compareRuns", () => {
       ["root/3:report", "same"],
     ]);
     expect(c.counts["result-changed"]).toBe(1);
+  });
+
+  it("a caller resumed after its agent was lost keeps the calls it resumed (their steps name the abandoned execution), with its new ones", () => {
+    const call = (by: string, n: number, stepId: string) => stepCalled(by, n, stepId, { target: "charge", arguments: [n], memoKey: `memo-charge-${n}` });
+    const done = (runId: string, stepId: string) => [executionAssigned(`${runId}-${stepId}-1`), executionSucceeded(`${runId}-${stepId}-1`, `charged`)];
+    // C: the root calls charge(1), charge(2), charge(3) and returns.
+    const c1 = executionIdOf("C", "1", 1);
+    const clean = [environmentCreated(), agentConnected(), runSubmitted("C"), executionAssigned(c1), call(c1, 1, "2"), ...done("C", "2"), call(c1, 2, "3"), ...done("C", "3"), call(c1, 3, "4"), ...done("C", "4"), executionSucceeded(c1, "done")];
+    // K: the same, but the agent is lost after the first two calls; the retry resumes them and makes the third anew.
+    const [k1, k2] = [executionIdOf("K", "1", 1), executionIdOf("K", "1", 2)];
+    const resumed = (n: number, stepId: string) => runEvent("CallResumed", "K", { executionId: k2, callId: `${k2}/${n}`, resumedCallId: `${k1}/${n}`, step: { runId: "K", stepId } });
+    const crashed = [
+      environmentCreated(),
+      agentConnected(),
+      runSubmitted("K"),
+      executionAssigned(k1),
+      call(k1, 1, "2"),
+      ...done("K", "2"),
+      call(k1, 2, "3"),
+      ...done("K", "3"),
+      executionAbandoned(k1, "agent-lost"),
+      executionCreated(k2, { reason: "retry", resumes: k1 }),
+      executionAssigned(k2),
+      resumed(1, "2"),
+      resumed(2, "3"),
+      call(k2, 3, "4"),
+      ...done("K", "4"),
+      executionSucceeded(k2, "done"),
+    ];
+    const a = getRunView(storeOf(...clean), "C" as never)!;
+    const b = getRunView(storeOf(...crashed), "K" as never)!;
+    expect(b.executions[k2]?.resumes).toBe(k1);
+    expect(b.steps.find((s) => s.stepId === "2")?.parentExecutionId).toBe(k1);
+    expect(summary(a, b)).toEqual([
+      ["root", "same", "1", "1"],
+      ["root/1:charge", "same", "2", "2"],
+      ["root/2:charge", "same", "3", "3"],
+      ["root/3:charge", "same", "4", "4"],
+    ]);
+    expect(summary(b, a).map((m) => m[1])).toEqual(["same", "same", "same", "same"]);
   });
 
   it("result-changed: another result, an error instead of a result, or another error", () => {

@@ -3,6 +3,7 @@ import { logRef } from "../../../events/index.js";
 import { verifyLog } from "../../../events/storage/index.js";
 import { getEnvironment } from "../../../projections/index.js";
 import { allowed, rejected, sees, type Handlers } from "../context.js";
+import { isoTimeOf } from "../../../protocol/http.js";
 import { HttpError } from "../http-io.js";
 
 export const environmentRoutes = {
@@ -31,8 +32,8 @@ export const environmentRoutes = {
     if (from !== undefined) {
       if (typeof from !== "string") throw new HttpError(400, "from must be an environment name");
       if (at !== undefined && !Number.isSafeInteger(at)) throw new HttpError(400, "at must be a log sequence number");
-      const time = atTime === undefined ? undefined : Date.parse(String(atTime));
-      if (time !== undefined && Number.isNaN(time)) throw new HttpError(400, `atTime ${JSON.stringify(atTime)} is not an ISO date`);
+      const time = atTime === undefined ? undefined : isoTimeOf(String(atTime));
+      if (atTime !== undefined && time === undefined) throw new HttpError(400, `atTime ${JSON.stringify(atTime)} is not an ISO date that exists (2026-12-01T10:00:00Z)`);
       const e = await ctx.envs.branch(project, name, from, at as number | undefined, time, principal);
       return { name, ...getEnvironment(e.rt.source) };
     }

@@ -69,26 +69,37 @@ export const projectRoutes = {
       }),
     );
     let heartbeat: NodeJS.Timeout | undefined;
+    let closed = false;
     const end = () => res.end();
     const stopAll = () => {
+      closed = true;
       for (const s of stops.splice(0)) s();
       clearTimeout(timer);
       clearInterval(heartbeat);
       ctx.stopping.removeEventListener("abort", end);
     };
     // Registered first: a client gone while the environments start leaves nothing behind.
+    // After each wait, a client gone meanwhile (`close` ran stopAll) gets nothing more set up.
     res.on("close", stopAll);
+    const gone = () => {
+      if (!closed && !res.destroyed) return false;
+      stopAll();
+      return true;
+    };
     try {
-      for (const ref of await ctx.log.listEnvs(project)) {
-        if (res.destroyed) return STREAMED;
+      const refs = await ctx.log.listEnvs(project);
+      for (const ref of refs) {
+        if (gone()) return STREAMED;
         if (envs.has(ref.env) || !sees(ctx, r, ref.env)) continue;
         const e = await ctx.envs.get(project, ref.env);
+        if (gone()) return STREAMED;
         if (!envs.has(ref.env)) watch(e);
       }
     } catch (e) {
       stopAll();
       throw e;
     }
+    if (gone()) return STREAMED;
     pending.clear(); // what the listing raced with is in `ready`
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
     put(res, `retry: 2000\n\n`);

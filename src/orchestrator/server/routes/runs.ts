@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import type { Principal, Value } from "../../../events/index.js";
 import { listRuns, staleSteps, type RunFilter, type RunView } from "../../../projections/index.js";
 import { INLINE_VALUE_BYTES, packArguments } from "../../../protocol/messages.js";
+import { isoTimeOf } from "../../../protocol/http.js";
 import { rerunnable, type Model, type Rejection } from "../../core/index.js";
 import { memoKeyNow, rerunCallers } from "../../cascades.js";
 import type { Env } from "../../environments.js";
@@ -17,8 +18,8 @@ export const runRoutes = {
     const time = (k: "since" | "until"): Pick<RunFilter, "since" | "until"> => {
       const text = q(k);
       if (text === undefined) return {};
-      const ms = Date.parse(text);
-      if (Number.isNaN(ms)) throw new HttpError(400, `query parameter ${k}: ${JSON.stringify(text)} is not a valid ISO date or time`);
+      const ms = isoTimeOf(text);
+      if (ms === undefined) throw new HttpError(400, `query parameter ${k}: ${JSON.stringify(text)} is not a valid ISO date or time (no such day or time)`);
       return { [k]: ms };
     };
     const filter: RunFilter = {
@@ -39,7 +40,7 @@ export const runRoutes = {
   getRun: async (ctx, r) => {
     const env = await envOf(ctx, r);
     if (r.query.has("at") || r.query.has("atTime")) {
-      const { view, asOf } = await runAsOfQuery(ctx, env, r.params.runId, r.query);
+      const { view, asOf } = await runAsOfQuery(ctx, r, env, r.params.runId);
       return { ...view, stale: staleSteps(view), asOf };
     }
     const now = await runOf(ctx, env, r);

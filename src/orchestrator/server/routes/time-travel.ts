@@ -7,8 +7,9 @@ import type { RunId } from "../../../events/index.js";
 import { getRunView, type RunView } from "../../../projections/index.js";
 import { runAt, type Point } from "../../../projections/store/index.js";
 import type { RunAsOf } from "../../../protocol/api.js";
+import { isoTimeOf } from "../../../protocol/http.js";
 import type { Env } from "../../environments.js";
-import { rejected, type ServerContext } from "../context.js";
+import { allowed, rejected, type RouteRequest, type ServerContext } from "../context.js";
 import { HttpError } from "../http-io.js";
 
 /**
@@ -19,8 +20,11 @@ import { HttpError } from "../http-io.js";
  * parent's, not brought in; a base's) is read from that environment's log,
  * `at` being a sequence of that log, and a branch's parent's no further than
  * the branch point. 404 naming the point when the run did not exist yet.
+ * That other environment is not in the path, so the edge did not check it:
+ * 403 unless the caller may read it too (before anything of its log is said).
  */
-export const runAsOfQuery = async (ctx: ServerContext, env: Env, runId: RunId, query: URLSearchParams): Promise<{ view: RunView; asOf: RunAsOf }> => {
+export const runAsOfQuery = async (ctx: ServerContext, r: Pick<RouteRequest, "caller" | "params" | "query">, env: Env, runId: RunId): Promise<{ view: RunView; asOf: RunAsOf }> => {
+  const query = r.query;
   const at = query.get("at");
   const atTime = query.get("atTime");
   if (at !== null && atTime !== null) throw new HttpError(400, "give at (a log sequence) or atTime (an ISO date), not both");
@@ -30,13 +34,14 @@ export const runAsOfQuery = async (ctx: ServerContext, env: Env, runId: RunId, q
     point = { seq: Number(at) };
     said = `at seq ${at}`;
   } else {
-    const time = Date.parse(atTime!);
-    if (Number.isNaN(time)) throw new HttpError(400, `query parameter atTime ${JSON.stringify(atTime)} is not a date`);
+    const time = isoTimeOf(atTime!);
+    if (time === undefined) throw new HttpError(400, `query parameter atTime ${JSON.stringify(atTime)} is not a date (no such day or time)`);
     point = { time };
     said = `at ${new Date(time).toISOString()}`;
   }
   const holder = ctx.envs.holderOf(env, runId);
   if (!holder && !getRunView(env.rt.source, runId)) throw rejected({ _tag: "UnknownRun", runId });
+  if (holder) allowed(ctx, r, "read", holder.env);
   const ref = holder?.ref ?? env.ref;
   const found = await runAt(ctx.log, ref, runId, point, holder?.upTo);
   const where = `${ref.project}/${ref.env}`;
