@@ -60,6 +60,18 @@ export class BlobMismatchError extends Error {
 /** The server could not be reached, or the connection broke (it restarts, say): worth trying again. */
 export class BlobNetworkError extends Error {
   override name = "BlobNetworkError";
+  constructor(
+    message: string,
+    /**
+     * The connection broke (reset, hung up, cut mid-body) rather than could
+     * not be made: a server killed under the request, or one that cut it on
+     * purpose (a stored blob that is not what it should be), so such breaks
+     * are tried again a few times only.
+     */
+    readonly broke = false,
+  ) {
+    super(message);
+  }
 }
 /** The server answered with an unexpected status. */
 export class BlobHttpError extends Error {
@@ -245,7 +257,7 @@ export class BlobClient {
     } catch (err) {
       res.destroy();
       await rm(temp, { force: true });
-      throw signal?.aborted || !transient(err) ? err : new BlobNetworkError(`GET ${this.url(sha256)}: the connection broke mid-download: ${(err as Error).message}`);
+      throw signal?.aborted || !transient(err) ? err : new BlobNetworkError(`GET ${this.url(sha256)}: the connection broke mid-download: ${(err as Error).message}`, true);
     }
   }
 
@@ -269,7 +281,7 @@ export class BlobClient {
       req.once("response", resolve);
       req.on("error", (err) => {
         if (signal?.aborted) reject(signal.reason as Error);
-        else reject(transient(err) ? new BlobNetworkError(`${method} ${url}: ${err.message}`) : new Error(`${method} ${url}: ${err.message}`));
+        else reject(transient(err) ? new BlobNetworkError(`${method} ${url}: ${err.message}`, broken(err)) : new Error(`${method} ${url}: ${err.message}`));
       });
       write(req);
     });
@@ -284,24 +296,35 @@ const transient = (err: unknown): boolean => {
   return (typeof e.code === "string" && TRANSIENT_CODES.has(e.code)) || e.message === "socket hang up" || e.message === "aborted";
 };
 
+/** A connection that was made, then broke (as opposed to one refused or unreachable: a server away). */
+const broken = (err: unknown): boolean => {
+  const e = err as { code?: unknown; message?: unknown };
+  return e.code === "ECONNRESET" || e.code === "EPIPE" || e.code === "ECONNABORTED" || e.message === "socket hang up" || e.message === "aborted";
+};
+
 /** How long a transfer keeps trying while the server is away (a restart, an outage), and the backoff between tries. */
-export const BLOB_RETRY = { forMs: 15 * 60_000, firstMs: 100, maxMs: 5_000 } as const;
+export const BLOB_RETRY = { forMs: 15 * 60_000, firstMs: 100, maxMs: 5_000, breaks: 3 } as const;
 
 /**
  * Runs `op` again while it fails because the server is away (a refused or
  * broken connection, a 502/503/504 of a proxy before it), with a backoff,
  * for up to {@link BLOB_RETRY}.forMs, or until `signal` aborts: a server
  * restarted under an upload or a download costs a wait, not the execution.
+ * A connection that broke (reset, hung up, cut mid-body) is tried again
+ * only `breaks` times: a server that cuts every time has a reason (a
+ * refused connection, the server down, is waited for).
  * Any other failure is thrown at once.
  */
 const retrying = async <T>(signal: AbortSignal | undefined, op: () => Promise<T>): Promise<T> => {
   const until = Date.now() + BLOB_RETRY.forMs;
+  let breaks = 0;
   for (let wait: number = BLOB_RETRY.firstMs; ; wait = Math.min(wait * 2, BLOB_RETRY.maxMs)) {
     try {
       return await op();
     } catch (err) {
       const away = err instanceof BlobNetworkError || (err instanceof BlobHttpError && (err.status === 502 || err.status === 503 || err.status === 504));
-      if (!away || signal?.aborted || Date.now() + wait > until) throw err;
+      if (err instanceof BlobNetworkError && err.broke) breaks++;
+      if (!away || signal?.aborted || Date.now() + wait > until || breaks > BLOB_RETRY.breaks) throw err;
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, wait);

@@ -113,7 +113,8 @@ describe.each(LOG_KINDS)("--auth on the %s log", (kind: LogKind) => {
       .replace(":assetId", "no-such-asset")
       .replace(":key", `sha256:${"0".repeat(64)}`)
       .replace(":tokenId", "nosuchtoken")
-      .replace(":inputId", "no-such-input");
+      .replace(":inputId", "no-such-input")
+      .replace(":pool", "nosuchpool");
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "trib-auth-"));

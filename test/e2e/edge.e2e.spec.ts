@@ -247,7 +247,7 @@ describe("agent frames and HTTP requests at the edge (embedded log)", () => {
     const submit = doc.routes.find((r) => r.method === "POST" && r.path.endsWith("/runs"))!;
     expect(Object.keys(submit.body!.properties)).toEqual(["target", "arguments", "idempotencyKey", "queue"]);
     expect(Object.keys(doc.agentMessages).sort()).toEqual(
-      ["cancel", "failed", "heartbeat", "hello", "load-checkpoint", "log", "metric", "persist", "progress", "prompt", "restore", "result", "save-checkpoint", "started", "submit", "succeeded", "suspend"],
+      ["cancel", "failed", "heartbeat", "hello", "load-checkpoint", "log", "manifests", "metric", "persist", "progress", "prompt", "restore", "result", "save-checkpoint", "started", "submit", "succeeded", "suspend"],
     );
     expect(JSON.stringify(doc.agentMessages["hello"])).toContain('"timeoutMs":{"minimum":0');
   });

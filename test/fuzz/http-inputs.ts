@@ -35,6 +35,7 @@ export const httpInputs = (r: Random, project: string, runs: readonly string[]):
     key: [`sha256:${hex}`],
     tokenId: ["nosuchtoken", "0123456789abcdef"],
     inputId: ["01ABCDEFGHJKMNPQRSTVWXYZ02", "nosuchinput"],
+    pool: ["nosuchpool", "gpu"],
   };
   const bad = ["", "a.b", "*", ">", "%zz", "%2F", "..", "__proto__", "constructor", "x".repeat(300), "é🙂", "%00", "a%20b", "-x"];
   const bodies: Record<string, unknown[]> = {
