@@ -8,6 +8,7 @@
 import { Graph, layout } from "@dagrejs/dagre";
 import type { RunAnswer } from "../protocol/api.js";
 import { HANDLE_TAG } from "../protocol/constants.js";
+import { earlierSteps, stepRunTime } from "../protocol/run-tree.js";
 import { durationOf } from "./format.js";
 
 type Step = RunAnswer["steps"][number];
@@ -18,8 +19,10 @@ export interface GraphNode {
   readonly status: Step["status"];
   readonly attempts: number;
   readonly duration: string;
-  /** cached, memo, deferred, from ENV (a result inherited from another environment), stale. */
+  /** cached, memo, deferred, from ENV (a result inherited from another environment), stale, earlier. */
   readonly markers: readonly string[];
+  /** Called by an execution its caller has since replaced (a retry, a re-run), or under such a step: drawn dimmed. */
+  readonly earlier: boolean;
   /** Centre, and size. */
   readonly x: number;
   readonly y: number;
@@ -63,7 +66,32 @@ export const markersOf = (step: Step, view: RunAnswer, env: string): string[] =>
   }
   if (step.status === "deferred" || step.deferredTo) m.push("deferred");
   if (view.stale.includes(step.stepId)) m.push("stale");
+  if (earlierOf(view).has(step.stepId)) m.push("earlier");
   return m;
+};
+
+const earlier = new WeakMap<RunAnswer, ReadonlySet<string>>();
+/**
+ * The steps of a caller's earlier execution (`runs show` marks them
+ * `(earlier)`: `earlierSteps`), and the steps they called in turn.
+ */
+export const earlierOf = (view: RunAnswer): ReadonlySet<string> => {
+  let set = earlier.get(view);
+  if (set) return set;
+  const out = earlierSteps(view);
+  let grew = out.size > 0;
+  while (grew) {
+    grew = false;
+    for (const s of view.steps) {
+      const caller = s.parentExecutionId ? view.executions[s.parentExecutionId]?.stepId : undefined;
+      if (caller && out.has(caller) && !out.has(s.stepId)) {
+        out.add(s.stepId);
+        grew = true;
+      }
+    }
+  }
+  earlier.set(view, (set = out));
+  return set;
 };
 
 /** The step ids of the handles found anywhere in `value` (arguments may nest them). */
@@ -86,9 +114,9 @@ export const handlesIn = (value: unknown, runId: string, out = new Set<string>()
 /** What a node (or a row of the step list) shows of a step besides its status: `charge(102)`, how long it took, its markers. */
 export const stepFacts = (step: Step, view: RunAnswer, env: string, now?: number): { label: string; duration: string; markers: string[] } => {
   const label = `${step.target.target}(${step.argumentsBlob ? "…" : argsPreview(step.arguments)})`;
-  const last = step.executions.length ? view.executions[step.executions[step.executions.length - 1]!] : undefined;
-  const first = step.executions.length ? view.executions[step.executions[0]!] : undefined;
-  const duration = first ? durationOf(first.startedAt ?? first.createdAt, last?.finishedAt ?? step.finishedAt, now) : "";
+  // Its latest execution's run time, as `runs show` says it (`stepRunTime`): not the waits between attempts or re-runs.
+  const t = stepRunTime(view, step);
+  const duration = step.executions.length ? (t.from === undefined ? "" : durationOf(t.from, t.to, now)) : "";
   return { label, duration, markers: markersOf(step, view, env) };
 };
 
@@ -104,7 +132,7 @@ const structureOf = (view: RunAnswer, env: string, now?: number): { nodes: Map<s
     const line2 = `${step.status} · ${step.executions.length} att.${duration ? ` · ${duration}` : ""}`;
     // In steps of 40 px: a node whose status or duration text grows a little keeps its size, so the cached layout holds.
     const width = Math.ceil((Math.max(140, Math.ceil(Math.max(label.length * 1.1, line2.length, markers.join(" · ").length) * CHAR_WIDTH) + 20)) / 40) * 40;
-    nodes.set(step.stepId, { stepId: step.stepId, label, status: step.status, attempts: step.executions.length, duration, markers, width, height: NODE_HEIGHT });
+    nodes.set(step.stepId, { stepId: step.stepId, label, status: step.status, attempts: step.executions.length, duration, markers, earlier: markers.includes("earlier"), width, height: NODE_HEIGHT });
   }
   const edges: Edge[] = [];
   // A step reused (in a branch, from its parent environment) has no execution here: its callees name the one it reused.

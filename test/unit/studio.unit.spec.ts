@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { EnvironmentRow, RunAnswer } from "../../src/protocol/api.js";
 import { HANDLE_TAG } from "../../src/protocol/constants.js";
+import { earlierSteps, stepRunTime } from "../../src/protocol/run-tree.js";
 import { argsPreview, handlesIn, layoutsMade, runGraph } from "../../src/studio/graph.js";
 import { showDuration, showValue } from "../../src/studio/format.js";
 import { pathOf, placeOf, type Place } from "../../src/studio/routes.js";
@@ -207,6 +208,28 @@ describe("the run graph", () => {
     expect(layoutsMade()).toBe(made + 2);
     const [n1, n2] = [w.nodes.find((n) => n.stepId === "2")!, w.nodes.find((n) => n.stepId === "3")!];
     expect(Math.abs(n1.x - n2.x) >= (n1.width + n2.width) / 2 || Math.abs(n1.y - n2.y) >= (n1.height + n2.height) / 2).toBe(true);
+  });
+
+  it("marks the steps of a caller's earlier execution (a re-run with cascade) as earlier, as `runs show` does, and times a step by its latest execution", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[]; executions: Record<string, Record<string, unknown>> };
+    // The root re-run (x1b, 150 s after x1): it called child and waiter again (5, 6); 2, 3, 4 are x1's calls, and 7 is 2's own call.
+    v.steps[0] = { ...v.steps[0], executions: ["x1", "x1b"] };
+    v.executions["x1b"] = { ...v.executions["x1"]!, executionId: "x1b", attempt: 2, reason: "rerun", startedAt: 150_000, finishedAt: 150_012 };
+    v.steps.push({ ...v.steps[1]!, stepId: "5", parentExecutionId: "x1b", executions: ["x5"] }, { ...v.steps[1]!, stepId: "6", parentExecutionId: "x1b", executions: ["x6"] });
+    v.steps.push({ ...v.steps[1]!, stepId: "7", parentExecutionId: "x2", executions: ["x7"] });
+    for (const id of ["5", "6", "7"]) v.executions[`x${id}`] = { ...v.executions["x2"]!, executionId: `x${id}`, stepId: id };
+    const r = v as unknown as RunAnswer;
+    expect([...earlierSteps(r)].sort()).toEqual(["2", "3", "4"]);
+    const g = runGraph(r, "dev");
+    const byId = Object.fromEntries(g.nodes.map((n) => [n.stepId, n]));
+    for (const id of ["2", "3", "4", "7"]) expect([id, byId[id]!.earlier, byId[id]!.markers.includes("earlier")]).toEqual([id, true, true]);
+    for (const id of ["1", "5", "6"]) expect([id, byId[id]!.earlier]).toEqual([id, false]);
+    // The root's duration is its latest execution's run time, not the span from its first start.
+    expect(byId["1"]!.duration).toBe("12 ms");
+    expect(stepRunTime(r, r.steps[0]!)).toEqual({ from: 150_000, to: 150_012 });
+    // A resumed execution keeps the calls of the one it resumed.
+    v.executions["x1b"] = { ...v.executions["x1b"]!, resumes: "x1" };
+    expect([...earlierSteps({ ...r, steps: [...r.steps] })]).toEqual([]);
   });
 
   it("finds handles nested anywhere in arguments, only of this run", () => {

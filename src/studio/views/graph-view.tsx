@@ -29,13 +29,14 @@ export const GraphView = (props: { view: RunAnswer; env: string; selected?: stri
           return (
             <g
               key={n.stepId}
-              class={`node status-${n.status}${props.selected === n.stepId ? " selected" : ""}`}
+              class={`node status-${n.status}${n.earlier ? " earlier" : ""}${props.selected === n.stepId ? " selected" : ""}`}
               data-step={n.stepId}
               data-status={n.status}
+              data-earlier={n.earlier ? "" : undefined}
               tabindex={0}
               role="button"
               aria-pressed={props.selected === n.stepId}
-              aria-label={`step ${n.label}: ${n.status}, ${n.attempts} attempt(s)`}
+              aria-label={`step ${n.label}${n.earlier ? " (earlier)" : ""}: ${n.status}, ${n.attempts} attempt(s)`}
               onClick={select}
               onKeyDown={(e) => {
                 if (e.key === "Enter" || e.key === " ") {
