@@ -69,6 +69,10 @@ describe("Studio's actions, logs, agents and runs filters, in Chromium", () => {
     await page.locator('button[name="cancel"]').click();
     await expect.poll(() => page.locator("h1 .status").textContent()).toBe("cancelled");
     expect((await h.api.view(runId)).run.status).toBe("cancelled");
+    // Ended, with nothing in flight: nothing left to cancel, and the button says so.
+    const cancel = page.locator('button[name="cancel"]');
+    await expect.poll(() => cancel.isDisabled()).toBe(true);
+    expect(await cancel.getAttribute("title")).toMatch(/the run has ended \(cancelled\)/);
     await page.close();
   });
 

@@ -149,12 +149,16 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
   );
 };
 
-/** Cancel a run (what is in flight stops; a finished run keeps its outcome). */
-export const CancelButton = ({ project, env, runId }: { project: string; env: string; runId: string }) => {
+/**
+ * Cancel a run (what is in flight stops; a finished run keeps its outcome).
+ * `run`: its status and executions in flight; a run that has ended with none
+ * (no re-run under way) has nothing to cancel, and the button says so.
+ */
+export const CancelButton = ({ project, env, runId, run }: { project: string; env: string; runId: string; run: { status: string; pending: number } }) => {
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const refusal = useRefusal("cancelRun", project, env);
+  const refusal = useRefusal("cancelRun", project, env) ?? (run.status !== "running" && run.pending === 0 ? `the run has ended (${run.status}): nothing to cancel` : undefined);
   return (
     <span class="action">
       <button

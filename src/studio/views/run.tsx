@@ -81,7 +81,7 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
         {targetText(r.target)} <Status status={r.status} />
       </h1>
       <p class="run-actions">
-        <Link href={pathOf({ view: "logs", project, env, runId })}>logs</Link> <CancelButton key={`${env}/${runId}`} project={project} env={env} runId={runId} />
+        <Link href={pathOf({ view: "logs", project, env, runId })}>logs</Link> <CancelButton key={`${env}/${runId}`} project={project} env={env} runId={runId} run={r} />
       </p>
       <dl class="facts">
         <dt>run</dt>
