@@ -2,6 +2,7 @@
 import type { ComponentChildren } from "preact";
 import type { ApiError } from "./api.js";
 import { navigate } from "./hooks.js";
+import { forStudio } from "./messages.js";
 
 /** A link to a place of the app: followed without a reload (a modified click still opens a tab). */
 export const Link = (props: { href: string; children: ComponentChildren; class?: string; title?: string }) => (
@@ -27,7 +28,7 @@ export const ErrorBox = ({ error, what }: { error: ApiError; what?: string }) =>
     error.status === 401 ? "not signed in" : error.status === 403 ? "not allowed" : error.status === 404 ? "not found" : error.status === 0 ? "no answer" : `error ${error.status}`;
   return (
     <div class="error" role="alert">
-      <strong>{what ? `${what}: ${kind}` : kind}</strong> — {error.message}
+      <strong>{what ? `${what}: ${kind}` : kind}</strong> — {forStudio(error.message)}
     </div>
   );
 };

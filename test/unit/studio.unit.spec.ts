@@ -12,6 +12,8 @@ import { showDuration, showValue } from "../../src/studio/format.js";
 import { pathOf, placeOf, type Place } from "../../src/studio/routes.js";
 import { envForest, type EnvNode } from "../../src/studio/tree.js";
 import { timelineOf } from "../../src/studio/timeline.js";
+import { forStudio } from "../../src/studio/messages.js";
+import { rejectionMessage } from "../../src/orchestrator/core/rejections.js";
 
 describe("Studio's URL scheme", () => {
   const places: Place[] = [
@@ -266,5 +268,20 @@ describe("how values read", () => {
     expect(argsPreview(["a", [1, 2, 3], { k: 1 }])).toBe('"a", [3 items], {…}');
     expect(argsPreview(["x".repeat(50)]).length).toBe(24);
     expect([showDuration(850), showDuration(1250), showDuration(65_000), showDuration(7_500_000)]).toEqual(["850 ms", "1.3 s", "1 min 5 s", "2 h 5 min"]);
+  });
+});
+
+describe("the server's messages in Studio", () => {
+  it("drop the CLI's advice (or say what to do here instead) and keep the rest; the server's own messages keep it", () => {
+    const noRun = rejectionMessage({ _tag: "UnknownRun", runId: "R9" } as never);
+    expect(noRun).toMatch(/'tributary runs ls'/);
+    expect(forStudio(noRun)).toBe("no run R9 in this environment");
+    expect(forStudio("no token: give one with --token or TRIBUTARY_TOKEN (an 'Authorization: Bearer' header over HTTP)")).toBe("no token: give one in the token field");
+    expect(forStudio("no connected agent hosts flows:gpu now: it waits until one connects to p/dev ('tributary agent --env dev MODULE')")).toBe(
+      "no connected agent hosts flows:gpu now: it waits until one connects to p/dev",
+    );
+    expect(forStudio("run R has already finished; see it with 'tributary runs show R'")).toBe("run R has already finished");
+    // No CLI advice: as it is, colons and all.
+    expect(forStudio("arguments: item 0: expected a number")).toBe("arguments: item 0: expected a number");
   });
 });

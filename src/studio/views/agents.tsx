@@ -7,6 +7,7 @@
 import type { AgentsAnswer } from "../../protocol/api.js";
 import { ErrorBox, Link, Loading } from "../components.js";
 import { showTime } from "../format.js";
+import { forStudio } from "../messages.js";
 import { useApi } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
 
@@ -99,7 +100,7 @@ export const AgentsPage = ({ project, env }: { project: string; env: string }) =
                       </td>
                       <td>{q.target}</td>
                       <td>{q.requires ? tagsText(q.requires) : ""}</td>
-                      <td class="why">{q.message}</td>
+                      <td class="why">{forStudio(q.message)}</td>
                     </tr>
                   ))}
                 </tbody>
