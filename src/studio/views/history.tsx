@@ -13,7 +13,7 @@ import { api, ApiError } from "../api.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
 import { showClock, showTime, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
-import { commitSeqs, historyRows } from "../history.js";
+import { checkAt, commitSeqs, historyRows } from "../history.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
 import { refusedProps, useRefusal } from "../may.js";
 import { GraphView } from "./graph-view.js";
@@ -92,7 +92,21 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
     };
   }, [runPath, last, latestShown]);
 
+  // Once the commits are known, an address's `at` that is no sequence of the run says so, and is replaced.
+  const [notice, setNotice] = useState<string>();
+  const checked = useRef(false);
+  useEffect(() => {
+    if (checked.current || !events.data) return;
+    checked.current = true;
+    const c = checkAt(new URLSearchParams(location.search).get("at"), seqs);
+    if (c.notice === undefined) return;
+    setNotice(c.notice);
+    setAt(c.at);
+    keepAt(c.at);
+  }, [events.data, seqs]);
+
   const move = (seq: number) => {
+    setNotice(undefined);
     setAt(seq);
     keepAt(seq);
   };
@@ -136,6 +150,11 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
       <h1>
         History of {view ? targetText(view.run.target) : <code>{runId}</code>} {view && <Status status={view.run.status} />}
       </h1>
+      {notice && (
+        <p class="muted notice" role="status" data-testid="at-notice">
+          {notice}
+        </p>
+      )}
       <div class="travel">
         <label for="travel-slider">
           as of seq <strong data-testid="at-seq">{point ?? "-"}</strong> ({index + 1} of {seqs.length} commits{point === last ? ", the latest" : ""}) ·{" "}

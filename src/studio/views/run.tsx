@@ -153,6 +153,11 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
               <strong>not found</strong> — run {runId} has no step {stepId}.
             </div>
           )}
+          {step && executionId !== undefined && !(step.executions as readonly string[]).includes(executionId) && (
+            <div class="error" role="alert">
+              <strong>not found</strong> — step {step.stepId} has no execution {executionId}.
+            </div>
+          )}
           {step && <StepDetails view={view} step={step} project={project} env={env} now={now} {...(executionId === undefined ? {} : { executionId })} />}
           {step && <StepLogs key={`${env}/${runId}/${step.stepId}`} view={view} step={step} project={project} env={env} />}
         </aside>
