@@ -166,7 +166,9 @@ const placedFor = (nodes: ReadonlyMap<string, Node>, edges: readonly Edge[]): Pl
     g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 44, marginx: 12, marginy: 12 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const n of nodes.values()) g.setNode(n.stepId, { width: n.width, height: NODE_HEIGHT });
-    edges.forEach((e, i) => g.setEdge(e.from, e.to, { weight: e.kind === "call" ? 2 : 1 }, `e${i}`));
+    // Given last to first: dagre's first ordering follows each node's edges as given, and stacks them bottom-up,
+    // so given in reverse the first call is drawn on top (test/unit/studio.unit.spec.ts; crossing reduction may still swap some).
+    for (let i = edges.length - 1; i >= 0; i--) g.setEdge(edges[i]!.from, edges[i]!.to, { weight: edges[i]!.kind === "call" ? 2 : 1 }, `e${i}`);
     layout(g);
     const graph = g.graph() as { width?: number; height?: number };
     placed = {

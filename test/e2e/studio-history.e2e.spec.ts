@@ -128,6 +128,10 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     await page.locator(".branch-here button[type=submit]").click();
     await page.locator(".branch-here .made").waitFor();
     expect(await page.locator(".branch-here .made").textContent()).toContain(`a branch of production at seq ${mid}`);
+    // The same name again is refused: its message replaces the success, which no longer stands beside it.
+    await page.locator(".branch-here button[type=submit]").click();
+    await page.locator(".branch-here .error").waitFor();
+    expect(await page.locator(".branch-here .made").count()).toBe(0);
     const envs = (await h.api.call<{ name: string; branchedFrom?: { parent: string; at: number } }[]>("GET", `/api/projects/${h.api.project}/envs`)).body;
     expect(envs.find((e) => e.name === "from-history")?.branchedFrom).toEqual({ parent: "production", at: mid });
     await page.locator(".branch-here .made a", { hasText: "environments" }).click();

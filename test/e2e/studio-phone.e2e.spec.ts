@@ -125,6 +125,24 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
     });
   }
 
+  it("the timeline's labels end before its bars begin; a project name of 3,000 characters breaks instead of widening the page", async () => {
+    const page = await open(`${env()}/runs/${ids["fan"]}`);
+    await page.locator(".tl-row").first().waitFor();
+    const overlaps = await page.evaluate<string[]>(`[...document.querySelectorAll(".tl-row")].flatMap((g) => {
+      const label = g.querySelector(".tl-label").getBoundingClientRect();
+      return [...g.querySelectorAll("rect")].filter((r) => r.getBoundingClientRect().left < label.right).map(() => g.querySelector(".tl-label").textContent);
+    })`);
+    expect(overlaps).toEqual([]);
+    await page.close();
+    // Its own page, outside the console check: the API refuses the name, as it should.
+    const long = await context.newPage();
+    await long.goto(`${h.server.url}/projects/${"p".repeat(3000)}`);
+    await long.locator("main .error, main .crumbs").first().waitFor();
+    const w = await wide(long);
+    expect(w.scroll, `the page is ${w.scroll} px wide in a ${w.inner} px window`).toBeLessThanOrEqual(w.inner);
+    await long.close();
+  });
+
   it("by keyboard: Enter on a graph node selects it, Escape closes the panel and gives the node the focus back", async () => {
     const page = await open(`${env()}/runs/${ids["fan"]}`);
     // The panels stack (the details under the graph), and the graph, wider than the phone, pans inside its box.

@@ -8,10 +8,10 @@ import type { EnvironmentRow, RunAnswer } from "../../src/protocol/api.js";
 import { HANDLE_TAG } from "../../src/protocol/constants.js";
 import { earlierSteps, stepRunTime } from "../../src/protocol/run-tree.js";
 import { argsPreview, handlesIn, layoutsMade, runGraph } from "../../src/studio/graph.js";
-import { showDuration, showValue } from "../../src/studio/format.js";
+import { count, showDuration, showValue, stackBelow } from "../../src/studio/format.js";
 import { pathOf, placeOf, type Place } from "../../src/studio/routes.js";
 import { envForest, type EnvNode } from "../../src/studio/tree.js";
-import { timelineOf } from "../../src/studio/timeline.js";
+import { fitLabel, timelineOf } from "../../src/studio/timeline.js";
 import { forStudio } from "../../src/studio/messages.js";
 import { rejectionMessage } from "../../src/orchestrator/core/rejections.js";
 
@@ -234,6 +234,17 @@ describe("the run graph", () => {
     expect([...earlierSteps({ ...r, steps: [...r.steps] })]).toEqual([]);
   });
 
+  it("stacks a caller's calls in the order it made them, the first on top", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[] };
+    v.steps[2] = { ...v.steps[2], arguments: [] };
+    v.steps[3] = { ...v.steps[3], status: "succeeded", executions: ["x4"], resultReused: undefined, reusedFrom: undefined };
+    const r = v as unknown as RunAnswer;
+    (r.executions as Record<string, unknown>)["x4"] = { ...r.executions["x2" as never], executionId: "x4", stepId: "4" };
+    const y = Object.fromEntries(runGraph(r, "dev").nodes.map((n) => [n.stepId, n.y]));
+    expect(y["2"]!).toBeLessThan(y["3"]!);
+    expect(y["3"]!).toBeLessThan(y["4"]!);
+  });
+
   it("finds handles nested anywhere in arguments, only of this run", () => {
     const h = (runId: string, stepId: string) => ({ [HANDLE_TAG]: { runId, stepId, executionId: "x" } });
     expect([...handlesIn([h("R", "1"), { a: [h("R", "2"), h("OTHER", "3")] }], "R")].sort()).toEqual(["1", "2"]);
@@ -283,5 +294,29 @@ describe("the server's messages in Studio", () => {
     expect(forStudio("run R has already finished; see it with 'tributary runs show R'")).toBe("run R has already finished");
     // No CLI advice: as it is, colons and all.
     expect(forStudio("arguments: item 0: expected a number")).toBe("arguments: item 0: expected a number");
+  });
+});
+
+describe("small things read right", () => {
+  it("counts in the singular for one", () => {
+    expect([count(1, "step"), count(2, "step"), count(0, "execution")]).toEqual(["1 step", "2 steps", "0 executions"]);
+  });
+
+  it("an error's stack without its first line when that only repeats the message", () => {
+    const stack = "Error: card declined\n    at charge (flows.ts:3:9)";
+    expect(stackBelow({ type: "Error", message: "card declined", stack })).toBe("    at charge (flows.ts:3:9)");
+    expect(stackBelow({ type: "PaymentError", message: "card declined", stack })).toBe("    at charge (flows.ts:3:9)");
+    // A first line that says something else stays.
+    expect(stackBelow({ type: "Error", message: "other", stack })).toBe(stack);
+    expect(stackBelow({ type: "Error", message: "card declined", stack: "Error: card declined" })).toBeUndefined();
+  });
+
+  it("a timeline label fits its column, cut with an ellipsis", () => {
+    const label = "a_rather_long_target_name(101, 102) #1";
+    const cut = fitLabel(label, 110);
+    expect(cut.length * 6.6).toBeLessThanOrEqual(110);
+    expect(cut.endsWith("…")).toBe(true);
+    expect(label.startsWith(cut.slice(0, -1))).toBe(true);
+    expect(fitLabel("f(1) #1", 110)).toBe("f(1) #1");
   });
 });

@@ -8,7 +8,7 @@
 import { useState } from "preact/hooks";
 import type { AgentsAnswer, CancelAnswer, EnvironmentRow, RerunAnswer, SubmitAnswer } from "../../protocol/api.js";
 import { api, ApiError } from "../api.js";
-import { ErrorBox, Link } from "../components.js";
+import { ErrorBox, Link, NotSent } from "../components.js";
 import { navigate, useApi } from "../hooks.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
 import { refusedProps, useRefusal } from "../may.js";
@@ -55,13 +55,13 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
       try {
         v = JSON.parse(rawText);
       } catch (e) {
-        return setProblem(new ApiError(0, `the arguments are not valid JSON: ${(e as Error).message}`));
+        return setProblem(new NotSent(`the arguments are not valid JSON: ${(e as Error).message}`));
       }
-      if (!Array.isArray(v)) return setProblem(new ApiError(0, "the arguments must be a JSON array, one element per argument"));
+      if (!Array.isArray(v)) return setProblem(new NotSent("the arguments must be a JSON array, one element per argument"));
       args = v;
     } else {
       const r = argumentsOf(fields);
-      if (!r.ok) return setProblem(new ApiError(0, r.message));
+      if (!r.ok) return setProblem(new NotSent(r.message));
       args = r.value;
     }
     setBusy(true);

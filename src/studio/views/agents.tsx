@@ -111,7 +111,7 @@ export const AgentsPage = ({ project, env }: { project: string; env: string }) =
           <ul class="known">
             {a.known.map((k) => (
               <li key={k.agentId}>
-                <code>{k.agentId}</code> {k.status}, connected {showTime(k.connectedAt)}
+                <code>{k.agentId}</code> {k.status === "connected" ? `connected since ${showTime(k.connectedAt)}` : `${k.status}, connected ${showTime(k.connectedAt)}`}
                 {k.disconnectedAt ? `, left ${showTime(k.disconnectedAt)}${k.reason ? ` (${k.reason})` : ""}` : ""} — {k.repositories.join(", ")}
               </li>
             ))}

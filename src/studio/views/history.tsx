@@ -11,7 +11,7 @@ import type { EnvironmentAnswer, HistoryEntry, RunAnswer } from "../../protocol/
 import { describePrincipal } from "../../events/principal.js";
 import { api, ApiError } from "../api.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
-import { showClock, showTime, targetText } from "../format.js";
+import { count, showClock, showTime, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
 import { checkAt, commitSeqs, historyRows } from "../history.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
@@ -189,7 +189,7 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
           {view ? (
             <div class={stale ? "as-of stale" : "as-of"} data-at={asOf?.seq} aria-busy={stale}>
               <p class="muted">
-                {view.run.steps} steps, {view.run.executions} executions as of seq {asOf?.seq}
+                {count(view.run.steps, "step")}, {count(view.run.executions, "execution")} as of seq {asOf?.seq}
               </p>
               {frame === undefined ? (
                 <Loading />
@@ -308,6 +308,7 @@ const BranchHere = ({ project, env, at }: { project: string; env: string; at: nu
     e.preventDefault();
     setBusy(true);
     setError(undefined);
+    setMade(undefined);
     try {
       const r = await api<EnvironmentAnswer>(envsApi(project), { method: "POST", body: { name: name.trim(), from: env, at } });
       setMade({ name: r.name, at: r.branchedFrom?.at ?? at });

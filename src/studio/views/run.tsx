@@ -6,7 +6,7 @@
 import type { RunAnswer } from "../../protocol/api.js";
 import { describePrincipal } from "../../events/principal.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
-import { durationOf, showTime, showValue, targetText } from "../format.js";
+import { count, durationOf, showTime, showValue, targetText } from "../format.js";
 import { navigate, useApi, useNow } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
 import { useEffect, useRef } from "preact/hooks";
@@ -100,7 +100,7 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
         <dd>{durationOf(r.submittedAt, r.finishedAt, now)}</dd>
         <dt>steps</dt>
         <dd>
-          {r.steps} steps, {r.executions} executions{r.pending ? `, ${r.pending} pending` : ""}
+          {count(r.steps, "step")}, {count(r.executions, "execution")}{r.pending ? `, ${r.pending} pending` : ""}
         </dd>
         {r.branchedFrom && (
           <>
