@@ -128,10 +128,6 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     await page.locator(".branch-here button[type=submit]").click();
     await page.locator(".branch-here .made").waitFor();
     expect(await page.locator(".branch-here .made").textContent()).toContain(`a branch of production at seq ${mid}`);
-    // The same name again is refused: its message replaces the success, which no longer stands beside it.
-    await page.locator(".branch-here button[type=submit]").click();
-    await page.locator(".branch-here .error").waitFor();
-    expect(await page.locator(".branch-here .made").count()).toBe(0);
     const envs = (await h.api.call<{ name: string; branchedFrom?: { parent: string; at: number } }[]>("GET", `/api/projects/${h.api.project}/envs`)).body;
     expect(envs.find((e) => e.name === "from-history")?.branchedFrom).toEqual({ parent: "production", at: mid });
     await page.locator(".branch-here .made a", { hasText: "environments" }).click();
@@ -144,6 +140,14 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     await page.locator(".branch-here input").fill("bad.name");
     await page.locator(".branch-here button[type=submit]").click();
     await expect.poll(() => page.locator(".branch-here .error").textContent()).toMatch(/invalid environment name "bad\.name"/);
+    // After a success, a refusal: its message replaces the success, which no longer stands beside it.
+    await page.locator(".branch-here input").fill("from-history-2");
+    await page.locator(".branch-here button[type=submit]").click();
+    await page.locator(".branch-here .made").waitFor();
+    await page.locator(".branch-here input").fill("bad.name");
+    await page.locator(".branch-here button[type=submit]").click();
+    await expect.poll(() => page.locator(".branch-here .error").count()).toBe(1);
+    expect(await page.locator(".branch-here .made").count()).toBe(0);
     await page.close();
     expect(errors.filter((e) => !/400 \(Bad Request\)/.test(e))).toEqual([]);
   });

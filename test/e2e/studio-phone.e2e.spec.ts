@@ -75,7 +75,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
       },
       actions: ['select[name="submit-target"]', 'input[name="raw"]', 'input[name^="param-"]', '.submit-form button[type="submit"]'],
     },
-    { name: "run", path: () => `${env()}/runs/${ids["fan"]}`, ready: ".graph .node", actions: ['button[name="cancel"]', ".graph .node", ".tl-row", 'input[name="run"]'] },
+    { name: "run", path: () => `${env()}/runs/${ids["fan"]}`, ready: ".graph .node", actions: [".run-actions a", ".graph .node", ".tl-row", 'input[name="run"]'] },
     { name: "step", path: () => `${env()}/runs/${ids["fan"]}/steps/${ids["fanStep"]}`, ready: ".details h2", actions: [".graph .node", 'select[name="rerun-env"]', 'button[name="rerun"]', ".details .executions a"] },
     { name: "history", path: () => `${env()}/runs/${ids["fan"]}/history`, ready: ".events tbody tr", actions: ['input[type="range"]', 'input[name="branch"]', ".events button.link"] },
     { name: "logs", path: () => `${env()}/runs/${ids["talk"]}/logs`, ready: ".log-line", actions: ['select[name="level"]', 'select[name="step"]', ".log-line a"] },

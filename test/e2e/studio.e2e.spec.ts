@@ -322,14 +322,17 @@ describe("Studio with --auth", () => {
       await form.waitFor();
       const none = await apiAs(undefined, "GET", "/api/whoami");
       expect(none.status).toBe(401);
-      expect(await form.textContent()).toContain(none.json["error"]);
+      // The server's reason, with Studio's advice for the CLI's (--token, TRIBUTARY_TOKEN).
+      expect(none.json["error"]).toContain("--token");
+      expect(await form.textContent()).toContain(forStudio(String(none.json["error"])));
+      expect(await form.textContent()).not.toContain("--token");
       await shot(page, "token");
 
       await form.locator("input[name=token]").fill("not-a-real-token-of-this-server-xyz");
       await form.locator("button[type=submit]").click();
       const wrong = await apiAs("not-a-real-token-of-this-server-xyz", "GET", "/api/whoami");
       expect(wrong.status).toBe(401);
-      await expect.poll(() => form.textContent()).toContain(`The token given was refused: ${String(wrong.json["error"])}`);
+      await expect.poll(() => form.textContent()).toContain(`The token given was refused: ${forStudio(String(wrong.json["error"]))}`);
 
       await form.locator("input[name=token]").fill(admin);
       await form.locator("button[type=submit]").click();
@@ -352,7 +355,7 @@ describe("Studio with --auth", () => {
       await page.locator("input[name=project]").fill(other);
       await page.locator("input[name=project]").press("Enter");
       await page.waitForURL(`**/projects/${other}`);
-      await expect.poll(() => page.locator("main .error").first().textContent()).toContain(String(refused.json["error"]));
+      await expect.poll(() => page.locator("main .error").first().textContent()).toContain(forStudio(String(refused.json["error"])));
       expect(await page.locator("main .error").first().textContent()).toContain("not allowed");
       expect(unexpected(/Failed to load resource: .* (401|403)/)).toEqual([]);
     } finally {
