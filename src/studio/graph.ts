@@ -79,11 +79,15 @@ export const earlierOf = (view: RunAnswer): ReadonlySet<string> => {
   let set = earlier.get(view);
   if (set) return set;
   const out = earlierSteps(view);
+  // A step's caller: by its execution here, or by the one it reused (a branch's step brought in from its parent).
+  const stepOf = new Map<string, string>();
+  for (const s of view.steps) if (s.reusedFrom) stepOf.set(s.reusedFrom.executionId, s.stepId);
+  for (const x of Object.values(view.executions)) stepOf.set(x.executionId, x.stepId);
   let grew = out.size > 0;
   while (grew) {
     grew = false;
     for (const s of view.steps) {
-      const caller = s.parentExecutionId ? view.executions[s.parentExecutionId]?.stepId : undefined;
+      const caller = s.parentExecutionId ? stepOf.get(s.parentExecutionId) : undefined;
       if (caller && out.has(caller) && !out.has(s.stepId)) {
         out.add(s.stepId);
         grew = true;
