@@ -5,6 +5,7 @@
 import { describePrincipal, type Commit, type Event, type ResultValue, type Value } from "../events/index.js";
 import type { EnvironmentDoc, ExecutionDoc, ProgressDoc, RunView, StepDoc } from "../projections/index.js";
 import type { Waiting } from "../protocol/api.js";
+import { currentExecutions, stepRunTime } from "../protocol/run-tree.js";
 
 const time = (ms: number | undefined): string => (ms === undefined ? "-" : new Date(ms).toISOString().slice(11, 23));
 
@@ -70,7 +71,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
       `${indent}${last ? "└─" : "├─"} ${earlier ? "(earlier) " : ""}${step.stepId} ${target(step)}(${step.argumentsBlob ? `<arguments: blob ${step.argumentsBlob.size} bytes>` : step.arguments.map((a) => showValue(a, 30)).join(", ")})` +
         (step.options.group !== undefined ? `  [${step.options.group}]` : "") +
         `  ${step.status}  attempts ${execs.length}` +
-        (latest ? `  ${duration(latest.startedAt ?? latest.assignedAt, latest.finishedAt)}` : "") +
+        (latest ? `  ${duration(stepRunTime(view, step).from, stepRunTime(view, step).to)}` : "") +
         (latest?.agentId ? `  on ${latest.agentId}` : "") +
         (step.reusedFrom
           ? // Re-run here (in a branch, say), its reused result is where it came from, no longer its result.
@@ -108,11 +109,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
     const kids = [...producers].flatMap((id) => children.get(id) ?? []).sort((a, b) => a.scheduledSeq - b.scheduledSeq);
     // Steps called by an execution that is not the step's latest were superseded by a retry or re-run —
     // unless the latest resumed that execution, and so took its calls over.
-    const current = new Set<string>();
-    for (let x: ExecutionDoc | undefined = latest; x && !current.has(x.executionId); x = x.resumes ? view.executions[x.resumes] : undefined) {
-      current.add(x.executionId);
-    }
-    if (!latest && step.reusedFrom) current.add(step.reusedFrom.executionId);
+    const current = currentExecutions(view, step);
     kids.forEach((k, i) => walk(k, inner, i === kids.length - 1, !current.has(k.parentExecutionId ?? "")));
   };
   const known = new Set(view.steps.flatMap((s) => [...s.executions, ...(s.reusedFrom ? [s.reusedFrom.executionId] : [])]));

@@ -173,6 +173,8 @@ export const RUNS = {
     limit: { type: "string", value: "N", default: "50", in: ["ls"], description: "at most N runs, 1 to 10000" },
     since: { type: "string", value: "ISO", in: ["ls"], description: "runs submitted at or after this time (2026-12-01 or 2026-12-01T10:00:00Z)" },
     until: { type: "string", value: "ISO", in: ["ls"], description: "runs submitted before this time" },
+    status: { type: "string", value: "S", in: ["ls"], description: "runs of this status: running, succeeded, failed or cancelled" },
+    target: { type: "string", value: "REPO:TARGET", in: ["ls"], description: "runs of this target" },
     at: { type: "string", value: "SEQ", in: ["show"], absent: "now", description: "the run as it stood at this log sequence (runs history prints them)" },
     "at-time": { type: "string", value: "ISO", in: ["show"], description: "the run as it stood at this time (its last commit at or before it)" },
     follow: { type: "boolean", in: ["logs"], description: "wait for more lines until the run finishes" },

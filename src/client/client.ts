@@ -169,9 +169,9 @@ export class Client {
   }
 
   /** The latest runs, newest first: `limit` 1 to 10,000, default 50; `since`/`until`: ISO times (submitted at or after, before). */
-  listRuns(options: { readonly limit?: number; readonly since?: string; readonly until?: string } = {}): Promise<RunsAnswer> {
-    const { limit, since, until } = options;
-    return this.call({ method: "GET", route: `${ENV}/runs`, query: { limit: limit === undefined ? undefined : String(limit), since, until } });
+  listRuns(options: { readonly limit?: number; readonly since?: string; readonly until?: string; readonly status?: string; readonly target?: string } = {}): Promise<RunsAnswer> {
+    const { limit, since, until, status, target } = options;
+    return this.call({ method: "GET", route: `${ENV}/runs`, query: { limit: limit === undefined ? undefined : String(limit), since, until, status, target } });
   }
 
   /** The server's projects, each with how many of its environments the caller sees (a token: its own project only). */

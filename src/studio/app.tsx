@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { onAuthNeeded, setToken, token, type ApiError } from "./api.js";
+import { forStudio } from "./messages.js";
 import { Link } from "./components.js";
 import { navigate, useApi, usePlace } from "./hooks.js";
 import { envsApi, pathOf, scopeOf, type Place } from "./routes.js";
@@ -209,7 +210,7 @@ const TokenForm = ({ problem, onToken }: { problem: ApiError; onToken: (t: strin
     >
       <p role="alert">
         <strong>This server checks an access token.</strong> {token() ? "The token given was refused: " : ""}
-        {problem.message}
+        {forStudio(problem.message)}
       </p>
       <label>
         token <input name="token" type="password" autocomplete="off" value={text} onInput={(e) => setText(e.currentTarget.value)} autoFocus />

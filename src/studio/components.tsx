@@ -1,7 +1,8 @@
 /** Small pieces every view uses: links that stay in the app, status badges, error messages. */
 import type { ComponentChildren } from "preact";
-import type { ApiError } from "./api.js";
+import { ApiError } from "./api.js";
 import { navigate } from "./hooks.js";
+import { forStudio } from "./messages.js";
 
 /** A link to a place of the app: followed without a reload (a modified click still opens a tab). */
 export const Link = (props: { href: string; children: ComponentChildren; class?: string; title?: string }) => (
@@ -21,13 +22,22 @@ export const Link = (props: { href: string; children: ComponentChildren; class?:
 
 export const Status = ({ status }: { status: string }) => <span class={`status status-${status}`}>{status}</span>;
 
+/** A check made here, before anything was sent (a field that is not JSON): no answer was awaited, none is missing. */
+export class NotSent extends ApiError {
+  constructor(message: string) {
+    super(0, message);
+  }
+}
+
 /** An API error as a message: the server's own words, and what the status means. */
 export const ErrorBox = ({ error, what }: { error: ApiError; what?: string }) => {
   const kind =
-    error.status === 401 ? "not signed in" : error.status === 403 ? "not allowed" : error.status === 404 ? "not found" : error.status === 0 ? "no answer" : `error ${error.status}`;
+    error instanceof NotSent
+      ? "not sent"
+      : error.status === 401 ? "not signed in" : error.status === 403 ? "not allowed" : error.status === 404 ? "not found" : error.status === 0 ? "no answer" : `error ${error.status}`;
   return (
     <div class="error" role="alert">
-      <strong>{what ? `${what}: ${kind}` : kind}</strong> — {error.message}
+      <strong>{what ? `${what}: ${kind}` : kind}</strong> — {forStudio(error.message)}
     </div>
   );
 };

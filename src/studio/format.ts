@@ -72,3 +72,20 @@ export const showClock = (ms: number | undefined): string => {
 /** `repository:target` → the target's name. */
 export const targetName = (t: { readonly repository: string; readonly target: string }): string => t.target;
 export const targetText = (t: { readonly repository: string; readonly target: string }): string => `${t.repository}:${t.target}`;
+
+/** A count and its noun, plural unless one: `1 step`, `2 steps`, `0 executions`. */
+export const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+/**
+ * An error's stack without its first line when that line only repeats the
+ * error (`Error: message`, `TypeError: message`: V8 starts a stack so), which
+ * is shown above it already; undefined when nothing is left.
+ */
+export const stackBelow = (error: { readonly type: string; readonly message: string; readonly stack?: string }): string | undefined => {
+  if (!error.stack) return undefined;
+  const [head = "", ...rest] = error.stack.split("\n");
+  const h = head.trim();
+  const repeats = h === error.message || h === `${error.type}: ${error.message}` || (/^\w*Error: /.test(h) && h.slice(h.indexOf(": ") + 2) === error.message);
+  const out = (repeats ? rest.join("\n") : error.stack).replace(/^\n+/, "");
+  return out.trim() ? out : undefined;
+};

@@ -8,6 +8,7 @@
 import { Graph, layout } from "@dagrejs/dagre";
 import type { RunAnswer } from "../protocol/api.js";
 import { HANDLE_TAG } from "../protocol/constants.js";
+import { earlierSteps, stepRunTime } from "../protocol/run-tree.js";
 import { durationOf } from "./format.js";
 
 type Step = RunAnswer["steps"][number];
@@ -18,8 +19,10 @@ export interface GraphNode {
   readonly status: Step["status"];
   readonly attempts: number;
   readonly duration: string;
-  /** cached, memo, deferred, from ENV (a result inherited from another environment), stale. */
+  /** cached, memo, deferred, from ENV (a result inherited from another environment), stale, earlier. */
   readonly markers: readonly string[];
+  /** Called by an execution its caller has since replaced (a retry, a re-run), or under such a step: drawn dimmed. */
+  readonly earlier: boolean;
   /** Centre, and size. */
   readonly x: number;
   readonly y: number;
@@ -63,7 +66,36 @@ export const markersOf = (step: Step, view: RunAnswer, env: string): string[] =>
   }
   if (step.status === "deferred" || step.deferredTo) m.push("deferred");
   if (view.stale.includes(step.stepId)) m.push("stale");
+  if (earlierOf(view).has(step.stepId)) m.push("earlier");
   return m;
+};
+
+const earlier = new WeakMap<RunAnswer, ReadonlySet<string>>();
+/**
+ * The steps of a caller's earlier execution (`runs show` marks them
+ * `(earlier)`: `earlierSteps`), and the steps they called in turn.
+ */
+export const earlierOf = (view: RunAnswer): ReadonlySet<string> => {
+  let set = earlier.get(view);
+  if (set) return set;
+  const out = earlierSteps(view);
+  // A step's caller: by its execution here, or by the one it reused (a branch's step brought in from its parent).
+  const stepOf = new Map<string, string>();
+  for (const s of view.steps) if (s.reusedFrom) stepOf.set(s.reusedFrom.executionId, s.stepId);
+  for (const x of Object.values(view.executions)) stepOf.set(x.executionId, x.stepId);
+  let grew = out.size > 0;
+  while (grew) {
+    grew = false;
+    for (const s of view.steps) {
+      const caller = s.parentExecutionId ? stepOf.get(s.parentExecutionId) : undefined;
+      if (caller && out.has(caller) && !out.has(s.stepId)) {
+        out.add(s.stepId);
+        grew = true;
+      }
+    }
+  }
+  earlier.set(view, (set = out));
+  return set;
 };
 
 /** The step ids of the handles found anywhere in `value` (arguments may nest them). */
@@ -86,9 +118,9 @@ export const handlesIn = (value: unknown, runId: string, out = new Set<string>()
 /** What a node (or a row of the step list) shows of a step besides its status: `charge(102)`, how long it took, its markers. */
 export const stepFacts = (step: Step, view: RunAnswer, env: string, now?: number): { label: string; duration: string; markers: string[] } => {
   const label = `${step.target.target}(${step.argumentsBlob ? "…" : argsPreview(step.arguments)})`;
-  const last = step.executions.length ? view.executions[step.executions[step.executions.length - 1]!] : undefined;
-  const first = step.executions.length ? view.executions[step.executions[0]!] : undefined;
-  const duration = first ? durationOf(first.startedAt ?? first.createdAt, last?.finishedAt ?? step.finishedAt, now) : "";
+  // Its latest execution's run time, as `runs show` says it (`stepRunTime`): not the waits between attempts or re-runs.
+  const t = stepRunTime(view, step);
+  const duration = step.executions.length ? (t.from === undefined ? "" : durationOf(t.from, t.to, now)) : "";
   return { label, duration, markers: markersOf(step, view, env) };
 };
 
@@ -104,7 +136,7 @@ const structureOf = (view: RunAnswer, env: string, now?: number): { nodes: Map<s
     const line2 = `${step.status} · ${step.executions.length} att.${duration ? ` · ${duration}` : ""}`;
     // In steps of 40 px: a node whose status or duration text grows a little keeps its size, so the cached layout holds.
     const width = Math.ceil((Math.max(140, Math.ceil(Math.max(label.length * 1.1, line2.length, markers.join(" · ").length) * CHAR_WIDTH) + 20)) / 40) * 40;
-    nodes.set(step.stepId, { stepId: step.stepId, label, status: step.status, attempts: step.executions.length, duration, markers, width, height: NODE_HEIGHT });
+    nodes.set(step.stepId, { stepId: step.stepId, label, status: step.status, attempts: step.executions.length, duration, markers, earlier: markers.includes("earlier"), width, height: NODE_HEIGHT });
   }
   const edges: Edge[] = [];
   // A step reused (in a branch, from its parent environment) has no execution here: its callees name the one it reused.
@@ -138,7 +170,9 @@ const placedFor = (nodes: ReadonlyMap<string, Node>, edges: readonly Edge[]): Pl
     g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 44, marginx: 12, marginy: 12 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const n of nodes.values()) g.setNode(n.stepId, { width: n.width, height: NODE_HEIGHT });
-    edges.forEach((e, i) => g.setEdge(e.from, e.to, { weight: e.kind === "call" ? 2 : 1 }, `e${i}`));
+    // Given last to first: dagre's first ordering follows each node's edges as given, and stacks them bottom-up,
+    // so given in reverse the first call is drawn on top (test/unit/studio.unit.spec.ts; crossing reduction may still swap some).
+    for (let i = edges.length - 1; i >= 0; i--) g.setEdge(edges[i]!.from, edges[i]!.to, { weight: edges[i]!.kind === "call" ? 2 : 1 }, `e${i}`);
     layout(g);
     const graph = g.graph() as { width?: number; height?: number };
     placed = {

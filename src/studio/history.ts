@@ -51,3 +51,21 @@ export const historyRows = (events: readonly HistoryEntry[]): HistoryRow[] => {
 
 /** The sequences of the run's commits, in order, each once. */
 export const commitSeqs = (events: readonly HistoryEntry[]): number[] => [...new Set(events.map((e) => e.seq))];
+
+/**
+ * The address's `?at=` against the run's commits: the sequence to show (none:
+ * follow the latest) and, when `raw` is not what is shown, a notice saying
+ * so; the address then takes `at` (Studio replaces it). A sequence between
+ * two commits is a point in time, shown as the commit before it, and kept.
+ */
+export const checkAt = (raw: string | null, seqs: readonly number[]): { at: number | undefined; notice?: string } => {
+  if (raw === null) return { at: undefined };
+  if (!/^[1-9][0-9]{0,14}$/.test(raw)) return { at: undefined, notice: `?at=${raw} is not a sequence; showing the latest` };
+  const n = Number(raw);
+  const first = seqs[0];
+  const last = seqs[seqs.length - 1];
+  if (first === undefined || last === undefined) return { at: n };
+  if (n > last) return { at: last, notice: `?at=${raw} is past the run's last commit; showing seq ${last}, the latest` };
+  if (n < first) return { at: first, notice: `?at=${raw} is before the run's first commit; showing seq ${first}, its first` };
+  return { at: n };
+};

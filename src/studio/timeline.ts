@@ -47,3 +47,15 @@ export const timelineOf = (view: RunAnswer, now: number): Timeline => {
   const span = Math.max(1, ...rows.map((r) => (r.ran ?? r.queued).to));
   return { rows, span };
 };
+
+/** Px per character of a row's label (11 px sans-serif, its widest usual characters). */
+const LABEL_CHAR = 6.6;
+
+/** A row's label cut (with `…`) to fit `px` pixels, so it never runs under the bars; the row's title has it whole. */
+export const fitLabel = (label: string, px: number): string => {
+  const max = Math.max(4, Math.floor(px / LABEL_CHAR));
+  return label.length > max ? `${label.slice(0, max - 1)}…` : label;
+};
+
+/** The least width of a bar, px: an execution of a few ms is still seen. */
+export const MIN_BAR = 2;

@@ -104,6 +104,14 @@ describe("the tributary CLI", () => {
     const ls = await cli(["runs", "ls"], env);
     expect(ls.code).toBe(0);
     expect(ls.stdout).toMatch(new RegExp(`${runId}\\s+succeeded`));
+    // Filtered by the server, as the API's status= and target= are.
+    const mine = await cli(["runs", "ls", "--status", "succeeded", "--target", "flows:flaky_flow"], env);
+    expect([mine.code, mine.stdout.includes(runId)]).toEqual([0, true]);
+    expect((await cli(["runs", "ls", "--status", "failed"], env)).stdout).not.toContain(runId);
+    expect((await cli(["runs", "ls", "--target", "flows:other"], env)).stdout).not.toContain(runId);
+    const badStatus = await cli(["runs", "ls", "--status", "done"], env);
+    expect(badStatus.code).not.toBe(0);
+    expect(badStatus.stderr).toMatch(/status/);
 
     const show = await cli(["runs", "show", runId], env);
     expect(show.stdout).toMatch(/flows:flaky_flow\s+SUCCEEDED/);

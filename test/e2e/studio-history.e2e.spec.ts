@@ -104,6 +104,22 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     await page.close();
   });
 
+  it("an ?at that is no sequence of the run says so, and the address takes the one shown", async () => {
+    const last = seqs[seqs.length - 1]!;
+    const page = await open(`${historyPath()}?at=abc`);
+    await expect.poll(() => page.getByTestId("at-notice").textContent()).toBe("?at=abc is not a sequence; showing the latest");
+    expect(await page.getByTestId("at-seq").textContent()).toBe(String(last));
+    await expect.poll(() => new URL(page.url()).search).toBe("");
+    await page.goto(`${h.server.url}${historyPath()}?at=99999999`);
+    await expect.poll(() => page.getByTestId("at-notice").textContent()).toContain("?at=99999999 is past the run's last commit");
+    await expect.poll(() => new URL(page.url()).search).toBe(`?at=${last}`);
+    // A good one: no notice.
+    await page.goto(`${h.server.url}${historyPath()}?at=${seqs[0]}`);
+    await page.locator(`.as-of[data-at="${seqs[0]}"]`).waitFor();
+    expect(await page.getByTestId("at-notice").count()).toBe(0);
+    await page.close();
+  });
+
   it("a link with ?at opens there; branch here makes a branch at that sequence, seen in the environments", async () => {
     const mid = seqs[Math.floor(seqs.length / 2)]!;
     const page = await open(`${historyPath()}?at=${mid}`);
@@ -124,6 +140,14 @@ describe("Studio: a run's history with time travel, in Chromium", () => {
     await page.locator(".branch-here input").fill("bad.name");
     await page.locator(".branch-here button[type=submit]").click();
     await expect.poll(() => page.locator(".branch-here .error").textContent()).toMatch(/invalid environment name "bad\.name"/);
+    // After a success, a refusal: its message replaces the success, which no longer stands beside it.
+    await page.locator(".branch-here input").fill("from-history-2");
+    await page.locator(".branch-here button[type=submit]").click();
+    await page.locator(".branch-here .made").waitFor();
+    await page.locator(".branch-here input").fill("bad.name");
+    await page.locator(".branch-here button[type=submit]").click();
+    await expect.poll(() => page.locator(".branch-here .error").count()).toBe(1);
+    expect(await page.locator(".branch-here .made").count()).toBe(0);
     await page.close();
     expect(errors.filter((e) => !/400 \(Bad Request\)/.test(e))).toEqual([]);
   });

@@ -75,7 +75,7 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
       },
       actions: ['select[name="submit-target"]', 'input[name="raw"]', 'input[name^="param-"]', '.submit-form button[type="submit"]'],
     },
-    { name: "run", path: () => `${env()}/runs/${ids["fan"]}`, ready: ".graph .node", actions: ['button[name="cancel"]', ".graph .node", ".tl-row", 'input[name="run"]'] },
+    { name: "run", path: () => `${env()}/runs/${ids["fan"]}`, ready: ".graph .node", actions: [".run-actions a", ".graph .node", ".tl-row", 'input[name="run"]'] },
     { name: "step", path: () => `${env()}/runs/${ids["fan"]}/steps/${ids["fanStep"]}`, ready: ".details h2", actions: [".graph .node", 'select[name="rerun-env"]', 'button[name="rerun"]', ".details .executions a"] },
     { name: "history", path: () => `${env()}/runs/${ids["fan"]}/history`, ready: ".events tbody tr", actions: ['input[type="range"]', 'input[name="branch"]', ".events button.link"] },
     { name: "logs", path: () => `${env()}/runs/${ids["talk"]}/logs`, ready: ".log-line", actions: ['select[name="level"]', 'select[name="step"]', ".log-line a"] },
@@ -124,6 +124,24 @@ describe("Studio at phone width, by keyboard, in Chromium", () => {
       await page.close();
     });
   }
+
+  it("the timeline's labels end before its bars begin; a project name of 3,000 characters breaks instead of widening the page", async () => {
+    const page = await open(`${env()}/runs/${ids["fan"]}`);
+    await page.locator(".tl-row").first().waitFor();
+    const overlaps = await page.evaluate<string[]>(`[...document.querySelectorAll(".tl-row")].flatMap((g) => {
+      const label = g.querySelector(".tl-label").getBoundingClientRect();
+      return [...g.querySelectorAll("rect")].filter((r) => r.getBoundingClientRect().left < label.right).map(() => g.querySelector(".tl-label").textContent);
+    })`);
+    expect(overlaps).toEqual([]);
+    await page.close();
+    // Its own page, outside the console check: the API refuses the name, as it should.
+    const long = await context.newPage();
+    await long.goto(`${h.server.url}/projects/${"p".repeat(3000)}`);
+    await long.locator("main .error, main .crumbs").first().waitFor();
+    const w = await wide(long);
+    expect(w.scroll, `the page is ${w.scroll} px wide in a ${w.inner} px window`).toBeLessThanOrEqual(w.inner);
+    await long.close();
+  });
 
   it("by keyboard: Enter on a graph node selects it, Escape closes the panel and gives the node the focus back", async () => {
     const page = await open(`${env()}/runs/${ids["fan"]}`);

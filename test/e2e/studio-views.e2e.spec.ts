@@ -43,6 +43,11 @@ describe("Studio's actions, logs, agents and runs filters, in Chromium", () => {
     const agents = await h.api.ok<AgentsAnswer>("GET", "/agents");
     const params = agents.manifests.find((m) => m.repository === "flows")!.targets.find((t) => t.name === "double")!.parameters.map((p) => p.name);
     expect(await page.locator(".submit-form .params input").evaluateAll((els) => els.map((e) => e.getAttribute("name")))).toEqual(params.map((p) => `param-${p}`));
+    // A field that is not JSON is caught here, before anything is sent: "not sent", not "no answer".
+    await page.locator(`input[name="param-${params[0]}"]`).fill("{oops");
+    await page.locator('.submit-form button[type="submit"]').click();
+    await expect.poll(() => page.locator(".submit-form .error").textContent()).toMatch(/not sent — .*not valid JSON/);
+    expect(await page.locator(".submit-form .error").textContent()).not.toContain("no answer");
     await page.locator(`input[name="param-${params[0]}"]`).fill("21");
     await page.locator('.submit-form button[type="submit"]').click();
     await page.waitForURL(/\/runs\/[^/]+$/);
@@ -69,6 +74,10 @@ describe("Studio's actions, logs, agents and runs filters, in Chromium", () => {
     await page.locator('button[name="cancel"]').click();
     await expect.poll(() => page.locator("h1 .status").textContent()).toBe("cancelled");
     expect((await h.api.view(runId)).run.status).toBe("cancelled");
+    // Ended, with nothing in flight: nothing left to cancel, and the button says so.
+    const cancel = page.locator('button[name="cancel"]');
+    await expect.poll(() => cancel.isDisabled()).toBe(true);
+    expect(await cancel.getAttribute("title")).toMatch(/the run has ended \(cancelled\)/);
     await page.close();
   });
 
@@ -130,6 +139,10 @@ describe("Studio's actions, logs, agents and runs filters, in Chromium", () => {
     expect(await queued.textContent()).toContain("gpu=yes");
     const view = await h.api.view(runId);
     expect(await queued.getAttribute("data-execution")).toBe(Object.values(view.executions).find((x) => x.status === "queued")!.executionId);
+    // The known agents: a connected one says since when, once.
+    const known = await page.locator("ul.known li").filter({ hasText: agent.agentId }).textContent();
+    expect(known).toContain("connected since");
+    expect(known).not.toMatch(/connected, connected/);
     await shot(page, "agents");
     await page.close();
   });

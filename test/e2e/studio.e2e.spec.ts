@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TributaryServer } from "../../src/orchestrator/server/index.js";
 import type { AssetAnswer, RunAnswer } from "../../src/protocol/api.js";
 import { chromiumPath } from "../support/browser.js";
+import { forStudio } from "../../src/studio/messages.js";
 import { useStudio } from "../support/studio-fixture.js";
 import { FLOWS, freshProject, startHarness, type Harness } from "./support.js";
 
@@ -186,10 +187,16 @@ describe("Studio, served by the server, in Chromium", () => {
     expect(await page.locator(`.graph [data-step="${step.stepId}"]`).getAttribute("class")).toContain("selected");
     expect(await page.locator(`tr[data-execution="${first}"]`).getAttribute("class")).toBe("selected");
     expect(await page.title()).toContain(flaky.run.runId);
+    // An execution the step does not have says so, as an unknown step does.
+    await page.goto(`${h.server.url}/projects/${h.api.project}/envs/production/runs/${flaky.run.runId}/steps/${step.stepId}/executions/bogus`);
+    await expect.poll(() => page.locator(".details .error").textContent()).toContain(`step ${step.stepId} has no execution bogus`);
     await page.goto(`${h.server.url}/projects/${h.api.project}/envs/production/runs/01NOSUCHRUN0000000000000000`);
     const missing = await h.api.call<{ error: string }>("GET", `/api/projects/${h.api.project}/envs/production/runs/01NOSUCHRUN0000000000000000`);
     expect(missing.status).toBe(404);
-    await expect.poll(() => page.locator(".error").textContent()).toContain(missing.body.error);
+    // The server's message, without its advice for the CLI.
+    expect(missing.body.error).toContain("'tributary runs ls'");
+    await expect.poll(() => page.locator(".error").textContent()).toContain(forStudio(missing.body.error));
+    expect(await page.locator(".error").textContent()).not.toContain("tributary");
     expect(await page.locator(".error").textContent()).toContain("not found");
     expect(unexpected(/Failed to load resource: .* 404/)).toEqual([]);
     await page.close();
@@ -315,14 +322,17 @@ describe("Studio with --auth", () => {
       await form.waitFor();
       const none = await apiAs(undefined, "GET", "/api/whoami");
       expect(none.status).toBe(401);
-      expect(await form.textContent()).toContain(none.json["error"]);
+      // The server's reason, with Studio's advice for the CLI's (--token, TRIBUTARY_TOKEN).
+      expect(none.json["error"]).toContain("--token");
+      expect(await form.textContent()).toContain(forStudio(String(none.json["error"])));
+      expect(await form.textContent()).not.toContain("--token");
       await shot(page, "token");
 
       await form.locator("input[name=token]").fill("not-a-real-token-of-this-server-xyz");
       await form.locator("button[type=submit]").click();
       const wrong = await apiAs("not-a-real-token-of-this-server-xyz", "GET", "/api/whoami");
       expect(wrong.status).toBe(401);
-      await expect.poll(() => form.textContent()).toContain(`The token given was refused: ${String(wrong.json["error"])}`);
+      await expect.poll(() => form.textContent()).toContain(`The token given was refused: ${forStudio(String(wrong.json["error"]))}`);
 
       await form.locator("input[name=token]").fill(admin);
       await form.locator("button[type=submit]").click();
@@ -345,7 +355,7 @@ describe("Studio with --auth", () => {
       await page.locator("input[name=project]").fill(other);
       await page.locator("input[name=project]").press("Enter");
       await page.waitForURL(`**/projects/${other}`);
-      await expect.poll(() => page.locator("main .error").first().textContent()).toContain(String(refused.json["error"]));
+      await expect.poll(() => page.locator("main .error").first().textContent()).toContain(forStudio(String(refused.json["error"])));
       expect(await page.locator("main .error").first().textContent()).toContain("not allowed");
       expect(unexpected(/Failed to load resource: .* (401|403)/)).toEqual([]);
     } finally {

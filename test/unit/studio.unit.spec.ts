@@ -6,11 +6,14 @@
 import { describe, expect, it } from "vitest";
 import type { EnvironmentRow, RunAnswer } from "../../src/protocol/api.js";
 import { HANDLE_TAG } from "../../src/protocol/constants.js";
+import { earlierSteps, stepRunTime } from "../../src/protocol/run-tree.js";
 import { argsPreview, handlesIn, layoutsMade, runGraph } from "../../src/studio/graph.js";
-import { showDuration, showValue } from "../../src/studio/format.js";
+import { count, showDuration, showValue, stackBelow } from "../../src/studio/format.js";
 import { pathOf, placeOf, type Place } from "../../src/studio/routes.js";
 import { envForest, type EnvNode } from "../../src/studio/tree.js";
-import { timelineOf } from "../../src/studio/timeline.js";
+import { fitLabel, timelineOf } from "../../src/studio/timeline.js";
+import { forStudio } from "../../src/studio/messages.js";
+import { rejectionMessage } from "../../src/orchestrator/core/rejections.js";
 
 describe("Studio's URL scheme", () => {
   const places: Place[] = [
@@ -209,6 +212,39 @@ describe("the run graph", () => {
     expect(Math.abs(n1.x - n2.x) >= (n1.width + n2.width) / 2 || Math.abs(n1.y - n2.y) >= (n1.height + n2.height) / 2).toBe(true);
   });
 
+  it("marks the steps of a caller's earlier execution (a re-run with cascade) as earlier, as `runs show` does, and times a step by its latest execution", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[]; executions: Record<string, Record<string, unknown>> };
+    // The root re-run (x1b, 150 s after x1): it called child and waiter again (5, 6); 2, 3, 4 are x1's calls, and 7 is 2's own call.
+    v.steps[0] = { ...v.steps[0], executions: ["x1", "x1b"] };
+    v.executions["x1b"] = { ...v.executions["x1"]!, executionId: "x1b", attempt: 2, reason: "rerun", startedAt: 150_000, finishedAt: 150_012 };
+    v.steps.push({ ...v.steps[1]!, stepId: "5", parentExecutionId: "x1b", executions: ["x5"] }, { ...v.steps[1]!, stepId: "6", parentExecutionId: "x1b", executions: ["x6"] });
+    v.steps.push({ ...v.steps[1]!, stepId: "7", parentExecutionId: "x2", executions: ["x7"] });
+    for (const id of ["5", "6", "7"]) v.executions[`x${id}`] = { ...v.executions["x2"]!, executionId: `x${id}`, stepId: id };
+    const r = v as unknown as RunAnswer;
+    expect([...earlierSteps(r)].sort()).toEqual(["2", "3", "4"]);
+    const g = runGraph(r, "dev");
+    const byId = Object.fromEntries(g.nodes.map((n) => [n.stepId, n]));
+    for (const id of ["2", "3", "4", "7"]) expect([id, byId[id]!.earlier, byId[id]!.markers.includes("earlier")]).toEqual([id, true, true]);
+    for (const id of ["1", "5", "6"]) expect([id, byId[id]!.earlier]).toEqual([id, false]);
+    // The root's duration is its latest execution's run time, not the span from its first start.
+    expect(byId["1"]!.duration).toBe("12 ms");
+    expect(stepRunTime(r, r.steps[0]!)).toEqual({ from: 150_000, to: 150_012 });
+    // A resumed execution keeps the calls of the one it resumed.
+    v.executions["x1b"] = { ...v.executions["x1b"]!, resumes: "x1" };
+    expect([...earlierSteps({ ...r, steps: [...r.steps] })]).toEqual([]);
+  });
+
+  it("stacks a caller's calls in the order it made them, the first on top", () => {
+    const v = view() as unknown as { steps: Record<string, unknown>[] };
+    v.steps[2] = { ...v.steps[2], arguments: [] };
+    v.steps[3] = { ...v.steps[3], status: "succeeded", executions: ["x4"], resultReused: undefined, reusedFrom: undefined };
+    const r = v as unknown as RunAnswer;
+    (r.executions as Record<string, unknown>)["x4"] = { ...r.executions["x2" as never], executionId: "x4", stepId: "4" };
+    const y = Object.fromEntries(runGraph(r, "dev").nodes.map((n) => [n.stepId, n.y]));
+    expect(y["2"]!).toBeLessThan(y["3"]!);
+    expect(y["3"]!).toBeLessThan(y["4"]!);
+  });
+
   it("finds handles nested anywhere in arguments, only of this run", () => {
     const h = (runId: string, stepId: string) => ({ [HANDLE_TAG]: { runId, stepId, executionId: "x" } });
     expect([...handlesIn([h("R", "1"), { a: [h("R", "2"), h("OTHER", "3")] }], "R")].sort()).toEqual(["1", "2"]);
@@ -243,5 +279,44 @@ describe("how values read", () => {
     expect(argsPreview(["a", [1, 2, 3], { k: 1 }])).toBe('"a", [3 items], {…}');
     expect(argsPreview(["x".repeat(50)]).length).toBe(24);
     expect([showDuration(850), showDuration(1250), showDuration(65_000), showDuration(7_500_000)]).toEqual(["850 ms", "1.3 s", "1 min 5 s", "2 h 5 min"]);
+  });
+});
+
+describe("the server's messages in Studio", () => {
+  it("drop the CLI's advice (or say what to do here instead) and keep the rest; the server's own messages keep it", () => {
+    const noRun = rejectionMessage({ _tag: "UnknownRun", runId: "R9" } as never);
+    expect(noRun).toMatch(/'tributary runs ls'/);
+    expect(forStudio(noRun)).toBe("no run R9 in this environment");
+    expect(forStudio("no token: give one with --token or TRIBUTARY_TOKEN (an 'Authorization: Bearer' header over HTTP)")).toBe("no token: give one in the token field");
+    expect(forStudio("no connected agent hosts flows:gpu now: it waits until one connects to p/dev ('tributary agent --env dev MODULE')")).toBe(
+      "no connected agent hosts flows:gpu now: it waits until one connects to p/dev",
+    );
+    expect(forStudio("run R has already finished; see it with 'tributary runs show R'")).toBe("run R has already finished");
+    // No CLI advice: as it is, colons and all.
+    expect(forStudio("arguments: item 0: expected a number")).toBe("arguments: item 0: expected a number");
+  });
+});
+
+describe("small things read right", () => {
+  it("counts in the singular for one", () => {
+    expect([count(1, "step"), count(2, "step"), count(0, "execution")]).toEqual(["1 step", "2 steps", "0 executions"]);
+  });
+
+  it("an error's stack without its first line when that only repeats the message", () => {
+    const stack = "Error: card declined\n    at charge (flows.ts:3:9)";
+    expect(stackBelow({ type: "Error", message: "card declined", stack })).toBe("    at charge (flows.ts:3:9)");
+    expect(stackBelow({ type: "PaymentError", message: "card declined", stack })).toBe("    at charge (flows.ts:3:9)");
+    // A first line that says something else stays.
+    expect(stackBelow({ type: "Error", message: "other", stack })).toBe(stack);
+    expect(stackBelow({ type: "Error", message: "card declined", stack: "Error: card declined" })).toBeUndefined();
+  });
+
+  it("a timeline label fits its column, cut with an ellipsis", () => {
+    const label = "a_rather_long_target_name(101, 102) #1";
+    const cut = fitLabel(label, 110);
+    expect(cut.length * 6.6).toBeLessThanOrEqual(110);
+    expect(cut.endsWith("…")).toBe(true);
+    expect(label.startsWith(cut.slice(0, -1))).toBe(true);
+    expect(fitLabel("f(1) #1", 110)).toBe("f(1) #1");
   });
 });

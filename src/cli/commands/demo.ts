@@ -67,7 +67,6 @@ export const run = async (argv: string[]): Promise<number> => {
       else commits.push({ seq, id: e.id, subject: "", events: [e as Event] });
     }
     console.log(`\nhistory of run ${runId}, from the log:\n${renderHistory(commits)}`);
-    console.log(`\nnext: 'tributary server' and 'tributary agent examples/orders.ts' in two terminals, then 'tributary submit orders:process_orders --arg "[1,2,3]" --wait'`);
     const path = `/projects/${t.project}/envs/${t.env}/runs/${encodeURIComponent(runId)}`;
     const code = outcome.status === "succeeded" ? 0 : 3;
     if (stop) {
@@ -81,6 +80,10 @@ export const run = async (argv: string[]): Promise<number> => {
     console.log(`\nstudio: http://127.0.0.1:${port}${path}`);
     console.log(`served by: ${serve}   (or 'tributary demo --serve${port === 7777 ? "" : ` --port ${port}`}', which keeps the demo's server up)`);
     if (await portTaken(port)) console.log(`note: 127.0.0.1:${port} is in use now (another server?): stop it first, or give both commands another --port`);
+    // Only without --serve: with it, the demo's own server is up already.
+    console.log(`\nnext: 'tributary server' and 'tributary agent examples/orders.ts' in two terminals, then 'tributary submit orders:process_orders --arg "[1,2,3]" --wait'`);
+    // Run from the sources (a clone: bin/tributary.mjs through tsx), 'tributary' is not on PATH (README, "Running it yourself").
+    if (FROM_SOURCES) console.log(`(in a clone 'tributary' is not on PATH: run these as 'npm run tributary -- …', e.g. 'npm run tributary -- ${serve.slice("tributary ".length)}')`);
     return code;
   } finally {
     await agent.stop();
@@ -88,6 +91,9 @@ export const run = async (argv: string[]): Promise<number> => {
     if (stop) setTimeout(() => process.exit(process.exitCode ?? 0), 50).unref();
   }
 };
+
+/** Is the CLI running from its TypeScript sources (a clone), not from the built package? */
+const FROM_SOURCES = import.meta.url.endsWith(".ts");
 
 /** The demo's default data directory, emptied; refused while a server (an earlier `demo --serve`, say) uses it. */
 const freshDemoData = async (): Promise<string> => {

@@ -26,7 +26,13 @@ export const run = async (argv: string[]): Promise<number> => {
   const out = (v: unknown, text: () => string) => console.log(values.json ? toJson(v) : text());
   switch (sub) {
     case "ls": {
-      const runs = await client.listRuns({ limit, ...(values.since === undefined ? {} : { since: values.since }), ...(values.until === undefined ? {} : { until: values.until }) });
+      const runs = await client.listRuns({
+        limit,
+        ...(values.since === undefined ? {} : { since: values.since }),
+        ...(values.until === undefined ? {} : { until: values.until }),
+        ...(values.status === undefined ? {} : { status: values.status }),
+        ...(values.target === undefined ? {} : { target: values.target }),
+      });
       out(runs, () =>
         [
           `${"run".padEnd(26)}  ${"status".padEnd(9)}  ${"submitted".padEnd(24)}  steps  target`,

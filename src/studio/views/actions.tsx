@@ -8,7 +8,7 @@
 import { useState } from "preact/hooks";
 import type { AgentsAnswer, CancelAnswer, EnvironmentRow, RerunAnswer, SubmitAnswer } from "../../protocol/api.js";
 import { api, ApiError } from "../api.js";
-import { ErrorBox, Link } from "../components.js";
+import { ErrorBox, Link, NotSent } from "../components.js";
 import { navigate, useApi } from "../hooks.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
 import { refusedProps, useRefusal } from "../may.js";
@@ -55,13 +55,13 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
       try {
         v = JSON.parse(rawText);
       } catch (e) {
-        return setProblem(new ApiError(0, `the arguments are not valid JSON: ${(e as Error).message}`));
+        return setProblem(new NotSent(`the arguments are not valid JSON: ${(e as Error).message}`));
       }
-      if (!Array.isArray(v)) return setProblem(new ApiError(0, "the arguments must be a JSON array, one element per argument"));
+      if (!Array.isArray(v)) return setProblem(new NotSent("the arguments must be a JSON array, one element per argument"));
       args = v;
     } else {
       const r = argumentsOf(fields);
-      if (!r.ok) return setProblem(new ApiError(0, r.message));
+      if (!r.ok) return setProblem(new NotSent(r.message));
       args = r.value;
     }
     setBusy(true);
@@ -149,12 +149,16 @@ export const SubmitForm = ({ project, env }: { project: string; env: string }) =
   );
 };
 
-/** Cancel a run (what is in flight stops; a finished run keeps its outcome). */
-export const CancelButton = ({ project, env, runId }: { project: string; env: string; runId: string }) => {
+/**
+ * Cancel a run (what is in flight stops; a finished run keeps its outcome).
+ * `run`: its status and executions in flight; a run that has ended with none
+ * (no re-run under way) has nothing to cancel, and the button says so.
+ */
+export const CancelButton = ({ project, env, runId, run }: { project: string; env: string; runId: string; run: { status: string; pending: number } }) => {
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const refusal = useRefusal("cancelRun", project, env);
+  const refusal = useRefusal("cancelRun", project, env) ?? (run.status !== "running" && run.pending === 0 ? `the run has ended (${run.status}): nothing to cancel` : undefined);
   return (
     <span class="action">
       <button

@@ -7,6 +7,7 @@
 import type { AgentsAnswer } from "../../protocol/api.js";
 import { ErrorBox, Link, Loading } from "../components.js";
 import { showTime } from "../format.js";
+import { forStudio } from "../messages.js";
 import { useApi } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
 
@@ -99,7 +100,7 @@ export const AgentsPage = ({ project, env }: { project: string; env: string }) =
                       </td>
                       <td>{q.target}</td>
                       <td>{q.requires ? tagsText(q.requires) : ""}</td>
-                      <td class="why">{q.message}</td>
+                      <td class="why">{forStudio(q.message)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -110,7 +111,7 @@ export const AgentsPage = ({ project, env }: { project: string; env: string }) =
           <ul class="known">
             {a.known.map((k) => (
               <li key={k.agentId}>
-                <code>{k.agentId}</code> {k.status}, connected {showTime(k.connectedAt)}
+                <code>{k.agentId}</code> {k.status === "connected" ? `connected since ${showTime(k.connectedAt)}` : `${k.status}, connected ${showTime(k.connectedAt)}`}
                 {k.disconnectedAt ? `, left ${showTime(k.disconnectedAt)}${k.reason ? ` (${k.reason})` : ""}` : ""} — {k.repositories.join(", ")}
               </li>
             ))}

@@ -1,6 +1,7 @@
 /** The run's step graph as SVG: nodes are buttons (click, or Enter on a focused one) that select the step. */
 import { useMemo } from "preact/hooks";
 import type { RunAnswer } from "../../protocol/api.js";
+import { count } from "../format.js";
 import { runGraph, type GraphEdge } from "../graph.js";
 
 const pathD = (e: GraphEdge): string => e.points.map((p, i) => `${i === 0 ? "M" : "L"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
@@ -11,7 +12,7 @@ export const GraphView = (props: { view: RunAnswer; env: string; selected?: stri
   return (
     <div class="graph" aria-label="step graph">
       {/* A graph wider than its box is shrunk to fit, down to 70 % of its size (still readable), then scrolls. */}
-      <svg width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`} style={{ minWidth: `${Math.round(g.width * 0.7)}px` }} role="group" aria-label={`${g.nodes.length} steps`}>
+      <svg width={g.width} height={g.height} viewBox={`0 0 ${g.width} ${g.height}`} style={{ minWidth: `${Math.round(g.width * 0.7)}px` }} role="group" aria-label={count(g.nodes.length, "step")}>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
@@ -29,13 +30,14 @@ export const GraphView = (props: { view: RunAnswer; env: string; selected?: stri
           return (
             <g
               key={n.stepId}
-              class={`node status-${n.status}${props.selected === n.stepId ? " selected" : ""}`}
+              class={`node status-${n.status}${n.earlier ? " earlier" : ""}${props.selected === n.stepId ? " selected" : ""}`}
               data-step={n.stepId}
               data-status={n.status}
+              data-earlier={n.earlier ? "" : undefined}
               tabindex={0}
               role="button"
               aria-pressed={props.selected === n.stepId}
-              aria-label={`step ${n.label}: ${n.status}, ${n.attempts} attempt(s)`}
+              aria-label={`step ${n.label}${n.earlier ? " (earlier)" : ""}: ${n.status}, ${n.attempts} attempt(s)`}
               onClick={select}
               onKeyDown={(e) => {
                 if (e.key === "Enter" || e.key === " ") {

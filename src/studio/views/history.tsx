@@ -11,9 +11,9 @@ import type { EnvironmentAnswer, HistoryEntry, RunAnswer } from "../../protocol/
 import { describePrincipal } from "../../events/principal.js";
 import { api, ApiError } from "../api.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
-import { showClock, showTime, targetText } from "../format.js";
+import { count, showClock, showTime, targetText } from "../format.js";
 import { navigate, useApi } from "../hooks.js";
-import { commitSeqs, historyRows } from "../history.js";
+import { checkAt, commitSeqs, historyRows } from "../history.js";
 import { envApi, envsApi, pathOf } from "../routes.js";
 import { refusedProps, useRefusal } from "../may.js";
 import { GraphView } from "./graph-view.js";
@@ -92,7 +92,21 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
     };
   }, [runPath, last, latestShown]);
 
+  // Once the commits are known, an address's `at` that is no sequence of the run says so, and is replaced.
+  const [notice, setNotice] = useState<string>();
+  const checked = useRef(false);
+  useEffect(() => {
+    if (checked.current || !events.data) return;
+    checked.current = true;
+    const c = checkAt(new URLSearchParams(location.search).get("at"), seqs);
+    if (c.notice === undefined) return;
+    setNotice(c.notice);
+    setAt(c.at);
+    keepAt(c.at);
+  }, [events.data, seqs]);
+
   const move = (seq: number) => {
+    setNotice(undefined);
     setAt(seq);
     keepAt(seq);
   };
@@ -136,6 +150,11 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
       <h1>
         History of {view ? targetText(view.run.target) : <code>{runId}</code>} {view && <Status status={view.run.status} />}
       </h1>
+      {notice && (
+        <p class="muted notice" role="status" data-testid="at-notice">
+          {notice}
+        </p>
+      )}
       <div class="travel">
         <label for="travel-slider">
           as of seq <strong data-testid="at-seq">{point ?? "-"}</strong> ({index + 1} of {seqs.length} commits{point === last ? ", the latest" : ""}) ·{" "}
@@ -170,7 +189,7 @@ export const HistoryPage = ({ project, env, runId, stepId }: { project: string; 
           {view ? (
             <div class={stale ? "as-of stale" : "as-of"} data-at={asOf?.seq} aria-busy={stale}>
               <p class="muted">
-                {view.run.steps} steps, {view.run.executions} executions as of seq {asOf?.seq}
+                {count(view.run.steps, "step")}, {count(view.run.executions, "execution")} as of seq {asOf?.seq}
               </p>
               {frame === undefined ? (
                 <Loading />
@@ -289,6 +308,7 @@ const BranchHere = ({ project, env, at }: { project: string; env: string; at: nu
     e.preventDefault();
     setBusy(true);
     setError(undefined);
+    setMade(undefined);
     try {
       const r = await api<EnvironmentAnswer>(envsApi(project), { method: "POST", body: { name: name.trim(), from: env, at } });
       setMade({ name: r.name, at: r.branchedFrom?.at ?? at });

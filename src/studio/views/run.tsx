@@ -6,7 +6,7 @@
 import type { RunAnswer } from "../../protocol/api.js";
 import { describePrincipal } from "../../events/principal.js";
 import { ErrorBox, Link, Loading, Status } from "../components.js";
-import { durationOf, showTime, showValue, targetText } from "../format.js";
+import { count, durationOf, showTime, showValue, targetText } from "../format.js";
 import { navigate, useApi, useNow } from "../hooks.js";
 import { envApi, pathOf } from "../routes.js";
 import { useEffect, useRef } from "preact/hooks";
@@ -81,7 +81,7 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
         {targetText(r.target)} <Status status={r.status} />
       </h1>
       <p class="run-actions">
-        <Link href={pathOf({ view: "logs", project, env, runId })}>logs</Link> <CancelButton key={`${env}/${runId}`} project={project} env={env} runId={runId} />
+        <Link href={pathOf({ view: "logs", project, env, runId })}>logs</Link> <CancelButton key={`${env}/${runId}`} project={project} env={env} runId={runId} run={r} />
       </p>
       <dl class="facts">
         <dt>run</dt>
@@ -100,7 +100,7 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
         <dd>{durationOf(r.submittedAt, r.finishedAt, now)}</dd>
         <dt>steps</dt>
         <dd>
-          {r.steps} steps, {r.executions} executions{r.pending ? `, ${r.pending} pending` : ""}
+          {count(r.steps, "step")}, {count(r.executions, "execution")}{r.pending ? `, ${r.pending} pending` : ""}
         </dd>
         {r.branchedFrom && (
           <>
@@ -151,6 +151,11 @@ export const RunPage = ({ project, env, runId, stepId, executionId }: { project:
           {stepId !== undefined && !step && (
             <div class="error" role="alert">
               <strong>not found</strong> — run {runId} has no step {stepId}.
+            </div>
+          )}
+          {step && executionId !== undefined && !(step.executions as readonly string[]).includes(executionId) && (
+            <div class="error" role="alert">
+              <strong>not found</strong> — step {step.stepId} has no execution {executionId}.
             </div>
           )}
           {step && <StepDetails view={view} step={step} project={project} env={env} now={now} {...(executionId === undefined ? {} : { executionId })} />}

@@ -29,7 +29,7 @@ export const StepList = (props: { view: RunAnswer; env: string; selected?: strin
     rows.push(
       <div
         key={step.stepId}
-        class={`step-row status-${step.status}${props.selected === step.stepId ? " selected" : ""}`}
+        class={`step-row status-${step.status}${f.markers.includes("earlier") ? " earlier" : ""}${props.selected === step.stepId ? " selected" : ""}`}
         style={{ top: `${i * ROW}px`, height: `${ROW}px` }}
         data-step={step.stepId}
         data-status={step.status}

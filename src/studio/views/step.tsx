@@ -2,7 +2,7 @@
 import { useEffect } from "preact/hooks";
 import type { RunAnswer } from "../../protocol/api.js";
 import { Link, Status } from "../components.js";
-import { durationOf, showClock, showTime, showValue, targetText } from "../format.js";
+import { durationOf, showClock, stackBelow, showTime, showValue, targetText } from "../format.js";
 import { markersOf } from "../graph.js";
 import { pathOf } from "../routes.js";
 import { RerunControls } from "./actions.js";
@@ -19,7 +19,7 @@ const ErrorText = ({ error }: { error: ErrorInfo }) => (
     <p>
       <strong>{error.type}</strong>: {error.message} {error.retryable ? "" : <span class="tag">not retryable</span>}
     </p>
-    {error.stack && <pre class="stack">{error.stack}</pre>}
+    {stackBelow(error) && <pre class="stack">{stackBelow(error)}</pre>}
   </div>
 );
 

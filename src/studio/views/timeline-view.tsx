@@ -8,7 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { RunAnswer } from "../../protocol/api.js";
 import { showDuration } from "../format.js";
 import { navigate } from "../hooks.js";
-import { timelineOf } from "../timeline.js";
+import { fitLabel, MIN_BAR, timelineOf } from "../timeline.js";
 import { useWindow } from "./virtual.js";
 
 const ROW = 20;
@@ -35,7 +35,7 @@ export const TimelineView = ({ view, now, href }: { view: RunAnswer; now: number
   }, []);
   const { label: LABEL, bars: BARS } = columns(boxWidth);
   const x = (ms: number) => LABEL + (ms / t.span) * BARS;
-  const w = (a: number, b: number) => Math.max(1, ((b - a) / t.span) * BARS);
+  const w = (a: number, b: number, least = 1) => Math.max(least, ((b - a) / t.span) * BARS);
   const height = t.rows.length * ROW + 24;
   return (
     <div class="timeline scroll" ref={ref}>
@@ -67,10 +67,10 @@ export const TimelineView = ({ view, now, href }: { view: RunAnswer; now: number
             >
               <title>{title}</title>
               <text x={4} y={y + 13} class="tl-label">
-                {r.label}
+                {fitLabel(r.label, LABEL - 10)}
               </text>
               <rect x={x(r.queued.from)} y={y + 3} width={w(r.queued.from, r.queued.to)} height={ROW - 8} fill="url(#queued)" class="tl-queued" />
-              {r.ran && <rect x={x(r.ran.from)} y={y + 2} width={w(r.ran.from, r.ran.to)} height={ROW - 6} class="tl-ran" />}
+              {r.ran && <rect x={x(r.ran.from)} y={y + 2} width={w(r.ran.from, r.ran.to, MIN_BAR)} height={ROW - 6} class="tl-ran" />}
             </g>
           );
         })}
