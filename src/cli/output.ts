@@ -46,7 +46,7 @@ export const renderRunTree = (view: RunView, stale: ReadonlySet<string> = new Se
   const lines: string[] = [];
   lines.push(
     `run ${run.runId}  ${target(run)}  ${run.status.toUpperCase()}` +
-      `  ${duration(run.submittedAt, run.finishedAt)}  (${run.steps} steps, ${run.executions} executions, last seq ${run.lastSeq})`,
+      `  ${duration(run.submittedAt, run.finishedAt)}  (${run.steps} step${run.steps === 1 ? "" : "s"}, ${run.executions} execution${run.executions === 1 ? "" : "s"}, last seq ${run.lastSeq})`,
   );
   // Who asked, when the server recorded it (with --auth): absent from older logs and open servers.
   if (run.submittedBy) lines.push(`submitted by ${describePrincipal(run.submittedBy)}`);

@@ -79,8 +79,12 @@ describe("Studio's actions disabled for a token that may not take them, in Chrom
       await runs.close();
 
       const run = await open(t, `${base()}/runs/${runId}/steps/${stepId}`);
-      await expectState(run, 'button[name="cancel"]', role, "cancelRun");
+      // A finished run has nothing to cancel (disabled for every role); cancel is judged on a running one.
+      await expect.poll(() => run.locator('button[name="cancel"]').getAttribute("title")).toMatch(/the run has ended|your token/);
       await expectState(run, 'button[name="rerun"]', role, "rerunStep");
+      const live = await open(t, `${base()}/runs/${await h.api.submit("flows:sleep_flow", [60_000, 1])}`);
+      await expectState(live, 'button[name="cancel"]', role, "cancelRun");
+      await live.close();
       await studio.shot(run, `perms-${role}`);
       await run.close();
 
