@@ -3,21 +3,13 @@
  * and after kill -9 of its agent) and by a re-run in a branch, on both logs.
  */
 import { resolve } from "node:path";
-import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunView } from "../../src/projections/index.js";
-import { cli, eventually, LOG_KINDS, spawnCli, startHarness, waitForOutput, type Harness } from "./support.js";
+import { cli, eventually, LOG_KINDS, spawnCli, startHarness, waitForOutput, type Harness, kill9 } from "./support.js";
 
 const CHECKPOINTS = resolve(import.meta.dirname, "fixtures/checkpoints.ts");
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 const stepOf = (view: RunView, target: string) => view.steps.find((s) => s.target.target === target)!;
-const kill9 = (child: ChildProcess) =>
-  new Promise<void>((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once("exit", () => done());
-    child.kill("SIGKILL");
-  });
-
 describe.each(LOG_KINDS)("checkpoints on the %s log", (kind) => {
   let h: Harness;
   beforeAll(async () => {

@@ -6,14 +6,13 @@
  * doubled).
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import type { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import type { RunView } from "../../src/projections/index.js";
 import type { AgentsAnswer, RunAnswer } from "../../src/protocol/api.js";
-import { Api, cli, eventually, freePort, freshProject, LOG_KINDS, spawnCli, startHarness, waitForOutput } from "./support.js";
+import { Api, cli, eventually, freePort, freshProject, LOG_KINDS, spawnCli, startHarness, waitForOutput, kill9 } from "./support.js";
 
 const CONTROL = resolve(import.meta.dirname, "fixtures/control.ts");
 
@@ -33,12 +32,6 @@ const maxOverlap = (views: RunView[], pick: (target: string, args: readonly unkn
   for (const [a] of spans) most = Math.max(most, spans.filter(([b, e]) => b <= a && a < e).length);
   return most;
 };
-
-const kill9 = (child: ChildProcess) =>
-  new Promise<void>((done) => {
-    child.once("exit", () => done());
-    child.kill("SIGKILL");
-  });
 
 describe.each(LOG_KINDS)("concurrency limits on the %s log", (kind) => {
   const cleanups: (() => Promise<unknown>)[] = [];

@@ -5,8 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import type { RunView } from "../../src/projections/index.js";
-import { Api, eventually, FLOWS, freePort, freshProject, LOG_KINDS, spawnCli, startHarness, waitForOutput, type Harness } from "./support.js";
-import type { ChildProcess } from "node:child_process";
+import { Api, eventually, FLOWS, freePort, freshProject, LOG_KINDS, spawnCli, startHarness, waitForOutput, kill9, type Harness } from "./support.js";
 
 /** No step has more than one successful execution (re-runs aside: these tests make none). */
 const oneSuccessPerStep = (view: RunView) => {
@@ -15,12 +14,6 @@ const oneSuccessPerStep = (view: RunView) => {
     expect(ok.length, `step ${s.stepId} of ${view.run.runId}`).toBeLessThanOrEqual(1);
   }
 };
-
-const kill9 = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
 
 describe.each(LOG_KINDS)("crashes on the %s log", (kind) => {
   const cleanups: (() => Promise<unknown>)[] = [];

@@ -4,7 +4,6 @@
  * chain of 12. Every run succeeds with its result, has exactly the steps its
  * code makes, and no finished child task runs again.
  */
-import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,14 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { startAgent, type Agent } from "../../src/agent/runtime.js";
 import type { ExecutionDoc, RunView } from "../../src/projections/index.js";
-import { Api, eventually, FLOWS, freePort, freshProject, LOG_KINDS, spawnCli, waitForOutput } from "./support.js";
-
-const kill9 = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
+import { Api, eventually, FLOWS, freePort, freshProject, LOG_KINDS, spawnCli, waitForOutput, kill9 } from "./support.js";
 
 const executionsOf = (view: RunView, stepId: string): ExecutionDoc[] =>
   view.steps.find((s) => s.stepId === stepId)!.executions.map((id) => view.executions[id]!);

@@ -147,6 +147,14 @@ export const startHarness = async (
 };
 
 /** Runs `tributary ...args` as a child process. */
+/** Kills `child` with SIGKILL (no chance to clean up: a crash) and resolves once it has exited. */
+export const kill9 = (child: ChildProcess): Promise<void> =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+
 export const spawnCli = (args: string[], env: Record<string, string> = {}): ChildProcess =>
   spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
 

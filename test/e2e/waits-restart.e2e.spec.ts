@@ -4,22 +4,14 @@
  * making again the calls it made; a rebuild of the projections gives the
  * same state.
  */
-import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { startAgent } from "../../src/agent/runtime.js";
-import { Api, eventually, freePort, freshProject, LOG_KINDS, spawnCli, waitForOutput } from "./support.js";
+import { Api, eventually, freePort, freshProject, LOG_KINDS, spawnCli, waitForOutput, kill9 } from "./support.js";
 
 const WAITS = resolve(import.meta.dirname, "fixtures/waits.ts");
-
-const kill9 = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
 
 describe.each(LOG_KINDS)("suspended work survives kill -9 on the %s log", (kind) => {
   const cleanups: (() => Promise<unknown>)[] = [];
